@@ -1,0 +1,197 @@
+// Command writer takes commands over HTTP, appends their events to the
+// durable log and publishes them on the bus.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/lighthouse-ai/lighthouse/command"
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+	"github.com/lighthouse-ai/lighthouse/infra/bus"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
+	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+type settings struct {
+	data         string
+	addr         string
+	busURL       string
+	busAddr      string
+	maxFileBytes int64
+	rate         float64
+	burst        int
+	logLevel     string
+}
+
+func main() {
+	var s settings
+	fs := flag.NewFlagSet("writer", flag.ExitOnError)
+	fs.StringVar(&s.data, "data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory (env LIGHTHOUSE_DATA)")
+	fs.StringVar(&s.addr, "addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "HTTP listen address (env LIGHTHOUSE_WRITER_ADDR)")
+	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL; empty runs an embedded broker (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.busAddr, "bus-addr", config.Env("LIGHTHOUSE_BUS_ADDR", "127.0.0.1:8767"), "listen address of the embedded broker (env LIGHTHOUSE_BUS_ADDR)")
+	fs.Int64Var(&s.maxFileBytes, "max-file-bytes", 256<<20, "largest file accepted, in bytes")
+	fs.Float64Var(&s.rate, "rate", 5000, "requests per second allowed per agent; 0 disables the limit")
+	fs.IntVar(&s.burst, "burst", 10000, "burst of requests allowed per agent")
+	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.Parse(os.Args[1:])
+
+	log, err := config.Logger(s.logLevel, "writer")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "writer:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, s, log); err != nil {
+		log.Error("writer failed", "err", err)
+		fmt.Fprintln(os.Stderr, "writer:", err)
+		os.Exit(1)
+	}
+	log.Info("writer stopped")
+}
+
+func run(ctx context.Context, s settings, log *slog.Logger) error {
+	if err := os.MkdirAll(s.data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"))
+	if err != nil {
+		return err
+	}
+	agents := projections.NewAgents()
+	if err := store.StreamsWithPrefix("agent:", agents.Apply); err != nil {
+		return fmt.Errorf("load agents: %w", err)
+	}
+	register := command.NewRegisterAgentHandler(store, agents)
+	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
+		return err
+	}
+
+	busURL := s.busURL
+	if busURL == "" {
+		emb, err := startEmbeddedBus(s)
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		busURL = emb.URL()
+		log.Info("embedded bus started", "url", redact(busURL))
+	}
+	if err := config.WriteSecret(filepath.Join(s.data, "bus.url"), busURL); err != nil {
+		return err
+	}
+	if err := bus.EnsureStream(busURL); err != nil {
+		return err
+	}
+	pub, err := bus.NewPublisher(busURL, log.With("component", "bus"))
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		r := &bus.Relay{Outbox: store, Publisher: message.Publisher(pub), Log: log.With("component", "relay")}
+		if err := r.Run(ctx); err != nil {
+			cancel(fmt.Errorf("relay: %w", err))
+		}
+	}()
+
+	api := &httpapi.Writer{
+		Log:          log,
+		Files:        command.NewChangeFilesHandler(store),
+		Register:     register,
+		Agents:       agents,
+		Events:       store,
+		Blobs:        blobs,
+		MaxFileBytes: s.maxFileBytes,
+		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
+		Ready:        func() error { return nil },
+	}
+	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "writer.addr"))
+	cancel(nil)
+	<-relayDone
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	return err
+}
+
+// bootstrap creates the first admin (and the service identity the reader
+// and fuser use) when the log has none. Tokens are written to disk before the
+// agents are registered, so a crash in between loses nothing.
+func bootstrap(ctx context.Context, data string, agents *projections.Agents, register command.RegisterAgentHandler, log *slog.Logger) error {
+	for _, a := range []struct {
+		name, file string
+		role       domain.Role
+	}{
+		{"admin", "admin.token", domain.RoleAdmin},
+		{"lighthouse-service", "service.token", domain.RoleObserver},
+	} {
+		if _, ok := agents.ByName(a.name); ok {
+			continue
+		}
+		path := filepath.Join(data, a.file)
+		token, err := config.Token("", path)
+		if err != nil {
+			if token, err = command.NewToken(); err != nil {
+				return err
+			}
+			if err := config.WriteSecret(path, token); err != nil {
+				return err
+			}
+		}
+		if _, err := register.Handle(ctx, command.RegisterAgent{Meta: domain.Metadata{AgentID: "system"}, Name: a.name, Role: a.role, Token: token}); err != nil {
+			return fmt.Errorf("bootstrap %s: %w", a.name, err)
+		}
+		log.Info("created agent", "name", a.name, "role", a.role, "token_file", path)
+	}
+	return nil
+}
+
+func startEmbeddedBus(s settings) (*bus.Embedded, error) {
+	tokenFile := filepath.Join(s.data, "bus.token")
+	token, err := config.Token("", tokenFile)
+	if err != nil {
+		if token, err = command.NewToken(); err != nil {
+			return nil, err
+		}
+		if err := config.WriteSecret(tokenFile, token); err != nil {
+			return nil, err
+		}
+	}
+	return bus.StartEmbedded(s.busAddr, filepath.Join(s.data, "bus"), token)
+}
+
+// redact hides the credentials in a bus URL for logs.
+func redact(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "***" + u[at:]
+		}
+	}
+	return u
+}

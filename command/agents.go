@@ -1,0 +1,90 @@
+package command
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/lighthouse-ai/lighthouse/aggregates"
+	"github.com/lighthouse-ai/lighthouse/domain"
+)
+
+// AgentDirectory learns of agents as they are registered, so their tokens
+// work at once.
+type AgentDirectory interface {
+	Apply(e domain.Event) error
+}
+
+// RegisterAgent creates an agent with a fresh bearer token.
+type RegisterAgent struct {
+	Meta domain.Metadata
+	Name string
+	Role domain.Role
+	// Token is the agent's bearer token; empty means generate one.
+	Token string
+}
+
+// RegisteredAgent is the new agent and its token, shown once and never stored.
+type RegisteredAgent struct {
+	Agent  domain.Agent
+	Token  string
+	Result domain.AppendResult
+}
+
+// RegisterAgentHandler handles RegisterAgent.
+type RegisterAgentHandler struct {
+	log EventLog
+	dir AgentDirectory
+}
+
+// NewRegisterAgentHandler returns a handler appending to log and telling dir.
+func NewRegisterAgentHandler(log EventLog, dir AgentDirectory) RegisterAgentHandler {
+	return RegisterAgentHandler{log: log, dir: dir}
+}
+
+// Handle registers the agent. A taken name is a *domain.RuleError "agent_exists".
+func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (RegisteredAgent, error) {
+	token := cmd.Token
+	if token == "" {
+		var err error
+		if token, err = NewToken(); err != nil {
+			return RegisteredAgent{}, err
+		}
+	}
+	id := uuid.NewString()
+	d, err := aggregates.Register(id, cmd.Name, cmd.Role, domain.HashToken(token))
+	if err != nil {
+		return RegisteredAgent{}, err
+	}
+	res, err := h.log.Append(ctx, domain.AppendRequest{
+		Meta:   cmd.Meta,
+		Expect: []domain.Expectation{{StreamID: d.StreamID, Version: 0}},
+		Drafts: []domain.Draft{d},
+	})
+	var conflict *domain.ConflictError
+	if errors.As(err, &conflict) {
+		return RegisteredAgent{}, &domain.RuleError{Code: "agent_exists", Message: fmt.Sprintf("an agent named %q exists", cmd.Name)}
+	}
+	if err != nil {
+		return RegisteredAgent{}, err
+	}
+	for _, e := range res.Events {
+		if err := h.dir.Apply(e); err != nil {
+			return RegisteredAgent{}, err
+		}
+	}
+	return RegisteredAgent{Agent: domain.Agent{ID: id, Name: cmd.Name, Role: cmd.Role}, Token: token, Result: res}, nil
+}
+
+// NewToken returns a random bearer token with 256 bits of entropy.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return "lh_" + base64.RawURLEncoding.EncodeToString(b), nil
+}

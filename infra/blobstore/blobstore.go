@@ -1,0 +1,176 @@
+// Package blobstore keeps file contents once per distinct content, named by
+// SHA-256, as plain files under a directory.
+package blobstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+)
+
+// ErrTooLarge is returned when content exceeds the store's size limit.
+var ErrTooLarge = errors.New("content too large")
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidHash reports whether h is a lowercase hex SHA-256.
+func ValidHash(h string) bool { return hashRE.MatchString(h) }
+
+// Store is a content-addressed directory of blobs.
+type Store struct {
+	dir string
+}
+
+// Open creates dir if needed and returns a store over it.
+func Open(dir string) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create blob dir: %w", err)
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+func (s *Store) path(hash string) string {
+	return filepath.Join(s.dir, hash[:2], hash[2:])
+}
+
+// Put streams r into the store, hashing as it goes, so content of any size
+// is held in memory only a buffer at a time. It fails with ErrTooLarge past
+// limit bytes. The blob is fsync'd before Put returns.
+func (s *Store) Put(r io.Reader, limit int64) (domain.ContentRef, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
+	if err != nil {
+		return domain.ContentRef{}, fmt.Errorf("create temp blob: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer tmp.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, limit+1))
+	if err != nil {
+		return domain.ContentRef{}, fmt.Errorf("read content: %w", err)
+	}
+	if n > limit {
+		return domain.ContentRef{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+	}
+	ref := domain.ContentRef{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
+	if s.Has(ref.Hash) {
+		return ref, nil
+	}
+	if err := tmp.Sync(); err != nil {
+		return domain.ContentRef{}, fmt.Errorf("sync blob: %w", err)
+	}
+	final := s.path(ref.Hash)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return domain.ContentRef{}, fmt.Errorf("create blob dir: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return domain.ContentRef{}, fmt.Errorf("store blob: %w", err)
+	}
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return domain.ContentRef{}, err
+	}
+	return ref, nil
+}
+
+// Has reports whether the blob is stored.
+func (s *Store) Has(hash string) bool {
+	if !ValidHash(hash) {
+		return false
+	}
+	_, err := os.Stat(s.path(hash))
+	return err == nil
+}
+
+// Stat returns the stored blob's reference.
+func (s *Store) Stat(hash string) (domain.ContentRef, error) {
+	if !ValidHash(hash) {
+		return domain.ContentRef{}, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
+	}
+	fi, err := os.Stat(s.path(hash))
+	if errors.Is(err, os.ErrNotExist) {
+		return domain.ContentRef{}, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
+	}
+	if err != nil {
+		return domain.ContentRef{}, fmt.Errorf("stat blob: %w", err)
+	}
+	return domain.ContentRef{Hash: hash, Size: fi.Size()}, nil
+}
+
+// Open opens a stored blob for reading at any offset.
+func (s *Store) Open(hash string) (*os.File, error) {
+	if !ValidHash(hash) {
+		return nil, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
+	}
+	f, err := os.Open(s.path(hash))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir for sync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	return nil
+}
+
+// Mirror is a local Store filled on demand from a writer's blob endpoint:
+// the read side keeps its own copy of each content it serves.
+type Mirror struct {
+	Local  *Store
+	Client *http.Client
+	URL    string // base URL of the writer, for GET {URL}/v1/blobs/{hash}
+	Token  string
+}
+
+// Open returns the blob, fetching it from the writer first if needed. The
+// fetched content is checked against its hash before it is kept.
+func (m *Mirror) Open(ctx context.Context, hash string) (*os.File, error) {
+	f, err := m.Local.Open(hash)
+	if !errors.Is(err, domain.ErrNotFound) {
+		return f, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/v1/blobs/"+hash, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch blob: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+m.Token)
+	resp, err := m.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch blob %s: %w", hash, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch blob %s: writer answered %s", hash, resp.Status)
+	}
+	ref, err := m.Local.Put(resp.Body, 1<<40)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Hash != hash {
+		return nil, fmt.Errorf("fetch blob %s: content hashes to %s", hash, ref.Hash)
+	}
+	return m.Local.Open(hash)
+}

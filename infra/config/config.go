@@ -1,0 +1,60 @@
+// Package config is how every Lighthouse process reads its settings: flags,
+// whose defaults come from LIGHTHOUSE_* environment variables.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Env returns the environment variable key, or def when it is unset or empty.
+func Env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Logger returns a JSON logger on stderr at level (debug, info, warn, error).
+func Logger(level, process string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})
+	return slog.New(h).With("process", process), nil
+}
+
+// Token returns the bearer token: the value of token if set, else the
+// content of tokenFile.
+func Token(token, tokenFile string) (string, error) {
+	if token != "" {
+		return token, nil
+	}
+	if tokenFile == "" {
+		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or pass --token or --token-file")
+	}
+	raw, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	t := strings.TrimSpace(string(raw))
+	if t == "" {
+		return "", fmt.Errorf("token file %s is empty", tokenFile)
+	}
+	return t, nil
+}
+
+// WriteSecret writes a secret file with mode 0600, atomically.
+func WriteSecret(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package eventstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
+)
+
+// StreamVersion returns how many events stream has (0 for a new stream).
+func (s *Store) StreamVersion(stream string) (uint64, error) {
+	raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixVersion, []byte(stream)))
+	if err != nil || !ok {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// LastEvent returns the newest event of stream, ok=false for a new stream.
+func (s *Store) LastEvent(stream string) (domain.Event, bool, error) {
+	v, err := s.StreamVersion(stream)
+	if err != nil || v == 0 {
+		return domain.Event{}, false, err
+	}
+	raw, ok, err := pebbledb.Get(s.db, streamKey(stream, v))
+	if err != nil {
+		return domain.Event{}, false, err
+	}
+	if !ok {
+		return domain.Event{}, false, fmt.Errorf("stream %s version %d has no index entry", stream, v)
+	}
+	e, err := s.Event(binary.BigEndian.Uint64(raw))
+	return e, err == nil, err
+}
+
+// Event returns the event at seq.
+func (s *Store) Event(seq uint64) (domain.Event, error) {
+	raw, ok, err := pebbledb.Get(s.db, eventKey(seq))
+	if err != nil {
+		return domain.Event{}, err
+	}
+	if !ok {
+		return domain.Event{}, fmt.Errorf("event %d: %w", seq, domain.ErrNotFound)
+	}
+	var e domain.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return domain.Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	return e, nil
+}
+
+// Read returns up to limit events with seq > after, in order.
+func (s *Store) Read(after uint64, limit int) ([]domain.Event, error) {
+	var out []domain.Event
+	err := s.scan(after, limit, func(raw []byte) error {
+		var e domain.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// ReadRaw is Read without decoding: each element is one event's JSON.
+func (s *Store) ReadRaw(after uint64, limit int) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	err := s.scan(after, limit, func(raw []byte) error {
+		out = append(out, append(json.RawMessage(nil), raw...))
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: eventKey(after + 1),
+		UpperBound: pebbledb.PrefixEnd([]byte(prefixEvent)),
+	})
+	if err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok && n < limit; ok = it.Next() {
+		if err := fn(it.Value()); err != nil {
+			return err
+		}
+		n++
+	}
+	return it.Error()
+}
+
+// StreamsWithPrefix calls fn with the last event of every stream whose id
+// starts with prefix, for example every agent.
+func (s *Store) StreamsWithPrefix(prefix string, fn func(domain.Event) error) error {
+	start := pebbledb.Key(prefixVersion, []byte(prefix))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
+	if err != nil {
+		return fmt.Errorf("scan streams: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		stream := string(it.Key()[len(prefixVersion):])
+		e, ok, err := s.LastEvent(stream)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return it.Error()
+}
+
+// Published returns the outbox cursor: the last seq handed to the bus.
+func (s *Store) Published() (uint64, error) {
+	raw, ok, err := pebbledb.Get(s.db, []byte(keyPublished))
+	if err != nil || !ok {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// SetPublished moves the outbox cursor. It is not fsync'd: after a crash the
+// relay republishes a few events, which consumers drop by sequence.
+func (s *Store) SetPublished(seq uint64) error {
+	if err := s.db.Set([]byte(keyPublished), pebbledb.Uint64(seq), pebble.NoSync); err != nil {
+		return fmt.Errorf("set outbox cursor: %w", err)
+	}
+	return nil
+}
+
+// Verify walks the whole chain and reports the first broken link.
+func (s *Store) Verify() (uint64, error) {
+	prev := ""
+	var n uint64
+	for {
+		evs, err := s.Read(n, 1000)
+		if err != nil {
+			return n, err
+		}
+		if len(evs) == 0 {
+			return n, nil
+		}
+		for _, e := range evs {
+			if e.Seq != n+1 {
+				return n, fmt.Errorf("gap: event %d follows %d", e.Seq, n)
+			}
+			if err := e.Verify(prev); err != nil {
+				return n, err
+			}
+			prev, n = e.Hash, e.Seq
+		}
+	}
+}

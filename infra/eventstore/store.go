@@ -1,0 +1,319 @@
+// Package eventstore is the writer's durable event log on Pebble: a gap-free,
+// hash-chained sequence of events with per-stream versions, idempotent
+// commands and group commit.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
+)
+
+// Key layout. Every write of one append goes into one Pebble batch, so the
+// log, the stream index, the command record and the head move together.
+const (
+	prefixEvent   = "e/" // e/<seq> → event JSON
+	prefixVersion = "v/" // v/<stream> → stream version
+	prefixStream  = "s/" // s/<stream>\x00<version> → seq
+	prefixCommand = "c/" // c/<agent>\x00<command id> → Result JSON
+	keyHead       = "m/head"
+	keyPublished  = "m/published" // the outbox cursor: last seq handed to the bus
+)
+
+// maxGroup bounds how many appends share one fsync.
+const maxGroup = 512
+
+// ErrClosed is returned by appends after Close.
+var ErrClosed = errors.New("event store closed")
+
+// Store is the event log. It is safe for concurrent use.
+type Store struct {
+	db      *pebble.DB
+	log     *slog.Logger
+	now     func() time.Time
+	reqs    chan *pending
+	done    chan struct{}
+	stopped chan struct{}
+
+	mu       sync.RWMutex
+	head     uint64
+	lastHash string
+	notify   chan struct{}
+}
+
+type pending struct {
+	ctx   context.Context
+	req   domain.AppendRequest
+	reply chan appendReply
+}
+
+type appendReply struct {
+	res domain.AppendResult
+	err error
+}
+
+type headRecord struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Open opens the log in dir and starts its committer.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	db, err := pebbledb.Open(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		db:      db,
+		log:     log,
+		now:     time.Now,
+		reqs:    make(chan *pending, maxGroup),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		notify:  make(chan struct{}, 1),
+	}
+	raw, ok, err := pebbledb.Get(db, []byte(keyHead))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if ok {
+		var h headRecord
+		if err := json.Unmarshal(raw, &h); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("decode log head: %w", err)
+		}
+		s.head, s.lastHash = h.Seq, h.Hash
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the committer and closes the database.
+func (s *Store) Close() error {
+	close(s.done)
+	<-s.stopped
+	return s.db.Close()
+}
+
+// Head returns the sequence and hash of the last durable event.
+func (s *Store) Head() (uint64, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head, s.lastHash
+}
+
+// Appended returns a channel that receives a value after appends; it is
+// meant for one consumer (the outbox relay), which rereads Head after waking.
+func (s *Store) Appended() <-chan struct{} { return s.notify }
+
+// Append durably appends req's events as one atomic unit. It returns once the
+// events are fsync'd. A failed expectation returns *domain.ConflictError.
+func (s *Store) Append(ctx context.Context, req domain.AppendRequest) (domain.AppendResult, error) {
+	p := &pending{ctx: ctx, req: req, reply: make(chan appendReply, 1)}
+	select {
+	case s.reqs <- p:
+	case <-s.done:
+		return domain.AppendResult{}, ErrClosed
+	case <-ctx.Done():
+		return domain.AppendResult{}, ctx.Err()
+	}
+	// Once queued the append may commit; wait for the outcome even if ctx
+	// ends, so a caller never reports failure for a durable event.
+	select {
+	case r := <-p.reply:
+		return r.res, r.err
+	case <-s.stopped:
+		return domain.AppendResult{}, ErrClosed
+	}
+}
+
+// commitLoop is the single writer: it takes every queued append, checks it,
+// seals its events in order and commits the whole group with one fsync.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for {
+		var first *pending
+		select {
+		case first = <-s.reqs:
+		case <-s.done:
+			return
+		}
+		group := []*pending{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case p := <-s.reqs:
+				group = append(group, p)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*pending) {
+	s.mu.RLock()
+	head, lastHash := s.head, s.lastHash
+	s.mu.RUnlock()
+
+	g := &groupState{
+		store:    s,
+		batch:    s.db.NewBatch(),
+		versions: map[string]uint64{},
+		commands: map[string]domain.AppendResult{},
+		head:     head,
+		lastHash: lastHash,
+	}
+	defer g.batch.Close()
+	replies := make([]appendReply, len(group))
+	for i, p := range group {
+		if err := p.ctx.Err(); err != nil {
+			replies[i].err = err
+			continue
+		}
+		replies[i].res, replies[i].err = g.add(p.req)
+	}
+	if g.head != head {
+		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash})
+		err := g.batch.Set([]byte(keyHead), rec, nil)
+		if err == nil {
+			err = g.batch.Commit(pebble.Sync)
+		}
+		if err != nil {
+			s.log.Error("commit failed", "err", err)
+			for i := range replies {
+				if replies[i].err == nil {
+					replies[i] = appendReply{err: fmt.Errorf("commit events: %w", err)}
+				}
+			}
+		} else {
+			s.mu.Lock()
+			s.head, s.lastHash = g.head, g.lastHash
+			s.mu.Unlock()
+			select {
+			case s.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for i, p := range group {
+		p.reply <- replies[i]
+	}
+}
+
+// groupState is what one commit group has decided so far, overlaying the
+// database for the appends later in the same group.
+type groupState struct {
+	store    *Store
+	batch    *pebble.Batch
+	versions map[string]uint64
+	commands map[string]domain.AppendResult
+	head     uint64
+	lastHash string
+}
+
+func (g *groupState) version(stream string) (uint64, error) {
+	if v, ok := g.versions[stream]; ok {
+		return v, nil
+	}
+	return g.store.StreamVersion(stream)
+}
+
+func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) {
+	var cmdKey []byte
+	if req.CommandID != "" {
+		cmdKey = pebbledb.Key(prefixCommand, []byte(req.Meta.AgentID), []byte{0}, []byte(req.CommandID))
+		if r, ok := g.commands[string(cmdKey)]; ok {
+			r.Duplicate = true
+			return r, nil
+		}
+		if r, ok, err := g.store.commandResult(cmdKey); err != nil || ok {
+			return r, err
+		}
+	}
+	for _, x := range req.Expect {
+		cur, err := g.version(x.StreamID)
+		if err != nil {
+			return domain.AppendResult{}, err
+		}
+		if cur != x.Version {
+			return domain.AppendResult{}, &domain.ConflictError{StreamID: x.StreamID, Expected: x.Version, Current: cur}
+		}
+	}
+	if len(req.Drafts) == 0 {
+		return domain.AppendResult{}, errors.New("append of no events")
+	}
+	at := g.store.now()
+	events := make([]domain.Event, 0, len(req.Drafts))
+	versions := map[string]uint64{}
+	head, prev := g.head, g.lastHash
+	for _, d := range req.Drafts {
+		v, ok := versions[d.StreamID]
+		if !ok {
+			var err error
+			if v, err = g.version(d.StreamID); err != nil {
+				return domain.AppendResult{}, err
+			}
+		}
+		v++
+		head++
+		e, err := d.Seal(head, v, at, req.Meta, prev)
+		if err != nil {
+			return domain.AppendResult{}, err
+		}
+		versions[d.StreamID] = v
+		prev = e.Hash
+		events = append(events, e)
+	}
+	// Everything is decided; only now touch the batch.
+	for _, e := range events {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return domain.AppendResult{}, fmt.Errorf("encode event: %w", err)
+		}
+		g.batch.Set(eventKey(e.Seq), raw, nil)
+		g.batch.Set(streamKey(e.StreamID, e.StreamVersion), pebbledb.Uint64(e.Seq), nil)
+	}
+	for stream, v := range versions {
+		g.batch.Set(pebbledb.Key(prefixVersion, []byte(stream)), pebbledb.Uint64(v), nil)
+		g.versions[stream] = v
+	}
+	res := domain.AppendResult{FirstSeq: events[0].Seq, LastSeq: head, Events: events}
+	if cmdKey != nil {
+		raw, _ := json.Marshal(res)
+		g.batch.Set(cmdKey, raw, nil)
+		g.commands[string(cmdKey)] = res
+	}
+	g.head, g.lastHash = head, prev
+	return res, nil
+}
+
+func (s *Store) commandResult(key []byte) (domain.AppendResult, bool, error) {
+	raw, ok, err := pebbledb.Get(s.db, key)
+	if err != nil || !ok {
+		return domain.AppendResult{}, false, err
+	}
+	var r domain.AppendResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("decode command record: %w", err)
+	}
+	r.Duplicate = true
+	return r, true, nil
+}
+
+func eventKey(seq uint64) []byte { return pebbledb.Key(prefixEvent, pebbledb.Uint64(seq)) }
+
+func streamKey(stream string, version uint64) []byte {
+	return pebbledb.Key(prefixStream, []byte(stream), []byte{0}, pebbledb.Uint64(version))
+}

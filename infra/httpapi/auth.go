@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+)
+
+// Authenticator resolves a bearer token to its agent.
+type Authenticator interface {
+	Authenticate(token string) (domain.Agent, error)
+}
+
+const agentKey = "lighthouse.agent"
+
+// Limits are the per-agent request limits.
+type Limits struct {
+	RatePerSecond float64 // sustained requests per second per agent; 0 disables
+	Burst         int
+}
+
+// authenticate resolves the bearer token and applies the agent's rate limit.
+func authenticate(auth Authenticator, limits Limits) echo.MiddlewareFunc {
+	var (
+		mu       sync.Mutex
+		limiters = map[string]*rate.Limiter{}
+	)
+	limiter := func(id string) *rate.Limiter {
+		mu.Lock()
+		defer mu.Unlock()
+		l, ok := limiters[id]
+		if !ok {
+			l = rate.NewLimiter(rate.Limit(limits.RatePerSecond), limits.Burst)
+			limiters[id] = l
+		}
+		return l
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get("Authorization")
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok {
+				return domain.ErrUnauthenticated
+			}
+			agent, err := auth.Authenticate(strings.TrimSpace(token))
+			if err != nil {
+				return err
+			}
+			if limits.RatePerSecond > 0 && !limiter(agent.ID).Allow() {
+				return &apiError{status: 429, detail: ErrorDetail{Code: "rate_limited", Message: fmt.Sprintf("agent %s is over %.0f requests/s", agent.Name, limits.RatePerSecond)}}
+			}
+			c.Set(agentKey, agent)
+			return next(c)
+		}
+	}
+}
+
+// agentOf returns the authenticated agent of the request.
+func agentOf(c echo.Context) domain.Agent {
+	a, _ := c.Get(agentKey).(domain.Agent)
+	return a
+}
+
+// require fails with ErrForbidden unless the request's agent holds a role.
+func require(c echo.Context, roles ...domain.Role) (domain.Agent, error) {
+	a := agentOf(c)
+	if !a.Can(roles...) {
+		return a, fmt.Errorf("%w: role %s may not do this (needs %v)", domain.ErrForbidden, a.Role, roles)
+	}
+	return a, nil
+}

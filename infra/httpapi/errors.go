@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+)
+
+// ErrorBody is the JSON error contract: {"error": {...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names what went wrong and, for bad input, the field at fault.
+type ErrorDetail struct {
+	Code           string  `json:"code"`
+	Message        string  `json:"message"`
+	Field          string  `json:"field,omitempty"`
+	CurrentVersion *uint64 `json:"current_version,omitempty"`
+}
+
+// apiError is an error that already knows its status and body.
+type apiError struct {
+	status int
+	detail ErrorDetail
+}
+
+func (e *apiError) Error() string { return e.detail.Message }
+
+func badRequest(field, code, msg string) error {
+	return &apiError{status: http.StatusBadRequest, detail: ErrorDetail{Code: code, Message: msg, Field: field}}
+}
+
+// statusOf maps an error to its HTTP status and body.
+func statusOf(err error) (int, ErrorDetail) {
+	var (
+		ae       *apiError
+		ve       *domain.ValidationError
+		ce       *domain.ConflictError
+		re       *domain.RuleError
+		he       *echo.HTTPError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ae.detail
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, ErrorDetail{Code: ve.Code, Message: ve.Error(), Field: ve.Field}
+	case errors.As(err, &ce):
+		cur := ce.Current
+		return http.StatusConflict, ErrorDetail{Code: "version_conflict", Message: ce.Error(), Field: "expected_version", CurrentVersion: &cur}
+	case errors.As(err, &re):
+		status := http.StatusUnprocessableEntity
+		switch re.Code {
+		case "file_not_found":
+			status = http.StatusNotFound
+		case "file_exists", "agent_exists":
+			status = http.StatusConflict
+		}
+		return status, ErrorDetail{Code: re.Code, Message: re.Message}
+	case errors.Is(err, domain.ErrUnauthenticated):
+		return http.StatusUnauthorized, ErrorDetail{Code: "unauthenticated", Message: "a valid bearer token is required (Authorization: Bearer <token>)"}
+	case errors.Is(err, domain.ErrForbidden):
+		return http.StatusForbidden, ErrorDetail{Code: "forbidden", Message: err.Error()}
+	case errors.Is(err, domain.ErrNotFound):
+		return http.StatusNotFound, ErrorDetail{Code: "not_found", Message: err.Error()}
+	case errors.Is(err, blobstore.ErrTooLarge), errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, ErrorDetail{Code: "too_large", Message: err.Error(), Field: "body"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, ErrorDetail{Code: "timeout", Message: err.Error()}
+	case errors.As(err, &he):
+		msg, _ := he.Message.(string)
+		if msg == "" {
+			msg = http.StatusText(he.Code)
+		}
+		return he.Code, ErrorDetail{Code: http.StatusText(he.Code), Message: msg}
+	}
+	return http.StatusInternalServerError, ErrorDetail{Code: "internal", Message: "internal error"}
+}
+
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, detail := statusOf(err)
+		if status >= 500 {
+			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+		}
+		if status == http.StatusUnauthorized {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="lighthouse"`)
+		}
+		if err := c.JSON(status, ErrorBody{Error: detail}); err != nil {
+			log.Debug("write error response", "err", err)
+		}
+	}
+}

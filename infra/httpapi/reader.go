@@ -1,0 +1,237 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/projections"
+	"github.com/lighthouse-ai/lighthouse/query"
+)
+
+// Progress is the reader's view of how far it and the writer are.
+type Progress interface {
+	Head() uint64
+	WaitFor(ctx context.Context, seq uint64) error
+}
+
+// WriterHead asks the writer for its head.
+type WriterHead func(ctx context.Context) (uint64, error)
+
+// Reader is everything the reader's HTTP API needs.
+type Reader struct {
+	Log        *slog.Logger
+	Agents     AgentLister
+	Progress   Progress
+	WriterHead WriterHead
+	Tree       query.TreeHandler
+	File       query.FileHandler
+	History    query.HistoryHandler
+	Events     query.EventsHandler
+	Limits     Limits
+	Ready      func() error
+	// MaxWait bounds how long a read with min_seq waits.
+	MaxWait time.Duration
+}
+
+// Handler returns the reader's routes.
+func (r *Reader) Handler() http.Handler {
+	e := newEcho(r.Log, r.Ready)
+	v1 := e.Group("/v1", authenticate(r.Agents, r.Limits), r.minSeq)
+	v1.GET("/tree", r.tree)
+	v1.GET("/files/*", r.file)
+	v1.GET("/events", r.events)
+	v1.GET("/status", r.status)
+	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
+	return e
+}
+
+// minSeq makes every read wait (bounded) until the projection has applied
+// min_seq, so a client that wrote reads its own write.
+func (r *Reader) minSeq(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s := c.QueryParam("min_seq")
+		if s == "" {
+			return next(c)
+		}
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return badRequest("min_seq", "min_seq_invalid", "min_seq must be a non-negative integer")
+		}
+		wait := r.MaxWait
+		if ws := c.QueryParam("wait"); ws != "" {
+			d, err := time.ParseDuration(ws)
+			if err != nil || d < 0 {
+				return badRequest("wait", "wait_invalid", "wait must be a duration such as 2s")
+			}
+			wait = min(d, r.MaxWait)
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
+		defer cancel()
+		if err := r.Progress.WaitFor(ctx, seq); err != nil {
+			c.Response().Header().Set("Retry-After", "1")
+			return &apiError{status: http.StatusServiceUnavailable, detail: ErrorDetail{Code: "not_caught_up", Field: "min_seq",
+				Message: "the reader has applied " + strconv.FormatUint(r.Progress.Head(), 10) + " events, not yet " + s}}
+		}
+		return next(c)
+	}
+}
+
+func (r *Reader) setSeq(c echo.Context) {
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(r.Progress.Head(), 10))
+}
+
+// at reads the point to look at: a sequence number ("at=120"); 0 or absent means now.
+func at(c echo.Context) (uint64, error) {
+	return uintParam(c, "at", 0)
+}
+
+func (r *Reader) tree(c echo.Context) error {
+	point, err := at(c)
+	if err != nil {
+		return err
+	}
+	prefix := c.QueryParam("prefix")
+	if prefix != "" {
+		p, err := domain.ParsePath("prefix", prefix)
+		if err != nil {
+			return err
+		}
+		prefix = string(p)
+	}
+	r.setSeq(c)
+	files, err := r.Tree.Handle(c.Request().Context(), query.Tree{At: point, Prefix: prefix})
+	if err != nil {
+		return err
+	}
+	if files == nil {
+		files = []projections.FileInfo{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"seq": r.Progress.Head(), "files": files})
+}
+
+// file serves content, or with a trailing "/history" the file's revisions;
+// ?raw=1 reads a file that is itself named "history".
+func (r *Reader) file(c echo.Context) error {
+	raw := strings.TrimPrefix(c.Request().URL.Path, "/v1/files/")
+	if rest, ok := strings.CutSuffix(raw, "/history"); ok && c.QueryParam("raw") == "" {
+		p, err := domain.ParsePath("path", rest)
+		if err != nil {
+			return err
+		}
+		r.setSeq(c)
+		revs, err := r.History.Handle(c.Request().Context(), query.History{Path: p})
+		if errors.Is(err, domain.ErrNotFound) {
+			return &apiError{status: http.StatusNotFound, detail: ErrorDetail{Code: "file_not_found", Field: "path", Message: "no file " + string(p) + " was ever written"}}
+		}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"path": p, "revisions": revs})
+	}
+	p, err := domain.ParsePath("path", raw)
+	if err != nil {
+		return err
+	}
+	point, err := at(c)
+	if err != nil {
+		return err
+	}
+	r.setSeq(c)
+	fi, content, err := r.File.Handle(c.Request().Context(), query.File{Path: p, At: point})
+	if errors.Is(err, domain.ErrNotFound) {
+		return &apiError{status: http.StatusNotFound, detail: ErrorDetail{Code: "file_not_found", Field: "path", Message: "no file " + string(p) + " at this point"}}
+	}
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	h := c.Response().Header()
+	h.Set("ETag", `"`+fi.Hash+`"`)
+	h.Set("X-Lighthouse-Version", strconv.FormatUint(fi.Version, 10))
+	h.Set("X-Lighthouse-Last-Seq", strconv.FormatUint(fi.Seq, 10))
+	h.Set("X-Lighthouse-Agent", fi.AgentID)
+	h.Set("Content-Type", "application/octet-stream")
+	http.ServeContent(c.Response(), c.Request(), "", fi.Time, content)
+	return nil
+}
+
+func (r *Reader) events(c echo.Context) error {
+	f := projections.EventFilter{AgentID: c.QueryParam("agent"), Type: c.QueryParam("type")}
+	var err error
+	if f.AfterSeq, err = uintParam(c, "after", 0); err != nil {
+		return err
+	}
+	if f.UntilSeq, err = uintParam(c, "until_seq", 0); err != nil {
+		return err
+	}
+	limit, err := uintParam(c, "limit", 100)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > maxEventsPage {
+		return badRequest("limit", "limit_invalid", "limit must be 1 to 10000")
+	}
+	f.Limit = int(limit)
+	if p := c.QueryParam("path"); p != "" {
+		pp, err := domain.ParsePath("path", p)
+		if err != nil {
+			return err
+		}
+		f.PathPrefix = string(pp)
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := c.QueryParam(name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return badRequest(name, name+"_invalid", name+" must be an RFC 3339 time")
+			}
+			*dst = t
+		}
+	}
+	r.setSeq(c)
+	evs, next, err := r.Events.Handle(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []domain.Event{}
+	}
+	out := map[string]any{"events": evs}
+	if next != 0 {
+		out["next_after"] = next
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// ReaderStatus is the reader's GET /v1/status answer.
+type ReaderStatus struct {
+	Applied     uint64  `json:"applied"`
+	WriterHead  *uint64 `json:"writer_head"`
+	Lag         *uint64 `json:"lag"`
+	WriterError string  `json:"writer_error,omitempty"`
+}
+
+func (r *Reader) status(c echo.Context) error {
+	st := ReaderStatus{Applied: r.Progress.Head()}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	head, err := r.WriterHead(ctx)
+	if err != nil {
+		st.WriterError = err.Error()
+	} else {
+		lag := uint64(0)
+		if head > st.Applied {
+			lag = head - st.Applied
+		}
+		st.WriterHead, st.Lag = &head, &lag
+	}
+	return c.JSON(http.StatusOK, st)
+}

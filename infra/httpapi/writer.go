@@ -1,0 +1,497 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/lighthouse-ai/lighthouse/command"
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+)
+
+// EventSource is the writer's log as the HTTP edge reads it.
+type EventSource interface {
+	ReadRaw(after uint64, limit int) ([]json.RawMessage, error)
+	Head() (uint64, string)
+	Published() (uint64, error)
+	Verify() (uint64, error)
+}
+
+// AgentLister lists the known agents.
+type AgentLister interface {
+	Authenticator
+	List() []domain.Agent
+}
+
+// Writer is everything the writer's HTTP API needs.
+type Writer struct {
+	Log          *slog.Logger
+	Files        command.ChangeFilesHandler
+	Register     command.RegisterAgentHandler
+	Agents       AgentLister
+	Events       EventSource
+	Blobs        *blobstore.Store
+	MaxFileBytes int64
+	Limits       Limits
+	Ready        func() error
+}
+
+// maxEventsPage bounds one GET /v1/events answer.
+const maxEventsPage = 10000
+
+// Handler returns the writer's routes.
+func (w *Writer) Handler() http.Handler {
+	e := newEcho(w.Log, w.Ready)
+	v1 := e.Group("/v1", authenticate(w.Agents, w.Limits))
+	v1.PUT("/files/*", w.putFile)
+	v1.DELETE("/files/*", w.deleteFile)
+	v1.POST("/files/move", w.moveFile)
+	v1.POST("/changes", w.changes)
+	v1.POST("/blobs", w.putBlob)
+	v1.GET("/blobs/:hash", w.getBlob)
+	v1.GET("/events", w.events)
+	v1.POST("/agents", w.addAgent)
+	v1.GET("/agents", w.listAgents)
+	v1.GET("/whoami", func(c echo.Context) error { return c.JSON(http.StatusOK, agentOf(c)) })
+	v1.GET("/status", w.status)
+	v1.GET("/verify", w.verify)
+	return e
+}
+
+// CommandResponse answers an accepted command. Seq is the consistency token:
+// pass it as min_seq to the reader to read your own write.
+type CommandResponse struct {
+	Seq       uint64       `json:"seq"`
+	FirstSeq  uint64       `json:"first_seq"`
+	Duplicate bool         `json:"duplicate"`
+	Events    []EventBrief `json:"events,omitempty"`
+}
+
+// EventBrief names one appended event.
+type EventBrief struct {
+	Seq           uint64 `json:"seq"`
+	Type          string `json:"type"`
+	StreamID      string `json:"stream_id"`
+	StreamVersion uint64 `json:"stream_version"`
+}
+
+func accepted(c echo.Context, status int, res domain.AppendResult) error {
+	out := CommandResponse{Seq: res.LastSeq, FirstSeq: res.FirstSeq, Duplicate: res.Duplicate}
+	for _, e := range res.Events {
+		out.Events = append(out.Events, EventBrief{Seq: e.Seq, Type: e.Type, StreamID: e.StreamID, StreamVersion: e.StreamVersion})
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
+	return c.JSON(status, out)
+}
+
+// meta builds event metadata: the agent always comes from the token.
+func meta(c echo.Context, agent domain.Agent) domain.Metadata {
+	h := c.Request().Header
+	return domain.Metadata{
+		AgentID:       agent.ID,
+		SessionID:     limitText(h.Get("X-Session-Id")),
+		CorrelationID: limitText(h.Get("X-Correlation-Id")),
+		CausationID:   limitText(h.Get("X-Causation-Id")),
+	}
+}
+
+func limitText(s string) string {
+	if len(s) > 128 {
+		return s[:128]
+	}
+	return s
+}
+
+// requestParam reads a parameter from the query or, failing that, a header.
+func requestParam(c echo.Context, query, header string) string {
+	if v := c.QueryParam(query); v != "" {
+		return v
+	}
+	return c.Request().Header.Get(header)
+}
+
+func commandID(c echo.Context) (string, error) {
+	id := requestParam(c, "command_id", "X-Command-Id")
+	if len(id) > 128 {
+		return "", badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	}
+	return id, nil
+}
+
+func expectedVersion(c echo.Context) (*uint64, error) {
+	s := requestParam(c, "expected_version", "X-Expected-Version")
+	if s == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return nil, badRequest("expected_version", "expected_version_invalid", "expected_version must be a non-negative integer")
+	}
+	return &v, nil
+}
+
+func parseMode(field, s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, badRequest(field, "mode_invalid", "mode must be octal permission bits, for example 644 or 755")
+	}
+	return uint32(m), nil
+}
+
+// filePath takes the path from the URL. The decoded URL path is used, so
+// percent-encoded dots and slashes are normalised like plain ones.
+func filePath(c echo.Context) (domain.Path, error) {
+	raw := strings.TrimPrefix(c.Request().URL.Path, "/v1/files/")
+	return domain.ParsePath("path", raw)
+}
+
+func (w *Writer) putFile(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder)
+	if err != nil {
+		return err
+	}
+	p, err := filePath(c)
+	if err != nil {
+		return err
+	}
+	ev, err := expectedVersion(c)
+	if err != nil {
+		return err
+	}
+	id, err := commandID(c)
+	if err != nil {
+		return err
+	}
+	mode, err := parseMode("mode", c.QueryParam("mode"))
+	if err != nil {
+		return err
+	}
+	ref, err := w.Blobs.Put(c.Request().Body, w.MaxFileBytes)
+	if err != nil {
+		return err
+	}
+	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: id, Meta: meta(c, agent),
+		Ops: []command.FileOp{{Op: command.OpWrite, Path: p, Content: ref, Mode: mode, ExpectedVersion: ev}}})
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusOK, res)
+}
+
+func (w *Writer) deleteFile(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder)
+	if err != nil {
+		return err
+	}
+	p, err := filePath(c)
+	if err != nil {
+		return err
+	}
+	ev, err := expectedVersion(c)
+	if err != nil {
+		return err
+	}
+	id, err := commandID(c)
+	if err != nil {
+		return err
+	}
+	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: id, Meta: meta(c, agent),
+		Ops: []command.FileOp{{Op: command.OpDelete, Path: p, ExpectedVersion: ev}}})
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusOK, res)
+}
+
+// maxJSONBody bounds JSON command bodies (a change set with inline content).
+const maxJSONBody = 64 << 20
+
+func decodeJSON(c echo.Context, v any) error {
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return badRequest(ute.Field, "json_type", fmt.Sprintf("field %s has the wrong type", ute.Field))
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return badRequest(f, "json_unknown_field", err.Error())
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("body", "json_invalid", "body is not valid JSON: "+err.Error())
+	}
+	return nil
+}
+
+type moveRequest struct {
+	From            string  `json:"from"`
+	To              string  `json:"to"`
+	ExpectedVersion *uint64 `json:"expected_version"`
+	CommandID       string  `json:"command_id"`
+}
+
+func (w *Writer) moveFile(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder)
+	if err != nil {
+		return err
+	}
+	var req moveRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	op, err := parseOp(-1, changeOp{Op: command.OpMove, Path: req.From, To: req.To, ExpectedVersion: req.ExpectedVersion}, w.Blobs, w.MaxFileBytes)
+	if err != nil {
+		return err
+	}
+	if len(req.CommandID) > 128 {
+		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	}
+	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: req.CommandID, Meta: meta(c, agent), Ops: []command.FileOp{op}})
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusOK, res)
+}
+
+type changeOp struct {
+	Op              string  `json:"op"`
+	Path            string  `json:"path"`
+	To              string  `json:"to"`
+	Content         *string `json:"content"`
+	ContentBase64   *string `json:"content_base64"`
+	Hash            string  `json:"hash"`
+	Mode            string  `json:"mode"`
+	ExpectedVersion *uint64 `json:"expected_version"`
+}
+
+type changesRequest struct {
+	CommandID string     `json:"command_id"`
+	Ops       []changeOp `json:"ops"`
+}
+
+// fieldName names an op's field; i < 0 means a single-op request.
+func fieldName(i int, f string) string {
+	if i < 0 {
+		return f
+	}
+	return fmt.Sprintf("ops[%d].%s", i, f)
+}
+
+// move's source is called "from" in the single-op request.
+func parseOp(i int, o changeOp, blobs *blobstore.Store, maxBytes int64) (command.FileOp, error) {
+	pathField := "path"
+	if i < 0 && o.Op == command.OpMove {
+		pathField = "from"
+	}
+	p, err := domain.ParsePath(fieldName(i, pathField), o.Path)
+	if err != nil {
+		return command.FileOp{}, err
+	}
+	op := command.FileOp{Op: o.Op, Path: p, ExpectedVersion: o.ExpectedVersion}
+	switch o.Op {
+	case command.OpWrite:
+		if op.Mode, err = parseMode(fieldName(i, "mode"), o.Mode); err != nil {
+			return op, err
+		}
+		switch {
+		case o.Content != nil:
+			op.Content, err = blobs.Put(strings.NewReader(*o.Content), maxBytes)
+		case o.ContentBase64 != nil:
+			op.Content, err = blobs.Put(base64.NewDecoder(base64.StdEncoding, strings.NewReader(*o.ContentBase64)), maxBytes)
+			if err != nil && !errors.Is(err, blobstore.ErrTooLarge) {
+				err = badRequest(fieldName(i, "content_base64"), "base64_invalid", "content_base64 is not valid base64")
+			}
+		case o.Hash != "":
+			op.Content, err = blobs.Stat(o.Hash)
+			if err != nil {
+				err = badRequest(fieldName(i, "hash"), "blob_unknown", "no blob with hash "+o.Hash+" was uploaded (POST /v1/blobs)")
+			}
+		default:
+			err = badRequest(fieldName(i, "content"), "content_missing", "a write needs content, content_base64 or hash")
+		}
+	case command.OpMove:
+		op.To, err = domain.ParsePath(fieldName(i, "to"), o.To)
+	case command.OpDelete:
+	default:
+		err = badRequest(fieldName(i, "op"), "op_unknown", fmt.Sprintf("unknown operation %q (want write, delete or move)", o.Op))
+	}
+	return op, err
+}
+
+func (w *Writer) changes(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder)
+	if err != nil {
+		return err
+	}
+	var req changesRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if len(req.CommandID) > 128 {
+		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	}
+	if len(req.Ops) > command.MaxOps {
+		return badRequest("ops", "ops_too_many", fmt.Sprintf("a change set has at most %d operations", command.MaxOps))
+	}
+	ops := make([]command.FileOp, len(req.Ops))
+	for i, o := range req.Ops {
+		if ops[i], err = parseOp(i, o, w.Blobs, w.MaxFileBytes); err != nil {
+			return err
+		}
+	}
+	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: req.CommandID, Meta: meta(c, agent), Ops: ops})
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusOK, res)
+}
+
+func (w *Writer) putBlob(c echo.Context) error {
+	if _, err := require(c, domain.RoleBuilder); err != nil {
+		return err
+	}
+	ref, err := w.Blobs.Put(c.Request().Body, w.MaxFileBytes)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ref)
+}
+
+func (w *Writer) getBlob(c echo.Context) error {
+	f, err := w.Blobs.Open(c.Param("hash"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat blob: %w", err)
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	http.ServeContent(c.Response(), c.Request(), "", fi.ModTime(), f)
+	return nil
+}
+
+// events streams the log as JSON lines, straight from the store's bytes.
+func (w *Writer) events(c echo.Context) error {
+	after, err := uintParam(c, "after", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := uintParam(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > maxEventsPage {
+		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", maxEventsPage))
+	}
+	head, _ := w.Events.Head()
+	evs, err := w.Events.ReadRaw(after, int(limit))
+	if err != nil {
+		return err
+	}
+	r := c.Response()
+	r.Header().Set("Content-Type", "application/x-ndjson")
+	r.Header().Set("X-Lighthouse-Head", strconv.FormatUint(head, 10))
+	r.WriteHeader(http.StatusOK)
+	for _, e := range evs {
+		if _, err := r.Write(append(e, '\n')); err != nil {
+			return nil // the client went away
+		}
+	}
+	return nil
+}
+
+func uintParam(c echo.Context, name string, def uint64) (uint64, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, badRequest(name, name+"_invalid", name+" must be a non-negative integer")
+	}
+	return v, nil
+}
+
+type addAgentRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type addAgentResponse struct {
+	Agent domain.Agent `json:"agent"`
+	Token string       `json:"token"`
+	Seq   uint64       `json:"seq"`
+}
+
+func (w *Writer) addAgent(c echo.Context) error {
+	admin, err := require(c, domain.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var req addAgentRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := domain.ValidateAgentName("name", req.Name); err != nil {
+		return err
+	}
+	role, err := domain.ParseRole("role", req.Role)
+	if err != nil {
+		return err
+	}
+	reg, err := w.Register.Handle(c.Request().Context(), command.RegisterAgent{Meta: meta(c, admin), Name: req.Name, Role: role})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(reg.Result.LastSeq, 10))
+	return c.JSON(http.StatusCreated, addAgentResponse{Agent: reg.Agent, Token: reg.Token, Seq: reg.Result.LastSeq})
+}
+
+func (w *Writer) listAgents(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"agents": w.Agents.List()})
+}
+
+// WriterStatus is the writer's GET /v1/status answer.
+type WriterStatus struct {
+	Head      uint64 `json:"head"`
+	HeadHash  string `json:"head_hash"`
+	Published uint64 `json:"published"`
+}
+
+func (w *Writer) status(c echo.Context) error {
+	head, hash := w.Events.Head()
+	pub, err := w.Events.Published()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, WriterStatus{Head: head, HeadHash: hash, Published: pub})
+}
+
+func (w *Writer) verify(c echo.Context) error {
+	if _, err := require(c, domain.RoleAdmin); err != nil {
+		return err
+	}
+	n, err := w.Events.Verify()
+	if err != nil {
+		return c.JSON(http.StatusOK, map[string]any{"ok": false, "verified": n, "error": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "verified": n})
+}

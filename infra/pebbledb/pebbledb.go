@@ -1,0 +1,71 @@
+// Package pebbledb opens Pebble databases the way every Lighthouse process
+// wants them: logging through slog and with small key helpers.
+package pebbledb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Open opens (creating if needed) the Pebble database in dir.
+func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: slogger{log.With("component", "pebble")}})
+	if err != nil {
+		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// Get returns a copy of the value at key, or ok=false when it is absent.
+func Get(db pebble.Reader, key []byte) (val []byte, ok bool, err error) {
+	v, closer, err := db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get %q: %w", key, err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), true, nil
+}
+
+// Uint64 encodes v big-endian so keys sort numerically.
+func Uint64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+// Key joins a prefix and parts into one key.
+func Key(prefix string, parts ...[]byte) []byte {
+	k := []byte(prefix)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// slogger adapts slog to Pebble's logger. Pebble's routine messages go to
+// debug so an idle process stays quiet.
+type slogger struct{ log *slog.Logger }
+
+func (l slogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l slogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
+func (l slogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,436 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
+)
+
+// Key layout of a projection database. The position is written in the same
+// batch as the state it describes, so a restart resumes exactly where the
+// last applied batch ended.
+const (
+	keyPosition = "m/pos"
+	prefixCur   = "cur/" // cur/<path> → revision (the file now)
+	prefixRev   = "rev/" // rev/<path>\x00<seq> → revision (every change)
+	prefixEvent = "ev/"  // ev/<seq> → event JSON
+	prefixAgent = "ag/"  // ag/<name> → agent event JSON
+)
+
+// Revision is one change of a file: its state after the change.
+type Revision struct {
+	FileInfo
+	Deleted bool   `json:"deleted,omitempty"`
+	From    string `json:"moved_from,omitempty"`
+	MovedTo string `json:"moved_to,omitempty"`
+	Type    string `json:"type"`
+}
+
+// ChangeFunc is told, after each applied batch, the new position and the
+// paths it touched.
+type ChangeFunc func(seq uint64, paths []string)
+
+// Store is a projection of the file shadow, the log and the agents, kept in
+// its own Pebble database. It is safe for concurrent use.
+type Store struct {
+	db     *pebble.DB
+	log    *slog.Logger
+	agents *Agents
+
+	mu       sync.RWMutex
+	pos      uint64
+	hash     string
+	advanced chan struct{} // closed and replaced on every apply
+	onChange []ChangeFunc
+}
+
+type position struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Open opens the projection in dir and loads its position and agents.
+func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
+	db, err := pebbledb.Open(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, log: log, agents: agents, advanced: make(chan struct{})}
+	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
+	if err == nil && ok {
+		var p position
+		if err = json.Unmarshal(raw, &p); err == nil {
+			s.pos, s.hash = p.Seq, p.Hash
+		}
+	}
+	if err == nil {
+		err = s.loadAgents()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open projection: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) loadAgents() error {
+	return s.scanPrefix([]byte(prefixAgent), func(_, v []byte) (bool, error) {
+		var e domain.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, err
+		}
+		return true, s.agents.Apply(e)
+	})
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// OnChange registers fn to be told of every applied batch. Register before
+// the projection starts following.
+func (s *Store) OnChange(fn ChangeFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChange = append(s.onChange, fn)
+}
+
+// Position returns the last applied sequence and its chain hash.
+func (s *Store) Position() (uint64, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pos, s.hash
+}
+
+// Head returns the last applied sequence.
+func (s *Store) Head() uint64 {
+	p, _ := s.Position()
+	return p
+}
+
+// Apply applies events, which must follow the position without a gap, in
+// one batch with the new position. The batch is not fsync'd: after a crash
+// the projection resumes from an earlier position and re-applies.
+func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	pos, _ := s.Position()
+	if events[0].Seq != pos+1 {
+		return fmt.Errorf("apply: event %d does not follow %d", events[0].Seq, pos)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var touched []string
+	for _, e := range events {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		b.Set(pebbledb.Key(prefixEvent, pebbledb.Uint64(e.Seq)), raw, nil)
+		c, isFile, err := domain.AsFileChange(e)
+		if err != nil {
+			return err
+		}
+		switch {
+		case isFile:
+			rev := Revision{FileInfo: FileInfo{Path: string(c.Path), Hash: c.Hash, Size: c.Size, Mode: c.Mode,
+				Version: e.StreamVersion, AgentID: e.AgentID, Seq: e.Seq, Time: e.Time},
+				Deleted: c.Deleted, From: string(c.From), MovedTo: string(c.MovedTo), Type: e.Type}
+			rr, _ := json.Marshal(rev)
+			b.Set(revKey(rev.Path, e.Seq), rr, nil)
+			if c.Deleted {
+				b.Delete(pebbledb.Key(prefixCur, []byte(rev.Path)), nil)
+			} else {
+				b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
+			}
+			touched = append(touched, rev.Path)
+		case e.Type == domain.TypeAgentRegistered:
+			var p domain.AgentRegistered
+			if err := e.DecodePayload(&p); err != nil {
+				return err
+			}
+			b.Set(pebbledb.Key(prefixAgent, []byte(p.Name)), raw, nil)
+		}
+	}
+	last := events[len(events)-1]
+	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash})
+	b.Set([]byte(keyPosition), pr, nil)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("apply events: %w", err)
+	}
+	for _, e := range events {
+		if err := s.agents.Apply(e); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.pos, s.hash = last.Seq, last.Hash
+	close(s.advanced)
+	s.advanced = make(chan struct{})
+	fns := s.onChange
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(last.Seq, touched)
+	}
+	return nil
+}
+
+// WaitFor blocks until the projection has applied seq or ctx ends.
+func (s *Store) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		s.mu.RLock()
+		pos, ch := s.pos, s.advanced
+		s.mu.RUnlock()
+		if pos >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for seq %d (applied %d): %w", seq, pos, ctx.Err())
+		}
+	}
+}
+
+func revKey(path string, seq uint64) []byte {
+	return pebbledb.Key(prefixRev, []byte(path), []byte{0}, pebbledb.Uint64(seq))
+}
+
+func decodeRev(v []byte) (Revision, error) {
+	var r Revision
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("decode revision: %w", err)
+	}
+	return r, nil
+}
+
+// scanPrefix calls fn for every key with prefix until fn returns false.
+func (s *Store) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: pebbledb.PrefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(it.Key(), it.Value())
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// File returns path's state as of seq at (0 means now). A path that does not
+// exist then is domain.ErrNotFound.
+func (s *Store) File(path string, at uint64) (FileInfo, error) {
+	if at == 0 || at >= s.Head() {
+		raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixCur, []byte(path)))
+		if err != nil {
+			return FileInfo{}, err
+		}
+		if !ok {
+			return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
+		}
+		r, err := decodeRev(raw)
+		return r.FileInfo, err
+	}
+	// The newest revision at or before at: one seek in the path's revisions.
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: revKey(path, 0), UpperBound: revKey(path, at+1)})
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
+	}
+	r, err := decodeRev(it.Value())
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if r.Deleted {
+		return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
+	}
+	return r.FileInfo, nil
+}
+
+// Tree returns every file below prefix ("" for all) as of seq at (0 means
+// now), sorted by path. A past tree costs one seek per path ever written.
+func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
+	var out []FileInfo
+	prefix = strings.TrimSuffix(prefix, "/")
+	under := func(p string) bool { return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") }
+	if at == 0 || at >= s.Head() {
+		err := s.scanPrefix(pebbledb.Key(prefixCur, []byte(prefix)), func(k, v []byte) (bool, error) {
+			if !under(string(k[len(prefixCur):])) {
+				return true, nil
+			}
+			r, err := decodeRev(v)
+			out = append(out, r.FileInfo)
+			return true, err
+		})
+		return out, err
+	}
+	lower := pebbledb.Key(prefixRev, []byte(prefix))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
+	if err != nil {
+		return nil, fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; {
+		k := it.Key()
+		path := string(k[len(prefixRev) : len(k)-9])
+		if it.SeekLT(revKey(path, at+1)) {
+			k := it.Key()
+			if string(k[len(prefixRev):len(k)-9]) == path {
+				r, err := decodeRev(it.Value())
+				if err != nil {
+					return nil, err
+				}
+				if !r.Deleted && under(path) {
+					out = append(out, r.FileInfo)
+				}
+			}
+		}
+		// Jump past every revision of this path.
+		ok = it.SeekGE(pebbledb.Key(prefixRev, []byte(path), []byte{1}))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, it.Error()
+}
+
+// History returns every revision of path, oldest first.
+func (s *Store) History(path string) ([]Revision, error) {
+	var out []Revision
+	err := s.scanPrefix(pebbledb.Key(prefixRev, []byte(path), []byte{0}), func(_, v []byte) (bool, error) {
+		r, err := decodeRev(v)
+		out = append(out, r)
+		return true, err
+	})
+	return out, err
+}
+
+// Event returns the event at seq.
+func (s *Store) Event(seq uint64) (domain.Event, error) {
+	raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixEvent, pebbledb.Uint64(seq)))
+	if err != nil {
+		return domain.Event{}, err
+	}
+	if !ok {
+		return domain.Event{}, fmt.Errorf("event %d: %w", seq, domain.ErrNotFound)
+	}
+	var e domain.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return e, fmt.Errorf("decode event: %w", err)
+	}
+	return e, nil
+}
+
+// EventFilter selects events. Zero fields match everything.
+type EventFilter struct {
+	AfterSeq   uint64 // seq > AfterSeq
+	UntilSeq   uint64 // seq <= UntilSeq
+	Since      time.Time
+	Until      time.Time
+	AgentID    string
+	Type       string // exact, or a prefix ending in "." such as "file."
+	PathPrefix string
+	Limit      int
+}
+
+// Events returns up to f.Limit matching events in order, and the sequence to
+// pass as AfterSeq for the next page (0 when there is none).
+func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
+	var out []domain.Event
+	var last uint64
+	start := pebbledb.Key(prefixEvent, pebbledb.Uint64(f.AfterSeq+1))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd([]byte(prefixEvent))})
+	if err != nil {
+		return nil, 0, fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	more := false
+	for ok := it.First(); ok; ok = it.Next() {
+		seq := binary.BigEndian.Uint64(it.Key()[len(prefixEvent):])
+		if f.UntilSeq != 0 && seq > f.UntilSeq {
+			break
+		}
+		if len(out) == f.Limit {
+			more = true
+			break
+		}
+		var e domain.Event
+		if err := json.Unmarshal(it.Value(), &e); err != nil {
+			return nil, 0, fmt.Errorf("decode event: %w", err)
+		}
+		if !f.Until.IsZero() && e.Time.After(f.Until) {
+			break
+		}
+		last = seq
+		if f.matches(e) {
+			out = append(out, e)
+		}
+	}
+	if !more {
+		last = 0
+	}
+	return out, last, it.Error()
+}
+
+func (f EventFilter) matches(e domain.Event) bool {
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if f.AgentID != "" && e.AgentID != f.AgentID {
+		return false
+	}
+	if f.Type != "" && e.Type != f.Type && !(strings.HasSuffix(f.Type, ".") && strings.HasPrefix(e.Type, f.Type)) {
+		return false
+	}
+	if f.PathPrefix != "" {
+		c, ok, err := domain.AsFileChange(e)
+		if !ok || err != nil {
+			return false
+		}
+		if !c.Path.HasPrefix(f.PathPrefix) && (c.From == "" || !c.From.HasPrefix(f.PathPrefix)) {
+			return false
+		}
+	}
+	return true
+}
+
+// SeqAtTime returns the last sequence whose event time is at or before t,
+// by binary search over the log (event times grow with sequence).
+func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
+	head := s.Head()
+	lo, hi := uint64(0), head // invariant: event lo is <= t (0 = before all), events after hi are > t
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		e, err := s.Event(mid)
+		if err != nil {
+			return 0, err
+		}
+		if e.Time.After(t) {
+			hi = mid - 1
+		} else {
+			lo = mid
+		}
+	}
+	if lo == 0 {
+		return 0, domain.Invalid("at", "point_before_history", "%s is before the first event", t.Format(time.RFC3339))
+	}
+	return lo, nil
+}
