@@ -65,7 +65,8 @@ func main() {
 	log.Info("reader stopped")
 }
 
-func run(ctx context.Context, s settings, log *slog.Logger) error {
+func run(parent context.Context, s settings, log *slog.Logger) error {
+	ctx := parent
 	if s.busURL == "" {
 		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
@@ -82,6 +83,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	defer model.Close()
+	log.Info("projection opened", "position", model.Head())
 	local, err := blobstore.Open(filepath.Join(s.data, "blobs"))
 	if err != nil {
 		return err
@@ -134,8 +136,8 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "reader.addr"))
 	cancel(nil)
 	<-followDone
-	if cause := context.Cause(ctx); err == nil && cause != nil && cause != context.Canceled {
-		err = cause
+	if err == nil && parent.Err() == nil {
+		err = context.Cause(ctx) // a part failed; a signal is a clean stop
 	}
 	return err
 }

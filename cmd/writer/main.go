@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -65,7 +64,8 @@ func main() {
 	log.Info("writer stopped")
 }
 
-func run(ctx context.Context, s settings, log *slog.Logger) error {
+func run(parent context.Context, s settings, log *slog.Logger) error {
+	ctx := parent
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -134,8 +134,8 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "writer.addr"))
 	cancel(nil)
 	<-relayDone
-	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		err = cause
+	if err == nil && parent.Err() == nil {
+		err = context.Cause(ctx) // a part failed; a signal is a clean stop
 	}
 	return err
 }

@@ -44,7 +44,7 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			level := slog.LevelDebug
-			if status >= 500 {
+			if status >= 500 && status != http.StatusServiceUnavailable {
 				level = slog.LevelError
 			}
 			log.Log(c.Request().Context(), level, "request", "method", c.Request().Method,

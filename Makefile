@@ -1,0 +1,25 @@
+# Lighthouse: `make run` starts everything, `make test` runs every test.
+BIN := $(CURDIR)/bin
+GO  ?= go
+export GOFLAGS := -buildvcs=false
+
+.PHONY: build run test bench deps vet
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build
+	$(BIN)/lighthouse up --data .lighthouse
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+
+test: deps build vet
+	LIGHTHOUSE_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+bench: build
+	$(BIN)/lighthouse bench

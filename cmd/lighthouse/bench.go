@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
+)
+
+// benchOptions are the flags of `lighthouse bench`.
+type benchOptions struct {
+	JSON  bool
+	Quick bool
+	Bin   string
+	Out   string
+	Dir   string
+	Keep  bool
+}
+
+// benchParams size the scenarios.
+type benchParams struct {
+	Baseline      time.Duration `json:"-"`
+	Append        time.Duration `json:"-"`
+	BaselineS     float64       `json:"baseline_seconds"`
+	AppendS       float64       `json:"append_seconds_per_level"`
+	Levels        []int         `json:"append_concurrency"`
+	FileBytes     int           `json:"append_file_bytes"`
+	LagSamples    int           `json:"lag_samples"`
+	CatchUpEvents int           `json:"catchup_events"`
+	OpsPerChange  int           `json:"catchup_ops_per_change_set"`
+	LoadWorkers   int           `json:"catchup_load_workers"`
+}
+
+func benchParamsFor(quick bool) benchParams {
+	p := benchParams{
+		Baseline:      2 * time.Second,
+		Append:        10 * time.Second,
+		Levels:        []int{1, 64, 1000},
+		FileBytes:     200,
+		LagSamples:    200,
+		CatchUpEvents: 100_000,
+		OpsPerChange:  500,
+		LoadWorkers:   2,
+	}
+	if quick {
+		p.Baseline = 300 * time.Millisecond
+		p.Append = 1500 * time.Millisecond
+		p.LagSamples = 30
+		p.CatchUpEvents = 5_000
+		p.OpsPerChange = 250
+	}
+	p.BaselineS, p.AppendS = p.Baseline.Seconds(), p.Append.Seconds()
+	return p
+}
+
+// benchMachine describes where the bench ran.
+type benchMachine struct {
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	Hostname   string `json:"hostname"`
+	DataFS     string `json:"data_fs"`
+	DataDir    string `json:"data_dir"`
+}
+
+// benchFigure is one measured value.
+type benchFigure struct {
+	Scenario string  `json:"scenario"`
+	Figure   string  `json:"figure"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+}
+
+// benchReport is everything `lighthouse bench` prints.
+type benchReport struct {
+	Machine   benchMachine  `json:"machine"`
+	Quick     bool          `json:"quick"`
+	Params    benchParams   `json:"params"`
+	WriterArg []string      `json:"writer_args"`
+	ReaderArg []string      `json:"reader_args"`
+	Started   time.Time     `json:"started"`
+	Seconds   float64       `json:"seconds"`
+	Figures   []benchFigure `json:"figures"`
+	Warnings  []string      `json:"warnings,omitempty"`
+}
+
+func (r *benchReport) add(scenario, figure string, value float64, unit string) {
+	r.Figures = append(r.Figures, benchFigure{Scenario: scenario, Figure: figure, Value: value, Unit: unit})
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var o benchOptions
+	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON on stdout (the table then goes to stderr)")
+	fs.BoolVar(&o.Quick, "quick", false, "shrink every scenario (a smoke test of well under a minute)")
+	fs.StringVar(&o.Bin, "bin", "", "directory holding the writer and reader binaries (default: beside this executable, then PATH)")
+	fs.StringVar(&o.Out, "out", "", "also write the JSON results to this file")
+	fs.StringVar(&o.Dir, "dir", "", "where to make the temporary data directory (default: the system temp dir); its disk is what is measured")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary data directory and process logs")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	_, err := benchRunAll(ctx, o, os.Stdout, os.Stderr)
+	return err
+}
+
+// benchWriterArgs and benchReaderArgs switch the per-agent rate limits off,
+// so they do not cap what is measured.
+var (
+	benchWriterArgs = []string{"--rate", "0"}
+	benchReaderArgs = []string{"--rate", "0"}
+)
+
+// benchRunAll starts a fresh system in a temporary directory, runs every
+// scenario, prints the results and cleans up.
+func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*benchReport, error) {
+	start := time.Now()
+	p := benchParamsFor(o.Quick)
+	dir, err := os.MkdirTemp(o.Dir, "lighthouse-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: temp dir: %w", err)
+	}
+	dir, _ = filepath.Abs(dir)
+	logPath := filepath.Join(dir, "processes.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	failed := true
+	defer func() {
+		logFile.Close()
+		if failed {
+			benchLogTail(stderr, logPath, 40)
+		}
+		if o.Keep {
+			fmt.Fprintf(stderr, "bench: kept %s\n", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+
+	host, _ := os.Hostname()
+	rep := &benchReport{
+		Machine: benchMachine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+			OS: runtime.GOOS, Arch: runtime.GOARCH, Hostname: host, DataFS: benchFSType(dir), DataDir: dir},
+		Quick: o.Quick, Params: p, WriterArg: benchWriterArgs, ReaderArg: benchReaderArgs, Started: start.UTC(),
+	}
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	progress("%d cores, %s, data on %s at %s", rep.Machine.Cores, rep.Machine.GoVersion, rep.Machine.DataFS, dir)
+	if rep.Machine.DataFS == "tmpfs" {
+		rep.Warnings = append(rep.Warnings, "the data directory is on tmpfs: fsync costs nothing there, use --dir on a real disk")
+	}
+
+	b := &benchRun{opts: o, p: p, dir: dir, rep: rep, progress: progress, logOut: logFile,
+		http: &http.Client{Timeout: 30 * time.Second}}
+	progress("starting writer and reader (bin %q)", o.Bin)
+	b.sys, err = supervisor.StartSystem(ctx, supervisor.Config{
+		Data: filepath.Join(dir, "data"), BinDir: o.Bin, Output: logFile,
+		WriterArgs: benchWriterArgs, ReaderArgs: benchReaderArgs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: start system: %w", err)
+	}
+	runErr := b.scenarios(ctx)
+	if err := b.sys.Stop(); err != nil {
+		rep.Warnings = append(rep.Warnings, "stopping the system: "+err.Error())
+	}
+	if runErr != nil {
+		return nil, fmt.Errorf("bench: %w", runErr)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("bench: encode: %w", err)
+	}
+	js = append(js, '\n')
+	if o.Out != "" {
+		if err := os.WriteFile(o.Out, js, 0o644); err != nil {
+			return nil, fmt.Errorf("bench: write %s: %w", o.Out, err)
+		}
+	}
+	if o.JSON {
+		benchPrintTable(stderr, rep)
+		if _, err := stdout.Write(js); err != nil {
+			return nil, err
+		}
+	} else {
+		benchPrintTable(stdout, rep)
+	}
+	failed = false
+	return rep, nil
+}
+
+// benchRun is the state the scenarios share.
+type benchRun struct {
+	opts     benchOptions
+	p        benchParams
+	dir      string
+	rep      *benchReport
+	sys      *supervisor.System
+	http     *http.Client
+	progress func(format string, args ...any)
+	logOut   io.Writer
+
+	fsyncP50, fsyncOps float64 // baseline: fdatasync of 1 KiB, µs and ops/s
+	loopP50, loopOps   float64 // baseline: GET /healthz, µs and ops/s
+	catchReaderRSS     float64 // MiB
+}
+
+// scenarios runs them in an order that keeps each one's log as stated:
+// the catch-up reader replays (nearly) exactly the catch-up events.
+func (b *benchRun) scenarios(ctx context.Context) error {
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"baseline: fdatasync", b.benchFsync},
+		{"baseline: loopback HTTP", b.benchLoopback},
+		{"catch-up", b.benchCatchUp},
+		{"appends", b.benchAppends},
+		{"lag", b.benchLag},
+		{"peak RSS", b.benchRSS},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.alive(); err != nil {
+			return fmt.Errorf("before %s: %w", s.name, err)
+		}
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return b.alive()
+}
+
+// alive fails when the writer or reader has exited.
+func (b *benchRun) alive() error {
+	for _, p := range []*supervisor.Process{b.sys.Writer, b.sys.Reader} {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("the %s exited: %v", p.Name, p.Err())
+		default:
+		}
+	}
+	return nil
+}
+
+// benchPrintTable prints the header and the figures.
+func benchPrintTable(w io.Writer, r *benchReport) {
+	m := r.Machine
+	mode := "full"
+	if r.Quick {
+		mode = "quick"
+	}
+	fmt.Fprintf(w, "lighthouse bench (%s) — %d cores (GOMAXPROCS %d), %s %s/%s, data on %s, %.0f s\n",
+		mode, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.DataFS, r.Seconds)
+	fmt.Fprintf(w, "writer %s, reader %s\n\n", strings.Join(r.WriterArg, " "), strings.Join(r.ReaderArg, " "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tVALUE\tUNIT")
+	for _, f := range r.Figures {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Scenario, f.Figure, benchFormat(f.Value, f.Unit), f.Unit)
+	}
+	tw.Flush()
+	for _, s := range r.Warnings {
+		fmt.Fprintln(w, "warning:", s)
+	}
+}
+
+func benchFormat(v float64, unit string) string {
+	switch unit {
+	case "ops/s", "events/s", "events", "requests", "samples", "errors":
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case "ms", "µs":
+		if v >= 100 {
+			return strconv.FormatFloat(v, 'f', 1, 64)
+		}
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	case "×":
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// benchLogTail prints the end of the processes' log, to explain a failure.
+func benchLogTail(w io.Writer, path string, n int) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "bench: last %d lines of the writer's and reader's output:\n", len(lines))
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
+
+// errBenchTimeout marks a wait that took too long.
+var errBenchTimeout = errors.New("timed out")

@@ -1,0 +1,172 @@
+// Package e2e runs the real binaries (writer, reader, fuser) against real
+// Pebble directories and the real bus, and talks to them over HTTP.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
+)
+
+// binDir holds the binaries under test: $LIGHTHOUSE_BIN, or a fresh build.
+var binDir string
+
+func TestMain(m *testing.M) {
+	binDir = os.Getenv("LIGHTHOUSE_BIN")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "lighthouse-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/lighthouse-ai/lighthouse/cmd/...")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build binaries:", err)
+			os.Exit(1)
+		}
+		binDir = dir
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer collects process output for assertions and for failure logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type env struct {
+	t      *testing.T
+	sys    *supervisor.System
+	out    *syncBuffer
+	admin  *client.Client // writer, as admin
+	reader *client.Client // reader, as admin
+	data   string
+}
+
+// start runs a whole system in a temp dir and stops it when the test ends.
+func start(t *testing.T, mount bool) *env {
+	t.Helper()
+	out := &syncBuffer{}
+	data := t.TempDir()
+	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: []string{"--rate", "0"}}
+	if mount {
+		cfg.Mount = filepath.Join(t.TempDir(), "mnt")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sys, err := supervisor.StartSystem(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start system: %v\n%s", err, out.String())
+	}
+	e := &env{t: t, sys: sys, out: out, data: data,
+		admin: client.New(sys.WriterURL, sys.AdminToken), reader: client.New(sys.ReaderURL, sys.AdminToken)}
+	t.Cleanup(func() {
+		if err := sys.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("process output:\n%s", tail(out.String(), 6000))
+		}
+	})
+	return e
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// addAgent registers an agent and returns a writer client with its token.
+func (e *env) addAgent(name, role string) (*client.Client, string) {
+	e.t.Helper()
+	var out struct {
+		Agent struct {
+			ID string `json:"id"`
+		} `json:"agent"`
+		Token string `json:"token"`
+	}
+	if err := e.admin.PostJSON(context.Background(), "/v1/agents", map[string]string{"name": name, "role": role}, &out); err != nil {
+		e.t.Fatalf("add agent %s: %v", name, err)
+	}
+	return client.New(e.sys.WriterURL, out.Token), out.Agent.ID
+}
+
+func (e *env) put(c *client.Client, path, content string) uint64 {
+	e.t.Helper()
+	res, err := c.WriteFile(context.Background(), path, strings.NewReader(content), client.WriteOptions{})
+	if err != nil {
+		e.t.Fatalf("put %s: %v", path, err)
+	}
+	return res.Seq
+}
+
+// readFile reads a file from the reader after it has applied minSeq.
+func (e *env) readFile(path string, minSeq uint64) (string, error) {
+	body, err := e.reader.Open(context.Background(), fmt.Sprintf("%s?min_seq=%d", client.FilePath(path), minSeq))
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	return string(b), err
+}
+
+// raw sends a request with an exact, uncleaned path.
+func (e *env) raw(method, base, rawPath, token string, body io.Reader) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, base+"/", body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.URL.Opaque = rawPath
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, rawPath, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) writerHead() uint64 {
+	e.t.Helper()
+	var st struct {
+		Head uint64 `json:"head"`
+	}
+	if _, err := e.admin.Do(context.Background(), "GET", "/v1/status", nil, nil, &st); err != nil {
+		e.t.Fatalf("writer status: %v", err)
+	}
+	return st.Head
+}

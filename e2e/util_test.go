@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
+)
+
+func isStatus(err error, status int) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == status
+}
+
+func isField(err error, status int, field string) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == status && ce.Field == field
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func eventAt(e *env, seq uint64) (domain.Event, error) {
+	evs, _, err := e.admin.Events(context.Background(), seq-1, 1)
+	if err != nil {
+		return domain.Event{}, err
+	}
+	if len(evs) != 1 || evs[0].Seq != seq {
+		return domain.Event{}, errors.New("event missing")
+	}
+	return evs[0], nil
+}
+
+// startExtraReader starts another reader process on a fresh directory and
+// returns a client for it, as admin.
+func startExtraReader(e *env) (*client.Client, error) {
+	bin, err := supervisor.FindBinary(binDir, "reader")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := supervisor.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := supervisor.Start("reader-2", bin, []string{"--data", e.t.TempDir(), "--addr", addr, "--name", "reader-2",
+		"--token-file", filepath.Join(e.data, "service.token")},
+		[]string{"LIGHTHOUSE_BUS_URL=" + e.sys.BusURL, "LIGHTHOUSE_URL=" + e.sys.WriterURL}, e.out)
+	if err != nil {
+		return nil, err
+	}
+	e.t.Cleanup(func() { p.Stop(10 * time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := supervisor.WaitReady(ctx, p, "http://"+addr+"/readyz"); err != nil {
+		return nil, err
+	}
+	return client.New("http://"+addr, e.sys.AdminToken), nil
+}

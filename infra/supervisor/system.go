@@ -1,0 +1,172 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config says where and how to run a whole Lighthouse.
+type Config struct {
+	Data       string // data directory; the writer's files live here, the reader's and fuser's below it
+	WriterAddr string // host:port; port 0 picks a free one
+	ReaderAddr string
+	BusAddr    string // the embedded broker's address, when BusURL is empty
+	BusURL     string // an external JetStream URL; empty runs the embedded broker
+	Mount      string // where the fuser mounts; empty runs no fuser
+	BinDir     string // where the binaries are; empty looks beside the executable and on PATH
+	Output     io.Writer
+	WriterArgs []string // extra flags for the writer
+	ReaderArgs []string
+	FuserArgs  []string
+}
+
+// System is a running writer, reader and (optionally) fuser.
+type System struct {
+	cfg        Config
+	Writer     *Process
+	Reader     *Process
+	Fuser      *Process
+	WriterURL  string
+	ReaderURL  string
+	BusURL     string
+	AdminToken string
+	// FuserError says why the fuser is not running, when it is not.
+	FuserError error
+}
+
+// StartSystem starts the writer, waits until it is ready, then the reader
+// (and the fuser), each as its own process.
+func StartSystem(ctx context.Context, cfg Config) (*System, error) {
+	if cfg.Output == nil {
+		cfg.Output = os.Stderr
+	}
+	for _, a := range []*string{&cfg.WriterAddr, &cfg.ReaderAddr, &cfg.BusAddr} {
+		if *a == "" || strings.HasSuffix(*a, ":0") {
+			free, err := FreeAddr()
+			if err != nil {
+				return nil, err
+			}
+			*a = free
+		}
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s := &System{cfg: cfg, WriterURL: "http://" + cfg.WriterAddr, ReaderURL: "http://" + cfg.ReaderAddr}
+	if err := s.StartWriter(ctx); err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.Data, "admin.token"))
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("read admin token: %w", err)
+	}
+	s.AdminToken = strings.TrimSpace(string(raw))
+	if err := s.StartReader(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if cfg.Mount != "" {
+		s.FuserError = s.StartFuser(ctx)
+	}
+	return s, nil
+}
+
+func (s *System) env() []string {
+	return []string{"LIGHTHOUSE_BUS_URL=" + s.BusURL, "LIGHTHOUSE_URL=" + s.WriterURL}
+}
+
+// StartWriter (re)starts the writer on the configured address.
+func (s *System) StartWriter(ctx context.Context) error {
+	bin, err := FindBinary(s.cfg.BinDir, "writer")
+	if err != nil {
+		return err
+	}
+	args := append([]string{"--data", s.cfg.Data, "--addr", s.cfg.WriterAddr, "--bus-addr", s.cfg.BusAddr}, s.cfg.WriterArgs...)
+	var env []string
+	if s.cfg.BusURL != "" {
+		env = append(env, "LIGHTHOUSE_BUS_URL="+s.cfg.BusURL)
+	}
+	p, err := Start("writer", bin, args, env, s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	s.Writer = p
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := WaitReady(wctx, p, s.WriterURL+"/readyz"); err != nil {
+		p.Kill()
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join(s.cfg.Data, "bus.url"))
+	if err != nil {
+		return fmt.Errorf("read bus url: %w", err)
+	}
+	s.BusURL = strings.TrimSpace(string(raw))
+	return nil
+}
+
+// StartReader (re)starts the reader and waits until it has caught up.
+func (s *System) StartReader(ctx context.Context) error {
+	bin, err := FindBinary(s.cfg.BinDir, "reader")
+	if err != nil {
+		return err
+	}
+	args := append([]string{"--data", filepath.Join(s.cfg.Data, "reader"), "--addr", s.cfg.ReaderAddr,
+		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.ReaderArgs...)
+	p, err := Start("reader", bin, args, s.env(), s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	s.Reader = p
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := WaitReady(wctx, p, s.ReaderURL+"/readyz"); err != nil {
+		p.Kill()
+		return err
+	}
+	return nil
+}
+
+// StartFuser starts the fuser. A missing FUSE is reported, not fatal.
+func (s *System) StartFuser(ctx context.Context) error {
+	bin, err := FindBinary(s.cfg.BinDir, "fuser")
+	if err != nil {
+		return err
+	}
+	addr, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"--data", filepath.Join(s.cfg.Data, "fuser"), "--mount", s.cfg.Mount, "--addr", addr,
+		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.FuserArgs...)
+	p, err := Start("fuser", bin, args, s.env(), s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := WaitReady(wctx, p, "http://"+addr+"/readyz"); err != nil {
+		p.Kill()
+		return err
+	}
+	s.Fuser = p
+	return nil
+}
+
+// Stop stops the processes, readers first, each with SIGTERM.
+func (s *System) Stop() error {
+	var errs []error
+	for _, p := range []*Process{s.Fuser, s.Reader, s.Writer} {
+		if p != nil {
+			errs = append(errs, p.Stop(15*time.Second))
+		}
+	}
+	return errors.Join(errs...)
+}
