@@ -238,4 +238,3 @@ func runVerify(ctx context.Context, args []string) error {
 	fmt.Printf("hash chain intact: %d events\n", out.Verified)
 	return nil
 }
-

@@ -63,7 +63,7 @@ func PrefixEnd(prefix []byte) []byte {
 // debug so an idle process stays quiet.
 type slogger struct{ log *slog.Logger }
 
-func (l slogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l slogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
 func (l slogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
 func (l slogger) Fatalf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
