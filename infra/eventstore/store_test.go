@@ -1,0 +1,123 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+)
+
+func open(t testing.TB, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func write(stream string) domain.Draft {
+	return domain.Draft{StreamID: stream, Type: domain.TypeFileWritten, SchemaVersion: 1, Payload: domain.FileWritten{Path: "x", Hash: "h"}}
+}
+
+func TestConcurrentAppendsAreGapFreeAndChained(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const writers, each = 32, 40
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				req := domain.AppendRequest{Meta: domain.Metadata{AgentID: "a"}, Drafts: []domain.Draft{write(fmt.Sprintf("s%d", w)), write("shared")}}
+				if _, err := s.Append(ctx, req); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	head, hash := s.Head()
+	if head != writers*each*2 {
+		t.Fatalf("head = %d, want %d", head, writers*each*2)
+	}
+	if n, err := s.Verify(); err != nil || n != head {
+		t.Fatalf("verify = %d, %v", n, err)
+	}
+	if v, _ := s.StreamVersion("shared"); v != writers*each {
+		t.Fatalf("shared stream version = %d", v)
+	}
+	s.Close()
+	// Reopening keeps the head and the chain continues from it.
+	s = open(t, dir)
+	defer s.Close()
+	if h, hh := s.Head(); h != head || hh != hash {
+		t.Fatalf("reopened head = %d %s, want %d %s", h, hh, head, hash)
+	}
+	res, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("after")}})
+	if err != nil || res.FirstSeq != head+1 {
+		t.Fatalf("append after reopen = %+v, %v", res, err)
+	}
+	if n, err := s.Verify(); err != nil || n != head+1 {
+		t.Fatalf("verify after reopen = %d, %v", n, err)
+	}
+}
+
+func TestExpectationsAndIdempotency(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	meta := domain.Metadata{AgentID: "a"}
+	if _, err := s.Append(ctx, domain.AppendRequest{Meta: meta, Drafts: []domain.Draft{write("f")}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		req     domain.AppendRequest
+		wantErr bool
+		dup     bool
+	}{
+		{"stale", domain.AppendRequest{Meta: meta, Expect: []domain.Expectation{{StreamID: "f", Version: 0}}, Drafts: []domain.Draft{write("f")}}, true, false},
+		{"current", domain.AppendRequest{Meta: meta, Expect: []domain.Expectation{{StreamID: "f", Version: 1}}, Drafts: []domain.Draft{write("f")}, CommandID: "c1"}, false, false},
+		{"retry", domain.AppendRequest{Meta: meta, Expect: []domain.Expectation{{StreamID: "f", Version: 1}}, Drafts: []domain.Draft{write("f")}, CommandID: "c1"}, false, true},
+		{"other agent same id", domain.AppendRequest{Meta: domain.Metadata{AgentID: "b"}, Drafts: []domain.Draft{write("g")}, CommandID: "c1"}, false, false},
+		{"new stream", domain.AppendRequest{Meta: meta, Expect: []domain.Expectation{{StreamID: "h", Version: 0}}, Drafts: []domain.Draft{write("h")}}, false, false},
+	}
+	for _, tc := range cases {
+		before, _ := s.Head()
+		res, err := s.Append(ctx, tc.req)
+		var ce *domain.ConflictError
+		if tc.wantErr != errors.As(err, &ce) || res.Duplicate != tc.dup {
+			t.Fatalf("%s: %+v, %v", tc.name, res, err)
+		}
+		after, _ := s.Head()
+		if grew := after > before; grew == (tc.wantErr || tc.dup) {
+			t.Fatalf("%s: head %d → %d", tc.name, before, after)
+		}
+	}
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("b")}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

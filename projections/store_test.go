@@ -1,0 +1,135 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+)
+
+// chain seals drafts into a valid log starting at seq 1, one second apart.
+func chain(t *testing.T, drafts ...domain.Draft) []domain.Event {
+	t.Helper()
+	var out []domain.Event
+	prev := ""
+	versions := map[string]uint64{}
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i, d := range drafts {
+		versions[d.StreamID]++
+		e, err := d.Seal(uint64(i+1), versions[d.StreamID], t0.Add(time.Duration(i)*time.Second), domain.Metadata{AgentID: "ag"}, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+		out = append(out, e)
+	}
+	return out
+}
+
+func w(path, hash string) domain.Draft {
+	return domain.Draft{StreamID: "file:" + path, Type: domain.TypeFileWritten, Payload: domain.FileWritten{Path: domain.Path(path), Hash: hash, Size: 1}}
+}
+
+func del(path string) domain.Draft {
+	return domain.Draft{StreamID: "file:" + path, Type: domain.TypeFileDeleted, Payload: domain.FileDeleted{Path: domain.Path(path)}}
+}
+
+func TestPointInTime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := chain(t,
+		w("a", "h1"),   // 1
+		w("b/c", "h2"), // 2
+		w("a", "h3"),   // 3
+		del("b/c"),     // 4
+		w("b/d", "h4"), // 5
+		w("bx", "h5"),  // 6
+	)
+	var told []string
+	s.OnChange(func(seq uint64, paths []string) { told = append(told, paths...) })
+	if err := s.Apply(context.Background(), evs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(context.Background(), evs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 6 {
+		t.Fatalf("OnChange told %v", told)
+	}
+	trees := []struct {
+		at     uint64
+		prefix string
+		want   []string
+	}{
+		{0, "", []string{"a:h3", "b/d:h4", "bx:h5"}},
+		{1, "", []string{"a:h1"}},
+		{2, "", []string{"a:h1", "b/c:h2"}},
+		{3, "b", []string{"b/c:h2"}},
+		{4, "", []string{"a:h3"}},
+		{5, "b", []string{"b/d:h4"}},
+		{0, "b", []string{"b/d:h4"}},
+	}
+	for _, tc := range trees {
+		files, err := s.Tree(tc.at, tc.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range files {
+			got = append(got, f.Path+":"+f.Hash)
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("Tree(%d, %q) = %v, want %v", tc.at, tc.prefix, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("Tree(%d, %q) = %v, want %v", tc.at, tc.prefix, got, tc.want)
+			}
+		}
+	}
+	if f, err := s.File("a", 2); err != nil || f.Hash != "h1" || f.Version != 1 {
+		t.Errorf("File(a, 2) = %+v, %v", f, err)
+	}
+	if _, err := s.File("b/c", 4); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("File(b/c, 4) = %v, want not found", err)
+	}
+	if h, _ := s.History("b/c"); len(h) != 2 || !h[1].Deleted {
+		t.Errorf("History(b/c) = %+v", h)
+	}
+	if seq, err := s.SeqAtTime(evs[3].Time.Add(500 * time.Millisecond)); err != nil || seq != 4 {
+		t.Errorf("SeqAtTime = %d, %v; want 4", seq, err)
+	}
+	if _, err := s.SeqAtTime(evs[0].Time.Add(-time.Second)); err == nil {
+		t.Error("SeqAtTime before the first event succeeded")
+	}
+	got, next, err := s.Events(EventFilter{PathPrefix: "b", Limit: 2})
+	if err != nil || len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 4 || next != 4 {
+		t.Errorf("Events(path b, limit 2) = %d events, next %d, %v", len(got), next, err)
+	}
+	got, next, _ = s.Events(EventFilter{PathPrefix: "b", AfterSeq: next, Limit: 2})
+	if len(got) != 1 || got[0].Seq != 5 || next != 0 {
+		t.Errorf("second page = %d events, next %d", len(got), next)
+	}
+	// A gap is refused, and a restart resumes at the position.
+	if err := s.Apply(context.Background(), evs[5:]); err == nil {
+		t.Error("re-applying an old event succeeded")
+	}
+	s.Close()
+	s, err = Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if pos, hash := s.Position(); pos != 6 || hash != evs[5].Hash {
+		t.Fatalf("reopened at %d", pos)
+	}
+}
