@@ -71,11 +71,12 @@ type env struct {
 }
 
 // start runs a whole system in a temp dir and stops it when the test ends.
-func start(t *testing.T, mount bool) *env {
+// Writer flags may be added; by default the rate limit is off.
+func start(t *testing.T, mount bool, writerArgs ...string) *env {
 	t.Helper()
 	out := &syncBuffer{}
 	data := t.TempDir()
-	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: []string{"--rate", "0"}}
+	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: append([]string{"--rate", "0"}, writerArgs...)}
 	if mount {
 		cfg.Mount = filepath.Join(t.TempDir(), "mnt")
 	}

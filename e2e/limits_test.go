@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+)
+
+// TestLargeFileStreams writes a 64 MiB file and reads it back through the
+// reader, and checks the writer never held much more than a buffer of it.
+func TestLargeFileStreams(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	const size = 64 << 20
+	data := make([]byte, size)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	sum := sha256.Sum256(data)
+	before := peakRSS(t, e.sys.Writer.Pid())
+	res, err := e.admin.WriteFile(context.Background(), "big.bin", bytes.NewReader(data), client.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := peakRSS(t, e.sys.Writer.Pid()) - before
+	body, err := e.reader.Open(context.Background(), fmt.Sprintf("/v1/files/big.bin?min_seq=%d", res.Seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, body)
+	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != hex.EncodeToString(sum[:]) {
+		t.Fatalf("read back %d bytes, hash match %v, %v", n, hex.EncodeToString(h.Sum(nil)) == hex.EncodeToString(sum[:]), err)
+	}
+	// A whole copy in memory would grow the peak by 64 MiB.
+	if grew > 32<<20 {
+		t.Fatalf("writer peak RSS grew by %d MiB for a 64 MiB upload", grew>>20)
+	}
+}
+
+func TestSizeAndRateLimits(t *testing.T) {
+	t.Parallel()
+	e := start(t, false, "--max-file-bytes", "1024", "--rate", "5", "--burst", "5")
+	ctx := context.Background()
+	_, err := e.admin.WriteFile(ctx, "big", strings.NewReader(strings.Repeat("x", 1025)), client.WriteOptions{})
+	if !isField(err, 413, "body") {
+		t.Fatalf("oversized write: %v, want 413", err)
+	}
+	limited := 0
+	for i := 0; i < 20; i++ {
+		_, err := e.admin.WriteFile(ctx, "f", strings.NewReader("x"), client.WriteOptions{})
+		if isStatus(err, 429) {
+			limited++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("20 quick requests with a burst of 5 were never limited")
+	}
+}
+
+// peakRSS returns a process's peak resident set in bytes (VmHWM).
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
