@@ -13,12 +13,6 @@ import (
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
-// AgentDirectory learns of agents as they are registered, so their tokens
-// work at once.
-type AgentDirectory interface {
-	Apply(e domain.Event) error
-}
-
 // RegisterAgent creates an agent with a fresh bearer token.
 type RegisterAgent struct {
 	Meta domain.Metadata
@@ -35,15 +29,15 @@ type RegisteredAgent struct {
 	Result domain.AppendResult
 }
 
-// RegisterAgentHandler handles RegisterAgent.
+// RegisterAgentHandler handles RegisterAgent. Its log must be an
+// ObservedLog feeding the agent directory, so new tokens work at once.
 type RegisterAgentHandler struct {
 	log EventLog
-	dir AgentDirectory
 }
 
-// NewRegisterAgentHandler returns a handler appending to log and telling dir.
-func NewRegisterAgentHandler(log EventLog, dir AgentDirectory) RegisterAgentHandler {
-	return RegisterAgentHandler{log: log, dir: dir}
+// NewRegisterAgentHandler returns a handler appending to log.
+func NewRegisterAgentHandler(log EventLog) RegisterAgentHandler {
+	return RegisterAgentHandler{log: log}
 }
 
 // Handle registers the agent. A taken name is a *domain.RuleError "agent_exists".
@@ -71,11 +65,6 @@ func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (Re
 	}
 	if err != nil {
 		return RegisteredAgent{}, err
-	}
-	for _, e := range res.Events {
-		if err := h.dir.Apply(e); err != nil {
-			return RegisteredAgent{}, err
-		}
 	}
 	return RegisteredAgent{Agent: domain.Agent{ID: id, Name: cmd.Name, Role: cmd.Role}, Token: token, Result: res}, nil
 }

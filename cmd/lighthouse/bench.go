@@ -150,8 +150,14 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 		}
 		if o.Keep {
 			fmt.Fprintf(stderr, "bench: kept %s\n", dir)
-		} else {
-			os.RemoveAll(dir)
+			return
+		}
+		t := time.Now()
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(stderr, "bench: remove %s: %v\n", dir, err)
+		}
+		if d := time.Since(t); d > time.Second {
+			fmt.Fprintf(stderr, "bench: removed %s in %.1f s\n", dir, d.Seconds())
 		}
 	}()
 
@@ -178,6 +184,7 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 		return nil, fmt.Errorf("bench: start system: %w", err)
 	}
 	runErr := b.scenarios(ctx)
+	progress("stopping writer and reader")
 	if err := b.sys.Stop(); err != nil {
 		rep.Warnings = append(rep.Warnings, "stopping the system: "+err.Error())
 	}
@@ -289,7 +296,7 @@ func benchFormat(v float64, unit string) string {
 	switch unit {
 	case "ops/s", "events/s", "events", "requests", "samples", "errors":
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case "ms", "µs":
+	case "ms", "µs", "s":
 		if v >= 100 {
 			return strconv.FormatFloat(v, 'f', 1, 64)
 		}

@@ -12,16 +12,19 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/lighthouse-ai/lighthouse/command"
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/bus"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -34,6 +37,10 @@ type settings struct {
 	rate         float64
 	burst        int
 	logLevel     string
+	policy       string
+	shadowPolicy string
+	projectRoot  string
+	reviewTTL    time.Duration
 }
 
 func main() {
@@ -46,6 +53,10 @@ func main() {
 	fs.Int64Var(&s.maxFileBytes, "max-file-bytes", 256<<20, "largest file accepted, in bytes")
 	fs.Float64Var(&s.rate, "rate", 5000, "requests per second allowed per agent; 0 disables the limit")
 	fs.IntVar(&s.burst, "burst", 10000, "burst of requests allowed per agent")
+	fs.StringVar(&s.policy, "policy", config.Env("LIGHTHOUSE_POLICY", ""), "project policy file (YAML) on top of the built-in policy; reloaded on change and SIGHUP (env LIGHTHOUSE_POLICY)")
+	fs.StringVar(&s.shadowPolicy, "shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded, not enforced")
+	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
+	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
@@ -78,14 +89,50 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	agents := projections.NewAgents()
-	if err := store.StreamsWithPrefix("agent:", agents.Apply); err != nil {
-		return fmt.Errorf("load agents: %w", err)
+	root, err := projectRoot(s.projectRoot)
+	if err != nil {
+		return err
 	}
-	register := command.NewRegisterAgentHandler(store, agents)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// In-memory views the writer keeps current with its own appends.
+	agents := projections.NewAgents()
+	reviews := projections.NewReviews()
+	learned := projections.NewLearned()
+	events := command.NewObservedLog(store)
+	reviewHandler := command.NewReviewHandler(events, store)
+	deadlines := command.NewReviewDeadlines(ctx, reviewHandler, log.With("component", "reviews"))
+	for prefix, views := range map[string][]command.Observer{"agent:": {agents}, "review:": {reviews, deadlines}, "learned:": {learned}} {
+		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
+			for _, v := range views {
+				if err := v.Apply(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load %s views: %w", prefix, err)
+		}
+	}
+	events.Observe(agents, reviews, learned, deadlines)
+	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
 	}
+
+	holder := command.NewPolicyHolder(command.Policies{Enforced: policy.Default()})
+	watcher := &policyfile.Watcher{Path: s.policy, ShadowPath: s.shadowPolicy, Holder: holder, Log: log.With("component", "policy"),
+		OnActivate: func(rev, source string, shadow bool) {
+			if err := recordPolicy(ctx, events, store, rev, source, shadow); err != nil {
+				log.Error("record policy activation", "err", err)
+			}
+		}}
+	if err := watcher.Reload(); err != nil {
+		return err
+	}
+	go watcher.Run(ctx, time.Second)
 
 	busURL := s.busURL
 	if busURL == "" {
@@ -109,8 +156,6 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	defer pub.Close()
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
@@ -122,7 +167,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 
 	api := &httpapi.Writer{
 		Log:          log,
-		Files:        command.NewChangeFilesHandler(store),
+		Files:        command.NewChangeFilesHandler(events),
 		Register:     register,
 		Agents:       agents,
 		Events:       store,
@@ -130,6 +175,16 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		MaxFileBytes: s.maxFileBytes,
 		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		Ready:        func() error { return nil },
+		Gate: &httpapi.Gate{
+			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Home: os.Getenv("HOME"), ReviewTimeout: s.reviewTTL}),
+			Reviews:  reviewHandler,
+			View:     reviews,
+			Learned:  learned,
+			Policy: func() httpapi.PolicyStatus {
+				st := watcher.Status()
+				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError}
+			},
+		},
 	}
 	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "writer.addr"))
 	cancel(nil)
@@ -184,6 +239,41 @@ func startEmbeddedBus(s settings) (*bus.Embedded, error) {
 		}
 	}
 	return bus.StartEmbedded(s.busAddr, filepath.Join(s.data, "bus"), token)
+}
+
+// recordPolicy appends a policy.activated event when the revision in force
+// differs from the last one recorded, so restarts add nothing.
+func recordPolicy(ctx context.Context, events command.EventLog, store *eventstore.Store, rev, source string, shadow bool) error {
+	stream := "policy"
+	if shadow {
+		stream = "policy-shadow"
+	}
+	last, ok, err := store.LastEvent(stream)
+	if err != nil {
+		return err
+	}
+	if ok {
+		var p domain.PolicyActivated
+		if err := last.DecodePayload(&p); err == nil && p.Revision == rev {
+			return nil
+		}
+	}
+	_, err = events.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: "system"}, Drafts: []domain.Draft{{
+		StreamID: stream, Type: domain.TypePolicyActivated, SchemaVersion: 1,
+		Payload: domain.PolicyActivated{Revision: rev, Source: source, Shadow: shadow}}}})
+	return err
+}
+
+// projectRoot returns the absolute project root, the working directory by default.
+func projectRoot(flagValue string) (string, error) {
+	if flagValue == "" {
+		return os.Getwd()
+	}
+	abs, err := filepath.Abs(flagValue)
+	if err != nil {
+		return "", fmt.Errorf("project root: %w", err)
+	}
+	return abs, nil
 }
 
 // redact hides the credentials in a bus URL for logs.

@@ -96,9 +96,10 @@ func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
 	return it.Error()
 }
 
-// StreamsWithPrefix calls fn with the last event of every stream whose id
-// starts with prefix, for example every agent.
-func (s *Store) StreamsWithPrefix(prefix string, fn func(domain.Event) error) error {
+// ReplayStreams calls fn with every event of every stream whose id starts
+// with prefix, stream by stream, oldest first: how the writer rebuilds its
+// in-memory views (agents, reviews, learned decisions) at start.
+func (s *Store) ReplayStreams(prefix string, fn func(domain.Event) error) error {
 	start := pebbledb.Key(prefixVersion, []byte(prefix))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
 	if err != nil {
@@ -106,12 +107,11 @@ func (s *Store) StreamsWithPrefix(prefix string, fn func(domain.Event) error) er
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		stream := string(it.Key()[len(prefixVersion):])
-		e, ok, err := s.LastEvent(stream)
+		events, err := s.StreamEvents(string(it.Key()[len(prefixVersion):]))
 		if err != nil {
 			return err
 		}
-		if ok {
+		for _, e := range events {
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -160,4 +160,23 @@ func (s *Store) Verify() (uint64, error) {
 			prev, n = e.Hash, e.Seq
 		}
 	}
+}
+
+// StreamEvents returns every event of stream, oldest first.
+func (s *Store) StreamEvents(stream string) ([]domain.Event, error) {
+	start := pebbledb.Key(prefixStream, []byte(stream), []byte{0})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
+	if err != nil {
+		return nil, fmt.Errorf("scan stream: %w", err)
+	}
+	defer it.Close()
+	var out []domain.Event
+	for ok := it.First(); ok; ok = it.Next() {
+		e, err := s.Event(binary.BigEndian.Uint64(it.Value()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, it.Error()
 }

@@ -87,3 +87,9 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, addr, addrFile
 	}
 	return nil
 }
+
+// HealthHandler serves only /healthz and /readyz, for processes whose real
+// interface is not HTTP (the fuser).
+func HealthHandler(log *slog.Logger, ready func() error) http.Handler {
+	return newEcho(log, ready)
+}

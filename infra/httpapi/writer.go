@@ -42,6 +42,7 @@ type Writer struct {
 	MaxFileBytes int64
 	Limits       Limits
 	Ready        func() error
+	Gate         *Gate
 }
 
 // maxEventsPage bounds one GET /v1/events answer.
@@ -63,6 +64,7 @@ func (w *Writer) Handler() http.Handler {
 	v1.GET("/whoami", func(c echo.Context) error { return c.JSON(http.StatusOK, agentOf(c)) })
 	v1.GET("/status", w.status)
 	v1.GET("/verify", w.verify)
+	w.Gate.routes(v1)
 	return e
 }
 

@@ -160,6 +160,9 @@ func (s *System) StartFuser(ctx context.Context) error {
 	return nil
 }
 
+// MountDir is where the fuser mounts ("" when it is not asked to).
+func (s *System) MountDir() string { return s.cfg.Mount }
+
 // Stop stops the processes, readers first, each with SIGTERM.
 func (s *System) Stop() error {
 	var errs []error

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// source serves the fuser's projection to the filesystem.
+type source struct {
+	model *projections.Store
+	blobs *blobstore.Mirror
+}
+
+var _ fusefs.Source = (*source)(nil)
+
+// notExist turns the domain's not-found into the filesystem's.
+func notExist(err error) error {
+	if errors.Is(err, domain.ErrNotFound) {
+		return fmt.Errorf("%w: %v", iofs.ErrNotExist, err)
+	}
+	return err
+}
+
+func (s *source) Head() uint64 { return s.model.Head() }
+
+func (s *source) Tree(_ context.Context, at uint64) ([]projections.FileInfo, error) {
+	return s.model.Tree(at, "")
+}
+
+func (s *source) Files(_ context.Context, paths []string) ([]projections.FileInfo, error) {
+	out := make([]projections.FileInfo, 0, len(paths))
+	for _, p := range paths {
+		fi, err := s.model.File(p, 0)
+		if errors.Is(err, domain.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fi)
+	}
+	return out, nil
+}
+
+func (s *source) OpenBlob(ctx context.Context, hash string) (fusefs.Blob, error) {
+	f, err := s.blobs.Open(ctx, hash)
+	if err != nil {
+		return nil, notExist(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat blob: %w", err)
+	}
+	return blob{File: f, size: fi.Size()}, nil
+}
+
+type blob struct {
+	*os.File
+	size int64
+}
+
+func (b blob) Size() int64 { return b.size }
+
+func (s *source) Events(_ context.Context, after uint64, limit int) ([]domain.Event, error) {
+	evs, _, err := s.model.Events(projections.EventFilter{AfterSeq: after, Limit: limit})
+	return evs, err
+}
+
+func (s *source) SeqAtTime(_ context.Context, t time.Time) (uint64, error) {
+	seq, err := s.model.SeqAtTime(t)
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return 0, nil // before the first event
+	}
+	return seq, err
+}
+
+func (s *source) Snapshots(context.Context) (map[string]uint64, error) {
+	return map[string]uint64{}, nil
+}

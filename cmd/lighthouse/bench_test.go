@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBenchPercentile(t *testing.T) {
+	var s []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		s = append(s, time.Duration(i)*time.Millisecond)
+	}
+	sum := benchSummarise(s)
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"p50", sum.P50, 50 * time.Millisecond},
+		{"p99", sum.P99, 99 * time.Millisecond},
+		{"p99.9", sum.P999, 100 * time.Millisecond},
+		{"max", sum.Max, 100 * time.Millisecond},
+		{"p100", benchPercentile(s, 100), 100 * time.Millisecond},
+		{"p1", benchPercentile(s, 1), 1 * time.Millisecond},
+		{"one sample", benchPercentile([]time.Duration{7}, 99.9), 7},
+		{"none", benchPercentile(nil, 50), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if sum.N != 100 {
+		t.Errorf("N = %d, want 100", sum.N)
+	}
+}
+
+// TestBenchQuick runs `lighthouse bench --quick --json` end to end against
+// real writer and reader binaries. It checks the report's structure and
+// sanity only, never timings.
+func TestBenchQuick(t *testing.T) {
+	bin := os.Getenv("LIGHTHOUSE_BIN")
+	if bin == "" {
+		t.Skip("LIGHTHOUSE_BIN is not set (run `make test`, or point it at a directory with the writer and reader binaries)")
+	}
+	for _, name := range []string{"writer", "reader"} {
+		if fi, err := os.Stat(filepath.Join(bin, name)); err != nil || fi.IsDir() {
+			t.Skipf("no %s binary in LIGHTHOUSE_BIN=%s", name, bin)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "bench.json")
+	var stdout, stderr bytes.Buffer
+	_, err := benchRunAll(ctx, benchOptions{JSON: true, Quick: true, Bin: bin, Out: out, Dir: t.TempDir()}, &stdout, &stderr)
+	t.Logf("bench output:\n%s", stderr.String())
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+
+	var rep benchReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	file, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("--out file: %v", err)
+	}
+	if !bytes.Equal(file, stdout.Bytes()) {
+		t.Errorf("--out file differs from the JSON on stdout")
+	}
+	if !strings.Contains(stderr.String(), "SCENARIO") {
+		t.Errorf("with --json the table should go to stderr")
+	}
+	if !rep.Quick || rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || rep.Seconds <= 0 {
+		t.Errorf("bad header: quick %v, machine %+v, seconds %v", rep.Quick, rep.Machine, rep.Seconds)
+	}
+
+	got := map[string]benchFigure{}
+	for _, f := range rep.Figures {
+		key := f.Scenario + " / " + f.Figure
+		if _, dup := got[key]; dup {
+			t.Errorf("figure %q reported twice", key)
+		}
+		got[key] = f
+		if f.Figure == "errors" {
+			t.Errorf("%s: %v requests failed (warnings: %v)", f.Scenario, f.Value, rep.Warnings)
+		}
+	}
+	var want []string
+	for _, sc := range []string{"baseline: 1 KiB append+fdatasync, 1 goroutine", "baseline: GET /healthz, 1 goroutine"} {
+		want = append(want, sc+" / p50", sc+" / p99", sc+" / ops/s")
+	}
+	for _, sc := range []string{"appends, 1 writer", "appends, 64 writers", "appends, 1000 writers"} {
+		for _, f := range []string{"appends/s", "p50", "p99", "p99.9", "requests", "p50 ÷ fdatasync p50", "appends/s ÷ fdatasync ops/s"} {
+			want = append(want, sc+" / "+f)
+		}
+	}
+	for _, f := range []string{"p50", "p99", "max", "samples", "p50 ÷ GET /healthz p50"} {
+		want = append(want, "write → reader-visible lag / "+f)
+	}
+	for _, f := range []string{"writer bulk append rate (deduplicated content)", "events replayed", "time to /readyz 200",
+		"time to applied ≥ head", "catch-up rate", "catch-up rate ÷ writer bulk append"} {
+		want = append(want, "reader catch-up / "+f)
+	}
+	for _, f := range []string{"writer", "reader", "catch-up reader"} {
+		want = append(want, "peak RSS (VmHWM) / "+f)
+	}
+	for _, key := range want {
+		f, ok := got[key]
+		switch {
+		case !ok:
+			t.Errorf("figure %q missing", key)
+		case math.IsNaN(f.Value) || math.IsInf(f.Value, 0) || f.Value <= 0:
+			t.Errorf("figure %q = %v, want a positive number", key, f.Value)
+		case f.Unit == "":
+			t.Errorf("figure %q has no unit", key)
+		}
+	}
+	if n := got["write → reader-visible lag / samples"].Value; n != float64(rep.Params.LagSamples) {
+		t.Errorf("lag samples = %v, want %d", n, rep.Params.LagSamples)
+	}
+	if n := got["reader catch-up / events replayed"].Value; n < float64(rep.Params.CatchUpEvents) {
+		t.Errorf("events replayed = %v, want at least %d", n, rep.Params.CatchUpEvents)
+	}
+}

@@ -1,0 +1,238 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lighthouse-ai/lighthouse/aggregates"
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// Policies is the policy in force and, optionally, one in shadow mode whose
+// decisions are recorded but not enforced.
+type Policies struct {
+	Enforced *policy.Policy
+	Shadow   *policy.Policy
+}
+
+// PolicyHolder holds the policies in force. Swapping is atomic: a decision
+// in flight finishes under the policy it started with, and every swap
+// starts with an empty decision cache.
+type PolicyHolder struct {
+	state atomic.Pointer[policyState]
+}
+
+type policyState struct {
+	Policies
+	cache *decisionCache
+}
+
+// NewPolicyHolder returns a holder with p in force.
+func NewPolicyHolder(p Policies) *PolicyHolder {
+	h := &PolicyHolder{}
+	h.Swap(p)
+	return h
+}
+
+// Swap puts p in force.
+func (h *PolicyHolder) Swap(p Policies) {
+	h.state.Store(&policyState{Policies: p, cache: newDecisionCache(maxCached)})
+}
+
+// Load returns the policies in force.
+func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
+
+// maxCached bounds the decision cache; past it the cache starts over.
+const maxCached = 1 << 16
+
+// cachedVerdict is what the cache keeps for one exact input.
+type cachedVerdict struct {
+	verdict policy.Verdict
+	shape   string
+	shadow  *policy.Verdict
+}
+
+type decisionCache struct {
+	mu  sync.RWMutex
+	m   map[[32]byte]cachedVerdict
+	max int
+}
+
+func newDecisionCache(max int) *decisionCache {
+	return &decisionCache{m: make(map[[32]byte]cachedVerdict), max: max}
+}
+
+func (c *decisionCache) get(k [32]byte) (cachedVerdict, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *decisionCache) put(k [32]byte, v cachedVerdict) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = v
+}
+
+// ValidateCall asks the gate about one tool call.
+type ValidateCall struct {
+	Agent     domain.Agent
+	SessionID string
+	Tool      string
+	Input     json.RawMessage // tool_input, a JSON object
+	Cwd       string
+	ToolUseID string
+}
+
+// GateDecision is the gate's answer, already audited.
+type GateDecision struct {
+	DecisionID     string `json:"decision_id"`
+	Decision       string `json:"decision"`
+	Reason         string `json:"reason"`
+	Rule           string `json:"rule"`
+	PolicyRevision string `json:"policy_revision"`
+	Cached         bool   `json:"cached"`
+	ReviewID       string `json:"review_id,omitempty"`
+	LearnedID      string `json:"learned_id,omitempty"`
+	Seq            uint64 `json:"seq"`
+}
+
+// LearnedLookup finds decisions learned from reviews.
+type LearnedLookup interface {
+	Lookup(shape string) (projections.LearnedView, bool)
+}
+
+// ValidateHandler decides tool calls: the policy (cached by exact input),
+// then, for an escalation, the decisions learned from reviews. Every decision is appended as an
+// audit event before it is answered; an escalation opens a review.
+type ValidateHandler struct {
+	log           EventLog
+	policies      *PolicyHolder
+	learned       LearnedLookup
+	projectRoot   string
+	home          string
+	reviewTimeout time.Duration
+	now           func() time.Time
+}
+
+// GateConfig configures the ValidateHandler.
+type GateConfig struct {
+	ProjectRoot   string        // absolute; paths inside it are "in project"
+	Home          string        // the agents' home directory, for ~
+	ReviewTimeout time.Duration // how long a review stays open before it is denied
+}
+
+// NewValidateHandler returns the gate.
+func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLookup, cfg GateConfig) *ValidateHandler {
+	return &ValidateHandler{log: log, policies: policies, learned: learned, projectRoot: cfg.ProjectRoot,
+		home: cfg.Home, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
+}
+
+// Decide evaluates the call without auditing it: the hot path's pure part.
+func (h *ValidateHandler) Decide(call ValidateCall) (v cachedVerdict, cached bool, err error) {
+	st := h.policies.state.Load()
+	key := cacheKey(call)
+	if c, ok := st.cache.get(key); ok {
+		return c, true, nil
+	}
+	var input map[string]any
+	if err := json.Unmarshal(call.Input, &input); err != nil {
+		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
+	}
+	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
+		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: h.home}
+	v = cachedVerdict{verdict: st.Enforced.Evaluate(pc)}
+	if shape, ok := policy.Shape(pc); ok {
+		v.shape = shape
+	}
+	if st.Shadow != nil {
+		sv := st.Shadow.Evaluate(pc)
+		v.shadow = &sv
+	}
+	st.cache.put(key, v)
+	return v, false, nil
+}
+
+// Handle decides, audits and, for an escalation, opens a review.
+func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDecision, error) {
+	v, cached, err := h.Decide(call)
+	if err != nil {
+		return GateDecision{}, err
+	}
+	st := h.policies.Load()
+	out := GateDecision{DecisionID: uuid.NewString(), Decision: string(v.verdict.Decision), Reason: v.verdict.Reason,
+		Rule: v.verdict.Rule, PolicyRevision: st.Enforced.Revision(), Cached: cached}
+	// A reviewer's "for this pattern" decides later escalations of the same shape.
+	if v.verdict.Decision == policy.Escalate && v.shape != "" {
+		if l, ok := h.learned.Lookup(v.shape); ok {
+			out.Decision, out.LearnedID, out.Rule = l.Decision, l.LearnedID, "learned:"+l.LearnedID
+			out.Reason = fmt.Sprintf("learned from review %s: %s", l.ReviewID, l.Reason)
+		}
+	}
+	input := auditInput(call.Input)
+	audit := domain.GateDecided{DecisionID: out.DecisionID, Tool: call.Tool, Input: input, ToolUseID: call.ToolUseID, Cwd: call.Cwd,
+		Decision: out.Decision, Reason: out.Reason, Rule: out.Rule, PolicyRevision: out.PolicyRevision, Cached: cached, LearnedID: out.LearnedID}
+	if v.shadow != nil {
+		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.shadow.Decision), v.shadow.Rule, st.Shadow.Revision()
+	}
+	drafts := []domain.Draft{{StreamID: domain.GateStreamID(call.Agent.ID), Type: domain.TypeGateDecided, SchemaVersion: 1}}
+	if out.Decision == domain.DecisionEscalate {
+		out.ReviewID = uuid.NewString()
+		audit.ReviewID = out.ReviewID
+		drafts = append(drafts, aggregates.RequestReview(domain.ReviewRequested{ReviewID: out.ReviewID, DecisionID: out.DecisionID,
+			RequesterID: call.Agent.ID, Tool: call.Tool, Input: input, Shape: v.shape, Reason: out.Reason, Rule: out.Rule,
+			Approvals: max(v.verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
+	}
+	drafts[0].Payload = audit
+	res, err := h.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: call.Agent.ID, SessionID: call.SessionID, CorrelationID: call.ToolUseID}, Drafts: drafts})
+	if err != nil {
+		return GateDecision{}, err
+	}
+	out.Seq = res.LastSeq
+	return out, nil
+}
+
+// cacheKey digests everything a verdict depends on besides the policy.
+func cacheKey(c ValidateCall) [32]byte {
+	h := sha256.New()
+	for _, s := range []string{string(c.Agent.Role), c.Agent.ID, c.Tool, c.Cwd} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(c.Input)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// maxAuditInput bounds the tool input kept in an audit event; a larger one
+// (a Write of a big file) is kept as its digest and first bytes.
+const maxAuditInput = 16 << 10
+
+func auditInput(raw json.RawMessage) json.RawMessage {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) == nil {
+		raw = buf.Bytes()
+	}
+	if len(raw) <= maxAuditInput {
+		return raw
+	}
+	sum := sha256.Sum256(raw)
+	out, _ := json.Marshal(map[string]any{"truncated": true, "bytes": len(raw), "sha256": hex.EncodeToString(sum[:]), "head": string(raw[:1024])})
+	return out
+}

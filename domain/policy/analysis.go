@@ -1,0 +1,181 @@
+package policy
+
+import (
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Limits that keep analysis bounded whatever the input.
+const (
+	maxDepth    = 8       // nested shells, eval and wrappers
+	maxCommands = 256     // commands analysed in one call
+	maxSource   = 1 << 18 // bytes of a Bash command analysed
+)
+
+// Ids of the checks built into the engine. Rule files cannot define, change
+// or disable them.
+const (
+	ruleDynamic    = "builtin.dynamic-command"
+	ruleParseError = "builtin.parse-error"
+	ruleTooDeep    = "builtin.too-complex"
+	ruleForkBomb   = "builtin.fork-bomb"
+	ruleBadInput   = "builtin.bad-input"
+)
+
+// finding is a result of a builtin check.
+type finding struct {
+	id       string
+	decision Decision
+	reason   string
+	subject  string
+}
+
+// option is a flag given with a value.
+type option struct {
+	name, value string
+	dynamic     bool
+	tilde       bool
+}
+
+// arg is one operand of a command.
+type arg struct {
+	text    string // resolved text; source text when dynamic
+	dynamic bool
+	tilde   bool // starts with ~ or $HOME (rewritten to ~)
+}
+
+// command is one simple command found in a call, after unwrapping.
+type command struct {
+	program    string // base name, "" when dynamic
+	invoked    string // program word as written (after quote removal)
+	trusted    bool   // invoked by bare name or from a system directory
+	dynamic    bool   // program name not statically known
+	wrapper    bool   // ran another command we analysed (sudo, bash -c, xargs)
+	subcommand string
+	flags      []string // canonical flag names, sorted, unique
+	options    []option
+	args       []arg // operands after the subcommand
+	paths      []pathRef
+	pipedFrom  []string // programs whose output feeds this command
+	text       string   // source text, for explanations
+	printed    string   // for echo/printf with static operands: what they print
+	printedOK  bool
+	extraArgs  bool // xargs appends operands read from stdin
+}
+
+func (c *command) hasFlag(f string) bool {
+	for _, x := range c.flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *command) option(name string) (option, bool) {
+	for _, o := range c.options {
+		if o.name == name {
+			return o, true
+		}
+	}
+	return option{}, false
+}
+
+// analysis holds everything known about one call.
+type analysis struct {
+	call     *Call
+	res      resolver
+	isBash   bool
+	source   string // Bash command text
+	commands []command
+	paths    []pathRef // every path the call touches
+	findings []finding
+	parser   *syntax.Parser
+	reader   strings.Reader
+	words    []wordVal // arena for word lists; slices taken from it stay valid
+	args     []arg     // arena for command operands
+}
+
+func (a *analysis) find(id string, d Decision, reason, subject string) {
+	for _, f := range a.findings {
+		if f.id == id && f.subject == subject {
+			return
+		}
+	}
+	a.findings = append(a.findings, finding{id: id, decision: d, reason: reason, subject: subject})
+}
+
+// run analyses c. An analysis may be reused: run resets it, keeping its
+// parser and the capacity of its buffers.
+func (a *analysis) run(c *Call) {
+	clear(a.commands)
+	clear(a.paths)
+	clear(a.words)
+	clear(a.args)
+	*a = analysis{
+		call: c, res: newResolver(c), parser: a.parser,
+		commands: a.commands[:0], paths: a.paths[:0], findings: a.findings[:0],
+		words: a.words[:0], args: a.args[:0],
+	}
+	switch c.Tool {
+	case "Bash":
+		a.isBash = true
+		cmd, ok := c.Input["command"].(string)
+		if !ok {
+			a.find(ruleBadInput, Escalate, "Bash call without a command string", c.Tool)
+			return
+		}
+		a.source = cmd
+		a.shell(cmd)
+	case "Write", "Edit", "MultiEdit", "NotebookEdit":
+		a.inputPaths(accessWrite)
+	case "Read", "NotebookRead", "Glob", "Grep", "LS":
+		a.inputPaths(accessRead)
+		if len(a.paths) == 0 && c.Tool != "Read" && c.Tool != "NotebookRead" {
+			a.addPath(a.resolveText(".", false, a.cwd(), true, accessRead))
+		}
+	default:
+		a.inputPaths(accessAny)
+	}
+}
+
+// cwd returns the call's working directory, falling back to the project root.
+func (a *analysis) cwd() string {
+	if path.IsAbs(a.call.Cwd) {
+		return path.Clean(a.call.Cwd)
+	}
+	if a.res.root != "" {
+		if a.call.Cwd != "" {
+			return path.Join(a.res.root, a.call.Cwd)
+		}
+		return a.res.root
+	}
+	return ""
+}
+
+// inputPaths records the file paths named in a non-Bash tool's input.
+func (a *analysis) inputPaths(acc access) {
+	for _, key := range [...]string{"file_path", "notebook_path", "path"} {
+		s, ok := a.call.Input[key].(string)
+		if !ok || s == "" {
+			continue
+		}
+		tilde := strings.HasPrefix(s, "~")
+		a.addPath(a.resolveText(s, tilde, a.cwd(), true, acc))
+	}
+}
+
+func (a *analysis) resolveText(text string, tilde bool, cwd string, cwdKnown bool, acc access) pathRef {
+	return a.res.resolve(text, tilde, cwd, cwdKnown, acc)
+}
+
+// addPath records p unless it is a harmless device.
+func (a *analysis) addPath(p pathRef) bool {
+	if !p.dynamic && p.abs != "" && harmlessPath(p.abs) {
+		return false
+	}
+	a.paths = append(a.paths, p)
+	return true
+}

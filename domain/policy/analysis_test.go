@@ -1,0 +1,143 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// describe renders the commands found in a Bash call compactly:
+// "prog[:sub] {flags} [args] <paths>" joined by " | ".
+func describe(cmd string) string {
+	c := bash(cmd)
+	var a analysis
+	a.run(&c)
+	var parts []string
+	for _, x := range a.commands {
+		if x.dynamic {
+			parts = append(parts, "<dynamic>")
+			continue
+		}
+		s := x.program
+		if x.subcommand != "" {
+			s += ":" + x.subcommand
+		}
+		if len(x.flags) > 0 {
+			s += " {" + strings.Join(x.flags, ",") + "}"
+		}
+		for _, o := range x.options {
+			s += " " + o.name + "=" + o.value
+		}
+		if len(x.args) > 0 {
+			var args []string
+			for _, g := range x.args {
+				args = append(args, g.text)
+			}
+			s += " [" + strings.Join(args, " ") + "]"
+		}
+		for _, p := range x.paths {
+			s += " " + p.access.String() + ":" + p.display()
+		}
+		if len(x.pipedFrom) > 0 {
+			s += " <-" + strings.Join(x.pipedFrom, ",")
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " | ")
+}
+
+func TestAnalysis(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cmd  string
+		want string
+	}{
+		{`rm -rf /`, "rm {f,r} [/] write:/"},
+		{`rm -r -f /`, "rm {f,r} [/] write:/"},
+		{`rm --recursive --force x`, "rm {f,r} [x] write:/home/dev/proj/x"},
+		{`rm -R x`, "rm {r} [x] write:/home/dev/proj/x"},
+		{`git -C sub push --force-with-lease origin main`, "git:push {C,force-with-lease} C=sub [origin main]"},
+		{`git commit -am "fix rm -rf bug"`, "git:commit {a,m} m=fix rm -rf bug"},
+		{`go test -run TestX -count=1 ./...`, "go:test {count,run} run=TestX count=1 [./...]"},
+		{`cargo +nightly build`, "cargo:build"},
+		{`curl -sSL -XPOST https://x`, "curl {L,S,X,s} X=POST [https://x]"},
+		{`chmod -R 777 dir`, "chmod {R} [777 dir] write:/home/dev/proj/dir"},
+		{`chmod -x f`, "chmod [-x f] write:/home/dev/proj/f"},
+		{`cp -r a /etc/`, "cp {r} [a /etc/] read:/home/dev/proj/a write:/etc"},
+		{`dd if=/dev/sda of=disk.img`, "dd [if=/dev/sda of=disk.img] read:/dev/sda write:/home/dev/proj/disk.img"},
+		{`grep -rn "rm -rf" src`, "grep {n,r} [rm -rf src] read:/home/dev/proj/src"},
+		{`sed -i.bak s/a/b/ f`, "sed {i} i=.bak [s/a/b/ f] write:/home/dev/proj/f"},
+		{`cat <<EOF > .env`, "cat write:/home/dev/proj/.env"},
+		{`echo x 2>/dev/null >> log`, "echo [x] write:/home/dev/proj/log"},
+		{`cd /tmp && touch x`, "cd [/tmp] | touch [x] write:/tmp/x"},
+		{`(cd /tmp); touch x`, "cd [/tmp] | touch [x] write:/home/dev/proj/x"},
+		{`cd; rm -r x`, "cd | rm {r} [x] write:/home/dev/x"},
+		{`sudo -u bob env A=1 timeout -s KILL 5 nice -n 3 ls`, "sudo {u} u=bob | env | timeout {s} s=KILL [5] | nice {n} n=3 | ls"},
+		{`curl x | sh`, "curl [x] | sh <-curl"},
+		{`bash <(curl x)`, "curl [x] | bash [<(curl x)] <-curl"},
+		{`echo a | xargs -n1 rm`, "echo [a] | xargs {n} n=1 <-echo | rm write:<operands from stdin> <-echo"},
+		{`find . -name '*.go' -exec gofmt -l {} \;`, "find {exec,name} [.] read:/home/dev/proj | gofmt {l} [{}]"},
+		{`$(which rm) x`, "which [rm] | <dynamic>"},
+		{`python3 -m pip install -U x`, "python3 {m} m=pip [install -U x]"},
+		{`command -v rm`, "command {v} [rm]"},
+		{`bash script.sh -x`, "bash [script.sh -x]"},
+		{`\r\m -rf ~/x`, "rm {f,r} [~/x] write:/home/dev/x"},
+		{`rm -rf "$HOME/x" '$HOME'`, "rm {f,r} [~/x $HOME] write:/home/dev/x write:/home/dev/proj/$HOME"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cmd, func(t *testing.T) {
+			t.Parallel()
+			if got := describe(tc.cmd); got != tc.want {
+				t.Errorf("analysis of %q\n got  %s\n want %s", tc.cmd, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWordUnquoting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		src    string
+		want   string
+		static bool
+		tilde  bool
+	}{
+		{`a`, "a", true, false},
+		{`'a b'`, "a b", true, false},
+		{`"a\"b\$c\d"`, `a"b$c\d`, true, false},
+		{`a\ b`, "a b", true, false},
+		{`$'\x72\155\t\u00e9\cA\q\''`, "rm\t\u00e9\x01\\q'", true, false},
+		{`r""m`, "rm", true, false},
+		{`~/x`, "~/x", true, true},
+		{`"~/x"`, "~/x", true, false},
+		{`$HOME/x`, "~/x", true, true},
+		{`"${HOME}"`, "~", true, true},
+		{`$HOMEX`, "$HOMEX", false, false},
+		{`a$b`, "a$b", false, false},
+		{`"$(x)"`, `"$(x)"`, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.src, func(t *testing.T) {
+			t.Parallel()
+			var a analysis
+			src := "echo " + tc.src
+			f, err := a.parse(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := walker{a: &a, src: src}
+			v := w.word(f.Stmts[0].Cmd.(*syntax.CallExpr).Args[1])
+			if v.s != tc.want || v.static != tc.static || v.tilde != tc.tilde {
+				t.Errorf("word(%s) = %q static=%v tilde=%v, want %q %v %v", tc.src, v.s, v.static, v.tilde, tc.want, tc.static, tc.tilde)
+			}
+		})
+	}
+}
+
+func ExampleShape() {
+	s, ok := Shape(Call{Tool: "Bash", Input: map[string]any{"command": "git push origin feature-1"}, Cwd: "/p", ProjectRoot: "/p"})
+	fmt.Println(s, ok)
+	// Output: Bash: git push <arg> true
+}

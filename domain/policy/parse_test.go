@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const projectYAML = `version: 1
+rules:
+  # Pushing feature branches is routine in this project.
+  - id: git-push
+    reason: pushing is fine here
+    decision: allow
+    command:
+      program: git
+      subcommand: push
+  - id: bash-read-outside-project
+    disabled: true
+  - id: big-builder-edits
+    reason: builders touching many files at once need two approvals
+    decision: escalate
+    approvals: 2
+    tool: Bash
+    when: role == "builder" && len(writes) > 3
+  - id: deploy-script
+    reason: the deploy script is reviewed
+    decision: allow
+    command:
+      program: deploy.sh
+      program_paths: [scripts/deploy.sh]
+  - id: no-terraform-apply
+    reason: infrastructure changes go through CI
+    decision: block
+    roles: [builder, expert]
+    command:
+      program: terraform
+      subcommand: [apply, destroy]
+`
+
+func TestParseOverrides(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte(projectYAML), defaultPolicy)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if p.Revision() == defaultPolicy.Revision() {
+		t.Errorf("revision unchanged after overriding rules")
+	}
+	ids := strings.Join(p.RuleIDs(), ",")
+	if strings.Contains(ids, "bash-read-outside-project") {
+		t.Errorf("disabled rule still present: %s", ids)
+	}
+	admin := bash(`terraform apply`)
+	admin.Role = "admin"
+	runEvalCases(t, p, []evalCase{
+		{"overridden push", bash(`git push origin main`), Allow, "git-push"},
+		{"force push still blocked", bash(`git push --force origin main`), Block, "git-force-push"},
+		{"disabled read rule", bash(`cat /etc/os-release`), Allow, ""},
+		{"when matches", bash(`touch a b c d`), Escalate, "big-builder-edits"},
+		{"when does not match", bash(`touch a b`), Allow, ""},
+		{"program path allowed", bash(`./scripts/deploy.sh --prod`), Allow, "deploy-script"},
+		{"other script not allowed", bash(`./scripts/other.sh`), Escalate, "default"},
+		{"role rule", bash(`terraform apply`), Block, "no-terraform-apply"},
+		{"role rule other role", admin, Escalate, "default"},
+	})
+	v := p.Evaluate(bash(`touch a b c d`))
+	if v.Approvals != 2 {
+		t.Errorf("Approvals = %d, want 2", v.Approvals)
+	}
+	// The base policy is unchanged.
+	if v := defaultPolicy.Evaluate(bash(`git push origin main`)); v.Decision != Escalate {
+		t.Errorf("base policy changed: %s", v.Decision)
+	}
+}
+
+func TestParseStandalone(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte("default: block\nrules:\n  - id: reads\n    decision: allow\n    tool: Read\n"), nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if p.DefaultDecision() != Block {
+		t.Errorf("default = %s", p.DefaultDecision())
+	}
+	runEvalCases(t, p, []evalCase{
+		{"allowed", fileCall("Read", "file_path", testRoot+"/x"), Allow, "reads"},
+		{"default", fileCall("Write", "file_path", testRoot+"/x"), Block, "default"},
+		{"builtin still applies", bash(`$X`), Escalate, ruleDynamic},
+		{"glob tool", Call{Tool: "mcp__x__y"}, Block, "default"},
+	})
+	empty, err := Parse(nil, defaultPolicy)
+	if err != nil || empty.Revision() != defaultPolicy.Revision() {
+		t.Errorf("empty file: %v, revision %s vs %s", err, empty.Revision(), defaultPolicy.Revision())
+	}
+}
+
+func TestRevisionStable(t *testing.T) {
+	t.Parallel()
+	a, b := Default(), Default()
+	if a.Revision() != b.Revision() || len(a.Revision()) != 16 {
+		t.Errorf("revisions differ or malformed: %q %q", a.Revision(), b.Revision())
+	}
+	p1, err1 := Parse([]byte(projectYAML), a)
+	p2, err2 := Parse([]byte(projectYAML), b)
+	if err1 != nil || err2 != nil || p1.Revision() != p2.Revision() {
+		t.Errorf("same file, different revisions: %v %v", err1, err2)
+	}
+	p3, _ := Parse([]byte("rules:\n  - id: git-push\n    decision: block\n    command: {program: git, subcommand: push}\n"), a)
+	if p3.Revision() == p1.Revision() || p3.Revision() == a.Revision() {
+		t.Errorf("different rules, same revision")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		line int
+		msg  string
+	}{
+		{"broken yaml", "rules:\n  - id: a\n    decision: [allow\n", 3, "invalid YAML"},
+		{"bad indentation", "rules:\n  - id: a\n   decision: allow\n", 2, "invalid YAML"},
+		{"tab", "rules:\n\t- id: a\n", 2, "invalid YAML"},
+		{"mapping in scalar", "rules:\n  - id: a: b\n", 2, "invalid YAML"},
+		{"bad expr", "rules:\n  - id: a\n    decision: block\n    when: role == \n", 4, "invalid when expression"},
+		{"unknown expr variable", "rules:\n  - id: a\n    decision: block\n    when: rol == \"x\"\n", 4, "invalid when expression"},
+		{"non-bool expr", "rules:\n  - id: a\n    decision: block\n    when: len(paths)\n", 4, "invalid when expression"},
+		{"multi-line expr", "rules:\n  - id: a\n    decision: block\n    when: |\n      role == \"x\" &&\n      len(paths) >\n", 6, "invalid when expression"},
+		{"unknown key", "rules:\n  - id: a\n    decison: block\n", 3, `unknown rule key "decison"`},
+		{"unknown top key", "rulez: []\n", 1, "unknown key"},
+		{"bad decision", "rules:\n  - id: a\n    decision: deny\n", 3, "invalid decision"},
+		{"missing decision", "rules:\n  - id: a\n    tool: Bash\n", 2, "no decision"},
+		{"missing id", "rules:\n  - decision: allow\n", 2, "without an id"},
+		{"reserved id", "rules:\n  - id: builtin.x\n    decision: allow\n", 2, "invalid rule id"},
+		{"duplicate id", "rules:\n  - id: a\n    decision: allow\n  - id: a\n    decision: block\n", 4, "defined twice"},
+		{"duplicate key", "rules:\n  - id: a\n    decision: allow\n    decision: block\n", 4, "duplicate key"},
+		{"disable unknown", "rules:\n  - id: nope\n    disabled: true\n", 2, "no such rule"},
+		{"approvals on block", "rules:\n  - id: a\n    decision: block\n    approvals: 2\n", 4, "approvals only"},
+		{"bad approvals", "rules:\n  - id: a\n    decision: escalate\n    approvals: zero\n", 4, "approvals must be"},
+		{"bad glob", "rules:\n  - id: a\n    decision: block\n    paths: [\"a/[b\"]\n", 4, "syntax error in pattern"},
+		{"other user glob", "rules:\n  - id: a\n    decision: block\n    paths:\n      globs: [~bob/x]\n", 5, "only ~/"},
+		{"bad access", "rules:\n  - id: a\n    decision: block\n    paths:\n      access: exec\n", 5, "access must be"},
+		{"bad command key", "rules:\n  - id: a\n    decision: block\n    command:\n      programme: rm\n", 5, "unknown command key"},
+		{"command not a map", "rules:\n  - id: a\n    decision: block\n    command: rm\n", 4, "command must be a mapping"},
+		{"rules not a list", "rules: {}\n", 1, "rules must be a list"},
+		{"not a mapping", "- a\n", 1, "mapping"},
+		{"bad version", "version: 2\n", 1, "unsupported version"},
+		{"bad bool", "rules:\n  - id: a\n    decision: block\n    paths:\n      inside_project: maybe\n", 5, "true or false"},
+		{"empty list item", "rules:\n  - id: a\n    decision: block\n    tool: [\"\"]\n", 4, "non-empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tc.yaml), defaultPolicy)
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Parse error = %v (%T), want *ParseError", err, err)
+			}
+			if pe.Line != tc.line || !strings.Contains(pe.Msg, tc.msg) {
+				t.Errorf("ParseError = line %d %q, want line %d containing %q", pe.Line, pe.Msg, tc.line, tc.msg)
+			}
+			if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("error text %q does not name the line", err.Error())
+			}
+		})
+	}
+}
+
+func TestWhenRuntimeError(t *testing.T) {
+	t.Parallel()
+	src := `rules:
+  - id: risky-block
+    decision: block
+    tool: Bash
+    when: args[5] == "x" || paths[10] == "y"
+  - id: risky-allow
+    decision: allow
+    tool: Read
+    when: paths[10] == "y"
+`
+	p, err := Parse([]byte(src), nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	runEvalCases(t, p, []evalCase{
+		{"failing block expression blocks", bash(`ls`), Block, "risky-block"},
+		{"failing allow expression does not allow", fileCall("Read", "file_path", testRoot+"/x"), Escalate, "default"},
+	})
+}
+
+func TestDefaultYAMLParses(t *testing.T) {
+	t.Parallel()
+	p, err := Parse(DefaultYAML(), nil)
+	if err != nil {
+		t.Fatalf("default policy: %v", err)
+	}
+	if p.Revision() != defaultPolicy.Revision() || len(p.RuleIDs()) < 30 {
+		t.Errorf("default policy: revision %s, %d rules", p.Revision(), len(p.RuleIDs()))
+	}
+}

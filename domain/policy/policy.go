@@ -1,0 +1,220 @@
+package policy
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr/vm"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Decision is the answer the policy gives for one tool call.
+type Decision string
+
+// The three decisions, from weakest to strongest. When several rules match,
+// the strongest wins: block overrides escalate, which overrides allow.
+const (
+	Allow    Decision = "allow"
+	Escalate Decision = "escalate"
+	Block    Decision = "block"
+)
+
+// rank orders decisions by strength; 0 means not a valid decision.
+func (d Decision) rank() int {
+	switch d {
+	case Allow:
+		return 1
+	case Escalate:
+		return 2
+	case Block:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether d is one of allow, escalate or block.
+func (d Decision) Valid() bool { return d.rank() > 0 }
+
+// Call is one tool call as Claude Code's PreToolUse hook reports it.
+type Call struct {
+	Tool        string         // tool_name: Bash, Write, Edit, MultiEdit, Read, NotebookEdit, mcp__server__tool, ...
+	Input       map[string]any // tool_input
+	Cwd         string         // absolute working directory of the agent
+	ProjectRoot string         // absolute project root; paths inside it are "in project"
+	Role        string         // agent role: admin, builder, reviewer, expert, observer
+	AgentID     string
+	// Home is the agent's home directory, used to expand ~ and $HOME and to
+	// recognise ~/ paths given in absolute form. Optional: when empty, ~ is
+	// treated as an unknown directory outside the project, and absolute paths
+	// under /root, /home/NAME and /Users/NAME are taken to be home paths.
+	Home string
+}
+
+// Match records one rule that matched a call, for explaining a verdict.
+type Match struct {
+	Rule     string   // rule id; "default" for the policy default, "builtin.*" for checks that no file can turn off
+	Decision Decision // what the rule decides
+	Reason   string   // the rule's description
+	Subject  string   // what matched: a command, a path or the tool name
+}
+
+// Verdict is the policy's answer for one call.
+type Verdict struct {
+	Decision  Decision
+	Reason    string  // reason of the deciding rule
+	Rule      string  // id of the deciding rule
+	Matches   []Match // every rule that matched, in evaluation order
+	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
+}
+
+// Policy is a compiled, immutable rule set. It is safe for concurrent use.
+// Build one with Default or Parse; the zero value is not usable.
+type Policy struct {
+	def       Decision
+	rules     []*rule            // effective rules in order
+	callRules []*rule            // rules without a command matcher
+	byProgram map[string][]*rule // command rules naming a program exactly, merged with anyProg, in rule order
+	anyProg   []*rule            // command rules whose program is a glob or unset
+	revision  string
+	scratch   sync.Pool // *analysis with its parser and buffers, reused across calls
+}
+
+// Revision returns a stable content hash of the effective rule set and default
+// decision. Two policies with the same rules have the same revision.
+func (p *Policy) Revision() string { return p.revision }
+
+// DefaultDecision returns the decision taken when no rule matches.
+func (p *Policy) DefaultDecision() Decision { return p.def }
+
+// RuleIDs returns the ids of the effective rules, in evaluation order.
+func (p *Policy) RuleIDs() []string {
+	ids := make([]string, len(p.rules))
+	for i, r := range p.rules {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+func (p *Policy) getAnalysis() *analysis {
+	if a, ok := p.scratch.Get().(*analysis); ok {
+		return a
+	}
+	return &analysis{parser: newShellParser()}
+}
+
+func newShellParser() *syntax.Parser {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash))
+}
+
+// candidates returns the command rules that may match a command running prog.
+func (p *Policy) candidates(prog string) []*rule {
+	if rs, ok := p.byProgram[prog]; ok {
+		return rs
+	}
+	return p.anyProg
+}
+
+// verdictBuilder accumulates matches and picks the strongest.
+// Among matches of equal strength the one from the earliest rule decides;
+// builtin checks come before every rule.
+type verdictBuilder struct {
+	matches   []Match
+	best      int // index into matches of the deciding match, -1 if none
+	bestOrder int // rule position of the deciding match
+	approvals int
+}
+
+func (b *verdictBuilder) add(m Match, order, approvals int) {
+	b.matches = append(b.matches, m)
+	if b.best < 0 || m.Decision.rank() > b.matches[b.best].Decision.rank() ||
+		m.Decision.rank() == b.matches[b.best].Decision.rank() && order < b.bestOrder {
+		b.best, b.bestOrder = len(b.matches)-1, order
+	}
+	if m.Decision == Escalate && approvals > b.approvals {
+		b.approvals = approvals
+	}
+}
+
+// Evaluate decides one call. It never fails: calls it cannot understand are
+// escalated (or decided by the policy default).
+func (p *Policy) Evaluate(c Call) Verdict {
+	a := p.getAnalysis()
+	defer p.scratch.Put(a)
+	a.run(&c)
+
+	b := verdictBuilder{best: -1, matches: make([]Match, 0, len(a.commands)+len(a.findings)+4)}
+	for _, f := range a.findings {
+		b.add(Match{Rule: f.id, Decision: f.decision, Reason: f.reason, Subject: f.subject}, -1, 1)
+	}
+	var env *Env
+	callMatched := false
+	for _, r := range p.callRules {
+		if r.matchCall(a, &env) {
+			callMatched = true
+			b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: a.callSubject(r)}, r.order, r.approvals)
+		}
+	}
+	uncovered := 0
+	for i := range a.commands {
+		cmd := &a.commands[i]
+		if cmd.dynamic {
+			continue // reported by a builtin finding
+		}
+		covered := cmd.wrapper || callMatched
+		spec := programs[cmd.program]
+		for _, r := range p.candidates(cmd.program) {
+			if r.matchCommand(a, cmd, spec, &env) {
+				covered = true
+				b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: cmd.text}, r.order, r.approvals)
+			}
+		}
+		if !covered {
+			uncovered++
+			b.add(Match{Rule: "default", Decision: p.def, Reason: "no rule covers command " + quoteSubject(cmd.text), Subject: cmd.text}, len(p.rules), 1)
+		}
+	}
+	if b.best < 0 {
+		if a.isBash && len(a.commands) == 0 {
+			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched"}
+		}
+		m := Match{Rule: "default", Decision: p.def, Reason: "no rule matched; policy default", Subject: c.Tool}
+		b.add(m, len(p.rules), 1)
+	}
+	best := b.matches[b.best]
+	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches}
+	if v.Decision == Escalate {
+		v.Approvals = max(b.approvals, 1)
+	}
+	return v
+}
+
+func quoteSubject(s string) string {
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return "`" + s + "`"
+}
+
+// callSubject describes what a call-level rule matched, for Match.Subject.
+func (a *analysis) callSubject(r *rule) string {
+	if r.paths != nil {
+		for i := range a.paths {
+			if r.paths.matchOne(&a.paths[i]) {
+				return a.paths[i].display()
+			}
+		}
+	}
+	if a.isBash {
+		return a.source
+	}
+	return a.call.Tool
+}
+
+// compiledWhen pairs a compiled expression with its source, for errors.
+type compiledWhen struct {
+	src  string
+	prog *vm.Program
+}
+
+// trimDashes strips leading dashes from a flag name as written in a rule.
+func trimDashes(s string) string { return strings.TrimLeft(s, "-") }

@@ -1,0 +1,216 @@
+package policy
+
+import (
+	"path"
+	"slices"
+	"strings"
+)
+
+// literalOptions are option values kept verbatim in shapes because they
+// change what a command does (curl -X POST versus -X GET).
+var literalOptions = map[string]bool{
+	"curl X": true, "wget method": true, "python m": true, "python3 m": true,
+	"sudo u": true, "kubectl n": true, "docker H": true,
+}
+
+// Shape returns the generalised "shape" of a call, for learned approvals:
+// calls a human would approve alike share a shape. For Bash, each command
+// contributes its program, subcommand (git push), sorted canonical flags and
+// its operands generalised: <path> for paths inside the project, <arg> for
+// other words, <url:scheme://host> for URLs and <var> for expansions; paths
+// outside the project stay literal. Redirection targets are shaped the same
+// way. For file tools the shape is the tool and a glob of the file's
+// directory and extension (Edit src/api/*.go). ok is false when the call
+// cannot be shaped safely: a program name or script not statically known,
+// or a command that does not parse.
+func Shape(c Call) (string, bool) {
+	var a analysis
+	a.run(&c)
+	for _, f := range a.findings {
+		switch f.id {
+		case ruleDynamic, ruleParseError, ruleTooDeep, ruleBadInput:
+			return "", false
+		}
+	}
+	var b strings.Builder
+	b.WriteString(c.Tool)
+	switch {
+	case a.isBash:
+		if len(a.commands) == 0 {
+			return "", false
+		}
+		b.WriteByte(':')
+		for i := range a.commands {
+			if i > 0 {
+				b.WriteString(" ;")
+			}
+			b.WriteByte(' ')
+			a.shapeCommand(&b, &a.commands[i])
+		}
+		var redirs []string
+		for i := range a.paths {
+			if p := &a.paths[i]; p.redirect {
+				op := ">"
+				if p.access == accessRead {
+					op = "<"
+				}
+				redirs = append(redirs, op+shapePathArg(p))
+			}
+		}
+		slices.Sort(redirs)
+		for _, r := range slices.Compact(redirs) {
+			b.WriteByte(' ')
+			b.WriteString(r)
+		}
+	case len(a.paths) > 0:
+		b.WriteByte(' ')
+		b.WriteString(shapeFile(&a.paths[0]))
+	default:
+		if u, ok := c.Input["url"].(string); ok {
+			b.WriteByte(' ')
+			b.WriteString(shapeURL(u))
+		} else if strings.HasPrefix(c.Tool, "mcp__") || len(c.Input) > 0 {
+			keys := make([]string, 0, len(c.Input))
+			for k := range c.Input {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			b.WriteString(" {" + strings.Join(keys, ",") + "}")
+		}
+	}
+	return b.String(), true
+}
+
+func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
+	if c.trusted {
+		b.WriteString(c.program)
+	} else {
+		p := a.res.resolve(c.invoked, false, a.cwd(), a.cwd() != "", accessRead)
+		if p.inside {
+			b.WriteString("./" + p.rel)
+		} else {
+			b.WriteString(p.display())
+		}
+	}
+	if c.subcommand != "" {
+		b.WriteByte(' ')
+		b.WriteString(c.subcommand)
+	}
+	var flags []string
+	spec := programs[c.program]
+	for _, f := range c.flags {
+		dash := "-"
+		if len(f) > 1 && (spec == nil || !spec.singleDashLong) {
+			dash = "--"
+		}
+		n := 0
+		for _, o := range c.options {
+			if o.name != f {
+				continue
+			}
+			n++
+			v := o.value
+			if o.dynamic {
+				v = "<var>"
+			} else if !literalOptions[c.program+" "+f] {
+				v = a.shapeArg(c, arg{text: o.value, tilde: o.tilde})
+			}
+			flags = append(flags, dash+f+"="+v)
+		}
+		if n == 0 {
+			flags = append(flags, dash+f)
+		}
+	}
+	slices.Sort(flags)
+	for _, f := range slices.Compact(flags) {
+		b.WriteByte(' ')
+		b.WriteString(f)
+	}
+	if c.wrapper && c.program != "" && len(c.args) == 0 {
+		return
+	}
+	args := make([]string, 0, len(c.args))
+	for _, x := range c.args {
+		args = append(args, a.shapeArg(c, x))
+	}
+	slices.Sort(args)
+	for _, s := range slices.Compact(args) {
+		b.WriteByte(' ')
+		b.WriteString(s)
+	}
+}
+
+// shapeArg generalises one operand of c.
+func (a *analysis) shapeArg(c *command, x arg) string {
+	switch {
+	case x.dynamic:
+		return "<var>"
+	case strings.Contains(x.text, "://"):
+		return shapeURL(x.text)
+	case isPathOperand(c, x.text) || x.tilde || strings.HasPrefix(x.text, "/") || strings.HasPrefix(x.text, ".") || strings.Contains(x.text, "/"):
+		p := a.res.resolve(x.text, x.tilde, a.cwd(), a.cwd() != "", accessRead)
+		return shapePathArg(&p)
+	}
+	return "<arg>"
+}
+
+// isPathOperand reports whether text is one of the files c reads or writes.
+func isPathOperand(c *command, text string) bool {
+	for i := range c.paths {
+		if p := &c.paths[i]; !p.redirect && p.raw == text {
+			return true
+		}
+	}
+	return false
+}
+
+func shapePathArg(p *pathRef) string {
+	switch {
+	case p.dynamic:
+		return "<var>"
+	case p.inside:
+		return "<path>"
+	}
+	return p.display()
+}
+
+// shapeURL keeps a URL's scheme and host.
+func shapeURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return "<url>"
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return "<url:" + strings.ToLower(scheme) + "://" + strings.ToLower(rest) + ">"
+}
+
+// shapeFile generalises a file path to its directory and extension.
+func shapeFile(p *pathRef) string {
+	if p.dynamic {
+		return "<var>"
+	}
+	var dir, base string
+	switch {
+	case p.inside:
+		dir, base = path.Split(p.rel)
+	case p.abs != "":
+		dir, base = path.Split(p.abs)
+	default:
+		dir, base = path.Split(p.tilde)
+	}
+	ext := path.Ext(base)
+	switch {
+	case strings.HasPrefix(base, ".") && ext == base:
+		// dotfiles (.env, .gitignore) keep their name
+	case ext == "":
+		base = "*"
+	default:
+		base = "*" + ext
+	}
+	return dir + base
+}

