@@ -36,7 +36,8 @@ type FileOp struct {
 	Op              string
 	Path            domain.Path       // the file written or deleted, or a move's source
 	To              domain.Path       // a move's destination
-	Content         domain.ContentRef // what a write stores (already in the blob store)
+	Content         domain.ContentRef // what a write stores
+	Inline          []byte            // small content not yet stored: it is appended with the events
 	Mode            uint32            // a write's mode; 0 keeps the current one
 	ExpectedVersion *uint64           // the path's stream version the client last saw
 }
@@ -109,6 +110,7 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		return f, nil
 	}
 	var drafts []domain.Draft
+	blobs := map[string][]byte{}
 	for i, op := range cmd.Ops {
 		f, err := load(op.Path)
 		if err != nil {
@@ -120,6 +122,9 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		switch op.Op {
 		case OpWrite:
 			drafts = append(drafts, f.Write(op.Content, op.Mode))
+			if op.Inline != nil {
+				blobs[op.Content.Hash] = op.Inline
+			}
 		case OpDelete:
 			d, err := f.Delete()
 			if err != nil {
@@ -140,7 +145,7 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 			return domain.AppendRequest{}, domain.Invalid(fmt.Sprintf("ops[%d].op", i), "op_unknown", "unknown operation %q (want write, delete or move)", op.Op)
 		}
 	}
-	return domain.AppendRequest{CommandID: cmd.CommandID, Meta: cmd.Meta, Expect: expect, Drafts: drafts}, nil
+	return domain.AppendRequest{CommandID: cmd.CommandID, Meta: cmd.Meta, Expect: expect, Drafts: drafts, Blobs: blobs}, nil
 }
 
 func loadedVersion(expect []domain.Expectation, p domain.Path) uint64 {

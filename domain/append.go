@@ -12,6 +12,9 @@ type AppendRequest struct {
 	Meta      Metadata
 	Expect    []Expectation
 	Drafts    []Draft
+	// Blobs is small content (by SHA-256 hex) the events refer to, stored
+	// in the same atomic write so one fsync covers both.
+	Blobs map[string][]byte
 }
 
 // AppendResult is what an append produced. A retried command gets its first

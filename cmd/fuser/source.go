@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
-	"os"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
@@ -52,24 +51,9 @@ func (s *source) Files(_ context.Context, paths []string) ([]projections.FileInf
 }
 
 func (s *source) OpenBlob(ctx context.Context, hash string) (fusefs.Blob, error) {
-	f, err := s.blobs.Open(ctx, hash)
-	if err != nil {
-		return nil, notExist(err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat blob: %w", err)
-	}
-	return blob{File: f, size: fi.Size()}, nil
+	b, err := s.blobs.Open(ctx, hash)
+	return b, notExist(err)
 }
-
-type blob struct {
-	*os.File
-	size int64
-}
-
-func (b blob) Size() int64 { return b.size }
 
 func (s *source) Events(_ context.Context, after uint64, limit int) ([]domain.Event, error) {
 	evs, _, err := s.model.Events(projections.EventFilter{AfterSeq: after, Limit: limit})

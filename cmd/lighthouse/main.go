@@ -39,7 +39,9 @@ func commands() map[string]subcommand {
 		"log":    {runLog, "log [--path P] [--agent ID] [--type T] — list events"},
 		"status": {runStatus, "status — writer head, reader applied, lag"},
 		"verify": {runVerify, "verify — check the whole hash chain of the log"},
-		"bench":  {runBench, "bench [--json] [--quick] — measure the system"},
+		"bench":  {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
+		"hook":   {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
+		"init":   {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
 	}
 }
 

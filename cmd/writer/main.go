@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with --debug-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,6 +43,7 @@ type settings struct {
 	shadowPolicy string
 	projectRoot  string
 	reviewTTL    time.Duration
+	debugAddr    string
 }
 
 func main() {
@@ -57,6 +60,7 @@ func main() {
 	fs.StringVar(&s.shadowPolicy, "shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded, not enforced")
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
@@ -77,6 +81,9 @@ func main() {
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
 	ctx := parent
+	if s.debugAddr != "" {
+		go func() { log.Error("debug server", "err", http.ListenAndServe(s.debugAddr, nil)) }()
+	}
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -85,7 +92,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"))
+	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store)
 	if err != nil {
 		return err
 	}

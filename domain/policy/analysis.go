@@ -11,6 +11,7 @@ import (
 const (
 	maxDepth    = 8       // nested shells, eval and wrappers
 	maxCommands = 256     // commands analysed in one call
+	maxPaths    = 1024    // paths analysed in one call
 	maxSource   = 1 << 18 // bytes of a Bash command analysed
 )
 
@@ -174,6 +175,10 @@ func (a *analysis) resolveText(text string, tilde bool, cwd string, cwdKnown boo
 // addPath records p unless it is a harmless device.
 func (a *analysis) addPath(p pathRef) bool {
 	if !p.dynamic && p.abs != "" && harmlessPath(p.abs) {
+		return false
+	}
+	if len(a.paths) >= maxPaths {
+		a.find(ruleTooDeep, Escalate, "too many paths to analyse", truncate(a.source))
 		return false
 	}
 	a.paths = append(a.paths, p)

@@ -14,6 +14,10 @@ func describe(cmd string) string {
 	c := bash(cmd)
 	var a analysis
 	a.run(&c)
+	return describeAnalysis(&a)
+}
+
+func describeAnalysis(a *analysis) string {
 	var parts []string
 	for _, x := range a.commands {
 		if x.dynamic {
@@ -93,6 +97,44 @@ func TestAnalysis(t *testing.T) {
 				t.Errorf("analysis of %q\n got  %s\n want %s", tc.cmd, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSimpleCommandFastPath checks that plain command lines analysed without
+// the shell parser give exactly what the parser gives.
+func TestSimpleCommandFastPath(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{
+		`go test -race -count=1 ./...`, `ls -la`, `rm -rf /`, `  git   push  --force origin main `,
+		`X=1 Y=2 make build`, `X=1`, `sudo rm -rf /`, `cat .env`, `chmod -R 777 .`, `npm install -g x`,
+		`timeout 5 nohup rm --recursive --force /`, `cp a /etc/`, `dd if=/dev/zero of=/dev/sda`,
+		`python3 -m pip install x`, `git commit -m fix`, `curl -XPOST https://x:8080/a`,
+	} {
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			c := bash(cmd)
+			var fast, slow analysis
+			fast.run(&c)
+			slow.call, slow.res, slow.isBash, slow.source = &c, newResolver(&c), true, cmd
+			cwd := slow.cwd()
+			slow.parseAndWalk(cmd, shellCtx{sc: &scope{cwd: cwd, known: true}})
+			if f, s := describeAnalysis(&fast), describeAnalysis(&slow); f != s {
+				t.Errorf("fast path %q\n parser: %s", f, s)
+			}
+			var probe analysis
+			probe.call, probe.res = &c, newResolver(&c)
+			if !probe.simpleCommand(cmd, shellCtx{sc: &scope{cwd: cwd, known: true}}) && !strings.HasPrefix(cmd, "X=1") {
+				t.Errorf("%q did not take the fast path", cmd)
+			}
+		})
+	}
+	for _, cmd := range []string{`ls | wc`, `echo "a"`, `ls *.go`, `echo ~`, `a && b`, `echo $X`, "a\nb", `for x`, `time ls`, `a;b`, `a\ b`, `echo a#b`} {
+		c := bash(cmd)
+		var probe analysis
+		probe.call, probe.res = &c, newResolver(&c)
+		if probe.simpleCommand(cmd, shellCtx{sc: &scope{cwd: testRoot, known: true}}) {
+			t.Errorf("%q took the fast path", cmd)
+		}
 	}
 }
 

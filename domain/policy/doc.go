@@ -18,8 +18,10 @@
 //
 // A rule either judges the call as a whole (no `command` key) or judges each
 // command a Bash call runs (with a `command` key). Every command of a Bash
-// call must be covered: a command no command rule matches (and no call rule
-// matched the call) contributes the policy's default decision. So
+// call must be covered: a command that no command rule matches contributes
+// the policy's default decision, unless an allow rule without `command`
+// matched the whole call (so `{tool: Bash, roles: [admin], decision: allow}`
+// lets admins run anything that no block or escalate rule catches). So
 // `go test ./... && ./mystery` escalates under the default policy even though
 // `go test` is allowed. When nothing matches at all the default decision
 // applies (escalate in the default policy), except that a Bash call running
@@ -27,11 +29,13 @@
 // allowed if no rule objects.
 //
 // Some checks are built in and cannot be changed by a policy file; their rule
-// ids start with "builtin.": a program name that is not statically known
-// ($(echo rm) -rf /, $X, "${cmd}"), a script given to sh -c / eval / a shell
-// on stdin that is not statically known, a command that does not parse, or
-// nesting deeper than the analysis follows are escalated; a function calling
-// itself in a pipeline or the background (a fork bomb) is blocked.
+// ids start with "builtin.". Escalated: a program name that is not statically
+// known ($(echo rm) -rf /, $X, "${cmd}", a glob); a script for sh -c, eval,
+// su -c, env -S or watch, or a shell's or interpreter's program read from a
+// pipe, that is not statically known; a command that does not parse; nesting,
+// command or path counts beyond what the analysis follows; a Bash call without
+// a command string. Blocked: a function calling itself in a pipeline or in
+// the background (a fork bomb).
 //
 // # Shell analysis
 //
@@ -41,7 +45,9 @@
 // arithmetic and [[ ]] expressions, the scripts run by sh/bash/zsh/... -c,
 // by a shell reading a here-document, here-string or a static echo from a
 // pipe, by eval, su -c, env -S and watch (parsed recursively up to a bounded
-// depth), and the commands run by find -exec.
+// depth), and the commands run by find -exec. A line made only of plain
+// words (letters, digits, _./:@%+,=- and spaces) skips the parser: splitting
+// it on spaces is exactly what the shell does.
 //
 // Wrappers are seen through: sudo, doas, env (and VAR=x), nohup, timeout,
 // nice, ionice, stdbuf, xargs (its command gets unknown extra operands),
@@ -53,11 +59,11 @@
 //
 //	rm   "rm"   r''m   \rm   $'\x72m'   /bin/rm
 //
-// A program given by path (/bin/rm, ./x) is matched by its base name. A program run from
-// a path outside the system bin directories (./ls, scripts/build) is matched
-// by block and escalate rules under its base name but never satisfies an allow
-// rule unless that rule lists the path in program_paths, so a script named
-// ls in the project is not trusted as ls.
+// A program given by path (/bin/rm, ./x) is matched by its base name. A
+// program run from a path outside the system bin directories (./ls,
+// scripts/build) is matched by block and escalate rules under its base name
+// but never satisfies an allow rule unless that rule lists the path in
+// program_paths, so a script named ls in the project is not trusted as ls.
 //
 // Flags are normalised per program: -rf, -r -f, -fr, -R -f and --recursive
 // --force are the same set {f, r} for rm. Long flags map to short ones through
@@ -76,7 +82,8 @@
 // operands of cat, head, tail, less, grep (after the pattern), sed, awk,
 // sort, diff, source, the sources of cp, rsync and scp, dd if=, curl -T and
 // -d @file, and find start points. /dev/null and the standard streams are
-// ignored. Words only printed (echo "rm -rf /", git commit -m "rm -rf",
+// ignored. ln's link targets count as reads, so a link to a file outside the
+// project is seen. Words only printed (echo "rm -rf /", git commit -m "rm -rf",
 // grep "rm -rf") are operands, never commands.
 //
 // # Policy file
@@ -86,9 +93,9 @@
 //	version: 1            # optional; must be 1
 //	default: escalate     # optional; decision when nothing matches
 //	rules:
-//	  - id: no-force-push           # required; letters, digits, - _ .
-//	    reason: force pushes rewrite shared history   # or description
-//	    decision: block             # allow | escalate | block
+//	  - id: push-review             # required; letters, digits, - _ .
+//	    reason: pushes need two reviewers   # or description
+//	    decision: escalate          # allow | escalate | block
 //	    approvals: 2                # escalate only: approvers required (default 1)
 //	    tool: Bash                  # string or list; globs: mcp__github__*
 //	    roles: [builder, expert]    # string or list; agent roles
@@ -136,10 +143,12 @@
 // Default compiles default.yaml (DefaultYAML returns it). It blocks writes to
 // .git internals, .env files, credentials, shell start-up files and system
 // directories; reading SSH keys and cloud credentials; file-tool writes
-// outside the project; shell writes outside the project and /tmp; recursive rm
+// outside the project; shell writes outside the project (temporary
+// directories excepted); recursive rm
 // outside the project or of the project root; chmod -R 777; disk formatting;
 // dd to devices; downloads piped to a shell; force pushes. It escalates
-// reading .env files, reads outside the project, edits of .claude/,
+// reading .env files, reads outside the project, shell writes to paths not
+// statically known ($OUT, xargs operands), edits of .claude/,
 // .lighthouse/ and .mcp.json, git push, git -c, git reset --hard, sudo/su/doas,
 // uploads with curl/wget, ssh/scp/rsync/nc, package installs (npm -g, pip,
 // apt-get, brew, cargo install, go install pkg@v), package publishing, inline

@@ -75,6 +75,9 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		a.args = append(a.args, rest[k].arg())
 	}
 	cmd.args = a.args[a0:len(a.args):len(a.args)]
+	if interpreters[prog] && (ctx.stdin.piped || ctx.stdin.known) && readsProgramFromStdin(&cmd, rest, pos) {
+		a.find(ruleDynamic, Escalate, prog+" runs a program read from its standard input", truncate(text))
+	}
 	switch prog {
 	case "echo", "printf":
 		cmd.printed, cmd.printedOK = printedText(rest, pos)
@@ -103,6 +106,23 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 
 func (w *walker) record(cmd *command) {
 	w.a.commands = append(w.a.commands, *cmd)
+}
+
+// interpreters run a program given as a file operand, inline (-c, -e) or on
+// standard input.
+var interpreters = map[string]bool{
+	"python": true, "python3": true, "node": true, "perl": true, "ruby": true, "php": true,
+}
+
+// readsProgramFromStdin reports an interpreter given no program: no inline
+// code, no module and no script operand (or the operand "-").
+func readsProgramFromStdin(cmd *command, rest []wordVal, pos []int) bool {
+	for _, f := range [...]string{"c", "e", "E", "m", "p", "r"} {
+		if _, ok := cmd.option(f); ok {
+			return false
+		}
+	}
+	return len(pos) == 0 || rest[pos[0]].static && rest[pos[0]].s == "-"
 }
 
 // printedText returns what echo or printf print, when it is static.
@@ -614,11 +634,11 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 			w.addOperand(cmd, last, accessWrite, ctx)
 		}
 	case "cp", "install", "ln":
+		// ln's targets count as reads: a link to a file outside the
+		// project would otherwise let later writes escape it.
 		if _, ok := cmd.option("t"); ok {
 			w.addOption(cmd, "t", accessWrite, ctx)
-			if prog != "ln" {
-				all(ops, accessRead)
-			}
+			all(ops, accessRead)
 			break
 		}
 		if prog == "install" && cmd.hasFlag("d") {
@@ -626,10 +646,10 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 			break
 		}
 		if len(ops) >= 2 {
-			if prog != "ln" {
-				all(ops[:len(ops)-1], accessRead)
-			}
+			all(ops[:len(ops)-1], accessRead)
 			w.addOperand(cmd, ops[len(ops)-1], accessWrite, ctx)
+		} else if prog == "ln" && len(ops) == 1 {
+			w.addOperand(cmd, ops[0], accessRead, ctx)
 		}
 	case "chmod", "chown", "chgrp":
 		if _, ok := cmd.option("reference"); ok {

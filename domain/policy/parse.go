@@ -22,6 +22,7 @@ type ParseError struct {
 	Err  error  // underlying error, if any
 }
 
+// Error returns the message, prefixed with the line when it is known.
 func (e *ParseError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("policy: line %d: %s", e.Line, e.Msg)

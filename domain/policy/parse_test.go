@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,11 @@ rules:
     command:
       program: deploy.sh
       program_paths: [scripts/deploy.sh]
+  - id: admin-shell
+    reason: admins may run any command no other rule objects to
+    decision: allow
+    tool: Bash
+    roles: [admin]
   - id: no-terraform-apply
     reason: infrastructure changes go through CI
     decision: block
@@ -62,7 +68,9 @@ func TestParseOverrides(t *testing.T) {
 		{"program path allowed", bash(`./scripts/deploy.sh --prod`), Allow, "deploy-script"},
 		{"other script not allowed", bash(`./scripts/other.sh`), Escalate, "default"},
 		{"role rule", bash(`terraform apply`), Block, "no-terraform-apply"},
-		{"role rule other role", admin, Escalate, "default"},
+		{"role rule other role", admin, Allow, "admin-shell"},
+		{"admin still blocked", func() Call { c := bash(`rm -rf /`); c.Role = "admin"; return c }(), Block, "rm-recursive-outside-project"},
+		{"admin unknown program", func() Call { c := bash(`frobnicate`); c.Role = "admin"; return c }(), Allow, "admin-shell"},
 	})
 	v := p.Evaluate(bash(`touch a b c d`))
 	if v.Approvals != 2 {
@@ -188,6 +196,34 @@ func TestWhenRuntimeError(t *testing.T) {
 		{"failing block expression blocks", bash(`ls`), Block, "risky-block"},
 		{"failing allow expression does not allow", fileCall("Read", "file_path", testRoot+"/x"), Escalate, "default"},
 	})
+}
+
+// TestDocExampleParses keeps the schema example in doc.go valid.
+func TestDocExampleParses(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(src), "// A policy file is YAML:\n//\n")
+	if !ok {
+		t.Fatal("schema example not found in doc.go")
+	}
+	var yaml strings.Builder
+	for _, line := range strings.Split(after, "\n") {
+		l, ok := strings.CutPrefix(line, "//\t")
+		if !ok {
+			break
+		}
+		yaml.WriteString(l + "\n")
+	}
+	p, err := Parse([]byte(yaml.String()), defaultPolicy)
+	if err != nil {
+		t.Fatalf("doc.go example: %v\n%s", err, yaml.String())
+	}
+	if v := p.Evaluate(bash(`git push --force origin x`)); v.Decision != Block || v.Rule != "git-force-push" {
+		t.Errorf("doc example policy: git push --force = %s by %s", v.Decision, v.Rule)
+	}
 }
 
 func TestDefaultYAMLParses(t *testing.T) {

@@ -193,7 +193,7 @@ type glob struct {
 	raw      string
 	base     globBase
 	segs     []globSeg
-	anyDepth bool // relative pattern starting with **: also tried on absolute paths
+	anyDepth bool   // relative pattern starting with **: also tried on absolute paths
 	need     string // for anyDepth: a literal every matching path contains (fast rejection)
 }
 

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/expr-lang/expr/vm"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -102,6 +101,16 @@ func (p *Policy) getAnalysis() *analysis {
 	return &analysis{parser: newShellParser()}
 }
 
+// putAnalysis returns a to the pool unless a pathological call left it with
+// large buffers.
+func (p *Policy) putAnalysis(a *analysis) {
+	a.call = nil
+	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 {
+		return
+	}
+	p.scratch.Put(a)
+}
+
 func newShellParser() *syntax.Parser {
 	return syntax.NewParser(syntax.Variant(syntax.LangBash))
 }
@@ -139,7 +148,7 @@ func (b *verdictBuilder) add(m Match, order, approvals int) {
 // escalated (or decided by the policy default).
 func (p *Policy) Evaluate(c Call) Verdict {
 	a := p.getAnalysis()
-	defer p.scratch.Put(a)
+	defer p.putAnalysis(a)
 	a.run(&c)
 
 	b := verdictBuilder{best: -1, matches: make([]Match, 0, len(a.commands)+len(a.findings)+4)}
@@ -147,20 +156,19 @@ func (p *Policy) Evaluate(c Call) Verdict {
 		b.add(Match{Rule: f.id, Decision: f.decision, Reason: f.reason, Subject: f.subject}, -1, 1)
 	}
 	var env *Env
-	callMatched := false
+	callAllowed := false // an allow rule judged the whole call
 	for _, r := range p.callRules {
 		if r.matchCall(a, &env) {
-			callMatched = true
+			callAllowed = callAllowed || r.decision == Allow
 			b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: a.callSubject(r)}, r.order, r.approvals)
 		}
 	}
-	uncovered := 0
 	for i := range a.commands {
 		cmd := &a.commands[i]
 		if cmd.dynamic {
 			continue // reported by a builtin finding
 		}
-		covered := cmd.wrapper || callMatched
+		covered := cmd.wrapper || callAllowed
 		spec := programs[cmd.program]
 		for _, r := range p.candidates(cmd.program) {
 			if r.matchCommand(a, cmd, spec, &env) {
@@ -169,7 +177,6 @@ func (p *Policy) Evaluate(c Call) Verdict {
 			}
 		}
 		if !covered {
-			uncovered++
 			b.add(Match{Rule: "default", Decision: p.def, Reason: "no rule covers command " + quoteSubject(cmd.text), Subject: cmd.text}, len(p.rules), 1)
 		}
 	}
@@ -208,12 +215,6 @@ func (a *analysis) callSubject(r *rule) string {
 		return a.source
 	}
 	return a.call.Tool
-}
-
-// compiledWhen pairs a compiled expression with its source, for errors.
-type compiledWhen struct {
-	src  string
-	prog *vm.Program
 }
 
 // trimDashes strips leading dashes from a flag name as written in a rule.

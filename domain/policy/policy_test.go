@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"sync"
 	"testing"
 )
@@ -118,8 +119,18 @@ func TestEvasions(t *testing.T) {
 		{"dynamic eval", bash(`eval "$CMD"`), Escalate, ruleDynamic},
 		{"script from pipe", bash(`cat script.txt | bash`), Escalate, ruleDynamic},
 		{"parse error", bash(`echo 'unterminated`), Escalate, ruleParseError},
+		{"python program on stdin", bash("python3 - <<'EOF'\nimport shutil\nEOF"), Escalate, ruleDynamic},
+		{"python program from pipe", bash(`echo 'import os' | python3`), Escalate, ruleDynamic},
+		{"python module reading pipe", bash(`cat data.json | python3 -m json.tool`), Allow, ""},
+		{"substitution in commit message", bash(`git commit -m "$(rm -rf /)"`), Block, rmOut},
+		{"symlink to credentials", bash(`ln -s ~/.ssh/id_rsa key`), Block, "read-credentials"},
+		{"symlink outside project", bash(`ln -s /etc/passwd link`), Escalate, "bash-read-outside-project"},
 		{"fork bomb", bash(`:(){ :|:& };:`), Block, ruleForkBomb},
-		{"deep nesting", bash(`sh -c "sh -c \"sh -c 'sh -c \\\"sh -c ls\\\"'\""`), Allow, ""},
+		{"nesting within bounds", bash(`sh -c "sh -c \"sh -c 'sh -c \\\"sh -c ls\\\"'\""`), Allow, ""},
+		{"nesting beyond bounds", bash(`bash -c "` + strings.Repeat("eval ", 20) + `ls"`), Escalate, ruleTooDeep},
+		{"too many commands", bash(strings.Repeat("ls | ", 300) + "ls"), Escalate, ruleTooDeep},
+		{"too many paths", bash("cat " + strings.Repeat("a ", 2000)), Escalate, ruleTooDeep},
+		{"too many nested substitutions", bash(strings.Repeat("echo $(", 300) + "ls" + strings.Repeat(")", 300)), Escalate, ruleTooDeep},
 	})
 }
 
@@ -145,7 +156,9 @@ func TestDestructive(t *testing.T) {
 		{"xargs rm -rf from stdin", bash(`ls | xargs rm -rf`), Escalate, "rm-recursive-unknown-path"},
 		{"xargs -I", bash(`ls | xargs -I{} rm -rf {}`), Escalate, "rm-recursive-unknown-path"},
 		{"find -exec rm {}", bash(`find . -name '*.o' -exec rm -rf {} +`), Escalate, "rm-recursive-unknown-path"},
-		{"find -exec rm without -r", bash(`find . -name '*.o' -exec rm {} +`), Allow, ""},
+		{"find -exec rm without -r", bash(`find . -name '*.o' -exec rm {} +`), Escalate, "bash-write-unknown-path"},
+		{"redirect to unknown path", bash(`echo x > "$OUT"`), Escalate, "bash-write-unknown-path"},
+		{"xargs rm -f", bash(`ls *.o | xargs rm -f`), Escalate, "bash-write-unknown-path"},
 		{"find / -delete", bash(`find / -name x -delete`), Block, "bash-write-outside-project"},
 		{"rm file outside project", bash(`rm -f /home/dev/notes.txt`), Block, "bash-write-outside-project"},
 		{"chmod -R 777", bash(`chmod -R 777 .`), Block, "chmod-recursive-world-writable"},

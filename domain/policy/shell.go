@@ -79,7 +79,66 @@ func (a *analysis) shell(src string) {
 		return
 	}
 	cwd := a.cwd()
-	a.parseAndWalk(src, shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}})
+	ctx := shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}}
+	if a.simpleCommand(src, ctx) {
+		return
+	}
+	a.parseAndWalk(src, ctx)
+}
+
+// simpleCommand analyses, without the shell parser, a command line that is a
+// single simple command made only of plain words: letters, digits and
+// _./:@%+,=- separated by spaces. Such a line has no quoting, expansion,
+// globbing, redirection or operator, so splitting on spaces is exactly what
+// the shell does. It returns false for anything else.
+func (a *analysis) simpleCommand(src string, ctx shellCtx) bool {
+	if len(src) > 512 {
+		return false
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if !(c == ' ' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '.' || c == '/' || c == ':' || c == '@' || c == '%' || c == '+' || c == ',' || c == '=' || c == '-') {
+			return false
+		}
+	}
+	start := len(a.words)
+	for i := 0; i < len(src); {
+		for i < len(src) && src[i] == ' ' {
+			i++
+		}
+		j := i
+		for j < len(src) && src[j] != ' ' {
+			j++
+		}
+		if j > i {
+			a.words = append(a.words, wordVal{s: src[i:j], static: true, pos: i, end: j})
+		}
+		i = j
+	}
+	words := a.words[start:len(a.words):len(a.words)]
+	// Leading assignments only set the command's environment.
+	for len(words) > 0 && isAssignment(words[0].s) {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return true
+	}
+	if reservedWords[words[0].s] {
+		a.words = a.words[:start]
+		return false
+	}
+	w := walker{a: a, src: src}
+	w.exec(words, ctx, strings.TrimSpace(src))
+	return true
+}
+
+// reservedWords start compound commands; lines beginning with one go to
+// the parser.
+var reservedWords = map[string]bool{
+	"if": true, "then": true, "else": true, "elif": true, "fi": true, "for": true,
+	"while": true, "until": true, "do": true, "done": true, "case": true, "esac": true,
+	"select": true, "function": true, "time": true, "coproc": true, "in": true,
 }
 
 // parseAndWalk parses src as a shell script and analyses every command in it.

@@ -1,8 +1,10 @@
 // Package blobstore keeps file contents once per distinct content, named by
-// SHA-256, as plain files under a directory.
+// SHA-256: small contents in a key-value store beside the events that refer
+// to them (one fsync for both), larger ones as plain files under a directory.
 package blobstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,29 +27,80 @@ var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // ValidHash reports whether h is a lowercase hex SHA-256.
 func ValidHash(h string) bool { return hashRE.MatchString(h) }
 
-// Store is a content-addressed directory of blobs.
-type Store struct {
-	dir string
+// InlineLimit is the largest content kept in the Small store.
+const InlineLimit = 64 << 10
+
+// Small keeps small blobs durably, normally in the writer's event store.
+type Small interface {
+	Blob(hash string) ([]byte, bool, error)
+	PutBlob(hash string, data []byte) error
 }
 
-// Open creates dir if needed and returns a store over it.
-func Open(dir string) (*Store, error) {
+// Store is a content-addressed store of blobs.
+type Store struct {
+	dir   string
+	small Small // nil: every blob is a file
+}
+
+// Open creates dir if needed and returns a store over it and small (which
+// may be nil).
+func Open(dir string, small Small) (*Store, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create blob dir: %w", err)
 		}
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, small: small}, nil
+}
+
+// Content is ingested content. When Inline is set the content is small and
+// not yet stored: the caller stores it with the events that refer to it.
+type Content struct {
+	domain.ContentRef
+	Inline []byte
+}
+
+// Ingest reads r, up to limit bytes. Small content comes back inline; larger
+// content is streamed to a file (never held whole in memory) and fsync'd.
+func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
+	if s.small == nil {
+		ref, err := s.putFile(r, limit)
+		return Content{ContentRef: ref}, err
+	}
+	head := make([]byte, 0, 4096)
+	buf := bytes.NewBuffer(head)
+	n, err := io.Copy(buf, io.LimitReader(r, min(InlineLimit, limit)+1))
+	if err != nil {
+		return Content{}, fmt.Errorf("read content: %w", err)
+	}
+	if n <= InlineLimit && n <= limit {
+		sum := sha256.Sum256(buf.Bytes())
+		return Content{ContentRef: domain.ContentRef{Hash: hex.EncodeToString(sum[:]), Size: n}, Inline: buf.Bytes()}, nil
+	}
+	ref, err := s.putFile(io.MultiReader(buf, r), limit)
+	return Content{ContentRef: ref}, err
 }
 
 func (s *Store) path(hash string) string {
 	return filepath.Join(s.dir, hash[:2], hash[2:])
 }
 
-// Put streams r into the store, hashing as it goes, so content of any size
-// is held in memory only a buffer at a time. It fails with ErrTooLarge past
-// limit bytes. The blob is fsync'd before Put returns.
+// Put stores r durably on its own (not with events), up to limit bytes.
 func (s *Store) Put(r io.Reader, limit int64) (domain.ContentRef, error) {
+	c, err := s.Ingest(r, limit)
+	if err != nil || c.Inline == nil {
+		return c.ContentRef, err
+	}
+	if err := s.small.PutBlob(c.Hash, c.Inline); err != nil {
+		return domain.ContentRef{}, err
+	}
+	return c.ContentRef, nil
+}
+
+// putFile streams r into a file, hashing as it goes, so content of any size
+// is held in memory only a buffer at a time. It fails with ErrTooLarge past
+// limit bytes. The blob is fsync'd before putFile returns.
+func (s *Store) putFile(r io.Reader, limit int64) (domain.ContentRef, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
 	if err != nil {
 		return domain.ContentRef{}, fmt.Errorf("create temp blob: %w", err)
@@ -63,7 +116,7 @@ func (s *Store) Put(r io.Reader, limit int64) (domain.ContentRef, error) {
 		return domain.ContentRef{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
 	}
 	ref := domain.ContentRef{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
-	if s.Has(ref.Hash) {
+	if _, err := os.Stat(s.path(ref.Hash)); err == nil {
 		return ref, nil
 	}
 	if err := tmp.Sync(); err != nil {
@@ -82,19 +135,13 @@ func (s *Store) Put(r io.Reader, limit int64) (domain.ContentRef, error) {
 	return ref, nil
 }
 
-// Has reports whether the blob is stored.
-func (s *Store) Has(hash string) bool {
-	if !ValidHash(hash) {
-		return false
-	}
-	_, err := os.Stat(s.path(hash))
-	return err == nil
-}
-
 // Stat returns the stored blob's reference.
 func (s *Store) Stat(hash string) (domain.ContentRef, error) {
 	if !ValidHash(hash) {
 		return domain.ContentRef{}, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
+	}
+	if data, ok, err := s.smallBlob(hash); ok || err != nil {
+		return domain.ContentRef{Hash: hash, Size: int64(len(data))}, err
 	}
 	fi, err := os.Stat(s.path(hash))
 	if errors.Is(err, os.ErrNotExist) {
@@ -106,10 +153,39 @@ func (s *Store) Stat(hash string) (domain.ContentRef, error) {
 	return domain.ContentRef{Hash: hash, Size: fi.Size()}, nil
 }
 
+func (s *Store) smallBlob(hash string) ([]byte, bool, error) {
+	if s.small == nil {
+		return nil, false, nil
+	}
+	return s.small.Blob(hash)
+}
+
+// Blob is open content, readable at any offset.
+type Blob interface {
+	io.ReadSeeker
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+type fileBlob struct {
+	*os.File
+	size int64
+}
+
+func (b fileBlob) Size() int64 { return b.size }
+
+type bytesBlob struct{ *bytes.Reader }
+
+func (bytesBlob) Close() error { return nil }
+
 // Open opens a stored blob for reading at any offset.
-func (s *Store) Open(hash string) (*os.File, error) {
+func (s *Store) Open(hash string) (Blob, error) {
 	if !ValidHash(hash) {
 		return nil, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
+	}
+	if data, ok, err := s.smallBlob(hash); ok || err != nil {
+		return bytesBlob{bytes.NewReader(data)}, err
 	}
 	f, err := os.Open(s.path(hash))
 	if errors.Is(err, os.ErrNotExist) {
@@ -118,7 +194,12 @@ func (s *Store) Open(hash string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob: %w", err)
 	}
-	return f, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat blob: %w", err)
+	}
+	return fileBlob{File: f, size: fi.Size()}, nil
 }
 
 func syncDir(dir string) error {
@@ -144,7 +225,7 @@ type Mirror struct {
 
 // Open returns the blob, fetching it from the writer first if needed. The
 // fetched content is checked against its hash before it is kept.
-func (m *Mirror) Open(ctx context.Context, hash string) (*os.File, error) {
+func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 	f, err := m.Local.Open(hash)
 	if !errors.Is(err, domain.ErrNotFound) {
 		return f, err

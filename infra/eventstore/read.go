@@ -180,3 +180,17 @@ func (s *Store) StreamEvents(stream string) ([]domain.Event, error) {
 	}
 	return out, it.Error()
 }
+
+// Blob returns small content stored with the events.
+func (s *Store) Blob(hash string) ([]byte, bool, error) {
+	return pebbledb.Get(s.db, pebbledb.Key(prefixBlob, []byte(hash)))
+}
+
+// PutBlob durably stores small content on its own (an upload before the
+// command that refers to it).
+func (s *Store) PutBlob(hash string, data []byte) error {
+	if err := s.db.Set(pebbledb.Key(prefixBlob, []byte(hash)), data, pebble.Sync); err != nil {
+		return fmt.Errorf("store blob: %w", err)
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -179,12 +180,12 @@ func (w *Writer) putFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ref, err := w.Blobs.Put(c.Request().Body, w.MaxFileBytes)
+	content, err := w.Blobs.Ingest(c.Request().Body, w.MaxFileBytes)
 	if err != nil {
 		return err
 	}
 	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: id, Meta: meta(c, agent),
-		Ops: []command.FileOp{{Op: command.OpWrite, Path: p, Content: ref, Mode: mode, ExpectedVersion: ev}}})
+		Ops: []command.FileOp{{Op: command.OpWrite, Path: p, Content: content.ContentRef, Inline: content.Inline, Mode: mode, ExpectedVersion: ev}}})
 	if err != nil {
 		return err
 	}
@@ -311,11 +312,14 @@ func parseOp(i int, o changeOp, blobs *blobstore.Store, maxBytes int64) (command
 		if op.Mode, err = parseMode(fieldName(i, "mode"), o.Mode); err != nil {
 			return op, err
 		}
+		var content blobstore.Content
 		switch {
 		case o.Content != nil:
-			op.Content, err = blobs.Put(strings.NewReader(*o.Content), maxBytes)
+			content, err = blobs.Ingest(strings.NewReader(*o.Content), maxBytes)
+			op.Content, op.Inline = content.ContentRef, content.Inline
 		case o.ContentBase64 != nil:
-			op.Content, err = blobs.Put(base64.NewDecoder(base64.StdEncoding, strings.NewReader(*o.ContentBase64)), maxBytes)
+			content, err = blobs.Ingest(base64.NewDecoder(base64.StdEncoding, strings.NewReader(*o.ContentBase64)), maxBytes)
+			op.Content, op.Inline = content.ContentRef, content.Inline
 			if err != nil && !errors.Is(err, blobstore.ErrTooLarge) {
 				err = badRequest(fieldName(i, "content_base64"), "base64_invalid", "content_base64 is not valid base64")
 			}
@@ -376,17 +380,13 @@ func (w *Writer) putBlob(c echo.Context) error {
 }
 
 func (w *Writer) getBlob(c echo.Context) error {
-	f, err := w.Blobs.Open(c.Param("hash"))
+	b, err := w.Blobs.Open(c.Param("hash"))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat blob: %w", err)
-	}
+	defer b.Close()
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(c.Response(), c.Request(), "", fi.ModTime(), f)
+	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, b)
 	return nil
 }
 

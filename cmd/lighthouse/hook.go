@@ -1,0 +1,732 @@
+package main
+
+// `lighthouse hook pre|post`: Claude Code command hooks.
+//
+// Claude Code runs a command hook with the event as one JSON object on stdin
+// and reads the answer from the exit code, stdout and stderr (see
+// testdata/claude-code/README.md):
+//
+//   - PreToolUse (`hook pre`) asks the writer's POST /v1/validate whether the
+//     tool call may run. It is a guard, so it fails closed: every failure
+//     (writer unreachable, HTTP error, timeout, unreadable stdin or answer,
+//     unknown decision, bad flags, even a panic) ends in exit 2 with one line
+//     on stderr, which Claude Code treats as "blocked" and shows to the model.
+//     It never exits 1: Claude Code treats any code but 0 and 2 as a
+//     non-blocking error and would run the call.
+//   - PostToolUse (`hook post`) copies the file an edit tool just changed to
+//     the writer. The tool has already run, so blocking means nothing; a
+//     failure prints one line on stderr and exits 1 (non-blocking), and the
+//     agent carries on.
+//
+// runHook handles its own exit status (it calls os.Exit for every non-zero
+// code) so that main's generic "exit 1 on error" never applies to a hook.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+)
+
+// Hook limits and defaults.
+const (
+	hookMaxInput       = 10 << 20 // bytes of stdin a hook reads
+	hookDefaultTimeout = 5 * time.Second
+	hookDefaultWait    = 100 * time.Second
+	hookPostTimeout    = 30 * time.Second
+	hookMaxPollWait    = 60 * time.Second // the writer caps ?wait= at 60s
+	hookPollGap        = 500 * time.Millisecond
+	hookMaxBackoff     = 5 * time.Second
+	hookMaxReasonBytes = 1000
+)
+
+// Exit codes Claude Code understands.
+const (
+	hookExitOK       = 0 // pre: stdout JSON (or nothing) is the answer
+	hookExitNonBlock = 1 // post: error, but the agent carries on
+	hookExitBlock    = 2 // pre: blocked, stderr is the reason
+)
+
+// runHook is `lighthouse hook pre|post`. It exits the process itself with the
+// code Claude Code expects and returns nil only when that code is 0.
+func runHook(ctx context.Context, args []string) error {
+	code := hookMain(ctx, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if code != hookExitOK {
+		os.Exit(code)
+	}
+	return nil
+}
+
+// hookMain dispatches to pre or post and returns the exit code.
+func hookMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		hookFail(stderr, "lighthouse hook: want `hook pre` (PreToolUse) or `hook post` (PostToolUse)")
+		return hookExitBlock
+	}
+	switch args[0] {
+	case "pre":
+		return hookPreMain(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "post":
+		return hookPostMain(ctx, args[1:], getenv, stdin, stderr)
+	default:
+		hookFail(stderr, fmt.Sprintf("lighthouse hook: unknown hook %q, want pre or post", args[0]))
+		return hookExitBlock
+	}
+}
+
+// hookOptions are the settings of one hook run.
+type hookOptions struct {
+	Client    *client.Client
+	Timeout   time.Duration // pre: the validate call; post: the upload
+	Wait      time.Duration // pre: how long to wait for a human review
+	Undecided string        // pre: "deny" or "ask" when the review is still pending at Wait
+	EmitAllow bool          // pre: print an explicit allow instead of staying silent
+	Root      string        // post: project root; "" means the payload's cwd
+	PollGap   time.Duration // pre: least time between two review polls (0: hookPollGap)
+}
+
+// hookFlags registers the flags both hooks share: the connection (--url,
+// --token, --data) and --timeout.
+func hookFlags(fs *flag.FlagSet, defTimeout time.Duration) (*connection, *durationValue) {
+	var c connection
+	c.register(fs)
+	timeout := &durationValue{d: defTimeout}
+	fs.Var(timeout, "timeout", "time limit of reading stdin and of the call to the writer (a Go duration, or seconds; pre: env LIGHTHOUSE_HOOK_TIMEOUT)")
+	return &c, timeout
+}
+
+// hookPreMain parses the flags of `hook pre` and runs it. Every failure is
+// exit 2, including a panic.
+func hookPreMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			hookFail(stderr, fmt.Sprintf("Lighthouse could not check this tool call, so it is blocked: internal error: %v", r))
+			code = hookExitBlock
+		}
+	}()
+	blocked := func(err error) int {
+		hookFail(stderr, "Lighthouse could not check this tool call, so it is blocked: "+err.Error())
+		return hookExitBlock
+	}
+	fs := flag.NewFlagSet("hook pre", flag.ContinueOnError)
+	conn, timeout := hookFlags(fs, hookDefaultTimeout)
+	wait := &durationValue{d: hookDefaultWait}
+	fs.Var(wait, "wait", "how long to wait for a human to decide an escalated call (env LIGHTHOUSE_HOOK_WAIT; keep it under the hook's timeout in .claude/settings.json)")
+	undecided := fs.String("undecided", "deny", `answer when the review is still undecided at --wait: "deny" or "ask" (env LIGHTHOUSE_HOOK_UNDECIDED)`)
+	emitAllow := fs.Bool("emit-allow", false, "print an explicit allow, which skips Claude Code's own permission prompt (env LIGHTHOUSE_HOOK_EMIT_ALLOW=1)")
+	var envErr error
+	if v := getenv("LIGHTHOUSE_HOOK_TIMEOUT"); v != "" {
+		if err := timeout.Set(v); err != nil {
+			envErr = fmt.Errorf("LIGHTHOUSE_HOOK_TIMEOUT: %v", err)
+		}
+	}
+	if v := getenv("LIGHTHOUSE_HOOK_WAIT"); v != "" {
+		if err := wait.Set(v); err != nil {
+			envErr = fmt.Errorf("LIGHTHOUSE_HOOK_WAIT: %v", err)
+		}
+	}
+	if v := getenv("LIGHTHOUSE_HOOK_UNDECIDED"); v != "" {
+		*undecided = v
+	}
+	if v := getenv("LIGHTHOUSE_HOOK_EMIT_ALLOW"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErr = fmt.Errorf("LIGHTHOUSE_HOOK_EMIT_ALLOW=%q is not a boolean", v)
+		}
+		*emitAllow = b
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: lighthouse hook pre [flags] < PreToolUse JSON")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return hookExitBlock
+		}
+		return blocked(fmt.Errorf("bad hook flags: %v", err))
+	}
+	if fs.NArg() > 0 {
+		return blocked(fmt.Errorf("bad hook flags: unexpected argument %q", fs.Arg(0)))
+	}
+	if envErr != nil {
+		return blocked(envErr)
+	}
+	if *undecided != "deny" && *undecided != "ask" {
+		return blocked(fmt.Errorf(`bad hook flags: --undecided is %q, want "deny" or "ask"`, *undecided))
+	}
+	w, err := conn.writer()
+	if err != nil {
+		return blocked(err)
+	}
+	return hookPre(ctx, stdin, stdout, stderr, hookOptions{
+		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow,
+	})
+}
+
+// hookPayload is the part of a Claude Code hook event the hooks look at;
+// the writer gets the whole event, unknown fields included.
+type hookPayload struct {
+	SessionID     string          `json:"session_id"`
+	Cwd           string          `json:"cwd"`
+	HookEventName string          `json:"hook_event_name"`
+	ToolName      string          `json:"tool_name"`
+	ToolUseID     string          `json:"tool_use_id"`
+	ToolInput     json.RawMessage `json:"tool_input"`
+}
+
+// readHookPayload reads at most hookMaxInput bytes of one JSON object and
+// returns them untouched, with the fields the hooks use.
+func readHookPayload(r io.Reader) ([]byte, hookPayload, error) {
+	var p hookPayload
+	raw, err := io.ReadAll(io.LimitReader(r, hookMaxInput+1))
+	if err != nil {
+		return nil, p, fmt.Errorf("read the hook event on stdin: %w", err)
+	}
+	if len(raw) > hookMaxInput {
+		return nil, p, fmt.Errorf("the hook event on stdin is over %d bytes", hookMaxInput)
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, p, errors.New("the hook event on stdin is not a JSON object")
+	}
+	if err := json.Unmarshal(trimmed, &p); err != nil {
+		return nil, p, fmt.Errorf("the hook event on stdin is not valid JSON: %v", err)
+	}
+	return raw, p, nil
+}
+
+// readHookPayloadWithin is readHookPayload with a time limit.
+func readHookPayloadWithin(ctx context.Context, r io.Reader, d time.Duration) ([]byte, hookPayload, error) {
+	type result struct {
+		raw []byte
+		p   hookPayload
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if v := recover(); v != nil {
+				res.err = fmt.Errorf("internal error reading stdin: %v", v)
+			}
+			done <- res
+		}()
+		res.raw, res.p, res.err = readHookPayload(r)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.raw, res.p, res.err
+	case <-t.C:
+		return nil, hookPayload{}, fmt.Errorf("no hook event on stdin within %v", d)
+	case <-ctx.Done():
+		return nil, hookPayload{}, ctx.Err()
+	}
+}
+
+// validateAnswer is the writer's answer to POST /v1/validate.
+type validateAnswer struct {
+	Decision       string `json:"decision"`
+	Reason         string `json:"reason"`
+	Rule           string `json:"rule"`
+	DecisionID     string `json:"decision_id"`
+	PolicyRevision string `json:"policy_revision"`
+	Cached         bool   `json:"cached"`
+	ReviewID       string `json:"review_id"`
+	Seq            uint64 `json:"seq"`
+}
+
+// reviewAnswer is the writer's answer to GET /v1/reviews/{id}.
+type reviewAnswer struct {
+	ID        string          `json:"id"`
+	Status    string          `json:"status"`
+	Reason    string          `json:"reason"`
+	DecidedBy json.RawMessage `json:"decided_by"`
+}
+
+// hookPre runs the PreToolUse hook: it reads the event from stdin, asks the
+// writer, and answers Claude Code. It returns the exit code.
+func hookPre(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o hookOptions) (code int) {
+	blocked := func(err error) int {
+		hookFail(stderr, "Lighthouse could not check this tool call, so it is blocked: "+err.Error())
+		return hookExitBlock
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code = blocked(fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	if o.Client == nil {
+		return blocked(errors.New("no writer client"))
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = hookDefaultTimeout
+	}
+	// Claude Code closes stdin after the event; should it not, give up in
+	// time rather than be killed at the hook's timeout, which fails open.
+	raw, p, err := readHookPayloadWithin(ctx, stdin, timeout)
+	if err != nil {
+		return blocked(err)
+	}
+	if p.ToolName == "" {
+		return blocked(errors.New("the hook event on stdin has no tool_name"))
+	}
+	if p.HookEventName != "" && p.HookEventName != "PreToolUse" {
+		return blocked(fmt.Errorf("`lighthouse hook pre` got a %s event; register it for PreToolUse", p.HookEventName))
+	}
+
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	h := http.Header{"Content-Type": {"application/json"}}
+	if p.SessionID != "" {
+		h.Set("X-Session-Id", p.SessionID)
+	}
+	var ans validateAnswer
+	_, err = o.Client.Do(vctx, http.MethodPost, "/v1/validate", h, bytes.NewReader(raw), &ans)
+	timedOut := errors.Is(vctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	cancel()
+	if err != nil {
+		if timedOut {
+			return blocked(fmt.Errorf("the writer did not answer within %v (%v)", timeout, err))
+		}
+		return blocked(err)
+	}
+
+	switch ans.Decision {
+	case "allow":
+		return hookAllow(stdout, stderr, o, "Lighthouse allowed this call"+ruleSuffix(ans.Reason, ans.Rule))
+	case "block":
+		return hookAnswer(stdout, stderr, "deny", "Lighthouse blocked this call"+ruleSuffix(ans.Reason, ans.Rule))
+	case "escalate":
+		if ans.ReviewID == "" {
+			return blocked(errors.New("the writer escalated the call but sent no review_id"))
+		}
+		return hookAwaitReview(ctx, stdout, stderr, o, ans)
+	default:
+		return blocked(fmt.Errorf("the writer answered an unknown decision %q", ans.Decision))
+	}
+}
+
+// hookAwaitReview long-polls the review of an escalated call until a human
+// decides or o.Wait runs out.
+func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOptions, ans validateAnswer) int {
+	blocked := func(err error) int {
+		hookFail(stderr, fmt.Sprintf("Lighthouse escalated this call for review %s and could not get the decision, so it is blocked: %v", ans.ReviewID, err))
+		return hookExitBlock
+	}
+	gap := o.PollGap
+	if gap <= 0 {
+		gap = hookPollGap
+	}
+	deadline := time.Now().Add(o.Wait)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var lastErr error
+	failures := 0
+	for {
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			break
+		}
+		w := min(remaining, hookMaxPollWait)
+		secs := int(w / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		start := time.Now()
+		var r reviewAnswer
+		_, err := o.Client.Do(wctx, http.MethodGet,
+			"/v1/reviews/"+url.PathEscape(ans.ReviewID)+"?wait="+strconv.Itoa(secs)+"s", nil, nil, &r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return blocked(ctx.Err())
+			}
+			if wctx.Err() != nil {
+				break // our deadline, not the writer's fault
+			}
+			var ce *client.Error
+			if errors.As(err, &ce) && ce.Status/100 == 4 && ce.Status != http.StatusRequestTimeout && ce.Status != http.StatusTooManyRequests {
+				return blocked(err)
+			}
+			var se *json.SyntaxError
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &se) || errors.As(err, &te) {
+				return blocked(err) // a garbage answer will not get better
+			}
+			// A transient failure (connection, 5xx): retry until the deadline.
+			lastErr = err
+			failures++
+			if !sleepCtx(wctx, min(gap<<min(failures, 8), hookMaxBackoff)) && ctx.Err() != nil {
+				return blocked(ctx.Err())
+			}
+			continue
+		}
+		lastErr, failures = nil, 0
+		by := decidedBy(r.DecidedBy)
+		switch r.Status {
+		case "approved":
+			return hookAllow(stdout, stderr, o, "Lighthouse review approved"+by+ruleSuffix(r.Reason, ""))
+		case "denied":
+			return hookAnswer(stdout, stderr, "deny", "Lighthouse review denied this call"+by+ruleSuffix(r.Reason, ans.Rule))
+		case "expired":
+			return hookAnswer(stdout, stderr, "deny", "Lighthouse review expired without a decision, so the call is denied"+ruleSuffix(r.Reason, ans.Rule))
+		case "pending", "":
+			// Guard against a writer that answers at once instead of holding
+			// the poll: never poll more often than every gap.
+			if d := gap - time.Since(start); d > 0 {
+				if !sleepCtx(wctx, d) && ctx.Err() != nil {
+					return blocked(ctx.Err())
+				}
+			}
+		default:
+			return blocked(fmt.Errorf("the writer answered an unknown review status %q", r.Status))
+		}
+	}
+	if ctx.Err() != nil {
+		return blocked(ctx.Err())
+	}
+	if lastErr != nil {
+		return blocked(lastErr)
+	}
+	what := "Lighthouse escalated this call for human review" + ruleSuffix(ans.Reason, ans.Rule)
+	if o.Undecided == "ask" {
+		return hookAnswer(stdout, stderr, "ask", fmt.Sprintf("%s; no Lighthouse reviewer decided within %v (review %s)", what, o.Wait, ans.ReviewID))
+	}
+	return hookAnswer(stdout, stderr, "deny", fmt.Sprintf("%s; no reviewer decided within %v, so it is denied (review %s)", what, o.Wait, ans.ReviewID))
+}
+
+// hookAllow answers allow: silence (Claude Code's own rules apply) unless
+// the explicit allow is wanted.
+func hookAllow(stdout, stderr io.Writer, o hookOptions, reason string) int {
+	if !o.EmitAllow {
+		return hookExitOK
+	}
+	// If the allow cannot be printed, silence is the safe fallback.
+	_ = writeHookDecision(stdout, "allow", reason)
+	return hookExitOK
+}
+
+// hookAnswer prints a deny or ask decision. If stdout is broken, the call is
+// blocked through exit 2 instead.
+func hookAnswer(stdout, stderr io.Writer, decision, reason string) int {
+	if err := writeHookDecision(stdout, decision, reason); err != nil {
+		hookFail(stderr, reason)
+		return hookExitBlock
+	}
+	return hookExitOK
+}
+
+// hookDecision is Claude Code's PreToolUse JSON output.
+type hookDecision struct {
+	HookSpecificOutput struct {
+		HookEventName            string `json:"hookEventName"`
+		PermissionDecision       string `json:"permissionDecision"`
+		PermissionDecisionReason string `json:"permissionDecisionReason,omitempty"`
+	} `json:"hookSpecificOutput"`
+}
+
+func writeHookDecision(w io.Writer, decision, reason string) error {
+	var d hookDecision
+	d.HookSpecificOutput.HookEventName = "PreToolUse"
+	d.HookSpecificOutput.PermissionDecision = decision
+	d.HookSpecificOutput.PermissionDecisionReason = reason
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(d)
+}
+
+// ruleSuffix renders ": reason (rule R)" for the parts that are present.
+func ruleSuffix(reason, rule string) string {
+	var b strings.Builder
+	if r := strings.TrimSpace(reason); r != "" {
+		b.WriteString(": ")
+		b.WriteString(r)
+	}
+	if rule != "" {
+		b.WriteString(" (rule ")
+		b.WriteString(rule)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// decidedBy renders " by a, b" from the review's decided_by, whatever its
+// element shape (names, or objects with a name or id).
+func decidedBy(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return ""
+	}
+	var names []string
+	for _, it := range items {
+		var s string
+		if json.Unmarshal(it, &s) == nil && s != "" {
+			names = append(names, s)
+			continue
+		}
+		var o struct {
+			Name    string `json:"name"`
+			AgentID string `json:"agent_id"`
+			ID      string `json:"id"`
+		}
+		if json.Unmarshal(it, &o) == nil {
+			for _, n := range []string{o.Name, o.AgentID, o.ID} {
+				if n != "" {
+					names = append(names, n)
+					break
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " by " + strings.Join(names, ", ")
+}
+
+// hookFail writes msg to stderr as one bounded line.
+func hookFail(stderr io.Writer, msg string) {
+	fmt.Fprintln(stderr, oneLine(msg))
+}
+
+// oneLine flattens msg to a single line of at most hookMaxReasonBytes.
+func oneLine(msg string) string {
+	msg = strings.Join(strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' }), " ")
+	if len(msg) > hookMaxReasonBytes {
+		cut := hookMaxReasonBytes
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// sleepCtx sleeps for d or until ctx ends; it reports whether it slept the
+// whole time.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// durationValue is a flag that takes a Go duration ("90s", "2m") or a plain
+// number of seconds ("100"), like Claude Code's own timeouts.
+type durationValue struct{ d time.Duration }
+
+func (v *durationValue) String() string {
+	if v == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v *durationValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 || n > 24*3600 {
+			return fmt.Errorf("duration %q is out of range", s)
+		}
+		v.d = time.Duration(n * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (like 100s) or a number of seconds", s)
+	}
+	if d < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	v.d = d
+	return nil
+}
+
+// editTools are the tools whose file `hook post` copies to the writer.
+var editTools = map[string]bool{"Write": true, "Edit": true, "MultiEdit": true}
+
+// hookPostMain parses the flags of `hook post` and runs it.
+//
+// PostToolUse runs after the tool: the file is already changed on disk and
+// exit 2 could not undo it (it would only feed stderr to the model as if the
+// tool had failed). So every failure here prints one line on stderr and exits
+// 1, a non-blocking error: Claude Code notes it and the agent carries on.
+func hookPostMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			hookFail(stderr, fmt.Sprintf("lighthouse hook post: internal error: %v", r))
+			code = hookExitNonBlock
+		}
+	}()
+	fail := func(err error) int {
+		hookFail(stderr, "lighthouse hook post: "+err.Error())
+		return hookExitNonBlock
+	}
+	fs := flag.NewFlagSet("hook post", flag.ContinueOnError)
+	conn, timeout := hookFlags(fs, hookPostTimeout)
+	root := fs.String("root", "", "project root the file must lie in (default: env CLAUDE_PROJECT_DIR, else the event's cwd)")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: lighthouse hook post [flags] < PostToolUse JSON")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return hookExitNonBlock
+		}
+		return fail(fmt.Errorf("bad hook flags: %v", err))
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("bad hook flags: unexpected argument %q", fs.Arg(0)))
+	}
+	if *root == "" {
+		*root = getenv("CLAUDE_PROJECT_DIR")
+	}
+	// The token is resolved lazily: a post hook for a non-edit tool needs none.
+	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root}, conn.writer)
+}
+
+// hookPost runs the PostToolUse hook: for an edit tool it streams the file's
+// current content to the writer at its project-relative path, with the
+// tool_use_id as command id (a retried hook appends nothing) and the session
+// in X-Session-Id. It returns the exit code.
+func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOptions, writer func() (*client.Client, error)) (code int) {
+	fail := func(err error) int {
+		hookFail(stderr, "lighthouse hook post: "+err.Error())
+		return hookExitNonBlock
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code = fail(fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	_, p, err := readHookPayload(stdin)
+	if err != nil {
+		return fail(err)
+	}
+	if p.HookEventName != "" && p.HookEventName != "PostToolUse" {
+		return fail(fmt.Errorf("got a %s event; register `lighthouse hook post` for PostToolUse", p.HookEventName))
+	}
+	if !editTools[p.ToolName] {
+		return hookExitOK
+	}
+	var in struct {
+		FilePath string `json:"file_path"`
+	}
+	if len(p.ToolInput) == 0 || json.Unmarshal(p.ToolInput, &in) != nil || in.FilePath == "" {
+		return fail(fmt.Errorf("%s event has no tool_input.file_path", p.ToolName))
+	}
+	root := o.Root
+	if root == "" {
+		root = p.Cwd
+	}
+	if root == "" {
+		return fail(errors.New("no project root: pass --root, set CLAUDE_PROJECT_DIR, or send cwd"))
+	}
+	rootReal, rel, err := confinePath(root, in.FilePath)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := os.OpenRoot(rootReal)
+	if err != nil {
+		return fail(err)
+	}
+	defer r.Close()
+	if fi, err := r.Lstat(rel); err != nil {
+		return fail(err)
+	} else if !fi.Mode().IsRegular() {
+		return fail(fmt.Errorf("%s is not a regular file", in.FilePath))
+	}
+	// os.Root keeps the open below the root even if a path component is
+	// swapped for a symlink after confinePath looked.
+	f, err := r.Open(rel)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fail(fmt.Errorf("%s is not a regular file", in.FilePath))
+	}
+
+	var c *client.Client
+	if o.Client != nil {
+		c = o.Client
+	} else if c, err = writer(); err != nil {
+		return fail(err)
+	}
+	q := url.Values{}
+	if p.ToolUseID != "" {
+		q.Set("command_id", p.ToolUseID)
+	}
+	q.Set("mode", strconv.FormatUint(uint64(fi.Mode().Perm()), 8))
+	h := http.Header{"Content-Type": {"application/octet-stream"}}
+	if p.SessionID != "" {
+		h.Set("X-Session-Id", p.SessionID)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = hookPostTimeout
+	}
+	uctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var res client.CommandResult
+	if _, err := c.Do(uctx, http.MethodPut, client.FilePath(rel)+"?"+q.Encode(), h, f, &res); err != nil {
+		return fail(fmt.Errorf("copy %s to the writer: %v", rel, err))
+	}
+	return hookExitOK
+}
+
+// confinePath resolves symlinks in root and file and returns the real root
+// and file's slash-separated path relative to it. It refuses a relative
+// file, one with a ".." component, one outside root (also through a symlink)
+// and the root itself.
+func confinePath(root, file string) (rootReal, rel string, err error) {
+	if !filepath.IsAbs(file) {
+		return "", "", fmt.Errorf("file_path %q is not absolute", file)
+	}
+	for _, part := range strings.FieldsFunc(file, func(r rune) bool { return r == '/' || r == filepath.Separator }) {
+		if part == ".." {
+			return "", "", fmt.Errorf("file_path %q contains \"..\"", file)
+		}
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return "", "", fmt.Errorf("project root %q: %v", root, err)
+	}
+	if rootReal, err = filepath.EvalSymlinks(absRoot); err != nil {
+		return "", "", fmt.Errorf("project root: %v", err)
+	}
+	fileReal, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return "", "", fmt.Errorf("file_path: %v", err)
+	}
+	r, err := filepath.Rel(rootReal, fileReal)
+	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
+		return "", "", fmt.Errorf("file_path %q is outside the project root %s (resolved: %s)", file, rootReal, fileReal)
+	}
+	return rootReal, filepath.ToSlash(r), nil
+}
