@@ -40,6 +40,7 @@ func commands() map[string]subcommand {
 		"status": {runStatus, "status — writer head, reader applied, lag"},
 		"verify": {runVerify, "verify — check the whole hash chain of the log"},
 		"bench":  {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
+		"policy": {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
 		"hook":   {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
 		"init":   {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
 	}

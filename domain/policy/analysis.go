@@ -23,7 +23,23 @@ const (
 	ruleTooDeep    = "builtin.too-complex"
 	ruleForkBomb   = "builtin.fork-bomb"
 	ruleBadInput   = "builtin.bad-input"
+	ruleEnv        = "builtin.program-environment"
 )
+
+// riskyVars change which program a command runs or what code it loads.
+var riskyVars = map[string]bool{
+	"PATH": true, "LD_PRELOAD": true, "LD_LIBRARY_PATH": true, "LD_AUDIT": true,
+	"DYLD_INSERT_LIBRARIES": true, "DYLD_LIBRARY_PATH": true, "BASH_ENV": true, "ENV": true,
+	"PROMPT_COMMAND": true, "IFS": true, "SHELLOPTS": true, "BASHOPTS": true,
+}
+
+// assigned reports an assignment to a variable that changes which program
+// runs (PATH=.:$PATH ls would run ./ls).
+func (a *analysis) assigned(name, text string) {
+	if riskyVars[name] {
+		a.find(ruleEnv, Escalate, "setting "+name+" changes which program runs", truncate(text))
+	}
+}
 
 // finding is a result of a builtin check.
 type finding struct {

@@ -33,8 +33,9 @@
 // known ($(echo rm) -rf /, $X, "${cmd}", a glob); a script for sh -c, eval,
 // su -c, env -S or watch, or a shell's or interpreter's program read from a
 // pipe, that is not statically known; a command that does not parse; nesting,
-// command or path counts beyond what the analysis follows; a Bash call without
-// a command string. Blocked: a function calling itself in a pipeline or in
+// command or path counts beyond what the analysis follows; setting PATH,
+// LD_PRELOAD, BASH_ENV and similar variables that change which program runs;
+// a Bash call without a command string. Blocked: a function calling itself in a pipeline or in
 // the background (a fork bomb).
 //
 // # Shell analysis

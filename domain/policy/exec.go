@@ -298,6 +298,8 @@ loop:
 			i++
 			break loop
 		case ws.assignments && isAssignment(v.s):
+			name, _, _ := strings.Cut(v.s, "=")
+			w.a.assigned(name, cmd.text)
 			i++
 		case ws.numericFlags && len(v.s) > 1 && v.s[0] == '-' && isDigits(v.s[1:]):
 			p.addFlag("n")

@@ -22,15 +22,15 @@ var literalOptions = map[string]bool{
 // way. For file tools the shape is the tool and a glob of the file's
 // directory and extension (Edit src/api/*.go). ok is false when the call
 // cannot be shaped safely: a program name or script not statically known,
-// or a command that does not parse.
+// a command that does not parse, or any other builtin finding such as a PATH
+// change.
 func Shape(c Call) (string, bool) {
 	var a analysis
 	a.run(&c)
-	for _, f := range a.findings {
-		switch f.id {
-		case ruleDynamic, ruleParseError, ruleTooDeep, ruleBadInput:
-			return "", false
-		}
+	if len(a.findings) > 0 {
+		// Every builtin finding (dynamic names, parse errors, PATH changes,
+		// ...) is about something a shape would not show.
+		return "", false
 	}
 	var b strings.Builder
 	b.WriteString(c.Tool)

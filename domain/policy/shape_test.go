@@ -30,6 +30,7 @@ func TestShape(t *testing.T) {
 		{"dynamic script", bash(`bash -c "$X"`), "", false},
 		{"parse error", bash(`echo 'x`), "", false},
 		{"no command", bash(``), "", false},
+		{"PATH change", bash(`PATH=. ls`), "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

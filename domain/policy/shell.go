@@ -119,6 +119,8 @@ func (a *analysis) simpleCommand(src string, ctx shellCtx) bool {
 	words := a.words[start:len(a.words):len(a.words)]
 	// Leading assignments only set the command's environment.
 	for len(words) > 0 && isAssignment(words[0].s) {
+		name, _, _ := strings.Cut(words[0].s, "=")
+		a.assigned(name, src)
 		words = words[1:]
 	}
 	if len(words) == 0 {
@@ -340,6 +342,11 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		w.nested(x, ctx)
 	case *syntax.DeclClause:
 		w.nested(x, ctx)
+		for _, as := range x.Args {
+			if as.Name != nil {
+				w.a.assigned(as.Name.Value, w.srcOf(x))
+			}
+		}
 	case *syntax.LetClause:
 		w.nested(x, ctx)
 	case *syntax.TimeClause:
@@ -444,6 +451,9 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	first := len(w.a.commands)
 	for _, as := range x.Assigns {
 		w.nested(as, ctx)
+		if as.Name != nil {
+			w.a.assigned(as.Name.Value, w.srcOf(x))
+		}
 	}
 	if len(x.Args) == 0 {
 		return
