@@ -62,11 +62,15 @@ func NewChangeFilesHandler(log EventLog) ChangeFilesHandler {
 // Handle decides and appends the change set's events. A version the client
 // expected but did not find is a *domain.ConflictError.
 func (h ChangeFilesHandler) Handle(ctx context.Context, cmd ChangeFiles) (domain.AppendResult, error) {
+	return h.handle(ctx, cmd, MaxOps)
+}
+
+func (h ChangeFilesHandler) handle(ctx context.Context, cmd ChangeFiles, maxOps int) (domain.AppendResult, error) {
 	if len(cmd.Ops) == 0 {
 		return domain.AppendResult{}, domain.Invalid("ops", "ops_empty", "a change set needs at least one operation")
 	}
-	if len(cmd.Ops) > MaxOps {
-		return domain.AppendResult{}, domain.Invalid("ops", "ops_too_many", "a change set has at most %d operations, got %d", MaxOps, len(cmd.Ops))
+	if len(cmd.Ops) > maxOps {
+		return domain.AppendResult{}, domain.Invalid("ops", "ops_too_many", "a change set has at most %d operations, got %d", maxOps, len(cmd.Ops))
 	}
 	clientExpects := false
 	for _, op := range cmd.Ops {

@@ -56,31 +56,31 @@ func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
 // maxCached bounds the decision cache; past it the cache starts over.
 const maxCached = 1 << 16
 
-// cachedVerdict is what the cache keeps for one exact input.
-type cachedVerdict struct {
-	verdict policy.Verdict
-	shape   string
-	shadow  *policy.Verdict
+// Verdict is the policy's answer for one call, before learned decisions.
+type Verdict struct {
+	policy.Verdict
+	Shape  string          // the call's shape, "" when it has none
+	Shadow *policy.Verdict // the shadow policy's answer, if one is loaded
 }
 
 type decisionCache struct {
 	mu  sync.RWMutex
-	m   map[[32]byte]cachedVerdict
+	m   map[[32]byte]Verdict
 	max int
 }
 
 func newDecisionCache(max int) *decisionCache {
-	return &decisionCache{m: make(map[[32]byte]cachedVerdict), max: max}
+	return &decisionCache{m: make(map[[32]byte]Verdict), max: max}
 }
 
-func (c *decisionCache) get(k [32]byte) (cachedVerdict, bool) {
+func (c *decisionCache) get(k [32]byte) (Verdict, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	v, ok := c.m[k]
 	return v, ok
 }
 
-func (c *decisionCache) put(k [32]byte, v cachedVerdict) {
+func (c *decisionCache) put(k [32]byte, v Verdict) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -144,7 +144,7 @@ func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLoo
 }
 
 // Decide evaluates the call without auditing it: the hot path's pure part.
-func (h *ValidateHandler) Decide(call ValidateCall) (v cachedVerdict, cached bool, err error) {
+func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err error) {
 	st := h.policies.state.Load()
 	key := cacheKey(call)
 	if c, ok := st.cache.get(key); ok {
@@ -156,13 +156,13 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v cachedVerdict, cached boo
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
 		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: h.home}
-	v = cachedVerdict{verdict: st.Enforced.Evaluate(pc)}
+	v = Verdict{Verdict: st.Enforced.Evaluate(pc)}
 	if shape, ok := policy.Shape(pc); ok {
-		v.shape = shape
+		v.Shape = shape
 	}
 	if st.Shadow != nil {
 		sv := st.Shadow.Evaluate(pc)
-		v.shadow = &sv
+		v.Shadow = &sv
 	}
 	st.cache.put(key, v)
 	return v, false, nil
@@ -175,11 +175,11 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 		return GateDecision{}, err
 	}
 	st := h.policies.Load()
-	out := GateDecision{DecisionID: uuid.NewString(), Decision: string(v.verdict.Decision), Reason: v.verdict.Reason,
-		Rule: v.verdict.Rule, PolicyRevision: st.Enforced.Revision(), Cached: cached}
+	out := GateDecision{DecisionID: uuid.NewString(), Decision: string(v.Verdict.Decision), Reason: v.Verdict.Reason,
+		Rule: v.Verdict.Rule, PolicyRevision: st.Enforced.Revision(), Cached: cached}
 	// A reviewer's "for this pattern" decides later escalations of the same shape.
-	if v.verdict.Decision == policy.Escalate && v.shape != "" {
-		if l, ok := h.learned.Lookup(v.shape); ok {
+	if v.Verdict.Decision == policy.Escalate && v.Shape != "" {
+		if l, ok := h.learned.Lookup(v.Shape); ok {
 			out.Decision, out.LearnedID, out.Rule = l.Decision, l.LearnedID, "learned:"+l.LearnedID
 			out.Reason = fmt.Sprintf("learned from review %s: %s", l.ReviewID, l.Reason)
 		}
@@ -187,16 +187,16 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	input := auditInput(call.Input)
 	audit := domain.GateDecided{DecisionID: out.DecisionID, Tool: call.Tool, Input: input, ToolUseID: call.ToolUseID, Cwd: call.Cwd,
 		Decision: out.Decision, Reason: out.Reason, Rule: out.Rule, PolicyRevision: out.PolicyRevision, Cached: cached, LearnedID: out.LearnedID}
-	if v.shadow != nil {
-		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.shadow.Decision), v.shadow.Rule, st.Shadow.Revision()
+	if v.Shadow != nil {
+		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.Shadow.Decision), v.Shadow.Rule, st.Shadow.Revision()
 	}
 	drafts := []domain.Draft{{StreamID: domain.GateStreamID(call.Agent.ID), Type: domain.TypeGateDecided, SchemaVersion: 1}}
 	if out.Decision == domain.DecisionEscalate {
 		out.ReviewID = uuid.NewString()
 		audit.ReviewID = out.ReviewID
 		drafts = append(drafts, aggregates.RequestReview(domain.ReviewRequested{ReviewID: out.ReviewID, DecisionID: out.DecisionID,
-			RequesterID: call.Agent.ID, Tool: call.Tool, Input: input, Shape: v.shape, Reason: out.Reason, Rule: out.Rule,
-			Approvals: max(v.verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
+			RequesterID: call.Agent.ID, Tool: call.Tool, Input: input, Shape: v.Shape, Reason: out.Reason, Rule: out.Rule,
+			Approvals: max(v.Verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
 	}
 	drafts[0].Payload = audit
 	res, err := h.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: call.Agent.ID, SessionID: call.SessionID, CorrelationID: call.ToolUseID}, Drafts: drafts})

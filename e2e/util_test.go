@@ -75,3 +75,5 @@ func startExtraReader(e *env) (*client.Client, error) {
 	}
 	return client.New("http://"+addr, e.sys.AdminToken), nil
 }
+
+func errorsAs(err error, target **client.Error) bool { return errors.As(err, target) }

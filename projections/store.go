@@ -26,6 +26,7 @@ const (
 	prefixRev   = "rev/" // rev/<path>\x00<seq> → revision (every change)
 	prefixEvent = "ev/"  // ev/<seq> → event JSON
 	prefixAgent = "ag/"  // ag/<name> → agent event JSON
+	prefixSnap  = "sn/"  // sn/<name> → SnapshotCreated JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -155,6 +156,12 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 				b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
 			}
 			touched = append(touched, rev.Path)
+		case e.Type == domain.TypeSnapshotCreated:
+			var p domain.SnapshotCreated
+			if err := e.DecodePayload(&p); err != nil {
+				return err
+			}
+			b.Set(pebbledb.Key(prefixSnap, []byte(p.Name)), e.Payload, nil)
 		case e.Type == domain.TypeAgentRegistered:
 			var p domain.AgentRegistered
 			if err := e.DecodePayload(&p); err != nil {
@@ -412,25 +419,36 @@ func (f EventFilter) matches(e domain.Event) bool {
 	return true
 }
 
-// SeqAtTime returns the last sequence whose event time is at or before t,
-// by binary search over the log (event times grow with sequence).
+// SeqAtTime returns the last sequence whose event time is at or before t
+// (0 when t is before the first event), by binary search over the log:
+// event times grow with sequence.
 func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
-	head := s.Head()
-	lo, hi := uint64(0), head // invariant: event lo is <= t (0 = before all), events after hi are > t
-	for lo < hi {
-		mid := lo + (hi-lo+1)/2
-		e, err := s.Event(mid)
-		if err != nil {
-			return 0, err
-		}
-		if e.Time.After(t) {
-			hi = mid - 1
-		} else {
-			lo = mid
-		}
+	return domain.SeqAtTime(s.Head(), t, s.Event)
+}
+
+// Snapshot returns the sequence a named snapshot records.
+func (s *Store) Snapshot(name string) (uint64, bool, error) {
+	raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixSnap, []byte(name)))
+	if err != nil || !ok {
+		return 0, false, err
 	}
-	if lo == 0 {
-		return 0, domain.Invalid("at", "point_before_history", "%s is before the first event", t.Format(time.RFC3339))
+	var p domain.SnapshotCreated
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return 0, false, fmt.Errorf("decode snapshot: %w", err)
 	}
-	return lo, nil
+	return p.Seq, true, nil
+}
+
+// Snapshots returns every named snapshot, by name.
+func (s *Store) Snapshots() ([]domain.SnapshotCreated, error) {
+	var out []domain.SnapshotCreated
+	err := s.scanPrefix([]byte(prefixSnap), func(_, v []byte) (bool, error) {
+		var p domain.SnapshotCreated
+		if err := json.Unmarshal(v, &p); err != nil {
+			return false, fmt.Errorf("decode snapshot: %w", err)
+		}
+		out = append(out, p)
+		return true, nil
+	})
+	return out, err
 }

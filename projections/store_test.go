@@ -108,8 +108,8 @@ func TestPointInTime(t *testing.T) {
 	if seq, err := s.SeqAtTime(evs[3].Time.Add(500 * time.Millisecond)); err != nil || seq != 4 {
 		t.Errorf("SeqAtTime = %d, %v; want 4", seq, err)
 	}
-	if _, err := s.SeqAtTime(evs[0].Time.Add(-time.Second)); err == nil {
-		t.Error("SeqAtTime before the first event succeeded")
+	if seq, err := s.SeqAtTime(evs[0].Time.Add(-time.Second)); err != nil || seq != 0 {
+		t.Errorf("SeqAtTime before the first event = %d, %v; want 0", seq, err)
 	}
 	got, next, err := s.Events(EventFilter{PathPrefix: "b", Limit: 2})
 	if err != nil || len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 4 || next != 4 {

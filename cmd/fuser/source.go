@@ -61,14 +61,14 @@ func (s *source) Events(_ context.Context, after uint64, limit int) ([]domain.Ev
 }
 
 func (s *source) SeqAtTime(_ context.Context, t time.Time) (uint64, error) {
-	seq, err := s.model.SeqAtTime(t)
-	var ve *domain.ValidationError
-	if errors.As(err, &ve) {
-		return 0, nil // before the first event
-	}
-	return seq, err
+	return s.model.SeqAtTime(t)
 }
 
 func (s *source) Snapshots(context.Context) (map[string]uint64, error) {
-	return map[string]uint64{}, nil
+	snaps, err := s.model.Snapshots()
+	out := make(map[string]uint64, len(snaps))
+	for _, sn := range snaps {
+		out[sn.Name] = sn.Seq
+	}
+	return out, err
 }

@@ -62,7 +62,7 @@ func runCat(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	at := fs.Uint64("at", 0, "the sequence to read at (0: now)")
+	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
@@ -73,8 +73,8 @@ func runCat(ctx context.Context, args []string) error {
 		return err
 	}
 	q := url.Values{}
-	if *at > 0 {
-		q.Set("at", strconv.FormatUint(*at, 10))
+	if *at != "" {
+		q.Set("at", *at)
 	}
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
@@ -132,7 +132,7 @@ func runTree(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tree", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	at := fs.Uint64("at", 0, "the sequence to list at (0: now)")
+	at := fs.String("at", "", "the point to list at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args, 0, 1)
 	if err != nil {
@@ -146,8 +146,8 @@ func runTree(ctx context.Context, args []string) error {
 	if len(pos) == 1 {
 		q.Set("prefix", pos[0])
 	}
-	if *at > 0 {
-		q.Set("at", strconv.FormatUint(*at, 10))
+	if *at != "" {
+		q.Set("at", *at)
 	}
 	var out struct {
 		Seq   uint64                 `json:"seq"`

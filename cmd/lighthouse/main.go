@@ -29,20 +29,25 @@ type subcommand struct {
 
 func commands() map[string]subcommand {
 	return map[string]subcommand{
-		"up":     {runUp, "run writer, bus, reader (and fuser) in the foreground"},
-		"agent":  {runAgent, "agent add NAME --role ROLE | agent list"},
-		"put":    {runPut, "put PATH [FILE] — write a file (stdin when FILE is absent)"},
-		"cat":    {runCat, "cat PATH — print a file as the reader has it"},
-		"rm":     {runRm, "rm PATH — delete a file"},
-		"mv":     {runMv, "mv FROM TO — move a file"},
-		"tree":   {runTree, "tree [PREFIX] — list files"},
-		"log":    {runLog, "log [--path P] [--agent ID] [--type T] — list events"},
-		"status": {runStatus, "status — writer head, reader applied, lag"},
-		"verify": {runVerify, "verify — check the whole hash chain of the log"},
-		"bench":  {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
-		"policy": {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
-		"hook":   {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
-		"init":   {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
+		"up":       {runUp, "run writer, bus, reader (and fuser) in the foreground"},
+		"agent":    {runAgent, "agent add NAME --role ROLE | agent list"},
+		"put":      {runPut, "put PATH [FILE] — write a file (stdin when FILE is absent)"},
+		"cat":      {runCat, "cat PATH — print a file as the reader has it"},
+		"rm":       {runRm, "rm PATH — delete a file"},
+		"mv":       {runMv, "mv FROM TO — move a file"},
+		"tree":     {runTree, "tree [PREFIX] — list files"},
+		"log":      {runLog, "log [--path P] [--agent ID] [--type T] — list events"},
+		"show":     {runShow, "show PATH[@POINT] — print a file as of a point (sequence, RFC 3339 time or snapshot)"},
+		"diff":     {runDiff, "diff FROM [TO] [--stat] [--path P] — what changed between two points"},
+		"snapshot": {runSnapshot, "snapshot NAME [-m DESCRIPTION] — name the current point"},
+		"restore":  {runRestore, "restore POINT [PATH...] — bring files back as of a point, as new events"},
+		"grep":     {runGrep, "grep PATTERN [@POINT] [-F] [-i] [--glob G] — search file contents at a point"},
+		"status":   {runStatus, "status — writer head, reader applied, lag"},
+		"verify":   {runVerify, "verify — check the whole hash chain of the log"},
+		"bench":    {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
+		"policy":   {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
+		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
+		"init":     {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
 	}
 }
 
@@ -56,7 +61,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nenvironment: LIGHTHOUSE_URL (writer), LIGHTHOUSE_READER_URL, LIGHTHOUSE_TOKEN, LIGHTHOUSE_DATA")
 }

@@ -122,6 +122,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		File:    query.FileHandler{Model: model, Content: content{mirror}},
 		History: query.HistoryHandler{Model: model},
 		Events:  query.EventsHandler{Model: model},
+		Diff:    query.DiffHandler{Model: model, Content: content{mirror}},
+		Search:  query.SearchHandler{Model: model, Content: content{mirror}},
 		Limits:  httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		MaxWait: 30 * time.Second,
 		Ready: func() error {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -193,4 +194,79 @@ func (s *Store) PutBlob(hash string, data []byte) error {
 		return fmt.Errorf("store blob: %w", err)
 	}
 	return nil
+}
+
+// SeqAtTime returns the last sequence at or before t (0 when none).
+func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
+	head, _ := s.Head()
+	return domain.SeqAtTime(head, t, s.Event)
+}
+
+// Snapshot returns the sequence a named snapshot records.
+func (s *Store) Snapshot(name string) (uint64, bool, error) {
+	e, ok, err := s.LastEvent(domain.SnapshotStreamID(name))
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	var p domain.SnapshotCreated
+	if err := e.DecodePayload(&p); err != nil {
+		return 0, false, err
+	}
+	return p.Seq, true, nil
+}
+
+// StreamAt returns the newest event of stream at or before seq: one binary
+// search over the stream's versions.
+func (s *Store) StreamAt(stream string, seq uint64) (domain.Event, bool, error) {
+	v, err := s.StreamVersion(stream)
+	if err != nil || v == 0 {
+		return domain.Event{}, false, err
+	}
+	seqOf := func(ver uint64) (uint64, error) {
+		raw, ok, err := pebbledb.Get(s.db, streamKey(stream, ver))
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return 0, fmt.Errorf("stream %s version %d has no index entry", stream, ver)
+		}
+		return binary.BigEndian.Uint64(raw), nil
+	}
+	lo, hi := uint64(0), v // version lo is at or before seq (0: none)
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		at, err := seqOf(mid)
+		if err != nil {
+			return domain.Event{}, false, err
+		}
+		if at > seq {
+			hi = mid - 1
+		} else {
+			lo = mid
+		}
+	}
+	if lo == 0 {
+		return domain.Event{}, false, nil
+	}
+	at, err := seqOf(lo)
+	if err != nil {
+		return domain.Event{}, false, err
+	}
+	e, err := s.Event(at)
+	return e, err == nil, err
+}
+
+// Streams returns the ids of every stream whose id starts with prefix.
+func (s *Store) Streams(prefix string) ([]string, error) {
+	start := pebbledb.Key(prefixVersion, []byte(prefix))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
+	if err != nil {
+		return nil, fmt.Errorf("scan streams: %w", err)
+	}
+	defer it.Close()
+	var out []string
+	for ok := it.First(); ok; ok = it.Next() {
+		out = append(out, string(it.Key()[len(prefixVersion):]))
+	}
+	return out, it.Error()
 }

@@ -48,6 +48,7 @@ type Store struct {
 	mu       sync.RWMutex
 	head     uint64
 	lastHash string
+	lastTime time.Time // event times never go backwards, even if the clock does
 	notify   chan struct{}
 }
 
@@ -63,8 +64,9 @@ type appendReply struct {
 }
 
 type headRecord struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"`
+	Seq  uint64    `json:"seq"`
+	Hash string    `json:"hash"`
+	Time time.Time `json:"time"`
 }
 
 // Open opens the log in dir and starts its committer.
@@ -93,7 +95,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("decode log head: %w", err)
 		}
-		s.head, s.lastHash = h.Seq, h.Hash
+		s.head, s.lastHash, s.lastTime = h.Seq, h.Hash, h.Time
 	}
 	go s.commitLoop()
 	return s, nil
@@ -165,7 +167,7 @@ func (s *Store) commitLoop() {
 
 func (s *Store) commitGroup(group []*pending) {
 	s.mu.RLock()
-	head, lastHash := s.head, s.lastHash
+	head, lastHash, lastTime := s.head, s.lastHash, s.lastTime
 	s.mu.RUnlock()
 
 	g := &groupState{
@@ -175,6 +177,7 @@ func (s *Store) commitGroup(group []*pending) {
 		commands: map[string]domain.AppendResult{},
 		head:     head,
 		lastHash: lastHash,
+		lastTime: lastTime,
 	}
 	defer g.batch.Close()
 	replies := make([]appendReply, len(group))
@@ -186,7 +189,7 @@ func (s *Store) commitGroup(group []*pending) {
 		replies[i].res, replies[i].err = g.add(p.req)
 	}
 	if g.head != head {
-		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash})
+		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash, Time: g.lastTime})
 		err := g.batch.Set([]byte(keyHead), rec, nil)
 		if err == nil {
 			err = g.batch.Commit(pebble.Sync)
@@ -200,7 +203,7 @@ func (s *Store) commitGroup(group []*pending) {
 			}
 		} else {
 			s.mu.Lock()
-			s.head, s.lastHash = g.head, g.lastHash
+			s.head, s.lastHash, s.lastTime = g.head, g.lastHash, g.lastTime
 			s.mu.Unlock()
 			select {
 			case s.notify <- struct{}{}:
@@ -222,6 +225,7 @@ type groupState struct {
 	commands map[string]domain.AppendResult
 	head     uint64
 	lastHash string
+	lastTime time.Time
 }
 
 func (g *groupState) version(stream string) (uint64, error) {
@@ -256,6 +260,9 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		return domain.AppendResult{}, errors.New("append of no events")
 	}
 	at := g.store.now()
+	if at.Before(g.lastTime) {
+		at = g.lastTime
+	}
 	events := make([]domain.Event, 0, len(req.Drafts))
 	versions := map[string]uint64{}
 	head, prev := g.head, g.lastHash
@@ -299,7 +306,7 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		g.batch.Set(cmdKey, raw, nil)
 		g.commands[string(cmdKey)] = res
 	}
-	g.head, g.lastHash = head, prev
+	g.head, g.lastHash, g.lastTime = head, prev, at
 	return res, nil
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,10 +17,13 @@ import (
 	"github.com/lighthouse-ai/lighthouse/query"
 )
 
-// Progress is the reader's view of how far it and the writer are.
+// Progress is the reader's view of how far it and the writer are, and its
+// index of points in history.
 type Progress interface {
+	domain.PointIndex
 	Head() uint64
 	WaitFor(ctx context.Context, seq uint64) error
+	Snapshots() ([]domain.SnapshotCreated, error)
 }
 
 // WriterHead asks the writer for its head.
@@ -35,6 +39,8 @@ type Reader struct {
 	File       query.FileHandler
 	History    query.HistoryHandler
 	Events     query.EventsHandler
+	Diff       query.DiffHandler
+	Search     query.SearchHandler
 	Limits     Limits
 	Ready      func() error
 	// MaxWait bounds how long a read with min_seq waits.
@@ -49,6 +55,10 @@ func (r *Reader) Handler() http.Handler {
 	v1.GET("/files/*", r.file)
 	v1.GET("/events", r.events)
 	v1.GET("/status", r.status)
+	v1.GET("/snapshots", r.snapshots)
+	v1.GET("/snapshots/:name", r.snapshot)
+	v1.GET("/diff", r.diff)
+	v1.GET("/search", r.search)
 	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
 	return e
 }
@@ -88,13 +98,22 @@ func (r *Reader) setSeq(c echo.Context) {
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(r.Progress.Head(), 10))
 }
 
-// at reads the point to look at: a sequence number ("at=120"); 0 or absent means now.
-func at(c echo.Context) (uint64, error) {
-	return uintParam(c, "at", 0)
+// point reads a point parameter (a sequence, an RFC 3339 time or a
+// snapshot name) and resolves it; absent means now (0).
+func (r *Reader) point(c echo.Context, name string) (uint64, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return 0, nil
+	}
+	p, err := domain.ParsePoint(name, s)
+	if err != nil {
+		return 0, err
+	}
+	return p.Resolve(name, r.Progress, r.Progress.Head(), time.Now())
 }
 
 func (r *Reader) tree(c echo.Context) error {
-	point, err := at(c)
+	point, err := r.point(c, "at")
 	if err != nil {
 		return err
 	}
@@ -140,7 +159,7 @@ func (r *Reader) file(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	point, err := at(c)
+	point, err := r.point(c, "at")
 	if err != nil {
 		return err
 	}
@@ -234,4 +253,111 @@ func (r *Reader) status(c echo.Context) error {
 		st.WriterHead, st.Lag = &head, &lag
 	}
 	return c.JSON(http.StatusOK, st)
+}
+
+func (r *Reader) snapshots(c echo.Context) error {
+	snaps, err := r.Progress.Snapshots()
+	if err != nil {
+		return err
+	}
+	if snaps == nil {
+		snaps = []domain.SnapshotCreated{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"snapshots": snaps})
+}
+
+func (r *Reader) snapshot(c echo.Context) error {
+	snaps, err := r.Progress.Snapshots()
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		if s.Name == c.Param("name") {
+			return c.JSON(http.StatusOK, s)
+		}
+	}
+	return &apiError{status: http.StatusNotFound, detail: ErrorDetail{Code: "snapshot_unknown", Field: "name", Message: "no snapshot named " + c.Param("name")}}
+}
+
+func (r *Reader) diff(c echo.Context) error {
+	q := query.Diff{Patches: c.QueryParam("patches") != "false"}
+	var err error
+	if c.QueryParam("from") == "" {
+		return badRequest("from", "point_missing", "from is required: a sequence number, an RFC 3339 time or a snapshot name")
+	}
+	if q.From, err = r.point(c, "from"); err != nil {
+		return err
+	}
+	if q.To, err = r.point(c, "to"); err != nil {
+		return err
+	}
+	if q.To == 0 {
+		q.To = r.Progress.Head()
+	}
+	if p := c.QueryParam("path"); p != "" {
+		pp, err := domain.ParsePath("path", p)
+		if err != nil {
+			return err
+		}
+		q.Prefix = string(pp)
+	}
+	r.setSeq(c)
+	changes, err := r.Diff.Handle(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	if changes == nil {
+		changes = []query.Change{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"from": q.From, "to": q.To, "changes": changes})
+}
+
+// search streams matches as JSON lines, then one summary line.
+func (r *Reader) search(c echo.Context) error {
+	q := query.Search{Pattern: c.QueryParam("q"), Literal: c.QueryParam("literal") == "true",
+		IgnoreCase: c.QueryParam("ignore_case") == "true", Globs: c.QueryParams()["glob"]}
+	if q.Pattern == "" {
+		return badRequest("q", "pattern_missing", "q (the pattern) is required")
+	}
+	limit, err := uintParam(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > query.MaxSearchMatches {
+		return badRequest("limit", "limit_invalid", "limit must be 1 to 100000")
+	}
+	q.Limit = int(limit)
+	if q.At, err = r.point(c, "at"); err != nil {
+		return err
+	}
+	if q.At == 0 {
+		q.At = r.Progress.Head()
+	}
+	r.setSeq(c)
+	resp := c.Response()
+	resp.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(resp)
+	started := false
+	sum, err := r.Search.Handle(c.Request().Context(), q, func(m query.Match) error {
+		if !started {
+			resp.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+		resp.Flush()
+		return nil
+	})
+	if err != nil && !started {
+		return err
+	}
+	if !started {
+		resp.WriteHeader(http.StatusOK)
+	}
+	out := map[string]any{"done": true, "at": q.At, "matches": sum.Matches, "files_searched": sum.Files, "truncated": sum.Truncated}
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	return enc.Encode(out)
 }

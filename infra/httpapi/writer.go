@@ -44,6 +44,7 @@ type Writer struct {
 	Limits       Limits
 	Ready        func() error
 	Gate         *Gate
+	History      *command.HistoryHandler
 }
 
 // maxEventsPage bounds one GET /v1/events answer.
@@ -65,6 +66,8 @@ func (w *Writer) Handler() http.Handler {
 	v1.GET("/whoami", func(c echo.Context) error { return c.JSON(http.StatusOK, agentOf(c)) })
 	v1.GET("/status", w.status)
 	v1.GET("/verify", w.verify)
+	v1.POST("/snapshots", w.snapshot)
+	v1.POST("/restore", w.restore)
 	w.Gate.routes(v1)
 	return e
 }
@@ -496,4 +499,60 @@ func (w *Writer) verify(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"ok": false, "verified": n, "error": err.Error()})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "verified": n})
+}
+
+type snapshotRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+func (w *Writer) snapshot(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder, domain.RoleReviewer, domain.RoleExpert)
+	if err != nil {
+		return err
+	}
+	var req snapshotRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	res, err := w.History.Snapshot(c.Request().Context(), command.CreateSnapshot{Meta: meta(c, agent), Name: req.Name, Description: req.Description})
+	if err != nil {
+		return err
+	}
+	return accepted(c, http.StatusCreated, res)
+}
+
+type restoreRequest struct {
+	Point     string   `json:"point"`
+	Paths     []string `json:"paths"`
+	CommandID string   `json:"command_id"`
+}
+
+func (w *Writer) restore(c echo.Context) error {
+	agent, err := require(c, domain.RoleBuilder)
+	if err != nil {
+		return err
+	}
+	var req restoreRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	point, err := domain.ParsePoint("point", req.Point)
+	if err != nil {
+		return err
+	}
+	cmd := command.Restore{CommandID: req.CommandID, Meta: meta(c, agent), Point: point}
+	for i, p := range req.Paths {
+		pp, err := domain.ParsePath(fmt.Sprintf("paths[%d]", i), p)
+		if err != nil {
+			return err
+		}
+		cmd.Paths = append(cmd.Paths, pp)
+	}
+	res, err := w.History.Restore(c.Request().Context(), cmd)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
+	return c.JSON(http.StatusOK, map[string]any{"seq": res.LastSeq, "point": res.Point, "restored": res.Restored, "deleted": res.Deleted})
 }

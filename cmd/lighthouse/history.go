@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+)
+
+// runShow prints a file as of a point: `show PATH@POINT` (or just PATH).
+func runShow(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	var c connection
+	c.register(fs)
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	path, point, _ := strings.Cut(pos[0], "@")
+	r, err := c.reader()
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if point != "" {
+		q.Set("at", point)
+	}
+	body, err := r.Open(ctx, client.FilePath(path)+"?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	_, err = io.Copy(os.Stdout, body)
+	return err
+}
+
+// runDiff prints what changed between two points, as unified diffs.
+func runDiff(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	var c connection
+	c.register(fs)
+	path := fs.String("path", "", "only below this path")
+	stat := fs.Bool("stat", false, "only list the changed paths")
+	pos, err := parse(fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	r, err := c.reader()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"from": {pos[0]}}
+	if len(pos) == 2 {
+		q.Set("to", pos[1])
+	}
+	if *path != "" {
+		q.Set("path", *path)
+	}
+	if *stat {
+		q.Set("patches", "false")
+	}
+	var out struct {
+		Changes []struct {
+			Path, Status, From, Patch string
+			Binary                    bool
+		} `json:"changes"`
+	}
+	if _, err := r.Do(ctx, "GET", "/v1/diff?"+q.Encode(), nil, nil, &out); err != nil {
+		return err
+	}
+	for _, ch := range out.Changes {
+		name := ch.Path
+		if ch.From != "" {
+			name = ch.From + " -> " + ch.Path
+		}
+		fmt.Printf("%-8s %s\n", ch.Status, name)
+		switch {
+		case *stat:
+		case ch.Binary:
+			fmt.Println("Binary files differ")
+		case ch.Patch != "":
+			fmt.Print(ch.Patch)
+		}
+	}
+	return nil
+}
+
+// runSnapshot names the current point.
+func runSnapshot(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	var c connection
+	c.register(fs)
+	desc := fs.String("m", "", "description")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	w, err := c.writer()
+	if err != nil {
+		return err
+	}
+	var res client.CommandResult
+	if err := w.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": pos[0], "description": *desc}, &res); err != nil {
+		return err
+	}
+	fmt.Println(res.Seq)
+	return nil
+}
+
+// runRestore brings back the project, or some paths, as of a point.
+func runRestore(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	var c connection
+	c.register(fs)
+	pos, err := parse(fs, args, 1, -1)
+	if err != nil {
+		return err
+	}
+	w, err := c.writer()
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Seq      uint64 `json:"seq"`
+		Point    uint64 `json:"point"`
+		Restored int    `json:"restored"`
+		Deleted  int    `json:"deleted"`
+	}
+	if err := w.PostJSON(ctx, "/v1/restore", map[string]any{"point": pos[0], "paths": pos[1:]}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
+	fmt.Println(out.Seq)
+	return nil
+}
+
+// runGrep searches file contents at a point: `grep PATTERN [@POINT]`.
+func runGrep(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("grep", flag.ContinueOnError)
+	var c connection
+	c.register(fs)
+	literal := fs.Bool("F", false, "the pattern is a literal string")
+	ignoreCase := fs.Bool("i", false, "ignore case")
+	glob := fs.String("glob", "", "only files matching this glob")
+	limit := fs.Int("limit", 1000, "at most this many matches")
+	pos, err := parse(fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	r, err := c.reader()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"q": {pos[0]}, "limit": {fmt.Sprint(*limit)}}
+	if len(pos) == 2 {
+		q.Set("at", strings.TrimPrefix(pos[1], "@"))
+	}
+	if *literal {
+		q.Set("literal", "true")
+	}
+	if *ignoreCase {
+		q.Set("ignore_case", "true")
+	}
+	if *glob != "" {
+		q.Set("glob", *glob)
+	}
+	body, err := r.Open(ctx, "/v1/search?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	found := 0
+	for sc.Scan() {
+		var m struct {
+			Path      string `json:"path"`
+			Line      int    `json:"line"`
+			Text      string `json:"text"`
+			Done      bool   `json:"done"`
+			Truncated bool   `json:"truncated"`
+			Error     string `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return fmt.Errorf("bad search answer: %w", err)
+		}
+		switch {
+		case m.Done && m.Error != "":
+			return fmt.Errorf("search failed: %s", m.Error)
+		case m.Done && m.Truncated:
+			fmt.Fprintf(os.Stderr, "(stopped after %d matches)\n", found)
+		case !m.Done:
+			found++
+			fmt.Printf("%s:%d:%s\n", m.Path, m.Line, m.Text)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if found == 0 {
+		os.Exit(1) // like grep: no match
+	}
+	return nil
+}

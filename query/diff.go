@@ -1,0 +1,170 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// Change statuses in a diff.
+const (
+	Added    = "added"
+	Modified = "modified"
+	Deleted  = "deleted"
+	Moved    = "moved"
+)
+
+// Diff compares the project (below Prefix) at two points.
+type Diff struct {
+	From, To uint64
+	Prefix   string
+	Patches  bool // include unified diffs of text files
+}
+
+// Change is one path that differs between two points.
+type Change struct {
+	Path     string `json:"path"`
+	Status   string `json:"status"`
+	From     string `json:"from,omitempty"` // a move's old path
+	OldHash  string `json:"old_hash,omitempty"`
+	NewHash  string `json:"new_hash,omitempty"`
+	OldSize  int64  `json:"old_size"`
+	NewSize  int64  `json:"new_size"`
+	OldMode  uint32 `json:"old_mode,omitempty"`
+	NewMode  uint32 `json:"new_mode,omitempty"`
+	Patch    string `json:"patch,omitempty"`
+	Binary   bool   `json:"binary,omitempty"`
+	TooLarge bool   `json:"too_large,omitempty"`
+}
+
+// maxPatchBytes bounds the content read to build one file's patch.
+const maxPatchBytes = 4 << 20
+
+// DiffHandler handles Diff. Both trees come from the index, so the cost is
+// in the number of files, not in the events between the points.
+type DiffHandler struct {
+	Model   ReadModel
+	Content Content
+}
+
+// Handle returns the changes, sorted by path.
+func (h DiffHandler) Handle(ctx context.Context, q Diff) ([]Change, error) {
+	before, err := h.Model.Tree(q.From, q.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	after, err := h.Model.Tree(q.To, q.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	old := make(map[string]projections.FileInfo, len(before))
+	for _, f := range before {
+		old[f.Path] = f
+	}
+	var changes []Change
+	gone := map[string][]string{} // hash → deleted paths, for finding moves
+	seen := make(map[string]bool, len(after))
+	for _, f := range after {
+		seen[f.Path] = true
+		o, ok := old[f.Path]
+		switch {
+		case !ok:
+			changes = append(changes, Change{Path: f.Path, Status: Added, NewHash: f.Hash, NewSize: f.Size, NewMode: f.Mode})
+		case o.Hash != f.Hash || o.Mode != f.Mode:
+			changes = append(changes, Change{Path: f.Path, Status: Modified, OldHash: o.Hash, NewHash: f.Hash,
+				OldSize: o.Size, NewSize: f.Size, OldMode: o.Mode, NewMode: f.Mode})
+		}
+	}
+	for _, o := range before {
+		if !seen[o.Path] {
+			gone[o.Hash] = append(gone[o.Hash], o.Path)
+		}
+	}
+	// An added file whose content a deleted file had is a move.
+	for i, c := range changes {
+		if c.Status != Added {
+			continue
+		}
+		if paths := gone[c.NewHash]; len(paths) > 0 {
+			o := old[paths[0]]
+			gone[c.NewHash] = paths[1:]
+			changes[i].Status, changes[i].From = Moved, o.Path
+			changes[i].OldHash, changes[i].OldSize, changes[i].OldMode = o.Hash, o.Size, o.Mode
+		}
+	}
+	for _, paths := range gone {
+		for _, p := range paths {
+			o := old[p]
+			changes = append(changes, Change{Path: p, Status: Deleted, OldHash: o.Hash, OldSize: o.Size, OldMode: o.Mode})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	if q.Patches {
+		for i := range changes {
+			if err := h.patch(ctx, &changes[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return changes, nil
+}
+
+func (h DiffHandler) patch(ctx context.Context, c *Change) error {
+	if c.Status == Moved && c.OldHash == c.NewHash {
+		return nil
+	}
+	if c.OldSize > maxPatchBytes || c.NewSize > maxPatchBytes {
+		c.TooLarge = true
+		return nil
+	}
+	a, err := h.read(ctx, c.OldHash)
+	if err != nil {
+		return err
+	}
+	b, err := h.read(ctx, c.NewHash)
+	if err != nil {
+		return err
+	}
+	if isBinary(a) || isBinary(b) {
+		c.Binary = true
+		return nil
+	}
+	from, to := "a/"+c.Path, "b/"+c.Path
+	switch c.Status {
+	case Added:
+		from = "/dev/null"
+	case Deleted:
+		to = "/dev/null"
+	case Moved:
+		from = "a/" + c.From
+	}
+	c.Patch, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)), FromFile: from, ToFile: to, Context: 3})
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", c.Path, err)
+	}
+	return nil
+}
+
+func (h DiffHandler) read(ctx context.Context, hash string) ([]byte, error) {
+	if hash == "" {
+		return nil, nil
+	}
+	rc, err := h.Content.Open(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxPatchBytes))
+}
+
+// isBinary reports content with a NUL byte in its first 8000 bytes, as git does.
+func isBinary(b []byte) bool {
+	return bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0
+}
