@@ -97,7 +97,7 @@ func TestHookDecisions(t *testing.T) {
 	url := e.sys.WriterURL
 	cases := []struct {
 		name, command, want string
-		args           []string
+		args                []string
 	}{
 		{"the shipped payload is allowed silently", "go test ./... && git status", "none", nil},
 		{"rm -rf / is denied", "rm -rf /", "deny", nil},
@@ -117,7 +117,9 @@ func TestHookDecisions(t *testing.T) {
 	}
 	// An escalation a reviewer approves while the hook waits.
 	done := make(chan hookResult)
-	go func() { done <- hook(t, url, builder.Token, bashPayload(t, "git push origin feature-7"), "pre", "--wait", "20s") }()
+	go func() {
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin feature-7"), "pre", "--wait", "20s")
+	}()
 	id := pendingReview(t, e, "git push origin feature-7")
 	if err := builder.PostJSON(context.Background(), "/v1/reviews/"+id+"/approve", map[string]string{"reason": "mine"}, nil); !isStatus(err, 403) {
 		t.Fatalf("requester approves its own call: %v, want 403", err)
@@ -129,7 +131,9 @@ func TestHookDecisions(t *testing.T) {
 		t.Fatalf("approved escalation → %s, want allowed silently", got)
 	}
 	// And one a reviewer denies.
-	go func() { done <- hook(t, url, builder.Token, bashPayload(t, "git push origin wip"), "pre", "--wait", "20s") }()
+	go func() {
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin wip"), "pre", "--wait", "20s")
+	}()
 	id = pendingReview(t, e, "git push origin wip")
 	if err := reviewer.PostJSON(context.Background(), "/v1/reviews/"+id+"/deny", map[string]string{"reason": "not yet"}, nil); err != nil {
 		t.Fatal(err)
