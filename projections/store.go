@@ -21,12 +21,13 @@ import (
 // batch as the state it describes, so a restart resumes exactly where the
 // last applied batch ended.
 const (
-	keyPosition = "m/pos"
-	prefixCur   = "cur/" // cur/<path> → revision (the file now)
-	prefixRev   = "rev/" // rev/<path>\x00<seq> → revision (every change)
-	prefixEvent = "ev/"  // ev/<seq> → event JSON
-	prefixAgent = "ag/"  // ag/<name> → agent event JSON
-	prefixSnap  = "sn/"  // sn/<name> → SnapshotCreated JSON
+	keyPosition  = "m/pos"
+	prefixCur    = "cur/" // cur/<path> → revision (the file now)
+	prefixRev    = "rev/" // rev/<path>\x00<seq> → revision (every change)
+	prefixEvent  = "ev/"  // ev/<seq> → event JSON
+	prefixAgent  = "ag/"  // ag/<name> → agent event JSON
+	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
+	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -45,9 +46,10 @@ type ChangeFunc func(seq uint64, paths []string)
 // Store is a projection of the file shadow, the log and the agents, kept in
 // its own Pebble database. It is safe for concurrent use.
 type Store struct {
-	db     *pebble.DB
-	log    *slog.Logger
-	agents *Agents
+	db      *pebble.DB
+	log     *slog.Logger
+	agents  *Agents
+	reviews *Reviews
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -67,7 +69,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -77,6 +79,15 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	}
 	if err == nil {
 		err = s.loadAgents()
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixReview), func(_, v []byte) (bool, error) {
+			var e domain.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return false, err
+			}
+			return true, s.reviews.Apply(e)
+		})
 	}
 	if err != nil {
 		db.Close()
@@ -156,6 +167,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 				b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
 			}
 			touched = append(touched, rev.Path)
+		case strings.HasPrefix(e.StreamID, "review:"):
+			b.Set(pebbledb.Key(prefixReview, []byte(strings.TrimPrefix(e.StreamID, "review:")), []byte{0}, pebbledb.Uint64(e.Seq)), raw, nil)
 		case e.Type == domain.TypeSnapshotCreated:
 			var p domain.SnapshotCreated
 			if err := e.DecodePayload(&p); err != nil {
@@ -178,6 +191,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	}
 	for _, e := range events {
 		if err := s.agents.Apply(e); err != nil {
+			return err
+		}
+		if err := s.reviews.Apply(e); err != nil {
 			return err
 		}
 	}
@@ -425,6 +441,9 @@ func (f EventFilter) matches(e domain.Event) bool {
 func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
 	return domain.SeqAtTime(s.Head(), t, s.Event)
 }
+
+// Reviews returns the reviews with status ("" for all), oldest first.
+func (s *Store) Reviews(status string) []ReviewView { return s.reviews.List(status) }
 
 // Snapshot returns the sequence a named snapshot records.
 func (s *Store) Snapshot(name string) (uint64, bool, error) {

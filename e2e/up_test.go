@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
+)
+
+// TestUp runs the one command a newcomer runs, `lighthouse up`, uses the
+// system through the CLI and stops it with SIGTERM.
+func TestUp(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	mount := filepath.Join(t.TempDir(), "mnt")
+	var addrs [3]string
+	for i := range addrs {
+		a, err := supervisor.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	args := []string{"up", "--data", data, "--writer-addr", addrs[0], "--reader-addr", addrs[1], "--bus-addr", addrs[2], "--mount", mount}
+	fuse := os.Geteuid() == 0
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		fuse = false
+	}
+	if !fuse {
+		args = append(args, "--no-mount")
+	}
+	up := exec.Command(filepath.Join(binDir, "lighthouse"), args...)
+	var out syncBuffer
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	defer func() {
+		if up.ProcessState == nil {
+			up.Process.Kill()
+		}
+	}()
+	eventually(t, "lighthouse up ready", func() error {
+		if !strings.Contains(out.String(), "lighthouse is up") {
+			return os.ErrNotExist
+		}
+		return nil
+	})
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^lh_[A-Za-z0-9_-]{43}$`).Match(token) {
+		t.Fatalf("admin.token holds %q, want only the token", token)
+	}
+	if fi, _ := os.Stat(filepath.Join(data, "admin.token")); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token mode %v", fi.Mode().Perm())
+	}
+	run := func(stdin string, args ...string) string {
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), args...)
+		cmd.Env = append(os.Environ(), "LIGHTHOUSE_DATA="+data, "LIGHTHOUSE_URL=http://"+addrs[0], "LIGHTHOUSE_READER_URL=http://"+addrs[1], "LIGHTHOUSE_TOKEN=")
+		cmd.Stdin = strings.NewReader(stdin)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lighthouse %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	seq := strings.TrimSpace(run("hello from up\n", "put", "notes/hello.txt"))
+	if got := run("", "cat", "--min-seq", seq, "notes/hello.txt"); got != "hello from up\n" {
+		t.Fatalf("cat = %q", got)
+	}
+	if fuse {
+		eventually(t, "file in the mount", func() error {
+			b, err := os.ReadFile(filepath.Join(mount, "current", "notes", "hello.txt"))
+			if err == nil && !bytes.Equal(b, []byte("hello from up\n")) {
+				return os.ErrInvalid
+			}
+			return err
+		})
+	} else if !strings.Contains(out.String(), "mount") {
+		t.Logf("no FUSE here; up said:\n%s", out.String())
+	}
+	up.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("up exited with %v after SIGTERM:\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("up did not stop on SIGTERM:\n%s", out.String())
+	}
+	for _, a := range addrs[:2] {
+		if _, err := http.Get("http://" + a + "/healthz"); err == nil {
+			t.Errorf("%s still answers after up stopped", a)
+		}
+	}
+	if fuse {
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mounts), mount) {
+			t.Errorf("%s still mounted after up stopped", mount)
+		}
+	}
+}
