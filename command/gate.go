@@ -59,8 +59,10 @@ const maxCached = 1 << 16
 // Verdict is the policy's answer for one call, before learned decisions.
 type Verdict struct {
 	policy.Verdict
-	Shape  string          // the call's shape, "" when it has none
-	Shadow *policy.Verdict // the shadow policy's answer, if one is loaded
+	Revision       string          // the revision of the policy that decided
+	Shape          string          // the call's shape, "" when it has none
+	Shadow         *policy.Verdict // the shadow policy's answer, if one is loaded
+	ShadowRevision string
 }
 
 type decisionCache struct {
@@ -156,13 +158,13 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
 		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: h.home}
-	v = Verdict{Verdict: st.Enforced.Evaluate(pc)}
+	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
 	if shape, ok := policy.Shape(pc); ok {
 		v.Shape = shape
 	}
 	if st.Shadow != nil {
 		sv := st.Shadow.Evaluate(pc)
-		v.Shadow = &sv
+		v.Shadow, v.ShadowRevision = &sv, st.Shadow.Revision()
 	}
 	st.cache.put(key, v)
 	return v, false, nil
@@ -174,9 +176,8 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	if err != nil {
 		return GateDecision{}, err
 	}
-	st := h.policies.Load()
 	out := GateDecision{DecisionID: uuid.NewString(), Decision: string(v.Verdict.Decision), Reason: v.Verdict.Reason,
-		Rule: v.Verdict.Rule, PolicyRevision: st.Enforced.Revision(), Cached: cached}
+		Rule: v.Verdict.Rule, PolicyRevision: v.Revision, Cached: cached}
 	// A reviewer's "for this pattern" decides later escalations of the same shape.
 	if v.Verdict.Decision == policy.Escalate && v.Shape != "" {
 		if l, ok := h.learned.Lookup(v.Shape); ok {
@@ -188,7 +189,7 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	audit := domain.GateDecided{DecisionID: out.DecisionID, Tool: call.Tool, Input: input, ToolUseID: call.ToolUseID, Cwd: call.Cwd,
 		Decision: out.Decision, Reason: out.Reason, Rule: out.Rule, PolicyRevision: out.PolicyRevision, Cached: cached, LearnedID: out.LearnedID}
 	if v.Shadow != nil {
-		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.Shadow.Decision), v.Shadow.Rule, st.Shadow.Revision()
+		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.Shadow.Decision), v.Shadow.Rule, v.ShadowRevision
 	}
 	drafts := []domain.Draft{{StreamID: domain.GateStreamID(call.Agent.ID), Type: domain.TypeGateDecided, SchemaVersion: 1}}
 	if out.Decision == domain.DecisionEscalate {

@@ -183,3 +183,31 @@ func TestMountEventsFollowAndRestart(t *testing.T) {
 		return err
 	})
 }
+
+func TestMountShowsPendingReviews(t *testing.T) {
+	t.Parallel()
+	e, mnt := startMounted(t)
+	builder, _ := e.addAgent("builder", "builder")
+	reviewer, _ := e.addAgent("reviewer", "reviewer")
+	d := validate(t, builder, bashPayload(t, "git push origin main"))
+	if d.Decision != "escalate" {
+		t.Fatalf("git push → %+v", d)
+	}
+	file := filepath.Join(mnt, "pending", d.ReviewID+".json")
+	eventually(t, "pending review in the mount", func() error {
+		b, err := os.ReadFile(file)
+		if err == nil && !strings.Contains(string(b), "git push origin main") {
+			err = fmt.Errorf("content %s", b)
+		}
+		return err
+	})
+	if err := reviewer.PostJSON(context.Background(), "/v1/reviews/"+d.ReviewID+"/deny", map[string]string{"reason": "no"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "decided review leaves pending/", func() error {
+		if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -71,4 +72,17 @@ func (s *source) Snapshots(context.Context) (map[string]uint64, error) {
 		out[sn.Name] = sn.Seq
 	}
 	return out, err
+}
+
+func (s *source) Pending(context.Context) ([]fusefs.PendingReview, error) {
+	views := s.model.Reviews(domain.ReviewPending)
+	out := make([]fusefs.PendingReview, 0, len(views))
+	for _, v := range views {
+		doc, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encode review: %w", err)
+		}
+		out = append(out, fusefs.PendingReview{ID: v.ReviewID, JSON: append(doc, '\n'), Time: v.RequestedAt})
+	}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -42,6 +43,19 @@ type benchParams struct {
 	CatchUpEvents int           `json:"catchup_events"`
 	OpsPerChange  int           `json:"catchup_ops_per_change_set"`
 	LoadWorkers   int           `json:"catchup_load_workers"`
+
+	GateMissCalls  int           `json:"gate_inprocess_miss_calls"`
+	GateHitCalls   int           `json:"gate_inprocess_hit_calls"`
+	GateLevels     []int         `json:"gate_concurrency"`
+	Gate           time.Duration `json:"-"`
+	GateS          float64       `json:"gate_seconds_per_level"`
+	ReloadAgents   int           `json:"reload_agents"`
+	FileReloads    int           `json:"reloads_by_file_poll"`
+	HUPReloads     int           `json:"reloads_by_sighup"`
+	FUSEFiles      int           `json:"fuse_files"`
+	FUSEFileBytes  int           `json:"fuse_file_bytes"`
+	WarmPasses     int           `json:"fuse_warm_passes"`
+	FUSELagSamples int           `json:"fuse_lag_samples"`
 }
 
 func benchParamsFor(quick bool) benchParams {
@@ -54,6 +68,18 @@ func benchParamsFor(quick bool) benchParams {
 		CatchUpEvents: 100_000,
 		OpsPerChange:  500,
 		LoadWorkers:   2,
+
+		GateMissCalls:  20_000,
+		GateHitCalls:   200_000,
+		GateLevels:     []int{64, 1000},
+		Gate:           10 * time.Second,
+		ReloadAgents:   64,
+		FileReloads:    5,
+		HUPReloads:     10,
+		FUSEFiles:      10_000,
+		FUSEFileBytes:  10 << 10,
+		WarmPasses:     3,
+		FUSELagSamples: 100,
 	}
 	if quick {
 		p.Baseline = 300 * time.Millisecond
@@ -61,8 +87,16 @@ func benchParamsFor(quick bool) benchParams {
 		p.LagSamples = 30
 		p.CatchUpEvents = 5_000
 		p.OpsPerChange = 250
+		p.GateMissCalls = 3_000
+		p.GateHitCalls = 30_000
+		p.GateLevels = []int{64, 200}
+		p.Gate = 1500 * time.Millisecond
+		p.FileReloads = 2
+		p.HUPReloads = 3
+		p.FUSEFiles = 1_000
+		p.FUSELagSamples = 20
 	}
-	p.BaselineS, p.AppendS = p.Baseline.Seconds(), p.Append.Seconds()
+	p.BaselineS, p.AppendS, p.GateS = p.Baseline.Seconds(), p.Append.Seconds(), p.Gate.Seconds()
 	return p
 }
 
@@ -96,7 +130,9 @@ type benchReport struct {
 	Started   time.Time     `json:"started"`
 	Seconds   float64       `json:"seconds"`
 	Figures   []benchFigure `json:"figures"`
-	Warnings  []string      `json:"warnings,omitempty"`
+	// FUSE is "ran" or "skipped: why".
+	FUSE     string   `json:"fuse"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (r *benchReport) add(scenario, figure string, value float64, unit string) {
@@ -120,7 +156,8 @@ func runBench(ctx context.Context, args []string) error {
 }
 
 // benchWriterArgs and benchReaderArgs switch the per-agent rate limits off,
-// so they do not cap what is measured.
+// so they do not cap what is measured. The writer also gets a policy file
+// (for the reload scenario) and a fixed project root.
 var (
 	benchWriterArgs = []string{"--rate", "0"}
 	benchReaderArgs = []string{"--rate", "0"}
@@ -161,11 +198,17 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 		}
 	}()
 
+	policyPath := filepath.Join(dir, "policy.yaml")
+	if err := benchWritePolicy(policyPath, "bench-x"); err != nil {
+		return nil, fmt.Errorf("bench: policy file: %w", err)
+	}
+	writerArgs := append(slices.Clone(benchWriterArgs), "--policy", policyPath, "--project-root", benchProjectRoot)
+
 	host, _ := os.Hostname()
 	rep := &benchReport{
 		Machine: benchMachine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, Hostname: host, DataFS: benchFSType(dir), DataDir: dir},
-		Quick: o.Quick, Params: p, WriterArg: benchWriterArgs, ReaderArg: benchReaderArgs, Started: start.UTC(),
+		Quick: o.Quick, Params: p, WriterArg: writerArgs, ReaderArg: benchReaderArgs, Started: start.UTC(),
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
 	progress("%d cores, %s, data on %s at %s", rep.Machine.Cores, rep.Machine.GoVersion, rep.Machine.DataFS, dir)
@@ -173,15 +216,36 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 		rep.Warnings = append(rep.Warnings, "the data directory is on tmpfs: fsync costs nothing there, use --dir on a real disk")
 	}
 
-	b := &benchRun{opts: o, p: p, dir: dir, rep: rep, progress: progress, logOut: logFile,
+	b := &benchRun{opts: o, p: p, dir: dir, rep: rep, progress: progress, logOut: logFile, policyPath: policyPath,
 		http: &http.Client{Timeout: 30 * time.Second}}
-	progress("starting writer and reader (bin %q)", o.Bin)
+	mount := ""
+	if err := benchFUSECheck(); err != nil {
+		b.fuseSkip = err.Error()
+	} else {
+		mount = filepath.Join(dir, "mnt")
+	}
+	if mount != "" {
+		progress("starting writer, reader and fuser (bin %q)", o.Bin)
+	} else {
+		progress("starting writer and reader (bin %q); FUSE scenarios skipped: %s", o.Bin, b.fuseSkip)
+	}
 	b.sys, err = supervisor.StartSystem(ctx, supervisor.Config{
-		Data: filepath.Join(dir, "data"), BinDir: o.Bin, Output: logFile,
-		WriterArgs: benchWriterArgs, ReaderArgs: benchReaderArgs,
+		Data: filepath.Join(dir, "data"), BinDir: o.Bin, Output: logFile, Mount: mount,
+		WriterArgs: writerArgs, ReaderArgs: benchReaderArgs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bench: start system: %w", err)
+	}
+	switch {
+	case mount == "":
+	case b.sys.Fuser == nil:
+		b.fuseSkip = fmt.Sprintf("the fuser did not start: %v", b.sys.FuserError)
+	default:
+		// FUSE works. The fuser is started again for the FUSE scenarios:
+		// until then it would share the CPUs with the others.
+		if err := b.sys.Fuser.Stop(15 * time.Second); err != nil {
+			b.fuseSkip = "stopping the fuser after the start-up check: " + err.Error()
+		}
 	}
 	runErr := b.scenarios(ctx)
 	progress("stopping writer and reader")
@@ -229,6 +293,13 @@ type benchRun struct {
 	fsyncP50, fsyncOps float64 // baseline: fdatasync of 1 KiB, µs and ops/s
 	loopP50, loopOps   float64 // baseline: GET /healthz, µs and ops/s
 	catchReaderRSS     float64 // MiB
+	lagP50             float64 // write → reader-visible lag, ms
+	gateMissP50        float64 // in-process Decide on a cache miss, µs
+	gate64P99          float64 // POST /v1/validate p99 with 64 agents, ms
+
+	policyPath string           // the writer's --policy file
+	agents     []benchGateAgent // registered for the gate scenarios
+	fuseSkip   string           // why the FUSE scenarios cannot run, if they cannot
 }
 
 // scenarios runs them in an order that keeps each one's log as stated:
@@ -240,9 +311,13 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 	}{
 		{"baseline: fdatasync", b.benchFsync},
 		{"baseline: loopback HTTP", b.benchLoopback},
+		{"gate in-process", b.benchGateInProcess},
 		{"catch-up", b.benchCatchUp},
 		{"appends", b.benchAppends},
 		{"lag", b.benchLag},
+		{"gate: validate", b.benchGateHTTP},
+		{"gate: policy reload", b.benchGateReload},
+		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
 	}
 	for _, s := range steps {
@@ -294,7 +369,7 @@ func benchPrintTable(w io.Writer, r *benchReport) {
 
 func benchFormat(v float64, unit string) string {
 	switch unit {
-	case "ops/s", "events/s", "events", "requests", "samples", "errors":
+	case "ops/s", "events/s", "events", "requests", "samples", "errors", "files", "1 = yes":
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case "ms", "µs", "s":
 		if v >= 100 {

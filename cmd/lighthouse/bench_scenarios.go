@@ -349,6 +349,7 @@ func (b *benchRun) benchLag(ctx context.Context) error {
 		lat = append(lat, d)
 	}
 	s := benchSummarise(lat)
+	b.lagP50 = ms(s.P50)
 	const sc = "write → reader-visible lag"
 	b.rep.add(sc, "p50", ms(s.P50), "ms")
 	b.rep.add(sc, "p99", ms(s.P99), "ms")
@@ -552,7 +553,11 @@ func (b *benchRun) waitCatchUp(ctx context.Context, p *supervisor.Process, base 
 
 func (b *benchRun) benchRSS(ctx context.Context) error {
 	const sc = "peak RSS (VmHWM)"
-	for _, p := range []*supervisor.Process{b.sys.Writer, b.sys.Reader} {
+	procs := []*supervisor.Process{b.sys.Writer, b.sys.Reader}
+	if b.rep.FUSE == "ran" {
+		procs = append(procs, b.sys.Fuser)
+	}
+	for _, p := range procs {
 		rss, err := benchVmHWM(p.Pid())
 		if err != nil {
 			b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("%s RSS: %v", p.Name, err))

@@ -53,7 +53,7 @@ func TestBenchQuick(t *testing.T) {
 			t.Skipf("no %s binary in LIGHTHOUSE_BIN=%s", name, bin)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
@@ -91,6 +91,9 @@ func TestBenchQuick(t *testing.T) {
 		if f.Figure == "errors" {
 			t.Errorf("%s: %v requests failed (warnings: %v)", f.Scenario, f.Value, rep.Warnings)
 		}
+		if f.Unit == "errors" && f.Value > 0 {
+			t.Logf("note: %s / %s = %v (warnings: %v)", f.Scenario, f.Figure, f.Value, rep.Warnings)
+		}
 	}
 	var want []string
 	for _, sc := range []string{"baseline: 1 KiB append+fdatasync, 1 goroutine", "baseline: GET /healthz, 1 goroutine"} {
@@ -111,16 +114,104 @@ func TestBenchQuick(t *testing.T) {
 	for _, f := range []string{"writer", "reader", "catch-up reader"} {
 		want = append(want, "peak RSS (VmHWM) / "+f)
 	}
-	for _, key := range want {
+
+	// The gate (issue 3).
+	for _, sc := range []string{benchScGateMiss, benchScGateHit} {
+		want = append(want, sc+" / p50", sc+" / p99", sc+" / calls")
+	}
+	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50")
+	// Figures that may legitimately be 0.
+	var zeroOK []string
+	for _, c := range rep.Params.GateLevels {
+		sc := benchScGateHTTP(c)
+		for _, f := range []string{"decisions/s", "p50", "p99", "p99.9", "requests", "p50 ÷ in-process miss p50", "p50 ÷ GET /healthz p50"} {
+			want = append(want, sc+" / "+f)
+		}
+		zeroOK = append(zeroOK, sc+" / failed requests", sc+" / answered from the decision cache")
+	}
+	if len(rep.Params.GateLevels) != 2 {
+		t.Errorf("gate levels %v, want two", rep.Params.GateLevels)
+	}
+	reload := benchScReload(rep.Params.ReloadAgents)
+	want = append(want, reload+" / requests during the window", reload+" / validate p50 during the window",
+		reload+" / validate p99 during the window", reload+" / p99 ÷ steady 64-agent p99")
+	zeroOK = append(zeroOK, reload+" / failed requests during the window")
+	for _, m := range []struct{ sc, what string }{{benchScReloadPoll, "write"}, {benchScReloadHUP, "SIGHUP"}} {
+		for _, f := range []string{" → GET /v1/policy shows it, median", " → GET /v1/policy shows it, max",
+			" → a validate answer carries it, median", " → a validate answer carries it, max"} {
+			want = append(want, m.sc+" / "+m.what+f)
+		}
+		want = append(want, m.sc+" / reloads")
+	}
+
+	// FUSE (issue 4): only where it can run.
+	switch {
+	case rep.FUSE == "ran":
+		for _, f := range []string{"files", "size", "written through POST /v1/changes (500 ops per change set)",
+			"write rate through POST /v1/changes", "fuser start → ready (caught up on the log)",
+			"fuser start → last file readable in the mount", "log events the fuser caught up on"} {
+			want = append(want, benchScFUSETree+" / "+f)
+		}
+		zeroOK = append(zeroOK, benchScFUSETree+" / page cache dropped before each cold pass")
+		for _, sc := range []string{benchScStat, benchScFind, benchScCat, benchScGrep} {
+			for _, f := range []string{"disk, cold", "mount, cold", "mount ÷ disk, cold", "disk, warm (median)", "mount, warm (median)", "mount ÷ disk, warm"} {
+				want = append(want, sc+" / "+f)
+			}
+		}
+		for _, sc := range []string{benchScLagNew, benchScLagOver} {
+			for _, f := range []string{"p50", "p99", "max", "samples", "p50 ÷ reader-visible lag p50"} {
+				want = append(want, sc+" / "+f)
+			}
+		}
+		want = append(want, "peak RSS (VmHWM) / fuser")
+		if n := got[benchScFUSETree+" / files"].Value; n != float64(rep.Params.FUSEFiles) {
+			t.Errorf("FUSE tree files = %v, want %d", n, rep.Params.FUSEFiles)
+		}
+		for _, sc := range []string{benchScLagNew, benchScLagOver} {
+			if n := got[sc+" / samples"].Value; n != float64(rep.Params.FUSELagSamples) {
+				t.Errorf("%s samples = %v, want %d", sc, n, rep.Params.FUSELagSamples)
+			}
+		}
+	case os.Geteuid() != 0:
+		t.Logf("FUSE scenarios not checked (not root): %s", rep.FUSE)
+	case strings.HasPrefix(rep.FUSE, "skipped: "):
+		t.Logf("FUSE scenarios not checked: %s", rep.FUSE)
+	default:
+		t.Errorf("report's fuse = %q, want \"ran\" or \"skipped: why\"", rep.FUSE)
+	}
+	for _, w := range rep.Warnings {
+		if strings.Contains(w, " counted ") {
+			t.Errorf("warning: %s", w)
+		}
+	}
+
+	check := func(key string, positive bool) {
 		f, ok := got[key]
 		switch {
 		case !ok:
 			t.Errorf("figure %q missing", key)
-		case math.IsNaN(f.Value) || math.IsInf(f.Value, 0) || f.Value <= 0:
+		case math.IsNaN(f.Value) || math.IsInf(f.Value, 0) || f.Value < 0 || positive && f.Value == 0:
 			t.Errorf("figure %q = %v, want a positive number", key, f.Value)
 		case f.Unit == "":
 			t.Errorf("figure %q has no unit", key)
 		}
+	}
+	for _, key := range want {
+		check(key, true)
+	}
+	for _, key := range zeroOK {
+		check(key, false)
+	}
+	for _, c := range rep.Params.GateLevels {
+		if got[benchScGateHTTP(c)+" / answered from the decision cache"].Value > 100 {
+			t.Errorf("%s: cache share over 100%%", benchScGateHTTP(c))
+		}
+	}
+	if n := got[benchScReloadPoll+" / reloads"].Value; n != float64(rep.Params.FileReloads) {
+		t.Errorf("file-poll reloads = %v, want %d", n, rep.Params.FileReloads)
+	}
+	if n := got[benchScReloadHUP+" / reloads"].Value; n != float64(rep.Params.HUPReloads) {
+		t.Errorf("SIGHUP reloads = %v, want %d", n, rep.Params.HUPReloads)
 	}
 	if n := got["write → reader-visible lag / samples"].Value; n != float64(rep.Params.LagSamples) {
 		t.Errorf("lag samples = %v, want %d", n, rep.Params.LagSamples)

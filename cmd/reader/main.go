@@ -84,7 +84,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	defer model.Close()
 	log.Info("projection opened", "position", model.Head())
-	local, err := blobstore.Open(filepath.Join(s.data, "blobs"), nil)
+	local, err := blobstore.Open(filepath.Join(s.data, "blobs"), model)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,11 @@ type fakeSource struct {
 	blobs    map[string][]byte
 	snaps    map[string]uint64
 	failHash map[string]bool // OpenBlob fails for these hashes
+	pending  map[string]PendingReview
+	extra    []PendingReview // returned by Pending as they are (invalid ids, duplicates)
+	failPend bool            // Pending fails
+
+	pendingCalls atomic.Int64
 
 	treeCalls   atomic.Int64
 	filesCalls  atomic.Int64
@@ -58,6 +63,7 @@ func newFakeSource() *fakeSource {
 		blobs:    make(map[string][]byte),
 		snaps:    make(map[string]uint64),
 		failHash: make(map[string]bool),
+		pending:  make(map[string]PendingReview),
 	}
 }
 
@@ -133,6 +139,39 @@ func (s *fakeSource) setSnapshot(name string, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.snaps[name] = seq
+}
+
+// request records a review request (or a change to a pending review,
+// say a vote short of its approvals) and returns its JSON.
+func (s *fakeSource) request(id, tool string, votes int) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := s.appendLocked("review.requested", "", map[string]any{"review_id": id})
+	doc, _ := json.Marshal(map[string]any{
+		"review_id": id, "tool": tool, "status": "pending", "votes": votes,
+		"requested_at": s.timeOf(seq),
+	})
+	doc = append(doc, '\n')
+	t := s.timeOf(seq)
+	if old, ok := s.pending[id]; ok {
+		t = old.Time
+	}
+	s.pending[id] = PendingReview{ID: id, JSON: doc, Time: t}
+	return doc
+}
+
+// decide records a review's decision: it is no longer pending.
+func (s *fakeSource) decide(id string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pending, id)
+	return s.appendLocked("review.approved", "", map[string]any{"review_id": id})
+}
+
+func (s *fakeSource) setPendingFail(fail bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failPend = fail
 }
 
 func (s *fakeSource) setFail(hash string, fail bool) {
@@ -243,6 +282,21 @@ func (s *fakeSource) Snapshots(ctx context.Context) (map[string]uint64, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func (s *fakeSource) Pending(ctx context.Context) ([]PendingReview, error) {
+	s.pendingCalls.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failPend {
+		return nil, errors.New("review store unavailable")
+	}
+	out := make([]PendingReview, 0, len(s.pending)+len(s.extra))
+	for _, r := range s.pending {
+		out = append(out, r)
+	}
+	// Unordered, as a Source may answer.
+	return append(out, s.extra...), nil
 }
 
 type fakeBlob struct {

@@ -10,7 +10,8 @@
 //	history/NAME/     a named snapshot; ls history/ lists recent points and snapshots
 //	snapshots/NAME/   the project at each named snapshot
 //	events            the log as JSON lines, one domain.Event per line; grows (tail -f)
-//	pending/          empty for now
+//	pending/ID.json   each review now pending (a gated tool call waiting
+//	                  for a human), as JSON (via Source.Pending)
 //
 // Everything is read-only: the mount is made read-only and every changing
 // operation answers EROFS.
@@ -30,6 +31,15 @@
 // serves the old one. The worker repeats the invalidations about 50 ms
 // later to cover requests that were in flight during the update; the 1 s
 // attribute/entry timeouts bound anything else.
+//
+// # Freshness of pending/
+//
+// pending/ is not tracked by the worker: the kernel is told not to cache
+// it, so every listing and open there asks Source.Pending and sees the
+// reviews as they are at that moment, whether or not Changed has been
+// called (names and attributes may be cached for a clock tick or two;
+// see pending.go). A review decided after a listing answers ENOENT on
+// open; an already open file keeps reading the JSON it opened.
 package fusefs
 
 import (

@@ -508,19 +508,3 @@ func (h *eventsHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.R
 	}
 	return fuse.ReadResultData(dest[:k]), 0
 }
-
-// ---- pending (empty for now) ----
-
-type pendingNode struct {
-	fs.Inode
-	base
-}
-
-func (n *pendingNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.m.fillDir(&out.Attr, inoPending, 2, n.m.mountedAt)
-	return 0
-}
-
-func (n *pendingNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream(dirEntries(inoPending, inoRoot)), 0
-}

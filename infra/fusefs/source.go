@@ -50,6 +50,20 @@ type Source interface {
 	// that are not valid file names ("", ".", "..", containing "/") are
 	// ignored.
 	Snapshots(ctx context.Context) (map[string]uint64, error)
+
+	// Pending returns the reviews now pending, one JSON document each.
+	// Reviews whose ID is not a valid file name ("", ".", "..",
+	// containing "/" or NUL, or too long for "<ID>.json" to fit in 255
+	// bytes) are ignored, as are repeats of an ID. It is called on every
+	// request in pending/ (nothing there is cached), so it should be cheap.
+	Pending(ctx context.Context) ([]PendingReview, error)
+}
+
+// PendingReview is one pending review as a file of pending/.
+type PendingReview struct {
+	ID   string    // review id (a UUID); the file is pending/<ID>.json
+	JSON []byte    // the review as JSON, newline-terminated
+	Time time.Time // when it was requested (the file's mtime)
 }
 
 // Blob is opened content. ReadAt must be safe for concurrent use (as

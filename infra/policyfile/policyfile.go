@@ -119,6 +119,9 @@ func (w *Watcher) Status() Status {
 	return w.status
 }
 
+// settle is how long a changed file must stay unchanged before it is read.
+const settle = 100 * time.Millisecond
+
 // Run reloads on SIGHUP and when a file's size or modification time
 // changes, until ctx ends.
 func (w *Watcher) Run(ctx context.Context, every time.Duration) {
@@ -136,10 +139,22 @@ func (w *Watcher) Run(ctx context.Context, every time.Duration) {
 			stamp = w.stamp()
 			w.Reload()
 		case <-t.C:
-			if s := w.stamp(); s != stamp {
-				stamp = s
-				w.Reload()
+			s := w.stamp()
+			if s == stamp {
+				continue
 			}
+			// An editor may still be writing: reload only once the file
+			// has stopped changing for a moment.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settle):
+			}
+			if w.stamp() != s {
+				continue
+			}
+			stamp = s
+			w.Reload()
 		}
 	}
 }

@@ -1,0 +1,319 @@
+package fusefs
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// pending/ holds one file per pending review, ID.json. Reviews are
+// requested and decided as events are applied, but rather than tracking
+// them in the worker, pending/ is simply never cached by the kernel, so
+// every name, attribute and byte comes from Source.Pending at the time of
+// the request. That is the simplest option that stays right whatever the
+// Source does and whenever Changed is (or is not) called, and costs little:
+// pending/ is a handful of small files read by people. Concretely:
+//
+//   - Entries and attributes of pending/'s files are given a 1 ns timeout.
+//     go-fuse replaces a zero timeout with the mount-wide default (1 s), so
+//     1 ns is the smallest one that reaches the kernel, which rounds it up
+//     to the next clock tick: a lookup or stat is answered from the cache
+//     for at most two ticks (8 ms at HZ=250) and asks again after that.
+//     True zero would need the mount-wide defaults dropped and every node
+//     setting its own timeouts; not worth it for two ticks, since opens,
+//     reads and listings are never served from the cache anyway. Failed
+//     lookups are not cached (no negative timeout is set), so a new review
+//     shows up at once.
+//   - Directory listings are never cached (no FOPEN_CACHE_DIR), and one
+//     listing reads Source.Pending once: the names and the attributes that
+//     READDIRPLUS returns with them come from the same answer.
+//   - Files are opened with FOPEN_DIRECT_IO, so reads bypass the page cache
+//     (and are not cut at a stale cached size); each open takes the review's
+//     JSON as it is then and serves it until closed, so a reader never sees
+//     two versions mixed (a review with several approvers changes while
+//     pending).
+//   - Open asks the Source again: a review decided between readdir (or a
+//     cached lookup) and open answers ENOENT.
+//
+// pending/ itself has fixed attributes (mode 0555, nlink 2, mtime the
+// mount time), so its own cached attributes are never stale.
+
+// pendingNS is the inode number namespace of pending/'s files.
+const pendingNS = "pending"
+
+// uncached is the entry and attribute timeout of pending/'s files: as
+// close to zero as go-fuse lets us say (see above).
+const uncached = time.Nanosecond
+
+const pendingMode = 0o444
+
+// pendingName is the file name of the review with id, or false if id is
+// not usable as one.
+func pendingName(id string) (string, bool) {
+	name := id + ".json"
+	return name, validName(id) && validName(name)
+}
+
+// pendingID is the review id a name of pending/ stands for, or false.
+func pendingID(name string) (string, bool) {
+	id, ok := strings.CutSuffix(name, ".json")
+	if !ok {
+		return "", false
+	}
+	_, ok = pendingName(id)
+	return id, ok
+}
+
+// pendingReviews returns the valid pending reviews, sorted by id; of
+// reviews sharing an id the first is kept.
+func (m *Mount) pendingReviews(ctx context.Context, p string) ([]PendingReview, syscall.Errno) {
+	list, err := m.f.src.Pending(ctx)
+	if err != nil {
+		return nil, m.errno(ctx, "pending", p, err)
+	}
+	out := make([]PendingReview, 0, len(list))
+	seen := make(map[string]bool, len(list))
+	for _, r := range list {
+		if _, ok := pendingName(r.ID); !ok {
+			m.log.Debug("fusefs: skipping pending review", "id", r.ID, "reason", "invalid id")
+			continue
+		}
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, 0
+}
+
+// pendingReview returns the pending review id, if there is one.
+func (m *Mount) pendingReview(ctx context.Context, id string) (PendingReview, bool, syscall.Errno) {
+	name, _ := pendingName(id)
+	list, errno := m.pendingReviews(ctx, "pending/"+name)
+	if errno != 0 {
+		return PendingReview{}, false, errno
+	}
+	for _, r := range list {
+		if r.ID == id {
+			return r, true, 0
+		}
+	}
+	return PendingReview{}, false, 0
+}
+
+func (m *Mount) fillPending(a *fuse.Attr, r PendingReview) {
+	a.Ino = hashIno(pendingNS, r.ID, false)
+	a.Mode = syscall.S_IFREG | pendingMode
+	a.Size = uint64(len(r.JSON))
+	a.Nlink = 1
+	m.setTimes(a, r.Time)
+	m.owner(a)
+}
+
+// ---- pending/ ----
+
+type pendingNode struct {
+	fs.Inode
+	base
+}
+
+var (
+	_ fs.NodeLookuper       = (*pendingNode)(nil)
+	_ fs.NodeOpendirHandler = (*pendingNode)(nil)
+	_ fs.NodeGetattrer      = (*pendingNode)(nil)
+)
+
+func (n *pendingNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.m.fillDir(&out.Attr, inoPending, 2, n.m.mountedAt)
+	return 0
+}
+
+func (n *pendingNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	id, ok := pendingID(name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	r, ok, errno := n.m.pendingReview(ctx, id)
+	if errno != 0 {
+		return nil, errno
+	}
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return n.child(ctx, r, out), 0
+}
+
+// child returns the inode of review r's file (the existing one if the
+// kernel already knows it) and fills out, uncached.
+func (n *pendingNode) child(ctx context.Context, r PendingReview, out *fuse.EntryOut) *fs.Inode {
+	n.m.fillPending(&out.Attr, r)
+	out.SetEntryTimeout(uncached)
+	out.SetAttrTimeout(uncached)
+	child := &pendingFileNode{base: n.base, id: r.ID}
+	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+}
+
+func (n *pendingNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return &pendingDir{n: n}, 0, 0
+}
+
+// pendingDir is an open pending/: a listing read from the Source on the
+// first read (and again after a rewind), which also answers READDIRPLUS's
+// lookups.
+type pendingDir struct {
+	n *pendingNode
+
+	mu     sync.Mutex
+	loaded bool
+	ents   []fuse.DirEntry
+	byName map[string]PendingReview
+	idx    int
+}
+
+var (
+	_ fs.FileReaddirenter = (*pendingDir)(nil)
+	_ fs.FileSeekdirer    = (*pendingDir)(nil)
+	_ fs.FileLookuper     = (*pendingDir)(nil)
+	_ fs.FileReleasedirer = (*pendingDir)(nil)
+)
+
+func (d *pendingDir) loadLocked(ctx context.Context) syscall.Errno {
+	if d.loaded {
+		return 0
+	}
+	list, errno := d.n.m.pendingReviews(ctx, "pending")
+	if errno != 0 {
+		return errno
+	}
+	d.ents = dirEntries(inoPending, inoRoot)
+	d.byName = make(map[string]PendingReview, len(list))
+	for _, r := range list {
+		name, _ := pendingName(r.ID)
+		d.ents = append(d.ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: hashIno(pendingNS, r.ID, false)})
+		d.byName[name] = r
+	}
+	d.loaded = true
+	return 0
+}
+
+func (d *pendingDir) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if errno := d.loadLocked(ctx); errno != 0 {
+		return nil, errno
+	}
+	if d.idx >= len(d.ents) {
+		return nil, 0
+	}
+	e := d.ents[d.idx]
+	d.idx++
+	e.Off = uint64(d.idx)
+	return &e, 0
+}
+
+func (d *pendingDir) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if off == 0 {
+		// A rewind lists afresh.
+		d.loaded, d.idx = false, 0
+		return 0
+	}
+	if errno := d.loadLocked(ctx); errno != 0 {
+		return errno
+	}
+	if off > uint64(len(d.ents)) {
+		return syscall.EINVAL
+	}
+	d.idx = int(off)
+	return 0
+}
+
+func (d *pendingDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	d.mu.Lock()
+	r, ok := d.byName[name]
+	d.mu.Unlock()
+	if !ok {
+		return d.n.Lookup(ctx, name, out)
+	}
+	return d.n.child(ctx, r, out), 0
+}
+
+func (d *pendingDir) Releasedir(context.Context, uint32) {}
+
+// ---- pending/ID.json ----
+
+type pendingFileNode struct {
+	fs.Inode
+	base
+	id string
+}
+
+var (
+	_ fs.NodeGetattrer = (*pendingFileNode)(nil)
+	_ fs.NodeOpener    = (*pendingFileNode)(nil)
+)
+
+func (n *pendingFileNode) path() string {
+	name, _ := pendingName(n.id)
+	return "pending/" + name
+}
+
+func (n *pendingFileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	r, ok, errno := n.m.pendingReview(ctx, n.id)
+	if errno != 0 {
+		return errno
+	}
+	if !ok {
+		// Decided. An open descriptor still reads what it opened.
+		h, isOpen := fh.(*pendingHandle)
+		if !isOpen {
+			return syscall.ENOENT
+		}
+		r = PendingReview{ID: n.id, JSON: h.data, Time: h.time}
+	}
+	n.m.fillPending(&out.Attr, r)
+	if !ok {
+		out.Nlink = 0
+	}
+	out.SetTimeout(uncached)
+	return 0
+}
+
+func (n *pendingFileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if !readOnlyOpen(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	r, ok, errno := n.m.pendingReview(ctx, n.id)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	return &pendingHandle{data: r.JSON, time: r.Time}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
+}
+
+// pendingHandle serves the JSON a review had when it was opened.
+type pendingHandle struct {
+	data []byte
+	time time.Time
+}
+
+var _ fs.FileReader = (*pendingHandle)(nil)
+
+func (h *pendingHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off < 0 || off >= int64(len(h.data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), int64(len(h.data)))
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
