@@ -27,7 +27,6 @@ const (
 	prefixEvent  = "ev/"  // ev/<seq> → event JSON
 	prefixAgent  = "ag/"  // ag/<name> → agent event JSON
 	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
-	prefixBlob   = "b/"   // b/<sha256> → small content fetched from the writer
 	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
 )
 
@@ -443,19 +442,9 @@ func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
 	return domain.SeqAtTime(s.Head(), t, s.Event)
 }
 
-// Blob returns content this projection keeps, as a cache of the writer's.
-func (s *Store) Blob(hash string) ([]byte, bool, error) {
-	return pebbledb.Get(s.db, pebbledb.Key(prefixBlob, []byte(hash)))
-}
-
-// PutBlob keeps small content fetched from the writer. It is not fsync'd:
-// the content is a cache, fetched again if a crash loses it.
-func (s *Store) PutBlob(hash string, data []byte) error {
-	if err := s.db.Set(pebbledb.Key(prefixBlob, []byte(hash)), data, pebble.NoSync); err != nil {
-		return fmt.Errorf("keep blob: %w", err)
-	}
-	return nil
-}
+// Blobs is small content fetched from the writer, kept as a cache: not
+// fsync'd, fetched again if a crash loses it.
+func (s *Store) Blobs() pebbledb.Blobs { return pebbledb.Blobs{DB: s.db, Write: pebble.NoSync} }
 
 // Reviews returns the reviews with status ("" for all), oldest first.
 func (s *Store) Reviews(status string) []ReviewView { return s.reviews.List(status) }

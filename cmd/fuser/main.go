@@ -13,25 +13,16 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
-	"github.com/lighthouse-ai/lighthouse/infra/bus"
-	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
-	"github.com/lighthouse-ai/lighthouse/projections"
+	"github.com/lighthouse-ai/lighthouse/infra/replica"
 )
 
 type settings struct {
-	data      string
-	mount     string
-	addr      string
-	writerURL string
-	busURL    string
-	token     string
-	tokenFile string
-	name      string
-	logLevel  string
+	replica.Settings
+	mount string
+	addr  string
 }
 
 // exitNoFUSE is the exit status when FUSE cannot be mounted here.
@@ -40,18 +31,12 @@ const exitNoFUSE = 3
 func main() {
 	var s settings
 	fs := flag.NewFlagSet("fuser", flag.ExitOnError)
-	fs.StringVar(&s.data, "data", config.Env("LIGHTHOUSE_FUSER_DATA", ".lighthouse/fuser"), "the fuser's own data directory (env LIGHTHOUSE_FUSER_DATA)")
+	s.Register(fs, "fuser")
 	fs.StringVar(&s.mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ".lighthouse/mnt"), "mount point (env LIGHTHOUSE_MOUNT)")
 	fs.StringVar(&s.addr, "addr", config.Env("LIGHTHOUSE_FUSER_ADDR", "127.0.0.1:8768"), "health endpoint address (env LIGHTHOUSE_FUSER_ADDR)")
-	fs.StringVar(&s.writerURL, "writer-url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "the writer, for backfill and content (env LIGHTHOUSE_URL)")
-	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL (env LIGHTHOUSE_BUS_URL)")
-	fs.StringVar(&s.token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token for the writer (env LIGHTHOUSE_TOKEN)")
-	fs.StringVar(&s.tokenFile, "token-file", "", "file holding the bearer token")
-	fs.StringVar(&s.name, "name", "lighthouse-fuser", "name of this fuser on the bus")
-	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
-	log, err := config.Logger(s.logLevel, "fuser")
+	log, err := config.Logger(s.LogLevel, "fuser")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fuser:", err)
 		os.Exit(2)
@@ -72,38 +57,21 @@ func main() {
 var errNoFUSE = errors.New("FUSE is not available")
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
-	if s.busURL == "" {
-		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
-	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return fmt.Errorf("%w: /dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)", errNoFUSE)
-	}
-	token, err := config.Token(s.token, s.tokenFile)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.data, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
 	}
 	if err := os.MkdirAll(s.mount, 0o755); err != nil {
 		return fmt.Errorf("create mount point: %w", err)
 	}
-	model, err := projections.Open(filepath.Join(s.data, "projection"), log, projections.NewAgents())
+	r, err := replica.Open(s.Settings, log)
 	if err != nil {
 		return err
 	}
-	defer model.Close()
-	log.Info("projection opened", "position", model.Head())
-	local, err := blobstore.Open(filepath.Join(s.data, "blobs"), model)
-	if err != nil {
-		return err
-	}
-	writer := client.New(s.writerURL, token)
-	src := &source{model: model, blobs: &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token}}
-	fsys := fusefs.New(src, fusefs.Options{Logger: log.With("component", "fuse")})
-	model.OnChange(func(seq uint64, paths []string) {
+	defer r.Close()
+	fsys := fusefs.New(&source{model: r.Model, blobs: r.Blobs}, fusefs.Options{Logger: log.With("component", "fuse")})
+	r.Model.OnChange(func(seq uint64, paths []string) {
 		if paths == nil {
-			paths = []string{}
+			paths = []string{} // no file changed: only the events file grows
 		}
 		fsys.Changed(seq, paths)
 	})
@@ -117,37 +85,22 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	defer mnt.Close()
 	log.Info("mounted", "mount", s.mount)
 
-	sub, err := bus.NewSubscriber(s.busURL, s.name, log.With("component", "bus"))
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	caughtUp := make(chan struct{})
 	followDone := make(chan struct{})
 	go func() {
 		defer close(followDone)
-		f := &bus.Follower{Subscriber: sub, Backfill: writer, Target: model, Log: log.With("component", "follower"), OnCaughtUp: func() { close(caughtUp) }}
-		if err := f.Run(ctx); err != nil {
-			cancel(fmt.Errorf("follow: %w", err))
+		if err := r.Run(ctx); err != nil {
+			cancel(err)
 		}
 	}()
 	go func() {
-		mnt.Wait() // unmounted from outside: stop
+		mnt.Wait()
 		cancel(errors.New("unmounted from outside"))
 	}()
-	health := httpapi.HealthHandler(log, func() error {
-		select {
-		case <-caughtUp:
-			return nil
-		default:
-			return fmt.Errorf("catching up")
-		}
-	})
-	err = httpapi.Serve(ctx, log, health, s.addr, filepath.Join(s.data, "fuser.addr"))
+	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), s.addr, filepath.Join(s.Data, "fuser.addr"))
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {
-		err = context.Cause(ctx)
+		err = context.Cause(ctx) // a part failed; a signal is a clean stop
 	}
 	return err
 }

@@ -42,10 +42,7 @@ func runAgent(ctx context.Context, args []string) error {
 		fmt.Println(out.Token)
 		return nil
 	case "list":
-		if _, err := parse(fs, args[1:], 0, 0); err != nil {
-			return err
-		}
-		w, err := c.writer()
+		_, w, err := c.parseWriter(fs, args[1:], 0, 0)
 		if err != nil {
 			return err
 		}

@@ -64,11 +64,7 @@ func runCat(ctx context.Context, args []string) error {
 	c.register(fs)
 	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence")
-	pos, err := parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	r, err := c.reader()
+	pos, r, err := c.parseReader(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -92,11 +88,7 @@ func runRm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rm", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	pos, err := parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	w, err := c.writer()
+	pos, w, err := c.parseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -112,11 +104,7 @@ func runMv(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mv", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	pos, err := parse(fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	w, err := c.writer()
+	pos, w, err := c.parseWriter(fs, args, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -134,11 +122,7 @@ func runTree(ctx context.Context, args []string) error {
 	c.register(fs)
 	at := fs.String("at", "", "the point to list at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 0, 1)
-	if err != nil {
-		return err
-	}
-	r, err := c.reader()
+	pos, r, err := c.parseReader(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -175,10 +159,7 @@ func runLog(ctx context.Context, args []string) error {
 	typ := fs.String("type", "", "only events of this type (a prefix ending in '.' matches a family)")
 	after := fs.Uint64("after", 0, "only events after this sequence")
 	limit := fs.Int("limit", 100, "at most this many events")
-	if _, err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	r, err := c.reader()
+	_, r, err := c.parseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -199,10 +180,7 @@ func runStatus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	if _, err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	r, err := c.reader()
+	_, r, err := c.parseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -217,10 +195,7 @@ func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	if _, err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	w, err := c.writer()
+	_, w, err := c.parseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

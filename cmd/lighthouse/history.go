@@ -48,11 +48,7 @@ func runDiff(ctx context.Context, args []string) error {
 	c.register(fs)
 	path := fs.String("path", "", "only below this path")
 	stat := fs.Bool("stat", false, "only list the changed paths")
-	pos, err := parse(fs, args, 1, 2)
-	if err != nil {
-		return err
-	}
-	r, err := c.reader()
+	pos, r, err := c.parseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
@@ -98,11 +94,7 @@ func runSnapshot(ctx context.Context, args []string) error {
 	var c connection
 	c.register(fs)
 	desc := fs.String("m", "", "description")
-	pos, err := parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	w, err := c.writer()
+	pos, w, err := c.parseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -119,11 +111,7 @@ func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
-	pos, err := parse(fs, args, 1, -1)
-	if err != nil {
-		return err
-	}
-	w, err := c.writer()
+	pos, w, err := c.parseWriter(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
@@ -150,11 +138,7 @@ func runGrep(ctx context.Context, args []string) error {
 	ignoreCase := fs.Bool("i", false, "ignore case")
 	glob := fs.String("glob", "", "only files matching this glob")
 	limit := fs.Int("limit", 1000, "at most this many matches")
-	pos, err := parse(fs, args, 1, 2)
-	if err != nil {
-		return err
-	}
-	r, err := c.reader()
+	pos, r, err := c.parseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}

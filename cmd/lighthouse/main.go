@@ -143,6 +143,26 @@ func (c *connection) reader() (*client.Client, error) {
 	return client.New(c.readerURL, t), nil
 }
 
+// parseWriter parses a client command's arguments and returns a writer client.
+func (c *connection) parseWriter(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, *client.Client, error) {
+	pos, err := parse(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := c.writer()
+	return pos, w, err
+}
+
+// parseReader parses a client command's arguments and returns a reader client.
+func (c *connection) parseReader(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, *client.Client, error) {
+	pos, err := parse(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.reader()
+	return pos, r, err
+}
+
 // parse parses flags that may come before or after the positional
 // arguments, and checks the count of positionals.
 func parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {

@@ -92,7 +92,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store)
+	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store.Blobs())
 	if err != nil {
 		return err
 	}

@@ -182,19 +182,9 @@ func (s *Store) StreamEvents(stream string) ([]domain.Event, error) {
 	return out, it.Error()
 }
 
-// Blob returns small content stored with the events.
-func (s *Store) Blob(hash string) ([]byte, bool, error) {
-	return pebbledb.Get(s.db, pebbledb.Key(prefixBlob, []byte(hash)))
-}
-
-// PutBlob durably stores small content on its own (an upload before the
-// command that refers to it).
-func (s *Store) PutBlob(hash string, data []byte) error {
-	if err := s.db.Set(pebbledb.Key(prefixBlob, []byte(hash)), data, pebble.Sync); err != nil {
-		return fmt.Errorf("store blob: %w", err)
-	}
-	return nil
-}
+// Blobs is the small content stored with the events; a lone PutBlob (an
+// upload before the command that refers to it) is fsync'd.
+func (s *Store) Blobs() pebbledb.Blobs { return pebbledb.Blobs{DB: s.db, Write: pebble.Sync} }
 
 // SeqAtTime returns the last sequence at or before t (0 when none).
 func (s *Store) SeqAtTime(t time.Time) (uint64, error) {

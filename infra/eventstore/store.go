@@ -25,7 +25,6 @@ const (
 	prefixVersion = "v/" // v/<stream> → stream version
 	prefixStream  = "s/" // s/<stream>\x00<version> → seq
 	prefixCommand = "c/" // c/<agent>\x00<command id> → Result JSON
-	prefixBlob    = "b/" // b/<sha256 hex> → small content
 	keyHead       = "m/head"
 	keyPublished  = "m/published" // the outbox cursor: last seq handed to the bus
 )
@@ -294,7 +293,7 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		g.batch.Set(streamKey(e.StreamID, e.StreamVersion), pebbledb.Uint64(e.Seq), nil)
 	}
 	for hash, data := range req.Blobs {
-		g.batch.Set(pebbledb.Key(prefixBlob, []byte(hash)), data, nil)
+		g.batch.Set(pebbledb.Key(pebbledb.BlobPrefix, []byte(hash)), data, nil)
 	}
 	for stream, v := range versions {
 		g.batch.Set(pebbledb.Key(prefixVersion, []byte(stream)), pebbledb.Uint64(v), nil)

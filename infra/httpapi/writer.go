@@ -162,20 +162,30 @@ func filePath(c echo.Context) (domain.Path, error) {
 	return domain.ParsePath("path", raw)
 }
 
+// fileRequest is what a single-file command takes from the URL and headers.
+type fileRequest struct {
+	agent     domain.Agent
+	path      domain.Path
+	expected  *uint64
+	commandID string
+}
+
+func parseFileRequest(c echo.Context) (r fileRequest, err error) {
+	if r.agent, err = require(c, domain.RoleBuilder); err != nil {
+		return r, err
+	}
+	if r.path, err = filePath(c); err != nil {
+		return r, err
+	}
+	if r.expected, err = expectedVersion(c); err != nil {
+		return r, err
+	}
+	r.commandID, err = commandID(c)
+	return r, err
+}
+
 func (w *Writer) putFile(c echo.Context) error {
-	agent, err := require(c, domain.RoleBuilder)
-	if err != nil {
-		return err
-	}
-	p, err := filePath(c)
-	if err != nil {
-		return err
-	}
-	ev, err := expectedVersion(c)
-	if err != nil {
-		return err
-	}
-	id, err := commandID(c)
+	r, err := parseFileRequest(c)
 	if err != nil {
 		return err
 	}
@@ -187,33 +197,20 @@ func (w *Writer) putFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: id, Meta: meta(c, agent),
-		Ops: []command.FileOp{{Op: command.OpWrite, Path: p, Content: content.ContentRef, Inline: content.Inline, Mode: mode, ExpectedVersion: ev}}})
-	if err != nil {
-		return err
-	}
-	return accepted(c, http.StatusOK, res)
+	return w.fileOp(c, r, command.FileOp{Op: command.OpWrite, Content: content.ContentRef, Inline: content.Inline, Mode: mode})
 }
 
 func (w *Writer) deleteFile(c echo.Context) error {
-	agent, err := require(c, domain.RoleBuilder)
+	r, err := parseFileRequest(c)
 	if err != nil {
 		return err
 	}
-	p, err := filePath(c)
-	if err != nil {
-		return err
-	}
-	ev, err := expectedVersion(c)
-	if err != nil {
-		return err
-	}
-	id, err := commandID(c)
-	if err != nil {
-		return err
-	}
-	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: id, Meta: meta(c, agent),
-		Ops: []command.FileOp{{Op: command.OpDelete, Path: p, ExpectedVersion: ev}}})
+	return w.fileOp(c, r, command.FileOp{Op: command.OpDelete})
+}
+
+func (w *Writer) fileOp(c echo.Context, r fileRequest, op command.FileOp) error {
+	op.Path, op.ExpectedVersion = r.path, r.expected
+	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: r.commandID, Meta: meta(c, r.agent), Ops: []command.FileOp{op}})
 	if err != nil {
 		return err
 	}

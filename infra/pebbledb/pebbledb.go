@@ -69,3 +69,28 @@ func (l slogger) Fatalf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf(format, args...))
 }
+
+// BlobPrefix is where small content is kept by hash, in the writer's log
+// and in each replica's projection.
+const BlobPrefix = "b/"
+
+// Blobs keeps small content by SHA-256 under BlobPrefix.
+type Blobs struct {
+	DB *pebble.DB
+	// Write says how a lone PutBlob is written: pebble.Sync where the blob
+	// must be durable, pebble.NoSync for a cache.
+	Write *pebble.WriteOptions
+}
+
+// Blob returns the content with hash.
+func (b Blobs) Blob(hash string) ([]byte, bool, error) {
+	return Get(b.DB, Key(BlobPrefix, []byte(hash)))
+}
+
+// PutBlob stores content under its hash.
+func (b Blobs) PutBlob(hash string, data []byte) error {
+	if err := b.DB.Set(Key(BlobPrefix, []byte(hash)), data, b.Write); err != nil {
+		return fmt.Errorf("store blob: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+// Package replica is what the reader and the fuser share: a projection in
+// its own Pebble directory, kept current from the bus and the writer's log,
+// with a local mirror of the contents it serves.
+package replica
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+	"github.com/lighthouse-ai/lighthouse/infra/bus"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// Settings are the flags every replica process takes.
+type Settings struct {
+	Data      string
+	WriterURL string
+	BusURL    string
+	Token     string
+	TokenFile string
+	Name      string
+	LogLevel  string
+}
+
+// Register adds the settings' flags to fs; process names the defaults
+// ("reader", "fuser").
+func (s *Settings) Register(fs *flag.FlagSet, process string) {
+	env := "LIGHTHOUSE_" + map[string]string{"reader": "READER", "fuser": "FUSER"}[process] + "_DATA"
+	fs.StringVar(&s.Data, "data", config.Env(env, ".lighthouse/"+process), "this process's own data directory (env "+env+")")
+	fs.StringVar(&s.WriterURL, "writer-url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "the writer, for backfill and content (env LIGHTHOUSE_URL)")
+	fs.StringVar(&s.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.Token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token for the writer (env LIGHTHOUSE_TOKEN)")
+	fs.StringVar(&s.TokenFile, "token-file", "", "file holding the bearer token")
+	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
+	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
+}
+
+// Replica is an open projection with its content mirror and bus subscription.
+type Replica struct {
+	Model  *projections.Store
+	Agents *projections.Agents
+	Blobs  *blobstore.Mirror
+	Writer *client.Client
+
+	log      *slog.Logger
+	sub      message.Subscriber
+	caughtUp chan struct{}
+}
+
+// Open opens the replica's projection and connects to the bus. Call
+// OnChange hooks on Model before Run.
+func Open(s Settings, log *slog.Logger) (*Replica, error) {
+	if s.BusURL == "" {
+		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
+	}
+	token, err := config.Token(s.Token, s.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	agents := projections.NewAgents()
+	model, err := projections.Open(filepath.Join(s.Data, "projection"), log, agents)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("projection opened", "position", model.Head())
+	local, err := blobstore.Open(filepath.Join(s.Data, "blobs"), model.Blobs())
+	if err != nil {
+		model.Close()
+		return nil, err
+	}
+	writer := client.New(s.WriterURL, token)
+	sub, err := bus.NewSubscriber(s.BusURL, s.Name, log.With("component", "bus"))
+	if err != nil {
+		model.Close()
+		return nil, err
+	}
+	return &Replica{
+		Model: model, Agents: agents, Writer: writer,
+		Blobs: &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token},
+		log:   log, sub: sub, caughtUp: make(chan struct{}),
+	}, nil
+}
+
+// Run follows the stream until ctx ends or the follower fails.
+func (r *Replica) Run(ctx context.Context) error {
+	f := &bus.Follower{Subscriber: r.sub, Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
+		OnCaughtUp: func() { close(r.caughtUp) }}
+	if err := f.Run(ctx); err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the first catch-up is done.
+func (r *Replica) Ready() error {
+	select {
+	case <-r.caughtUp:
+		return nil
+	default:
+		return fmt.Errorf("catching up")
+	}
+}
+
+// Close releases the subscription and the projection.
+func (r *Replica) Close() error {
+	r.sub.Close()
+	return r.Model.Close()
+}
