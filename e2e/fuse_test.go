@@ -30,10 +30,11 @@ func startMounted(t *testing.T) (*env, string) {
 	return e, e.sys.MountDir()
 }
 
-// eventually polls fn until it returns nil or 5 s pass.
+// eventually polls fn until it returns nil or 15 s pass (generous: CI
+// machines are small and busy; a pass is usually a few milliseconds).
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		err := fn()
 		if err == nil {
