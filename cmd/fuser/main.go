@@ -17,6 +17,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/infra/replica"
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
 type settings struct {
@@ -24,9 +25,6 @@ type settings struct {
 	mount string
 	addr  string
 }
-
-// exitNoFUSE is the exit status when FUSE cannot be mounted here.
-const exitNoFUSE = 3
 
 func main() {
 	var s settings
@@ -47,7 +45,7 @@ func main() {
 		log.Error("fuser failed", "err", err)
 		fmt.Fprintln(os.Stderr, "fuser:", err)
 		if errors.Is(err, errNoFUSE) {
-			os.Exit(exitNoFUSE)
+			os.Exit(supervisor.FuserExitNoFUSE)
 		}
 		os.Exit(1)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -154,11 +155,21 @@ func (s *System) StartFuser(ctx context.Context) error {
 	defer cancel()
 	if err := WaitReady(wctx, p, "http://"+addr+"/readyz"); err != nil {
 		p.Kill()
+		var ee *exec.ExitError
+		if errors.As(p.Err(), &ee) && ee.ExitCode() == FuserExitNoFUSE {
+			return ErrNoFUSE
+		}
 		return err
 	}
 	s.Fuser = p
 	return nil
 }
+
+// FuserExitNoFUSE is the fuser's exit status when FUSE cannot work here.
+const FuserExitNoFUSE = 3
+
+// ErrNoFUSE means the machine cannot mount FUSE; the rest runs without it.
+var ErrNoFUSE = errors.New("FUSE is not available here (no /dev/fuse, or mounting is not permitted); see the fuser's message above")
 
 // MountDir is where the fuser mounts ("" when it is not asked to).
 func (s *System) MountDir() string { return s.cfg.Mount }
