@@ -29,6 +29,7 @@ type benchOptions struct {
 	Out   string
 	Dir   string
 	Keep  bool
+	Only  string
 }
 
 // benchParams size the scenarios.
@@ -56,6 +57,16 @@ type benchParams struct {
 	FUSEFileBytes  int           `json:"fuse_file_bytes"`
 	WarmPasses     int           `json:"fuse_warm_passes"`
 	FUSELagSamples int           `json:"fuse_lag_samples"`
+
+	HistoryEvents     int           `json:"history_events"`
+	HistoryFiles      int           `json:"history_files"`
+	HistoryHotRevs    int           `json:"history_hot_revisions"`
+	HistoryWorkers    int           `json:"history_load_workers"`
+	HistoryFilePoints int           `json:"history_file_points"`
+	HistoryTreePoints int           `json:"history_tree_points"`
+	HistoryDiffSpan   int           `json:"history_diff_span_events"`
+	HistoryBuild      time.Duration `json:"-"`
+	HistoryBuildS     float64       `json:"history_build_budget_seconds"`
 }
 
 func benchParamsFor(quick bool) benchParams {
@@ -80,6 +91,15 @@ func benchParamsFor(quick bool) benchParams {
 		FUSEFileBytes:  10 << 10,
 		WarmPasses:     3,
 		FUSELagSamples: 100,
+
+		HistoryEvents:     1_000_000,
+		HistoryFiles:      10_000,
+		HistoryHotRevs:    1_000,
+		HistoryWorkers:    4,
+		HistoryFilePoints: 500,
+		HistoryTreePoints: 20,
+		HistoryDiffSpan:   100_000,
+		HistoryBuild:      4 * time.Minute,
 	}
 	if quick {
 		p.Baseline = 300 * time.Millisecond
@@ -95,8 +115,16 @@ func benchParamsFor(quick bool) benchParams {
 		p.HUPReloads = 3
 		p.FUSEFiles = 1_000
 		p.FUSELagSamples = 20
+		p.HistoryEvents = 50_000
+		p.HistoryFiles = 1_000
+		p.HistoryHotRevs = 100
+		p.HistoryFilePoints = 100
+		p.HistoryTreePoints = 5
+		p.HistoryDiffSpan = 10_000
+		p.HistoryBuild = time.Minute
 	}
 	p.BaselineS, p.AppendS, p.GateS = p.Baseline.Seconds(), p.Append.Seconds(), p.Gate.Seconds()
+	p.HistoryBuildS = p.HistoryBuild.Seconds()
 	return p
 }
 
@@ -148,6 +176,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "also write the JSON results to this file")
 	fs.StringVar(&o.Dir, "dir", "", "where to make the temporary data directory (default: the system temp dir); its disk is what is measured")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary data directory and process logs")
+	fs.StringVar(&o.Only, "only", "", "for development: run only the scenarios whose name contains one of these comma-separated words (the baselines always run; figures relative to skipped scenarios are 0)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -293,6 +322,7 @@ type benchRun struct {
 	fsyncP50, fsyncOps float64 // baseline: fdatasync of 1 KiB, µs and ops/s
 	loopP50, loopOps   float64 // baseline: GET /healthz, µs and ops/s
 	catchReaderRSS     float64 // MiB
+	bulkRate           float64 // catch-up: writer bulk append, events/s
 	lagP50             float64 // write → reader-visible lag, ms
 	gateMissP50        float64 // in-process Decide on a cache miss, µs
 	gate64P99          float64 // POST /v1/validate p99 with 64 agents, ms
@@ -319,10 +349,15 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"gate: policy reload", b.benchGateReload},
 		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
+		// Last: on a writer and reader of its own, started and stopped here.
+		{"time travel", b.benchHistory},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !strings.HasPrefix(s.name, "baseline") && !b.selected(s.name) {
+			continue
 		}
 		if err := b.alive(); err != nil {
 			return fmt.Errorf("before %s: %w", s.name, err)
@@ -332,6 +367,19 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		}
 	}
 	return b.alive()
+}
+
+// selected says whether --only (if given) asks for the step.
+func (b *benchRun) selected(name string) bool {
+	if b.opts.Only == "" {
+		return true
+	}
+	for _, w := range strings.Split(b.opts.Only, ",") {
+		if w = strings.TrimSpace(w); w != "" && strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // alive fails when the writer or reader has exited.
@@ -369,7 +417,7 @@ func benchPrintTable(w io.Writer, r *benchReport) {
 
 func benchFormat(v float64, unit string) string {
 	switch unit {
-	case "ops/s", "events/s", "events", "requests", "samples", "errors", "files", "1 = yes":
+	case "ops/s", "events/s", "events", "requests", "samples", "errors", "files", "1 = yes", "revisions", "answers", "lines":
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case "ms", "µs", "s":
 		if v >= 100 {

@@ -24,6 +24,11 @@ import (
 // call sends an authenticated request with the admin token and decodes a
 // JSON answer into out; a non-2xx answer is an error carrying the status.
 func (b *benchRun) call(ctx context.Context, cl *http.Client, method, url string, body []byte, out any) (int, error) {
+	return b.callAs(ctx, cl, b.sys.AdminToken, method, url, body, out)
+}
+
+// callAs is call with another system's token.
+func (b *benchRun) callAs(ctx context.Context, cl *http.Client, token, method, url string, body []byte, out any) (int, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -32,7 +37,7 @@ func (b *benchRun) call(ctx context.Context, cl *http.Client, method, url string
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+b.sys.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		if method == http.MethodPost {
 			req.Header.Set("Content-Type", "application/json")
@@ -410,6 +415,7 @@ func (b *benchRun) benchCatchUp(ctx context.Context) error {
 	}
 	const sc = "reader catch-up"
 	bulkRate := perSecond(int(head-head0), loadTime)
+	b.bulkRate = bulkRate
 	b.rep.add(sc, "writer bulk append rate (deduplicated content)", bulkRate, "events/s")
 
 	b.progress("catch-up: waiting for the live reader to apply seq %d", head)

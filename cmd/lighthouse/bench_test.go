@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -179,6 +180,69 @@ func TestBenchQuick(t *testing.T) {
 	default:
 		t.Errorf("report's fuse = %q, want \"ran\" or \"skipped: why\"", rep.FUSE)
 	}
+	// Time travel (issue 5).
+	tp := rep.Params
+	for _, f := range []string{benchTTEventsFigure(tp), "files at head", benchHistHot + " revisions", "content appended (every write distinct)",
+		"build time", "build rate", "build rate, content", "build rate, first tenth of the change sets", "build rate, last tenth of the change sets",
+		"last append → reader applied head", "build rate ÷ catch-up scenario's bulk append rate", "writer data on disk",
+		"reader data on disk (after the scenarios)"} {
+		want = append(want, benchScTTLog+" / "+f)
+	}
+	zeroOK = append(zeroOK, benchScTTLog+" / "+benchTTCutFigure(tp), benchScTTLog+" / reader behind when the last append returned")
+	for _, f := range []string{"revisions of the file", "points", "p50, first read of the point", "p99, first read of the point",
+		"p50, read again", "p99, read again", "head (no at) p50", "head (no at) p99", "first read p50 ÷ head p50",
+		"read again p50 ÷ head p50", "head p50 ÷ GET /healthz p50"} {
+		want = append(want, benchScTTFile+" / "+f)
+	}
+	for _, f := range []string{"files", "answer size", "points", "p50", "p99", "head (no at) p50", "head (no at) p99", "p50 ÷ head p50"} {
+		want = append(want, benchScTTTree+" / "+f)
+	}
+	for _, f := range []string{"events between the points", "changes", "patches=false, median of 3",
+		"patches=true, first (contents fetched from the writer)", "patches=true, again (median of 2)", "answer size, patches=true",
+		"patches=false ÷ (2 × tree-at-point p50)", "patches=true again ÷ patches=false"} {
+		want = append(want, benchScTTDiff+" / "+f)
+	}
+	for _, f := range []string{"files searched", "size", "matches, GET /v1/search", "matches, grep -r -n",
+		"search, cold (first: contents fetched from the writer)", "grep, cold", "search ÷ grep, cold",
+		fmt.Sprintf("search, warm (median of %d)", tp.WarmPasses), fmt.Sprintf("grep, warm (median of %d)", tp.WarmPasses),
+		"search ÷ grep, warm"} {
+		want = append(want, benchScTTSearch+" / "+f)
+	}
+	zeroOK = append(zeroOK, benchScTTSearch+" / page cache dropped before each cold pass")
+	want = append(want, "peak RSS (VmHWM) / time-travel writer", "peak RSS (VmHWM) / time-travel reader")
+	for _, sc := range []string{benchScTTFile, benchScTTTree, benchScTTDiff} {
+		zeroOK = append(zeroOK, sc+" / wrong answers")
+		if n := got[sc+" / wrong answers"].Value; n != 0 {
+			t.Errorf("%s: %v wrong answers (warnings: %v)", sc, n, rep.Warnings)
+		}
+	}
+	for _, c := range []struct {
+		key  string
+		want float64
+	}{
+		{benchScTTLog + " / " + benchTTCutFigure(tp), 0},
+		{benchScTTLog + " / files at head", float64(tp.HistoryFiles + 1)},
+		{benchScTTLog + " / " + benchHistHot + " revisions", float64(tp.HistoryHotRevs)},
+		{benchScTTFile + " / revisions of the file", float64(tp.HistoryHotRevs)},
+		{benchScTTFile + " / points", float64(tp.HistoryFilePoints)},
+		{benchScTTTree + " / files", float64(tp.HistoryFiles + 1)},
+		{benchScTTTree + " / points", float64(tp.HistoryTreePoints)},
+		{benchScTTDiff + " / events between the points", float64(tp.HistoryDiffSpan)},
+		{benchScTTSearch + " / files searched", float64(tp.HistoryFiles + 1)},
+		{benchScTTSearch + " / matches, GET /v1/search", float64(benchHistPlan{Files: tp.HistoryFiles}.markedCount())},
+		{benchScTTSearch + " / matches, grep -r -n", float64(benchHistPlan{Files: tp.HistoryFiles}.markedCount())},
+	} {
+		if f, ok := got[c.key]; ok && f.Value != c.want {
+			t.Errorf("%s = %v, want %v", c.key, f.Value, c.want)
+		}
+	}
+	if n := got[benchScTTLog+" / "+benchTTEventsFigure(tp)].Value; n < float64(tp.HistoryEvents) {
+		t.Errorf("time-travel log: %v events, want at least %d", n, tp.HistoryEvents)
+	}
+	if n := got[benchScTTDiff+" / changes"].Value; n > float64(tp.HistoryFiles+1) {
+		t.Errorf("time-travel diff: %v changes, more than the %d files", n, tp.HistoryFiles+1)
+	}
+
 	for _, w := range rep.Warnings {
 		if strings.Contains(w, " counted ") {
 			t.Errorf("warning: %s", w)
@@ -218,5 +282,46 @@ func TestBenchQuick(t *testing.T) {
 	}
 	if n := got["reader catch-up / events replayed"].Value; n < float64(rep.Params.CatchUpEvents) {
 		t.Errorf("events replayed = %v, want at least %d", n, rep.Params.CatchUpEvents)
+	}
+}
+
+// TestBenchHistContent checks the time-travel generator: sizes of 1–10 KiB,
+// every revision one line away from the one before, the word in the first
+// line of marked files only.
+func TestBenchHistContent(t *testing.T) {
+	p := benchHistPlan{Files: 300}
+	for _, i := range []int{benchHistHotIndex, 0, 7, 123, 299} {
+		prev := p.content(i, 0)
+		if n := len(prev); n < 1024 || n > 10240 || n%benchHistLineLen != 0 {
+			t.Errorf("file %d: %d bytes", i, n)
+		}
+		if got := bytes.Count(prev, []byte(benchHistWord)); got != map[bool]int{true: 1, false: 0}[p.marked(i)] {
+			t.Errorf("file %d: the word %d times (marked %v)", i, got, p.marked(i))
+		}
+		seen := map[string]bool{string(prev): true}
+		for r := 1; r <= 400; r++ {
+			cur := p.content(i, r)
+			if len(cur) != len(prev) {
+				t.Fatalf("file %d revision %d: size changed", i, r)
+			}
+			a, b := bytes.SplitAfter(prev, []byte("\n")), bytes.SplitAfter(cur, []byte("\n"))
+			diff := 0
+			for k := range a {
+				if !bytes.Equal(a[k], b[k]) {
+					diff++
+					if k == 0 {
+						t.Errorf("file %d revision %d changed the first line", i, r)
+					}
+				}
+			}
+			if diff != 1 {
+				t.Errorf("file %d revision %d: %d lines changed, want 1", i, r, diff)
+			}
+			if seen[string(cur)] {
+				t.Errorf("file %d revision %d repeats an earlier revision", i, r)
+			}
+			seen[string(cur)] = true
+			prev = cur
+		}
 	}
 }
