@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
-	_ "net/http/pprof" // served only with --debug-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -81,9 +79,7 @@ func main() {
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
 	ctx := parent
-	if s.debugAddr != "" {
-		go func() { log.Error("debug server", "err", http.ListenAndServe(s.debugAddr, nil)) }()
-	}
+	config.ServeDebug(s.debugAddr, log)
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}

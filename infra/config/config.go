@@ -5,6 +5,8 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only by ServeDebug
 	"os"
 	"strings"
 )
@@ -57,4 +59,13 @@ func WriteSecret(path, content string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ServeDebug serves Go's pprof profiles on addr in the background, when addr
+// is set (the --debug-addr flag of every process).
+func ServeDebug(addr string, log *slog.Logger) {
+	if addr == "" {
+		return
+	}
+	go func() { log.Error("debug server stopped", "err", http.ListenAndServe(addr, nil)) }()
 }

@@ -283,16 +283,33 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		prev = e.Hash
 		events = append(events, e)
 	}
-	// Everything is decided; only now touch the batch.
-	for _, e := range events {
+	// Content already stored is not written again (compactions would carry
+	// every copy).
+	newBlobs := map[string][]byte{}
+	for hash, data := range req.Blobs {
+		_, ok, err := g.store.Blobs().Blob(hash)
+		if err != nil {
+			return domain.AppendResult{}, err
+		}
+		if !ok {
+			newBlobs[hash] = data
+		}
+	}
+	raws := make([][]byte, len(events))
+	for i, e := range events {
 		raw, err := json.Marshal(e)
 		if err != nil {
 			return domain.AppendResult{}, fmt.Errorf("encode event: %w", err)
 		}
-		g.batch.Set(eventKey(e.Seq), raw, nil)
+		raws[i] = raw
+	}
+	// Everything is decided and encoded: only now touch the batch, so a
+	// request that fails leaves nothing in it.
+	for i, e := range events {
+		g.batch.Set(eventKey(e.Seq), raws[i], nil)
 		g.batch.Set(streamKey(e.StreamID, e.StreamVersion), pebbledb.Uint64(e.Seq), nil)
 	}
-	for hash, data := range req.Blobs {
+	for hash, data := range newBlobs {
 		g.batch.Set(pebbledb.Key(pebbledb.BlobPrefix, []byte(hash)), data, nil)
 	}
 	for stream, v := range versions {

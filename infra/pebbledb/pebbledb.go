@@ -11,9 +11,18 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
+// cacheSize is the block cache of each database. Pebble's default (8 MiB)
+// makes every stream-version and last-event lookup a disk read once a log
+// grows past a few hundred MB.
+const cacheSize = 128 << 20
+
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: slogger{log.With("component", "pebble")}})
+	db, err := pebble.Open(dir, &pebble.Options{
+		Logger:       slogger{log.With("component", "pebble")},
+		CacheSize:    cacheSize,
+		MemTableSize: 32 << 20,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
 	}

@@ -29,6 +29,7 @@ type Settings struct {
 	TokenFile string
 	Name      string
 	LogLevel  string
+	DebugAddr string
 }
 
 // Register adds the settings' flags to fs; process names the defaults
@@ -42,6 +43,7 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.StringVar(&s.TokenFile, "token-file", "", "file holding the bearer token")
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
 	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 }
 
 // Replica is an open projection with its content mirror and bus subscription.
@@ -62,6 +64,7 @@ func Open(s Settings, log *slog.Logger) (*Replica, error) {
 	if s.BusURL == "" {
 		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
+	config.ServeDebug(s.DebugAddr, log)
 	token, err := config.Token(s.Token, s.TokenFile)
 	if err != nil {
 		return nil, err
