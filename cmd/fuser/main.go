@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
@@ -34,29 +32,19 @@ func main() {
 	fs.StringVar(&s.addr, "addr", config.Env("LIGHTHOUSE_FUSER_ADDR", "127.0.0.1:8768"), "health endpoint address (env LIGHTHOUSE_FUSER_ADDR)")
 	fs.Parse(os.Args[1:])
 
-	log, err := config.Logger(s.LogLevel, "fuser")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fuser:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, s, log); err != nil {
-		log.Error("fuser failed", "err", err)
-		fmt.Fprintln(os.Stderr, "fuser:", err)
-		if errors.Is(err, errNoFUSE) {
-			os.Exit(supervisor.FuserExitNoFUSE)
-		}
-		os.Exit(1)
-	}
-	log.Info("fuser stopped")
+	config.RunDaemon("fuser", s.LogLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, s, log) })
 }
 
-var errNoFUSE = errors.New("FUSE is not available")
+// noFUSE is a failure to mount: the fuser exits with the status the
+// supervisor reads as "FUSE is not available here".
+type noFUSE struct{ reason string }
+
+func (e noFUSE) Error() string { return "FUSE is not available: " + e.reason }
+func (noFUSE) ExitCode() int   { return supervisor.FuserExitNoFUSE }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return fmt.Errorf("%w: /dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)", errNoFUSE)
+		return noFUSE{"/dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)"}
 	}
 	if err := os.MkdirAll(s.mount, 0o755); err != nil {
 		return fmt.Errorf("create mount point: %w", err)
@@ -78,7 +66,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	defer cancel(nil)
 	mnt, err := fsys.Mount(ctx, s.mount)
 	if err != nil {
-		return fmt.Errorf("%w: mount %s: %v", errNoFUSE, s.mount, err)
+		return noFUSE{fmt.Sprintf("mount %s: %v", s.mount, err)}
 	}
 	defer mnt.Close()
 	log.Info("mounted", "mount", s.mount)

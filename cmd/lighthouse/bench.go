@@ -99,7 +99,7 @@ func benchParamsFor(quick bool) benchParams {
 		HistoryFilePoints: 500,
 		HistoryTreePoints: 20,
 		HistoryDiffSpan:   100_000,
-		HistoryBuild:      4 * time.Minute,
+		HistoryBuild:      6 * time.Minute,
 	}
 	if quick {
 		p.Baseline = 300 * time.Millisecond

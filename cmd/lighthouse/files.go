@@ -75,7 +75,12 @@ func runCat(ctx context.Context, args []string) error {
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
 	}
-	body, err := r.Open(ctx, client.FilePath(pos[0])+"?"+q.Encode())
+	return printFile(ctx, r, pos[0], q)
+}
+
+// printFile copies a file from the reader to stdout.
+func printFile(ctx context.Context, r *client.Client, path string, q url.Values) error {
+	body, err := r.Open(ctx, client.FilePath(path)+"?"+q.Encode())
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -32,13 +31,7 @@ func runShow(ctx context.Context, args []string) error {
 	if point != "" {
 		q.Set("at", point)
 	}
-	body, err := r.Open(ctx, client.FilePath(path)+"?"+q.Encode())
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	_, err = io.Copy(os.Stdout, body)
-	return err
+	return printFile(ctx, r, path, q)
 }
 
 // runDiff prints what changed between two points, as unified diffs.

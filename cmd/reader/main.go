@@ -5,12 +5,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
@@ -36,19 +33,7 @@ func main() {
 	fs.IntVar(&s.burst, "burst", 10000, "burst of requests allowed per agent")
 	fs.Parse(os.Args[1:])
 
-	log, err := config.Logger(s.LogLevel, "reader")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reader:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, s, log); err != nil {
-		log.Error("reader failed", "err", err)
-		fmt.Fprintln(os.Stderr, "reader:", err)
-		os.Exit(1)
-	}
-	log.Info("reader stopped")
+	config.RunDaemon("reader", s.LogLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, s, log) })
 }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {

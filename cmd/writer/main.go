@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -62,19 +60,7 @@ func main() {
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
-	log, err := config.Logger(s.logLevel, "writer")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "writer:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, s, log); err != nil {
-		log.Error("writer failed", "err", err)
-		fmt.Fprintln(os.Stderr, "writer:", err)
-		os.Exit(1)
-	}
-	log.Info("writer stopped")
+	config.RunDaemon("writer", s.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, s, log) })
 }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {

@@ -3,12 +3,16 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof" // served only by ServeDebug
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Env returns the environment variable key, or def when it is unset or empty.
@@ -68,4 +72,34 @@ func ServeDebug(addr string, log *slog.Logger) {
 		return
 	}
 	go func() { log.Error("debug server stopped", "err", http.ListenAndServe(addr, nil)) }()
+}
+
+// ExitCoder is an error that asks for a particular exit status.
+type ExitCoder interface {
+	error
+	ExitCode() int
+}
+
+// RunDaemon is the main of every long-running process: a JSON logger at
+// level, a context that SIGTERM and SIGINT cancel, run, and an exit status
+// (1 on error, or the error's own ExitCode).
+func RunDaemon(process, level string, run func(ctx context.Context, log *slog.Logger) error) {
+	log, err := Logger(level, process)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", process, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err = run(ctx, log)
+	stop()
+	if err != nil {
+		log.Error(process+" failed", "err", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", process, err)
+		var ec ExitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+	log.Info(process + " stopped")
 }
