@@ -106,6 +106,15 @@ func (h DiffHandler) Handle(ctx context.Context, q Diff) ([]Change, error) {
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	if q.Patches {
+		var hashes []string
+		for _, c := range changes {
+			if c.OldSize <= maxPatchBytes && c.NewSize <= maxPatchBytes {
+				hashes = append(hashes, c.OldHash, c.NewHash)
+			}
+		}
+		if err := prefetch(ctx, h.Content, hashes); err != nil {
+			return nil, err
+		}
 		for i := range changes {
 			if err := h.patch(ctx, &changes[i]); err != nil {
 				return nil, err

@@ -23,6 +23,19 @@ type Content interface {
 	Open(ctx context.Context, hash string) (ReadSeekCloser, error)
 }
 
+// Prefetcher is Content that can fetch many contents ahead of reading them.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, hashes []string) error
+}
+
+// prefetch warms c for hashes when it can; reading works without it.
+func prefetch(ctx context.Context, c Content, hashes []string) error {
+	if p, ok := c.(Prefetcher); ok && len(hashes) > 0 {
+		return p.Prefetch(ctx, hashes)
+	}
+	return nil
+}
+
 // ReadSeekCloser is file content that can be served with ranges.
 type ReadSeekCloser interface {
 	io.ReadSeeker

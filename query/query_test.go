@@ -133,3 +133,38 @@ func TestSearch(t *testing.T) {
 		t.Error("a bad regular expression was accepted")
 	}
 }
+
+// prefetching records what it was asked to fetch ahead.
+type prefetching struct {
+	fakeContent
+	asked [][]string
+}
+
+func (p *prefetching) Prefetch(_ context.Context, hashes []string) error {
+	p.asked = append(p.asked, hashes)
+	return nil
+}
+
+func TestPrefetchBeforeReading(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	for i := 0; i < prefetchChunk+3; i++ {
+		files[fmt.Sprintf("f%04d", i)] = fmt.Sprintf("line %d\n", i)
+	}
+	model, content := setup(files, map[string]string{"f0000": "changed\n"})
+	p := &prefetching{fakeContent: content}
+	if _, err := (SearchHandler{Model: model, Content: p}).Handle(context.Background(), Search{Pattern: "line", At: 1}, func(Match) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.asked) != 2 || len(p.asked[0]) != prefetchChunk || len(p.asked[1]) != 3 {
+		t.Fatalf("search prefetched %d chunks, want %d then 3", len(p.asked), prefetchChunk)
+	}
+	p.asked = nil
+	changes, err := DiffHandler{Model: model, Content: p}.Handle(context.Background(), Diff{From: 1, To: 2, Patches: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.asked) != 1 || len(p.asked[0]) != 2*len(changes) {
+		t.Fatalf("diff prefetched %v for %d changes", len(p.asked), len(changes))
+	}
+}

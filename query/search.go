@@ -43,6 +43,7 @@ const (
 	maxSearchFile     = 64 << 20
 	maxSearchLine     = 1 << 20
 	searchParallelism = 4
+	prefetchChunk     = 512
 )
 
 // errLimit stops a search that has found enough.
@@ -99,6 +100,7 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	for w := 0; w < searchParallelism; w++ {
 		wg.Add(1)
 		go func() {
@@ -106,19 +108,32 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 			for i := range work {
 				m, err := h.searchFile(ctx, files[i], re, limit)
 				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
+					fail(err)
 				}
 				results[i] <- m
 			}
 		}()
 	}
+	// Contents are fetched ahead a chunk at a time, so a search that stops
+	// early does not fetch everything.
 	go func() {
 		defer close(work)
-		for i := range files {
-			select {
-			case work <- i:
-			case <-ctx.Done():
+		for start := 0; start < len(files); start += prefetchChunk {
+			chunk := files[start:min(start+prefetchChunk, len(files))]
+			hashes := make([]string, len(chunk))
+			for i, f := range chunk {
+				hashes[i] = f.Hash
+			}
+			if err := prefetch(ctx, h.Content, hashes); err != nil {
+				fail(err)
 				return
+			}
+			for i := range chunk {
+				select {
+				case work <- start + i:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()

@@ -88,3 +88,7 @@ type content struct{ m *blobstore.Mirror }
 func (c content) Open(ctx context.Context, hash string) (query.ReadSeekCloser, error) {
 	return c.m.Open(ctx, hash)
 }
+
+func (c content) Prefetch(ctx context.Context, hashes []string) error {
+	return c.m.Prefetch(ctx, hashes)
+}

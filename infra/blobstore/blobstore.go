@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -254,4 +255,103 @@ func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 		return nil, fmt.Errorf("fetch blob %s: content hashes to %s", hash, ref.Hash)
 	}
 	return m.Local.Open(hash)
+}
+
+// BatchRequest asks the writer for many small contents at once.
+type BatchRequest struct {
+	Hashes []string `json:"hashes"`
+}
+
+// BatchResponse carries the small contents found; a hash that is unknown or
+// too large to batch is left out, to be fetched on its own.
+type BatchResponse struct {
+	Blobs []BatchBlob `json:"blobs"`
+}
+
+// BatchBlob is one content of a batch.
+type BatchBlob struct {
+	Hash    string `json:"hash"`
+	Content []byte `json:"content"` // base64 in JSON
+}
+
+// MaxBatch bounds the hashes of one batch request.
+const MaxBatch = 512
+
+// Batch returns the small contents among hashes that the store has.
+func (s *Store) Batch(hashes []string) (BatchResponse, error) {
+	out := BatchResponse{Blobs: []BatchBlob{}}
+	for _, h := range hashes {
+		if !ValidHash(h) {
+			continue
+		}
+		data, ok, err := s.smallBlob(h)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out.Blobs = append(out.Blobs, BatchBlob{Hash: h, Content: data})
+		}
+	}
+	return out, nil
+}
+
+// Prefetch fetches, in batches, the contents among hashes that are not kept
+// locally yet, so that reading many files (a diff, a search) costs a few
+// round trips instead of one each. Contents the writer does not batch are
+// left to Open.
+func (m *Mirror) Prefetch(ctx context.Context, hashes []string) error {
+	seen := map[string]bool{}
+	var missing []string
+	for _, h := range hashes {
+		if h == "" || seen[h] {
+			continue
+		}
+		seen[h] = true
+		if _, err := m.Local.Stat(h); errors.Is(err, domain.ErrNotFound) {
+			missing = append(missing, h)
+		}
+	}
+	for len(missing) > 0 {
+		n := min(len(missing), MaxBatch)
+		if err := m.fetchBatch(ctx, missing[:n]); err != nil {
+			return err
+		}
+		missing = missing[n:]
+	}
+	return nil
+}
+
+func (m *Mirror) fetchBatch(ctx context.Context, hashes []string) error {
+	body, err := json.Marshal(BatchRequest{Hashes: hashes})
+	if err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+"/v1/blobs/batch", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("fetch blobs: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+m.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := m.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch blobs: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch blobs: writer answered %s", resp.Status)
+	}
+	var out BatchResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return fmt.Errorf("decode blobs: %w", err)
+	}
+	for _, b := range out.Blobs {
+		sum := sha256.Sum256(b.Content)
+		if hex.EncodeToString(sum[:]) != b.Hash {
+			return fmt.Errorf("fetch blobs: content of %s does not match its hash", b.Hash)
+		}
+		if _, err := m.Local.Put(bytes.NewReader(b.Content), InlineLimit); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -60,6 +60,7 @@ func (w *Writer) Handler() http.Handler {
 	v1.POST("/changes", w.changes)
 	v1.POST("/blobs", w.putBlob)
 	v1.GET("/blobs/:hash", w.getBlob)
+	v1.POST("/blobs/batch", w.batchBlobs)
 	v1.GET("/events", w.events)
 	v1.POST("/agents", w.addAgent)
 	v1.GET("/agents", w.listAgents)
@@ -377,6 +378,23 @@ func (w *Writer) putBlob(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, ref)
+}
+
+// batchBlobs answers many small contents at once, for replicas about to
+// read many files.
+func (w *Writer) batchBlobs(c echo.Context) error {
+	var req blobstore.BatchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if len(req.Hashes) > blobstore.MaxBatch {
+		return badRequest("hashes", "hashes_too_many", fmt.Sprintf("at most %d hashes a batch", blobstore.MaxBatch))
+	}
+	out, err := w.Blobs.Batch(req.Hashes)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (w *Writer) getBlob(c echo.Context) error {
