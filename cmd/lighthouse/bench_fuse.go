@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -165,46 +162,17 @@ func (b *benchRun) benchFUSE(ctx context.Context) error {
 func (b *benchRun) fuseUpload(ctx context.Context, t benchFUSETree) (time.Duration, error) {
 	const per = 500
 	sets := (t.Files + per - 1) / per
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = b.p.LoadWorkers + 2
-	cl := &http.Client{Transport: tr, Timeout: 5 * time.Minute}
-	defer tr.CloseIdleConnections()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	start := time.Now()
-	for range b.p.LoadWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				set := int(next.Add(1) - 1)
-				if set >= sets || ctx.Err() != nil {
-					return
-				}
-				ops := make([]benchChangeOp, 0, per)
-				for i := set * per; i < min((set+1)*per, t.Files); i++ {
-					ops = append(ops, benchChangeOp{Op: "write", Path: benchFUSEPrefix + t.sub(i), Content: string(t.content(i))})
-				}
-				body, _ := json.Marshal(map[string]any{"ops": ops})
-				if _, err := b.call(ctx, cl, http.MethodPost, b.sys.WriterURL+"/v1/changes", body, nil); err != nil {
-					mu.Lock()
-					firstErr = cmpOr(firstErr, err)
-					mu.Unlock()
-					next.Store(int64(sets))
-					return
-				}
-			}
-		}()
+	took, err := b.postChangeSets(ctx, sets, func(set int) []benchChangeOp {
+		ops := make([]benchChangeOp, 0, per)
+		for i := set * per; i < min((set+1)*per, t.Files); i++ {
+			ops = append(ops, benchChangeOp{Op: "write", Path: benchFUSEPrefix + t.sub(i), Content: string(t.content(i))})
+		}
+		return ops
+	})
+	if err != nil {
+		return 0, fmt.Errorf("FUSE: upload: %w", err)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return 0, fmt.Errorf("FUSE: upload: %w", firstErr)
-	}
-	return time.Since(start), ctx.Err()
+	return took, nil
 }
 
 // benchWalk is one way to go over a tree; it returns what it counted

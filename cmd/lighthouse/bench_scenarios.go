@@ -476,6 +476,20 @@ func (b *benchRun) bulkLoad(ctx context.Context) (int, time.Duration, error) {
 	for i := range pool {
 		pool[i] = string(benchContent(100, fmt.Sprintf("catch-up content %d ", i)))
 	}
+	took, err := b.postChangeSets(ctx, sets, func(set int) []benchChangeOp {
+		ops := make([]benchChangeOp, 0, per)
+		for k := set * per; k < min((set+1)*per, total); k++ {
+			ops = append(ops, benchChangeOp{Op: "write", Path: fmt.Sprintf("catchup/d%d/f%d", k/1000, k), Content: pool[k%len(pool)]})
+		}
+		return ops
+	})
+	return total, took, err
+}
+
+// postChangeSets posts change sets 0..sets-1 (built by build) through
+// POST /v1/changes from LoadWorkers clients, and returns how long it took.
+// The first failure stops every client.
+func (b *benchRun) postChangeSets(ctx context.Context, sets int, build func(set int) []benchChangeOp) (time.Duration, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = b.p.LoadWorkers + 2
 	cl := &http.Client{Transport: tr, Timeout: 5 * time.Minute}
@@ -496,16 +510,10 @@ func (b *benchRun) bulkLoad(ctx context.Context) (int, time.Duration, error) {
 				if set >= sets || ctx.Err() != nil {
 					return
 				}
-				ops := make([]benchChangeOp, 0, per)
-				for k := set * per; k < min((set+1)*per, total); k++ {
-					ops = append(ops, benchChangeOp{Op: "write", Path: fmt.Sprintf("catchup/d%d/f%d", k/1000, k), Content: pool[k%len(pool)]})
-				}
-				body, _ := json.Marshal(map[string]any{"ops": ops})
+				body, _ := json.Marshal(map[string]any{"ops": build(set)})
 				if _, err := b.call(ctx, cl, http.MethodPost, b.sys.WriterURL+"/v1/changes", body, nil); err != nil {
 					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
+					firstErr = cmpOr(firstErr, err)
 					mu.Unlock()
 					next.Store(int64(sets)) // stop the others
 					return
@@ -515,9 +523,9 @@ func (b *benchRun) bulkLoad(ctx context.Context) (int, time.Duration, error) {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return 0, 0, firstErr
+		return 0, firstErr
 	}
-	return total, time.Since(start), ctx.Err()
+	return time.Since(start), ctx.Err()
 }
 
 // waitCatchUp polls the new reader until /readyz answers 200 and it has
