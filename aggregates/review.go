@@ -15,11 +15,13 @@ import (
 // when its deadline passes undecided.
 type Review struct {
 	domain.ReviewRequested
-	Version     uint64
-	Status      string
-	Approvers   []string
-	DecidedBy   []string
-	Reason      string
+	Version     uint64    `json:"-"`
+	Status      string    `json:"status"`
+	Approvers   []string  `json:"approvers"`
+	DecidedBy   []string  `json:"decided_by"`
+	Reason      string    `json:"decision_reason,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+	ClosedAt    time.Time `json:"closed_at,omitzero"`
 	wantPattern bool
 }
 
@@ -35,18 +37,25 @@ func LoadReview(events []domain.Event) (*Review, error) {
 	}
 	r := &Review{}
 	for _, e := range events {
-		if err := r.apply(e); err != nil {
+		if err := r.Apply(e); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-func (r *Review) apply(e domain.Event) error {
+// Apply folds one event of the review's stream into it.
+func (r *Review) Apply(e domain.Event) error {
 	r.Version = e.StreamVersion
+	defer func() {
+		if r.Status != domain.ReviewPending && r.ClosedAt.IsZero() {
+			r.ClosedAt = e.Time
+		}
+	}()
 	switch e.Type {
 	case domain.TypeReviewRequested:
-		r.Status = domain.ReviewPending
+		r.Status, r.RequestedAt = domain.ReviewPending, e.Time
+		r.Approvers, r.DecidedBy = []string{}, []string{}
 		return e.DecodePayload(&r.ReviewRequested)
 	case domain.TypeReviewApproved, domain.TypeReviewDenied:
 		var v domain.ReviewVoted

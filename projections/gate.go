@@ -4,22 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/aggregates"
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
 // ReviewView is a review as people and waiting agents see it.
-type ReviewView struct {
-	domain.ReviewRequested
-	Status      string    `json:"status"`
-	Reason      string    `json:"decision_reason,omitempty"`
-	Approvers   []string  `json:"approvers"`
-	DecidedBy   []string  `json:"decided_by"`
-	RequestedAt time.Time `json:"requested_at"`
-	ClosedAt    time.Time `json:"closed_at,omitzero"`
-}
+type ReviewView = aggregates.Review
 
 // Reviews is the in-memory view of reviews, with waiting for decisions. It
 // is safe for concurrent use.
@@ -36,51 +30,22 @@ func NewReviews() *Reviews {
 
 // Apply learns from review events; others are ignored.
 func (r *Reviews) Apply(e domain.Event) error {
-	switch e.Type {
-	case domain.TypeReviewRequested, domain.TypeReviewApproved, domain.TypeReviewDenied, domain.TypeReviewExpired:
-	default:
+	id, ok := strings.CutPrefix(e.StreamID, "review:")
+	if !ok {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var id string
-	switch e.Type {
-	case domain.TypeReviewRequested:
-		var p domain.ReviewRequested
-		if err := e.DecodePayload(&p); err != nil {
-			return err
-		}
-		r.byID[p.ReviewID] = &ReviewView{ReviewRequested: p, Status: domain.ReviewPending, Approvers: []string{}, DecidedBy: []string{}, RequestedAt: e.Time}
-		id = p.ReviewID
-	case domain.TypeReviewExpired:
-		var p domain.ReviewTimedOut
-		if err := e.DecodePayload(&p); err != nil {
-			return err
-		}
-		if v, ok := r.byID[p.ReviewID]; ok {
-			v.Status, v.Reason, v.ClosedAt = domain.ReviewExpired, "nobody decided the review in time", e.Time
-		}
-		id = p.ReviewID
-	default:
-		var p domain.ReviewVoted
-		if err := e.DecodePayload(&p); err != nil {
-			return err
-		}
-		v, ok := r.byID[p.ReviewID]
-		if !ok {
+	v, ok := r.byID[id]
+	if !ok {
+		if e.Type != domain.TypeReviewRequested {
 			return nil
 		}
-		v.DecidedBy = append(v.DecidedBy, p.ReviewerID)
-		v.Reason = p.Reason
-		if e.Type == domain.TypeReviewDenied {
-			v.Status, v.ClosedAt = domain.ReviewDenied, e.Time
-		} else {
-			v.Approvers = append(v.Approvers, p.ReviewerID)
-			if len(v.Approvers) >= max(v.Approvals, 1) {
-				v.Status, v.ClosedAt = domain.ReviewApproved, e.Time
-			}
-		}
-		id = p.ReviewID
+		v = &ReviewView{}
+		r.byID[id] = v
+	}
+	if err := v.Apply(e); err != nil {
+		return err
 	}
 	if ch, ok := r.changed[id]; ok {
 		close(ch)
