@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -154,7 +155,7 @@ func (h DiffHandler) patch(ctx context.Context, c *Change) error {
 		from = "a/" + c.From
 	}
 	c.Patch, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)), FromFile: from, ToFile: to, Context: 3})
+		A: splitLines(a), B: splitLines(b), FromFile: from, ToFile: to, Context: 3})
 	if err != nil {
 		return fmt.Errorf("diff %s: %w", c.Path, err)
 	}
@@ -176,4 +177,19 @@ func (h DiffHandler) read(ctx context.Context, hash string) ([]byte, error) {
 // isBinary reports content with a NUL byte in its first 8000 bytes, as git does.
 func isBinary(b []byte) bool {
 	return bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0
+}
+
+// splitLines cuts content into lines that each end in a newline (one is
+// added to a last line without it), with no empty line after a final newline.
+func splitLines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	} else {
+		lines[len(lines)-1] += "\n"
+	}
+	return lines
 }

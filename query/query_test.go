@@ -87,7 +87,7 @@ func TestDiff(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if p := changes[3].Patch; !strings.Contains(p, "--- a/mod\n+++ b/mod\n") || !strings.Contains(p, "-b\n+c\n") {
+	if p := changes[3].Patch; p != "--- a/mod\n+++ b/mod\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n" {
 		t.Fatalf("patch:\n%s", p)
 	}
 	if p := changes[0].Patch; !strings.Contains(p, "--- /dev/null") || !strings.Contains(p, "+n\n") {
