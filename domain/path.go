@@ -57,15 +57,6 @@ func ParsePath(field, raw string) (Path, error) {
 // String returns the path as text.
 func (p Path) String() string { return string(p) }
 
-// Dir returns the parent directory, "" for a top-level entry.
-func (p Path) Dir() string {
-	d := path.Dir(string(p))
-	if d == "." {
-		return ""
-	}
-	return d
-}
-
 // HasPrefix reports whether p is prefix itself or lies below the directory prefix.
 func (p Path) HasPrefix(prefix string) bool {
 	prefix = strings.TrimSuffix(prefix, "/")

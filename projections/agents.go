@@ -71,10 +71,3 @@ func (a *Agents) ByName(name string) (domain.Agent, bool) {
 	ag, ok := a.byName[name]
 	return ag, ok
 }
-
-// Len returns how many agents are known.
-func (a *Agents) Len() int {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return len(a.byName)
-}

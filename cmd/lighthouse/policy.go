@@ -32,7 +32,7 @@ func runPolicy(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("policy ok: revision %s\n", p.Revision())
+		fmt.Printf("policy ok: revision %s, %d rules, default %s\n", p.Revision(), len(p.RuleIDs()), p.DefaultDecision())
 		return nil
 	case "test":
 		pos, err := parse(fs, args[1:], 1, 1)
