@@ -152,23 +152,34 @@ func (b *benchRun) benchFsync(ctx context.Context) error {
 	if err := op(); err != nil { // warm-up: creates the first block
 		return fmt.Errorf("fdatasync: %w", err)
 	}
+	b.fsyncP50, b.fsyncOps, err = b.baselineLoop(ctx, "baseline: 1 KiB append+fdatasync, 1 goroutine", func() error {
+		if err := op(); err != nil {
+			return fmt.Errorf("fdatasync: %w", err)
+		}
+		return nil
+	})
+	return err
+}
+
+// baselineLoop runs op on one goroutine for the baseline duration and
+// reports its p50, p99 and rate under scenario.
+func (b *benchRun) baselineLoop(ctx context.Context, scenario string, op func() error) (p50us, opsPerSec float64, err error) {
 	var lat []time.Duration
 	start := time.Now()
 	for deadline := start.Add(b.p.Baseline); time.Now().Before(deadline) && ctx.Err() == nil; {
 		t := time.Now()
 		if err := op(); err != nil {
-			return fmt.Errorf("fdatasync: %w", err)
+			return 0, 0, err
 		}
 		lat = append(lat, time.Since(t))
 	}
 	elapsed := time.Since(start)
 	s := benchSummarise(lat)
-	b.fsyncP50, b.fsyncOps = us(s.P50), perSecond(s.N, elapsed)
-	const sc = "baseline: 1 KiB append+fdatasync, 1 goroutine"
-	b.rep.add(sc, "p50", us(s.P50), "µs")
-	b.rep.add(sc, "p99", us(s.P99), "µs")
-	b.rep.add(sc, "ops/s", b.fsyncOps, "ops/s")
-	return ctx.Err()
+	p50us, opsPerSec = us(s.P50), perSecond(s.N, elapsed)
+	b.rep.add(scenario, "p50", p50us, "µs")
+	b.rep.add(scenario, "p99", us(s.P99), "µs")
+	b.rep.add(scenario, "ops/s", opsPerSec, "ops/s")
+	return p50us, opsPerSec, ctx.Err()
 }
 
 // benchLoopback measures GET /healthz on the writer over a kept-alive
@@ -195,23 +206,9 @@ func (b *benchRun) benchLoopback(ctx context.Context) error {
 	if err := get(); err != nil {
 		return err
 	}
-	var lat []time.Duration
-	start := time.Now()
-	for deadline := start.Add(b.p.Baseline); time.Now().Before(deadline) && ctx.Err() == nil; {
-		t := time.Now()
-		if err := get(); err != nil {
-			return err
-		}
-		lat = append(lat, time.Since(t))
-	}
-	elapsed := time.Since(start)
-	s := benchSummarise(lat)
-	b.loopP50, b.loopOps = us(s.P50), perSecond(s.N, elapsed)
-	const sc = "baseline: GET /healthz, 1 goroutine"
-	b.rep.add(sc, "p50", us(s.P50), "µs")
-	b.rep.add(sc, "p99", us(s.P99), "µs")
-	b.rep.add(sc, "ops/s", b.loopOps, "ops/s")
-	return ctx.Err()
+	var err error
+	b.loopP50, b.loopOps, err = b.baselineLoop(ctx, "baseline: GET /healthz, 1 goroutine", get)
+	return err
 }
 
 // --- durable appends ---------------------------------------------------------
