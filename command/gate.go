@@ -99,6 +99,7 @@ type ValidateCall struct {
 	Input     json.RawMessage // tool_input, a JSON object
 	Cwd       string
 	ToolUseID string
+	Home      string // the agent's home directory, "" when unknown
 }
 
 // GateDecision is the gate's answer, already audited.
@@ -127,7 +128,7 @@ type ValidateHandler struct {
 	policies      *PolicyHolder
 	learned       LearnedLookup
 	projectRoot   string
-	home          string
+	protected     []string
 	reviewTimeout time.Duration
 	now           func() time.Time
 }
@@ -135,14 +136,14 @@ type ValidateHandler struct {
 // GateConfig configures the ValidateHandler.
 type GateConfig struct {
 	ProjectRoot   string        // absolute; paths inside it are "in project"
-	Home          string        // the agents' home directory, for ~
+	Protected     []string      // absolute paths no agent may touch: Lighthouse's data directory, tokens and mount
 	ReviewTimeout time.Duration // how long a review stays open before it is denied
 }
 
 // NewValidateHandler returns the gate.
 func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLookup, cfg GateConfig) *ValidateHandler {
 	return &ValidateHandler{log: log, policies: policies, learned: learned, projectRoot: cfg.ProjectRoot,
-		home: cfg.Home, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
+		protected: cfg.Protected, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
 }
 
 // Decide evaluates the call without auditing it: the hot path's pure part.
@@ -157,7 +158,7 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
-		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: h.home}
+		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected}
 	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
 	if shape, ok := policy.Shape(pc); ok {
 		v.Shape = shape
@@ -211,7 +212,7 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 // cacheKey digests everything a verdict depends on besides the policy.
 func cacheKey(c ValidateCall) [32]byte {
 	h := sha256.New()
-	for _, s := range []string{string(c.Agent.Role), c.Agent.ID, c.Tool, c.Cwd} {
+	for _, s := range []string{string(c.Agent.Role), c.Agent.ID, c.Tool, c.Cwd, c.Home} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

@@ -90,10 +90,10 @@ var benchHitCommands = []string{
 func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.progress("gate in-process: Decide, %d cache misses and %d cache hits", b.p.GateMissCalls, b.p.GateHitCalls)
 	h := command.NewValidateHandler(benchNopLog{}, command.NewPolicyHolder(command.Policies{Enforced: policy.Default()}),
-		projections.NewLearned(), command.GateConfig{ProjectRoot: benchProjectRoot, Home: "/home/dev", ReviewTimeout: time.Minute})
+		projections.NewLearned(), command.GateConfig{ProjectRoot: benchProjectRoot, Protected: []string{"/home/dev/.local/state/lighthouse"}, ReviewTimeout: time.Minute})
 	agent := domain.Agent{ID: "a", Name: "bench", Role: domain.RoleBuilder}
 	call := func(in json.RawMessage) command.ValidateCall {
-		return command.ValidateCall{Agent: agent, Tool: "Bash", Input: in, Cwd: benchProjectRoot}
+		return command.ValidateCall{Agent: agent, Tool: "Bash", Input: in, Cwd: benchProjectRoot, Home: "/home/dev"}
 	}
 	const warm = 500
 	n := b.p.GateMissCalls

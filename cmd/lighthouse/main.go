@@ -107,24 +107,85 @@ type connection struct {
 	writerURL string
 	readerURL string
 	token     string
+	tokenFile string
 	data      string
+	// noAdmin refuses the fallback to DATA/admin.token: hooks run for
+	// agents and must never act as the admin unless given its token.
+	noAdmin bool
 }
 
 func (c *connection) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.writerURL, "url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "writer URL (env LIGHTHOUSE_URL)")
-	fs.StringVar(&c.readerURL, "reader-url", config.Env("LIGHTHOUSE_READER_URL", "http://127.0.0.1:8766"), "reader URL (env LIGHTHOUSE_READER_URL)")
-	fs.StringVar(&c.token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token (env LIGHTHOUSE_TOKEN; default: DATA/admin.token)")
-	fs.StringVar(&c.data, "data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory, for the default token (env LIGHTHOUSE_DATA)")
+	fs.StringVar(&c.writerURL, "url", config.Env("LIGHTHOUSE_URL", ""), "writer URL (env LIGHTHOUSE_URL; default: the address in DATA/writer.addr, else http://127.0.0.1:8765)")
+	fs.StringVar(&c.readerURL, "reader-url", config.Env("LIGHTHOUSE_READER_URL", ""), "reader URL (env LIGHTHOUSE_READER_URL; default: the address in DATA/reader/reader.addr, else http://127.0.0.1:8766)")
+	fs.StringVar(&c.token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token (env LIGHTHOUSE_TOKEN)")
+	fs.StringVar(&c.tokenFile, "token-file", config.Env("LIGHTHOUSE_TOKEN_FILE", ""), "file holding the bearer token, used when no token is given (env LIGHTHOUSE_TOKEN_FILE)")
+	fs.StringVar(&c.data, "data", config.Env("LIGHTHOUSE_DATA", ""), "data directory (env LIGHTHOUSE_DATA; default: the one `lighthouse up` uses for the project this directory is in)")
 }
 
-// resolveToken falls back to the local admin token, so the quick start works
+// dataDir returns the data directory: --data, else that of the project the
+// working directory is in.
+func (c *connection) dataDir() (string, error) {
+	if c.data != "" {
+		return c.data, nil
+	}
+	d, err := config.FindDataDir(".")
+	if err != nil {
+		return "", err
+	}
+	c.data = d
+	return d, nil
+}
+
+// resolveToken returns the token: --token or LIGHTHOUSE_TOKEN, else the
+// content of --token-file, else (for people, never for hooks or inside a
+// Claude Code session) the local admin token, so the quick start works
 // without exporting anything.
 func (c *connection) resolveToken() (string, error) {
-	t, err := config.Token(c.token, filepath.Join(c.data, "admin.token"))
+	if c.token != "" || c.tokenFile != "" {
+		t, err := config.Token(c.token, c.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("no token: %w", err)
+		}
+		return t, nil
+	}
+	if c.noAdmin {
+		return "", errors.New("no token for this agent: set LIGHTHOUSE_TOKEN, or run `lighthouse init claude` to store one for the project (the admin token is never used by hooks)")
+	}
+	if os.Getenv("CLAUDECODE") != "" {
+		return "", errors.New("no token: inside a Claude Code session the admin token is not used; set LIGHTHOUSE_TOKEN")
+	}
+	data, err := c.dataDir()
+	if err != nil {
+		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%v)", err)
+	}
+	t, err := config.Token("", filepath.Join(data, "admin.token"))
 	if err != nil {
 		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%v)", err)
 	}
 	return t, nil
+}
+
+// urls returns the writer's and the reader's URLs: flags or environment,
+// else the addresses the running processes wrote into the data directory,
+// else the defaults.
+func (c *connection) urls() (writer, reader string) {
+	writer, reader = c.writerURL, c.readerURL
+	if writer == "" || reader == "" {
+		data, err := c.dataDir()
+		if writer == "" && err == nil {
+			writer = config.AddrURL(filepath.Join(data, "writer.addr"))
+		}
+		if reader == "" && err == nil {
+			reader = config.AddrURL(filepath.Join(data, "reader", "reader.addr"))
+		}
+	}
+	if writer == "" {
+		writer = "http://127.0.0.1:8765"
+	}
+	if reader == "" {
+		reader = "http://127.0.0.1:8766"
+	}
+	return writer, reader
 }
 
 func (c *connection) writer() (*client.Client, error) {
@@ -132,7 +193,8 @@ func (c *connection) writer() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(c.writerURL, t), nil
+	w, _ := c.urls()
+	return client.New(w, t), nil
 }
 
 func (c *connection) reader() (*client.Client, error) {
@@ -140,7 +202,8 @@ func (c *connection) reader() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(c.readerURL, t), nil
+	_, r := c.urls()
+	return client.New(r, t), nil
 }
 
 // parseWriter parses a client command's arguments and returns a writer client.

@@ -2,28 +2,48 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
+// runUp is `lighthouse up [--project DIR]`: the whole system in the
+// foreground, guarding DIR.
 func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var cfg supervisor.Config
 	var noMount bool
-	fs.StringVar(&cfg.Data, "data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory (env LIGHTHOUSE_DATA)")
+	project := fs.String("project", config.Env("LIGHTHOUSE_PROJECT", "."), "the project directory to guard (env LIGHTHOUSE_PROJECT)")
+	fs.StringVar(&cfg.Data, "data", config.Env("LIGHTHOUSE_DATA", ""), "data directory (env LIGHTHOUSE_DATA; default: one per project in $XDG_STATE_HOME/lighthouse/projects, outside the project)")
 	fs.StringVar(&cfg.WriterAddr, "writer-addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "writer listen address")
 	fs.StringVar(&cfg.ReaderAddr, "reader-addr", config.Env("LIGHTHOUSE_READER_ADDR", "127.0.0.1:8766"), "reader listen address")
 	fs.StringVar(&cfg.BusAddr, "bus-addr", config.Env("LIGHTHOUSE_BUS_ADDR", "127.0.0.1:8767"), "embedded broker listen address")
 	fs.StringVar(&cfg.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL instead of the embedded broker")
-	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default DATA/../mnt is not assumed: DATA/mnt)")
+	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	root, err := config.ProjectDir(*project)
+	if err != nil {
+		return usagef("up: --project: %v", err)
+	}
+	cfg.Project = root
+	if cfg.Data == "" {
+		if cfg.Data, err = config.DefaultDataDir(root); err != nil {
+			return err
+		}
+	}
+	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
 		return err
 	}
 	if cfg.Mount == "" && !noMount {
@@ -32,12 +52,20 @@ func runUp(ctx context.Context, args []string) error {
 	if noMount {
 		cfg.Mount = ""
 	}
+	if cfg.Mount != "" {
+		if cfg.Mount, err = filepath.Abs(cfg.Mount); err != nil {
+			return err
+		}
+	}
+	if err := guardInsideProject(os.Stderr, root, cfg.Data, cfg.Mount); err != nil {
+		return err
+	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lighthouse is up\n  writer  %s\n  reader  %s\n  admin token in %s\n",
-		sys.WriterURL, sys.ReaderURL, filepath.Join(cfg.Data, "admin.token"))
+	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  data    %s\n  admin token in %s\n",
+		root, sys.WriterURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
 	switch {
 	case sys.Fuser != nil:
 		fmt.Fprintf(os.Stderr, "  mount   %s\n", cfg.Mount)
@@ -67,4 +95,64 @@ func fuserDone(sys *supervisor.System) <-chan struct{} {
 		return nil
 	}
 	return sys.Fuser.Done()
+}
+
+// guardInsideProject warns when Lighthouse's data directory or mount lies
+// inside the guarded project, and lists them in the project's .gitignore so
+// the store and the tokens are never committed. The writer protects both
+// from the agents wherever they are (--protect and its own data directory).
+func guardInsideProject(w io.Writer, root string, paths ...string) error {
+	var ignore []string
+	for _, p := range paths {
+		if p == "" || !config.Within(p, root) {
+			continue
+		}
+		if p == root {
+			return usagef("up: %s is the project itself; Lighthouse's data and mount must not be the project", p)
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(w, "warning: %s is inside the project %s; the gate blocks every agent access to it, but keep it outside (the default) so agents never come across it\n", p, root)
+		ignore = append(ignore, "/"+filepath.ToSlash(rel)+"/")
+	}
+	if len(ignore) == 0 {
+		return nil
+	}
+	return addToGitignore(filepath.Join(root, ".gitignore"), ignore)
+}
+
+// addToGitignore appends the patterns the file does not list yet.
+func addToGitignore(file string, patterns []string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	var add strings.Builder
+	for _, p := range patterns {
+		if !have[p] && !have[strings.TrimSuffix(p, "/")] {
+			add.WriteString(p + "\n")
+		}
+	}
+	if add.Len() == 0 {
+		return nil
+	}
+	prefix := ""
+	if len(raw) > 0 && !strings.HasSuffix(string(raw), "\n") {
+		prefix = "\n"
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", file, err)
+	}
+	_, err = f.WriteString(prefix + "# Lighthouse's own data (tokens, store, mount)\n" + add.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("update %s: %w", file, err)
+	}
+	return nil
 }

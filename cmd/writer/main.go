@@ -38,6 +38,7 @@ type settings struct {
 	policy       string
 	shadowPolicy string
 	projectRoot  string
+	protect      pathList
 	reviewTTL    time.Duration
 	debugAddr    string
 }
@@ -55,6 +56,7 @@ func main() {
 	fs.StringVar(&s.policy, "policy", config.Env("LIGHTHOUSE_POLICY", ""), "project policy file (YAML) on top of the built-in policy; reloaded on change and SIGHUP (env LIGHTHOUSE_POLICY)")
 	fs.StringVar(&s.shadowPolicy, "shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded, not enforced")
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
+	fs.Var(&s.protect, "protect", "an absolute path no agent may read, write or run from (repeatable); the data directory always is")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -78,10 +80,15 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	root, err := projectRoot(s.projectRoot)
+	root, err := config.ProjectDir(s.projectRoot)
 	if err != nil {
 		return err
 	}
+	protected, err := protectedPaths(s.data, s.protect)
+	if err != nil {
+		return err
+	}
+	log.Info("guarding project", "project_root", root, "protected", protected)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -165,14 +172,15 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		Ready:        func() error { return nil },
 		History:      command.NewHistoryHandler(events, store),
+		ProjectRoot:  root,
 		Gate: &httpapi.Gate{
-			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Home: os.Getenv("HOME"), ReviewTimeout: s.reviewTTL}),
+			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL}),
 			Reviews:  reviewHandler,
 			View:     reviews,
 			Learned:  learned,
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
-				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError}
+				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root}
 			},
 		},
 	}
@@ -254,16 +262,36 @@ func recordPolicy(ctx context.Context, events command.EventLog, store *eventstor
 	return err
 }
 
-// projectRoot returns the absolute project root, the working directory by default.
-func projectRoot(flagValue string) (string, error) {
-	if flagValue == "" {
-		return os.Getwd()
+// protectedPaths returns the absolute paths the gate keeps every agent
+// away from: the data directory (the tokens and the store) and those given
+// with --protect. Symlinks are resolved where the path exists, and both
+// spellings are kept.
+func protectedPaths(data string, extra []string) ([]string, error) {
+	var out []string
+	for _, p := range append([]string{data}, extra...) {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("protected path %q: %w", p, err)
+		}
+		out = append(out, abs)
+		if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+			out = append(out, real)
+		}
 	}
-	abs, err := filepath.Abs(flagValue)
-	if err != nil {
-		return "", fmt.Errorf("project root: %w", err)
+	return out, nil
+}
+
+// pathList is a repeatable path flag.
+type pathList []string
+
+func (l *pathList) String() string { return strings.Join(*l, ",") }
+
+func (l *pathList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("empty path")
 	}
-	return abs, nil
+	*l = append(*l, v)
+	return nil
 }
 
 // redact hides the credentials in a bus URL for logs.

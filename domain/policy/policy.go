@@ -47,6 +47,10 @@ type Call struct {
 	// treated as an unknown directory outside the project, and absolute paths
 	// under /root, /home/NAME and /Users/NAME are taken to be home paths.
 	Home string
+	// Protected are absolute paths no agent may read, write or run
+	// anything from, whatever the rules say: Lighthouse's data directory
+	// (the tokens and the store) and its mount.
+	Protected []string
 }
 
 // Match records one rule that matched a call, for explaining a verdict.
@@ -150,6 +154,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	a := p.getAnalysis()
 	defer p.putAnalysis(a)
 	a.run(&c)
+	a.checkProtected()
 
 	b := verdictBuilder{best: -1, matches: make([]Match, 0, len(a.commands)+len(a.findings)+4)}
 	for _, f := range a.findings {
@@ -160,7 +165,8 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	for _, r := range p.callRules {
 		if r.matchCall(a, &env) {
 			callAllowed = callAllowed || r.decision == Allow
-			b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: a.callSubject(r)}, r.order, r.approvals)
+			subject := a.callSubject(r)
+			b.add(Match{Rule: r.id, Decision: r.decision, Reason: a.outsideReason(r, subject), Subject: subject}, r.order, r.approvals)
 		}
 	}
 	for i := range a.commands {
@@ -215,6 +221,19 @@ func (a *analysis) callSubject(r *rule) string {
 		return a.source
 	}
 	return a.call.Tool
+}
+
+// outsideReason adds to the reason of a rule about paths outside the
+// project which path that was and which root is in force.
+func (a *analysis) outsideReason(r *rule, subject string) string {
+	if r.paths == nil || r.paths.inside == nil || *r.paths.inside {
+		return r.reason
+	}
+	root := a.res.root
+	if root == "" {
+		root = "(unknown)"
+	}
+	return r.reason + ": " + subject + " is outside the project root " + root
 }
 
 // trimDashes strips leading dashes from a flag name as written in a rule.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -32,7 +33,13 @@ type PolicyStatus struct {
 	Source         string    `json:"source"`
 	LoadedAt       time.Time `json:"loaded_at"`
 	LastError      string    `json:"last_error,omitempty"`
+	ProjectRoot    string    `json:"project_root"` // the absolute project root the gate guards
 }
+
+// HeaderAgentHome carries the agent's home directory ($HOME of the hook),
+// which the gate expands ~ and $HOME to. Without it the home is unknown and
+// the usual home directories (/home/NAME, /root) are treated as homes.
+const HeaderAgentHome = "X-Agent-Home"
 
 // maxValidateBody bounds a validate request (a tool call, Write content included).
 const maxValidateBody = 8 << 20
@@ -80,8 +87,12 @@ func (g *Gate) validate(c echo.Context) error {
 	case len(req.ToolInput) == 0 || req.ToolInput[0] != '{':
 		return badRequest("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}
+	home := c.Request().Header.Get(HeaderAgentHome)
+	if home != "" && (!path.IsAbs(home) || path.Clean(home) != home || len(home) > 4096) {
+		return badRequest(HeaderAgentHome, "home_invalid", HeaderAgentHome+" must be a clean absolute path")
+	}
 	d, err := g.Validate.Handle(c.Request().Context(), command.ValidateCall{Agent: agent, SessionID: limitText(req.SessionID),
-		Tool: req.ToolName, Input: req.ToolInput, Cwd: req.Cwd, ToolUseID: limitText(req.ToolUseID)})
+		Tool: req.ToolName, Input: req.ToolInput, Cwd: req.Cwd, ToolUseID: limitText(req.ToolUseID), Home: home})
 	if err != nil {
 		return err
 	}

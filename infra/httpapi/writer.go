@@ -45,6 +45,7 @@ type Writer struct {
 	Ready        func() error
 	Gate         *Gate
 	History      *command.HistoryHandler
+	ProjectRoot  string // the absolute project root the gate guards, reported by GET /v1/status
 }
 
 // maxEventsPage bounds one GET /v1/events answer.
@@ -494,6 +495,8 @@ type WriterStatus struct {
 	Head      uint64 `json:"head"`
 	HeadHash  string `json:"head_hash"`
 	Published uint64 `json:"published"`
+	// ProjectRoot is the absolute project root the gate guards.
+	ProjectRoot string `json:"project_root"`
 }
 
 func (w *Writer) status(c echo.Context) error {
@@ -502,7 +505,7 @@ func (w *Writer) status(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, WriterStatus{Head: head, HeadHash: hash, Published: pub})
+	return c.JSON(http.StatusOK, WriterStatus{Head: head, HeadHash: hash, Published: pub, ProjectRoot: w.ProjectRoot})
 }
 
 func (w *Writer) verify(c echo.Context) error {

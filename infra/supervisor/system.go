@@ -15,6 +15,7 @@ import (
 // Config says where and how to run a whole Lighthouse.
 type Config struct {
 	Data       string // data directory; the writer's files live here, the reader's and fuser's below it
+	Project    string // absolute project root the gate guards; empty leaves the writer's default
 	WriterAddr string // host:port; port 0 picks a free one
 	ReaderAddr string
 	BusAddr    string // the embedded broker's address, when BusURL is empty
@@ -89,7 +90,14 @@ func (s *System) StartWriter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"--data", s.cfg.Data, "--addr", s.cfg.WriterAddr, "--bus-addr", s.cfg.BusAddr}, s.cfg.WriterArgs...)
+	args := []string{"--data", s.cfg.Data, "--addr", s.cfg.WriterAddr, "--bus-addr", s.cfg.BusAddr}
+	if s.cfg.Project != "" {
+		args = append(args, "--project-root", s.cfg.Project)
+	}
+	if s.cfg.Mount != "" {
+		args = append(args, "--protect", s.cfg.Mount) // the mount is Lighthouse's, not the agents'
+	}
+	args = append(args, s.cfg.WriterArgs...)
 	var env []string
 	if s.cfg.BusURL != "" {
 		env = append(env, "LIGHTHOUSE_BUS_URL="+s.cfg.BusURL)
