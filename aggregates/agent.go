@@ -1,6 +1,8 @@
 package aggregates
 
 import (
+	"fmt"
+
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
@@ -11,4 +13,20 @@ func Register(id, name string, role domain.Role, tokenHash string) (domain.Draft
 	}
 	return domain.Draft{StreamID: domain.AgentStreamID(name), Type: domain.TypeAgentRegistered, SchemaVersion: 1,
 		Payload: domain.AgentRegistered{AgentID: id, Name: name, Role: role, TokenHash: tokenHash}}, nil
+}
+
+// Rotate decides the event that gives agent a new token.
+func Rotate(agent domain.Agent, tokenHash string) domain.Draft {
+	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentRotated, SchemaVersion: 1,
+		Payload: domain.AgentRotated{AgentID: agent.ID, Name: agent.Name, Role: agent.Role, TokenHash: tokenHash}}
+}
+
+// Remove decides the event that ends an agent. The writer's own identities
+// cannot be removed: the reader and the fuser, and the admin, need them.
+func Remove(agent domain.Agent) (domain.Draft, error) {
+	if agent.Name == domain.AgentAdmin || agent.Name == domain.AgentService {
+		return domain.Draft{}, &domain.RuleError{Code: "agent_protected", Message: fmt.Sprintf("agent %q belongs to Lighthouse and cannot be removed (rotate its token instead)", agent.Name)}
+	}
+	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentRemoved, SchemaVersion: 1,
+		Payload: domain.AgentRemoved{AgentID: agent.ID, Name: agent.Name}}, nil
 }

@@ -77,3 +77,74 @@ func NewToken() (string, error) {
 	}
 	return "lh_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// AgentDirectory finds active agents by name.
+type AgentDirectory interface {
+	ByName(name string) (domain.Agent, bool)
+}
+
+// StreamVersions tells a stream's current version.
+type StreamVersions interface {
+	StreamVersion(stream string) (uint64, error)
+}
+
+// ChangeAgent rotates or removes an agent.
+type ChangeAgent struct {
+	Meta   domain.Metadata
+	Name   string
+	Remove bool // false rotates the token
+}
+
+// ChangedAgent is the agent after the change and, for a rotation, its new
+// token, shown once and never stored.
+type ChangedAgent struct {
+	Agent  domain.Agent
+	Token  string
+	Result domain.AppendResult
+}
+
+// ChangeAgentHandler handles ChangeAgent. Like RegisterAgentHandler, its
+// log must feed the agent directory, so an old token stops working at once.
+type ChangeAgentHandler struct {
+	log      EventLog
+	agents   AgentDirectory
+	versions StreamVersions
+}
+
+// NewChangeAgentHandler returns a handler appending to log.
+func NewChangeAgentHandler(log EventLog, agents AgentDirectory, versions StreamVersions) ChangeAgentHandler {
+	return ChangeAgentHandler{log: log, agents: agents, versions: versions}
+}
+
+// Handle rotates or removes the agent. An unknown (or removed) agent is
+// domain.ErrNotFound; a concurrent change of the same agent is a
+// *domain.ConflictError.
+func (h ChangeAgentHandler) Handle(ctx context.Context, cmd ChangeAgent) (ChangedAgent, error) {
+	agent, ok := h.agents.ByName(cmd.Name)
+	if !ok {
+		return ChangedAgent{}, fmt.Errorf("agent %q: %w", cmd.Name, domain.ErrNotFound)
+	}
+	stream := domain.AgentStreamID(cmd.Name)
+	version, err := h.versions.StreamVersion(stream)
+	if err != nil {
+		return ChangedAgent{}, err
+	}
+	var d domain.Draft
+	var token string
+	if cmd.Remove {
+		if d, err = aggregates.Remove(agent); err != nil {
+			return ChangedAgent{}, err
+		}
+	} else {
+		if token, err = NewToken(); err != nil {
+			return ChangedAgent{}, err
+		}
+		d = aggregates.Rotate(agent, domain.HashToken(token))
+	}
+	res, err := h.log.Append(ctx, domain.AppendRequest{Meta: cmd.Meta,
+		Expect: []domain.Expectation{{StreamID: stream, Version: version}}, Drafts: []domain.Draft{d}})
+	if err != nil {
+		return ChangedAgent{}, err
+	}
+	return ChangedAgent{Agent: agent, Token: token, Result: res}, nil
+}

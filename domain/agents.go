@@ -3,6 +3,14 @@ package domain
 // Event types of agent identity.
 const (
 	TypeAgentRegistered = "agent.registered"
+	TypeAgentRotated    = "agent.rotated"
+	TypeAgentRemoved    = "agent.removed"
+)
+
+// Identities the writer creates for itself, which cannot be removed.
+const (
+	AgentAdmin   = "admin"
+	AgentService = "lighthouse-service"
 )
 
 // AgentStreamID is the stream of one agent's identity events, keyed by its
@@ -15,4 +23,21 @@ type AgentRegistered struct {
 	Name      string `json:"name"`
 	Role      Role   `json:"role"`
 	TokenHash string `json:"token_hash"`
+}
+
+// AgentRotated records a new token for an agent; the old one stops working.
+// It carries the agent's whole identity, so the latest event of an agent's
+// stream is its state.
+type AgentRotated struct {
+	AgentID   string `json:"agent_id"`
+	Name      string `json:"name"`
+	Role      Role   `json:"role"`
+	TokenHash string `json:"token_hash"`
+}
+
+// AgentRemoved records that an agent's token no longer works. Its name is
+// not given out again, so the log never names two agents alike.
+type AgentRemoved struct {
+	AgentID string `json:"agent_id"`
+	Name    string `json:"name"`
 }

@@ -8,33 +8,61 @@ import (
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
-// Agents is the in-memory directory of agents and their token hashes, used to
-// authenticate requests. It is safe for concurrent use.
+// Agents is the in-memory directory of active agents and their token
+// hashes, used to authenticate requests. It is safe for concurrent use.
 type Agents struct {
 	mu      sync.RWMutex
 	byToken map[string]domain.Agent
 	byName  map[string]domain.Agent
+	hashOf  map[string]string // name -> token hash in force
 }
 
 // NewAgents returns an empty directory.
 func NewAgents() *Agents {
-	return &Agents{byToken: map[string]domain.Agent{}, byName: map[string]domain.Agent{}}
+	return &Agents{byToken: map[string]domain.Agent{}, byName: map[string]domain.Agent{}, hashOf: map[string]string{}}
 }
 
-// Apply learns from an agent event; other events are ignored.
+// Apply learns from an agent event; other events are ignored. Every agent
+// event carries the agent's whole state, so applying only the latest event
+// of each agent also builds the directory.
 func (a *Agents) Apply(e domain.Event) error {
-	if e.Type != domain.TypeAgentRegistered {
+	var ag domain.Agent
+	var hash string
+	switch e.Type {
+	case domain.TypeAgentRegistered:
+		var p domain.AgentRegistered
+		if err := e.DecodePayload(&p); err != nil {
+			return err
+		}
+		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role}, p.TokenHash
+	case domain.TypeAgentRotated:
+		var p domain.AgentRotated
+		if err := e.DecodePayload(&p); err != nil {
+			return err
+		}
+		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role}, p.TokenHash
+	case domain.TypeAgentRemoved:
+		var p domain.AgentRemoved
+		if err := e.DecodePayload(&p); err != nil {
+			return err
+		}
+		ag.Name = p.Name
+	default:
 		return nil
 	}
-	var p domain.AgentRegistered
-	if err := e.DecodePayload(&p); err != nil {
-		return err
-	}
-	ag := domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.byToken[p.TokenHash] = ag
-	a.byName[p.Name] = ag
+	if old, ok := a.hashOf[ag.Name]; ok {
+		delete(a.byToken, old)
+		delete(a.hashOf, ag.Name)
+		delete(a.byName, ag.Name)
+	}
+	if hash == "" {
+		return nil // removed
+	}
+	a.byToken[hash] = ag
+	a.byName[ag.Name] = ag
+	a.hashOf[ag.Name] = hash
 	return nil
 }
 

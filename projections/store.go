@@ -175,12 +175,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 				return err
 			}
 			b.Set(pebbledb.Key(prefixSnap, []byte(p.Name)), e.Payload, nil)
-		case e.Type == domain.TypeAgentRegistered:
-			var p domain.AgentRegistered
-			if err := e.DecodePayload(&p); err != nil {
-				return err
-			}
-			b.Set(pebbledb.Key(prefixAgent, []byte(p.Name)), raw, nil)
+		case strings.HasPrefix(e.StreamID, "agent:"):
+			// The latest event of an agent is its state (see Agents.Apply).
+			b.Set(pebbledb.Key(prefixAgent, []byte(strings.TrimPrefix(e.StreamID, "agent:"))), raw, nil)
 		}
 	}
 	last := events[len(events)-1]

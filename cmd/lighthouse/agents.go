@@ -4,15 +4,19 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
 func runAgent(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("agent: want `agent add NAME --role ROLE` or `agent list`")
+		return usagef("agent: want `agent add NAME --role ROLE`, `agent list`, `agent remove NAME` or `agent rotate NAME`")
 	}
 	fs := flag.NewFlagSet("agent "+args[0], flag.ContinueOnError)
 	var c connection
@@ -58,6 +62,38 @@ func runAgent(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Role, a.ID)
 		}
 		return tw.Flush()
+	case "remove", "rotate":
+		pos, w, err := c.parseWriter(fs, args[1:], 1, 1)
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Agent domain.Agent `json:"agent"`
+			Token string       `json:"token"`
+		}
+		if args[0] == "remove" {
+			if _, err := w.Do(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(pos[0]), nil, nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "agent %s removed; its token no longer works\n", pos[0])
+			return nil
+		}
+		if err := w.PostJSON(ctx, "/v1/agents/"+url.PathEscape(pos[0])+"/rotate", struct{}{}, &out); err != nil {
+			return err
+		}
+		if pos[0] == domain.AgentAdmin {
+			// The CLI reads the admin token from the data directory.
+			data, err := c.dataDir()
+			if err == nil {
+				err = config.WriteSecret(filepath.Join(data, "admin.token"), out.Token)
+			}
+			if err != nil {
+				return fmt.Errorf("the admin token was rotated, but writing it to the data directory failed: %w (new token: %s)", err, out.Token)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "agent %s has a new token (shown once); the old one no longer works:\n", pos[0])
+		fmt.Println(out.Token)
+		return nil
 	}
-	return usagef("agent: unknown subcommand %q", args[0])
+	return usagef("agent: unknown subcommand %q (want add, list, remove or rotate)", args[0])
 }

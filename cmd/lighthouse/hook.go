@@ -38,12 +38,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
+	"github.com/lighthouse-ai/lighthouse/infra/claudecode"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 )
 
 // Hook limits and defaults.
 const (
-	hookMaxInput       = 10 << 20 // bytes of stdin a hook reads
 	hookDefaultTimeout = 5 * time.Second
 	hookDefaultWait    = 100 * time.Second
 	hookPostTimeout    = 30 * time.Second
@@ -94,7 +96,8 @@ type hookOptions struct {
 	Wait      time.Duration // pre: how long to wait for a human review
 	Undecided string        // pre: "deny" or "ask" when the review is still pending at Wait
 	EmitAllow bool          // pre: print an explicit allow instead of staying silent
-	Root      string        // post: project root; "" means the payload's cwd
+	Root      string        // post: project root; "" asks the writer for its own
+	Home      string        // the agent's home directory ($HOME), which the gate expands ~ to
 	PollGap   time.Duration // pre: least time between two review polls (0: hookPollGap)
 }
 
@@ -167,52 +170,21 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 	if *undecided != "deny" && *undecided != "ask" {
 		return blocked(fmt.Errorf(`bad hook flags: --undecided is %q, want "deny" or "ask"`, *undecided))
 	}
+	conn.noAdmin = true
 	w, err := conn.writer()
 	if err != nil {
 		return blocked(err)
 	}
 	return hookPre(ctx, stdin, stdout, stderr, hookOptions{
-		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow,
+		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow, Home: getenv("HOME"),
 	})
 }
 
-// hookPayload is the part of a Claude Code hook event the hooks look at;
-// the writer gets the whole event, unknown fields included.
-type hookPayload struct {
-	SessionID     string          `json:"session_id"`
-	Cwd           string          `json:"cwd"`
-	HookEventName string          `json:"hook_event_name"`
-	ToolName      string          `json:"tool_name"`
-	ToolUseID     string          `json:"tool_use_id"`
-	ToolInput     json.RawMessage `json:"tool_input"`
-}
-
-// readHookPayload reads at most hookMaxInput bytes of one JSON object and
-// returns them untouched, with the fields the hooks use.
-func readHookPayload(r io.Reader) ([]byte, hookPayload, error) {
-	var p hookPayload
-	raw, err := io.ReadAll(io.LimitReader(r, hookMaxInput+1))
-	if err != nil {
-		return nil, p, fmt.Errorf("read the hook event on stdin: %w", err)
-	}
-	if len(raw) > hookMaxInput {
-		return nil, p, fmt.Errorf("the hook event on stdin is over %d bytes", hookMaxInput)
-	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, p, errors.New("the hook event on stdin is not a JSON object")
-	}
-	if err := json.Unmarshal(trimmed, &p); err != nil {
-		return nil, p, fmt.Errorf("the hook event on stdin is not valid JSON: %v", err)
-	}
-	return raw, p, nil
-}
-
-// readHookPayloadWithin is readHookPayload with a time limit.
-func readHookPayloadWithin(ctx context.Context, r io.Reader, d time.Duration) ([]byte, hookPayload, error) {
+// readHookPayloadWithin reads the hook event from r (see
+// claudecode.ReadPayload) with a time limit.
+func readHookPayloadWithin(ctx context.Context, r io.Reader, d time.Duration) (claudecode.Payload, error) {
 	type result struct {
-		raw []byte
-		p   hookPayload
+		p   claudecode.Payload
 		err error
 	}
 	done := make(chan result, 1)
@@ -224,18 +196,36 @@ func readHookPayloadWithin(ctx context.Context, r io.Reader, d time.Duration) ([
 			}
 			done <- res
 		}()
-		res.raw, res.p, res.err = readHookPayload(r)
+		res.p, res.err = claudecode.ReadPayload(r)
 	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case res := <-done:
-		return res.raw, res.p, res.err
+		return res.p, res.err
 	case <-t.C:
-		return nil, hookPayload{}, fmt.Errorf("no hook event on stdin within %v", d)
+		return claudecode.Payload{}, fmt.Errorf("no complete hook event on stdin within %v", d)
 	case <-ctx.Done():
-		return nil, hookPayload{}, ctx.Err()
+		return claudecode.Payload{}, ctx.Err()
 	}
+}
+
+// bulkInputKeys are the tool_input fields that carry file contents, which
+// the gate does not judge by: when they are too long to forward they are
+// left out. Any other long field makes the call too large to check.
+var bulkInputKeys = map[string]bool{"content": true, "new_string": true, "old_string": true, "new_source": true}
+
+// checkElided refuses a PreToolUse event whose left-out strings are not
+// file contents: the gate must see the command, the paths and the URLs.
+func checkElided(p claudecode.Payload) error {
+	for _, e := range p.Elided {
+		parts := strings.Split(e, ".")
+		if len(parts) >= 2 && parts[0] == "tool_input" && bulkInputKeys[parts[len(parts)-1]] {
+			continue
+		}
+		return fmt.Errorf("the field %s is over %d bytes, too large to check", e, claudecode.MaxString)
+	}
+	return nil
 }
 
 // validateAnswer is the writer's answer to POST /v1/validate.
@@ -279,8 +269,11 @@ func hookPre(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o h
 	}
 	// Claude Code closes stdin after the event; should it not, give up in
 	// time rather than be killed at the hook's timeout, which fails open.
-	raw, p, err := readHookPayloadWithin(ctx, stdin, timeout)
+	p, err := readHookPayloadWithin(ctx, stdin, timeout)
 	if err != nil {
+		return blocked(err)
+	}
+	if err := checkElided(p); err != nil {
 		return blocked(err)
 	}
 	if p.ToolName == "" {
@@ -295,8 +288,11 @@ func hookPre(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o h
 	if p.SessionID != "" {
 		h.Set("X-Session-Id", p.SessionID)
 	}
+	if filepath.IsAbs(o.Home) {
+		h.Set(httpapi.HeaderAgentHome, filepath.Clean(o.Home))
+	}
 	var ans validateAnswer
-	_, err = o.Client.Do(vctx, http.MethodPost, "/v1/validate", h, bytes.NewReader(raw), &ans)
+	_, err = o.Client.Do(vctx, http.MethodPost, "/v1/validate", h, bytes.NewReader(p.Raw), &ans)
 	timedOut := errors.Is(vctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	if err != nil {
@@ -563,8 +559,9 @@ func (v *durationValue) Set(s string) error {
 	return nil
 }
 
-// editTools are the tools whose file `hook post` copies to the writer.
-var editTools = map[string]bool{"Write": true, "Edit": true, "MultiEdit": true}
+// editTools are the tools whose file `hook post` copies to the writer, with
+// the tool_input field that names the file.
+var editTools = map[string]string{"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
 
 // hookPostMain parses the flags of `hook post` and runs it.
 //
@@ -585,7 +582,7 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	}
 	fs := flag.NewFlagSet("hook post", flag.ContinueOnError)
 	conn, timeout := hookFlags(fs, hookPostTimeout)
-	root := fs.String("root", "", "project root the file must lie in (default: env CLAUDE_PROJECT_DIR, else the event's cwd)")
+	root := fs.String("root", "", "project root the file must lie in (default: the writer's project root)")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -599,11 +596,9 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("bad hook flags: unexpected argument %q", fs.Arg(0)))
 	}
-	if *root == "" {
-		*root = getenv("CLAUDE_PROJECT_DIR")
-	}
+	conn.noAdmin = true
 	// The token is resolved lazily: a post hook for a non-edit tool needs none.
-	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root}, conn.writer)
+	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME")}, conn.writer)
 }
 
 // hookPost runs the PostToolUse hook: for an edit tool it streams the file's
@@ -620,30 +615,56 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 			code = fail(fmt.Errorf("internal error: %v", r))
 		}
 	}()
-	_, p, err := readHookPayload(stdin)
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = hookPostTimeout
+	}
+	p, err := readHookPayloadWithin(ctx, stdin, timeout)
 	if err != nil {
 		return fail(err)
 	}
 	if p.HookEventName != "" && p.HookEventName != "PostToolUse" {
 		return fail(fmt.Errorf("got a %s event; register `lighthouse hook post` for PostToolUse", p.HookEventName))
 	}
-	if !editTools[p.ToolName] {
+	key, ok := editTools[p.ToolName]
+	if !ok {
 		return hookExitOK
 	}
-	var in struct {
-		FilePath string `json:"file_path"`
+	file := p.InputString(key)
+	if file == "" {
+		return fail(fmt.Errorf("%s event has no tool_input.%s", p.ToolName, key))
 	}
-	if len(p.ToolInput) == 0 || json.Unmarshal(p.ToolInput, &in) != nil || in.FilePath == "" {
-		return fail(fmt.Errorf("%s event has no tool_input.file_path", p.ToolName))
+	var c *client.Client
+	if o.Client != nil {
+		c = o.Client
+	} else if c, err = writer(); err != nil {
+		return fail(err)
 	}
+	uctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	root := o.Root
 	if root == "" {
-		root = p.Cwd
+		var st struct {
+			ProjectRoot string `json:"project_root"`
+		}
+		if _, err := c.Do(uctx, http.MethodGet, "/v1/status", nil, nil, &st); err != nil {
+			return fail(fmt.Errorf("ask the writer for its project root: %v", err))
+		}
+		root = st.ProjectRoot
 	}
 	if root == "" {
-		return fail(errors.New("no project root: pass --root, set CLAUDE_PROJECT_DIR, or send cwd"))
+		return fail(errors.New("no project root: pass --root"))
 	}
-	rootReal, rel, err := confinePath(root, in.FilePath)
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = root
+	}
+	// The gate judged the call on this same resolution of the path.
+	abs := policy.ToolPath(file, cwd, o.Home)
+	if abs == "" {
+		return fail(fmt.Errorf("tool_input.%s %q cannot be resolved (cwd %q)", key, file, p.Cwd))
+	}
+	rootReal, rel, err := confinePath(root, abs)
 	if err != nil {
 		return fail(err)
 	}
@@ -655,7 +676,7 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	if fi, err := r.Lstat(rel); err != nil {
 		return fail(err)
 	} else if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("%s is not a regular file", in.FilePath))
+		return fail(fmt.Errorf("%s is not a regular file", file))
 	}
 	// os.Root keeps the open below the root even if a path component is
 	// swapped for a symlink after confinePath looked.
@@ -669,14 +690,7 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 		return fail(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("%s is not a regular file", in.FilePath))
-	}
-
-	var c *client.Client
-	if o.Client != nil {
-		c = o.Client
-	} else if c, err = writer(); err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("%s is not a regular file", file))
 	}
 	q := url.Values{}
 	if p.ToolUseID != "" {
@@ -687,12 +701,6 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	if p.SessionID != "" {
 		h.Set("X-Session-Id", p.SessionID)
 	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = hookPostTimeout
-	}
-	uctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	var res client.CommandResult
 	if _, err := c.Do(uctx, http.MethodPut, client.FilePath(rel)+"?"+q.Encode(), h, f, &res); err != nil {
 		return fail(fmt.Errorf("copy %s to the writer: %v", rel, err))
@@ -700,18 +708,12 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	return hookExitOK
 }
 
-// confinePath resolves symlinks in root and file and returns the real root
-// and file's slash-separated path relative to it. It refuses a relative
-// file, one with a ".." component, one outside root (also through a symlink)
-// and the root itself.
+// confinePath resolves symlinks in root and in the absolute path file and
+// returns the real root and file's slash-separated path relative to it. It
+// refuses a file outside root (also through a symlink) and the root itself.
 func confinePath(root, file string) (rootReal, rel string, err error) {
 	if !filepath.IsAbs(file) {
-		return "", "", fmt.Errorf("file_path %q is not absolute", file)
-	}
-	for _, part := range strings.FieldsFunc(file, func(r rune) bool { return r == '/' || r == filepath.Separator }) {
-		if part == ".." {
-			return "", "", fmt.Errorf("file_path %q contains \"..\"", file)
-		}
+		return "", "", fmt.Errorf("file path %q is not absolute", file)
 	}
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
@@ -720,13 +722,13 @@ func confinePath(root, file string) (rootReal, rel string, err error) {
 	if rootReal, err = filepath.EvalSymlinks(absRoot); err != nil {
 		return "", "", fmt.Errorf("project root: %v", err)
 	}
-	fileReal, err := filepath.EvalSymlinks(file)
+	fileReal, err := filepath.EvalSymlinks(filepath.Clean(file))
 	if err != nil {
-		return "", "", fmt.Errorf("file_path: %v", err)
+		return "", "", fmt.Errorf("file path: %v", err)
 	}
 	r, err := filepath.Rel(rootReal, fileReal)
 	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
-		return "", "", fmt.Errorf("file_path %q is outside the project root %s (resolved: %s)", file, rootReal, fileReal)
+		return "", "", fmt.Errorf("file path %q is outside the project root %s (resolved: %s)", file, rootReal, fileReal)
 	}
 	return rootReal, filepath.ToSlash(r), nil
 }

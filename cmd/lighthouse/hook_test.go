@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lighthouse-ai/lighthouse/infra/claudecode"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -263,8 +264,18 @@ func TestHookPre(t *testing.T) {
 		{name: "empty stdin", stdin: []byte{}, noValidate: true, wantCode: 2},
 		{name: "JSON null stdin", stdin: []byte("null"), noValidate: true, wantCode: 2},
 		{name: "stdin without tool", stdin: []byte(`{"session_id":"s"}`), noValidate: true, wantCode: 2, wantReason: []string{"tool_name"}},
-		{name: "oversized stdin", stdin: append(append([]byte(`{"tool_name":"Bash","x":"`), bytes.Repeat([]byte("a"), hookMaxInput)...), `"}`...),
-			noValidate: true, wantCode: 2, wantReason: []string{"over"}},
+		{name: "an 11 MiB Write is judged without its content",
+			stdin: append(append([]byte(`{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"/p/big.txt","content":"`), bytes.Repeat([]byte("a"), 11<<20)...), `"}}`...),
+			validate: func(w http.ResponseWriter, body []byte) {
+				if len(body) > 1<<20 || !bytes.Contains(body, []byte(`"file_path":"/p/big.txt"`)) || !bytes.Contains(body, []byte("bytes left out")) {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				io.WriteString(w, `{"decision":"block","reason":"checked","rule":"r","decision_id":"d","policy_revision":"r","cached":false,"seq":1}`)
+			},
+			wantDecision: "deny", wantReason: []string{"checked"}},
+		{name: "oversized field other than content", stdin: append(append([]byte(`{"tool_name":"Bash","tool_input":{"command":"`), bytes.Repeat([]byte("a"), 11<<20)...), `"}}`...),
+			noValidate: true, wantCode: 2, wantReason: []string{"tool_input.command", "too large to check"}},
 		{name: "post event on the pre hook", payload: "post-write.json", noValidate: true, wantCode: 2, wantReason: []string{"PostToolUse"}},
 		{name: "bad undecided flag", payload: "pre-bash.json", args: []string{"--undecided", "allow"}, noValidate: true, wantCode: 2},
 		{name: "bad wait env", payload: "pre-bash.json", env: map[string]string{"LIGHTHOUSE_HOOK_WAIT": "soon"}, noValidate: true, wantCode: 2, wantReason: []string{"LIGHTHOUSE_HOOK_WAIT"}},
@@ -348,8 +359,9 @@ func TestHookPre(t *testing.T) {
 				if len(fw.validated) != 1 {
 					t.Fatalf("validate called %d times, want 1", len(fw.validated))
 				}
-				if !bytes.Equal(fw.validated[0], stdin) {
-					t.Errorf("validate body is not the event as sent:\n got %q\nwant %q", fw.validated[0], stdin)
+				var want bytes.Buffer
+				if json.Compact(&want, stdin) == nil && len(want.Bytes()) <= claudecode.MaxString && !bytes.Equal(fw.validated[0], want.Bytes()) {
+					t.Errorf("validate body is not the event as sent:\n got %q\nwant %q", fw.validated[0], want.Bytes())
 				}
 			}
 			if c.wantPolls >= 0 && fw.polls != c.wantPolls {
@@ -486,12 +498,17 @@ type fakeFileWriter struct {
 	mu     sync.Mutex
 	puts   []putRecord
 	status int
+	root   string // the project root GET /v1/status reports
 }
 
 func (f *fakeFileWriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Method == http.MethodGet && r.URL.Path == "/v1/status" {
+		json.NewEncoder(w).Encode(map[string]any{"head": 1, "project_root": f.root})
+		return
+	}
 	if r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/files/") {
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -516,7 +533,11 @@ func postPayload(t *testing.T, name, filePath, cwd string) []byte {
 	if err := json.Unmarshal(claudePayload(t, name), &m); err != nil {
 		t.Fatal(err)
 	}
-	m["tool_input"].(map[string]any)["file_path"] = filePath
+	if m["tool_name"] == "NotebookEdit" {
+		m["tool_input"].(map[string]any)["notebook_path"] = filePath
+	} else {
+		m["tool_input"].(map[string]any)["file_path"] = filePath
+	}
 	m["cwd"] = cwd
 	raw, err := json.Marshal(m)
 	if err != nil {
@@ -565,11 +586,11 @@ func TestHookPost(t *testing.T) {
 			},
 			args:    func(s setup) []string { return []string{"--root", s.root} },
 			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01ZxCvBnM1a2S3d4F5g6H7j8", mode: "644", session: session, body: []byte("# Shop service\n")}},
-		{name: "root from CLAUDE_PROJECT_DIR, not cwd",
+		{name: "root from the writer, not cwd",
 			payload: func(t *testing.T, s setup) []byte {
 				return postPayload(t, "post-edit.json", filepath.Join(s.root, "README.md"), s.outside)
 			},
-			env:     func(s setup) map[string]string { return map[string]string{"CLAUDE_PROJECT_DIR": s.root} },
+			env:     func(s setup) map[string]string { return map[string]string{"CLAUDE_PROJECT_DIR": s.outside} },
 			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01ZxCvBnM1a2S3d4F5g6H7j8", mode: "644", session: session, body: []byte("# Shop service\n")}},
 		{name: "root reached through a symlink",
 			payload: func(t *testing.T, s setup) []byte {
@@ -590,12 +611,12 @@ func TestHookPost(t *testing.T) {
 			payload: func(t *testing.T, s setup) []byte {
 				return postPayload(t, "post-write.json", s.root+"/../"+filepath.Base(s.outside)+"/secret.txt", s.root)
 			},
-			wantCode: 1, wantErr: `".."`},
-		{name: "dot-dot path that would land inside",
+			wantCode: 1, wantErr: "outside the project root"},
+		{name: "dot-dot path that lands inside, as the gate resolves it",
 			payload: func(t *testing.T, s setup) []byte {
 				return postPayload(t, "post-write.json", s.root+"/internal/../README.md", s.root)
 			},
-			wantCode: 1, wantErr: `".."`},
+			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01Q2w3E4r5T6y7U8i9O0pAsD", mode: "644", session: session, body: []byte("# Shop service\n")}},
 		{name: "symlinked directory escaping the root",
 			payload: func(t *testing.T, s setup) []byte {
 				return postPayload(t, "post-write.json", filepath.Join(s.root, "escape-dir", "secret.txt"), s.root)
@@ -616,11 +637,38 @@ func TestHookPost(t *testing.T) {
 				return postPayload(t, "post-write.json", filepath.Join(s.root, "internal"), s.root)
 			},
 			wantCode: 1, wantErr: "regular file"},
-		{name: "relative path",
+		{name: "relative path against cwd, as the gate resolves it",
 			payload: func(t *testing.T, s setup) []byte {
-				return postPayload(t, "post-write.json", "README.md", s.root)
+				return postPayload(t, "post-write.json", "cart/cart.go", filepath.Join(s.root, "internal"))
 			},
-			wantCode: 1, wantErr: "not absolute"},
+			wantPut: &putRecord{path: "/v1/files/internal/cart/cart.go", commandID: "toolu_01Q2w3E4r5T6y7U8i9O0pAsD", mode: "644", session: session, body: []byte("package cart // on disk\n")}},
+		{name: "~ against the agent's HOME",
+			payload: func(t *testing.T, s setup) []byte {
+				return postPayload(t, "post-write.json", "~/README.md", s.outside)
+			},
+			env:     func(s setup) map[string]string { return map[string]string{"HOME": s.root} },
+			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01Q2w3E4r5T6y7U8i9O0pAsD", mode: "644", session: session, body: []byte("# Shop service\n")}},
+		{name: "notebook edit",
+			payload: func(t *testing.T, s setup) []byte {
+				p := postPayload(t, "post-write.json", filepath.Join(s.root, "README.md"), s.root)
+				p = bytes.Replace(p, []byte(`"file_path"`), []byte(`"notebook_path"`), 1)
+				return bytes.Replace(p, []byte(`"Write"`), []byte(`"NotebookEdit"`), 1)
+			},
+			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01Q2w3E4r5T6y7U8i9O0pAsD", mode: "644", session: session, body: []byte("# Shop service\n")}},
+		{name: "edit inside a Claude Code worktree",
+			payload: func(t *testing.T, s setup) []byte {
+				return postPayload(t, "post-edit.json", filepath.Join(s.root, ".claude", "worktrees", "feat", "main.go"), filepath.Join(s.root, ".claude", "worktrees", "feat"))
+			},
+			wantPut: &putRecord{path: "/v1/files/.claude/worktrees/feat/main.go", commandID: "toolu_01ZxCvBnM1a2S3d4F5g6H7j8", mode: "644", session: session, body: []byte("package main\n")}},
+		{name: "an 11 MiB edit event",
+			payload: func(t *testing.T, s setup) []byte {
+				var m map[string]any
+				json.Unmarshal(postPayload(t, "post-edit.json", filepath.Join(s.root, "README.md"), s.root), &m)
+				m["tool_response"] = map[string]any{"originalFile": strings.Repeat("x", 11<<20)}
+				raw, _ := json.Marshal(m)
+				return raw
+			},
+			wantPut: &putRecord{path: "/v1/files/README.md", commandID: "toolu_01ZxCvBnM1a2S3d4F5g6H7j8", mode: "644", session: session, body: []byte("# Shop service\n")}},
 		{name: "missing file",
 			payload: func(t *testing.T, s setup) []byte {
 				return postPayload(t, "post-write.json", filepath.Join(s.root, "gone.txt"), s.root)
@@ -665,12 +713,13 @@ func TestHookPost(t *testing.T) {
 			mustWrite(t, filepath.Join(s.root, "README.md"), "# Shop service\n", 0o644)
 			mustWrite(t, filepath.Join(s.root, "bin", "run me#1.sh"), "#!/bin/sh\n", 0o755)
 			mustWrite(t, filepath.Join(s.outside, "secret.txt"), "top secret\n", 0o644)
+			mustWrite(t, filepath.Join(s.root, ".claude", "worktrees", "feat", "main.go"), "package main\n", 0o644)
 			mustSymlink(t, s.outside, filepath.Join(s.root, "escape-dir"))
 			mustSymlink(t, filepath.Join(s.outside, "secret.txt"), filepath.Join(s.root, "escape.txt"))
 			mustSymlink(t, "README.md", filepath.Join(s.root, "docs-link.md"))
 			mustSymlink(t, s.root, filepath.Join(s.outside, "project-link"))
 
-			fw := &fakeFileWriter{status: c.status}
+			fw := &fakeFileWriter{status: c.status, root: s.root}
 			srv := httptest.NewServer(fw)
 			defer srv.Close()
 			args := []string{"post", "--url", srv.URL, "--token", hookTestToken}

@@ -12,27 +12,43 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
 // The hook entries `init claude` registers (as in
 // testdata/claude-code/settings.example.json).
 const (
-	claudePreMatcher  = "Bash|Write|Edit|MultiEdit|Read|NotebookEdit"
-	claudePostMatcher = "Write|Edit|MultiEdit"
+	// claudePreMatcher names every tool that can touch files, run programs
+	// or fetch things, and every MCP tool.
+	claudePreMatcher  = "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Glob|Grep|WebFetch|WebSearch|mcp__.*"
+	claudePostMatcher = "Write|Edit|MultiEdit|NotebookEdit"
 	// claudePreTimeout is Claude Code's limit for the pre hook, in seconds:
 	// above the hook's default --wait (100s) plus its --timeout (5s).
 	claudePreTimeout = 120
+	// defaultClaudeAgent is the agent `init claude` creates for a project.
+	defaultClaudeAgent = "claude"
 )
 
-// runInit is `lighthouse init claude [--dir DIR] [--command CMD]`.
+// runInit is `lighthouse init claude --dir DIR [--agent NAME] [--role ROLE]`.
 func runInit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	dir := fs.String("dir", ".", "project directory; the hooks go into DIR/.claude/settings.json")
-	pre := fs.String("command", "lighthouse hook pre", "the PreToolUse hook command")
-	post := fs.String("post-command", "", "the PostToolUse hook command (default: --command with `hook pre` changed to `hook post`)")
+	var conn connection
+	conn.register(fs)
+	dir := fs.String("dir", ".", "the project directory (it must exist); the hooks go into DIR/.claude/settings.json")
+	agent := fs.String("agent", defaultClaudeAgent, "the agent the hooks act as; created if missing, reused if its stored token works")
+	role := fs.String("role", string(domain.RoleBuilder), "the role of a new agent: builder, reviewer, expert or observer")
+	pre := fs.String("command", "", "the PreToolUse hook command (default: this binary's `hook pre`, failing closed)")
 	noPost := fs.Bool("no-post", false, "register only the PreToolUse hook")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
@@ -41,16 +57,40 @@ func runInit(ctx context.Context, args []string) error {
 	if pos[0] != "claude" {
 		return usagef("init: unknown target %q (want: init claude)", pos[0])
 	}
-	if strings.TrimSpace(*pre) == "" {
-		return usagef("init: --command is empty")
+	project, err := config.ProjectDir(*dir)
+	if err != nil {
+		return usagef("init: --dir: %v", err)
 	}
-	postCmd := *post
+	if _, err := domain.ParseRole("role", *role); err != nil || *role == string(domain.RoleAdmin) {
+		return usagef("init: --role %q: want builder, reviewer, expert or observer (hooks never act as admin)", *role)
+	}
+	if err := domain.ValidateAgentName("agent", *agent); err != nil {
+		return usagef("init: --agent: %v", err)
+	}
+	if conn.data == "" {
+		if conn.data, err = config.DefaultDataDir(project); err != nil {
+			return err
+		}
+	}
+	if conn.data, err = filepath.Abs(conn.data); err != nil {
+		return err
+	}
+	bin, err := selfPath()
+	if err != nil {
+		return err
+	}
+	tokenFile, err := ensureAgentToken(ctx, &conn, project, *agent, domain.Role(*role))
+	if err != nil {
+		return err
+	}
+	preCmd, postCmd := hookCommands(bin, conn.data, tokenFile, project)
+	if *pre != "" {
+		preCmd = *pre
+	}
 	if *noPost {
 		postCmd = ""
-	} else if postCmd == "" {
-		postCmd = derivePostCommand(*pre)
 	}
-	path, changed, err := initClaude(*dir, *pre, postCmd)
+	path, changed, err := initClaude(project, preCmd, postCmd)
 	if err != nil {
 		return err
 	}
@@ -59,19 +99,101 @@ func runInit(ctx context.Context, args []string) error {
 	} else {
 		fmt.Printf("%s already has the Lighthouse hooks\n", path)
 	}
+	fmt.Printf("the hooks act as agent %s; its token is in %s (mode 0600, outside the project)\n", *agent, tokenFile)
+	fmt.Println("set LIGHTHOUSE_TOKEN in an agent's environment to give it an identity of its own")
 	return nil
 }
 
-// derivePostCommand turns "… hook pre …" into "… hook post …".
-func derivePostCommand(pre string) string {
-	f := strings.Fields(pre)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "hook" && f[i+1] == "pre" {
-			f[i+1] = "post"
-			return strings.Join(f, " ")
+// selfPath returns the absolute path of the running binary, symlinks
+// resolved, for hook commands that work whatever the agent's PATH.
+func selfPath() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the lighthouse binary: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Abs(exe)
+}
+
+// hookCommands returns the PreToolUse and PostToolUse commands: this
+// binary by absolute path, quoted for sh -c. The pre hook ends in
+// "|| exit 2": should the binary be missing (exit 127) or fail in any
+// other way, Claude Code still sees a block, never a "go ahead".
+func hookCommands(bin, data, tokenFile, project string) (pre, post string) {
+	common := " --data " + shellQuote(data) + " --token-file " + shellQuote(tokenFile)
+	pre = shellQuote(bin) + " hook pre" + common + " || exit 2"
+	post = shellQuote(bin) + " hook post" + common + " --root " + shellQuote(project)
+	return pre, post
+}
+
+// shellQuote quotes s for a POSIX shell: single quotes, each ' as '\''.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// agentTokenFile is where init stores the token of a project's agent.
+func agentTokenFile(data, agent string) string {
+	return filepath.Join(data, "agents", agent+".token")
+}
+
+// ensureAgentToken makes sure the agent exists with a token stored in the
+// data directory, and returns that file. A stored token the writer still
+// accepts is reused; otherwise the agent is created, or its token rotated,
+// with the admin's token.
+func ensureAgentToken(ctx context.Context, conn *connection, project, name string, role domain.Role) (string, error) {
+	file := agentTokenFile(conn.data, name)
+	writerURL, _ := conn.urls()
+	if tok, err := config.Token("", file); err == nil {
+		var me domain.Agent
+		if _, err := client.New(writerURL, tok).Do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &me); err == nil && me.Name == name {
+			return file, checkWriterRoot(ctx, client.New(writerURL, tok), project)
 		}
 	}
-	return "lighthouse hook post"
+	admin, err := conn.writer()
+	if err != nil {
+		return "", fmt.Errorf("init needs the admin's token to create agent %s (is `lighthouse up --project %s` running?): %w", name, project, err)
+	}
+	if err := checkWriterRoot(ctx, admin, project); err != nil {
+		return "", err
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	err = admin.PostJSON(ctx, "/v1/agents", map[string]string{"name": name, "role": string(role)}, &out)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusConflict {
+		// The agent exists but its token is lost: give it a new one.
+		err = admin.PostJSON(ctx, "/v1/agents/"+url.PathEscape(name)+"/rotate", struct{}{}, &out)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create agent %s: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", err
+	}
+	return file, config.WriteSecret(file, out.Token)
+}
+
+// checkWriterRoot fails when the writer guards another directory than
+// project: hooks wired to it would judge every path wrongly.
+func checkWriterRoot(ctx context.Context, w *client.Client, project string) error {
+	var st struct {
+		ProjectRoot string `json:"project_root"`
+	}
+	if _, err := w.Do(ctx, http.MethodGet, "/v1/status", nil, nil, &st); err != nil {
+		return fmt.Errorf("ask the writer which project it guards: %w", err)
+	}
+	if st.ProjectRoot != project {
+		return fmt.Errorf("the writer at %s guards %s, not %s: start `lighthouse up --project %s`, or pass the right --data", w.BaseURL, st.ProjectRoot, project, project)
+	}
+	return nil
 }
 
 // initClaude merges the hooks into DIR/.claude/settings.json, keeping every
@@ -202,8 +324,13 @@ func mergeHookGroups(groups []json.RawMessage, matcher, command, kind string, ti
 	}
 	if similar != nil {
 		similar.obj.set("command", encodeJSONString(command))
+		if timeout > 0 {
+			similar.obj.set("timeout", json.RawMessage(fmt.Sprint(timeout)))
+		}
 		similar.hooks[similar.hook] = similar.obj.encode()
 		similar.gobj.set("hooks", encodeJSONArray(similar.hooks))
+		// An older Lighthouse registered fewer tools: the group gets ours.
+		similar.gobj.set("matcher", encodeJSONString(matcher))
 		out := append([]json.RawMessage(nil), groups...)
 		out[similar.group] = similar.gobj.encode()
 		return out, true, nil
@@ -220,32 +347,33 @@ func mergeHookGroups(groups []json.RawMessage, matcher, command, kind string, ti
 	return append(append([]json.RawMessage(nil), groups...), g.encode()), true, nil
 }
 
-// isLighthouseHookCommand reports whether cmd runs `lighthouse hook KIND`,
-// maybe through a path and after VAR=value assignments.
+// isLighthouseHookCommand reports whether the first command of the shell
+// line cmd runs `lighthouse hook KIND`, through any path, quoted or not.
 func isLighthouseHookCommand(cmd, kind string) bool {
-	f := strings.Fields(cmd)
-	for len(f) > 0 && isEnvAssignment(f[0]) {
-		f = f[1:]
-	}
-	if len(f) < 3 {
+	f, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
+	if err != nil {
 		return false
 	}
-	base := strings.TrimSuffix(filepath.Base(strings.Trim(f[0], `"'`)), ".exe")
-	return base == "lighthouse" && f[1] == "hook" && f[2] == kind
-}
-
-// isEnvAssignment reports whether a shell word is NAME=value.
-func isEnvAssignment(w string) bool {
-	name, _, ok := strings.Cut(w, "=")
-	if !ok || name == "" {
+	var call *syntax.CallExpr
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && call == nil {
+			call = c
+		}
+		return call == nil
+	})
+	if call == nil || len(call.Args) < 3 {
 		return false
 	}
-	for i, r := range name {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+	var words []string
+	for _, w := range call.Args[:3] {
+		s, err := expand.Literal(nil, w)
+		if err != nil {
 			return false
 		}
+		words = append(words, s)
 	}
-	return true
+	base := strings.TrimSuffix(filepath.Base(words[0]), ".exe")
+	return base == "lighthouse" && words[1] == "hook" && words[2] == kind
 }
 
 // jsonObject is a JSON object that keeps its keys in order and its values

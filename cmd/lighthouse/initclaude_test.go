@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"mvdan.cc/sh/v3/shell"
 )
 
 const (
@@ -37,7 +39,7 @@ func topKeys(t *testing.T, raw []byte) []string {
 }
 
 // hookCommands lists "matcher => command" for an event, in order.
-func hookCommands(t *testing.T, raw []byte, event string) []string {
+func settingsHooks(t *testing.T, raw []byte, event string) []string {
 	t.Helper()
 	var s struct {
 		Hooks map[string][]struct {
@@ -106,9 +108,11 @@ func TestInitClaude(t *testing.T) {
 				`"PostToolUse":[{"matcher":"Write","hooks":[{"type":"command","command":"LIGHTHOUSE_URL=http://x /opt/bin/lighthouse hook post"}]}]}}`,
 			pre: "/usr/local/bin/lighthouse hook pre", post: "/usr/local/bin/lighthouse hook post",
 			wantKeys: []string{"hooks"},
-			wantPre:  []string{"Bash => /usr/local/bin/lighthouse hook pre"},
-			wantPost: []string{"Write => /usr/local/bin/lighthouse hook post"},
-			wantHas:  []string{`"timeout": 60`}},
+			// An older, narrower matcher and a timeout shorter than the
+			// hook's wait (which would fail open) are brought up to date.
+			wantPre:  []string{claudePreMatcher + " => /usr/local/bin/lighthouse hook pre"},
+			wantPost: []string{claudePostMatcher + " => /usr/local/bin/lighthouse hook post"},
+			wantHas:  []string{`"timeout": 120`}},
 		{name: "pre only", pre: testPreCmd,
 			wantKeys: []string{"hooks"},
 			wantPre:  []string{claudePreMatcher + " => lighthouse hook pre"}},
@@ -136,10 +140,10 @@ func TestInitClaude(t *testing.T) {
 			if k := topKeys(t, raw); !reflect.DeepEqual(k, c.wantKeys) {
 				t.Errorf("keys %v, want %v", k, c.wantKeys)
 			}
-			if p := hookCommands(t, raw, "PreToolUse"); !reflect.DeepEqual(p, c.wantPre) {
+			if p := settingsHooks(t, raw, "PreToolUse"); !reflect.DeepEqual(p, c.wantPre) {
 				t.Errorf("PreToolUse %q, want %q", p, c.wantPre)
 			}
-			if p := hookCommands(t, raw, "PostToolUse"); !reflect.DeepEqual(p, c.wantPost) {
+			if p := settingsHooks(t, raw, "PostToolUse"); !reflect.DeepEqual(p, c.wantPost) {
 				t.Errorf("PostToolUse %q, want %q", p, c.wantPost)
 			}
 			for _, s := range c.wantHas {
@@ -264,25 +268,39 @@ func TestInitClaudeSymlink(t *testing.T) {
 	}
 }
 
-func TestDerivePostCommand(t *testing.T) {
+func TestHookCommands(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"lighthouse hook pre":                         "lighthouse hook post",
-		"/opt/lighthouse hook pre --url http://x:1":   "/opt/lighthouse hook post --url http://x:1",
-		"my-wrapper.sh":                               "lighthouse hook post",
-		"LIGHTHOUSE_TOKEN=abc lighthouse hook pre -v": "LIGHTHOUSE_TOKEN=abc lighthouse hook post -v",
+	bin := "/opt/my  tools/it's/lighthouse"
+	pre, post := hookCommands(bin, "/state/p 1", "/state/p 1/agents/claude.token", "/work/my shop")
+	for _, c := range []struct {
+		cmd  string
+		want []string
+	}{
+		{pre, []string{bin, "hook", "pre", "--data", "/state/p 1", "--token-file", "/state/p 1/agents/claude.token"}},
+		{post, []string{bin, "hook", "post", "--data", "/state/p 1", "--token-file", "/state/p 1/agents/claude.token", "--root", "/work/my shop"}},
 	} {
-		if got := derivePostCommand(in); got != want {
-			t.Errorf("derivePostCommand(%q) = %q, want %q", in, got, want)
+		// What sh -c runs: the words after quote removal, spaces intact.
+		f, err := shell.Fields(strings.TrimSuffix(c.cmd, " || exit 2"), nil)
+		if err != nil || !reflect.DeepEqual(f, c.want) {
+			t.Errorf("%s\n  words %q (%v)\n  want  %q", c.cmd, f, err, c.want)
 		}
+	}
+	if !strings.HasSuffix(pre, " || exit 2") || strings.Contains(post, "exit 2") {
+		t.Errorf("only the pre hook fails closed: %q / %q", pre, post)
+	}
+	if strings.Contains(post, " pre") {
+		t.Errorf("post command carries pre flags: %q", post)
 	}
 	for cmd, want := range map[string]bool{
 		"lighthouse hook pre":                   true,
 		"/usr/bin/lighthouse hook pre --wait 5": true,
 		"A=1 B=2 lighthouse hook pre":           true,
+		pre:                                     true,
+		"'/a  b/lighthouse' hook pre || exit 2": true,
 		"lighthouse hook post":                  false,
 		"lighthouse-other hook pre":             false,
 		"echo lighthouse hook pre":              false,
+		"'unterminated":                         false,
 	} {
 		if got := isLighthouseHookCommand(cmd, "pre"); got != want {
 			t.Errorf("isLighthouseHookCommand(%q) = %v", cmd, got)
@@ -293,21 +311,19 @@ func TestDerivePostCommand(t *testing.T) {
 func TestRunInitArgs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := runInit(t.Context(), []string{"claude", "--dir", dir, "--command", "/bin/lighthouse hook pre"}); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, ".claude", "settings.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := hookCommands(t, raw, "PostToolUse"); !reflect.DeepEqual(p, []string{claudePostMatcher + " => /bin/lighthouse hook post"}) {
-		t.Errorf("PostToolUse %q", p)
-	}
 	var ue usageError
-	for _, args := range [][]string{{"cursor", "--dir", dir}, {"--dir", dir}, {"claude", "--command", " ", "--dir", dir}} {
+	for _, args := range [][]string{
+		{"cursor", "--dir", dir}, {"--dir", dir},
+		{"claude", "--dir", filepath.Join(dir, "missing")},
+		{"claude", "--dir", dir, "--role", "admin"},
+		{"claude", "--dir", dir, "--agent", "bad name"},
+	} {
 		if err := runInit(t.Context(), args); !asUsage(err, &ue) {
 			t.Errorf("runInit %v = %v, want a usage error", args, err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".claude")); err == nil {
+		t.Errorf("a refused init wrote settings")
 	}
 }
 

@@ -30,7 +30,7 @@ type subcommand struct {
 func commands() map[string]subcommand {
 	return map[string]subcommand{
 		"up":       {runUp, "run writer, bus, reader (and fuser) in the foreground"},
-		"agent":    {runAgent, "agent add NAME --role ROLE | agent list"},
+		"agent":    {runAgent, "agent add NAME --role ROLE | agent list | agent remove NAME | agent rotate NAME"},
 		"put":      {runPut, "put PATH [FILE] — write a file (stdin when FILE is absent)"},
 		"cat":      {runCat, "cat PATH — print a file as the reader has it"},
 		"rm":       {runRm, "rm PATH — delete a file"},

@@ -165,6 +165,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Log:          log,
 		Files:        command.NewChangeFilesHandler(events),
 		Register:     register,
+		ChangeAgent:  command.NewChangeAgentHandler(events, agents, store),
 		Agents:       agents,
 		Events:       store,
 		Blobs:        blobs,

@@ -66,6 +66,23 @@ func newResolver(c *Call) resolver {
 	return r
 }
 
+// ToolPath resolves the path argument of a file tool (file_path,
+// notebook_path, path) exactly as the gate does: "~" and "~/..." against
+// home, a relative path against cwd, then cleaned. It returns "" when the
+// path cannot be named: "~user/...", or a ~ or relative path whose home or
+// cwd is not absolute. Hooks use it too, so they and the gate always agree
+// on which file a call touches.
+func ToolPath(text, cwd, home string) string {
+	var r resolver
+	if path.IsAbs(home) {
+		r.home = path.Clean(home)
+	}
+	if path.IsAbs(cwd) {
+		cwd = path.Clean(cwd)
+	}
+	return r.resolve(text, strings.HasPrefix(text, "~"), cwd, path.IsAbs(cwd), accessAny).abs
+}
+
 // within reports whether p is dir or lies below it.
 func within(p, dir string) bool {
 	if dir == "/" {

@@ -37,6 +37,7 @@ type Writer struct {
 	Log          *slog.Logger
 	Files        command.ChangeFilesHandler
 	Register     command.RegisterAgentHandler
+	ChangeAgent  command.ChangeAgentHandler
 	Agents       AgentLister
 	Events       EventSource
 	Blobs        *blobstore.Store
@@ -65,6 +66,8 @@ func (w *Writer) Handler() http.Handler {
 	v1.GET("/events", w.events)
 	v1.POST("/agents", w.addAgent)
 	v1.GET("/agents", w.listAgents)
+	v1.DELETE("/agents/:name", func(c echo.Context) error { return w.changeAgent(c, true) })
+	v1.POST("/agents/:name/rotate", func(c echo.Context) error { return w.changeAgent(c, false) })
 	v1.GET("/whoami", func(c echo.Context) error { return c.JSON(http.StatusOK, agentOf(c)) })
 	v1.GET("/status", w.status)
 	v1.GET("/verify", w.verify)
@@ -458,7 +461,7 @@ type addAgentRequest struct {
 
 type addAgentResponse struct {
 	Agent domain.Agent `json:"agent"`
-	Token string       `json:"token"`
+	Token string       `json:"token,omitempty"`
 	Seq   uint64       `json:"seq"`
 }
 
@@ -484,6 +487,25 @@ func (w *Writer) addAgent(c echo.Context) error {
 	}
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(reg.Result.LastSeq, 10))
 	return c.JSON(http.StatusCreated, addAgentResponse{Agent: reg.Agent, Token: reg.Token, Seq: reg.Result.LastSeq})
+}
+
+// changeAgent removes an agent or rotates its token (admin only). The
+// answer carries the new token of a rotation, shown once.
+func (w *Writer) changeAgent(c echo.Context, remove bool) error {
+	admin, err := require(c, domain.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	if err := domain.ValidateAgentName("name", name); err != nil {
+		return err
+	}
+	ch, err := w.ChangeAgent.Handle(c.Request().Context(), command.ChangeAgent{Meta: meta(c, admin), Name: name, Remove: remove})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(ch.Result.LastSeq, 10))
+	return c.JSON(http.StatusOK, addAgentResponse{Agent: ch.Agent, Token: ch.Token, Seq: ch.Result.LastSeq})
 }
 
 func (w *Writer) listAgents(c echo.Context) error {
