@@ -128,7 +128,7 @@ func hookCommands(bin, data, tokenFile, project string) (pre, post string) {
 	return pre, post
 }
 
-// shellQuote quotes s for a POSIX shell: single quotes, each ' as '\''.
+// shellQuote quotes s for a POSIX shell: single quotes, each ' as '\”.
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
