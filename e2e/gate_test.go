@@ -36,7 +36,7 @@ func payload(t *testing.T, name string, change func(m map[string]any)) []byte {
 func bashPayload(t *testing.T, command string) []byte {
 	return payload(t, "pre-bash.json", func(m map[string]any) {
 		m["tool_input"].(map[string]any)["command"] = command
-		m["cwd"] = "/project"
+		m["cwd"] = gateProject
 	})
 }
 
@@ -84,9 +84,9 @@ func permission(t *testing.T, r hookResult) string {
 	return out.HookSpecificOutput.PermissionDecision
 }
 
-// startGate runs a system whose gate confines paths to /project.
+// startGate runs a system whose gate confines paths to gateProject.
 func startGate(t *testing.T, extra ...string) *env {
-	return start(t, false, append([]string{"--project-root", "/project"}, extra...)...)
+	return start(t, false, append([]string{"--project-root", gateProject}, extra...)...)
 }
 
 func TestHookDecisions(t *testing.T) {
@@ -396,7 +396,7 @@ func TestPolicyCLI(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(binDir, "lighthouse"), "policy", "test", cases).CombinedOutput(); err == nil || !strings.Contains(string(out), "0 passed, 1 failed") {
 		t.Fatalf("failing case: %v\n%s", err, out)
 	}
-	out, err = exec.Command(filepath.Join(binDir, "lighthouse"), "policy", "explain", "--bash", "sudo rm -rf /").CombinedOutput()
+	out, err = exec.Command(filepath.Join(binDir, "lighthouse"), "policy", "explain", "--root", dir, "--bash", "sudo rm -rf /").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "decision: block") || !strings.Contains(string(out), "privilege-escalation") {
 		t.Fatalf("policy explain: %v\n%s", err, out)
 	}

@@ -23,6 +23,10 @@ import (
 // binDir holds the binaries under test: $LIGHTHOUSE_BIN, or a fresh build.
 var binDir string
 
+// gateProject is the project directory the gate tests guard: real, so the
+// writer can resolve it, and shared, set once by TestMain.
+var gateProject string
+
 func TestMain(m *testing.M) {
 	binDir = os.Getenv("LIGHTHOUSE_BIN")
 	if binDir == "" {
@@ -40,7 +44,17 @@ func TestMain(m *testing.M) {
 		}
 		binDir = dir
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "lighthouse-project-")
+	if err == nil {
+		gateProject, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "project dir:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // syncBuffer collects process output for assertions and for failure logs.

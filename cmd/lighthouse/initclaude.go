@@ -350,9 +350,21 @@ func mergeHookGroups(groups []json.RawMessage, matcher, command, kind string, ti
 // isLighthouseHookCommand reports whether the first command of the shell
 // line cmd runs `lighthouse hook KIND`, through any path, quoted or not.
 func isLighthouseHookCommand(cmd, kind string) bool {
+	words := commandWords(cmd)
+	if len(words) < 3 {
+		return false
+	}
+	base := strings.TrimSuffix(filepath.Base(words[0]), ".exe")
+	return base == "lighthouse" && words[1] == "hook" && words[2] == kind
+}
+
+// commandWords returns the words of the first simple command of the shell
+// line cmd after quote removal, as sh -c would run it; nil when cmd does not
+// parse.
+func commandWords(cmd string) []string {
 	f, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
 	if err != nil {
-		return false
+		return nil
 	}
 	var call *syntax.CallExpr
 	syntax.Walk(f, func(n syntax.Node) bool {
@@ -361,19 +373,14 @@ func isLighthouseHookCommand(cmd, kind string) bool {
 		}
 		return call == nil
 	})
-	if call == nil || len(call.Args) < 3 {
-		return false
+	if call == nil {
+		return nil
 	}
-	var words []string
-	for _, w := range call.Args[:3] {
-		s, err := expand.Literal(nil, w)
-		if err != nil {
-			return false
-		}
-		words = append(words, s)
+	words, err := expand.Fields(nil, call.Args...)
+	if err != nil {
+		return nil
 	}
-	base := strings.TrimSuffix(filepath.Base(words[0]), ".exe")
-	return base == "lighthouse" && words[1] == "hook" && words[2] == kind
+	return words
 }
 
 // jsonObject is a JSON object that keeps its keys in order and its values

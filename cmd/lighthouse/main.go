@@ -47,7 +47,8 @@ func commands() map[string]subcommand {
 		"bench":    {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
 		"policy":   {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
 		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
-		"init":     {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
+		"init":     {runInit, "init claude [--dir DIR] [--agent NAME] [--role ROLE] — create the project's agent and add the hooks to DIR/.claude/settings.json"},
+		"doctor":   {runDoctor, "doctor [--dir DIR] — check the Claude Code hooks of DIR, their token and the writer they reach"},
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/lighthouse-ai/lighthouse/domain/policy"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
@@ -41,7 +41,7 @@ func runPolicy(ctx context.Context, args []string) error {
 		}
 		return policyTest(*file, pos[0])
 	case "explain":
-		return policyExplain(fs, file, args[1:])
+		return policyExplain(ctx, fs, file, args[1:])
 	}
 	return usagef("policy: unknown subcommand %q", args[0])
 }
@@ -83,17 +83,36 @@ func policyTest(policyPath, casesPath string) error {
 	return nil
 }
 
-func policyExplain(fs *flag.FlagSet, file *string, args []string) error {
+func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []string) error {
 	bash := fs.String("bash", "", "explain a Bash command")
 	tool := fs.String("tool", "", "the tool name, with --input")
 	input := fs.String("input", "", "the tool_input as JSON, with --tool")
 	role := fs.String("role", "builder", "the agent's role")
 	cwd := fs.String("cwd", "", "the agent's working directory (default: the current one)")
-	root := fs.String("root", "", "the project root (default: --cwd)")
+	root := fs.String("root", "", "the project root (default: the one the running writer guards)")
+	home := fs.String("home", os.Getenv("HOME"), "the agent's home directory")
+	var conn connection
+	conn.register(fs)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	call := policy.Call{Role: *role, Cwd: *cwd, ProjectRoot: *root, Home: os.Getenv("HOME")}
+	call := policy.Call{Role: *role, Cwd: *cwd, ProjectRoot: *root, Home: *home}
+	rootFrom := "--root"
+	if call.ProjectRoot == "" {
+		// Explain what the writer would decide: its root, its protected paths.
+		var st struct {
+			ProjectRoot string   `json:"project_root"`
+			Protected   []string `json:"protected"`
+		}
+		w, err := conn.writer()
+		if err == nil {
+			_, err = w.Do(ctx, http.MethodGet, "/v1/policy", nil, nil, &st)
+		}
+		if err != nil {
+			return fmt.Errorf("policy explain: no --root given and the writer cannot tell its project root: %w", err)
+		}
+		call.ProjectRoot, call.Protected, rootFrom = st.ProjectRoot, st.Protected, "the writer at "+w.BaseURL
+	}
 	switch {
 	case *bash != "":
 		call.Tool, call.Input = "Bash", map[string]any{"command": *bash}
@@ -123,15 +142,12 @@ func policyExplain(fs *flag.FlagSet, file *string, args []string) error {
 		}
 		call.Cwd = wd
 	}
-	if call.ProjectRoot == "" {
-		call.ProjectRoot = filepath.Clean(call.Cwd)
-	}
 	p, err := policyfile.Parse(*file)
 	if err != nil {
 		return err
 	}
 	v := p.Evaluate(call)
-	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\nrevision: %s\n", v.Decision, v.Rule, v.Reason, p.Revision())
+	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\nrevision: %s\nroot:     %s (from %s)\n", v.Decision, v.Rule, v.Reason, p.Revision(), call.ProjectRoot, rootFrom)
 	if v.Decision == policy.Escalate {
 		fmt.Printf("approvals required: %d\n", v.Approvals)
 	}

@@ -181,7 +181,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			Learned:  learned,
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
-				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root}
+				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}
 			},
 		},
 	}

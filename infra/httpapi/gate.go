@@ -34,6 +34,7 @@ type PolicyStatus struct {
 	LoadedAt       time.Time `json:"loaded_at"`
 	LastError      string    `json:"last_error,omitempty"`
 	ProjectRoot    string    `json:"project_root"` // the absolute project root the gate guards
+	Protected      []string  `json:"protected"`    // absolute paths no agent may touch
 }
 
 // HeaderAgentHome carries the agent's home directory ($HOME of the hook),
