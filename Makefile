@@ -1,6 +1,8 @@
 # Lighthouse: `make run` starts everything, `make test` runs every test.
 BIN := $(CURDIR)/bin
 GO  ?= go
+# The project `make run` guards (PROJECT=DIR for another).
+PROJECT ?= .
 export GOFLAGS := -buildvcs=false
 
 .PHONY: build run test bench deps vet
@@ -9,7 +11,7 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 run: build
-	$(BIN)/lighthouse up --data .lighthouse
+	$(BIN)/lighthouse up --project $(PROJECT)
 
 deps:
 	./scripts/deps.sh

@@ -471,4 +471,3 @@ func agentID(list, name string) string {
 	}
 	return ""
 }
-

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Go: fuse3 for the FUSE mount tests.
+# Installs what the tests need beyond Go: fuse3 for the FUSE mount tests and
+# jq, which the README's quick start (run by a test) uses to read settings.
 set -euo pipefail
-if ! command -v fusermount3 >/dev/null 2>&1; then
+missing=()
+command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing fuse3" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null) \
-      || echo "warning: could not install fuse3; FUSE tests will mount directly or skip" >&2
+    echo "installing ${missing[*]}" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+      || echo "warning: could not install ${missing[*]}; FUSE tests will mount directly or skip" >&2
   else
-    echo "warning: fusermount3 missing and cannot install it (need root and apt-get); FUSE tests may skip" >&2
+    echo "warning: ${missing[*]} missing and cannot be installed (need root and apt-get); some tests may skip" >&2
   fi
 fi

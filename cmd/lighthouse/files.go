@@ -63,7 +63,7 @@ func runCat(ctx context.Context, args []string) error {
 	var c connection
 	c.register(fs)
 	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
-	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence")
+	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence (default: the writer's head, so you read your own writes)")
 	pos, r, err := c.parseReader(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -71,6 +71,9 @@ func runCat(ctx context.Context, args []string) error {
 	q := url.Values{}
 	if *at != "" {
 		q.Set("at", *at)
+	}
+	if *minSeq == 0 {
+		*minSeq = c.writerHead(ctx)
 	}
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
@@ -169,6 +172,9 @@ func runLog(ctx context.Context, args []string) error {
 		return err
 	}
 	q := url.Values{"path": {*path}, "agent": {*agent}, "type": {*typ}, "after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
+	if head := c.writerHead(ctx); head > 0 {
+		q.Set("min_seq", strconv.FormatUint(head, 10))
+	}
 	for k, v := range q {
 		if v[0] == "" {
 			delete(q, k)

@@ -207,6 +207,22 @@ func (c *connection) reader() (*client.Client, error) {
 	return client.New(r, t), nil
 }
 
+// writerHead returns the writer's head sequence, or 0 when the writer
+// cannot tell. Reads that wait for it see everything written before them.
+func (c *connection) writerHead(ctx context.Context) uint64 {
+	w, err := c.writer()
+	if err != nil {
+		return 0
+	}
+	var st struct {
+		Head uint64 `json:"head"`
+	}
+	if _, err := w.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil {
+		return 0
+	}
+	return st.Head
+}
+
 // parseWriter parses a client command's arguments and returns a writer client.
 func (c *connection) parseWriter(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, *client.Client, error) {
 	pos, err := parse(fs, args, minArgs, maxArgs)

@@ -80,7 +80,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	root, err := config.ProjectDir(s.projectRoot)
+	root, err := projectRoot(s.projectRoot, log)
 	if err != nil {
 		return err
 	}
@@ -261,6 +261,25 @@ func recordPolicy(ctx context.Context, events command.EventLog, store *eventstor
 		StreamID: stream, Type: domain.TypePolicyActivated, SchemaVersion: 1,
 		Payload: domain.PolicyActivated{Revision: rev, Source: source, Shadow: shadow}}}})
 	return err
+}
+
+// projectRoot returns the project root the gate guards: absolute, with
+// symlinks resolved (the working directory by default). `lighthouse up`
+// checks that it exists; a root that does not exist (yet) is kept as given.
+func projectRoot(flagValue string, log *slog.Logger) (string, error) {
+	if flagValue == "" {
+		flagValue = "."
+	}
+	abs, err := filepath.Abs(flagValue)
+	if err != nil {
+		return "", fmt.Errorf("project root: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		log.Warn("project root cannot be resolved; using it as given", "project_root", abs, "err", err)
+		return abs, nil
+	}
+	return real, nil
 }
 
 // protectedPaths returns the absolute paths the gate keeps every agent
