@@ -154,7 +154,6 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	a := p.getAnalysis()
 	defer p.putAnalysis(a)
 	a.run(&c)
-	a.checkProtected()
 
 	b := verdictBuilder{best: -1, matches: make([]Match, 0, len(a.commands)+len(a.findings)+4)}
 	for _, f := range a.findings {
@@ -186,6 +185,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 			b.add(Match{Rule: "default", Decision: p.def, Reason: "no rule covers command " + quoteSubject(cmd.text), Subject: cmd.text}, len(p.rules), 1)
 		}
 	}
+	a.checkProtected(func(m Match) { b.add(m, len(p.rules)+1, 1) })
 	if b.best < 0 {
 		if a.isBash && len(a.commands) == 0 {
 			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched"}
