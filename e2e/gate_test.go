@@ -105,7 +105,7 @@ func TestHookDecisions(t *testing.T) {
 		{"a printed string is not a command", `echo "rm -rf /"`, "none", nil},
 		{"allow can be spelled out", "ls", "allow", []string{"--emit-allow"}},
 		{"an undecided escalation is denied", "git push origin main", "deny", []string{"--wait", "1s"}},
-		{"or handed to the human", "git push origin other", "ask", []string{"--wait", "1s", "--undecided", "ask"}},
+		{"or handed to the human", "git push origin develop", "ask", []string{"--wait", "1s", "--undecided", "ask"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,9 +118,9 @@ func TestHookDecisions(t *testing.T) {
 	// An escalation a reviewer approves while the hook waits.
 	done := make(chan hookResult)
 	go func() {
-		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin feature-7"), "pre", "--wait", "20s")
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin release/7"), "pre", "--wait", "20s")
 	}()
-	id := pendingReview(t, e, "git push origin feature-7")
+	id := pendingReview(t, e, "git push origin release/7")
 	if err := builder.PostJSON(context.Background(), "/v1/reviews/"+id+"/approve", map[string]string{"reason": "mine"}, nil); !isStatus(err, 403) {
 		t.Fatalf("requester approves its own call: %v, want 403", err)
 	}
@@ -132,9 +132,9 @@ func TestHookDecisions(t *testing.T) {
 	}
 	// And one a reviewer denies.
 	go func() {
-		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin wip"), "pre", "--wait", "20s")
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin staging"), "pre", "--wait", "20s")
 	}()
-	id = pendingReview(t, e, "git push origin wip")
+	id = pendingReview(t, e, "git push origin staging")
 	if err := reviewer.PostJSON(context.Background(), "/v1/reviews/"+id+"/deny", map[string]string{"reason": "not yet"}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,9 @@ type command struct {
 	text       string   // source text, for explanations
 	printed    string   // for echo/printf with static operands: what they print
 	printedOK  bool
-	extraArgs  bool // xargs appends operands read from stdin
+	extraArgs  bool      // xargs appends operands read from stdin
+	effects    []string  // what the arguments make it do (see the effect constants)
+	lists      []wordVal // for find: the paths it prints, for xargs downstream
 }
 
 func (c *command) hasFlag(f string) bool {
@@ -104,6 +106,7 @@ func (c *command) option(name string) (option, bool) {
 type analysis struct {
 	call     *Call
 	res      resolver
+	tmpdir   bool // $TMPDIR names a temporary directory: the call never assigns it
 	isBash   bool
 	source   string // Bash command text
 	commands []command

@@ -389,6 +389,14 @@ func decodeCommand(n *yaml.Node) (*commandSpec, *cmdMatcher, error) {
 			}
 		case "paths":
 			s.Paths, m.paths, err = decodePaths(v)
+		case "effects":
+			s.Effects, err = strList(v, "effects")
+			for _, e := range s.Effects {
+				if err == nil && !knownEffects[e] {
+					err = errAt(v, "unknown effect %q", e)
+				}
+			}
+			m.effects = s.Effects
 		default:
 			err = errAt(k, "unknown command key %q", k.Value)
 		}

@@ -29,6 +29,7 @@ type commandSpec struct {
 	NotArgs      []string            `json:"not_args,omitempty"`
 	PipedFrom    []string            `json:"piped_from,omitempty"`
 	ProgramPaths []string            `json:"program_paths,omitempty"`
+	Effects      []string            `json:"effects,omitempty"`
 	Paths        *pathSpec           `json:"paths,omitempty"`
 }
 
@@ -66,6 +67,7 @@ type cmdMatcher struct {
 	notArgs      []wildcard
 	pipedFrom    []wildcard
 	programPaths []glob
+	effects      []string // all required
 	paths        *pathMatcher
 }
 
@@ -150,6 +152,11 @@ func (r *rule) matchCommand(a *analysis, c *command, spec *progSpec, env **Env) 
 			return false
 		}
 	}
+	for _, e := range m.effects {
+		if !c.hasEffect(e) {
+			return false
+		}
+	}
 	if len(m.args) > 0 && !anyArg(m.args, c.args) {
 		return false
 	}
@@ -220,7 +227,7 @@ func (m *pathMatcher) match(paths []pathRef, all bool) bool {
 			continue
 		}
 		n++
-		ok := m.matchOne(p)
+		ok := m.matchPath(p, !all)
 		if all && !ok {
 			return false
 		}
@@ -231,7 +238,12 @@ func (m *pathMatcher) match(paths []pathRef, all bool) bool {
 	return all && n > 0
 }
 
-func (m *pathMatcher) matchOne(p *pathRef) bool {
+func (m *pathMatcher) matchOne(p *pathRef) bool { return m.matchPath(p, true) }
+
+// matchPath matches one path. With below (for block and escalate rules), a
+// recursive path (tar, zip -r, cp -r of a directory) also matches when the
+// rule's globs match something under it: zip -r of ~ reads ~/.ssh.
+func (m *pathMatcher) matchPath(p *pathRef, below bool) bool {
 	if m.access != 0 && p.access&m.access == 0 {
 		return false
 	}
@@ -244,10 +256,19 @@ func (m *pathMatcher) matchOne(p *pathRef) bool {
 	if m.inside != nil && p.inside != *m.inside {
 		return false
 	}
-	if len(m.globs) > 0 && !anyGlob(m.globs, p) {
+	if len(m.globs) > 0 && !anyGlob(m.globs, p) && !(below && p.recursive && anyGlobBelow(m.globs, p)) {
 		return false
 	}
 	return !anyGlob(m.exclude, p)
+}
+
+func anyGlobBelow(gs []glob, p *pathRef) bool {
+	for i := range gs {
+		if gs[i].matchBelow(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func anyGlob(gs []glob, p *pathRef) bool {
