@@ -119,6 +119,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	case "python", "python3":
 		w.httpServer(&cmd, ctx)
 	}
+	w.projectRuns(&cmd, pw, rest, pos, ctx)
 	if w.archive(&cmd, rest, ctx) {
 		w.record(&cmd)
 		return

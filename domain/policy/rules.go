@@ -20,17 +20,18 @@ type ruleSpec struct {
 }
 
 type commandSpec struct {
-	Program      []string            `json:"program,omitempty"`
-	Subcommand   []string            `json:"subcommand,omitempty"`
-	Flags        []string            `json:"flags,omitempty"`
-	AnyFlags     []string            `json:"any_flags,omitempty"`
-	Options      map[string][]string `json:"options,omitempty"`
-	Args         []string            `json:"args,omitempty"`
-	NotArgs      []string            `json:"not_args,omitempty"`
-	PipedFrom    []string            `json:"piped_from,omitempty"`
-	ProgramPaths []string            `json:"program_paths,omitempty"`
-	Effects      []string            `json:"effects,omitempty"`
-	Paths        *pathSpec           `json:"paths,omitempty"`
+	Program       []string            `json:"program,omitempty"`
+	Subcommand    []string            `json:"subcommand,omitempty"`
+	Flags         []string            `json:"flags,omitempty"`
+	AnyFlags      []string            `json:"any_flags,omitempty"`
+	Options       map[string][]string `json:"options,omitempty"`
+	Args          []string            `json:"args,omitempty"`
+	NotArgs       []string            `json:"not_args,omitempty"`
+	PipedFrom     []string            `json:"piped_from,omitempty"`
+	ProgramPaths  []string            `json:"program_paths,omitempty"`
+	Effects       []string            `json:"effects,omitempty"`
+	RunsUnchanged bool                `json:"runs_unchanged,omitempty"`
+	Paths         *pathSpec           `json:"paths,omitempty"`
 }
 
 type pathSpec struct {
@@ -57,18 +58,19 @@ type rule struct {
 }
 
 type cmdMatcher struct {
-	programs     []wildcard
-	exact        bool // every program is a plain name
-	subcommands  []wildcard
-	flags        []string // all required, dashes trimmed
-	anyFlags     []string // at least one required
-	options      []optMatcher
-	args         []wildcard
-	notArgs      []wildcard
-	pipedFrom    []wildcard
-	programPaths []glob
-	effects      []string // all required
-	paths        *pathMatcher
+	programs      []wildcard
+	exact         bool // every program is a plain name
+	subcommands   []wildcard
+	flags         []string // all required, dashes trimmed
+	anyFlags      []string // at least one required
+	options       []optMatcher
+	args          []wildcard
+	notArgs       []wildcard
+	pipedFrom     []wildcard
+	programPaths  []glob
+	effects       []string // all required
+	runsUnchanged bool     // the command runs project files no agent changed
+	paths         *pathMatcher
 }
 
 type optMatcher struct {
@@ -120,7 +122,10 @@ func (r *rule) matchCommand(a *analysis, c *command, spec *progSpec, env **Env) 
 	if !r.matchTool(a.call.Tool) || !r.matchRole(a.call.Role) {
 		return false
 	}
-	if len(m.programPaths) > 0 || (r.decision == Allow && !c.trusted) {
+	if m.runsUnchanged && !c.runsUnchanged {
+		return false
+	}
+	if len(m.programPaths) > 0 || (r.decision == Allow && !c.trusted && !m.runsUnchanged) {
 		// A program run from an untrusted path (./ls) only satisfies an
 		// allow rule that names its path.
 		if !m.matchProgramPath(a, c) {
