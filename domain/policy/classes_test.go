@@ -91,6 +91,8 @@ func TestProjectContents(t *testing.T) {
 		{"rm -rf *", bash(`rm -rf *`), Block, "rm-project-root"},
 		{"rm -rf ./* .*", bash(`rm -rf ./* ./.*`), Block, "rm-project-root"},
 		{"rm -rf ?*", bash(`rm -rf ?*`), Block, "rm-project-root"},
+		{"rm -rf */", bash(`rm -rf */`), Block, "rm-project-root"},
+		{"rm -rf src/*/", bash(`rm -rf src/*/`), Allow, ""},
 		{"rm -rf ~/*", bash(`rm -rf ~/*`), Block, "rm-recursive-outside-project"},
 		{"rm -rf *.log", bash(`rm -rf *.log`), Allow, ""},
 		{"rm -rf src/*", bash(`rm -rf src/*`), Allow, ""},

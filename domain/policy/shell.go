@@ -788,7 +788,7 @@ func (w *walker) pathOf(v wordVal, ctx shellCtx, acc access) pathRef {
 	}
 	text := v.s
 	if v.glob {
-		dir, last := path.Split(text)
+		dir, last := path.Split(strings.TrimRight(text, "/"))
 		if matchesAllNames(last) {
 			text = dir
 			if text == "" {
