@@ -110,8 +110,10 @@ func (w *walker) git(cmd *command, rest []wordVal, subIdx int, ctx shellCtx) {
 				w.runString(cmd, "git difftool --extcmd", after[i+1], ctx)
 				i++
 			}
-		case (name == "--upload-pack" || name == "--receive-pack" || name == "--exec") && hasVal:
-			w.runString(cmd, "git "+name, wordVal{s: val, static: true}, ctx)
+		case cmd.subcommand != "rebase" && name == "--exec" && hasVal:
+			// push, fetch, clone, ls-remote: the remote side's program, run
+			// locally for a local remote
+			w.runString(cmd, "git --exec", wordVal{s: val, static: true}, ctx)
 		}
 	}
 	switch cmd.subcommand {

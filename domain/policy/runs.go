@@ -11,7 +11,7 @@ var programVars = map[string]bool{
 	"EDITOR": true, "VISUAL": true, "GIT_SEQUENCE_EDITOR": true, "GIT_EXTERNAL_DIFF": true,
 	"GIT_ASKPASS": true, "SSH_ASKPASS": true, "GIT_PROXY_COMMAND": true, "MANPAGER": true,
 	"LESSOPEN": true, "LESSCLOSE": true, "BROWSER": true, "SUDO_ASKPASS": true, "RSYNC_RSH": true,
-	"CVS_RSH": true, "FCEDIT": true, "GIT_MERGE_AUTOEDIT": false,
+	"CVS_RSH": true, "FCEDIT": true,
 }
 
 // opaqueVars make a program load code or configuration from elsewhere.
@@ -19,7 +19,7 @@ var opaqueVars = map[string]bool{
 	"GIT_EXEC_PATH": true, "GIT_CONFIG": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true,
 	"GIT_CONFIG_PARAMETERS": true, "GIT_CONFIG_COUNT": true, "GIT_DIR": true, "GIT_WORK_TREE": true,
 	"GIT_TEMPLATE_DIR": true, "NODE_OPTIONS": true, "PYTHONSTARTUP": true, "PERL5OPT": true,
-	"RUBYOPT": true, "PYTHONPATH": false,
+	"RUBYOPT": true,
 }
 
 // assignVar analyses NAME=VALUE in front of a command, in env or export:
