@@ -120,7 +120,8 @@ type LearnedLookup interface {
 	Lookup(shape string) (projections.LearnedView, bool)
 }
 
-// ValidateHandler decides tool calls: the policy (cached by exact input),
+// ValidateHandler decides tool calls: the policy (cached by exact input,
+// except verdicts that depend on who last changed project files),
 // then, for an escalation, the decisions learned from reviews. Every decision is appended as an
 // audit event before it is answered; an escalation opens a review.
 type ValidateHandler struct {
@@ -129,6 +130,7 @@ type ValidateHandler struct {
 	learned       LearnedLookup
 	projectRoot   string
 	protected     []string
+	provenance    policy.Provenance
 	reviewTimeout time.Duration
 	now           func() time.Time
 }
@@ -138,12 +140,15 @@ type GateConfig struct {
 	ProjectRoot   string        // absolute; paths inside it are "in project"
 	Protected     []string      // absolute paths no agent may touch: Lighthouse's data directory, tokens and mount
 	ReviewTimeout time.Duration // how long a review stays open before it is denied
+	// Provenance says who last changed each project file, so that running
+	// one an agent changed since the baseline escalates. Optional.
+	Provenance policy.Provenance
 }
 
 // NewValidateHandler returns the gate.
 func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLookup, cfg GateConfig) *ValidateHandler {
 	return &ValidateHandler{log: log, policies: policies, learned: learned, projectRoot: cfg.ProjectRoot,
-		protected: cfg.Protected, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
+		protected: cfg.Protected, provenance: cfg.Provenance, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
 }
 
 // Decide evaluates the call without auditing it: the hot path's pure part.
@@ -158,7 +163,7 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
-		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected}
+		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected, Provenance: h.provenance}
 	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
 	if shape, ok := policy.Shape(pc); ok {
 		v.Shape = shape
@@ -167,7 +172,11 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 		sv := st.Shadow.Evaluate(pc)
 		v.Shadow, v.ShadowRevision = &sv, st.Shadow.Revision()
 	}
-	st.cache.put(key, v)
+	// A verdict that asked who changed the files the call runs holds only
+	// while they stay unchanged: it is not cached.
+	if !v.Verdict.FileDependent && (v.Shadow == nil || !v.Shadow.FileDependent) {
+		st.cache.put(key, v)
+	}
 	return v, false, nil
 }
 

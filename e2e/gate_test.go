@@ -105,7 +105,7 @@ func TestHookDecisions(t *testing.T) {
 		{"a printed string is not a command", `echo "rm -rf /"`, "none", nil},
 		{"allow can be spelled out", "ls", "allow", []string{"--emit-allow"}},
 		{"an undecided escalation is denied", "git push origin main", "deny", []string{"--wait", "1s"}},
-		{"or handed to the human", "git push origin other", "ask", []string{"--wait", "1s", "--undecided", "ask"}},
+		{"or handed to the human", "git push origin develop", "ask", []string{"--wait", "1s", "--undecided", "ask"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,9 +118,9 @@ func TestHookDecisions(t *testing.T) {
 	// An escalation a reviewer approves while the hook waits.
 	done := make(chan hookResult)
 	go func() {
-		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin feature-7"), "pre", "--wait", "20s")
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin release/7"), "pre", "--wait", "20s")
 	}()
-	id := pendingReview(t, e, "git push origin feature-7")
+	id := pendingReview(t, e, "git push origin release/7")
 	if err := builder.PostJSON(context.Background(), "/v1/reviews/"+id+"/approve", map[string]string{"reason": "mine"}, nil); !isStatus(err, 403) {
 		t.Fatalf("requester approves its own call: %v, want 403", err)
 	}
@@ -132,9 +132,9 @@ func TestHookDecisions(t *testing.T) {
 	}
 	// And one a reviewer denies.
 	go func() {
-		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin wip"), "pre", "--wait", "20s")
+		done <- hook(t, url, builder.Token, bashPayload(t, "git push origin staging"), "pre", "--wait", "20s")
 	}()
-	id = pendingReview(t, e, "git push origin wip")
+	id = pendingReview(t, e, "git push origin staging")
 	if err := reviewer.PostJSON(context.Background(), "/v1/reviews/"+id+"/deny", map[string]string{"reason": "not yet"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +192,7 @@ func pendingReview(t *testing.T, e *env, command string) string {
 type decision struct {
 	Decision  string `json:"decision"`
 	Rule      string `json:"rule"`
+	Reason    string `json:"reason"`
 	Cached    bool   `json:"cached"`
 	ReviewID  string `json:"review_id"`
 	Revision  string `json:"policy_revision"`
@@ -286,11 +287,13 @@ func TestPolicyCacheReloadAndShadow(t *testing.T) {
 	policyFile := filepath.Join(dir, "policy.yaml")
 	shadowFile := filepath.Join(dir, "shadow.yaml")
 	os.WriteFile(policyFile, []byte("rules: []\n"), 0o644)
-	os.WriteFile(shadowFile, []byte("rules:\n  - id: no-make\n    decision: block\n    command: {program: make}\n"), 0o644)
+	os.WriteFile(shadowFile, []byte("rules:\n  - id: no-go-vet\n    decision: block\n    command: {program: go}\n"), 0o644)
 	e := startGate(t, "--policy", policyFile, "--shadow-policy", shadowFile)
 	builder, _ := e.addAgent("builder", "builder")
-	first := validate(t, builder, bashPayload(t, "make test"))
-	second := validate(t, builder, bashPayload(t, "make test"))
+	// go vet runs no project file, so its verdict does not depend on who
+	// last changed the files and is cached (make's is not: see provenance).
+	first := validate(t, builder, bashPayload(t, "go vet ./..."))
+	second := validate(t, builder, bashPayload(t, "go vet ./..."))
 	if first.Decision != "allow" || first.Cached || !second.Cached {
 		t.Fatalf("first %+v, second %+v: want allow, then cached", first, second)
 	}
@@ -303,7 +306,7 @@ func TestPolicyCacheReloadAndShadow(t *testing.T) {
 	}
 	var audit domain.GateDecided
 	evs.Events[0].DecodePayload(&audit)
-	if audit.Decision != "allow" || audit.ShadowDecision != "block" || audit.ShadowRule != "no-make" {
+	if audit.Decision != "allow" || audit.ShadowDecision != "block" || audit.ShadowRule != "no-go-vet" {
 		t.Fatalf("audit = %+v", audit)
 	}
 	// A broken file is rejected with its line; the policy in force stays.
@@ -324,18 +327,40 @@ func TestPolicyCacheReloadAndShadow(t *testing.T) {
 	if st.Revision != first.Revision {
 		t.Fatalf("revision changed to %s after a broken file", st.Revision)
 	}
-	if d := validate(t, builder, bashPayload(t, "make test")); d.Decision != "allow" || !d.Cached {
+	if d := validate(t, builder, bashPayload(t, "go vet ./...")); d.Decision != "allow" || !d.Cached {
 		t.Fatalf("after a broken reload: %+v", d)
 	}
 	// A good change swaps the policy and empties the cache.
-	os.WriteFile(policyFile, []byte("rules:\n  - id: make-escalates\n    decision: escalate\n    command: {program: make}\n"), 0o644)
+	os.WriteFile(policyFile, []byte("rules:\n  - id: go-escalates\n    decision: escalate\n    command: {program: go}\n"), 0o644)
 	eventually(t, "new policy in force", func() error {
-		d := validate(t, builder, bashPayload(t, "make test"))
+		d := validate(t, builder, bashPayload(t, "go vet ./..."))
 		if d.Decision != "escalate" || d.Cached || d.Revision == first.Revision {
 			return fmt.Errorf("decision %+v", d)
 		}
 		return nil
 	})
+}
+
+// TestGateProvenance runs project files whose last change an agent or a
+// person made: the writer's file events decide.
+func TestGateProvenance(t *testing.T) {
+	t.Parallel()
+	e := startGate(t)
+	builder, _ := e.addAgent("builder-9", "builder")
+	e.put(e.admin, "scripts/ci.sh", "#!/bin/sh\ngo test ./...\n")
+	if d := validate(t, builder, bashPayload(t, "./scripts/ci.sh")); d.Decision != "allow" || d.Rule != "run-unchanged-project-file" {
+		t.Errorf("a person's script: %+v", d)
+	}
+	seq := e.put(builder, "Makefile", "all:\n\trm -rf ~\n")
+	d := validate(t, builder, bashPayload(t, "make"))
+	if d.Decision != "escalate" || d.Rule != "builtin.runs-changed-file" ||
+		!strings.Contains(d.Reason, "Makefile") || !strings.Contains(d.Reason, "builder-9") || !strings.Contains(d.Reason, fmt.Sprintf("seq %d", seq)) {
+		t.Errorf("an agent's Makefile: %+v", d)
+	}
+	e.put(e.admin, "Makefile", "all:\n\ttrue\n")
+	if d := validate(t, builder, bashPayload(t, "make")); d.Decision != "allow" || d.Cached {
+		t.Errorf("after a person's change: %+v", d)
+	}
 }
 
 func TestPostHookShadowsEdits(t *testing.T) {

@@ -299,7 +299,7 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		{"recursive delete inside the project", "Bash", map[string]any{"command": "rm -rf internal/cart"}, false, ""},
 		{"write in the project", "Write", map[string]any{"file_path": filepath.Join(g.project, "main.go"), "content": "package main\n"}, false, ""},
 		{"edit in a Claude Code worktree", "Edit", map[string]any{"file_path": filepath.Join(g.project, ".claude", "worktrees", "w1", "main.go"), "old_string": "a", "new_string": "b"}, false, ""},
-		{"rm -rf ~", "Bash", map[string]any{"command": "rm -rf ~"}, true, "rm-recursive-outside-project"},
+		{"rm -rf ~", "Bash", map[string]any{"command": "rm -rf ~"}, true, "rm-home"},
 		{"write outside names the root", "Write", map[string]any{"file_path": "/srv/elsewhere/x.go", "content": "x"}, true, "outside the project root " + g.project},
 		{"read the admin token", "Read", map[string]any{"file_path": filepath.Join(g.data, "admin.token")}, true, "builtin.protected-path"},
 		{"cat the agent token", "Bash", map[string]any{"command": "cat '" + tokenFile + "'"}, true, "builtin.protected-path"},

@@ -128,7 +128,7 @@ func TestReadmeQuickStart(t *testing.T) {
 		"ok    token     the hooks act as agent claude (builder)",
 		"ok    writer",
 		`"permissionDecision":"deny"`,
-		"rm-recursive-outside-project",
+		"(rule rm-",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal 2 output lacks %q:\n%s", want, got)

@@ -97,10 +97,12 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	agents := projections.NewAgents()
 	reviews := projections.NewReviews()
 	learned := projections.NewLearned()
+	provenance := projections.NewProvenance()
 	events := command.NewObservedLog(store)
 	reviewHandler := command.NewReviewHandler(events, store)
 	deadlines := command.NewReviewDeadlines(ctx, reviewHandler, log.With("component", "reviews"))
-	for prefix, views := range map[string][]command.Observer{"agent:": {agents}, "review:": {reviews, deadlines}, "learned:": {learned}} {
+	views := map[string][]command.Observer{"agent:": {agents, provenance}, "review:": {reviews, deadlines}, "learned:": {learned}, "file:": {provenance}}
+	for prefix, views := range views {
 		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
 			for _, v := range views {
 				if err := v.Apply(e); err != nil {
@@ -112,7 +114,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			return fmt.Errorf("load %s views: %w", prefix, err)
 		}
 	}
-	events.Observe(agents, reviews, learned, deadlines)
+	events.Observe(agents, reviews, learned, deadlines, provenance)
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
@@ -175,7 +177,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		History:      command.NewHistoryHandler(events, store),
 		ProjectRoot:  root,
 		Gate: &httpapi.Gate{
-			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL}),
+			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL, Provenance: provenance}),
 			Reviews:  reviewHandler,
 			View:     reviews,
 			Learned:  learned,

@@ -79,7 +79,13 @@ type command struct {
 	text       string   // source text, for explanations
 	printed    string   // for echo/printf with static operands: what they print
 	printedOK  bool
-	extraArgs  bool // xargs appends operands read from stdin
+	extraArgs  bool      // xargs appends operands read from stdin
+	effects    []string  // what the arguments make it do (see the effect constants)
+	lists      []wordVal // for find: the paths it prints, for xargs downstream
+	runs       []runRef  // project files it runs (scripts, Makefile, package.json, ...)
+	// runsUnchanged: it runs project files and the call's Provenance says
+	// no agent changed them since the baseline.
+	runsUnchanged bool
 }
 
 func (c *command) hasFlag(f string) bool {
@@ -102,17 +108,19 @@ func (c *command) option(name string) (option, bool) {
 
 // analysis holds everything known about one call.
 type analysis struct {
-	call     *Call
-	res      resolver
-	isBash   bool
-	source   string // Bash command text
-	commands []command
-	paths    []pathRef // every path the call touches
-	findings []finding
-	parser   *syntax.Parser
-	reader   strings.Reader
-	words    []wordVal // arena for word lists; slices taken from it stay valid
-	args     []arg     // arena for command operands
+	call      *Call
+	res       resolver
+	tmpdir    bool // $TMPDIR names a temporary directory: the call never assigns it
+	consulted bool // the call's Provenance was asked
+	isBash    bool
+	source    string // Bash command text
+	commands  []command
+	paths     []pathRef // every path the call touches
+	findings  []finding
+	parser    *syntax.Parser
+	reader    strings.Reader
+	words     []wordVal // arena for word lists; slices taken from it stay valid
+	args      []arg     // arena for command operands
 }
 
 func (a *analysis) find(id string, d Decision, reason, subject string) {
@@ -146,6 +154,7 @@ func (a *analysis) run(c *Call) {
 		}
 		a.source = cmd
 		a.shell(cmd)
+		a.checkProvenance()
 	case "Write", "Edit", "MultiEdit", "NotebookEdit":
 		a.inputPaths(accessWrite)
 	case "Read", "NotebookRead", "Glob", "Grep", "LS":

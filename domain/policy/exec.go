@@ -33,6 +33,13 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	prog, trusted := programName(pw.s)
 	cmd := command{program: prog, invoked: pw.s, trusted: trusted, text: text, pipedFrom: ctx.upstream, extraArgs: extraArgs}
 	rest := words[1:]
+	if isTar(prog) && len(rest) > 0 && rest[0].static && isLetters(rest[0].s) {
+		// old-style bundled flags: tar czf out.tgz src
+		r := make([]wordVal, len(rest))
+		copy(r, rest)
+		r[0].s = "-" + r[0].s
+		rest = r
+	}
 	if ws, ok := wrappers[prog]; ok && w.wrapper(&cmd, ws, rest, ctx) {
 		return
 	}
@@ -83,6 +90,39 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		cmd.printed, cmd.printedOK = printedText(rest, pos)
 	case "cd", "pushd", "popd":
 		w.cd(&cmd, ctx)
+	case "cat", "tee":
+		// a here-document passed through: cat <<EOF | sh
+		if ctx.stdin.known && (prog == "tee" || len(pos) == 0 || len(pos) == 1 && rest[pos[0]].static && rest[pos[0]].s == "-") {
+			cmd.printed, cmd.printedOK = ctx.stdin.text, true
+		}
+	case "git":
+		w.git(&cmd, rest, subIdx, ctx)
+	case "awk", "gawk", "mawk", "nawk":
+		_, f := cmd.option("f")
+		if e, ok := cmd.option("e"); ok {
+			w.awkProgram(&cmd, wordVal{s: e.value, static: !e.dynamic}, ctx)
+		} else if !f && len(pos) > 0 {
+			w.awkProgram(&cmd, rest[pos[0]], ctx)
+		}
+	case "sed", "gsed":
+		_, f := cmd.option("f")
+		hasE := false
+		for _, o := range cmd.options {
+			if o.name == "e" {
+				hasE = true
+				w.sedScript(&cmd, wordVal{s: o.value, static: !o.dynamic}, ctx)
+			}
+		}
+		if !hasE && !f && len(pos) > 0 {
+			w.sedScript(&cmd, rest[pos[0]], ctx)
+		}
+	case "python", "python3":
+		w.httpServer(&cmd, ctx)
+	}
+	w.projectRuns(&cmd, pw, rest, pos, ctx)
+	if w.archive(&cmd, rest, ctx) {
+		w.record(&cmd)
+		return
 	}
 	if subIdx >= 0 && subWrappers[prog+" "+cmd.subcommand] {
 		if inner := skipFlags(spec, rest[subIdx+1:]); len(inner) > 0 {
@@ -298,8 +338,11 @@ loop:
 			i++
 			break loop
 		case ws.assignments && isAssignment(v.s):
-			name, _, _ := strings.Cut(v.s, "=")
-			w.a.assigned(name, cmd.text)
+			name, val, _ := strings.Cut(v.s, "=")
+			w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
+			i++
+		case ws.extraArgs && v.s == "-0":
+			p.addFlag("0")
 			i++
 		case ws.numericFlags && len(v.s) > 1 && v.s[0] == '-' && isDigits(v.s[1:]):
 			p.addFlag("n")
@@ -356,10 +399,71 @@ loop:
 			b.WriteString(v.s)
 		}
 		w.a.parseAndWalk(b.String(), ctx.script(true))
+	case ws.extraArgs && w.xargsItems(cmd, inner, ctx):
 	default:
 		w.execArgs(inner, ctx.deeper(), w.textOf(inner, cmd.text), ws.extraArgs || cmd.extraArgs)
 	}
 	return true
+}
+
+// maxItems bounds the run-time operands (find start points, printed words)
+// substituted into the commands that receive them.
+const maxItems = 8
+
+// xargsItems runs xargs's command once per item its standard input is
+// known to carry (the paths an upstream find prints, the words an echo
+// prints), in place of {} with -I or appended otherwise. It reports false
+// when the items are not known.
+func (w *walker) xargsItems(cmd *command, inner []wordVal, ctx shellCtx) bool {
+	items := ctx.stdin.items
+	if len(items) == 0 || len(items) > maxItems {
+		return false
+	}
+	if _, ok := cmd.option("a"); ok {
+		return false // items come from a file
+	}
+	replace := ""
+	if o, ok := cmd.option("I"); ok {
+		replace = o.value
+	} else if cmd.hasFlag("i") {
+		replace = "{}"
+		if o, ok := cmd.option("i"); ok {
+			replace = o.value
+		}
+	}
+	text := w.textOf(inner, cmd.text)
+	sub := ctx.deeper()
+	sub.stdin = stdinInfo{}
+	for _, it := range items {
+		var words []wordVal
+		if replace != "" {
+			words = substituteItem(inner, replace, it)
+		} else {
+			words = make([]wordVal, 0, len(inner)+1)
+			words = append(append(words, inner...), it)
+		}
+		w.execArgs(words, sub, text, false)
+	}
+	return true
+}
+
+// substituteItem returns words with every occurrence of marker replaced by
+// the item it stands for.
+func substituteItem(words []wordVal, marker string, it wordVal) []wordVal {
+	out := make([]wordVal, len(words))
+	copy(out, words)
+	for k, v := range out {
+		if !v.static || !strings.Contains(v.s, marker) {
+			continue
+		}
+		if !it.static {
+			out[k] = wordVal{s: v.s, pos: v.pos, end: v.end}
+			continue
+		}
+		out[k] = wordVal{s: strings.ReplaceAll(v.s, marker, it.s), static: true, pos: v.pos, end: v.end,
+			tilde: it.tilde && strings.HasPrefix(v.s, marker), recursive: it.recursive && v.s == marker}
+	}
+	return out
 }
 
 // shellCmd analyses sh/bash/zsh...: the script given with -c, or read from a
@@ -475,8 +579,27 @@ func (w *walker) su(cmd *command, rest []wordVal, ctx shellCtx) bool {
 	return true
 }
 
-// findCmd analyses find: its start points are read (written with -delete),
-// and -exec/-execdir/-ok run a command with {} standing for found files.
+// findPredicates narrow what find yields to some of the files below its
+// start points. Without one, find yields the start points themselves and
+// everything below them.
+var findPredicates = map[string]bool{
+	"name": true, "iname": true, "path": true, "ipath": true, "wholename": true, "iwholename": true,
+	"regex": true, "iregex": true, "lname": true, "ilname": true, "newer": true, "anewer": true,
+	"cnewer": true, "newermt": true, "mtime": true, "mmin": true, "atime": true, "amin": true,
+	"ctime": true, "cmin": true, "size": true, "empty": true, "user": true, "group": true,
+	"nouser": true, "nogroup": true, "perm": true, "links": true, "inum": true, "samefile": true,
+	"uid": true, "gid": true, "used": true, "context": true, "mindepth": true,
+}
+
+// foundMarker stands for the files find yields below a start point: the
+// path "~/<found>" is some file under the home directory.
+const foundMarker = "<found>"
+
+// findCmd analyses find. Its start points are read; -delete writes what it
+// yields; -fprint, -fprint0, -fprintf and -fls write files; -exec, -execdir,
+// -ok and -okdir run a command with {} standing for what it yields: the start
+// points themselves (recursively) when no predicate narrows the search, else
+// a file below them.
 func (w *walker) findCmd(cmd *command, rest []wordVal, ctx shellCtx) {
 	i := 0
 	for i < len(rest) && rest[i].static && (rest[i].s == "-H" || rest[i].s == "-L" || rest[i].s == "-P" || strings.HasPrefix(rest[i].s, "-O")) {
@@ -497,41 +620,85 @@ func (w *walker) findCmd(cmd *command, rest []wordVal, ctx shellCtx) {
 	}
 	var p argParser
 	var inner [][]wordVal
+	var outputs []wordVal
+	selective, prints, acts := false, false, false
 	for i < len(rest) {
 		v := rest[i]
-		if v.static && (v.s == "-exec" || v.s == "-execdir" || v.s == "-ok" || v.s == "-okdir") {
-			p.addFlag(v.s[1:])
+		if !v.static || len(v.s) < 2 || v.s[0] != '-' {
+			i++
+			continue
+		}
+		name := v.s[1:]
+		p.addFlag(name)
+		switch name {
+		case "exec", "execdir", "ok", "okdir":
+			acts = true
 			j := i + 1
 			for j < len(rest) && !(rest[j].static && (rest[j].s == ";" || rest[j].s == "+")) {
 				j++
 			}
-			words := make([]wordVal, j-i-1)
-			copy(words, rest[i+1:j])
-			for k := range words {
-				if strings.Contains(words[k].s, "{}") {
-					words[k] = wordVal{s: words[k].s, pos: words[k].pos, end: words[k].end}
-				}
-			}
-			inner = append(inner, words)
+			inner = append(inner, rest[i+1:j])
 			i = j + 1
 			continue
+		case "fprint", "fprint0", "fls", "fprintf":
+			acts = true
+			if i+1 < len(rest) {
+				outputs = append(outputs, rest[i+1])
+			}
+			i += 2
+			if name == "fprintf" {
+				i++
+			}
+			continue
+		case "print", "print0", "printf", "ls":
+			prints = true
+		case "delete", "quit":
+			acts = true
 		}
-		if v.static && len(v.s) > 1 && v.s[0] == '-' {
-			p.addFlag(v.s[1:])
+		if findPredicates[name] {
+			selective = true
 		}
 		i++
 	}
 	cmd.flags = p.flags
-	acc := accessRead
-	if cmd.hasFlag("delete") {
-		acc = accessWrite
+	items := make([]wordVal, 0, len(starts))
+	for _, s := range starts {
+		switch {
+		case !s.static:
+			items = append(items, wordVal{s: s.s})
+		case selective:
+			items = append(items, wordVal{s: strings.TrimSuffix(s.s, "/") + "/" + foundMarker, static: true, tilde: s.tilde})
+		default:
+			items = append(items, wordVal{s: s.s, static: true, tilde: s.tilde, recursive: true})
+		}
 	}
 	for _, s := range starts {
-		w.addOperand(cmd, s, acc, ctx)
+		w.addOperand(cmd, s, accessRead, ctx)
+	}
+	if cmd.hasFlag("delete") {
+		for _, it := range items {
+			w.addOperand(cmd, it, accessWrite, ctx)
+		}
+	}
+	for _, o := range outputs {
+		w.addOperand(cmd, o, accessWrite, ctx)
+	}
+	if prints || !acts {
+		cmd.lists = items
 	}
 	w.record(cmd)
+	if len(items) > maxItems {
+		items = items[:1]
+		items[0] = wordVal{s: "{}"}
+	}
 	for _, words := range inner {
-		w.execArgs(words, ctx.deeper(), w.textOf(words, cmd.text), false)
+		if len(words) == 0 {
+			continue
+		}
+		text := w.textOf(words, cmd.text)
+		for _, it := range items {
+			w.execArgs(substituteItem(words, "{}", it), ctx.deeper(), text, false)
+		}
 	}
 }
 
@@ -594,7 +761,8 @@ var readers = map[string]bool{
 	"wc": true, "diff": true, "cmp": true, "md5sum": true, "sha1sum": true, "sha256sum": true,
 	"sha512sum": true, "file": true, "source": true, ".": true, "cut": true, "paste": true,
 	"column": true, "fold": true, "rev": true, "comm": true, "join": true, "sort": true,
-	"zcat": true, "gunzip": true, "openssl": false,
+	"zcat": true, "bzcat": true, "xzcat": true, "zstdcat": true, "lz4cat": true, "base32": true,
+	"iconv": true, "expand": true, "unexpand": true, "fmt": true, "pr": true,
 }
 
 // writers create, change or delete every file operand.
@@ -608,6 +776,14 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 	all := func(list []wordVal, acc access) {
 		for _, v := range list {
 			w.addOperand(cmd, v, acc, ctx)
+		}
+	}
+	// Copies and searches of a directory read everything below it.
+	recursive := cmd.hasFlag("r") || cmd.hasFlag("R") || cmd.hasFlag("a") || cmd.program == "rg" || cmd.program == "ag"
+	allRead := func(list []wordVal) {
+		for _, v := range list {
+			v.recursive = v.recursive || recursive
+			w.addOperand(cmd, v, accessRead, ctx)
 		}
 	}
 	var stdinAcc access
@@ -629,7 +805,7 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 		}
 		for _, v := range ops[:len(ops)-1] {
 			if !isRemote(v.s) {
-				w.addOperand(cmd, v, accessRead, ctx)
+				allRead([]wordVal{v})
 			}
 		}
 		if last := ops[len(ops)-1]; !isRemote(last.s) {
@@ -640,7 +816,7 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 		// project would otherwise let later writes escape it.
 		if _, ok := cmd.option("t"); ok {
 			w.addOption(cmd, "t", accessWrite, ctx)
-			all(ops, accessRead)
+			allRead(ops)
 			break
 		}
 		if prog == "install" && cmd.hasFlag("d") {
@@ -648,7 +824,7 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 			break
 		}
 		if len(ops) >= 2 {
-			all(ops[:len(ops)-1], accessRead)
+			allRead(ops[:len(ops)-1])
 			w.addOperand(cmd, ops[len(ops)-1], accessWrite, ctx)
 		} else if prog == "ln" && len(ops) == 1 {
 			w.addOperand(cmd, ops[0], accessRead, ctx)
@@ -690,7 +866,7 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 		}
 		for _, v := range files {
 			if !isAssignment(v.s) {
-				w.addOperand(cmd, v, accessRead, ctx)
+				allRead([]wordVal{v})
 			}
 		}
 		stdinAcc = accessRead

@@ -389,6 +389,20 @@ func decodeCommand(n *yaml.Node) (*commandSpec, *cmdMatcher, error) {
 			}
 		case "paths":
 			s.Paths, m.paths, err = decodePaths(v)
+		case "runs_unchanged":
+			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+				return errAt(v, "runs_unchanged must be true or false")
+			}
+			s.RunsUnchanged = v.Value == "true"
+			m.runsUnchanged = s.RunsUnchanged
+		case "effects":
+			s.Effects, err = strList(v, "effects")
+			for _, e := range s.Effects {
+				if err == nil && !knownEffects[e] {
+					err = errAt(v, "unknown effect %q", e)
+				}
+			}
+			m.effects = s.Effects
 		default:
 			err = errAt(k, "unknown command key %q", k.Value)
 		}

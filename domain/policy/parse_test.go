@@ -221,7 +221,7 @@ func TestDocExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("doc.go example: %v\n%s", err, yaml.String())
 	}
-	if v := p.Evaluate(bash(`git push --force origin x`)); v.Decision != Block || v.Rule != "git-force-push" {
+	if v := p.Evaluate(bash(`git push --force origin main`)); v.Decision != Block || v.Rule != "git-force-push" {
 		t.Errorf("doc example policy: git push --force = %s by %s", v.Decision, v.Rule)
 	}
 }

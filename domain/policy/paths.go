@@ -27,14 +27,15 @@ func (a access) String() string {
 
 // pathRef is one path a call touches, resolved against the working directory.
 type pathRef struct {
-	raw      string // as written (source text when dynamic)
-	abs      string // cleaned absolute path; "" when unknown
-	rel      string // project-relative path ("." for the root) when inside
-	tilde    string // "~" or "~/..." when under the home directory
-	inside   bool   // inside the project root
-	dynamic  bool   // not statically known
-	access   access
-	redirect bool // target of a shell redirection
+	raw       string // as written (source text when dynamic)
+	abs       string // cleaned absolute path; "" when unknown
+	rel       string // project-relative path ("." for the root) when inside
+	tilde     string // "~" or "~/..." when under the home directory
+	inside    bool   // inside the project root
+	dynamic   bool   // not statically known
+	access    access
+	redirect  bool // target of a shell redirection
+	recursive bool // everything below the path is touched too (tar, zip -r, cp -r)
 }
 
 func (p *pathRef) display() string {
@@ -298,6 +299,50 @@ func (g *glob) match(p *pathRef) bool {
 		if strings.HasPrefix(p.tilde, "~/") {
 			return matchSegs(g.segs, p.tilde[2:])
 		}
+	}
+	return false
+}
+
+// matchBelow reports whether the glob matches some path below p. Only
+// absolute and ~/ globs are tried: a project-relative glob (**/.env) would
+// match below every directory.
+func (g *glob) matchBelow(p *pathRef) bool {
+	if p.dynamic {
+		return false
+	}
+	switch g.base {
+	case globAbs:
+		return p.abs != "" && matchSegsBelow(g.segs, p.abs[1:])
+	case globTilde:
+		switch {
+		case p.tilde == "~":
+			return matchSegsBelow(g.segs, "")
+		case strings.HasPrefix(p.tilde, "~/"):
+			return matchSegsBelow(g.segs, p.tilde[2:])
+		}
+	}
+	return false
+}
+
+// matchSegsBelow reports whether pattern segments match some path strictly
+// below p ("" is the root).
+func matchSegsBelow(pat []globSeg, p string) bool {
+	for len(pat) > 0 {
+		if pat[0].star || p == "" {
+			return true
+		}
+		seg, rest := p, ""
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, rest = p[:i], p[i+1:]
+		}
+		if pat[0].lit {
+			if pat[0].pat != seg {
+				return false
+			}
+		} else if ok, _ := path.Match(pat[0].pat, seg); !ok {
+			return false
+		}
+		pat, p = pat[1:], rest
 	}
 	return false
 }

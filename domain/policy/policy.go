@@ -51,6 +51,10 @@ type Call struct {
 	// anything from, whatever the rules say: Lighthouse's data directory
 	// (the tokens and the store) and its mount.
 	Protected []string
+	// Provenance, when set, says who last changed project files: running a
+	// project file an agent changed since the baseline escalates, running
+	// one no agent changed is allowed (rule key runs_unchanged). Optional.
+	Provenance Provenance
 }
 
 // Match records one rule that matched a call, for explaining a verdict.
@@ -68,6 +72,10 @@ type Verdict struct {
 	Rule      string  // id of the deciding rule
 	Matches   []Match // every rule that matched, in evaluation order
 	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
+	// FileDependent is set when the verdict consulted Call.Provenance: it
+	// holds only while the project files the call runs stay unchanged, so
+	// it must not be cached by input alone.
+	FileDependent bool
 }
 
 // Policy is a compiled, immutable rule set. It is safe for concurrent use.
@@ -188,13 +196,13 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	a.checkProtected(func(m Match) { b.add(m, len(p.rules)+1, 1) })
 	if b.best < 0 {
 		if a.isBash && len(a.commands) == 0 {
-			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched"}
+			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched", FileDependent: a.consulted}
 		}
 		m := Match{Rule: "default", Decision: p.def, Reason: "no rule matched; policy default", Subject: c.Tool}
 		b.add(m, len(p.rules), 1)
 	}
 	best := b.matches[b.best]
-	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches}
+	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches, FileDependent: a.consulted}
 	if v.Decision == Escalate {
 		v.Approvals = max(b.approvals, 1)
 	}

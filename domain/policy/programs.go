@@ -107,7 +107,8 @@ var programs = map[string]*progSpec{
 	"fgrep":     mkSpec("regexp=e file=f max-count=m", grepValues),
 	"rg":        mkSpec("regexp=e file=f max-count=m glob=g type=t", grepValues),
 	"ag":        mkSpec("", "G g A B C m"),
-	"awk":       mkSpec("field-separator=F assign=v file=f", "F v f"),
+	"awk":       mkSpec("field-separator=F assign=v file=f source=e", "F v f e"),
+	"gawk":      mkSpec("field-separator=F assign=v file=f source=e", "F v f e"),
 	"curl":      mkSpec("request=X data=d data-ascii=d form=F upload-file=T header=H output=o user=u user-agent=A location=L silent=s show-error=S fail=f include=i head=I insecure=k remote-name=O verbose=v cookie=b cookie-jar=c config=K referer=e proxy=x max-time=m write-out=w", curlValues),
 	"wget":      mkSpec("output-document=O output-file=o quiet=q directory-prefix=P input-file=i user-agent=U continue=c execute=e tries=t timeout=T", "O o P i U t T e header post-data post-file method body-data body-file"),
 	"git":       mkSpec("force=f message=m all=a dry-run=n verbose=v quiet=q set-upstream=u delete=d patch=p file=F", gitValues, withSubcommand),
@@ -151,11 +152,21 @@ var programs = map[string]*progSpec{
 	"ssh":       mkSpec("", "i p l o F J L R D b c E e m O S W w B Q I"),
 	"scp":       mkSpec("", "i P o F l c J S"),
 	"rsync":     mkSpec("rsh=e", "e exclude include exclude-from include-from files-from filter log-file password-file T temp-dir backup-dir suffix chmod chown"),
-	"tar":       mkSpec("file=f directory=C", "f C T X b"),
+	"tar":       tarSpec,
+	"gtar":      tarSpec,
+	"bsdtar":    tarSpec,
+	"zstd":      mkSpec("stdout=c decompress=d force=f keep=k", "o D T"),
+	"gzip":      mkSpec("stdout=c to-stdout=c decompress=d uncompress=d force=f keep=k recursive=r test=t list=l", "S suffix"),
+	"gunzip":    mkSpec("stdout=c to-stdout=c force=f keep=k recursive=r test=t list=l", "S suffix"),
 	"find":      mkSpec("", "", withSingleDashLong),
 	"sh":        mkSpec("", shValues, withStopAtOperand),
 	"chroot":    mkSpec("", "userspec groups"),
 }
+
+// tarSpec reads GNU and BSD tar command lines.
+var tarSpec = mkSpec("file=f directory=C create=c extract=x get=x list=t append=r update=u catenate=A concatenate=A "+
+	"diff=d compare=d files-from=T exclude-from=X use-compress-program=I info-script=F new-volume-script=F to-stdout=O",
+	"f C T X b I F g H K N V to-command checkpoint-action rsh-command exclude transform xform owner group mode")
 
 // wrapperSpec describes a program that runs another command given in its
 // operands (sudo rm ..., xargs rm ...).

@@ -18,6 +18,7 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 		reasonHas  string
 		protected  []string
 		wantNoRule string
+		home       string
 	}{
 		{name: "read the admin token", tool: "Read", input: map[string]any{"file_path": data + "/admin.token"}, want: Block, rule: ruleProtected},
 		{name: "cat the admin token", tool: "Bash", input: map[string]any{"command": "cat " + data + "/admin.token"}, want: Block, rule: ruleProtected},
@@ -36,6 +37,9 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 		{name: "a glob elsewhere in the home", tool: "Bash", input: map[string]any{"command": "cat ~/.local/share/*/x.txt"}, wantNoRule: ruleProtected},
 		{name: "a sibling in the home", tool: "Read", input: map[string]any{"file_path": "/home/dev/notes.txt"}, wantNoRule: ruleProtected},
 		{name: "the project root above an in-project mount stays usable", tool: "Bash", input: map[string]any{"command": "grep -r TODO ."}, want: Allow},
+		{name: "rm -rf ~ with a home in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf ~"}, home: "/tmp/agent-home", want: Block, rule: "rm-home"},
+		{name: "rm -rf the home by path in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf /tmp/agent-home/"}, home: "/tmp/agent-home", want: Block, rule: "rm-home"},
+		{name: "rm -rf elsewhere in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf /tmp/build-cache"}, home: "/tmp/agent-home", want: Allow},
 		{name: "a look-alike sibling is not protected", tool: "Read", input: map[string]any{"file_path": root + "/.lighthouse/mntx/readme"}, want: Allow},
 		{name: "no protected paths configured", tool: "Read", input: map[string]any{"file_path": data + "/x"}, protected: []string{}, wantNoRule: ruleProtected},
 		{name: "write outside names the root", tool: "Write", input: map[string]any{"file_path": "/srv/other/x.go", "content": "x"}, want: Block, rule: "write-outside-project", reasonHas: "/srv/other/x.go is outside the project root /work/app"},
@@ -54,7 +58,11 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 			if tt.protected != nil {
 				prot = tt.protected
 			}
-			v := defaultPolicy.Evaluate(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: "/home/dev", Protected: prot})
+			home := tt.home
+			if home == "" {
+				home = "/home/dev"
+			}
+			v := defaultPolicy.Evaluate(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: home, Protected: prot})
 			if tt.wantNoRule != "" {
 				for _, m := range v.Matches {
 					if m.Rule == tt.wantNoRule {

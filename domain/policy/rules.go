@@ -20,16 +20,18 @@ type ruleSpec struct {
 }
 
 type commandSpec struct {
-	Program      []string            `json:"program,omitempty"`
-	Subcommand   []string            `json:"subcommand,omitempty"`
-	Flags        []string            `json:"flags,omitempty"`
-	AnyFlags     []string            `json:"any_flags,omitempty"`
-	Options      map[string][]string `json:"options,omitempty"`
-	Args         []string            `json:"args,omitempty"`
-	NotArgs      []string            `json:"not_args,omitempty"`
-	PipedFrom    []string            `json:"piped_from,omitempty"`
-	ProgramPaths []string            `json:"program_paths,omitempty"`
-	Paths        *pathSpec           `json:"paths,omitempty"`
+	Program       []string            `json:"program,omitempty"`
+	Subcommand    []string            `json:"subcommand,omitempty"`
+	Flags         []string            `json:"flags,omitempty"`
+	AnyFlags      []string            `json:"any_flags,omitempty"`
+	Options       map[string][]string `json:"options,omitempty"`
+	Args          []string            `json:"args,omitempty"`
+	NotArgs       []string            `json:"not_args,omitempty"`
+	PipedFrom     []string            `json:"piped_from,omitempty"`
+	ProgramPaths  []string            `json:"program_paths,omitempty"`
+	Effects       []string            `json:"effects,omitempty"`
+	RunsUnchanged bool                `json:"runs_unchanged,omitempty"`
+	Paths         *pathSpec           `json:"paths,omitempty"`
 }
 
 type pathSpec struct {
@@ -56,17 +58,19 @@ type rule struct {
 }
 
 type cmdMatcher struct {
-	programs     []wildcard
-	exact        bool // every program is a plain name
-	subcommands  []wildcard
-	flags        []string // all required, dashes trimmed
-	anyFlags     []string // at least one required
-	options      []optMatcher
-	args         []wildcard
-	notArgs      []wildcard
-	pipedFrom    []wildcard
-	programPaths []glob
-	paths        *pathMatcher
+	programs      []wildcard
+	exact         bool // every program is a plain name
+	subcommands   []wildcard
+	flags         []string // all required, dashes trimmed
+	anyFlags      []string // at least one required
+	options       []optMatcher
+	args          []wildcard
+	notArgs       []wildcard
+	pipedFrom     []wildcard
+	programPaths  []glob
+	effects       []string // all required
+	runsUnchanged bool     // the command runs project files no agent changed
+	paths         *pathMatcher
 }
 
 type optMatcher struct {
@@ -118,7 +122,10 @@ func (r *rule) matchCommand(a *analysis, c *command, spec *progSpec, env **Env) 
 	if !r.matchTool(a.call.Tool) || !r.matchRole(a.call.Role) {
 		return false
 	}
-	if len(m.programPaths) > 0 || (r.decision == Allow && !c.trusted) {
+	if m.runsUnchanged && !c.runsUnchanged {
+		return false
+	}
+	if len(m.programPaths) > 0 || (r.decision == Allow && !c.trusted && !m.runsUnchanged) {
 		// A program run from an untrusted path (./ls) only satisfies an
 		// allow rule that names its path.
 		if !m.matchProgramPath(a, c) {
@@ -147,6 +154,11 @@ func (r *rule) matchCommand(a *analysis, c *command, spec *progSpec, env **Env) 
 	}
 	for _, om := range m.options {
 		if !om.match(spec, c) {
+			return false
+		}
+	}
+	for _, e := range m.effects {
+		if !c.hasEffect(e) {
 			return false
 		}
 	}
@@ -220,7 +232,7 @@ func (m *pathMatcher) match(paths []pathRef, all bool) bool {
 			continue
 		}
 		n++
-		ok := m.matchOne(p)
+		ok := m.matchPath(p, !all)
 		if all && !ok {
 			return false
 		}
@@ -231,7 +243,12 @@ func (m *pathMatcher) match(paths []pathRef, all bool) bool {
 	return all && n > 0
 }
 
-func (m *pathMatcher) matchOne(p *pathRef) bool {
+func (m *pathMatcher) matchOne(p *pathRef) bool { return m.matchPath(p, true) }
+
+// matchPath matches one path. With below (for block and escalate rules), a
+// recursive path (tar, zip -r, cp -r of a directory) also matches when the
+// rule's globs match something under it: zip -r of ~ reads ~/.ssh.
+func (m *pathMatcher) matchPath(p *pathRef, below bool) bool {
 	if m.access != 0 && p.access&m.access == 0 {
 		return false
 	}
@@ -244,10 +261,19 @@ func (m *pathMatcher) matchOne(p *pathRef) bool {
 	if m.inside != nil && p.inside != *m.inside {
 		return false
 	}
-	if len(m.globs) > 0 && !anyGlob(m.globs, p) {
+	if len(m.globs) > 0 && !anyGlob(m.globs, p) && !(below && p.recursive && anyGlobBelow(m.globs, p)) {
 		return false
 	}
 	return !anyGlob(m.exclude, p)
+}
+
+func anyGlobBelow(gs []glob, p *pathRef) bool {
+	for i := range gs {
+		if gs[i].matchBelow(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func anyGlob(gs []glob, p *pathRef) bool {

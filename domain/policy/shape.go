@@ -147,6 +147,21 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 		return "<var>"
 	case strings.Contains(x.text, "://"):
 		return shapeURL(x.text)
+	case c.program == "git" && !isPathOperand(c, x.text) && !x.tilde && !strings.HasPrefix(x.text, "/") &&
+		!strings.HasPrefix(x.text, ".") && !strings.Contains(x.text, ".."):
+		// git operands are refs (feature/cart), not paths. A push keeps the
+		// default and release branches literal, so approving a feature push
+		// never approves a push to main.
+		if c.subcommand == "push" {
+			_, dst, ok := strings.Cut(strings.TrimPrefix(x.text, "+"), ":")
+			if !ok {
+				dst = strings.TrimPrefix(x.text, "+")
+			}
+			if protectedBranch(dst) {
+				return x.text
+			}
+		}
+		return "<arg>"
 	case isPathOperand(c, x.text) || x.tilde || strings.HasPrefix(x.text, "/") || strings.HasPrefix(x.text, ".") || strings.Contains(x.text, "/"):
 		p := a.res.resolve(x.text, x.tilde, a.cwd(), a.cwd() != "", accessRead)
 		return shapePathArg(&p)

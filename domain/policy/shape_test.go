@@ -11,6 +11,9 @@ func TestShape(t *testing.T) {
 		ok   bool
 	}{
 		{"git push", bash(`git push origin feature-1`), "Bash: git push <arg>", true},
+		{"git push of a branch with a slash", bash(`git push origin feature/cart`), "Bash: git push <arg>", true},
+		{"git push to main keeps main", bash(`git push origin main`), "Bash: git push <arg> main", true},
+		{"git checkout of a branch with a slash", bash(`git checkout feature/cart`), "Bash: git checkout <arg>", true},
 		{"git push force", bash(`git push --force origin x`), "Bash: git push -f <arg>", true},
 		{"rm inside", bash(`rm -rf ./build`), "Bash: rm -f -r <path>", true},
 		{"rm outside stays literal", bash(`rm -rf /etc/x`), "Bash: rm -f -r /etc/x", true},
@@ -51,6 +54,9 @@ func TestShapeEquivalence(t *testing.T) {
 		same bool
 	}{
 		{"push branches", bash(`git push origin feature-1`), bash(`git push origin feature-2`), true},
+		{"push branch names with slashes", bash(`git push origin feature/cart`), bash(`git push origin fix/login`), true},
+		{"push feature is not push main", bash(`git push origin feature/cart`), bash(`git push origin main`), false},
+		{"push main is not push release", bash(`git push origin main`), bash(`git push origin release/1.4`), false},
 		{"push force differs", bash(`git push origin feature-1`), bash(`git push --force origin feature-1`), false},
 		{"flag order and spelling", bash(`rm -rf build`), bash(`rm --force -R dist`), true},
 		{"inside vs outside path", bash(`rm -f ./a.txt`), bash(`rm -f /etc/passwd`), false},

@@ -17,10 +17,11 @@ type scope struct {
 
 // stdinInfo says where a command's standard input comes from.
 type stdinInfo struct {
-	piped bool   // from a pipe
-	file  bool   // from a file redirection
-	known bool   // text holds exactly what stdin carries
-	text  string // here-document, here-string or a static echo upstream
+	piped bool      // from a pipe
+	file  bool      // from a file redirection
+	known bool      // text holds exactly what stdin carries
+	text  string    // here-document, here-string or a static echo upstream
+	items []wordVal // the paths or words it carries, when known (find, echo upstream)
 }
 
 // shellCtx is what a command inherits from its surroundings.
@@ -56,12 +57,13 @@ func (c shellCtx) script(keepStdin bool) shellCtx {
 
 // wordVal is a shell word after quote removal.
 type wordVal struct {
-	s      string // the value; the source text when not static
-	static bool   // no expansions: the value is known
-	tilde  bool   // starts with an unquoted ~ or with $HOME (rewritten to ~)
-	glob   bool   // unquoted glob or brace pattern
-	pos    int    // source offsets of the word, for explanations
-	end    int
+	s         string // the value; the source text when not static
+	static    bool   // no expansions: the value is known
+	tilde     bool   // starts with an unquoted ~ or with $HOME (rewritten to ~)
+	glob      bool   // unquoted glob or brace pattern
+	recursive bool   // names a tree whose every file is touched (a find start point)
+	pos       int    // source offsets of the word, for explanations
+	end       int
 }
 
 func (v wordVal) arg() arg { return arg{text: v.s, dynamic: !v.static, tilde: v.tilde} }
@@ -80,6 +82,11 @@ func (a *analysis) shell(src string) {
 	}
 	cwd := a.cwd()
 	ctx := shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}}
+	// $TMPDIR is trusted to name a temporary directory unless the call
+	// itself may change it (TMPDIR=, export TMPDIR, read TMPDIR, ...).
+	if n := strings.Count(src, "TMPDIR"); n > 0 {
+		a.tmpdir = n == strings.Count(src, "$TMPDIR")+strings.Count(src, "${TMPDIR}")
+	}
 	if a.simpleCommand(src, ctx) {
 		return
 	}
@@ -119,8 +126,8 @@ func (a *analysis) simpleCommand(src string, ctx shellCtx) bool {
 	words := a.words[start:len(a.words):len(a.words)]
 	// Leading assignments only set the command's environment.
 	for len(words) > 0 && isAssignment(words[0].s) {
-		name, _, _ := strings.Cut(words[0].s, "=")
-		a.assigned(name, src)
+		name, val, _ := strings.Cut(words[0].s, "=")
+		a.assignVar(name, wordVal{s: val, static: true}, src, ctx)
 		words = words[1:]
 	}
 	if len(words) == 0 {
@@ -344,7 +351,7 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		w.nested(x, ctx)
 		for _, as := range x.Args {
 			if as.Name != nil {
-				w.a.assigned(as.Name.Value, w.srcOf(x))
+				w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
 			}
 		}
 	case *syntax.LetClause:
@@ -426,6 +433,14 @@ func (w *walker) pipeline(x *syntax.BinaryCmd, ctx shellCtx) {
 		prev = stdinInfo{piped: true}
 		if len(recorded) == 1 && recorded[0].printedOK {
 			prev.known, prev.text = true, recorded[0].printed
+			if printers[recorded[0].program] {
+				for _, f := range strings.Fields(prev.text) {
+					prev.items = append(prev.items, wordVal{s: f, static: true, tilde: f == "~" || strings.HasPrefix(f, "~/")})
+				}
+			}
+		}
+		if len(recorded) == 1 && recorded[0].lists != nil {
+			prev.items = recorded[0].lists
 		}
 		upstream = appendPrograms(upstream, recorded)
 	}
@@ -452,7 +467,7 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	for _, as := range x.Assigns {
 		w.nested(as, ctx)
 		if as.Name != nil {
-			w.a.assigned(as.Name.Value, w.srcOf(x))
+			w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
 		}
 	}
 	if len(x.Args) == 0 {
@@ -471,6 +486,17 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	// Programs run in substitutions among the operands feed this command.
 	ctx.upstream = appendPrograms(ctx.upstream, w.a.commands[first:])
 	w.exec(words, ctx, w.srcOf(x))
+}
+
+// assignValue returns the value of NAME=VALUE.
+func (w *walker) assignValue(as *syntax.Assign) wordVal {
+	if as.Value == nil {
+		if as.Array != nil {
+			return wordVal{s: w.srcOf(as.Array)}
+		}
+		return wordVal{static: true}
+	}
+	return w.word(as.Value)
 }
 
 // word resolves quoting in a word.
@@ -507,6 +533,8 @@ func (w *walker) word(wd *syntax.Word) wordVal {
 					if i == 0 && j == 0 && isHome(q) {
 						v.tilde = true
 						b.WriteString("~")
+					} else if i == 0 && j == 0 && w.a.tmpdir && isParam(q, "TMPDIR") {
+						b.WriteString(tmpDir)
 					} else {
 						v.static = false
 					}
@@ -518,6 +546,8 @@ func (w *walker) word(wd *syntax.Word) wordVal {
 			if i == 0 && isHome(p) {
 				v.tilde = true
 				b.WriteString("~")
+			} else if i == 0 && w.a.tmpdir && isParam(p, "TMPDIR") {
+				b.WriteString(tmpDir)
 			} else {
 				v.static = false
 			}
@@ -550,8 +580,14 @@ func isUserName(s string) bool {
 	return s != ""
 }
 
-func isHome(p *syntax.ParamExp) bool {
-	return p.Param != nil && p.Param.Value == "HOME" && p.Flags == nil && !p.Excl && !p.Length &&
+// tmpDir stands for $TMPDIR: a temporary directory.
+const tmpDir = "/tmp"
+
+func isHome(p *syntax.ParamExp) bool { return isParam(p, "HOME") }
+
+// isParam reports a plain $NAME or ${NAME}.
+func isParam(p *syntax.ParamExp, name string) bool {
+	return p.Param != nil && p.Param.Value == name && p.Flags == nil && !p.Excl && !p.Length &&
 		!p.Width && !p.IsSet && p.NestedParam == nil && p.Index == nil && len(p.Modifiers) == 0 &&
 		p.Slice == nil && p.Repl == nil && p.Names == 0 && p.Exp == nil
 }
@@ -742,11 +778,42 @@ func (w *walker) forkBomb(fd *syntax.FuncDecl) {
 }
 
 // pathOf resolves a word naming a file.
+//
+// A glob whose last segment matches every name in a directory (*, ./*, .*,
+// .[!.]*) names that directory's contents: it resolves to the directory,
+// so rm -rf * at the project root deletes the project.
 func (w *walker) pathOf(v wordVal, ctx shellCtx, acc access) pathRef {
 	if !v.static || strings.Contains(v.s, "{}") {
 		return pathRef{raw: v.s, dynamic: true, access: acc}
 	}
-	return w.a.res.resolve(v.s, v.tilde, ctx.sc.cwd, ctx.sc.known, acc)
+	text := v.s
+	if v.glob {
+		dir, last := path.Split(strings.TrimRight(text, "/"))
+		if matchesAllNames(last) {
+			text = dir
+			if text == "" {
+				text = "."
+			}
+			if v.tilde && text == "~/" {
+				text = "~"
+			}
+		}
+	}
+	p := w.a.res.resolve(text, v.tilde, ctx.sc.cwd, ctx.sc.known, acc)
+	p.recursive = v.recursive
+	return p
+}
+
+// matchesAllNames reports a glob segment that matches every name, or every
+// hidden name, in a directory: *, **, ?*, .*, .[!.]*, .??*.
+func matchesAllNames(seg string) bool {
+	s := strings.TrimPrefix(seg, ".")
+	s = strings.ReplaceAll(s, "[!.]", "?")
+	s = strings.ReplaceAll(s, "[^.]", "?")
+	if s == "" || !strings.Contains(s, "*") {
+		return false
+	}
+	return strings.Trim(s, "*?") == ""
 }
 
 // programName splits a static program word into base name and trust.

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"strings"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,6 +28,9 @@ type TestResult struct {
 //	    project_root: /work/app   # optional, defaults to cwd, then /project
 //	    role: builder             # optional
 //	    home: /home/dev           # optional
+//	    changed:                  # optional: the log's last change per project file
+//	      Makefile: {kind: agent, agent: builder-2, seq: 41}
+//	      scripts/ci.sh: {kind: human, agent: alice, seq: 3}
 //	  want: block
 //	  rule: git-force-push        # optional: the deciding rule
 //
@@ -133,6 +138,10 @@ func decodeCall(n *yaml.Node, c *Call) error {
 			c.AgentID, err = scalar(v, "agent_id")
 		case "home":
 			c.Home, err = scalar(v, "home")
+		case "changed":
+			var prov testProvenance
+			prov, err = decodeChanged(v)
+			c.Provenance = prov
 		default:
 			err = errAt(k, "unknown call key %q", k.Value)
 		}
@@ -145,4 +154,52 @@ func decodeCall(n *yaml.Node, c *Call) error {
 		return errAt(n, "call has no tool")
 	}
 	return nil
+}
+
+// testProvenance is the Provenance of a test case: the last change of the
+// files it lists; every other file is as imported.
+type testProvenance map[string]Change
+
+func (t testProvenance) LastChange(rel string) (Change, bool) {
+	c, ok := t[rel]
+	return c, ok
+}
+
+func (t testProvenance) LastAgentChangeUnder(dir, suffix string) (Change, bool) {
+	var best Change
+	found := false
+	for rel, c := range t {
+		if !c.SinceBaseline() || !strings.HasSuffix(rel, suffix) || !(dir == "." || rel == dir || strings.HasPrefix(rel, dir+"/")) {
+			continue
+		}
+		if !found || c.Seq > best.Seq {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+func decodeChanged(n *yaml.Node) (testProvenance, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, errAt(n, "changed must map project files to {kind, agent, seq}")
+	}
+	out := testProvenance{}
+	err := eachKey(n, func(k, v *yaml.Node) error {
+		var c struct {
+			Kind  string `yaml:"kind"`
+			Agent string `yaml:"agent"`
+			Seq   uint64 `yaml:"seq"`
+		}
+		if err := v.Decode(&c); err != nil {
+			return &ParseError{Line: v.Line, Msg: "changed: " + err.Error(), Err: err}
+		}
+		switch ChangerKind(c.Kind) {
+		case ChangedByAgent, ChangedByHuman, ChangedByWatcher, ChangedByReviewed:
+		default:
+			return errAt(v, "changed: kind must be agent, human, watcher or reviewer-approved, got %q", c.Kind)
+		}
+		out[k.Value] = Change{Path: k.Value, Kind: ChangerKind(c.Kind), Agent: c.Agent, Seq: c.Seq}
+		return nil
+	})
+	return out, err
 }

@@ -1,0 +1,71 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+type nopLog struct{}
+
+func (nopLog) Append(context.Context, domain.AppendRequest) (domain.AppendResult, error) {
+	return domain.AppendResult{}, nil
+}
+
+func (nopLog) LastEvent(string) (domain.Event, bool, error) { return domain.Event{}, false, nil }
+
+// mapProvenance is a fixed policy.Provenance.
+type mapProvenance map[string]policy.Change
+
+func (m mapProvenance) LastChange(rel string) (policy.Change, bool) {
+	c, ok := m[rel]
+	return c, ok
+}
+
+func (m mapProvenance) LastAgentChangeUnder(string, string) (policy.Change, bool) {
+	return policy.Change{}, false
+}
+
+// TestDecideProvenance checks that the gate hands the file provenance to the
+// policy and never caches a verdict that depends on it.
+func TestDecideProvenance(t *testing.T) {
+	t.Parallel()
+	prov := mapProvenance{
+		"Makefile":      {Path: "Makefile", Kind: policy.ChangedByAgent, Agent: "builder-2", Seq: 41},
+		"scripts/ci.sh": {Path: "scripts/ci.sh", Kind: policy.ChangedByHuman, Agent: "alice", Seq: 3},
+	}
+	h := NewValidateHandler(nopLog{}, NewPolicyHolder(Policies{Enforced: policy.Default()}), projections.NewLearned(),
+		GateConfig{ProjectRoot: "/p", ReviewTimeout: time.Minute, Provenance: prov})
+	call := func(cmd string) ValidateCall {
+		in, _ := json.Marshal(map[string]string{"command": cmd})
+		return ValidateCall{Agent: domain.Agent{ID: "a", Name: "b", Role: domain.RoleBuilder}, Tool: "Bash", Input: in, Cwd: "/p", Home: "/home/dev"}
+	}
+	tests := []struct {
+		cmd        string
+		want       policy.Decision
+		reason     string
+		cachedNext bool
+	}{
+		{"make build", policy.Escalate, "Makefile (make), changed by agent builder-2 at seq 41", false},
+		{"./scripts/ci.sh", policy.Allow, "", false},
+		{"go test ./...", policy.Allow, "", true},
+	}
+	for _, tc := range tests {
+		v, cached, err := h.Decide(call(tc.cmd))
+		if err != nil || cached || v.Verdict.Decision != tc.want || !strings.Contains(v.Verdict.Reason, tc.reason) {
+			t.Errorf("%s: %s (%s), cached %v, err %v; want %s (%q)", tc.cmd, v.Verdict.Decision, v.Verdict.Reason, cached, err, tc.want, tc.reason)
+		}
+		if tc.want == policy.Escalate && v.Shape != "" {
+			t.Errorf("%s: shape %q; an escalation for a changed file must not be learnable", tc.cmd, v.Shape)
+		}
+		if _, cached, _ := h.Decide(call(tc.cmd)); cached != tc.cachedNext {
+			t.Errorf("%s: second decision cached = %v, want %v", tc.cmd, cached, tc.cachedNext)
+		}
+	}
+}

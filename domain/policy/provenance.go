@@ -1,0 +1,259 @@
+package policy
+
+import (
+	"path"
+	"strings"
+)
+
+// ChangerKind says who made a file's last change.
+type ChangerKind string
+
+// The kinds of changer. Only an agent's change moves a file away from its
+// baseline: the import (recorded by the watcher), a human's change and a
+// change a reviewer approved are the baseline.
+const (
+	ChangedByAgent    ChangerKind = "agent"
+	ChangedByHuman    ChangerKind = "human"
+	ChangedByWatcher  ChangerKind = "watcher"
+	ChangedByReviewed ChangerKind = "reviewer-approved"
+)
+
+// Change is the last change the log records for one project file.
+type Change struct {
+	Path  string // project-relative, slash-separated
+	Kind  ChangerKind
+	Agent string // who made it: the agent's name (or id)
+	Seq   uint64 // the log sequence of the change
+}
+
+// SinceBaseline reports whether the change moves the file away from its
+// baseline: an agent made it.
+func (c Change) SinceBaseline() bool { return c.Kind == ChangedByAgent }
+
+// Provenance tells the policy who last changed the project's files, so that
+// running a project file (a script, a Makefile through make, package.json
+// scripts through npm, go generate directives) an agent has changed since
+// the baseline is escalated, and running one no agent changed is allowed.
+// Implementations must be safe for concurrent use and fast: they are asked
+// on the decision path.
+type Provenance interface {
+	// LastChange returns the last recorded change of the project file rel
+	// (slash-separated, relative to the project root). ok is false when the
+	// log records none.
+	LastChange(rel string) (c Change, ok bool)
+	// LastAgentChangeUnder returns the latest change since the baseline of
+	// any file below the project directory dir ("." for the whole project)
+	// whose name ends in suffix (".go"); ok is false when there is none.
+	LastAgentChangeUnder(dir, suffix string) (c Change, ok bool)
+}
+
+// Id of the built-in provenance check.
+const ruleProvenance = "builtin.runs-changed-file"
+
+// runRef is a project file (or, with suffix, the files of a directory tree)
+// a command runs.
+type runRef struct {
+	abs    string // absolute path, inside the project
+	rel    string // project-relative
+	suffix string // "" for one file; else every file below rel ending in it
+	via    string // how it runs, for explanations: "make", "npm run", ...
+}
+
+// runsFile records that cmd runs the file or tree v names, when it lies in
+// the project.
+func (w *walker) runsFile(cmd *command, v wordVal, suffix, via string, ctx shellCtx) {
+	if !v.static {
+		return
+	}
+	p := w.a.res.resolve(v.s, v.tilde, ctx.sc.cwd, ctx.sc.known, accessRead)
+	if p.dynamic || !p.inside {
+		return
+	}
+	cmd.runs = append(cmd.runs, runRef{abs: p.abs, rel: p.rel, suffix: suffix, via: via})
+}
+
+// runsIn records that cmd runs the first of names found in dir (make reads
+// GNUmakefile, makefile or Makefile): all of them are checked.
+func (w *walker) runsIn(cmd *command, dir wordVal, names []string, via string, ctx shellCtx) {
+	for _, n := range names {
+		v := dir
+		v.s = path.Join(dir.s, n)
+		w.runsFile(cmd, v, "", via, ctx)
+	}
+}
+
+var (
+	makefiles     = []string{"GNUmakefile", "makefile", "Makefile"}
+	justfiles     = []string{"justfile", "Justfile", ".justfile"}
+	composeFiles  = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+	packageJSON   = []string{"package.json"}
+	pmReadOnlySub = map[string]bool{
+		"ls": true, "list": true, "why": true, "info": true, "view": true, "outdated": true, "audit": true,
+		"config": true, "help": true, "version": true, "whoami": true, "search": true, "cache": true,
+		"bin": true, "root": true, "prefix": true, "dlx": true, "exec": true, "x": true, "create": true,
+		"init": true, "publish": true, "login": true, "logout": true, "link": true, "unlink": true,
+		"remove": true, "rm": true, "uninstall": true, "global": true,
+	}
+	npmScriptSub = map[string]bool{
+		"run": true, "run-script": true, "rum": true, "urn": true, "test": true, "t": true, "tst": true,
+		"start": true, "stop": true, "restart": true, "install": true, "i": true, "ci": true, "add": true,
+		"rebuild": true, "pack": true, "install-test": true, "it": true, "install-ci-test": true,
+	}
+)
+
+// projectRuns records the project files cmd runs: a script run by path or
+// given to a shell or interpreter, the Makefile of make, package.json of a
+// package manager's scripts and installs, the sources of go generate, the
+// compose file of docker compose up.
+func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int, ctx shellCtx) {
+	cwd := wordVal{s: ".", static: true}
+	dirOpt := func(names ...string) wordVal {
+		for _, n := range names {
+			if o, ok := cmd.option(n); ok {
+				return wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}
+			}
+		}
+		return cwd
+	}
+	if !cmd.trusted {
+		w.runsFile(cmd, pw, "", "run", ctx)
+	}
+	switch prog := cmd.program; {
+	case shells[prog] || interpreters[prog] || prog == "source" || prog == ".":
+		if len(pos) == 0 || !rest[pos[0]].static || rest[pos[0]].s == "-" {
+			return
+		}
+		for _, f := range [...]string{"c", "e", "E", "m", "p", "r"} {
+			if _, ok := cmd.option(f); ok && !shells[prog] {
+				return
+			}
+		}
+		w.runsFile(cmd, rest[pos[0]], "", prog, ctx)
+	case prog == "make" || prog == "gmake":
+		if o, ok := cmd.option("f"); ok {
+			w.runsFile(cmd, wordVal{s: path.Join(dirOpt("C").s, o.value), static: !o.dynamic, tilde: o.tilde}, "", "make", ctx)
+			return
+		}
+		w.runsIn(cmd, dirOpt("C"), makefiles, "make", ctx)
+	case prog == "just":
+		w.runsIn(cmd, cwd, justfiles, "just", ctx)
+	case prog == "npm":
+		if npmScriptSub[cmd.subcommand] {
+			w.runsIn(cmd, dirOpt("prefix", "C"), packageJSON, "npm "+cmd.subcommand, ctx)
+		}
+	case prog == "pnpm" || prog == "yarn" || prog == "bun":
+		if !pmReadOnlySub[cmd.subcommand] {
+			w.runsIn(cmd, dirOpt("dir", "C", "cwd"), packageJSON, prog+" "+cmd.subcommand, ctx)
+		}
+	case prog == "go" && cmd.subcommand == "generate":
+		if len(cmd.args) == 0 {
+			w.runsFile(cmd, cwd, ".go", "go generate", ctx)
+		}
+		for _, a := range cmd.args {
+			dir := strings.TrimSuffix(strings.TrimSuffix(a.text, "..."), "/")
+			if dir == "" {
+				dir = "."
+			}
+			if strings.HasPrefix(dir, ".") || strings.HasPrefix(dir, "/") {
+				w.runsFile(cmd, wordVal{s: dir, static: !a.dynamic, tilde: a.tilde}, ".go", "go generate", ctx)
+			} else {
+				w.runsFile(cmd, cwd, ".go", "go generate", ctx) // an import path: some package of the module
+			}
+		}
+	case (prog == "docker" || prog == "podman") && cmd.subcommand == "compose" || prog == "docker-compose" || prog == "podman-compose":
+		if o, ok := cmd.option("f"); ok {
+			w.runsFile(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, "", "compose", ctx)
+			return
+		}
+		w.runsIn(cmd, cwd, composeFiles, "compose", ctx)
+	}
+}
+
+// checkProvenance escalates a command that runs a project file which the
+// call itself writes, or which an agent changed since the baseline
+// according to the call's Provenance. It marks commands whose files the log
+// knows and no agent changed since the baseline; a file the log has no
+// record of (created by a shell command, say) is not vouched for, and the
+// command is left to the other rules.
+func (a *analysis) checkProvenance() {
+	prov := a.call.Provenance
+	for i := range a.commands {
+		cmd := &a.commands[i]
+		if len(cmd.runs) == 0 {
+			continue
+		}
+		changed, unknown := false, false
+		for _, r := range cmd.runs {
+			if a.writesRun(r) {
+				changed = true
+				a.find(ruleProvenance, Escalate, "runs "+r.display()+" ("+r.via+"), which this call writes", truncate(cmd.text))
+				continue
+			}
+			if prov == nil {
+				continue
+			}
+			a.consulted = true
+			var c Change
+			var ok bool
+			if r.suffix != "" {
+				c, ok = prov.LastAgentChangeUnder(r.rel, r.suffix)
+			} else {
+				c, ok = prov.LastChange(r.rel)
+			}
+			if !ok && r.suffix == "" {
+				unknown = true // not in the log: perhaps created by a command the log did not see
+			}
+			if ok && c.SinceBaseline() {
+				changed = true
+				file := c.Path
+				if file == "" {
+					file = r.rel
+				}
+				a.find(ruleProvenance, Escalate, "runs "+file+" ("+r.via+"), changed by agent "+c.Agent+" at seq "+uitoa(c.Seq)+" since the baseline", truncate(cmd.text))
+			}
+		}
+		cmd.runsUnchanged = prov != nil && !changed && !unknown
+	}
+}
+
+func (r runRef) display() string {
+	if r.suffix != "" {
+		if r.rel == "." {
+			return "the project's *" + r.suffix + " files"
+		}
+		return r.rel + "/**/*" + r.suffix
+	}
+	return r.rel
+}
+
+// writesRun reports whether the call writes the file r runs (or, for a tree,
+// a file in it), or a directory holding it.
+func (a *analysis) writesRun(r runRef) bool {
+	for i := range a.paths {
+		p := &a.paths[i]
+		if p.dynamic || p.access&accessWrite == 0 || p.abs == "" {
+			continue
+		}
+		switch {
+		case p.abs == r.abs, p.recursive && within(r.abs, p.abs):
+			return true
+		case r.suffix != "" && within(p.abs, r.abs) && strings.HasSuffix(p.abs, r.suffix):
+			return true
+		}
+	}
+	return false
+}
+
+func uitoa(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,86 @@
+package projections
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
+)
+
+func TestProvenance(t *testing.T) {
+	t.Parallel()
+	p := NewProvenance()
+	seq := uint64(0)
+	apply := func(agentID string, d domain.Draft) {
+		t.Helper()
+		seq++
+		e, err := d.Seal(seq, 1, time.Now(), domain.Metadata{AgentID: agentID}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := func(id, name string, role domain.Role) domain.Draft {
+		return domain.Draft{StreamID: "agent:" + name, Type: domain.TypeAgentRegistered, Payload: domain.AgentRegistered{AgentID: id, Name: name, Role: role}}
+	}
+	move := func(from, to string) []domain.Draft {
+		return []domain.Draft{
+			{StreamID: "file:" + from, Type: domain.TypeFileDeleted, Payload: domain.FileDeleted{Path: domain.Path(from), MovedTo: domain.Path(to)}},
+			{StreamID: "file:" + to, Type: domain.TypeFileMoved, Payload: domain.FileMoved{From: domain.Path(from), To: domain.Path(to), Hash: "h"}},
+		}
+	}
+	apply("sys", reg("a1", "builder-2", domain.RoleBuilder))
+	apply("sys", reg("h1", "alice", domain.RoleAdmin))
+	apply("h1", w("Makefile", "x"))          // 3: human
+	apply("a1", w("scripts/run.sh", "x"))    // 4: agent
+	apply("a1", w("internal/gen/g.go", "x")) // 5: agent
+	apply("h1", w("internal/api/a.go", "x")) // 6: human
+	apply("a1", w("old.sh", "x"))            // 7
+	apply("a1", del("old.sh"))               // 8
+	apply("h1", w("scripts/ci.sh", "x"))     // 9
+	for _, d := range move("scripts/ci.sh", "scripts/ci2.sh") {
+		apply("a1", d) // 10, 11: an agent moved a human's script
+	}
+	apply("ghost", w("x.sh", "x")) // 12: an unknown writer counts as an agent
+
+	tests := []struct {
+		path string
+		ok   bool
+		want policy.Change
+	}{
+		{"Makefile", true, policy.Change{Path: "Makefile", Kind: policy.ChangedByHuman, Agent: "alice", Seq: 3}},
+		{"scripts/run.sh", true, policy.Change{Path: "scripts/run.sh", Kind: policy.ChangedByAgent, Agent: "builder-2", Seq: 4}},
+		{"old.sh", false, policy.Change{}},
+		{"scripts/ci.sh", false, policy.Change{}},
+		{"scripts/ci2.sh", true, policy.Change{Path: "scripts/ci2.sh", Kind: policy.ChangedByAgent, Agent: "builder-2", Seq: 11}},
+		{"x.sh", true, policy.Change{Path: "x.sh", Kind: policy.ChangedByAgent, Agent: "ghost", Seq: 12}},
+		{"never.sh", false, policy.Change{}},
+	}
+	for _, tc := range tests {
+		got, ok := p.LastChange(tc.path)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("LastChange(%s) = %+v, %v; want %+v, %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+	under := []struct {
+		dir, suffix string
+		ok          bool
+		seq         uint64
+	}{
+		{".", ".go", true, 5},
+		{"internal", ".go", true, 5},
+		{"internal/api", ".go", false, 0},
+		{".", ".sh", true, 12},
+		{"scripts", ".sh", true, 11},
+		{"intern", ".go", false, 0},
+	}
+	for _, tc := range under {
+		got, ok := p.LastAgentChangeUnder(tc.dir, tc.suffix)
+		if ok != tc.ok || got.Seq != tc.seq {
+			t.Errorf("LastAgentChangeUnder(%s, %s) = %+v, %v; want seq %d, %v", tc.dir, tc.suffix, got, ok, tc.seq, tc.ok)
+		}
+	}
+}
