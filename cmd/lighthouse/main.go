@@ -40,13 +40,14 @@ func commands() map[string]subcommand {
 		"show":     {runShow, "show PATH[@POINT] — print a file as of a point (sequence, RFC 3339 time or snapshot)"},
 		"diff":     {runDiff, "diff FROM [TO] [--stat] [--path P] — what changed between two points"},
 		"snapshot": {runSnapshot, "snapshot NAME [-m DESCRIPTION] — name the current point"},
-		"restore":  {runRestore, "restore POINT [PATH...] — bring files back as of a point, as new events"},
+		"restore":  {runRestore, "restore POINT [PATH...] [--force] [--log-only] — bring files back as of a point, as new events and on disk"},
 		"grep":     {runGrep, "grep PATTERN [@POINT] [-F] [-i] [--glob G] — search file contents at a point"},
 		"status":   {runStatus, "status — writer head, reader applied, lag"},
 		"verify":   {runVerify, "verify — check the whole hash chain of the log"},
 		"bench":    {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
 		"policy":   {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
 		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
+		"watch":    {runWatch, "watch [DIR] — record every change to the working tree (import, watch, spool); `up --project` runs it"},
 		"init":     {runInit, "init claude [--dir DIR] [--command CMD] — add the hooks to DIR/.claude/settings.json"},
 	}
 }

@@ -23,6 +23,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default DATA/../mnt is not assumed: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
+	fs.StringVar(&cfg.Project, "project", "", "project directory the watcher shadows (issue 8 resolves the default)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -54,6 +55,8 @@ func runUp(ctx context.Context, args []string) error {
 		exited = sys.Reader
 	case <-fuserDone(sys):
 		exited = sys.Fuser
+	case <-watcherDone(sys):
+		exited = sys.Watcher
 	}
 	stopErr := sys.Stop()
 	if exited != nil {
@@ -67,4 +70,11 @@ func fuserDone(sys *supervisor.System) <-chan struct{} {
 		return nil
 	}
 	return sys.Fuser.Done()
+}
+
+func watcherDone(sys *supervisor.System) <-chan struct{} {
+	if sys.Watcher == nil {
+		return nil
+	}
+	return sys.Watcher.Done()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,10 @@ type Config struct {
 	WriterArgs []string // extra flags for the writer
 	ReaderArgs []string
 	FuserArgs  []string
+	// Project is the absolute project directory; when set, a watcher
+	// (`lighthouse watch`) shadows it into the log.
+	Project     string
+	WatcherArgs []string
 }
 
 // System is a running writer, reader and (optionally) fuser.
@@ -33,6 +38,7 @@ type System struct {
 	Writer     *Process
 	Reader     *Process
 	Fuser      *Process
+	Watcher    *Process
 	WriterURL  string
 	ReaderURL  string
 	BusURL     string
@@ -76,7 +82,48 @@ func StartSystem(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.Mount != "" {
 		s.FuserError = s.StartFuser(ctx)
 	}
+	if cfg.Project != "" {
+		if err := s.StartWatcher(ctx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// StartWatcher starts the working-tree watcher on cfg.Project and waits
+// until it has recorded the tree (its socket answers).
+func (s *System) StartWatcher(ctx context.Context) error {
+	bin, err := FindBinary(s.cfg.BinDir, "lighthouse")
+	if err != nil {
+		return err
+	}
+	args := []string{"watch", s.cfg.Project, "--data", s.cfg.Data, "--url", s.WriterURL}
+	if s.cfg.Mount != "" {
+		args = append(args, "--skip", s.cfg.Mount)
+	}
+	p, err := Start("watcher", bin, append(args, s.cfg.WatcherArgs...), s.env(), s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	sock := filepath.Join(s.cfg.Data, "watcher.sock")
+	for {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			s.Watcher = p
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("watcher exited before it was ready: %v", p.Err())
+		case <-wctx.Done():
+			p.Kill()
+			return fmt.Errorf("watcher not ready: %w", wctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (s *System) env() []string {
@@ -177,7 +224,7 @@ func (s *System) MountDir() string { return s.cfg.Mount }
 // Stop stops the processes, readers first, each with SIGTERM.
 func (s *System) Stop() error {
 	var errs []error
-	for _, p := range []*Process{s.Fuser, s.Reader, s.Writer} {
+	for _, p := range []*Process{s.Watcher, s.Fuser, s.Reader, s.Writer} {
 		if p != nil {
 			errs = append(errs, p.Stop(15*time.Second))
 		}
