@@ -96,6 +96,8 @@ type hookOptions struct {
 	EmitAllow bool          // pre: print an explicit allow instead of staying silent
 	Root      string        // post: project root; "" means the payload's cwd
 	PollGap   time.Duration // pre: least time between two review polls (0: hookPollGap)
+	Data      string        // data directory: the watcher's socket and the spool (hook_shadow.go)
+	onAllow   func()        // pre: run when the call is allowed (opens it with the watcher)
 }
 
 // hookFlags registers the flags both hooks share: the connection (--url,
@@ -172,7 +174,7 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 		return blocked(err)
 	}
 	return hookPre(ctx, stdin, stdout, stderr, hookOptions{
-		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow,
+		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow, Data: conn.data,
 	})
 }
 
@@ -289,6 +291,7 @@ func hookPre(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o h
 	if p.HookEventName != "" && p.HookEventName != "PreToolUse" {
 		return blocked(fmt.Errorf("`lighthouse hook pre` got a %s event; register it for PreToolUse", p.HookEventName))
 	}
+	o.onAllow = func() { shadowBegin(ctx, o.Data, o.Client, p) }
 
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	h := http.Header{"Content-Type": {"application/json"}}
@@ -412,6 +415,9 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 // hookAllow answers allow: silence (Claude Code's own rules apply) unless
 // the explicit allow is wanted.
 func hookAllow(stdout, stderr io.Writer, o hookOptions, reason string) int {
+	if o.onAllow != nil {
+		o.onAllow()
+	}
 	if !o.EmitAllow {
 		return hookExitOK
 	}
@@ -603,7 +609,7 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 		*root = getenv("CLAUDE_PROJECT_DIR")
 	}
 	// The token is resolved lazily: a post hook for a non-edit tool needs none.
-	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root}, conn.writer)
+	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Data: conn.data}, conn.writer)
 }
 
 // hookPost runs the PostToolUse hook: for an edit tool it streams the file's
@@ -626,6 +632,9 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	}
 	if p.HookEventName != "" && p.HookEventName != "PostToolUse" {
 		return fail(fmt.Errorf("got a %s event; register `lighthouse hook post` for PostToolUse", p.HookEventName))
+	}
+	if p.ToolName == "Bash" {
+		return shadowBash(ctx, stderr, o, p, writer)
 	}
 	if !editTools[p.ToolName] {
 		return hookExitOK
@@ -693,10 +702,15 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	}
 	uctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	shadowReplay(uctx, o.Data, c)
 	var res client.CommandResult
 	if _, err := c.Do(uctx, http.MethodPut, client.FilePath(rel)+"?"+q.Encode(), h, f, &res); err != nil {
+		if code, ok := shadowSpoolEdit(ctx, stderr, o, p, c, rootReal, rel, err); ok {
+			return code
+		}
 		return fail(fmt.Errorf("copy %s to the writer: %v", rel, err))
 	}
+	_, _, _ = shadowEnd(uctx, o.Data, c.Token, p, false)
 	return hookExitOK
 }
 
