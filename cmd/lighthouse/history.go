@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 )
 
 // runShow prints a file as of a point: `show PATH@POINT` (or just PATH).
@@ -99,14 +101,20 @@ func runSnapshot(ctx context.Context, args []string) error {
 	return nil
 }
 
-// runRestore brings back the project, or some paths, as of a point.
+// runRestore brings back the project, or some paths, as of a point: in
+// the log (new events) and, through the project's watcher, on disk.
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
+	force := fs.Bool("force", false, "restore even over files on disk whose changes the log does not have yet (they are recorded first)")
+	logOnly := fs.Bool("log-only", false, "append the restoring events only; leave the files on disk alone")
 	pos, w, err := c.parseWriter(fs, args, 1, -1)
 	if err != nil {
 		return err
+	}
+	if !*logOnly {
+		return restoreOnDisk(ctx, c.data, w.Token, pos[0], pos[1:], *force)
 	}
 	var out struct {
 		Seq      uint64 `json:"seq"`
@@ -118,6 +126,31 @@ func runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
+	fmt.Println(out.Seq)
+	return nil
+}
+
+// restoreOnDisk asks the project's watcher (which has the working tree) to
+// restore the log and then the files on disk.
+func restoreOnDisk(ctx context.Context, data, token, point string, paths []string, force bool) error {
+	l, err := watcher.Dial(data)
+	if err != nil {
+		return fmt.Errorf("restore: %w; start `lighthouse up --project DIR` (or `lighthouse watch DIR`), or pass --log-only to restore the log alone", err)
+	}
+	var out watcher.RestoreResult
+	err = l.Do(ctx, "/v1/restore", watcher.RestoreRequest{Point: point, Paths: paths, Force: force, Token: token}, &out)
+	var lc *watcher.LocalChangesError
+	if errors.As(err, &lc) {
+		return fmt.Errorf("restore refused (409): %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	if len(out.Recorded) > 0 {
+		fmt.Fprintf(os.Stderr, "recorded local changes first: %s\n", strings.Join(out.Recorded, ", "))
+	}
+	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d; on disk wrote %d and removed %d\n",
+		out.Restored, out.Deleted, out.Point, len(out.Written), len(out.Removed))
 	fmt.Println(out.Seq)
 	return nil
 }
