@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ type shadowEnv struct {
 
 // startShadow writes files into a fresh project directory and starts a
 // system that watches it; the data directory lies outside the project.
-func startShadow(t *testing.T, files map[string]string) *shadowEnv {
+func startShadow(t *testing.T, files map[string]string, watcherArgs ...string) *shadowEnv {
 	t.Helper()
 	project, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -43,7 +45,7 @@ func startShadow(t *testing.T, files map[string]string) *shadowEnv {
 	out := &syncBuffer{}
 	data := t.TempDir()
 	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, Project: project,
-		WriterArgs: []string{"--rate", "0", "--project-root", project}}
+		WriterArgs: []string{"--rate", "0", "--project-root", project}, WatcherArgs: watcherArgs}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sys, err := supervisor.StartSystem(ctx, cfg)
@@ -249,6 +251,56 @@ func TestShadowImportAndWatch(t *testing.T) {
 	if n := len(s.writes("README.md", "# shop, edited\n")); n != 1 {
 		t.Errorf("the edit is recorded %d times", n)
 	}
+
+	// Changes made while no watcher ran are one reconcile change set on
+	// the next start.
+	if err := s.sys.Watcher.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	head := s.writerHead()
+	s.write("go.mod", "module shop\n\ngo 1.26\n")
+	s.write("offline.go", "package shop\n")
+	if err := os.Remove(filepath.Join(s.project, "zz-sentinel")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.sys.StartWatcher(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var reconciled []string
+	for _, e := range s.fileEvents() {
+		if e.Seq <= head {
+			continue
+		}
+		c, _, _ := domain.AsFileChange(e)
+		if e.CorrelationID != watcher.ReconcileMarker || e.AgentID != s.watcher {
+			t.Errorf("%s after the restart marked %q by %s", c.Path, e.CorrelationID, e.AgentID)
+		}
+		reconciled = append(reconciled, e.Type+" "+string(c.Path))
+	}
+	sort.Strings(reconciled)
+	if want := []string{"file.deleted zz-sentinel", "file.written go.mod", "file.written offline.go"}; !reflect.DeepEqual(reconciled, want) {
+		t.Errorf("reconcile = %v, want %v", reconciled, want)
+	}
+}
+
+func TestShadowPollingFallback(t *testing.T) {
+	t.Parallel()
+	s := startShadow(t, map[string]string{"a.go": "a1\n", "b.go": "b1\n"}, "--poll", "--scan-interval", "200ms")
+	if !strings.Contains(s.out.String(), "falling back to periodic scans") {
+		t.Errorf("the watcher does not say it scans periodically")
+	}
+	s.write("a.go", "a2\n")
+	if err := os.Remove(filepath.Join(s.project, "b.go")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent("edit", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
+		return c.Path == "a.go" && c.Hash == hashOf("a2\n") && e.AgentID == s.watcher
+	})
+	s.waitEvent("delete", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
+		return c.Path == "b.go" && e.Type == domain.TypeFileDeleted
+	})
 }
 
 func TestShadowAgentBashCall(t *testing.T) {

@@ -44,7 +44,7 @@ func shadowBegin(ctx context.Context, data string, c *client.Client, p hookPaylo
 	bctx, cancel := context.WithTimeout(ctx, shadowBeginTimeout)
 	defer cancel()
 	var out map[string]string
-	_ = l.Do(bctx, "/v1/calls/begin", watcher.CallRequest{ToolUseID: p.ToolUseID, Token: c.Token, SessionID: p.SessionID}, &out)
+	_ = l.Do(bctx, "/v1/calls/begin", watcher.CallRequest{ToolUseID: p.ToolUseID, Token: c.Token, SessionID: p.SessionID, Tool: p.ToolName}, &out)
 }
 
 // shadowEnd ends a call with the watcher; record asks it to record the

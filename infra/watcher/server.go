@@ -20,13 +20,18 @@ import (
 // owner can connect.
 const SocketName = "watcher.sock"
 
+// editHold is how long an edit tool's open call holds changes back: its
+// PostToolUse hook follows at once, or never (a failed tool call).
+const editHold = 10 * time.Second
+
 // CallRequest opens or ends an agent's tool call (POST /v1/calls/begin,
 // /v1/calls/end).
 type CallRequest struct {
 	ToolUseID string `json:"tool_use_id"`
 	Token     string `json:"token"`
 	SessionID string `json:"session_id,omitempty"`
-	Record    bool   `json:"record"` // end: record the pending changes as this call's
+	Tool      string `json:"tool,omitempty"` // begin: the tool; an edit tool's call holds changes back briefly, Bash's up to MaxHold
+	Record    bool   `json:"record"`         // end: record the pending changes as this call's
 }
 
 // CallResult says what ending a call recorded.
@@ -88,7 +93,11 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 			return
 		}
 		w.mu.Lock()
-		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, started: time.Now()}
+		hold := w.cfg.MaxHold
+		if req.Tool != "" && req.Tool != "Bash" {
+			hold = min(hold, editHold)
+		}
+		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, until: time.Now().Add(hold)}
 		w.mu.Unlock()
 		reply(rw, http.StatusOK, map[string]string{"status": "open"})
 	})

@@ -29,7 +29,7 @@ type Config struct {
 	Quiet        time.Duration // a change is recorded once the tree was quiet this long (default 100ms)...
 	MaxDelay     time.Duration // ...or at the latest this long after it was seen (default 400ms)
 	ScanInterval time.Duration // full scans in polling mode (default 1s)
-	MaxHold      time.Duration // longest an open agent call holds changes back (default 10m)
+	MaxHold      time.Duration // longest an open Bash call holds changes back (default 2m, Claude Code's default Bash timeout)
 	Poll         bool          // scan periodically instead of using kernel notifications
 }
 
@@ -63,7 +63,7 @@ type Watcher struct {
 
 type call struct {
 	token, session string
-	started        time.Time
+	until          time.Time // the call stops holding changes back then
 }
 
 // New checks cfg and returns a watcher; Run starts it.
@@ -89,7 +89,7 @@ func New(cfg Config) (*Watcher, error) {
 		cfg.ScanInterval = time.Second
 	}
 	if cfg.MaxHold == 0 {
-		cfg.MaxHold = 10 * time.Minute
+		cfg.MaxHold = 2 * time.Minute
 	}
 	abs, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -113,7 +113,10 @@ func New(cfg Config) (*Watcher, error) {
 	w := &Watcher{cfg: cfg, dir: dir, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
 		rejected: map[string]string{}, dirty: map[string]bool{}, calls: map[string]call{},
 		barriers: map[string]chan struct{}{}, barrierDir: filepath.Join(cfg.Data, "watcher-barrier"),
-		polling: cfg.Poll, ready: make(chan struct{})}
+		ready: make(chan struct{})}
+	if cfg.Poll {
+		w.enterPolling(errors.New("--poll asks for it"))
+	}
 	return w, nil
 }
 
@@ -129,7 +132,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err := w.Replay(ctx); err != nil && !unreachable(err) {
 		log.Error("replay spool", "err", err)
 	}
-	if !w.polling {
+	if !w.isPolling() {
 		fsw, err := fsnotify.NewWatcher()
 		if err != nil {
 			w.enterPolling(err)
@@ -241,7 +244,7 @@ func (w *Watcher) tick(ctx context.Context) {
 // its PostToolUse hook, so they are recorded as that agent's.
 func (w *Watcher) heldLocked(now time.Time) bool {
 	for id, c := range w.calls {
-		if now.Sub(c.started) < w.cfg.MaxHold {
+		if now.Before(c.until) {
 			return true
 		}
 		delete(w.calls, id)
