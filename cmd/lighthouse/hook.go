@@ -637,6 +637,7 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 		return shadowBash(ctx, stderr, o, p, writer)
 	}
 	if !editTools[p.ToolName] {
+		shadowRelease(ctx, o.Data, p)
 		return hookExitOK
 	}
 	var in struct {

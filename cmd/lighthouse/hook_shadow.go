@@ -144,3 +144,11 @@ func shadowReplay(ctx context.Context, data string, c *client.Client) {
 	}
 	_, _ = watcher.ReplaySpool(ctx, data, c, nil)
 }
+
+// shadowRelease ends a call `hook post` does not copy itself (NotebookEdit
+// for now), so the watcher records its changes at once, as its own.
+func shadowRelease(ctx context.Context, data string, p hookPayload) {
+	if shadowTools[p.ToolName] && p.ToolUseID != "" {
+		_, _, _ = shadowEnd(ctx, data, "", p, false)
+	}
+}
