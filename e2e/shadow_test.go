@@ -241,6 +241,11 @@ func TestShadowImportAndWatch(t *testing.T) {
 	s.waitEvent("directory move", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
 		return e.Type == domain.TypeFileMoved && c.From == "sub/data.bin" && c.Path == "lib/data.bin"
 	})
+	// The moved directory is still watched.
+	s.write("lib/data.bin", "after the move")
+	s.waitEvent("edit in a moved directory", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
+		return c.Path == "lib/data.bin" && c.Hash == hashOf("after the move")
+	})
 	s.sentinel("zz-sentinel")
 	for _, e := range s.fileEvents() {
 		c, _, _ := domain.AsFileChange(e)

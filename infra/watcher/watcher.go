@@ -26,8 +26,8 @@ type Config struct {
 	Skip         []string       // more directories never shadowed (the mount)
 	Writer       *client.Client // the writer, as the watcher's own identity
 	Log          *slog.Logger
-	Quiet        time.Duration // a change is recorded once the tree was quiet this long (default 100ms)...
-	MaxDelay     time.Duration // ...or at the latest this long after it was seen (default 400ms)
+	Quiet        time.Duration // a change is recorded once the tree was quiet this long (default 50ms)...
+	MaxDelay     time.Duration // ...or at the latest this long after it was seen (default 250ms)
 	ScanInterval time.Duration // full scans in polling mode (default 1s)
 	MaxHold      time.Duration // longest an open Bash call holds changes back (default 2m, Claude Code's default Bash timeout)
 	Poll         bool          // scan periodically instead of using kernel notifications
@@ -80,10 +80,10 @@ func New(cfg Config) (*Watcher, error) {
 		}
 	}
 	if cfg.Quiet == 0 {
-		cfg.Quiet = 100 * time.Millisecond
+		cfg.Quiet = 50 * time.Millisecond
 	}
 	if cfg.MaxDelay == 0 {
-		cfg.MaxDelay = 400 * time.Millisecond
+		cfg.MaxDelay = 250 * time.Millisecond
 	}
 	if cfg.ScanInterval == 0 {
 		cfg.ScanInterval = time.Second
