@@ -26,15 +26,21 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 )
 
-// shadowTools are the tools whose calls may change files in the tree.
-var shadowTools = map[string]bool{"Bash": true, "Write": true, "Edit": true, "MultiEdit": true, "NotebookEdit": true}
+// shadowTool reports whether a tool's calls may change files in the tree.
+func shadowTool(name string) bool {
+	switch name {
+	case "Bash", "Write", "Edit", "MultiEdit", "NotebookEdit":
+		return true
+	}
+	return false
+}
 
 // shadowBeginTimeout bounds the pre hook's note to the watcher.
 const shadowBeginTimeout = 500 * time.Millisecond
 
 // shadowBegin tells the watcher an allowed call is about to run.
 func shadowBegin(ctx context.Context, data string, c *client.Client, p hookPayload) {
-	if data == "" || c == nil || p.ToolUseID == "" || !shadowTools[p.ToolName] {
+	if data == "" || c == nil || p.ToolUseID == "" || !shadowTool(p.ToolName) {
 		return
 	}
 	l, err := watcher.Dial(data)
@@ -148,7 +154,7 @@ func shadowReplay(ctx context.Context, data string, c *client.Client) {
 // shadowRelease ends a call `hook post` does not copy itself (NotebookEdit
 // for now), so the watcher records its changes at once, as its own.
 func shadowRelease(ctx context.Context, data string, p hookPayload) {
-	if shadowTools[p.ToolName] && p.ToolUseID != "" {
+	if shadowTool(p.ToolName) && p.ToolUseID != "" {
 		_, _, _ = shadowEnd(ctx, data, "", p, false)
 	}
 }
