@@ -73,7 +73,7 @@ func startShadow(t *testing.T, files map[string]string, watcherArgs ...string) *
 		t.Fatal(err)
 	}
 	for _, a := range agents.Agents {
-		if a.Name == "watcher" {
+		if a.Name == "lighthouse-watcher" {
 			s.watcher = a.ID
 		}
 	}
@@ -178,6 +178,7 @@ func TestShadowImportAndWatch(t *testing.T) {
 		"sub/data.bin":    "\x00\x01\x02binary\xff",
 		"sub/.gitignore":  "secret.txt\n",
 		"sub/secret.txt":  "ignored by a nested .gitignore",
+		"sub/deep/x.txt":  "deep\n",
 		".git/config":     "[core]\n",
 		"docs/guide.md":   "guide\n",
 		"docs/old-api.md": "old\n",
@@ -191,7 +192,7 @@ func TestShadowImportAndWatch(t *testing.T) {
 			t.Fatalf("import event %s by %s marked %q, want the watcher's baseline", c.Path, e.AgentID, e.CorrelationID)
 		}
 	}
-	for _, p := range []string{"go.mod", "README.md", ".gitignore", "sub/data.bin", "sub/.gitignore", "docs/guide.md", "docs/old-api.md"} {
+	for _, p := range []string{"go.mod", "README.md", ".gitignore", "sub/data.bin", "sub/.gitignore", "sub/deep/x.txt", "docs/guide.md", "docs/old-api.md"} {
 		if _, ok := got[p]; !ok {
 			t.Errorf("import lacks %s", p)
 		}
@@ -201,8 +202,8 @@ func TestShadowImportAndWatch(t *testing.T) {
 			t.Errorf("import has ignored %s", p)
 		}
 	}
-	if len(got) != 7 {
-		t.Errorf("import has %d files, want 7", len(got))
+	if len(got) != 8 {
+		t.Errorf("import has %d files, want 8", len(got))
 	}
 	if c, _, _ := domain.AsFileChange(got["sub/data.bin"]); c.Hash != hashOf("\x00\x01\x02binary\xff") {
 		t.Errorf("binary file imported as %s", c.Hash)
@@ -241,10 +242,15 @@ func TestShadowImportAndWatch(t *testing.T) {
 	s.waitEvent("directory move", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
 		return e.Type == domain.TypeFileMoved && c.From == "sub/data.bin" && c.Path == "lib/data.bin"
 	})
-	// The moved directory is still watched.
+	// The moved directory and its subdirectories are still watched, under
+	// their new names.
 	s.write("lib/data.bin", "after the move")
+	s.write("lib/deep/x.txt", "deep, after the move")
 	s.waitEvent("edit in a moved directory", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
 		return c.Path == "lib/data.bin" && c.Hash == hashOf("after the move")
+	})
+	s.waitEvent("edit below a moved directory", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
+		return c.Path == "lib/deep/x.txt" && c.Hash == hashOf("deep, after the move")
 	})
 	s.sentinel("zz-sentinel")
 	for _, e := range s.fileEvents() {

@@ -12,7 +12,7 @@ package main
 //     is the agent's) and exits 0 with one warning line.
 //
 // Everything here is best effort towards the watcher: no watcher running
-// means no Bash shadowing, never a failed hook.
+// means no Bash shadowing (silently), never a failed hook.
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func shadowBash(ctx context.Context, stderr io.Writer, o hookOptions, p hookPayl
 	res, ok, err := shadowEnd(ctx, o.Data, c.Token, p, true)
 	switch {
 	case !ok:
-		hookFail(stderr, fmt.Sprintf("lighthouse hook post: no watcher runs for %s, so this Bash call's changes are not recorded (run `lighthouse up --project DIR` or `lighthouse watch DIR`)", o.Data))
+		// No watcher runs (the project is not shadowed): nothing to do.
 	case err != nil:
 		hookFail(stderr, "lighthouse hook post: the watcher could not record this Bash call: "+err.Error())
 		return hookExitNonBlock

@@ -21,6 +21,11 @@ func TestHookPostShadow(t *testing.T) {
 		w.Write([]byte(`{"error":{"code":"path_invalid","message":"no"}}`))
 	}))
 	defer refuse.Close()
+	fail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error":{"code":"internal","message":"disk full"}}`))
+	}))
+	defer fail.Close()
 	down := httptest.NewServer(http.NotFoundHandler())
 	downURL := down.URL
 	down.Close()
@@ -34,7 +39,8 @@ func TestHookPostShadow(t *testing.T) {
 	}{
 		{"edit, writer down: spooled as the agent", "Write", downURL, 0, "spooled", 1},
 		{"edit, writer refuses: fails, nothing spooled", "Write", refuse.URL, 1, "copy", 0},
-		{"bash, no watcher: a warning", "Bash", downURL, 0, "no watcher", 0},
+		{"edit, writer fails: fails, nothing spooled", "Write", fail.URL, 1, "disk full", 0},
+		{"bash, no watcher: nothing", "Bash", downURL, 0, "", 0},
 		{"read: nothing to do", "Read", downURL, 0, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +55,7 @@ func TestHookPostShadow(t *testing.T) {
 			c := client.New(tc.writerURL, "agent-token")
 			code := hookPost(context.Background(), bytes.NewReader(in), &stderr, hookOptions{Root: root, Data: data, Client: c},
 				func() (*client.Client, error) { return c, nil })
-			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantStderr) || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantStderr) || (tc.wantStderr == "") != (stderr.Len() == 0) || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
 				t.Fatalf("exit %d, stderr %q; want %d and %q on one line", code, stderr.String(), tc.wantCode, tc.wantStderr)
 			}
 			sp, err := watcher.OpenSpool(data)

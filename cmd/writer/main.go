@@ -195,7 +195,7 @@ func bootstrap(ctx context.Context, data string, agents *projections.Agents, reg
 	}{
 		{"admin", "admin.token", domain.RoleAdmin},
 		{"lighthouse-service", "service.token", domain.RoleObserver},
-		{"watcher", "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
+		{"lighthouse-watcher", "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
 	} {
 		if _, ok := agents.ByName(a.name); ok {
 			continue

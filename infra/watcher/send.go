@@ -176,7 +176,11 @@ func unreachable(err error) bool {
 	}
 	var ce *client.Error
 	if errors.As(err, &ce) {
-		return ce.Status >= 500 || ce.Status == http.StatusTooManyRequests
+		switch ce.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return false
 	}
 	var ue *url.Error
 	return errors.As(err, &ue) && !errors.Is(err, context.Canceled)

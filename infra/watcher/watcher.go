@@ -54,6 +54,7 @@ type Watcher struct {
 	calls     map[string]call
 	polling   bool
 	barriers  map[string]chan struct{}
+	watched   map[string]bool // directories with a watch (relative paths)
 	barrierN  int
 	fsw       *fsnotify.Watcher
 	lastScan  time.Time
@@ -111,7 +112,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{cfg: cfg, dir: dir, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
-		rejected: map[string]string{}, dirty: map[string]bool{}, calls: map[string]call{},
+		rejected: map[string]string{}, dirty: map[string]bool{}, calls: map[string]call{}, watched: map[string]bool{},
 		barriers: map[string]chan struct{}{}, barrierDir: filepath.Join(cfg.Data, "watcher-barrier"),
 		ready: make(chan struct{})}
 	if cfg.Poll {
@@ -306,6 +307,9 @@ func (w *Watcher) onEvent(ev fsnotify.Event) {
 		return
 	}
 	rel := filepath.ToSlash(r)
+	if ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
+		w.unwatch(rel)
+	}
 	isDir := false
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
@@ -361,6 +365,10 @@ func (w *Watcher) addTree(rel string) error {
 				} else if !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("watch %s: %w", d, err)
 				}
+			} else {
+				w.mu.Lock()
+				w.watched[d] = true
+				w.mu.Unlock()
 			}
 		}
 		return nil
@@ -370,6 +378,26 @@ func (w *Watcher) addTree(rel string) error {
 		}
 		return nil
 	})
+}
+
+// unwatch drops the watches on rel and below when rel was a watched
+// directory that moved or went away. A directory moved within the tree
+// keeps its inode, and so its inotify watch, under the old name: unless
+// that watch is dropped before the new name is watched, fsnotify would go
+// on naming its events by the old path (and drop it at IN_MOVE_SELF).
+func (w *Watcher) unwatch(rel string) {
+	w.mu.Lock()
+	var gone []string
+	for d := range w.watched {
+		if d == rel || strings.HasPrefix(d, rel+"/") {
+			gone = append(gone, d)
+			delete(w.watched, d)
+		}
+	}
+	w.mu.Unlock()
+	for _, d := range gone {
+		_ = w.fsw.Remove(filepath.Join(w.dir, filepath.FromSlash(d))) // already gone is fine
+	}
 }
 
 func (w *Watcher) markDirty(rel string) {
