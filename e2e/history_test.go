@@ -82,7 +82,7 @@ func TestSnapshotChangeRestore(t *testing.T) {
 		t.Fatalf("after restoring dir: %v", now)
 	}
 	// The whole project, with the CLI; history is kept, not rewritten.
-	out, err := cli(t, e, "restore", "--log-only", "before")
+	out, err := cli(t, e, "restore", "before")
 	if err != nil || !strings.Contains(out, "restored 1 files and deleted 1") {
 		t.Fatalf("restore before: %v %s", err, out)
 	}

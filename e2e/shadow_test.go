@@ -486,15 +486,30 @@ func TestShadowRestoreToDisk(t *testing.T) {
 	if err := l.Do(ctx, "/v1/calls/end", watcher.CallRequest{ToolUseID: "toolu_open"}, &ended); err != nil {
 		t.Fatal(err)
 	}
-	// --log-only leaves the disk alone.
+	// The writer's POST /v1/restore goes through the watcher as well.
 	s.write("main.go", "v3\n")
 	s.waitEvent("main.go v3", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
 		return c.Path == "main.go" && c.Hash == hashOf("v3\n")
 	})
+	var res struct {
+		OnDisk  bool     `json:"on_disk"`
+		Written []string `json:"written"`
+	}
+	if err := s.admin.PostJSON(ctx, "/v1/restore", map[string]any{"point": "before", "paths": []string{"main.go"}}, &res); err != nil || !res.OnDisk || len(res.Written) != 1 {
+		t.Fatalf("POST /v1/restore: %+v %v", res, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.project, "main.go")); string(b) != "v1\n" {
+		t.Fatalf("main.go on disk after POST /v1/restore: %q", b)
+	}
+	// --log-only leaves the disk alone.
+	s.write("main.go", "v4\n")
+	s.waitEvent("main.go v4", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
+		return c.Path == "main.go" && c.Hash == hashOf("v4\n")
+	})
 	if out, err := lighthouse("restore", "--log-only", "before", "main.go"); err != nil {
 		t.Fatalf("restore --log-only: %v %s", err, out)
 	}
-	if b, _ := os.ReadFile(filepath.Join(s.project, "main.go")); string(b) != "v3\n" {
+	if b, _ := os.ReadFile(filepath.Join(s.project, "main.go")); string(b) != "v4\n" {
 		t.Fatalf("--log-only changed main.go on disk: %q", b)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
-	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 )
 
 // runShow prints a file as of a point: `show PATH@POINT` (or just PATH).
@@ -102,7 +100,7 @@ func runSnapshot(ctx context.Context, args []string) error {
 }
 
 // runRestore brings back the project, or some paths, as of a point: in
-// the log (new events) and, through the project's watcher, on disk.
+// the log (new events) and, when a watcher runs for the project, on disk.
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
@@ -113,44 +111,30 @@ func runRestore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*logOnly {
-		return restoreOnDisk(ctx, c.data, w.Token, pos[0], pos[1:], *force)
-	}
 	var out struct {
-		Seq      uint64 `json:"seq"`
-		Point    uint64 `json:"point"`
-		Restored int    `json:"restored"`
-		Deleted  int    `json:"deleted"`
+		Seq      uint64   `json:"seq"`
+		Point    uint64   `json:"point"`
+		Restored int      `json:"restored"`
+		Deleted  int      `json:"deleted"`
+		OnDisk   bool     `json:"on_disk"`
+		Written  []string `json:"written"`
+		Removed  []string `json:"removed"`
+		Recorded []string `json:"recorded"`
 	}
-	if err := w.PostJSON(ctx, "/v1/restore", map[string]any{"point": pos[0], "paths": pos[1:]}, &out); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
-	fmt.Println(out.Seq)
-	return nil
-}
-
-// restoreOnDisk asks the project's watcher (which has the working tree) to
-// restore the log and then the files on disk.
-func restoreOnDisk(ctx context.Context, data, token, point string, paths []string, force bool) error {
-	l, err := watcher.Dial(data)
-	if err != nil {
-		return fmt.Errorf("restore: %w; start `lighthouse up --project DIR` (or `lighthouse watch DIR`), or pass --log-only to restore the log alone", err)
-	}
-	var out watcher.RestoreResult
-	err = l.Do(ctx, "/v1/restore", watcher.RestoreRequest{Point: point, Paths: paths, Force: force, Token: token}, &out)
-	var lc *watcher.LocalChangesError
-	if errors.As(err, &lc) {
-		return fmt.Errorf("restore refused (409): %w", err)
-	}
-	if err != nil {
+	req := map[string]any{"point": pos[0], "paths": pos[1:], "force": *force, "log_only": *logOnly}
+	if err := w.PostJSON(ctx, "/v1/restore", req, &out); err != nil {
 		return err
 	}
 	if len(out.Recorded) > 0 {
 		fmt.Fprintf(os.Stderr, "recorded local changes first: %s\n", strings.Join(out.Recorded, ", "))
 	}
-	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d; on disk wrote %d and removed %d\n",
-		out.Restored, out.Deleted, out.Point, len(out.Written), len(out.Removed))
+	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
+	switch {
+	case out.OnDisk:
+		fmt.Fprintf(os.Stderr, "on disk: wrote %d files, removed %d\n", len(out.Written), len(out.Removed))
+	case !*logOnly:
+		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")
+	}
 	fmt.Println(out.Seq)
 	return nil
 }

@@ -165,6 +165,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		Ready:        func() error { return nil },
 		History:      command.NewHistoryHandler(events, store),
+		Disk:         watcherRestorer{data: s.data},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Home: os.Getenv("HOME"), ReviewTimeout: s.reviewTTL}),
 			Reviews:  reviewHandler,

@@ -29,7 +29,7 @@ func inScope(p string, paths []string) bool {
 // *LocalChangesError, touching nothing, unless Force: then those changes are
 // recorded first (so they stay in history) and overwritten. The restoring
 // events are appended by the writer's POST /v1/restore as the caller (its
-// token); the watcher then writes each file in scope whose disk state
+// token, log_only); the watcher then writes each file in scope whose disk state
 // differs from the log, atomically (temporary file and rename), and removes
 // those the log no longer has.
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
@@ -70,10 +70,10 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		Restored int    `json:"restored"`
 		Deleted  int    `json:"deleted"`
 	}
-	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "command_id": req.CommandID}, &ans); err != nil {
+	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "command_id": req.CommandID, "log_only": true}, &ans); err != nil {
 		return out, err
 	}
-	out.Seq, out.Point, out.Restored, out.Deleted = ans.Seq, ans.Point, ans.Restored, ans.Deleted
+	out.OnDisk, out.Seq, out.Point, out.Restored, out.Deleted = true, ans.Seq, ans.Point, ans.Restored, ans.Deleted
 	if err := w.sync(ctx); err != nil {
 		return out, err
 	}

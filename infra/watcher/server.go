@@ -52,6 +52,7 @@ type RestoreRequest struct {
 
 // RestoreResult says what a restore changed.
 type RestoreResult struct {
+	OnDisk   bool     `json:"on_disk"` // always true: the watcher restored the files on disk
 	Seq      uint64   `json:"seq"`
 	Point    uint64   `json:"point"`
 	Restored int      `json:"restored"`
@@ -124,6 +125,11 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		case errors.As(err, &lc):
 			reply(rw, http.StatusConflict, map[string]any{"error": map[string]any{"code": "local_changes", "message": lc.Error(), "paths": lc.Paths}})
 		case err != nil:
+			var ce *client.Error
+			if errors.As(err, &ce) && ce.Status >= 400 && ce.Status < 500 {
+				reply(rw, ce.Status, map[string]any{"error": map[string]any{"code": ce.Code, "message": ce.Message, "field": ce.Field}})
+				return
+			}
 			reply(rw, statusOf(err), map[string]any{"error": map[string]any{"code": "restore_failed", "message": err.Error()}})
 		default:
 			reply(rw, http.StatusOK, res)
@@ -214,6 +220,28 @@ func Dial(data string) (*Local, error) {
 		return d.DialContext(ctx, "unix", path)
 	}}
 	return &Local{http: &http.Client{Transport: tr}}, nil
+}
+
+// Raw posts req to the watcher's route and returns the answer as it is.
+func (l *Local) Raw(ctx context.Context, route string, req any) (int, []byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encode: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://watcher"+route, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("watcher request: %w", err)
+	}
+	resp, err := l.http.Do(hr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("watcher %s: %w", route, err)
+	}
+	defer resp.Body.Close()
+	raw := new(bytes.Buffer)
+	if _, err := raw.ReadFrom(resp.Body); err != nil {
+		return 0, nil, fmt.Errorf("watcher %s: %w", route, err)
+	}
+	return resp.StatusCode, raw.Bytes(), nil
 }
 
 // Do posts req to the watcher's route and decodes a 200 answer into out; a
