@@ -29,6 +29,12 @@ type shadowEnv struct {
 // system that watches it; the data directory lies outside the project.
 func startShadow(t *testing.T, files map[string]string, watcherArgs ...string) *shadowEnv {
 	t.Helper()
+	return startShadowWith(t, files, nil, watcherArgs...)
+}
+
+// startShadowWith is startShadow with more writer flags.
+func startShadowWith(t *testing.T, files map[string]string, writerArgs []string, watcherArgs ...string) *shadowEnv {
+	t.Helper()
 	project, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func startShadow(t *testing.T, files map[string]string, watcherArgs ...string) *
 	out := &syncBuffer{}
 	data := t.TempDir()
 	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, Project: project,
-		WriterArgs: []string{"--rate", "0", "--project-root", project}, WatcherArgs: watcherArgs}
+		WriterArgs: append([]string{"--rate", "0", "--project-root", project}, writerArgs...), WatcherArgs: watcherArgs}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sys, err := supervisor.StartSystem(ctx, cfg)
@@ -169,7 +175,8 @@ func postPayload(t *testing.T, tool, id, cwd string, input map[string]any) []byt
 
 func TestShadowImportAndWatch(t *testing.T) {
 	t.Parallel()
-	s := startShadow(t, map[string]string{
+	s := startShadowWith(t, map[string]string{
+		"big.bin":         strings.Repeat("x", 3000), // over the writer's size limit
 		"go.mod":          "module shop\n",
 		"README.md":       "# shop\n",
 		".gitignore":      "build/\n*.log\n",
@@ -182,7 +189,7 @@ func TestShadowImportAndWatch(t *testing.T) {
 		".git/config":     "[core]\n",
 		"docs/guide.md":   "guide\n",
 		"docs/old-api.md": "old\n",
-	})
+	}, []string{"--max-file-bytes", "2048"})
 	// The import: one change set by the watcher, marked as the baseline.
 	got := map[string]domain.Event{}
 	for _, e := range s.fileEvents() {
@@ -197,7 +204,7 @@ func TestShadowImportAndWatch(t *testing.T) {
 			t.Errorf("import lacks %s", p)
 		}
 	}
-	for _, p := range []string{"build/out.bin", "debug.log", "sub/secret.txt", ".git/config"} {
+	for _, p := range []string{"build/out.bin", "debug.log", "sub/secret.txt", ".git/config", "big.bin"} {
 		if _, ok := got[p]; ok {
 			t.Errorf("import has ignored %s", p)
 		}
