@@ -46,20 +46,21 @@ type Watcher struct {
 	h        *hasher
 	rejected map[string]string // path → hash the writer refused (too large, bad path)
 
-	mu        sync.Mutex
-	dirty     map[string]bool
-	full      bool
-	first     time.Time
-	last      time.Time
-	calls     map[string]call
-	polling   bool
-	barriers  map[string]chan struct{}
-	watched   map[string]bool // directories with a watch (relative paths)
-	barrierN  int
-	fsw       *fsnotify.Watcher
-	lastScan  time.Time
-	lastSpool time.Time
-	ready     chan struct{}
+	mu         sync.Mutex
+	dirty      map[string]bool
+	full       bool
+	first      time.Time
+	last       time.Time
+	calls      map[string]call
+	polling    bool
+	barriers   map[string]chan struct{}
+	watched    map[string]bool // directories with a watch (relative paths)
+	barrierN   int
+	fsw        *fsnotify.Watcher
+	lastScan   time.Time
+	lastSpool  time.Time
+	pauseUntil time.Time // no flush before then, after an error
+	ready      chan struct{}
 }
 
 type call struct {
@@ -128,6 +129,9 @@ func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 func (w *Watcher) Run(ctx context.Context) error {
 	log := w.cfg.Log
 	if err := w.waitWriter(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: a clean stop
+		}
 		return err
 	}
 	if err := w.Replay(ctx); err != nil && !unreachable(err) {
@@ -164,10 +168,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 	start := time.Now()
 	res, spooled, err := w.flush(ctx, identity{Correlation: marker})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("watcher: initial %s: %w", marker, err)
 	}
 	log.Info("tree recorded", "marker", marker, "ops", res.Ops, "change_sets", res.Sets, "spooled", spooled,
-		"seq", res.Seq, "took", time.Since(start).Round(time.Millisecond), "dir", w.dir, "polling", w.isPolling())
+		"seq", res.Seq, "took", time.Since(start).Round(time.Millisecond).String(), "dir", w.dir, "polling", w.isPolling())
 	close(w.ready)
 	srv, err := w.serve(ctx)
 	if err != nil {
@@ -227,7 +234,8 @@ func (w *Watcher) tick(ctx context.Context) {
 			w.first, w.last = now.Add(-w.cfg.MaxDelay), now.Add(-w.cfg.Quiet)
 		}
 	}
-	due := (len(w.dirty) > 0 || w.full) && (now.Sub(w.last) >= w.cfg.Quiet || now.Sub(w.first) >= w.cfg.MaxDelay) && !w.heldLocked(now)
+	due := (len(w.dirty) > 0 || w.full) && (now.Sub(w.last) >= w.cfg.Quiet || now.Sub(w.first) >= w.cfg.MaxDelay) &&
+		!w.heldLocked(now) && now.After(w.pauseUntil)
 	w.mu.Unlock()
 	if spoolDue && w.spool.Len() > 0 {
 		if err := w.Replay(ctx); err != nil && !unreachable(err) {
@@ -236,7 +244,10 @@ func (w *Watcher) tick(ctx context.Context) {
 	}
 	if due {
 		if _, _, err := w.flush(ctx, identity{}); err != nil && ctx.Err() == nil {
-			w.cfg.Log.Error("record changes", "err", err)
+			w.cfg.Log.Error("record changes; trying again in a second", "err", err)
+			w.mu.Lock()
+			w.pauseUntil = time.Now().Add(time.Second)
+			w.mu.Unlock()
 		}
 	}
 }
