@@ -349,6 +349,8 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"gate: policy reload", b.benchGateReload},
 		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
+		// On a writer, reader and watcher of its own.
+		{"shadow", b.benchShadow},
 		// Last: on a writer and reader of its own, started and stopped here.
 		{"time travel", b.benchHistory},
 	}
@@ -417,7 +419,7 @@ func benchPrintTable(w io.Writer, r *benchReport) {
 
 func benchFormat(v float64, unit string) string {
 	switch unit {
-	case "ops/s", "events/s", "events", "requests", "samples", "errors", "files", "1 = yes", "revisions", "answers", "lines":
+	case "ops/s", "events/s", "events", "requests", "samples", "errors", "files", "1 = yes", "revisions", "answers", "lines", "files/s":
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case "ms", "µs", "s":
 		if v >= 100 {

@@ -99,25 +99,42 @@ func runSnapshot(ctx context.Context, args []string) error {
 	return nil
 }
 
-// runRestore brings back the project, or some paths, as of a point.
+// runRestore brings back the project, or some paths, as of a point: in
+// the log (new events) and, when a watcher runs for the project, on disk.
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
 	c.register(fs)
+	force := fs.Bool("force", false, "restore even over files on disk whose changes the log does not have yet (they are recorded first)")
+	logOnly := fs.Bool("log-only", false, "append the restoring events only; leave the files on disk alone")
 	pos, w, err := c.parseWriter(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
 	var out struct {
-		Seq      uint64 `json:"seq"`
-		Point    uint64 `json:"point"`
-		Restored int    `json:"restored"`
-		Deleted  int    `json:"deleted"`
+		Seq      uint64   `json:"seq"`
+		Point    uint64   `json:"point"`
+		Restored int      `json:"restored"`
+		Deleted  int      `json:"deleted"`
+		OnDisk   bool     `json:"on_disk"`
+		Written  []string `json:"written"`
+		Removed  []string `json:"removed"`
+		Recorded []string `json:"recorded"`
 	}
-	if err := w.PostJSON(ctx, "/v1/restore", map[string]any{"point": pos[0], "paths": pos[1:]}, &out); err != nil {
+	req := map[string]any{"point": pos[0], "paths": pos[1:], "force": *force, "log_only": *logOnly}
+	if err := w.PostJSON(ctx, "/v1/restore", req, &out); err != nil {
 		return err
 	}
+	if len(out.Recorded) > 0 {
+		fmt.Fprintf(os.Stderr, "recorded local changes first: %s\n", strings.Join(out.Recorded, ", "))
+	}
 	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
+	switch {
+	case out.OnDisk:
+		fmt.Fprintf(os.Stderr, "on disk: wrote %d files, removed %d\n", len(out.Written), len(out.Removed))
+	case !*logOnly:
+		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")
+	}
 	fmt.Println(out.Seq)
 	return nil
 }

@@ -98,7 +98,12 @@ type hookOptions struct {
 	EmitAllow bool          // pre: print an explicit allow instead of staying silent
 	Root      string        // post: project root; "" asks the writer for its own
 	Home      string        // the agent's home directory ($HOME), which the gate expands ~ to
-	PollGap   time.Duration // pre: least time between two review polls (0: hookPollGap)
+	// ClaudeProjectDir is $CLAUDE_PROJECT_DIR: post's project root when
+	// neither --root is given nor the writer can be asked.
+	ClaudeProjectDir string
+	PollGap          time.Duration // pre: least time between two review polls (0: hookPollGap)
+	Data             string        // data directory: the watcher's socket and the spool (hook_shadow.go)
+	onAllow          func()        // pre: run when the call is allowed (opens it with the watcher)
 }
 
 // hookFlags registers the flags both hooks share: the connection (--url,
@@ -175,8 +180,9 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return blocked(err)
 	}
+	data, _ := conn.dataDir()
 	return hookPre(ctx, stdin, stdout, stderr, hookOptions{
-		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow, Home: getenv("HOME"),
+		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow, Home: getenv("HOME"), Data: data,
 	})
 }
 
@@ -282,6 +288,7 @@ func hookPre(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o h
 	if p.HookEventName != "" && p.HookEventName != "PreToolUse" {
 		return blocked(fmt.Errorf("`lighthouse hook pre` got a %s event; register it for PreToolUse", p.HookEventName))
 	}
+	o.onAllow = func() { shadowBegin(ctx, o.Data, o.Client, p) }
 
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	h := http.Header{"Content-Type": {"application/json"}}
@@ -408,6 +415,9 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 // hookAllow answers allow: silence (Claude Code's own rules apply) unless
 // the explicit allow is wanted.
 func hookAllow(stdout, stderr io.Writer, o hookOptions, reason string) int {
+	if o.onAllow != nil {
+		o.onAllow()
+	}
 	if !o.EmitAllow {
 		return hookExitOK
 	}
@@ -598,7 +608,8 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	}
 	conn.noAdmin = true
 	// The token is resolved lazily: a post hook for a non-edit tool needs none.
-	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME")}, conn.writer)
+	data, _ := conn.dataDir()
+	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.writer)
 }
 
 // hookPost runs the PostToolUse hook: for an edit tool it streams the file's
@@ -626,8 +637,12 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	if p.HookEventName != "" && p.HookEventName != "PostToolUse" {
 		return fail(fmt.Errorf("got a %s event; register `lighthouse hook post` for PostToolUse", p.HookEventName))
 	}
+	if p.ToolName == "Bash" {
+		return shadowBash(ctx, stderr, o, p, writer)
+	}
 	key, ok := editTools[p.ToolName]
 	if !ok {
+		shadowRelease(ctx, o.Data, p)
 		return hookExitOK
 	}
 	file := p.InputString(key)
@@ -647,10 +662,18 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 		var st struct {
 			ProjectRoot string `json:"project_root"`
 		}
-		if _, err := c.Do(uctx, http.MethodGet, "/v1/status", nil, nil, &st); err != nil {
+		_, err := c.Do(uctx, http.MethodGet, "/v1/status", nil, nil, &st)
+		var ce *client.Error
+		switch {
+		case err == nil:
+			root = st.ProjectRoot
+		case !errors.As(err, &ce) && o.ClaudeProjectDir != "":
+			// The writer is unreachable: the edit is spooled relative to
+			// the directory Claude Code runs in.
+			root = o.ClaudeProjectDir
+		default:
 			return fail(fmt.Errorf("ask the writer for its project root: %v", err))
 		}
-		root = st.ProjectRoot
 	}
 	if root == "" {
 		return fail(errors.New("no project root: pass --root"))
@@ -701,10 +724,15 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 	if p.SessionID != "" {
 		h.Set("X-Session-Id", p.SessionID)
 	}
+	shadowReplay(uctx, o.Data, c)
 	var res client.CommandResult
 	if _, err := c.Do(uctx, http.MethodPut, client.FilePath(rel)+"?"+q.Encode(), h, f, &res); err != nil {
+		if code, ok := shadowSpoolEdit(ctx, stderr, o, p, c, rootReal, rel, err); ok {
+			return code
+		}
 		return fail(fmt.Errorf("copy %s to the writer: %v", rel, err))
 	}
+	_, _, _ = shadowEnd(uctx, o.Data, c.Token, p, false)
 	return hookExitOK
 }
 

@@ -32,7 +32,7 @@ const (
 	// claudePreMatcher names every tool that can touch files, run programs
 	// or fetch things, and every MCP tool.
 	claudePreMatcher  = "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Glob|Grep|WebFetch|WebSearch|mcp__.*"
-	claudePostMatcher = "Write|Edit|MultiEdit|NotebookEdit"
+	claudePostMatcher = "Write|Edit|MultiEdit|NotebookEdit|Bash"
 	// claudePreTimeout is Claude Code's limit for the pre hook, in seconds:
 	// above the hook's default --wait (100s) plus its --timeout (5s).
 	claudePreTimeout = 120

@@ -21,7 +21,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var cfg supervisor.Config
 	var noMount bool
-	project := fs.String("project", config.Env("LIGHTHOUSE_PROJECT", "."), "the project directory to guard (env LIGHTHOUSE_PROJECT)")
+	project := fs.String("project", config.Env("LIGHTHOUSE_PROJECT", "."), "the project directory to guard and shadow (env LIGHTHOUSE_PROJECT)")
 	fs.StringVar(&cfg.Data, "data", config.Env("LIGHTHOUSE_DATA", ""), "data directory (env LIGHTHOUSE_DATA; default: one per project in $XDG_STATE_HOME/lighthouse/projects, outside the project)")
 	fs.StringVar(&cfg.WriterAddr, "writer-addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "writer listen address")
 	fs.StringVar(&cfg.ReaderAddr, "reader-addr", config.Env("LIGHTHOUSE_READER_ADDR", "127.0.0.1:8766"), "reader listen address")
@@ -82,6 +82,8 @@ func runUp(ctx context.Context, args []string) error {
 		exited = sys.Reader
 	case <-fuserDone(sys):
 		exited = sys.Fuser
+	case <-watcherDone(sys):
+		exited = sys.Watcher
 	}
 	stopErr := sys.Stop()
 	if exited != nil {
@@ -155,4 +157,11 @@ func addToGitignore(file string, patterns []string) error {
 		return fmt.Errorf("update %s: %w", file, err)
 	}
 	return nil
+}
+
+func watcherDone(sys *supervisor.System) <-chan struct{} {
+	if sys.Watcher == nil {
+		return nil
+	}
+	return sys.Watcher.Done()
 }

@@ -176,6 +176,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Ready:        func() error { return nil },
 		History:      command.NewHistoryHandler(events, store),
 		ProjectRoot:  root,
+		Disk:         watcherRestorer{data: s.data},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL, Provenance: provenance}),
 			Reviews:  reviewHandler,
@@ -197,7 +198,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 }
 
 // bootstrap creates the first admin (and the service identity the reader
-// and fuser use) when the log has none. Tokens are written to disk before the
+// and fuser use, and the watcher's) when the log has none. Tokens are written to disk before the
 // agents are registered, so a crash in between loses nothing.
 func bootstrap(ctx context.Context, data string, agents *projections.Agents, register command.RegisterAgentHandler, log *slog.Logger) error {
 	for _, a := range []struct {
@@ -206,6 +207,7 @@ func bootstrap(ctx context.Context, data string, agents *projections.Agents, reg
 	}{
 		{"admin", "admin.token", domain.RoleAdmin},
 		{"lighthouse-service", "service.token", domain.RoleObserver},
+		{"lighthouse-watcher", "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
 	} {
 		if _, ok := agents.ByName(a.name); ok {
 			continue

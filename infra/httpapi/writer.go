@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,15 @@ type Writer struct {
 	Gate         *Gate
 	History      *command.HistoryHandler
 	ProjectRoot  string // the absolute project root the gate guards, reported by GET /v1/status
+	// Disk, when set, restores through the project's watcher, which also
+	// brings the files on disk back (and refuses over local changes).
+	Disk DiskRestorer
+}
+
+// DiskRestorer hands a restore to the project's watcher. ok is false when
+// no watcher runs; otherwise status and body are the watcher's answer.
+type DiskRestorer interface {
+	RestoreOnDisk(ctx context.Context, token string, req RestoreRequest) (status int, body []byte, ok bool, err error)
 }
 
 // maxEventsPage bounds one GET /v1/events answer.
@@ -562,10 +572,14 @@ func (w *Writer) snapshot(c echo.Context) error {
 	return accepted(c, http.StatusCreated, res)
 }
 
-type restoreRequest struct {
+// RestoreRequest is the body of POST /v1/restore. By default a running
+// watcher restores the files on disk too; LogOnly appends the events alone.
+type RestoreRequest struct {
 	Point     string   `json:"point"`
 	Paths     []string `json:"paths"`
 	CommandID string   `json:"command_id"`
+	Force     bool     `json:"force,omitempty"`    // overwrite files on disk the log has not seen yet
+	LogOnly   bool     `json:"log_only,omitempty"` // leave the working tree alone
 }
 
 func (w *Writer) restore(c echo.Context) error {
@@ -573,13 +587,29 @@ func (w *Writer) restore(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req restoreRequest
+	var req RestoreRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	point, err := domain.ParsePoint("point", req.Point)
 	if err != nil {
 		return err
+	}
+	if !req.LogOnly && w.Disk != nil {
+		token := strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		status, body, ok, err := w.Disk.RestoreOnDisk(c.Request().Context(), token, req)
+		if err != nil {
+			return fmt.Errorf("restore through the watcher: %w", err)
+		}
+		if ok {
+			var res struct {
+				Seq uint64 `json:"seq"`
+			}
+			if json.Unmarshal(body, &res) == nil && res.Seq > 0 {
+				c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.Seq, 10))
+			}
+			return c.Blob(status, echo.MIMEApplicationJSON, body)
+		}
 	}
 	cmd := command.Restore{CommandID: req.CommandID, Meta: meta(c, agent), Point: point}
 	for i, p := range req.Paths {
@@ -594,5 +624,5 @@ func (w *Writer) restore(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
-	return c.JSON(http.StatusOK, map[string]any{"seq": res.LastSeq, "point": res.Point, "restored": res.Restored, "deleted": res.Deleted})
+	return c.JSON(http.StatusOK, map[string]any{"seq": res.LastSeq, "point": res.Point, "restored": res.Restored, "deleted": res.Deleted, "on_disk": false})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,18 +15,22 @@ import (
 
 // Config says where and how to run a whole Lighthouse.
 type Config struct {
-	Data       string // data directory; the writer's files live here, the reader's and fuser's below it
-	Project    string // absolute project root the gate guards; empty leaves the writer's default
-	WriterAddr string // host:port; port 0 picks a free one
-	ReaderAddr string
-	BusAddr    string // the embedded broker's address, when BusURL is empty
-	BusURL     string // an external JetStream URL; empty runs the embedded broker
-	Mount      string // where the fuser mounts; empty runs no fuser
-	BinDir     string // where the binaries are; empty looks beside the executable and on PATH
-	Output     io.Writer
-	WriterArgs []string // extra flags for the writer
-	ReaderArgs []string
-	FuserArgs  []string
+	Data string // data directory; the writer's files live here, the reader's and fuser's below it
+	// Project is the absolute project root: the gate guards it and a
+	// watcher (`lighthouse watch`) shadows it into the log. Empty runs no
+	// watcher and leaves the writer's default root.
+	Project     string
+	WriterAddr  string // host:port; port 0 picks a free one
+	ReaderAddr  string
+	BusAddr     string // the embedded broker's address, when BusURL is empty
+	BusURL      string // an external JetStream URL; empty runs the embedded broker
+	Mount       string // where the fuser mounts; empty runs no fuser
+	BinDir      string // where the binaries are; empty looks beside the executable and on PATH
+	Output      io.Writer
+	WriterArgs  []string // extra flags for the writer
+	ReaderArgs  []string
+	FuserArgs   []string
+	WatcherArgs []string
 }
 
 // System is a running writer, reader and (optionally) fuser.
@@ -34,6 +39,7 @@ type System struct {
 	Writer     *Process
 	Reader     *Process
 	Fuser      *Process
+	Watcher    *Process
 	WriterURL  string
 	ReaderURL  string
 	BusURL     string
@@ -77,7 +83,48 @@ func StartSystem(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.Mount != "" {
 		s.FuserError = s.StartFuser(ctx)
 	}
+	if cfg.Project != "" {
+		if err := s.StartWatcher(ctx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// StartWatcher starts the working-tree watcher on cfg.Project and waits
+// until it has recorded the tree (its socket answers).
+func (s *System) StartWatcher(ctx context.Context) error {
+	bin, err := FindBinary(s.cfg.BinDir, "lighthouse")
+	if err != nil {
+		return err
+	}
+	args := []string{"watch", s.cfg.Project, "--data", s.cfg.Data, "--url", s.WriterURL}
+	if s.cfg.Mount != "" {
+		args = append(args, "--skip", s.cfg.Mount)
+	}
+	p, err := Start("watcher", bin, append(args, s.cfg.WatcherArgs...), s.env(), s.cfg.Output)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	sock := filepath.Join(s.cfg.Data, "watcher.sock")
+	for {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			s.Watcher = p
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("watcher exited before it was ready: %v", p.Err())
+		case <-wctx.Done():
+			p.Kill()
+			return fmt.Errorf("watcher not ready: %w", wctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (s *System) env() []string {
@@ -185,7 +232,7 @@ func (s *System) MountDir() string { return s.cfg.Mount }
 // Stop stops the processes, readers first, each with SIGTERM.
 func (s *System) Stop() error {
 	var errs []error
-	for _, p := range []*Process{s.Fuser, s.Reader, s.Writer} {
+	for _, p := range []*Process{s.Watcher, s.Fuser, s.Reader, s.Writer} {
 		if p != nil {
 			errs = append(errs, p.Stop(15*time.Second))
 		}

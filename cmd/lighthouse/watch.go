@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/watcher"
+)
+
+// runWatch is `lighthouse watch DIR`: the working-tree watcher in the
+// foreground (`up` runs the same as its own process).
+func runWatch(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	writerURL := fs.String("url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "writer URL (env LIGHTHOUSE_URL)")
+	data := fs.String("data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory: the watcher's token, spool and socket (env LIGHTHOUSE_DATA)")
+	tokenFile := fs.String("token-file", "", "the watcher identity's token (default DATA/watcher.token)")
+	mount := fs.String("skip", "", "another directory never shadowed (the mount)")
+	poll := fs.Bool("poll", false, "scan periodically instead of using kernel file notifications")
+	interval := fs.Duration("scan-interval", time.Second, "time between scans when polling")
+	level := fs.String("log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	pos, err := parse(fs, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	dir := "."
+	if len(pos) == 1 {
+		dir = pos[0]
+	}
+	if *tokenFile == "" {
+		*tokenFile = filepath.Join(*data, "watcher.token")
+	}
+	token, err := config.Token("", *tokenFile)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	log, err := config.Logger(*level, "watcher")
+	if err != nil {
+		return err
+	}
+	var skip []string
+	if *mount != "" {
+		skip = append(skip, *mount)
+	}
+	w, err := watcher.New(watcher.Config{Dir: dir, Data: *data, Skip: skip, Writer: client.New(*writerURL, token),
+		Log: log, Poll: *poll, ScanInterval: *interval})
+	if err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-w.Ready():
+			fmt.Fprintf(os.Stderr, "watching %s (socket %s)\n", dir, filepath.Join(*data, watcher.SocketName))
+		case <-ctx.Done():
+		}
+	}()
+	if err := w.Run(ctx); err != nil {
+		log.Error("watcher failed", "err", err)
+		return err
+	}
+	log.Info("watcher stopped")
+	return nil
+}

@@ -1,0 +1,165 @@
+package watcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+)
+
+// fakeWriter is the part of the writer's API the watcher uses: the log as
+// GET /v1/events, and POST /v1/changes with expected versions.
+type fakeWriter struct {
+	mu      sync.Mutex
+	events  []domain.Event
+	version map[string]uint64
+	sets    int
+	race    func(f *fakeWriter) // runs (locked) once, just before the first change set is checked
+}
+
+func newFakeWriter() *fakeWriter { return &fakeWriter{version: map[string]uint64{}} }
+
+func (f *fakeWriter) write(path, content, agent string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeLocked(path, content, agent)
+}
+
+func (f *fakeWriter) writeLocked(path, content, agent string) {
+	f.appendLocked(domain.TypeFileWritten, path, map[string]any{"path": path, "hash": sum(content), "size": len(content), "mode": 0o644}, agent)
+}
+
+func (f *fakeWriter) appendLocked(typ, path string, payload any, agent string) {
+	raw, _ := json.Marshal(payload)
+	f.version[path]++
+	f.events = append(f.events, domain.Event{Seq: uint64(len(f.events) + 1), StreamID: "file:" + path, StreamVersion: f.version[path], Type: typ, Payload: raw, AgentID: agent})
+}
+
+func (f *fakeWriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	agent := r.Header.Get("Authorization")
+	switch r.URL.Path {
+	case "/v1/events":
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		w.Header().Set("X-Lighthouse-Head", strconv.Itoa(len(f.events)))
+		for _, e := range f.events[min(after, len(f.events)):] {
+			json.NewEncoder(w).Encode(e)
+		}
+	case "/v1/changes":
+		var req struct {
+			Ops []struct {
+				Op, Path, To, Mode string
+				ContentBase64      string  `json:"content_base64"`
+				Expected           *uint64 `json:"expected_version"`
+			} `json:"ops"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if f.race != nil {
+			f.race(f)
+			f.race = nil
+		}
+		for _, op := range req.Ops {
+			if op.Expected != nil && *op.Expected != f.version[op.Path] {
+				w.WriteHeader(http.StatusConflict)
+				fmt.Fprintf(w, `{"error":{"code":"version_conflict","message":"%s"}}`, op.Path)
+				return
+			}
+		}
+		f.sets++
+		for _, op := range req.Ops {
+			switch op.Op {
+			case opWrite:
+				b, _ := base64.StdEncoding.DecodeString(op.ContentBase64)
+				f.appendLocked(domain.TypeFileWritten, op.Path, map[string]any{"path": op.Path, "hash": sum(string(b)), "size": len(b), "mode": 0o644}, agent)
+			case opDelete:
+				f.appendLocked(domain.TypeFileDeleted, op.Path, map[string]any{"path": op.Path}, agent)
+			}
+		}
+		fmt.Fprintf(w, `{"seq":%d}`, len(f.events))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func TestFlush(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// race runs in the writer just before it checks the watcher's first change set.
+		race       func(f *fakeWriter)
+		down       bool
+		wantWrites int // writes of the new content in the log
+		wantByUs   bool
+		wantSpool  int
+	}{
+		{name: "a change is recorded", wantWrites: 1, wantByUs: true},
+		{name: "a hook recorded it first: nothing twice", race: func(f *fakeWriter) { f.writeLocked("a.go", "v2", "Bearer agent") }, wantWrites: 1},
+		{name: "other content written meanwhile: ours after the conflict", race: func(f *fakeWriter) { f.writeLocked("a.go", "other", "Bearer agent") }, wantWrites: 1, wantByUs: true},
+		{name: "writer down: spooled once", down: true, wantSpool: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, data := t.TempDir(), t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v1"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f := newFakeWriter()
+			f.write("a.go", "v1", "Bearer watcher")
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := w.sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v2"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			f.race = tc.race
+			f.mu.Unlock()
+			if tc.down {
+				srv.Close()
+			}
+			for range 2 { // a second flush must not repeat the first
+				w.markDirty("a.go")
+				if _, _, err := w.flush(ctx, identity{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writes, byUs := 0, false
+			for _, e := range f.events {
+				c, _, _ := domain.AsFileChange(e)
+				if c.Path == "a.go" && c.Hash == sum("v2") {
+					writes++
+					byUs = byUs || (e.AgentID == "Bearer watcher" && e.Seq > 1)
+				}
+			}
+			if writes != tc.wantWrites || byUs != tc.wantByUs {
+				t.Fatalf("%d writes of v2 (by the watcher: %v), want %d (%v)", writes, byUs, tc.wantWrites, tc.wantByUs)
+			}
+			if n := w.spool.Len(); n != tc.wantSpool {
+				t.Fatalf("spool has %d entries, want %d", n, tc.wantSpool)
+			}
+		})
+	}
+}

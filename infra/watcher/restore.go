@@ -1,0 +1,179 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// inScope reports whether p is one of paths or below one (no paths: all).
+func inScope(p string, paths []string) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	for _, pre := range paths {
+		pre = strings.Trim(pre, "/")
+		if pre == "" || p == pre || strings.HasPrefix(p, pre+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Restore brings the log and then the working tree back to a point. Files
+// in scope whose disk state the log does not have yet make it refuse with a
+// *LocalChangesError, touching nothing, unless Force: then those changes are
+// recorded first (so they stay in history) and overwritten. The restoring
+// events are appended by the writer's POST /v1/restore as the caller (its
+// token, log_only); the watcher then writes each file in scope whose disk state
+// differs from the log, atomically (temporary file and rename), and removes
+// those the log no longer has.
+func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
+	w.barrier(ctx)
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	var out RestoreResult
+	if err := w.sync(ctx); err != nil {
+		return out, err
+	}
+	cands, disk, err := w.scope(req.Paths, true)
+	if err != nil {
+		return out, err
+	}
+	if local := plan(cands, disk, w.st); len(local) > 0 {
+		if !req.Force {
+			var paths []string
+			for _, op := range local {
+				paths = append(paths, op.Path)
+				if op.To != "" {
+					paths = append(paths, op.To)
+				}
+			}
+			sort.Strings(paths)
+			return out, &LocalChangesError{Paths: paths}
+		}
+		res, err := sendOps(ctx, w.cfg.Writer, identity{Correlation: "watcher:before-restore"}, local, w.diskContent)
+		if err != nil {
+			return out, fmt.Errorf("record local changes before the restore: %w", err)
+		}
+		out.Recorded = res.Paths
+	}
+	c := *w.cfg.Writer
+	c.Token = req.Token
+	var ans struct {
+		Seq      uint64 `json:"seq"`
+		Point    uint64 `json:"point"`
+		Restored int    `json:"restored"`
+		Deleted  int    `json:"deleted"`
+	}
+	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "command_id": req.CommandID, "log_only": true}, &ans); err != nil {
+		return out, err
+	}
+	out.OnDisk, out.Seq, out.Point, out.Restored, out.Deleted = true, ans.Seq, ans.Point, ans.Restored, ans.Deleted
+	if err := w.sync(ctx); err != nil {
+		return out, err
+	}
+	cands, disk, err = w.scope(req.Paths, false)
+	if err != nil {
+		return out, err
+	}
+	for _, p := range cands {
+		l, d := w.st.logged(p), disk[p]
+		_, onDisk := disk[p]
+		switch {
+		case l.Exists && (!onDisk || d.Hash != l.Hash || d.Mode != l.Mode):
+			if err := w.writeFromLog(ctx, p, l); err != nil {
+				return out, err
+			}
+			out.Written = append(out.Written, p)
+		case !l.Exists && onDisk:
+			if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
+				return out, fmt.Errorf("remove %s: %w", p, err)
+			}
+			out.Removed = append(out.Removed, p)
+		}
+	}
+	return out, nil
+}
+
+// scope returns the candidate paths under paths: shadowed files on disk
+// and every file the log has there (ignored ones too unless shadowedOnly,
+// since the log is what is restored).
+func (w *Watcher) scope(paths []string, shadowedOnly bool) ([]string, map[string]diskFile, error) {
+	disk := map[string]diskFile{}
+	var cands []string
+	ig := w.ignorer()
+	err := walk(w.dir, "", ig, nil, func(rel string) error {
+		if !inScope(rel, paths) {
+			return nil
+		}
+		d, ok, err := w.h.stat(rel)
+		if err != nil {
+			return err
+		}
+		if ok {
+			disk[rel] = d
+			cands = append(cands, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for p := range w.st.files {
+		if !inScope(p, paths) || (shadowedOnly && ig.ignored(p, false)) {
+			continue
+		}
+		if _, ok := disk[p]; ok {
+			continue
+		}
+		if d, ok, err := w.h.stat(p); err == nil && ok {
+			disk[p] = d
+		}
+		cands = append(cands, p)
+	}
+	sort.Strings(cands)
+	return cands, disk, nil
+}
+
+// writeFromLog writes a file's content from the writer's blobs atomically.
+func (w *Watcher) writeFromLog(ctx context.Context, p string, l logFile) error {
+	body, err := w.cfg.Writer.Open(ctx, "/v1/blobs/"+l.Hash)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", p, err)
+	}
+	defer body.Close()
+	abs := filepath.Join(w.dir, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return fmt.Errorf("restore %s: %w", p, err)
+	}
+	if fi, err := os.Lstat(abs); err == nil && fi.IsDir() {
+		return fmt.Errorf("restore %s: a directory is in the way", p)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(abs), ".lighthouse-restore-*")
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, body)
+	if err == nil {
+		err = tmp.Chmod(os.FileMode(l.Mode & 0o777))
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), abs)
+	}
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", p, err)
+	}
+	return nil
+}
