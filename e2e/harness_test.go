@@ -88,12 +88,20 @@ type env struct {
 // Writer flags may be added; by default the rate limit is off.
 func start(t *testing.T, mount bool, writerArgs ...string) *env {
 	t.Helper()
-	out := &syncBuffer{}
-	data := t.TempDir()
-	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: append([]string{"--rate", "0"}, writerArgs...)}
+	cfg := supervisor.Config{WriterArgs: append([]string{"--rate", "0"}, writerArgs...)}
 	if mount {
 		cfg.Mount = filepath.Join(t.TempDir(), "mnt")
 	}
+	return startConfig(t, cfg)
+}
+
+// startConfig runs the system cfg describes, with a temp data directory
+// and the binaries under test, and stops it when the test ends.
+func startConfig(t *testing.T, cfg supervisor.Config) *env {
+	t.Helper()
+	out := &syncBuffer{}
+	data := t.TempDir()
+	cfg.Data, cfg.BinDir, cfg.Output = data, binDir, out
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sys, err := supervisor.StartSystem(ctx, cfg)

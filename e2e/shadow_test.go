@@ -48,26 +48,9 @@ func startShadowWith(t *testing.T, files map[string]string, writerArgs []string,
 			t.Fatal(err)
 		}
 	}
-	out := &syncBuffer{}
-	data := t.TempDir()
-	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, Project: project,
-		WriterArgs: append([]string{"--rate", "0", "--project-root", project}, writerArgs...), WatcherArgs: watcherArgs}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	sys, err := supervisor.StartSystem(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start system: %v\n%s", err, out.String())
-	}
-	e := &env{t: t, sys: sys, out: out, data: data,
-		admin: client.New(sys.WriterURL, sys.AdminToken), reader: client.New(sys.ReaderURL, sys.AdminToken)}
-	t.Cleanup(func() {
-		if err := sys.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("process output:\n%s", tail(out.String(), 8000))
-		}
-	})
+	e := startConfig(t, supervisor.Config{Project: project,
+		WriterArgs: append([]string{"--rate", "0", "--project-root", project}, writerArgs...), WatcherArgs: watcherArgs})
+	ctx := context.Background()
 	s := &shadowEnv{env: e, project: project}
 	var agents struct {
 		Agents []struct {

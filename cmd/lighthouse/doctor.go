@@ -77,16 +77,7 @@ func findHooks(project, event, kind string) ([]settingsHook, error) {
 		if err != nil {
 			return nil, err
 		}
-		var s struct {
-			Hooks map[string][]struct {
-				Matcher string `json:"matcher"`
-				Hooks   []struct {
-					Type    string `json:"type"`
-					Command string `json:"command"`
-					Timeout int    `json:"timeout"`
-				} `json:"hooks"`
-			} `json:"hooks"`
-		}
+		var s claudeSettings
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}

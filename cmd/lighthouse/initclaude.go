@@ -383,6 +383,19 @@ func commandWords(cmd string) []string {
 	return words
 }
 
+// claudeSettings is the part of a Claude Code settings file that holds the
+// hooks: for each event, matcher groups of command hooks.
+type claudeSettings struct {
+	Hooks map[string][]struct {
+		Matcher string `json:"matcher"`
+		Hooks   []struct {
+			Type    string `json:"type"`
+			Command string `json:"command"`
+			Timeout int    `json:"timeout"`
+		} `json:"hooks"`
+	} `json:"hooks"`
+}
+
 // jsonObject is a JSON object that keeps its keys in order and its values
 // as they were written.
 type jsonObject struct {

@@ -38,19 +38,10 @@ func topKeys(t *testing.T, raw []byte) []string {
 	return o.keys
 }
 
-// hookCommands lists "matcher => command" for an event, in order.
+// settingsHooks lists "matcher => command" for an event, in order.
 func settingsHooks(t *testing.T, raw []byte, event string) []string {
 	t.Helper()
-	var s struct {
-		Hooks map[string][]struct {
-			Matcher string `json:"matcher"`
-			Hooks   []struct {
-				Type    string `json:"type"`
-				Command string `json:"command"`
-				Timeout int    `json:"timeout"`
-			} `json:"hooks"`
-		} `json:"hooks"`
-	}
+	var s claudeSettings
 	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatalf("settings: %v\n%s", err, raw)
 	}

@@ -220,22 +220,30 @@ func (d *decoder) object(path []string, depth int) error {
 		if err := d.value(append(path, key), depth+1); err != nil {
 			return err
 		}
-		d.skipSpace()
-		c, err := d.next()
-		if err != nil {
+		if done, err := d.separator('}'); done || err != nil {
 			return err
-		}
-		if err := d.emit(c); err != nil {
-			return err
-		}
-		switch c {
-		case ',':
-		case '}':
-			return nil
-		default:
-			return d.errorf("want ',' or '}', found %q", c)
 		}
 	}
+}
+
+// separator copies the ',' after a member or element, or the closing
+// bracket, and reports whether it was the closing bracket.
+func (d *decoder) separator(closing byte) (done bool, err error) {
+	d.skipSpace()
+	c, err := d.next()
+	if err != nil {
+		return false, err
+	}
+	if err := d.emit(c); err != nil {
+		return false, err
+	}
+	switch c {
+	case ',':
+		return false, nil
+	case closing:
+		return true, nil
+	}
+	return false, d.errorf("want ',' or %q, found %q", closing, c)
 }
 
 func (d *decoder) array(path []string, depth int) error {
@@ -252,20 +260,8 @@ func (d *decoder) array(path []string, depth int) error {
 		if err := d.value(append(path, "["+strconv.Itoa(i)+"]"), depth+1); err != nil {
 			return err
 		}
-		d.skipSpace()
-		c, err := d.next()
-		if err != nil {
+		if done, err := d.separator(']'); done || err != nil {
 			return err
-		}
-		if err := d.emit(c); err != nil {
-			return err
-		}
-		switch c {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return d.errorf("want ',' or ']', found %q", c)
 		}
 	}
 }
