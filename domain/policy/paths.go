@@ -324,6 +324,15 @@ func (g *glob) matchBelow(p *pathRef) bool {
 	return false
 }
 
+// matches reports whether the segment pattern g matches one path segment.
+func (g globSeg) matches(seg string) bool {
+	if g.lit {
+		return g.pat == seg
+	}
+	ok, _ := path.Match(g.pat, seg)
+	return ok
+}
+
 // matchSegsBelow reports whether pattern segments match some path strictly
 // below p ("" is the root).
 func matchSegsBelow(pat []globSeg, p string) bool {
@@ -331,15 +340,8 @@ func matchSegsBelow(pat []globSeg, p string) bool {
 		if pat[0].star || p == "" {
 			return true
 		}
-		seg, rest := p, ""
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, rest = p[:i], p[i+1:]
-		}
-		if pat[0].lit {
-			if pat[0].pat != seg {
-				return false
-			}
-		} else if ok, _ := path.Match(pat[0].pat, seg); !ok {
+		seg, rest, _ := strings.Cut(p, "/")
+		if !pat[0].matches(seg) {
 			return false
 		}
 		pat, p = pat[1:], rest
@@ -370,15 +372,8 @@ func matchSegs(pat []globSeg, p string) bool {
 		if p == "" {
 			return false
 		}
-		seg, rest := p, ""
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, rest = p[:i], p[i+1:]
-		}
-		if pat[0].lit {
-			if pat[0].pat != seg {
-				return false
-			}
-		} else if ok, _ := path.Match(pat[0].pat, seg); !ok {
+		seg, rest, _ := strings.Cut(p, "/")
+		if !pat[0].matches(seg) {
 			return false
 		}
 		pat, p = pat[1:], rest

@@ -105,22 +105,8 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 // since the log is what is restored).
 func (w *Watcher) scope(paths []string, shadowedOnly bool) ([]string, map[string]diskFile, error) {
 	disk := map[string]diskFile{}
-	var cands []string
 	ig := w.ignorer()
-	err := walk(w.dir, "", ig, nil, func(rel string) error {
-		if !inScope(rel, paths) {
-			return nil
-		}
-		d, ok, err := w.h.stat(rel)
-		if err != nil {
-			return err
-		}
-		if ok {
-			disk[rel] = d
-			cands = append(cands, rel)
-		}
-		return nil
-	})
+	cands, err := w.statTree(ig, func(rel string) bool { return inScope(rel, paths) }, disk)
 	if err != nil {
 		return nil, nil, err
 	}

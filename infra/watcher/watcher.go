@@ -587,23 +587,34 @@ func (w *Watcher) dropRejected(ops []Op) []Op {
 
 // collect returns the candidate paths and the state on disk of those that
 // are regular files.
+// statTree walks the shadowed tree and stats every file keep accepts (all
+// when keep is nil) into disk, returning their paths in walk order.
+func (w *Watcher) statTree(ig *ignorer, keep func(rel string) bool, disk map[string]diskFile) ([]string, error) {
+	var found []string
+	err := walk(w.dir, "", ig, nil, func(rel string) error {
+		if keep != nil && !keep(rel) {
+			return nil
+		}
+		d, ok, err := w.h.stat(rel)
+		if err != nil {
+			return err
+		}
+		if ok {
+			disk[rel] = d
+			found = append(found, rel)
+		}
+		return nil
+	})
+	return found, err
+}
+
 func (w *Watcher) collect(dirty map[string]bool, full bool) ([]string, map[string]diskFile, error) {
 	disk := map[string]diskFile{}
 	var cands []string
 	ig := w.ignorer()
 	if full {
-		err := walk(w.dir, "", ig, nil, func(rel string) error {
-			d, ok, err := w.h.stat(rel)
-			if err != nil {
-				return err
-			}
-			if ok {
-				disk[rel] = d
-				cands = append(cands, rel)
-			}
-			return nil
-		})
-		if err != nil {
+		var err error
+		if cands, err = w.statTree(ig, nil, disk); err != nil {
 			return nil, nil, err
 		}
 		for _, p := range w.st.paths() {
