@@ -121,7 +121,7 @@ func (g *guarded) run(dir string, want int, args ...string) string {
 	return string(out)
 }
 
-// claudeHook runs a hook command from settings.json exactly as Claude Code
+// claudeHook runs a hook command from settings.local.json exactly as Claude Code
 // does: sh -c COMMAND, the event on stdin, in the agent's environment (a
 // PATH without lighthouse, no LIGHTHOUSE_TOKEN, the agent's HOME).
 func claudeHook(t *testing.T, command string, agentEnv []string, event map[string]any) hookResult {
@@ -173,10 +173,10 @@ func (r hookResult) denied(t *testing.T) string {
 }
 
 // settingsCommands returns the Lighthouse PreToolUse and PostToolUse
-// commands init wrote into project/.claude/settings.json.
+// commands init wrote into project/.claude/settings.local.json.
 func settingsCommands(t *testing.T, project string) (pre, post string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.json"))
+	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func settingsCommands(t *testing.T, project string) (pre, post string) {
 		}
 	}
 	if pre == "" || post == "" {
-		t.Fatalf("settings.json lacks the hooks:\n%s", raw)
+		t.Fatalf("settings.local.json lacks the hooks:\n%s", raw)
 	}
 	return pre, post
 }
@@ -249,7 +249,7 @@ func writeProjectFile(t *testing.T, project, rel, content string) string {
 
 // TestGuardProjectWithClaudeCode follows the README: up guarding a project,
 // init claude, doctor, then Claude Code's hooks run through sh -c from
-// settings.json with the agent's own environment.
+// settings.local.json with the agent's own environment.
 func TestGuardProjectWithClaudeCode(t *testing.T) {
 	t.Parallel()
 	bin := copyBinary(t)
@@ -268,6 +268,9 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 	out := g.run(elsewhere, 0, "init", "claude", "--dir", project)
 	if !strings.Contains(out, "agent claude") {
 		t.Fatalf("init output:\n%s", out)
+	}
+	if gi, err := os.ReadFile(filepath.Join(project, ".gitignore")); err != nil || !strings.Contains(string(gi), "/.claude/settings.local.json\n") {
+		t.Fatalf("the machine's own hook settings are not ignored by git: %q, %v", gi, err)
 	}
 	tokenFile := filepath.Join(g.data, "agents", "claude.token")
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {

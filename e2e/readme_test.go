@@ -124,7 +124,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 	got := string(out)
 	for _, want := range []string{
-		"added the Lighthouse hooks to " + filepath.Join(home, "shop", ".claude", "settings.json"),
+		"added the Lighthouse hooks to " + filepath.Join(home, "shop", ".claude", "settings.local.json"),
 		"ok    token     the hooks act as agent claude (builder)",
 		"ok    writer",
 		`"permissionDecision":"deny"`,

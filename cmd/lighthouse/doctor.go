@@ -99,7 +99,7 @@ func (d *doctor) run(ctx context.Context) {
 		return
 	}
 	if len(pres) == 0 {
-		d.fail("hooks", "no `lighthouse hook pre` PreToolUse hook in %s/.claude/settings.json: run `lighthouse init claude --dir %s`", d.project, d.project)
+		d.fail("hooks", "no `lighthouse hook pre` PreToolUse hook in %s: run `lighthouse init claude --dir %s`", claudeSettingsFile(d.project), d.project)
 		return
 	}
 	pre := pres[0]

@@ -132,7 +132,7 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 	fs := flag.NewFlagSet("hook pre", flag.ContinueOnError)
 	conn, timeout := hookFlags(fs, hookDefaultTimeout)
 	wait := &durationValue{d: hookDefaultWait}
-	fs.Var(wait, "wait", "how long to wait for a human to decide an escalated call (env LIGHTHOUSE_HOOK_WAIT; keep it under the hook's timeout in .claude/settings.json)")
+	fs.Var(wait, "wait", "how long to wait for a human to decide an escalated call (env LIGHTHOUSE_HOOK_WAIT; keep it under the hook's timeout in .claude/settings.local.json)")
 	undecided := fs.String("undecided", "deny", `answer when the review is still undecided at --wait: "deny" or "ask" (env LIGHTHOUSE_HOOK_UNDECIDED)`)
 	emitAllow := fs.Bool("emit-allow", false, "print an explicit allow, which skips Claude Code's own permission prompt (env LIGHTHOUSE_HOOK_EMIT_ALLOW=1)")
 	var envErr error

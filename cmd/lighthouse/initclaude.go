@@ -1,7 +1,7 @@
 package main
 
 // `lighthouse init claude`: register Lighthouse's hooks in a project's
-// .claude/settings.json, merging into what is already there.
+// .claude/settings.local.json, merging into what is already there.
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ func runInit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	var conn connection
 	conn.register(fs)
-	dir := fs.String("dir", ".", "the project directory (it must exist); the hooks go into DIR/.claude/settings.json")
+	dir := fs.String("dir", ".", "the project directory (it must exist); the hooks go into DIR/.claude/settings.local.json")
 	agent := fs.String("agent", defaultClaudeAgent, "the agent the hooks act as; created if missing, reused if its stored token works")
 	role := fs.String("role", string(domain.RoleBuilder), "the role of a new agent: builder, reviewer, expert or observer")
 	pre := fs.String("command", "", "the PreToolUse hook command (default: this binary's `hook pre`, failing closed)")
@@ -92,6 +92,10 @@ func runInit(ctx context.Context, args []string) error {
 	}
 	path, changed, err := initClaude(project, preCmd, postCmd)
 	if err != nil {
+		return err
+	}
+	// Never committed by accident: the file is this machine's.
+	if err := addToGitignore(filepath.Join(project, ".gitignore"), []string{"/.claude/settings.local.json"}); err != nil {
 		return err
 	}
 	if changed {
@@ -196,12 +200,20 @@ func checkWriterRoot(ctx context.Context, w *client.Client, project string) erro
 	return nil
 }
 
-// initClaude merges the hooks into DIR/.claude/settings.json, keeping every
+// claudeSettingsFile is where init writes the hooks: the project's local
+// Claude Code settings, which are not shared. The hook commands name this
+// machine's binary and data directory, which a teammate's clone would not
+// have.
+func claudeSettingsFile(dir string) string {
+	return filepath.Join(dir, ".claude", "settings.local.json")
+}
+
+// initClaude merges the hooks into claudeSettingsFile(dir), keeping every
 // other key, hook and matcher, and the order of keys. It writes nothing when
 // the hooks are already there, and nothing at all when the file is not valid
 // JSON. An empty post skips the PostToolUse hook.
 func initClaude(dir, pre, post string) (path string, changed bool, err error) {
-	path = filepath.Join(dir, ".claude", "settings.json")
+	path = claudeSettingsFile(dir)
 	target := path
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		target = real // keep a symlinked settings file a symlink

@@ -17,11 +17,11 @@ const (
 	testPostCmd = "lighthouse hook post"
 )
 
-// settingsFile returns DIR/.claude/settings.json, written with content
+// settingsFile returns DIR/.claude/settings.local.json, written with content
 // unless content is empty.
 func settingsFile(t *testing.T, dir, content string, mode os.FileMode) string {
 	t.Helper()
-	path := filepath.Join(dir, ".claude", "settings.json")
+	path := claudeSettingsFile(dir)
 	if content != "" {
 		mustWrite(t, path, content, mode)
 	}
@@ -206,9 +206,9 @@ func TestInitClaudeMatchesExample(t *testing.T) {
 func TestInitClaudeRefusesBrokenSettings(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ name, content, wantErr string }{
-		{"broken JSON", `{"model": "opus",`, "settings.json"},
-		{"trailing garbage", `{"model": "opus"} {}`, "settings.json"},
-		{"not an object", `["hooks"]`, "settings.json"},
+		{"broken JSON", `{"model": "opus",`, "settings.local.json"},
+		{"trailing garbage", `{"model": "opus"} {}`, "settings.local.json"},
+		{"not an object", `["hooks"]`, "settings.local.json"},
 		{"hooks not an object", `{"hooks": []}`, `"hooks"`},
 		{"event not an array", `{"hooks": {"PreToolUse": {"matcher": "Bash"}}}`, "hooks.PreToolUse"},
 	} {
@@ -245,7 +245,7 @@ func TestInitClaudeSymlink(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, ".claude"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(dir, ".claude", "settings.json")
+	link := claudeSettingsFile(dir)
 	mustSymlink(t, target, link)
 	if _, _, err := initClaude(dir, testPreCmd, testPostCmd); err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func commands() map[string]subcommand {
 		"policy":   {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
 		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
 		"watch":    {runWatch, "watch [DIR] — record every change to the working tree (import, watch, spool); `up --project` runs it"},
-		"init":     {runInit, "init claude [--dir DIR] [--agent NAME] [--role ROLE] — create the project's agent and add the hooks to DIR/.claude/settings.json"},
+		"init":     {runInit, "init claude [--dir DIR] [--agent NAME] [--role ROLE] — create the project's agent and add the hooks to DIR/.claude/settings.local.json"},
 		"doctor":   {runDoctor, "doctor [--dir DIR] — check the Claude Code hooks of DIR, their token and the writer they reach"},
 	}
 }
