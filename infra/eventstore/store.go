@@ -297,9 +297,11 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	raws := make([][]byte, len(events))
 	for i, e := range events {
-		raw, err := json.Marshal(e)
+		// The round trip check: an event that would not decode to its own
+		// hash is refused, never appended (it would break the chain).
+		raw, err := e.Encode()
 		if err != nil {
-			return domain.AppendResult{}, fmt.Errorf("encode event: %w", err)
+			return domain.AppendResult{}, err
 		}
 		raws[i] = raw
 	}

@@ -64,6 +64,8 @@ func statusOf(err error) (int, ErrorDetail) {
 			status = http.StatusConflict
 		}
 		return status, ErrorDetail{Code: re.Code, Message: re.Message}
+	case errors.Is(err, domain.ErrNotEncodable):
+		return http.StatusBadRequest, ErrorDetail{Code: "event_not_encodable", Message: err.Error()}
 	case errors.Is(err, domain.ErrUnauthenticated):
 		return http.StatusUnauthorized, ErrorDetail{Code: "unauthenticated", Message: "a valid bearer token is required (Authorization: Bearer <token>)"}
 	case errors.Is(err, domain.ErrForbidden):

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -79,6 +80,9 @@ func (g *Gate) validate(c echo.Context) error {
 		return badRequest("tool_name", "tool_name_invalid", "tool_name is required (at most 256 bytes)")
 	case len(req.ToolInput) == 0 || req.ToolInput[0] != '{':
 		return badRequest("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
+	case !utf8.Valid(req.ToolInput):
+		// Strings decoded by encoding/json are made valid; a raw message is not.
+		return badRequest("tool_input", "invalid_utf8", "tool_input is not valid UTF-8")
 	}
 	d, err := g.Validate.Handle(c.Request().Context(), command.ValidateCall{Agent: agent, SessionID: limitText(req.SessionID),
 		Tool: req.ToolName, Input: req.ToolInput, Cwd: req.Cwd, ToolUseID: limitText(req.ToolUseID)})

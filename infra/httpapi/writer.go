@@ -53,7 +53,7 @@ const maxEventsPage = 10000
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
 	e := newEcho(w.Log, w.Ready)
-	v1 := e.Group("/v1", authenticate(w.Agents, w.Limits))
+	v1 := e.Group("/v1", checkText, authenticate(w.Agents, w.Limits))
 	v1.PUT("/files/*", w.putFile)
 	v1.DELETE("/files/*", w.deleteFile)
 	v1.POST("/files/move", w.moveFile)
@@ -99,7 +99,9 @@ func accepted(c echo.Context, status int, res domain.AppendResult) error {
 	return c.JSON(status, out)
 }
 
-// meta builds event metadata: the agent always comes from the token.
+// meta builds event metadata: the agent always comes from the token. The
+// headers were checked for valid UTF-8 by checkText; over-long ids are cut
+// on a character boundary.
 func meta(c echo.Context, agent domain.Agent) domain.Metadata {
 	h := c.Request().Header
 	return domain.Metadata{
@@ -110,12 +112,7 @@ func meta(c echo.Context, agent domain.Agent) domain.Metadata {
 	}
 }
 
-func limitText(s string) string {
-	if len(s) > 128 {
-		return s[:128]
-	}
-	return s
-}
+func limitText(s string) string { return domain.TruncateText(s, domain.MaxMetaBytes) }
 
 // requestParam reads a parameter from the query or, failing that, a header.
 func requestParam(c echo.Context, query, header string) string {
@@ -127,10 +124,15 @@ func requestParam(c echo.Context, query, header string) string {
 
 func commandID(c echo.Context) (string, error) {
 	id := requestParam(c, "command_id", "X-Command-Id")
-	if len(id) > 128 {
-		return "", badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	return id, checkCommandID(id)
+}
+
+// checkCommandID applies the same limits to every command's command_id.
+func checkCommandID(id string) error {
+	if len(id) > domain.MaxMetaBytes {
+		return badRequest("command_id", "command_id_too_long", fmt.Sprintf("command_id is at most %d bytes", domain.MaxMetaBytes))
 	}
-	return id, nil
+	return domain.CheckText("command_id", id)
 }
 
 func expectedVersion(c echo.Context) (*uint64, error) {
@@ -263,8 +265,8 @@ func (w *Writer) moveFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(req.CommandID) > 128 {
-		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	if err := checkCommandID(req.CommandID); err != nil {
+		return err
 	}
 	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: req.CommandID, Meta: meta(c, agent), Ops: []command.FileOp{op}})
 	if err != nil {
@@ -350,8 +352,8 @@ func (w *Writer) changes(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.CommandID) > 128 {
-		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	if err := checkCommandID(req.CommandID); err != nil {
+		return err
 	}
 	if len(req.Ops) > command.MaxOps {
 		return badRequest("ops", "ops_too_many", fmt.Sprintf("a change set has at most %d operations", command.MaxOps))
@@ -550,6 +552,9 @@ func (w *Writer) restore(c echo.Context) error {
 	}
 	var req restoreRequest
 	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkCommandID(req.CommandID); err != nil {
 		return err
 	}
 	point, err := domain.ParsePoint("point", req.Point)
