@@ -248,15 +248,30 @@ func (s *Store) StreamAt(stream string, seq uint64) (domain.Event, bool, error) 
 
 // Streams returns the ids of every stream whose id starts with prefix.
 func (s *Store) Streams(prefix string) ([]string, error) {
+	var out []string
+	err := s.EachStream(prefix, func(stream string) bool {
+		out = append(out, stream)
+		return true
+	})
+	return out, err
+}
+
+// EachStream calls fn with the id of every stream that starts with prefix,
+// in order, until fn returns false.
+func (s *Store) EachStream(prefix string, fn func(stream string) bool) error {
 	start := pebbledb.Key(prefixVersion, []byte(prefix))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
 	if err != nil {
-		return nil, fmt.Errorf("scan streams: %w", err)
+		return fmt.Errorf("scan streams: %w", err)
 	}
 	defer it.Close()
-	var out []string
 	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, string(it.Key()[len(prefixVersion):]))
+		if !fn(string(it.Key()[len(prefixVersion):])) {
+			break
+		}
 	}
-	return out, it.Error()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("scan streams: %w", err)
+	}
+	return nil
 }

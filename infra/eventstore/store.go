@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,7 +174,8 @@ func (s *Store) commitGroup(group []*pending) {
 		store:    s,
 		batch:    s.db.NewBatch(),
 		versions: map[string]uint64{},
-		commands: map[string]domain.AppendResult{},
+		commands: map[string]commandRecord{},
+		last:     map[string]domain.Event{},
 		head:     head,
 		lastHash: lastHash,
 		lastTime: lastTime,
@@ -221,10 +223,52 @@ type groupState struct {
 	store    *Store
 	batch    *pebble.Batch
 	versions map[string]uint64
-	commands map[string]domain.AppendResult
+	commands map[string]commandRecord
+	last     map[string]domain.Event // each stream's newest event of this group
 	head     uint64
 	lastHash string
 	lastTime time.Time
+}
+
+// commandRecord is what the log keeps of a command with a command id: its
+// result and what it asked for.
+type commandRecord struct {
+	FirstSeq    uint64 `json:"first_seq"`
+	LastSeq     uint64 `json:"last_seq"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// duplicate answers a command id seen before: its first result, or
+// command_id_reused when it asked for something else. Records written
+// before fingerprints existed match any request.
+func (r commandRecord) duplicate(req domain.AppendRequest) (domain.AppendResult, error) {
+	if r.Fingerprint != "" && req.Fingerprint != "" && r.Fingerprint != req.Fingerprint {
+		return domain.AppendResult{}, &domain.RuleError{Code: "command_id_reused",
+			Message: fmt.Sprintf("command_id %q was used for another request (at seq %d)", req.CommandID, r.LastSeq)}
+	}
+	return domain.AppendResult{FirstSeq: r.FirstSeq, LastSeq: r.LastSeq, Duplicate: true}, nil
+}
+
+// LastEvent is the stream's newest event, this group's included.
+func (g *groupState) LastEvent(stream string) (domain.Event, bool, error) {
+	if e, ok := g.last[stream]; ok {
+		return e, true, nil
+	}
+	return g.store.LastEvent(stream)
+}
+
+// EachStream lists the streams with prefix, those this group created included.
+func (g *groupState) EachStream(prefix string, fn func(string) bool) error {
+	seen := map[string]bool{}
+	for stream := range g.last {
+		if strings.HasPrefix(stream, prefix) {
+			seen[stream] = true
+			if !fn(stream) {
+				return nil
+			}
+		}
+	}
+	return g.store.EachStream(prefix, func(stream string) bool { return seen[stream] || fn(stream) })
 }
 
 func (g *groupState) version(stream string) (uint64, error) {
@@ -239,11 +283,12 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	if req.CommandID != "" {
 		cmdKey = pebbledb.Key(prefixCommand, []byte(req.Meta.AgentID), []byte{0}, []byte(req.CommandID))
 		if r, ok := g.commands[string(cmdKey)]; ok {
-			r.Duplicate = true
-			return r, nil
+			return r.duplicate(req)
 		}
-		if r, ok, err := g.store.commandResult(cmdKey); err != nil || ok {
-			return r, err
+		if r, ok, err := g.store.commandRecord(cmdKey); err != nil {
+			return domain.AppendResult{}, err
+		} else if ok {
+			return r.duplicate(req)
 		}
 	}
 	for _, x := range req.Expect {
@@ -257,6 +302,11 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	if len(req.Drafts) == 0 {
 		return domain.AppendResult{}, errors.New("append of no events")
+	}
+	if req.Guard != nil {
+		if err := req.Guard(g); err != nil {
+			return domain.AppendResult{}, err
+		}
 	}
 	at := g.store.now()
 	if at.Before(g.lastTime) {
@@ -320,24 +370,27 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	res := domain.AppendResult{FirstSeq: events[0].Seq, LastSeq: head, Events: events}
 	if cmdKey != nil {
-		raw, _ := json.Marshal(res)
+		rec := commandRecord{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Fingerprint: req.Fingerprint}
+		raw, _ := json.Marshal(rec)
 		g.batch.Set(cmdKey, raw, nil)
-		g.commands[string(cmdKey)] = res
+		g.commands[string(cmdKey)] = rec
+	}
+	for _, e := range events {
+		g.last[e.StreamID] = e
 	}
 	g.head, g.lastHash, g.lastTime = head, prev, at
 	return res, nil
 }
 
-func (s *Store) commandResult(key []byte) (domain.AppendResult, bool, error) {
+func (s *Store) commandRecord(key []byte) (commandRecord, bool, error) {
 	raw, ok, err := pebbledb.Get(s.db, key)
 	if err != nil || !ok {
-		return domain.AppendResult{}, false, err
+		return commandRecord{}, false, err
 	}
-	var r domain.AppendResult
+	var r commandRecord
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return domain.AppendResult{}, false, fmt.Errorf("decode command record: %w", err)
+		return commandRecord{}, false, fmt.Errorf("decode command record: %w", err)
 	}
-	r.Duplicate = true
 	return r, true, nil
 }
 

@@ -107,6 +107,69 @@ func TestExpectationsAndIdempotency(t *testing.T) {
 	}
 }
 
+func TestCommandIDMeansOneRequest(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	req := func(id, fp, stream string) domain.AppendRequest {
+		return domain.AppendRequest{CommandID: id, Fingerprint: fp, Meta: domain.Metadata{AgentID: "a"}, Drafts: []domain.Draft{write(stream)}}
+	}
+	cases := []struct {
+		name string
+		req  domain.AppendRequest
+		code string // the rule broken, "" for none
+		dup  bool
+	}{
+		{"first", req("k", "fp1", "f"), "", false},
+		{"retry", req("k", "fp1", "f"), "", true},
+		{"other request", req("k", "fp2", "f"), "command_id_reused", false},
+		{"no fingerprint", req("k", "", "f"), "", true},
+		{"other id", req("k2", "fp2", "g"), "", false},
+	}
+	for _, tc := range cases {
+		res, err := s.Append(ctx, tc.req)
+		var re *domain.RuleError
+		if (tc.code != "") != (errors.As(err, &re) && re.Code == tc.code) || (tc.code == "" && err != nil) || res.Duplicate != tc.dup {
+			t.Errorf("%s: %+v, %v", tc.name, res, err)
+		}
+	}
+}
+
+func TestGuardSeesTheLogAndRefuses(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	for _, stream := range []string{"file:d/a", "file:d/b", "file:e"} {
+		if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write(stream)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := errors.New("refused")
+	var seen []string
+	guard := func(log domain.StreamLookup) error {
+		seen = seen[:0]
+		if err := log.EachStream("file:d/", func(stream string) bool { seen = append(seen, stream); return true }); err != nil {
+			return err
+		}
+		if _, ok, err := log.LastEvent("file:e"); err != nil || !ok {
+			return fmt.Errorf("last event of file:e: %v %v", ok, err)
+		}
+		return refused
+	}
+	before, _ := s.Head()
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("x")}, Guard: guard}); !errors.Is(err, refused) {
+		t.Fatalf("guarded append: %v", err)
+	}
+	if after, _ := s.Head(); after != before {
+		t.Fatalf("a refused append moved the head %d → %d", before, after)
+	}
+	if fmt.Sprint(seen) != "[file:d/a file:d/b]" {
+		t.Fatalf("guard saw streams %v", seen)
+	}
+}
+
 func BenchmarkAppendParallel(b *testing.B) {
 	s := open(b, b.TempDir())
 	defer s.Close()

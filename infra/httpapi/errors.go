@@ -60,7 +60,7 @@ func statusOf(err error) (int, ErrorDetail) {
 		switch re.Code {
 		case "file_not_found":
 			status = http.StatusNotFound
-		case "file_exists", "agent_exists", "snapshot_exists":
+		case "file_exists", "agent_exists", "snapshot_exists", "path_conflict", "command_id_reused":
 			status = http.StatusConflict
 		}
 		return status, ErrorDetail{Code: re.Code, Message: re.Message}

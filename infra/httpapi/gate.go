@@ -65,7 +65,12 @@ type preToolUse struct {
 }
 
 func (g *Gate) validate(c echo.Context) error {
-	agent := agentOf(c)
+	// The gate is for agents that act: an observer's call would append an
+	// audit event for a tool call it may not make.
+	agent, err := require(c, domain.RoleBuilder, domain.RoleReviewer, domain.RoleExpert)
+	if err != nil {
+		return err
+	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBody)
 	var req preToolUse
 	if err := json.NewDecoder(body).Decode(&req); err != nil {

@@ -147,15 +147,18 @@ func expectedVersion(c echo.Context) (*uint64, error) {
 	return &v, nil
 }
 
-func parseMode(field, s string) (uint32, error) {
+// parseMode reads octal permission bits, kept exactly (0000 included); nil
+// when s is empty. Anything else (setuid, sticky, file type bits) is a 400.
+func parseMode(field, s string) (*uint32, error) {
 	if s == "" {
-		return 0, nil
+		return nil, nil
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || m > 0o777 {
-		return 0, badRequest(field, "mode_invalid", "mode must be octal permission bits, for example 644 or 755")
+		return nil, badRequest(field, "mode_invalid", "mode must be octal permission bits from 000 to 777, for example 644 or 755")
 	}
-	return uint32(m), nil
+	mode := uint32(m)
+	return &mode, nil
 }
 
 // filePath takes the path from the URL. The decoded URL path is used, so
