@@ -82,7 +82,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		mnt.Wait()
 		cancel(errors.New("unmounted from outside"))
 	}()
-	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), s.addr, filepath.Join(s.Data, "fuser.addr"))
+	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "fuser.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

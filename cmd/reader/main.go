@@ -73,7 +73,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		MaxWait: 30 * time.Second,
 		Ready:   r.Ready,
 	}
-	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.Data, "reader.addr"))
+	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

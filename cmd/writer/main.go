@@ -40,6 +40,8 @@ type settings struct {
 	projectRoot  string
 	reviewTTL    time.Duration
 	debugAddr    string
+	maxConns     int
+	bodyIdle     time.Duration
 }
 
 func main() {
@@ -56,6 +58,8 @@ func main() {
 	fs.StringVar(&s.shadowPolicy, "shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded, not enforced")
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
+	fs.IntVar(&s.maxConns, "max-conns", httpapi.DefaultMaxConns, "concurrent HTTP connections accepted; more wait")
+	fs.DurationVar(&s.bodyIdle, "body-timeout", httpapi.DefaultBodyIdle, "how long a request body may stop arriving before the request fails (408)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
@@ -176,7 +180,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			},
 		},
 	}
-	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "writer.addr"))
+	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.data, "writer.addr"),
+		MaxConns: s.maxConns, BodyIdle: s.bodyIdle})
 	cancel(nil)
 	<-relayDone
 	if err == nil && parent.Err() == nil {

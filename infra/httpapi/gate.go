@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -71,14 +70,9 @@ func (g *Gate) validate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBody)
 	var req preToolUse
-	if err := json.NewDecoder(body).Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("body", "json_invalid", "body is not a PreToolUse JSON object: "+err.Error())
+	if err := decodeBody(c, &req, maxValidateBody, false); err != nil {
+		return err
 	}
 	switch {
 	case req.ToolName == "" || len(req.ToolName) > 256:

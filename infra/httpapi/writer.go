@@ -226,27 +226,7 @@ func (w *Writer) fileOp(c echo.Context, r fileRequest, op command.FileOp) error 
 // maxJSONBody bounds JSON command bodies (a change set with inline content).
 const maxJSONBody = 64 << 20
 
-func decodeJSON(c echo.Context, v any) error {
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return badRequest(ute.Field, "json_type", fmt.Sprintf("field %s has the wrong type", ute.Field))
-		}
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return badRequest(f, "json_unknown_field", err.Error())
-		}
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("body", "json_invalid", "body is not valid JSON: "+err.Error())
-	}
-	return nil
-}
+func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, maxJSONBody, true) }
 
 type moveRequest struct {
 	From            string  `json:"from"`
