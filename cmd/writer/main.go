@@ -41,6 +41,7 @@ type settings struct {
 	reviewTTL    time.Duration
 	debugAddr    string
 	maxConns     int
+	minFree      uint64
 	bodyIdle     time.Duration
 }
 
@@ -58,6 +59,7 @@ func main() {
 	fs.StringVar(&s.shadowPolicy, "shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded, not enforced")
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
+	fs.Uint64Var(&s.minFree, "min-free", 64<<20, "bytes the data disk keeps free: appends past it answer 507 insufficient_storage; 0 disables")
 	fs.IntVar(&s.maxConns, "max-conns", httpapi.DefaultMaxConns, "concurrent HTTP connections accepted; more wait")
 	fs.DurationVar(&s.bodyIdle, "body-timeout", httpapi.DefaultBodyIdle, "how long a request body may stop arriving before the request fails (408)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
@@ -73,12 +75,12 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := eventstore.Open(filepath.Join(s.data, "events"), log)
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithReserve(s.minFree))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store.Blobs())
+	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store.Blobs(), blobstore.WithReserve(s.minFree))
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"regexp"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // ErrTooLarge is returned when content exceeds the store's size limit.
@@ -39,19 +40,31 @@ type Small interface {
 
 // Store is a content-addressed store of blobs.
 type Store struct {
-	dir   string
-	small Small // nil: every blob is a file
+	dir     string
+	small   Small  // nil: every blob is a file
+	reserve uint64 // bytes the disk must keep free after a blob is stored
 }
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithReserve refuses (pebbledb.ErrNoSpace) a blob file that would leave
+// less than bytes free on the disk.
+func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
 
 // Open creates dir if needed and returns a store over it and small (which
 // may be nil).
-func Open(dir string, small Small) (*Store, error) {
+func Open(dir string, small Small, opts ...Option) (*Store, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create blob dir: %w", err)
 		}
 	}
-	return &Store{dir: dir, small: small}, nil
+	s := &Store{dir: dir, small: small}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Content is ingested content. When Inline is set the content is small and
@@ -115,6 +128,9 @@ func (s *Store) putFile(r io.Reader, limit int64) (domain.ContentRef, error) {
 	}
 	if n > limit {
 		return domain.ContentRef{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+	}
+	if err := pebbledb.CheckSpace(s.dir, 0, s.reserve); err != nil {
+		return domain.ContentRef{}, err
 	}
 	ref := domain.ContentRef{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
 	if _, err := os.Stat(s.path(ref.Hash)); err == nil {

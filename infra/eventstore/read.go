@@ -184,7 +184,9 @@ func (s *Store) StreamEvents(stream string) ([]domain.Event, error) {
 
 // Blobs is the small content stored with the events; a lone PutBlob (an
 // upload before the command that refers to it) is fsync'd.
-func (s *Store) Blobs() pebbledb.Blobs { return pebbledb.Blobs{DB: s.db, Write: pebble.Sync} }
+func (s *Store) Blobs() pebbledb.Blobs {
+	return pebbledb.Blobs{DB: s.db, Write: pebble.Sync, Dir: s.dir, Reserve: s.reserve}
+}
 
 // SeqAtTime returns the last sequence at or before t (0 when none).
 func (s *Store) SeqAtTime(t time.Time) (uint64, error) {

@@ -38,6 +38,8 @@ var ErrClosed = errors.New("event store closed")
 
 // Store is the event log. It is safe for concurrent use.
 type Store struct {
+	dir     string
+	reserve uint64 // bytes the disk must keep free after an append
 	db      *pebble.DB
 	log     *slog.Logger
 	now     func() time.Time
@@ -69,13 +71,23 @@ type headRecord struct {
 	Time time.Time `json:"time"`
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithReserve makes appends fail with pebbledb.ErrNoSpace, before anything
+// is written, while the disk has less than bytes free: the database keeps
+// room for its own work (the WAL, flushes, the outbox cursor) and never
+// meets a full disk mid-commit, which Pebble cannot survive.
+func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
+
 // Open opens the log in dir and starts its committer.
-func Open(dir string, log *slog.Logger) (*Store, error) {
+func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	db, err := pebbledb.Open(dir, log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
+		dir:     dir,
 		db:      db,
 		log:     log,
 		now:     time.Now,
@@ -83,6 +95,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		notify:  make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	raw, ok, err := pebbledb.Get(db, []byte(keyHead))
 	if err != nil {
@@ -193,10 +208,18 @@ func (s *Store) commitGroup(group []*pending) {
 		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash, Time: g.lastTime})
 		err := g.batch.Set([]byte(keyHead), rec, nil)
 		if err == nil {
+			// Twice the batch: its WAL record, then the flushed table.
+			err = pebbledb.CheckSpace(s.dir, 2*uint64(g.batch.Len()), s.reserve)
+		}
+		if err == nil {
 			err = g.batch.Commit(pebble.Sync)
 		}
-		if err != nil {
+		if pebbledb.IsNoSpace(err) {
+			s.log.Warn("append refused: disk full", "err", err)
+		} else if err != nil {
 			s.log.Error("commit failed", "err", err)
+		}
+		if err != nil {
 			for i := range replies {
 				if replies[i].err == nil {
 					replies[i] = appendReply{err: fmt.Errorf("commit events: %w", err)}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // ErrorBody is the JSON error contract: {"error": {...}}.
@@ -73,6 +74,8 @@ func statusOf(err error) (int, ErrorDetail) {
 			return http.StatusRequestTimeout, ErrorDetail{Code: "body_timeout", Message: "the request body stopped arriving", Field: "body"}
 		}
 		return http.StatusBadRequest, ErrorDetail{Code: "body_unreadable", Message: be.Error(), Field: "body"}
+	case pebbledb.IsNoSpace(err):
+		return http.StatusInsufficientStorage, ErrorDetail{Code: "insufficient_storage", Message: "the writer's disk is full; nothing was stored, retry once space is freed"}
 	case errors.Is(err, domain.ErrNotEncodable):
 		return http.StatusBadRequest, ErrorDetail{Code: "event_not_encodable", Message: err.Error()}
 	case errors.Is(err, domain.ErrUnauthenticated):

@@ -89,6 +89,10 @@ type Blobs struct {
 	// Write says how a lone PutBlob is written: pebble.Sync where the blob
 	// must be durable, pebble.NoSync for a cache.
 	Write *pebble.WriteOptions
+	// Dir and Reserve, when Reserve is set, refuse a PutBlob that would
+	// leave less than Reserve bytes free on Dir's disk (ErrNoSpace).
+	Dir     string
+	Reserve uint64
 }
 
 // Blob returns the content with hash.
@@ -98,6 +102,9 @@ func (b Blobs) Blob(hash string) ([]byte, bool, error) {
 
 // PutBlob stores content under its hash.
 func (b Blobs) PutBlob(hash string, data []byte) error {
+	if err := CheckSpace(b.Dir, 2*uint64(len(data)), b.Reserve); err != nil {
+		return err
+	}
 	if err := b.DB.Set(Key(BlobPrefix, []byte(hash)), data, b.Write); err != nil {
 		return fmt.Errorf("store blob: %w", err)
 	}
