@@ -162,3 +162,80 @@ func TestDiskFull(t *testing.T) {
 	default:
 	}
 }
+
+// flipByte damages one byte of a file, as a failing disk would, and moves
+// its time so no cache takes it for the old file.
+func flipByte(t *testing.T, path string, at int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x20
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedContent flips a byte of stored contents: verify names the
+// damaged blob, the writer and the reader answer corrupt_content for that
+// file only, and search skips it and says so.
+func TestDamagedContent(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	big := strings.Repeat("needle in a big file\n", 10000) // stored as a file
+	e.put(e.admin, "ok.txt", "needle in a small file\n")
+	seq := e.put(e.admin, "big.txt", big)
+	for _, p := range []string{"ok.txt", "big.txt"} {
+		if _, err := e.readFile(p, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := hashOf(big)
+	flipByte(t, filepath.Join(e.data, "blobs", hash[:2], hash[2:]), 1000)
+
+	cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "verify")
+	cmd.Env = append(cmd.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+e.sys.AdminToken)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "damaged content: "+hash) {
+		t.Fatalf("lighthouse verify with a damaged blob: %v\n%s", err, out)
+	}
+	if _, err := e.admin.Do(ctx, "GET", "/v1/blobs/"+hash, nil, nil, nil); !isCode(err, 500, "corrupt_content") {
+		t.Errorf("writer serves a damaged blob: %v", err)
+	}
+
+	// The reader's own copy.
+	copies, _ := filepath.Glob(filepath.Join(e.data, "reader", "*", hash[:2], hash[2:]))
+	if len(copies) == 0 {
+		copies, _ = filepath.Glob(filepath.Join(e.data, "reader", "*", "*", hash[:2], hash[2:]))
+	}
+	if len(copies) != 1 {
+		t.Fatalf("reader's copy of %s not found: %v", hash, copies)
+	}
+	flipByte(t, copies[0], 2000)
+	if _, err := e.readFile("big.txt", seq); !isCode(err, 500, "corrupt_content") {
+		t.Errorf("reader serves a damaged blob: %v", err)
+	}
+	if got, err := e.readFile("ok.txt", seq); err != nil || got != "needle in a small file\n" {
+		t.Errorf("an intact file next to a damaged one: %q, %v", got, err)
+	}
+	body, err := e.reader.Open(ctx, "/v1/search?q=needle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(readAll(t, body)), "\n")
+	body.Close()
+	if last := lines[len(lines)-1]; len(lines) != 2 || !strings.Contains(last, `"corrupt":["big.txt"]`) {
+		t.Errorf("search over a damaged file: %v", lines)
+	}
+}

@@ -74,6 +74,8 @@ func statusOf(err error) (int, ErrorDetail) {
 			return http.StatusRequestTimeout, ErrorDetail{Code: "body_timeout", Message: "the request body stopped arriving", Field: "body"}
 		}
 		return http.StatusBadRequest, ErrorDetail{Code: "body_unreadable", Message: be.Error(), Field: "body"}
+	case errors.Is(err, blobstore.ErrCorrupt):
+		return http.StatusInternalServerError, ErrorDetail{Code: "corrupt_content", Message: err.Error()}
 	case pebbledb.IsNoSpace(err):
 		return http.StatusInsufficientStorage, ErrorDetail{Code: "insufficient_storage", Message: "the writer's disk is full; nothing was stored, retry once space is freed"}
 	case errors.Is(err, domain.ErrNotEncodable):

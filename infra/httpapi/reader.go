@@ -356,6 +356,9 @@ func (r *Reader) search(c echo.Context) error {
 		resp.WriteHeader(http.StatusOK)
 	}
 	out := map[string]any{"done": true, "at": q.At, "matches": sum.Matches, "files_searched": sum.Files, "truncated": sum.Truncated}
+	if len(sum.Corrupt) > 0 {
+		out["corrupt"] = sum.Corrupt // skipped: their stored content is damaged
+	}
 	if err != nil {
 		out["error"] = err.Error()
 	}

@@ -495,10 +495,22 @@ func (w *Writer) verify(c echo.Context) error {
 		return err
 	}
 	n, err := w.Events.Verify()
+	out := map[string]any{"ok": err == nil, "verified": n}
 	if err != nil {
-		return c.JSON(http.StatusOK, map[string]any{"ok": false, "verified": n, "error": err.Error()})
+		out["error"] = err.Error()
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "verified": n})
+	checked, damaged, err := w.Blobs.VerifyAll()
+	if err != nil {
+		return err
+	}
+	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
+	if len(damaged) > 0 {
+		out["ok"] = false
+		if out["error"] == nil {
+			out["error"] = fmt.Sprintf("%d content blobs do not match their hash", len(damaged))
+		}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 type snapshotRequest struct {

@@ -110,3 +110,21 @@ func (b Blobs) PutBlob(hash string, data []byte) error {
 	}
 	return nil
 }
+
+// EachBlob calls fn with every stored blob until fn returns false.
+func (b Blobs) EachBlob(fn func(hash string, data []byte) bool) error {
+	it, err := b.DB.NewIter(&pebble.IterOptions{LowerBound: []byte(BlobPrefix), UpperBound: PrefixEnd([]byte(BlobPrefix))})
+	if err != nil {
+		return fmt.Errorf("scan blobs: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(string(it.Key()[len(BlobPrefix):]), it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("scan blobs: %w", err)
+	}
+	return nil
+}
