@@ -46,9 +46,9 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return noFUSE{"/dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)"}
 	}
-	if err := os.MkdirAll(s.mount, 0o755); err != nil {
-		return fmt.Errorf("create mount point: %w", err)
-	}
+	// The mount point is not touched here: after a crash it may be a stale
+	// FUSE mount that every stat or mkdir fails on. Mount detaches it first,
+	// then creates the directory.
 	r, err := replica.Open(s.Settings, log)
 	if err != nil {
 		return err
