@@ -21,6 +21,14 @@ func NewAgents() *Agents {
 	return &Agents{byToken: map[string]domain.Agent{}, byName: map[string]domain.Agent{}}
 }
 
+// reset forgets every agent, for a projection rebuilt from the log.
+func (a *Agents) reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.byToken)
+	clear(a.byName)
+}
+
 // Apply learns from an agent event; other events are ignored.
 func (a *Agents) Apply(e domain.Event) error {
 	if e.Type != domain.TypeAgentRegistered {

@@ -56,6 +56,9 @@ type Store struct {
 	hash     string
 	advanced chan struct{} // closed and replaced on every apply
 	onChange []ChangeFunc
+	rebuilds int    // times Reset was called since the process started
+	rebuilt  string // why, the last time
+	onReset  []func()
 }
 
 type position struct {
@@ -115,6 +118,14 @@ func (s *Store) OnChange(fn ChangeFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onChange = append(s.onChange, fn)
+}
+
+// OnReset registers fn to be told that the projection was reset: every
+// path may have changed. Register before the projection starts following.
+func (s *Store) OnReset(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onReset = append(s.onReset, fn)
 }
 
 // Position returns the last applied sequence and its chain hash.
@@ -207,6 +218,43 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		fn(last.Seq, touched)
 	}
 	return nil
+}
+
+// Reset forgets everything the projection applied (contents, which are
+// named by hash, stay), so that it is rebuilt from the writer's log: the
+// log no longer continues what the projection holds. reason is kept for
+// Rebuilt.
+func (s *Store) Reset(reason string) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Delete([]byte(keyPosition), nil)
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview} {
+		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("reset projection: %w", err)
+	}
+	s.agents.reset()
+	s.reviews.reset()
+	s.mu.Lock()
+	s.pos, s.hash = 0, ""
+	s.rebuilds++
+	s.rebuilt = reason
+	fns := s.onReset
+	s.mu.Unlock()
+	s.log.Warn("projection reset: rebuilding from the writer's log", "reason", reason)
+	for _, fn := range fns {
+		fn()
+	}
+	return nil
+}
+
+// Rebuilt says how often the projection was reset since the process
+// started, and why the last time.
+func (s *Store) Rebuilt() (int, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rebuilds, s.rebuilt
 }
 
 // WaitFor blocks until the projection has applied seq or ctx ends.

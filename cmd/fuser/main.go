@@ -61,6 +61,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		}
 		fsys.Changed(seq, paths)
 	})
+	// A projection rebuilt from the log may differ anywhere.
+	r.Model.OnReset(func() { fsys.Changed(0, nil) })
 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)

@@ -20,6 +20,9 @@ type Projection interface {
 	// Apply applies events that follow Position without a gap, atomically
 	// with the new position.
 	Apply(ctx context.Context, events []domain.Event) error
+	// Reset forgets everything applied, back to position 0: the writer's
+	// log no longer continues the projection's chain.
+	Reset(reason string) error
 }
 
 // Backfill reads the writer's log: the events after a sequence, and the head.
@@ -138,7 +141,14 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		pos, hash := f.Target.Position()
-		events, head, err := f.Backfill.Events(ctx, pos, page)
+		// Ask from the projection's own last event, to compare it with the
+		// writer's: a log restored from a backup, or a projection from
+		// another log, must not be continued.
+		from := pos
+		if pos > 0 {
+			from = pos - 1
+		}
+		events, head, err := f.Backfill.Events(ctx, from, page)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -151,6 +161,22 @@ func (f *Follower) catchUp(ctx context.Context) error {
 			}
 			backoff = min(2*backoff, 5*time.Second)
 			continue
+		}
+		if pos > 0 {
+			var reason string
+			switch {
+			case len(events) == 0 || head < pos:
+				reason = fmt.Sprintf("the projection is at %d, the writer's log ends at %d", pos, head)
+			case events[0].Seq != pos || events[0].Hash != hash:
+				reason = fmt.Sprintf("event %d is %.12s in the projection, %.12s in the writer's log", pos, hash, events[0].Hash)
+			}
+			if reason != "" {
+				if err := f.Target.Reset(reason); err != nil {
+					return err
+				}
+				continue
+			}
+			events = events[1:]
 		}
 		if len(events) == 0 {
 			return nil

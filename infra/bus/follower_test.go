@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,15 @@ type target struct {
 	mu      sync.Mutex
 	applied []uint64
 	hash    string
+	resets  []string
+}
+
+func (p *target) Reset(reason string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applied, p.hash = nil, ""
+	p.resets = append(p.resets, reason)
+	return nil
 }
 
 func (p *target) Position() (uint64, string) {
@@ -140,5 +150,48 @@ func TestFollowerDedupesFillsGapsAndRejectsForgeries(t *testing.T) {
 	}
 	if tgt.hash != forged[0].Hash {
 		t.Fatal("the forged event was applied instead of the writer's")
+	}
+}
+
+// TestFollowerRebuildsWhenTheLogDiverges gives the follower a projection of
+// another history than the writer's log: it resets and rebuilds from the
+// log, and a projection that matches is left alone.
+func TestFollowerRebuildsWhenTheLogDiverges(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name          string
+		projected     int // events of the first history the projection holds
+		shared        int // of which the writer's log keeps
+		writer        int // events in the writer's log
+		wantRebuilds  int
+		reasonContain string
+	}{
+		{"log restored from a backup, shorter", 43, 23, 28, 1, "log ends at 28"},
+		{"same length, another history", 10, 5, 10, 1, "in the writer's log"},
+		{"projection behind, same history", 5, 5, 12, 0, ""},
+		{"projection at the head", 7, 7, 7, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			first := &fakeLog{}
+			first.append(t, c.projected)
+			writer := &fakeLog{events: append([]domain.Event(nil), first.events[:c.shared]...)}
+			writer.append(t, c.writer-c.shared) // a new history from there
+			tgt := &target{}
+			if err := tgt.Apply(context.Background(), first.events); err != nil {
+				t.Fatal(err)
+			}
+			f := &Follower{Backfill: writer, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PageSize: 4}
+			if err := f.catchUp(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(tgt.resets) != c.wantRebuilds || (c.wantRebuilds > 0 && !strings.Contains(tgt.resets[0], c.reasonContain)) {
+				t.Fatalf("resets %q, want %d with %q", tgt.resets, c.wantRebuilds, c.reasonContain)
+			}
+			if pos, hash := tgt.Position(); pos != uint64(c.writer) || hash != writer.events[c.writer-1].Hash {
+				t.Fatalf("after catch-up at %d %.12s, want the writer's %d", pos, hash, c.writer)
+			}
+		})
 	}
 }

@@ -24,6 +24,9 @@ type Progress interface {
 	Head() uint64
 	WaitFor(ctx context.Context, seq uint64) error
 	Snapshots() ([]domain.SnapshotCreated, error)
+	// Rebuilt says how often the projection was rebuilt from the writer's
+	// log since the process started, and why the last time.
+	Rebuilt() (int, string)
 }
 
 // WriterHead asks the writer for its head.
@@ -236,10 +239,15 @@ type ReaderStatus struct {
 	WriterHead  *uint64 `json:"writer_head"`
 	Lag         *uint64 `json:"lag"`
 	WriterError string  `json:"writer_error,omitempty"`
+	// Rebuilds counts the times the projection found that the writer's log
+	// no longer continues it and rebuilt itself from the log.
+	Rebuilds      int    `json:"rebuilds,omitempty"`
+	RebuildReason string `json:"rebuild_reason,omitempty"`
 }
 
 func (r *Reader) status(c echo.Context) error {
 	st := ReaderStatus{Applied: r.Progress.Head()}
+	st.Rebuilds, st.RebuildReason = r.Progress.Rebuilt()
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	head, err := r.WriterHead(ctx)
