@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -97,6 +99,41 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 		return nil, fmt.Errorf("open projection: %w", err)
 	}
 	return s, nil
+}
+
+// OpenOrRebuild opens the projection in dir; when its files are damaged
+// (Pebble finds corruption, or a record no longer decodes) it moves them
+// aside to dir.damaged-<time> and starts an empty projection, which the
+// follower rebuilds from the writer's log. Rebuilt reports it.
+func OpenOrRebuild(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
+	s, err := Open(dir, log, agents)
+	if err == nil || !damaged(err) {
+		return s, err
+	}
+	aside := fmt.Sprintf("%s.damaged-%d", dir, time.Now().UnixNano())
+	log.Warn("projection is damaged; keeping it aside and rebuilding from the writer's log", "err", err, "aside", aside)
+	if rerr := os.Rename(dir, aside); rerr != nil {
+		return nil, fmt.Errorf("%w (and moving it aside failed: %w)", err, rerr)
+	}
+	reason := fmt.Sprintf("the projection's files were damaged (%v); they are kept in %s", err, aside)
+	agents.reset()
+	if s, err = Open(dir, log, agents); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.rebuilds, s.rebuilt = 1, reason
+	s.mu.Unlock()
+	return s, nil
+}
+
+// damaged reports whether an error opening a projection means its files
+// are damaged, rather than, say, locked by another process.
+func damaged(err error) bool {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	return pebble.IsCorruptionError(err) || errors.As(err, &se) || errors.As(err, &te)
 }
 
 func (s *Store) loadAgents() error {

@@ -46,6 +46,20 @@ type Follower struct {
 	PageSize int
 	// OnCaughtUp, if set, is called once the first catch-up is done.
 	OnCaughtUp func()
+	// OnFailure, if set, is told of every failure to apply the log (nil once
+	// applying works again). The follower keeps its last good state and
+	// retries when the bus is next idle, instead of stopping.
+	OnFailure func(err error)
+}
+
+// report tells OnFailure how the last attempt went.
+func (f *Follower) report(err error) {
+	if err != nil {
+		f.Log.Error("applying the log failed; serving the last good state and retrying", "err", err)
+	}
+	if f.OnFailure != nil {
+		f.OnFailure(err)
+	}
 }
 
 // ErrChainBroken means an event from the writer does not continue the chain
@@ -64,7 +78,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	if err := f.catchUp(ctx); err != nil {
-		return err
+		if f.OnFailure == nil {
+			return err
+		}
+		f.report(err)
 	}
 	if f.OnCaughtUp != nil && ctx.Err() == nil {
 		f.OnCaughtUp()
@@ -84,13 +101,16 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			err := f.handle(ctx, msg)
 			msg.Ack()
-			if err != nil {
+			if err != nil && f.OnFailure == nil {
 				return err
 			}
+			f.report(err)
 		case <-timer.C:
-			if err := f.catchUp(ctx); err != nil {
+			err := f.catchUp(ctx)
+			if err != nil && f.OnFailure == nil {
 				return err
 			}
+			f.report(err)
 		}
 		if !timer.Stop() {
 			select {
@@ -144,11 +164,11 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		// Ask from the projection's own last event, to compare it with the
 		// writer's: a log restored from a backup, or a projection from
 		// another log, must not be continued.
-		from := pos
+		from, limit := pos, page
 		if pos > 0 {
-			from = pos - 1
+			from, limit = pos-1, page+1
 		}
-		events, head, err := f.Backfill.Events(ctx, from, page)
+		events, head, err := f.Backfill.Events(ctx, from, limit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

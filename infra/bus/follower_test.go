@@ -3,10 +3,12 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,5 +195,81 @@ func TestFollowerRebuildsWhenTheLogDiverges(t *testing.T) {
 				t.Fatalf("after catch-up at %d %.12s, want the writer's %d", pos, hash, c.writer)
 			}
 		})
+	}
+}
+
+// failingTarget refuses to apply one event until healed.
+type failingTarget struct {
+	target
+	failAt uint64
+	healed atomic.Bool
+}
+
+func (p *failingTarget) Apply(ctx context.Context, evs []domain.Event) error {
+	if !p.healed.Load() {
+		for _, e := range evs {
+			if e.Seq == p.failAt {
+				return errors.New("cannot apply")
+			}
+		}
+	}
+	return p.target.Apply(ctx, evs)
+}
+
+// TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
+// reported, the last good state stays, and the follower carries on once it
+// can apply again, without stopping.
+func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
+	t.Parallel()
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	log := &fakeLog{}
+	log.append(t, 6)
+	tgt := &failingTarget{failAt: 4}
+	var mu sync.Mutex
+	var failures []error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &Follower{Subscriber: ps, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: 20 * time.Millisecond, PageSize: 1, OnFailure: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failures = append(failures, err)
+		}}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("a reported failure", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(failures) > 0 && failures[len(failures)-1] != nil
+	})
+	if pos, _ := tgt.Position(); pos != 3 {
+		t.Fatalf("last good state at %d, want 3", pos)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the follower stopped: %v", err)
+	default:
+	}
+	tgt.healed.Store(true)
+	waitFor("recovery", func() bool {
+		pos, _ := tgt.Position()
+		mu.Lock()
+		defer mu.Unlock()
+		return pos == 6 && failures[len(failures)-1] == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

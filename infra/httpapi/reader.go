@@ -46,6 +46,7 @@ type Reader struct {
 	Search     query.SearchHandler
 	Limits     Limits
 	Ready      func() error
+	Failure    func() error // the last failure to apply the log, if any
 	// MaxWait bounds how long a read with min_seq waits.
 	MaxWait time.Duration
 }
@@ -243,11 +244,19 @@ type ReaderStatus struct {
 	// no longer continues it and rebuilt itself from the log.
 	Rebuilds      int    `json:"rebuilds,omitempty"`
 	RebuildReason string `json:"rebuild_reason,omitempty"`
+	// ApplyError is why the last event could not be applied; the reader
+	// serves its last good state meanwhile.
+	ApplyError string `json:"apply_error,omitempty"`
 }
 
 func (r *Reader) status(c echo.Context) error {
 	st := ReaderStatus{Applied: r.Progress.Head()}
 	st.Rebuilds, st.RebuildReason = r.Progress.Rebuilt()
+	if r.Failure != nil {
+		if err := r.Failure(); err != nil {
+			st.ApplyError = err.Error()
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	head, err := r.WriterHead(ctx)
