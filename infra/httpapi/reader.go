@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -113,7 +114,72 @@ func (r *Reader) point(c echo.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := r.reach(c, name, p); err != nil {
+		return 0, err
+	}
 	return p.Resolve(name, r.Progress, r.Progress.Head(), time.Now())
+}
+
+// reach makes sure the reader has applied everything a point covers before
+// it is resolved, so that a point answers the same on every replica at
+// every moment: a sequence up to it, a time or an unknown snapshot up to
+// the writer's head (the reader cannot know otherwise whether more events
+// fall before them). It waits like min_seq (wait=, at most MaxWait), then
+// answers 503 not_caught_up; a sequence past the writer's head is 400
+// point_in_future.
+func (r *Reader) reach(c echo.Context, name string, p domain.Point) error {
+	local := r.Progress.Head()
+	var target uint64
+	switch {
+	case p.Snapshot != "":
+		if _, ok, err := r.Progress.Snapshot(p.Snapshot); err != nil || ok {
+			return err // a known snapshot names a sequence the reader has
+		}
+	case !p.Time.IsZero():
+		if p.Time.After(time.Now()) {
+			return nil // Resolve refuses it
+		}
+		seq, err := r.Progress.SeqAtTime(p.Time)
+		if err != nil {
+			return err
+		}
+		if seq < local {
+			return nil // an applied event comes after the time: nothing more can fall before it
+		}
+	default:
+		if p.Seq <= local {
+			return nil
+		}
+		target = p.Seq
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	head, err := r.WriterHead(ctx)
+	cancel()
+	if err != nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return &apiError{status: http.StatusServiceUnavailable, detail: ErrorDetail{Code: "not_caught_up", Field: name,
+			Message: "the writer cannot be asked how far the log goes: " + err.Error()}}
+	}
+	if target > head {
+		return domain.Invalid(name, "point_in_future", "sequence %d is after the last event (%d)", target, head)
+	}
+	if target == 0 {
+		target = head
+	}
+	wait := r.MaxWait
+	if ws := c.QueryParam("wait"); ws != "" {
+		if d, err := time.ParseDuration(ws); err == nil && d >= 0 {
+			wait = min(d, r.MaxWait)
+		}
+	}
+	wctx, wcancel := context.WithTimeout(c.Request().Context(), wait)
+	defer wcancel()
+	if err := r.Progress.WaitFor(wctx, target); err != nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return &apiError{status: http.StatusServiceUnavailable, detail: ErrorDetail{Code: "not_caught_up", Field: name,
+			Message: fmt.Sprintf("the reader has applied %d events; %s %s needs %d", r.Progress.Head(), name, c.QueryParam(name), target)}}
+	}
+	return nil
 }
 
 func (r *Reader) tree(c echo.Context) error {
