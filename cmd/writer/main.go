@@ -169,7 +169,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Blobs:        blobs,
 		MaxFileBytes: s.maxFileBytes,
 		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
-		Ready:        func() error { return nil },
+		Ready:        store.Ready,
 		History:      command.NewHistoryHandler(events, store),
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Home: os.Getenv("HOME"), ReviewTimeout: s.reviewTTL}),

@@ -42,14 +42,14 @@ func (s *Store) LastEvent(stream string) (domain.Event, bool, error) {
 func (s *Store) Event(seq uint64) (domain.Event, error) {
 	raw, ok, err := pebbledb.Get(s.db, eventKey(seq))
 	if err != nil {
-		return domain.Event{}, err
+		return domain.Event{}, s.noteDamage(err)
 	}
 	if !ok {
 		return domain.Event{}, fmt.Errorf("event %d: %w", seq, domain.ErrNotFound)
 	}
 	var e domain.Event
 	if err := json.Unmarshal(raw, &e); err != nil {
-		return domain.Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+		return domain.Event{}, s.noteDamage(fmt.Errorf("decode event %d: %w: %w", seq, errDamaged, err))
 	}
 	return e, nil
 }
@@ -94,7 +94,10 @@ func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
 		}
 		n++
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return s.noteDamage(fmt.Errorf("read events: %w", err))
+	}
+	return nil
 }
 
 // ReplayStreams calls fn with every event of every stream whose id starts

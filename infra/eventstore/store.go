@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -46,6 +47,8 @@ type Store struct {
 	reqs    chan *pending
 	done    chan struct{}
 	stopped chan struct{}
+
+	damage atomic.Pointer[error] // the first sign that the store's files are damaged
 
 	mu       sync.RWMutex
 	head     uint64
@@ -111,9 +114,41 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("decode log head: %w", err)
 		}
 		s.head, s.lastHash, s.lastTime = h.Seq, h.Hash, h.Time
+		// The head event must be readable and be the one the head names.
+		if e, err := s.Event(h.Seq); err != nil {
+			s.noteDamage(err)
+		} else if e.Hash != h.Hash {
+			s.noteDamage(fmt.Errorf("%w: event %d has hash %.12s, the head record says %.12s", errDamaged, h.Seq, e.Hash, h.Hash))
+		}
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// noteDamage records err when it shows that the store's files are damaged
+// (Pebble finds corruption, or a record wrapping errDamaged), so that Ready
+// reports it; other errors are ignored. It returns err.
+func (s *Store) noteDamage(err error) error {
+	if err == nil || !(pebble.IsCorruptionError(err) || errors.Is(err, errDamaged)) {
+		return err
+	}
+	if s.damage.CompareAndSwap(nil, &err) {
+		s.log.Error("the log's store is damaged", "err", err)
+	}
+	return err
+}
+
+// errDamaged marks a stored record that no longer decodes or no longer
+// matches what refers to it.
+var errDamaged = errors.New("stored record is damaged")
+
+// Ready reports whether the store is sound: nil, or why it is not (its
+// files are damaged; restore them from a backup).
+func (s *Store) Ready() error {
+	if p := s.damage.Load(); p != nil {
+		return fmt.Errorf("the log's store is damaged: %w", *p)
+	}
+	return nil
 }
 
 // Close stops the committer and closes the database.

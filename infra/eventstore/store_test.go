@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -183,4 +186,62 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDamagedStoreIsNotReady flips bytes in the log's table file: reading
+// the log fails, and from then on the store is not ready, with the reason.
+func TestDamagedStoreIsNotReady(t *testing.T) {
+	t.Parallel()
+	for _, damage := range []bool{false, true} {
+		dir := t.TempDir()
+		s := open(t, dir)
+		ctx := context.Background()
+		for i := 0; i < 20; i++ {
+			req := domain.AppendRequest{Meta: domain.Metadata{AgentID: "a"}}
+			for j := 0; j < 100; j++ {
+				req.Drafts = append(req.Drafts, write(fmt.Sprintf("file:%d/%d", i, j)))
+			}
+			if _, err := s.Append(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if damage {
+			tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+			if len(tables) == 0 {
+				t.Fatal("no table file to damage")
+			}
+			for _, tbl := range tables {
+				raw, err := os.ReadFile(tbl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := len(raw) / 4; i < len(raw)/2; i += 512 {
+					raw[i] ^= 0xff
+				}
+				if err := os.WriteFile(tbl, raw, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			if damage {
+				continue // refusing to open at all is as clear
+			}
+			t.Fatal(err)
+		}
+		_, readErr := s.Read(0, 10000)
+		ready := s.Ready()
+		s.Close()
+		if damage && (readErr == nil || ready == nil || !strings.Contains(ready.Error(), "damaged")) {
+			t.Errorf("damaged store: read %v, ready %v", readErr, ready)
+		}
+		if !damage && (readErr != nil || ready != nil) {
+			t.Errorf("intact store: read %v, ready %v", readErr, ready)
+		}
+	}
 }

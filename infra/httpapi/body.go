@@ -98,6 +98,9 @@ func decodeBody(c echo.Context, v any, limit int64, strict bool) error {
 			if f == "" {
 				f = ute.Field
 			}
+			if f == "" {
+				f = "body" // the body itself is not an object
+			}
 			return badRequest(f, "json_type", fmt.Sprintf("field %s has the wrong type (want %s, got %s)", f, ute.Type, ute.Value))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))

@@ -18,10 +18,18 @@ const cacheSize = 128 << 20
 
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
+	plog := log.With("component", "pebble")
 	db, err := pebble.Open(dir, &pebble.Options{
-		Logger:       slogger{log.With("component", "pebble")},
+		Logger:       slogger{plog},
 		CacheSize:    cacheSize,
 		MemTableSize: 32 << 20,
+		// Pebble's default makes damaged data fatal (a panic in whatever
+		// goroutine read it). The read that found it fails with a
+		// corruption error instead, which the process reports (not ready,
+		// corrupt_content, a rebuild) and survives.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			plog.Error("damaged data found", "file", info.Path, "err", info.Details)
+		}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
