@@ -105,7 +105,10 @@ func decodeBody(c echo.Context, v any, limit int64, strict bool) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 			f := jsonKeyPath(raw, name)
-			return badRequest(f, "json_unknown_field", "unknown field "+f)
+			if f == "" {
+				f = "body" // a key with an empty name at the top
+			}
+			return badRequest(f, "json_unknown_field", fmt.Sprintf("unknown field %q", name))
 		case errors.As(err, &se):
 			return badRequest("body", "json_invalid", fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, err))
 		}
