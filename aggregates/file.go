@@ -41,17 +41,20 @@ func (f *File) record(d domain.Draft) domain.Draft {
 	return d
 }
 
-// Write sets the file's content. A mode of 0 keeps the current mode.
-func (f *File) Write(ref domain.ContentRef, mode uint32) domain.Draft {
-	if mode == 0 {
-		mode = f.Mode
+// Write sets the file's content and, when mode is not nil, its mode exactly
+// (0 included). A nil mode keeps the current one, or DefaultFileMode for a
+// file that does not exist.
+func (f *File) Write(ref domain.ContentRef, mode *uint32) domain.Draft {
+	m := f.Mode
+	switch {
+	case mode != nil:
+		m = *mode
+	case !f.Exists:
+		m = domain.DefaultFileMode
 	}
-	if mode == 0 {
-		mode = domain.DefaultFileMode
-	}
-	f.Exists, f.Content, f.Mode = true, ref, mode
+	f.Exists, f.Content, f.Mode = true, ref, m
 	return f.record(domain.Draft{StreamID: f.stream(), Type: domain.TypeFileWritten, SchemaVersion: 1,
-		Payload: domain.FileWritten{Path: f.Path, Hash: ref.Hash, Size: ref.Size, Mode: mode}})
+		Payload: domain.FileWritten{Path: f.Path, Hash: ref.Hash, Size: ref.Size, Mode: m}})
 }
 
 // Delete removes the file; it must exist.

@@ -15,7 +15,7 @@ func TestFileRules(t *testing.T) {
 	if _, err := f.Delete(); !isRule(err, "file_not_found") {
 		t.Fatalf("delete of a new file: %v", err)
 	}
-	d := f.Write(ref, 0)
+	d := f.Write(ref, nil)
 	if d.Type != domain.TypeFileWritten || f.Version != 1 || !f.Exists || f.Mode != domain.DefaultFileMode {
 		t.Fatalf("after write: %+v %+v", d, f)
 	}
@@ -28,12 +28,40 @@ func TestFileRules(t *testing.T) {
 		t.Fatalf("move drafts: %+v", ds)
 	}
 	other, _ := NewFile("c", nil)
-	other.Write(ref, 0o755)
+	exec := uint32(0o755)
+	other.Write(ref, &exec)
 	if _, err := other.MoveTo(dst); !isRule(err, "file_exists") {
 		t.Fatalf("move onto an existing file: %v", err)
 	}
 	if _, err := dst.MoveTo(dst); err == nil {
 		t.Fatal("move onto itself succeeded")
+	}
+}
+
+func TestFileModesAreKept(t *testing.T) {
+	t.Parallel()
+	ref := domain.ContentRef{Hash: "abc", Size: 3}
+	mode := func(m uint32) *uint32 { return &m }
+	cases := []struct {
+		name  string
+		modes []*uint32 // successive writes
+		want  uint32
+	}{
+		{"default", []*uint32{nil}, domain.DefaultFileMode},
+		{"zero is kept", []*uint32{mode(0)}, 0},
+		{"zero survives a write without mode", []*uint32{mode(0), nil}, 0},
+		{"exec", []*uint32{mode(0o755)}, 0o755},
+		{"changed", []*uint32{mode(0o600), mode(0o640)}, 0o640},
+	}
+	for _, c := range cases {
+		f, _ := NewFile("a", nil)
+		var d domain.Draft
+		for _, m := range c.modes {
+			d = f.Write(ref, m)
+		}
+		if got := d.Payload.(domain.FileWritten).Mode; got != c.want || f.Mode != c.want {
+			t.Errorf("%s: mode %o, want %o", c.name, got, c.want)
+		}
 	}
 }
 

@@ -4,8 +4,12 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/aggregates"
 	"github.com/lighthouse-ai/lighthouse/domain"
@@ -38,7 +42,7 @@ type FileOp struct {
 	To              domain.Path       // a move's destination
 	Content         domain.ContentRef // what a write stores
 	Inline          []byte            // small content not yet stored: it is appended with the events
-	Mode            uint32            // a write's mode; 0 keeps the current one
+	Mode            *uint32           // a write's mode, kept exactly; nil keeps the current one
 	ExpectedVersion *uint64           // the path's stream version the client last saw
 }
 
@@ -47,6 +51,9 @@ type ChangeFiles struct {
 	CommandID string
 	Meta      domain.Metadata
 	Ops       []FileOp
+	// Fingerprint digests what was asked, for command_id reuse; empty means
+	// the digest of Ops.
+	Fingerprint string
 }
 
 // ChangeFilesHandler handles ChangeFiles.
@@ -93,19 +100,12 @@ func (h ChangeFilesHandler) handle(ctx context.Context, cmd ChangeFiles, maxOps 
 func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error) {
 	files := map[domain.Path]*aggregates.File{}
 	var expect []domain.Expectation
+	var created []domain.Path
 	load := func(p domain.Path) (*aggregates.File, error) {
 		if f, ok := files[p]; ok {
 			return f, nil
 		}
-		last, ok, err := h.log.LastEvent(domain.FileStreamID(p))
-		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", p, err)
-		}
-		var lp *domain.Event
-		if ok {
-			lp = &last
-		}
-		f, err := aggregates.NewFile(p, lp)
+		f, err := loadFile(h.log, p)
 		if err != nil {
 			return nil, err
 		}
@@ -125,6 +125,9 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		}
 		switch op.Op {
 		case OpWrite:
+			if !f.Exists {
+				created = append(created, f.Path)
+			}
 			drafts = append(drafts, f.Write(op.Content, op.Mode))
 			if op.Inline != nil {
 				blobs[op.Content.Hash] = op.Inline
@@ -144,12 +147,131 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 			if err != nil {
 				return domain.AppendRequest{}, opError(len(cmd.Ops), i, err)
 			}
+			created = append(created, dst.Path)
 			drafts = append(drafts, ds...)
 		default:
 			return domain.AppendRequest{}, domain.Invalid(fmt.Sprintf("ops[%d].op", i), "op_unknown", "unknown operation %q (want write, delete or move)", op.Op)
 		}
 	}
-	return domain.AppendRequest{CommandID: cmd.CommandID, Meta: cmd.Meta, Expect: expect, Drafts: drafts, Blobs: blobs}, nil
+	fp := cmd.Fingerprint
+	if fp == "" && cmd.CommandID != "" {
+		fp = fingerprint(cmd.Ops)
+	}
+	return domain.AppendRequest{CommandID: cmd.CommandID, Meta: cmd.Meta, Expect: expect, Drafts: drafts, Blobs: blobs,
+		Fingerprint: fp, Guard: pathGuard(files, created)}, nil
+}
+
+// fingerprint digests what a change set asks for, so that a command id
+// reused for another request is told apart from a retry.
+func fingerprint(ops []FileOp) string {
+	h := sha256.New()
+	for _, op := range ops {
+		mode, ev := "-", "-"
+		if op.Mode != nil {
+			mode = strconv.FormatUint(uint64(*op.Mode), 8)
+		}
+		if op.ExpectedVersion != nil {
+			ev = strconv.FormatUint(*op.ExpectedVersion, 10)
+		}
+		for _, s := range []string{op.Op, string(op.Path), string(op.To), op.Content.Hash, strconv.FormatInt(op.Content.Size, 10), mode, ev} {
+			fmt.Fprintf(h, "%d:%s", len(s), s)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// pathGuard checks, in the log's committer, that a path is a file or a
+// directory, never both: no file created by the change set lies below a
+// file, and none is a directory that has files. files is the change set's
+// final state of every path it touched; created lists the paths it brings
+// into existence.
+func pathGuard(files map[domain.Path]*aggregates.File, created []domain.Path) func(domain.StreamLookup) error {
+	if len(created) == 0 {
+		return nil
+	}
+	return func(log domain.StreamLookup) error {
+		exists := func(p domain.Path) (bool, error) {
+			if f, ok := files[p]; ok {
+				return f.Exists, nil
+			}
+			f, err := loadFile(log, p)
+			if err != nil {
+				return false, err
+			}
+			return f.Exists, nil
+		}
+		for _, p := range created {
+			if f := files[p]; f == nil || !f.Exists {
+				continue // moved away again in the same change set
+			}
+			for dir := parentOf(p); dir != ""; dir = parentOf(dir) {
+				ok, err := exists(dir)
+				if err != nil {
+					return err
+				}
+				if ok {
+					return pathConflict(p, fmt.Sprintf("cannot create %s: %s is a file", p, dir))
+				}
+			}
+			for q, f := range files {
+				if f.Exists && q.HasPrefix(string(p)) && q != p {
+					return pathConflict(p, fmt.Sprintf("cannot create file %s: it is a directory holding %s", p, q))
+				}
+			}
+			var below domain.Path
+			var lookErr error
+			err := log.EachStream(domain.FileStreamID(p)+"/", func(stream string) bool {
+				q := domain.Path(strings.TrimPrefix(stream, "file:"))
+				if _, ours := files[q]; ours {
+					return true // decided above from the change set's own state
+				}
+				ok, err := exists(q)
+				if err != nil || ok {
+					below, lookErr = q, err
+					return false
+				}
+				return true
+			})
+			if err == nil {
+				err = lookErr
+			}
+			if err != nil {
+				return err
+			}
+			if below != "" {
+				return pathConflict(p, fmt.Sprintf("cannot create file %s: it is a directory holding %s", p, below))
+			}
+		}
+		return nil
+	}
+}
+
+func pathConflict(p domain.Path, msg string) error {
+	return &domain.RuleError{Code: "path_conflict", Message: msg}
+}
+
+// parentOf returns the directory of p, "" at the root.
+func parentOf(p domain.Path) domain.Path {
+	i := strings.LastIndexByte(string(p), '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// loadFile rebuilds a path's aggregate from its latest event.
+func loadFile(log interface {
+	LastEvent(string) (domain.Event, bool, error)
+}, p domain.Path) (*aggregates.File, error) {
+	last, ok, err := log.LastEvent(domain.FileStreamID(p))
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", p, err)
+	}
+	var lp *domain.Event
+	if ok {
+		lp = &last
+	}
+	return aggregates.NewFile(p, lp)
 }
 
 func loadedVersion(expect []domain.Expectation, p domain.Path) uint64 {

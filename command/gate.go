@@ -244,6 +244,6 @@ func auditInput(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	sum := sha256.Sum256(raw)
-	out, _ := json.Marshal(map[string]any{"truncated": true, "bytes": len(raw), "sha256": hex.EncodeToString(sum[:]), "head": string(raw[:1024])})
+	out, _ := json.Marshal(map[string]any{"truncated": true, "bytes": len(raw), "sha256": hex.EncodeToString(sum[:]), "head": domain.TruncateText(string(raw), 1024)})
 	return out
 }

@@ -111,7 +111,8 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 		version := now.version
 		switch {
 		case then.exists && (!now.exists || then.hash != now.hash || then.mode != now.mode):
-			ops = append(ops, FileOp{Op: OpWrite, Path: path, Content: domain.ContentRef{Hash: then.hash, Size: then.size}, Mode: then.mode, ExpectedVersion: &version})
+			mode := then.mode
+			ops = append(ops, FileOp{Op: OpWrite, Path: path, Content: domain.ContentRef{Hash: then.hash, Size: then.size}, Mode: &mode, ExpectedVersion: &version})
 			out.Restored++
 		case !then.exists && now.exists:
 			ops = append(ops, FileOp{Op: OpDelete, Path: path, ExpectedVersion: &version})
@@ -123,7 +124,13 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 		return out, nil
 	}
 	cmd.Meta.CausationID = fmt.Sprintf("restore@%d", at)
-	out.AppendResult, err = h.files.handle(ctx, ChangeFiles{CommandID: cmd.CommandID, Meta: cmd.Meta, Ops: ops}, maxRestoreOps)
+	// A retried restore asks for the same point and paths; its ops differ
+	// once the first attempt is in, so they are not what identifies it.
+	fp := fmt.Sprintf("restore@%d", at)
+	for _, p := range cmd.Paths {
+		fp += fmt.Sprintf(" %d:%s", len(p), p)
+	}
+	out.AppendResult, err = h.files.handle(ctx, ChangeFiles{CommandID: cmd.CommandID, Meta: cmd.Meta, Ops: ops, Fingerprint: fp}, maxRestoreOps)
 	return out, err
 }
 

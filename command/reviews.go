@@ -93,6 +93,9 @@ func (h *ReviewHandler) Expire(ctx context.Context, id string) error {
 	return err
 }
 
+// maxReason bounds a reason given with a revocation, like a vote's.
+const maxReason = 4096
+
 // RevokeLearned withdraws a learned decision.
 func (h *ReviewHandler) RevokeLearned(ctx context.Context, by domain.Agent, id, reason string) (domain.AppendResult, error) {
 	if !by.Can(domain.RoleReviewer) {
@@ -104,6 +107,9 @@ func (h *ReviewHandler) RevokeLearned(ctx context.Context, by domain.Agent, id, 
 	}
 	if len(events) == 0 {
 		return domain.AppendResult{}, fmt.Errorf("learned decision %s: %w", id, domain.ErrNotFound)
+	}
+	if len(reason) > maxReason {
+		return domain.AppendResult{}, domain.Invalid("reason", "reason_too_long", "reason is at most %d bytes", maxReason)
 	}
 	if events[len(events)-1].Type == domain.TypeLearnedRevoked {
 		return domain.AppendResult{}, &domain.RuleError{Code: "already_revoked", Message: "the learned decision is already revoked"}

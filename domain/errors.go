@@ -13,6 +13,8 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrForbidden means the caller is known but its role does not allow the action.
 	ErrForbidden = errors.New("forbidden")
+	// ErrCorruptContent means stored content no longer matches its hash.
+	ErrCorruptContent = errors.New("stored content does not match its hash")
 )
 
 // ValidationError reports bad input, naming the field at fault.

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -49,11 +51,24 @@ type Draft struct {
 }
 
 // Seal places a draft in the log: it fills the envelope and links the hash
-// chain to prev.
+// chain to prev. Every text of the envelope and the payload must be valid
+// UTF-8 (a *ValidationError otherwise): JSON would replace invalid bytes, and
+// the stored event would no longer match its hash.
 func (d Draft) Seal(seq, streamVersion uint64, at time.Time, meta Metadata, prevHash string) (Event, error) {
 	payload, err := json.Marshal(d.Payload)
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s payload: %w", d.Type, err)
+	}
+	if !utf8.Valid(payload) {
+		return Event{}, Invalid("payload", "invalid_utf8", "the %s payload is not valid UTF-8", d.Type)
+	}
+	for _, f := range []struct{ field, value string }{
+		{"stream_id", d.StreamID}, {"type", d.Type}, {"agent_id", meta.AgentID}, {"session_id", meta.SessionID},
+		{"correlation_id", meta.CorrelationID}, {"causation_id", meta.CausationID}, {"prev_hash", prevHash},
+	} {
+		if err := CheckText(f.field, f.value); err != nil {
+			return Event{}, err
+		}
 	}
 	e := Event{
 		ID:            uuid.New(),
@@ -113,6 +128,37 @@ func (e Event) Verify(prevHash string) error {
 		return fmt.Errorf("event %d: content hash %.12s does not match recorded %.12s", e.Seq, got, e.Hash)
 	}
 	return nil
+}
+
+// ErrNotEncodable means an event would not survive its own encoding: what
+// is stored would not match what was hashed.
+var ErrNotEncodable = errors.New("event does not survive its encoding")
+
+// Encode returns the stored form of e (JSON), after checking that it decodes
+// to an event with the same hash: what is hashed is exactly what is stored
+// and what replicas receive. It fails with ErrNotEncodable otherwise.
+func (e Event) Encode() ([]byte, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	back, err := DecodeEvent(raw)
+	if err != nil {
+		return nil, fmt.Errorf("event %d: %w: %w", e.Seq, ErrNotEncodable, err)
+	}
+	if back.Hash != e.Hash || back.ComputeHash() != e.Hash {
+		return nil, fmt.Errorf("event %d: %w: decoded hash %.12s, sealed %.12s", e.Seq, ErrNotEncodable, back.ComputeHash(), e.Hash)
+	}
+	return raw, nil
+}
+
+// DecodeEvent decodes an event's stored form.
+func DecodeEvent(raw []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return e, nil
 }
 
 // DecodePayload unmarshals the event's payload into v.

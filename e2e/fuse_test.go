@@ -212,3 +212,37 @@ func TestMountShowsPendingReviews(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFuserKill9Remounts kills the fuser with SIGKILL, which leaves a stale
+// mount ("transport endpoint is not connected"); the next start detaches it
+// and serves the mount again.
+func TestFuserKill9Remounts(t *testing.T) {
+	t.Parallel()
+	e, mnt := startMounted(t)
+	e.put(e.admin, "a.txt", "a")
+	eventually(t, "a.txt in the mount", func() error {
+		_, err := os.Stat(filepath.Join(mnt, "current", "a.txt"))
+		return err
+	})
+	for round := 0; round < 2; round++ {
+		e.sys.Fuser.Kill()
+		<-e.sys.Fuser.Done()
+		if round == 0 {
+			time.Sleep(1500 * time.Millisecond) // past the kernel's 1 s attribute cache of the root
+		}
+		if _, err := os.Stat(filepath.Join(mnt, "current", fmt.Sprintf("never-%d", round))); !errors.Is(err, syscall.ENOTCONN) {
+			t.Fatalf("round %d: after kill -9 the mount answers %v, want a stale mount (ENOTCONN)", round, err)
+		}
+		e.put(e.admin, fmt.Sprintf("after-%d.txt", round), "b")
+		if err := e.sys.StartFuser(context.Background()); err != nil {
+			t.Fatalf("round %d: restart after kill -9: %v\n%s", round, err, tail(e.out.String(), 3000))
+		}
+		eventually(t, "the write made while the fuser was down", func() error {
+			b, err := os.ReadFile(filepath.Join(mnt, "current", fmt.Sprintf("after-%d.txt", round)))
+			if err == nil && string(b) != "b" {
+				err = fmt.Errorf("content %q", b)
+			}
+			return err
+		})
+	}
+}

@@ -67,6 +67,18 @@ func TestSizeAndRateLimits(t *testing.T) {
 	if limited == 0 {
 		t.Fatal("20 quick requests with a burst of 5 were never limited")
 	}
+	// A limited request says when to retry.
+	for i := 0; i < 20; i++ {
+		status, body, h := e.rawRequest("PUT", e.sys.WriterURL, "/v1/files/f", nil, []byte("x"))
+		if status != 429 {
+			continue
+		}
+		if code, _, ok := apiErr(body); !ok || code != "rate_limited" || h.Get("Retry-After") != "1" {
+			t.Fatalf("429 answer: Retry-After %q, body %s", h.Get("Retry-After"), body)
+		}
+		return
+	}
+	t.Fatal("no 429 to check Retry-After on")
 }
 
 // peakRSS returns a process's peak resident set in bytes (VmHWM).

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,10 +339,13 @@ func TestShadowAgentBashCall(t *testing.T) {
 			t.Fatalf("%s: %d writes %+v, want one by %s caused by %s", p, len(ws), ws, builderID, id)
 		}
 	}
-	// The command id is the tool_use_id: the same id again appends nothing.
+	// The command id is the tool_use_id: another request with that id is
+	// refused as a reuse of it.
 	var res client.CommandResult
-	if err := builder.PostJSON(context.Background(), "/v1/changes", map[string]any{"command_id": id,
-		"ops": []map[string]any{{"op": "write", "path": "other.go", "content": "x"}}}, &res); err != nil || !res.Duplicate {
+	err := builder.PostJSON(context.Background(), "/v1/changes", map[string]any{"command_id": id,
+		"ops": []map[string]any{{"op": "write", "path": "other.go", "content": "x"}}}, &res)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != "command_id_reused" {
 		t.Fatalf("the call's command id is not %s: %+v %v", id, res, err)
 	}
 	// The watcher, which saw the same changes, records nothing more.

@@ -22,6 +22,15 @@ func NewAgents() *Agents {
 	return &Agents{byToken: map[string]domain.Agent{}, byName: map[string]domain.Agent{}, hashOf: map[string]string{}}
 }
 
+// reset forgets every agent, for a projection rebuilt from the log.
+func (a *Agents) reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.byToken)
+	clear(a.byName)
+	clear(a.hashOf)
+}
+
 // Apply learns from an agent event; other events are ignored. Every agent
 // event carries the agent's whole state, so applying only the latest event
 // of each agent also builds the directory.

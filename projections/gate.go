@@ -28,6 +28,13 @@ func NewReviews() *Reviews {
 	return &Reviews{byID: map[string]*ReviewView{}, changed: map[string]chan struct{}{}}
 }
 
+// reset forgets every review, for a projection rebuilt from the log.
+func (r *Reviews) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.byID)
+}
+
 // Apply learns from review events; others are ignored.
 func (r *Reviews) Apply(e domain.Event) error {
 	id, ok := strings.CutPrefix(e.StreamID, "review:")

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -56,6 +58,9 @@ type Store struct {
 	hash     string
 	advanced chan struct{} // closed and replaced on every apply
 	onChange []ChangeFunc
+	rebuilds int    // times Reset was called since the process started
+	rebuilt  string // why, the last time
+	onReset  []func()
 }
 
 type position struct {
@@ -96,6 +101,41 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	return s, nil
 }
 
+// OpenOrRebuild opens the projection in dir; when its files are damaged
+// (Pebble finds corruption, or a record no longer decodes) it moves them
+// aside to dir.damaged-<time> and starts an empty projection, which the
+// follower rebuilds from the writer's log. Rebuilt reports it.
+func OpenOrRebuild(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
+	s, err := Open(dir, log, agents)
+	if err == nil || !damaged(err) {
+		return s, err
+	}
+	aside := fmt.Sprintf("%s.damaged-%d", dir, time.Now().UnixNano())
+	log.Warn("projection is damaged; keeping it aside and rebuilding from the writer's log", "err", err, "aside", aside)
+	if rerr := os.Rename(dir, aside); rerr != nil {
+		return nil, fmt.Errorf("%w (and moving it aside failed: %w)", err, rerr)
+	}
+	reason := fmt.Sprintf("the projection's files were damaged (%v); they are kept in %s", err, aside)
+	agents.reset()
+	if s, err = Open(dir, log, agents); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.rebuilds, s.rebuilt = 1, reason
+	s.mu.Unlock()
+	return s, nil
+}
+
+// damaged reports whether an error opening a projection means its files
+// are damaged, rather than, say, locked by another process.
+func damaged(err error) bool {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	return pebble.IsCorruptionError(err) || errors.As(err, &se) || errors.As(err, &te)
+}
+
 func (s *Store) loadAgents() error {
 	return s.scanPrefix([]byte(prefixAgent), func(_, v []byte) (bool, error) {
 		var e domain.Event
@@ -115,6 +155,14 @@ func (s *Store) OnChange(fn ChangeFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onChange = append(s.onChange, fn)
+}
+
+// OnReset registers fn to be told that the projection was reset: every
+// path may have changed. Register before the projection starts following.
+func (s *Store) OnReset(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onReset = append(s.onReset, fn)
 }
 
 // Position returns the last applied sequence and its chain hash.
@@ -204,6 +252,43 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		fn(last.Seq, touched)
 	}
 	return nil
+}
+
+// Reset forgets everything the projection applied (contents, which are
+// named by hash, stay), so that it is rebuilt from the writer's log: the
+// log no longer continues what the projection holds. reason is kept for
+// Rebuilt.
+func (s *Store) Reset(reason string) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Delete([]byte(keyPosition), nil)
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview} {
+		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("reset projection: %w", err)
+	}
+	s.agents.reset()
+	s.reviews.reset()
+	s.mu.Lock()
+	s.pos, s.hash = 0, ""
+	s.rebuilds++
+	s.rebuilt = reason
+	fns := s.onReset
+	s.mu.Unlock()
+	s.log.Warn("projection reset: rebuilding from the writer's log", "reason", reason)
+	for _, fn := range fns {
+		fn()
+	}
+	return nil
+}
+
+// Rebuilt says how often the projection was reset since the process
+// started, and why the last time.
+func (s *Store) Rebuilt() (int, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rebuilds, s.rebuilt
 }
 
 // WaitFor blocks until the projection has applied seq or ctx ends.

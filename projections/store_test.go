@@ -5,8 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
@@ -131,5 +136,67 @@ func TestPointInTime(t *testing.T) {
 	defer s.Close()
 	if pos, hash := s.Position(); pos != 6 || hash != evs[5].Hash {
 		t.Fatalf("reopened at %d", pos)
+	}
+}
+
+// TestDamagedProjectionIsRebuilt damages a projection's files: it is kept
+// aside and an empty one starts, to be rebuilt from the log, and says so.
+func TestDamagedProjectionIsRebuilt(t *testing.T) {
+	t.Parallel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+	}{
+		{"undecodable position", func(t *testing.T, dir string) {
+			db, err := pebble.Open(dir, &pebble.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Set([]byte(keyPosition), []byte("{not json"), pebble.Sync)
+			db.Close()
+		}},
+		{"corrupt manifest", func(t *testing.T, dir string) {
+			ms, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+			if len(ms) == 0 {
+				t.Fatal("no manifest")
+			}
+			for _, m := range ms {
+				raw, err := os.ReadFile(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range raw {
+					raw[i] ^= 0x5a
+				}
+				os.WriteFile(m, raw, 0o600)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "projection")
+			s, err := Open(dir, quiet, NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			c.damage(t, dir)
+			if _, err := Open(dir, quiet, NewAgents()); err == nil {
+				t.Fatal("the damage went unnoticed by Open: the test damages nothing")
+			}
+			s, err = OpenOrRebuild(dir, quiet, NewAgents())
+			if err != nil {
+				t.Fatalf("OpenOrRebuild: %v", err)
+			}
+			defer s.Close()
+			if n, reason := s.Rebuilt(); n != 1 || !strings.Contains(reason, "damaged") || s.Head() != 0 {
+				t.Fatalf("rebuilt %d %q at %d", n, reason, s.Head())
+			}
+			if aside, _ := filepath.Glob(dir + ".damaged-*"); len(aside) != 1 {
+				t.Fatalf("damaged files not kept aside: %v", aside)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
@@ -35,6 +36,9 @@ type SearchSummary struct {
 	Matches   int  `json:"matches"`
 	Files     int  `json:"files_searched"`
 	Truncated bool `json:"truncated"`
+	// Corrupt lists the files skipped because their stored content no
+	// longer matches its hash.
+	Corrupt []string `json:"corrupt,omitempty"`
 }
 
 // Limits of a search.
@@ -101,12 +105,27 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 	var firstErr error
 	var errOnce sync.Once
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+	var (
+		corruptMu sync.Mutex
+		corrupt   []string
+	)
+	takeCorrupt := func() {
+		corruptMu.Lock()
+		sum.Corrupt = slices.Sorted(slices.Values(corrupt))
+		corruptMu.Unlock()
+	}
 	for w := 0; w < searchParallelism; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
 				m, err := h.searchFile(ctx, files[i], re, limit)
+				if errors.Is(err, domain.ErrCorruptContent) {
+					corruptMu.Lock()
+					corrupt = append(corrupt, files[i].Path)
+					corruptMu.Unlock()
+					m, err = nil, nil
+				}
 				if err != nil {
 					fail(err)
 				}
@@ -152,6 +171,7 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 			if sum.Matches == limit {
 				sum.Truncated = true
 				cancel()
+				takeCorrupt()
 				return sum, nil
 			}
 			if err := emit(m); err != nil {
@@ -161,6 +181,7 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 			sum.Matches++
 		}
 	}
+	takeCorrupt()
 	return sum, nil
 }
 

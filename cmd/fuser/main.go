@@ -46,9 +46,9 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return noFUSE{"/dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)"}
 	}
-	if err := os.MkdirAll(s.mount, 0o755); err != nil {
-		return fmt.Errorf("create mount point: %w", err)
-	}
+	// The mount point is not touched here: after a crash it may be a stale
+	// FUSE mount that every stat or mkdir fails on. Mount detaches it first,
+	// then creates the directory.
 	r, err := replica.Open(s.Settings, log)
 	if err != nil {
 		return err
@@ -61,6 +61,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		}
 		fsys.Changed(seq, paths)
 	})
+	// A projection rebuilt from the log may differ anywhere.
+	r.Model.OnReset(func() { fsys.Changed(0, nil) })
 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
@@ -82,7 +84,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		mnt.Wait()
 		cancel(errors.New("unmounted from outside"))
 	}()
-	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), s.addr, filepath.Join(s.Data, "fuser.addr"))
+	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "fuser.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

@@ -211,16 +211,24 @@ func runVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	var out struct {
-		OK       bool   `json:"ok"`
-		Verified uint64 `json:"verified"`
-		Error    string `json:"error"`
+		OK           bool     `json:"ok"`
+		Verified     uint64   `json:"verified"`
+		Error        string   `json:"error"`
+		BlobsChecked int      `json:"blobs_checked"`
+		Damaged      []string `json:"damaged_blobs"`
 	}
 	if _, err := w.Do(ctx, "GET", "/v1/verify", nil, nil, &out); err != nil {
 		return err
 	}
+	for _, h := range out.Damaged {
+		fmt.Printf("damaged content: %s\n", h)
+	}
+	if len(out.Damaged) > 0 {
+		return fmt.Errorf("%d of %d content blobs do not match their hash", len(out.Damaged), out.BlobsChecked)
+	}
 	if !out.OK {
 		return fmt.Errorf("hash chain broken after event %d: %s", out.Verified, out.Error)
 	}
-	fmt.Printf("hash chain intact: %d events\n", out.Verified)
+	fmt.Printf("hash chain intact: %d events; %d content blobs intact\n", out.Verified, out.BlobsChecked)
 	return nil
 }

@@ -72,8 +72,9 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Limits:  httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		MaxWait: 30 * time.Second,
 		Ready:   r.Ready,
+		Failure: r.Failure,
 	}
-	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.Data, "reader.addr"))
+	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

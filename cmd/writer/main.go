@@ -41,6 +41,9 @@ type settings struct {
 	protect      pathList
 	reviewTTL    time.Duration
 	debugAddr    string
+	maxConns     int
+	minFree      uint64
+	bodyIdle     time.Duration
 }
 
 func main() {
@@ -58,6 +61,9 @@ func main() {
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
 	fs.Var(&s.protect, "protect", "an absolute path no agent may read, write or run from (repeatable); the data directory always is")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
+	fs.Uint64Var(&s.minFree, "min-free", 64<<20, "bytes the data disk keeps free: appends past it answer 507 insufficient_storage; 0 disables")
+	fs.IntVar(&s.maxConns, "max-conns", httpapi.DefaultMaxConns, "concurrent HTTP connections accepted; more wait")
+	fs.DurationVar(&s.bodyIdle, "body-timeout", httpapi.DefaultBodyIdle, "how long a request body may stop arriving before the request fails (408)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
@@ -71,12 +77,12 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := eventstore.Open(filepath.Join(s.data, "events"), log)
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithReserve(s.minFree))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store.Blobs())
+	blobs, err := blobstore.Open(filepath.Join(s.data, "blobs"), store.Blobs(), blobstore.WithReserve(s.minFree))
 	if err != nil {
 		return err
 	}
@@ -173,7 +179,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Blobs:        blobs,
 		MaxFileBytes: s.maxFileBytes,
 		Limits:       httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
-		Ready:        func() error { return nil },
+		Ready:        store.Ready,
 		History:      command.NewHistoryHandler(events, store),
 		ProjectRoot:  root,
 		Disk:         watcherRestorer{data: s.data},
@@ -188,7 +194,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			},
 		},
 	}
-	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.data, "writer.addr"))
+	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.data, "writer.addr"),
+		MaxConns: s.maxConns, BodyIdle: s.bodyIdle})
 	cancel(nil)
 	<-relayDone
 	if err == nil && parent.Err() == nil {

@@ -16,12 +16,19 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
+	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // ErrTooLarge is returned when content exceeds the store's size limit.
 var ErrTooLarge = errors.New("content too large")
+
+// ErrCorrupt means stored content no longer matches its hash: the disk
+// damaged it.
+var ErrCorrupt = domain.ErrCorruptContent
 
 var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -39,19 +46,40 @@ type Small interface {
 
 // Store is a content-addressed store of blobs.
 type Store struct {
-	dir   string
-	small Small // nil: every blob is a file
+	dir     string
+	small   Small  // nil: every blob is a file
+	reserve uint64 // bytes the disk must keep free after a blob is stored
+
+	mu       sync.Mutex
+	verified map[string]fileStamp // blob files hashed since the process started
 }
+
+// fileStamp is what a blob file looked like when its hash was checked.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithReserve refuses (pebbledb.ErrNoSpace) a blob file that would leave
+// less than bytes free on the disk.
+func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
 
 // Open creates dir if needed and returns a store over it and small (which
 // may be nil).
-func Open(dir string, small Small) (*Store, error) {
+func Open(dir string, small Small, opts ...Option) (*Store, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create blob dir: %w", err)
 		}
 	}
-	return &Store{dir: dir, small: small}, nil
+	s := &Store{dir: dir, small: small, verified: map[string]fileStamp{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Content is ingested content. When Inline is set the content is small and
@@ -115,6 +143,9 @@ func (s *Store) putFile(r io.Reader, limit int64) (domain.ContentRef, error) {
 	}
 	if n > limit {
 		return domain.ContentRef{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+	}
+	if err := pebbledb.CheckSpace(s.dir, 0, s.reserve); err != nil {
+		return domain.ContentRef{}, err
 	}
 	ref := domain.ContentRef{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
 	if _, err := os.Stat(s.path(ref.Hash)); err == nil {
@@ -186,6 +217,9 @@ func (s *Store) Open(hash string) (Blob, error) {
 		return nil, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
 	}
 	if data, ok, err := s.smallBlob(hash); ok || err != nil {
+		if err == nil && hashOf(data) != hash {
+			return nil, fmt.Errorf("blob %s: %w", hash, ErrCorrupt)
+		}
 		return bytesBlob{bytes.NewReader(data)}, err
 	}
 	f, err := os.Open(s.path(hash))
@@ -200,7 +234,94 @@ func (s *Store) Open(hash string) (Blob, error) {
 		f.Close()
 		return nil, fmt.Errorf("stat blob: %w", err)
 	}
+	if err := s.checkFile(hash, f, fi); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return fileBlob{File: f, size: fi.Size()}, nil
+}
+
+// checkFile hashes a blob file the first time this process opens it (and
+// again if its size or time changed), so damaged content is never served.
+func (s *Store) checkFile(hash string, f *os.File, fi os.FileInfo) error {
+	stamp := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	s.mu.Lock()
+	ok := s.verified[hash] == stamp
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
+		return fmt.Errorf("check blob %s: %w", hash, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != hash {
+		return fmt.Errorf("blob %s: %w", hash, ErrCorrupt)
+	}
+	s.mu.Lock()
+	s.verified[hash] = stamp
+	s.mu.Unlock()
+	return nil
+}
+
+func hashOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// BlobLister is a Small store that can list its contents, for VerifyAll.
+type BlobLister interface {
+	EachBlob(fn func(hash string, data []byte) bool) error
+}
+
+// VerifyAll hashes every stored blob, small and file, and returns how many
+// it checked and the hashes of those whose content no longer matches.
+func (s *Store) VerifyAll() (checked int, damaged []string, err error) {
+	if l, ok := s.small.(BlobLister); ok {
+		err := l.EachBlob(func(hash string, data []byte) bool {
+			checked++
+			if hashOf(data) != hash {
+				damaged = append(damaged, hash)
+			}
+			return true
+		})
+		if err != nil {
+			return checked, damaged, err
+		}
+	}
+	err = filepath.WalkDir(s.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != s.dir && d.Name() == "tmp" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		hash := filepath.Base(filepath.Dir(path)) + d.Name()
+		if !ValidHash(hash) {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("open blob: %w", err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("read blob %s: %w", hash, err)
+		}
+		checked++
+		if hex.EncodeToString(h.Sum(nil)) != hash {
+			damaged = append(damaged, hash)
+		}
+		return nil
+	})
+	if err != nil {
+		return checked, damaged, fmt.Errorf("verify blobs: %w", err)
+	}
+	return checked, damaged, nil
 }
 
 func syncDir(dir string) error {

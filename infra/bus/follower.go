@@ -20,6 +20,9 @@ type Projection interface {
 	// Apply applies events that follow Position without a gap, atomically
 	// with the new position.
 	Apply(ctx context.Context, events []domain.Event) error
+	// Reset forgets everything applied, back to position 0: the writer's
+	// log no longer continues the projection's chain.
+	Reset(reason string) error
 }
 
 // Backfill reads the writer's log: the events after a sequence, and the head.
@@ -43,6 +46,20 @@ type Follower struct {
 	PageSize int
 	// OnCaughtUp, if set, is called once the first catch-up is done.
 	OnCaughtUp func()
+	// OnFailure, if set, is told of every failure to apply the log (nil once
+	// applying works again). The follower keeps its last good state and
+	// retries when the bus is next idle, instead of stopping.
+	OnFailure func(err error)
+}
+
+// report tells OnFailure how the last attempt went.
+func (f *Follower) report(err error) {
+	if err != nil {
+		f.Log.Error("applying the log failed; serving the last good state and retrying", "err", err)
+	}
+	if f.OnFailure != nil {
+		f.OnFailure(err)
+	}
 }
 
 // ErrChainBroken means an event from the writer does not continue the chain
@@ -61,7 +78,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	if err := f.catchUp(ctx); err != nil {
-		return err
+		if f.OnFailure == nil {
+			return err
+		}
+		f.report(err)
 	}
 	if f.OnCaughtUp != nil && ctx.Err() == nil {
 		f.OnCaughtUp()
@@ -81,13 +101,16 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			err := f.handle(ctx, msg)
 			msg.Ack()
-			if err != nil {
+			if err != nil && f.OnFailure == nil {
 				return err
 			}
+			f.report(err)
 		case <-timer.C:
-			if err := f.catchUp(ctx); err != nil {
+			err := f.catchUp(ctx)
+			if err != nil && f.OnFailure == nil {
 				return err
 			}
+			f.report(err)
 		}
 		if !timer.Stop() {
 			select {
@@ -138,7 +161,14 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		pos, hash := f.Target.Position()
-		events, head, err := f.Backfill.Events(ctx, pos, page)
+		// Ask from the projection's own last event, to compare it with the
+		// writer's: a log restored from a backup, or a projection from
+		// another log, must not be continued.
+		from, limit := pos, page
+		if pos > 0 {
+			from, limit = pos-1, page+1
+		}
+		events, head, err := f.Backfill.Events(ctx, from, limit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -151,6 +181,22 @@ func (f *Follower) catchUp(ctx context.Context) error {
 			}
 			backoff = min(2*backoff, 5*time.Second)
 			continue
+		}
+		if pos > 0 {
+			var reason string
+			switch {
+			case len(events) == 0 || head < pos:
+				reason = fmt.Sprintf("the projection is at %d, the writer's log ends at %d", pos, head)
+			case events[0].Seq != pos || events[0].Hash != hash:
+				reason = fmt.Sprintf("event %d is %.12s in the projection, %.12s in the writer's log", pos, hash, events[0].Hash)
+			}
+			if reason != "" {
+				if err := f.Target.Reset(reason); err != nil {
+					return err
+				}
+				continue
+			}
+			events = events[1:]
 		}
 		if len(events) == 0 {
 			return nil

@@ -3,9 +3,12 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +63,15 @@ type target struct {
 	mu      sync.Mutex
 	applied []uint64
 	hash    string
+	resets  []string
+}
+
+func (p *target) Reset(reason string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applied, p.hash = nil, ""
+	p.resets = append(p.resets, reason)
+	return nil
 }
 
 func (p *target) Position() (uint64, string) {
@@ -140,5 +152,124 @@ func TestFollowerDedupesFillsGapsAndRejectsForgeries(t *testing.T) {
 	}
 	if tgt.hash != forged[0].Hash {
 		t.Fatal("the forged event was applied instead of the writer's")
+	}
+}
+
+// TestFollowerRebuildsWhenTheLogDiverges gives the follower a projection of
+// another history than the writer's log: it resets and rebuilds from the
+// log, and a projection that matches is left alone.
+func TestFollowerRebuildsWhenTheLogDiverges(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name          string
+		projected     int // events of the first history the projection holds
+		shared        int // of which the writer's log keeps
+		writer        int // events in the writer's log
+		wantRebuilds  int
+		reasonContain string
+	}{
+		{"log restored from a backup, shorter", 43, 23, 28, 1, "log ends at 28"},
+		{"same length, another history", 10, 5, 10, 1, "in the writer's log"},
+		{"projection behind, same history", 5, 5, 12, 0, ""},
+		{"projection at the head", 7, 7, 7, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			first := &fakeLog{}
+			first.append(t, c.projected)
+			writer := &fakeLog{events: append([]domain.Event(nil), first.events[:c.shared]...)}
+			writer.append(t, c.writer-c.shared) // a new history from there
+			tgt := &target{}
+			if err := tgt.Apply(context.Background(), first.events); err != nil {
+				t.Fatal(err)
+			}
+			f := &Follower{Backfill: writer, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PageSize: 4}
+			if err := f.catchUp(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(tgt.resets) != c.wantRebuilds || (c.wantRebuilds > 0 && !strings.Contains(tgt.resets[0], c.reasonContain)) {
+				t.Fatalf("resets %q, want %d with %q", tgt.resets, c.wantRebuilds, c.reasonContain)
+			}
+			if pos, hash := tgt.Position(); pos != uint64(c.writer) || hash != writer.events[c.writer-1].Hash {
+				t.Fatalf("after catch-up at %d %.12s, want the writer's %d", pos, hash, c.writer)
+			}
+		})
+	}
+}
+
+// failingTarget refuses to apply one event until healed.
+type failingTarget struct {
+	target
+	failAt uint64
+	healed atomic.Bool
+}
+
+func (p *failingTarget) Apply(ctx context.Context, evs []domain.Event) error {
+	if !p.healed.Load() {
+		for _, e := range evs {
+			if e.Seq == p.failAt {
+				return errors.New("cannot apply")
+			}
+		}
+	}
+	return p.target.Apply(ctx, evs)
+}
+
+// TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
+// reported, the last good state stays, and the follower carries on once it
+// can apply again, without stopping.
+func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
+	t.Parallel()
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	log := &fakeLog{}
+	log.append(t, 6)
+	tgt := &failingTarget{failAt: 4}
+	var mu sync.Mutex
+	var failures []error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &Follower{Subscriber: ps, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: 20 * time.Millisecond, PageSize: 1, OnFailure: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failures = append(failures, err)
+		}}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("a reported failure", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(failures) > 0 && failures[len(failures)-1] != nil
+	})
+	if pos, _ := tgt.Position(); pos != 3 {
+		t.Fatalf("last good state at %d, want 3", pos)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the follower stopped: %v", err)
+	default:
+	}
+	tgt.healed.Store(true)
+	waitFor("recovery", func() bool {
+		pos, _ := tgt.Position()
+		mu.Lock()
+		defer mu.Unlock()
+		return pos == 6 && failures[len(failures)-1] == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

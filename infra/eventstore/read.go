@@ -42,14 +42,14 @@ func (s *Store) LastEvent(stream string) (domain.Event, bool, error) {
 func (s *Store) Event(seq uint64) (domain.Event, error) {
 	raw, ok, err := pebbledb.Get(s.db, eventKey(seq))
 	if err != nil {
-		return domain.Event{}, err
+		return domain.Event{}, s.noteDamage(err)
 	}
 	if !ok {
 		return domain.Event{}, fmt.Errorf("event %d: %w", seq, domain.ErrNotFound)
 	}
 	var e domain.Event
 	if err := json.Unmarshal(raw, &e); err != nil {
-		return domain.Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+		return domain.Event{}, s.noteDamage(fmt.Errorf("decode event %d: %w: %w", seq, errDamaged, err))
 	}
 	return e, nil
 }
@@ -94,7 +94,10 @@ func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
 		}
 		n++
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return s.noteDamage(fmt.Errorf("read events: %w", err))
+	}
+	return nil
 }
 
 // ReplayStreams calls fn with every event of every stream whose id starts
@@ -184,7 +187,9 @@ func (s *Store) StreamEvents(stream string) ([]domain.Event, error) {
 
 // Blobs is the small content stored with the events; a lone PutBlob (an
 // upload before the command that refers to it) is fsync'd.
-func (s *Store) Blobs() pebbledb.Blobs { return pebbledb.Blobs{DB: s.db, Write: pebble.Sync} }
+func (s *Store) Blobs() pebbledb.Blobs {
+	return pebbledb.Blobs{DB: s.db, Write: pebble.Sync, Dir: s.dir, Reserve: s.reserve}
+}
 
 // SeqAtTime returns the last sequence at or before t (0 when none).
 func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
@@ -248,15 +253,30 @@ func (s *Store) StreamAt(stream string, seq uint64) (domain.Event, bool, error) 
 
 // Streams returns the ids of every stream whose id starts with prefix.
 func (s *Store) Streams(prefix string) ([]string, error) {
+	var out []string
+	err := s.EachStream(prefix, func(stream string) bool {
+		out = append(out, stream)
+		return true
+	})
+	return out, err
+}
+
+// EachStream calls fn with the id of every stream that starts with prefix,
+// in order, until fn returns false.
+func (s *Store) EachStream(prefix string, fn func(stream string) bool) error {
 	start := pebbledb.Key(prefixVersion, []byte(prefix))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
 	if err != nil {
-		return nil, fmt.Errorf("scan streams: %w", err)
+		return fmt.Errorf("scan streams: %w", err)
 	}
 	defer it.Close()
-	var out []string
 	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, string(it.Key()[len(prefixVersion):]))
+		if !fn(string(it.Key()[len(prefixVersion):])) {
+			break
+		}
 	}
-	return out, it.Error()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("scan streams: %w", err)
+	}
+	return nil
 }

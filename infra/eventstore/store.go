@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -37,12 +39,16 @@ var ErrClosed = errors.New("event store closed")
 
 // Store is the event log. It is safe for concurrent use.
 type Store struct {
+	dir     string
+	reserve uint64 // bytes the disk must keep free after an append
 	db      *pebble.DB
 	log     *slog.Logger
 	now     func() time.Time
 	reqs    chan *pending
 	done    chan struct{}
 	stopped chan struct{}
+
+	damage atomic.Pointer[error] // the first sign that the store's files are damaged
 
 	mu       sync.RWMutex
 	head     uint64
@@ -68,13 +74,23 @@ type headRecord struct {
 	Time time.Time `json:"time"`
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithReserve makes appends fail with pebbledb.ErrNoSpace, before anything
+// is written, while the disk has less than bytes free: the database keeps
+// room for its own work (the WAL, flushes, the outbox cursor) and never
+// meets a full disk mid-commit, which Pebble cannot survive.
+func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
+
 // Open opens the log in dir and starts its committer.
-func Open(dir string, log *slog.Logger) (*Store, error) {
+func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	db, err := pebbledb.Open(dir, log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
+		dir:     dir,
 		db:      db,
 		log:     log,
 		now:     time.Now,
@@ -82,6 +98,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		notify:  make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	raw, ok, err := pebbledb.Get(db, []byte(keyHead))
 	if err != nil {
@@ -95,9 +114,41 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("decode log head: %w", err)
 		}
 		s.head, s.lastHash, s.lastTime = h.Seq, h.Hash, h.Time
+		// The head event must be readable and be the one the head names.
+		if e, err := s.Event(h.Seq); err != nil {
+			s.noteDamage(err)
+		} else if e.Hash != h.Hash {
+			s.noteDamage(fmt.Errorf("%w: event %d has hash %.12s, the head record says %.12s", errDamaged, h.Seq, e.Hash, h.Hash))
+		}
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// noteDamage records err when it shows that the store's files are damaged
+// (Pebble finds corruption, or a record wrapping errDamaged), so that Ready
+// reports it; other errors are ignored. It returns err.
+func (s *Store) noteDamage(err error) error {
+	if err == nil || !(pebble.IsCorruptionError(err) || errors.Is(err, errDamaged)) {
+		return err
+	}
+	if s.damage.CompareAndSwap(nil, &err) {
+		s.log.Error("the log's store is damaged", "err", err)
+	}
+	return err
+}
+
+// errDamaged marks a stored record that no longer decodes or no longer
+// matches what refers to it.
+var errDamaged = errors.New("stored record is damaged")
+
+// Ready reports whether the store is sound: nil, or why it is not (its
+// files are damaged; restore them from a backup).
+func (s *Store) Ready() error {
+	if p := s.damage.Load(); p != nil {
+		return fmt.Errorf("the log's store is damaged: %w", *p)
+	}
+	return nil
 }
 
 // Close stops the committer and closes the database.
@@ -173,7 +224,8 @@ func (s *Store) commitGroup(group []*pending) {
 		store:    s,
 		batch:    s.db.NewBatch(),
 		versions: map[string]uint64{},
-		commands: map[string]domain.AppendResult{},
+		commands: map[string]commandRecord{},
+		last:     map[string]domain.Event{},
 		head:     head,
 		lastHash: lastHash,
 		lastTime: lastTime,
@@ -191,10 +243,18 @@ func (s *Store) commitGroup(group []*pending) {
 		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash, Time: g.lastTime})
 		err := g.batch.Set([]byte(keyHead), rec, nil)
 		if err == nil {
+			// Twice the batch: its WAL record, then the flushed table.
+			err = pebbledb.CheckSpace(s.dir, 2*uint64(g.batch.Len()), s.reserve)
+		}
+		if err == nil {
 			err = g.batch.Commit(pebble.Sync)
 		}
-		if err != nil {
+		if pebbledb.IsNoSpace(err) {
+			s.log.Warn("append refused: disk full", "err", err)
+		} else if err != nil {
 			s.log.Error("commit failed", "err", err)
+		}
+		if err != nil {
 			for i := range replies {
 				if replies[i].err == nil {
 					replies[i] = appendReply{err: fmt.Errorf("commit events: %w", err)}
@@ -221,10 +281,52 @@ type groupState struct {
 	store    *Store
 	batch    *pebble.Batch
 	versions map[string]uint64
-	commands map[string]domain.AppendResult
+	commands map[string]commandRecord
+	last     map[string]domain.Event // each stream's newest event of this group
 	head     uint64
 	lastHash string
 	lastTime time.Time
+}
+
+// commandRecord is what the log keeps of a command with a command id: its
+// result and what it asked for.
+type commandRecord struct {
+	FirstSeq    uint64 `json:"first_seq"`
+	LastSeq     uint64 `json:"last_seq"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// duplicate answers a command id seen before: its first result, or
+// command_id_reused when it asked for something else. Records written
+// before fingerprints existed match any request.
+func (r commandRecord) duplicate(req domain.AppendRequest) (domain.AppendResult, error) {
+	if r.Fingerprint != "" && req.Fingerprint != "" && r.Fingerprint != req.Fingerprint {
+		return domain.AppendResult{}, &domain.RuleError{Code: "command_id_reused",
+			Message: fmt.Sprintf("command_id %q was used for another request (at seq %d)", req.CommandID, r.LastSeq)}
+	}
+	return domain.AppendResult{FirstSeq: r.FirstSeq, LastSeq: r.LastSeq, Duplicate: true}, nil
+}
+
+// LastEvent is the stream's newest event, this group's included.
+func (g *groupState) LastEvent(stream string) (domain.Event, bool, error) {
+	if e, ok := g.last[stream]; ok {
+		return e, true, nil
+	}
+	return g.store.LastEvent(stream)
+}
+
+// EachStream lists the streams with prefix, those this group created included.
+func (g *groupState) EachStream(prefix string, fn func(string) bool) error {
+	seen := map[string]bool{}
+	for stream := range g.last {
+		if strings.HasPrefix(stream, prefix) {
+			seen[stream] = true
+			if !fn(stream) {
+				return nil
+			}
+		}
+	}
+	return g.store.EachStream(prefix, func(stream string) bool { return seen[stream] || fn(stream) })
 }
 
 func (g *groupState) version(stream string) (uint64, error) {
@@ -239,11 +341,12 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	if req.CommandID != "" {
 		cmdKey = pebbledb.Key(prefixCommand, []byte(req.Meta.AgentID), []byte{0}, []byte(req.CommandID))
 		if r, ok := g.commands[string(cmdKey)]; ok {
-			r.Duplicate = true
-			return r, nil
+			return r.duplicate(req)
 		}
-		if r, ok, err := g.store.commandResult(cmdKey); err != nil || ok {
-			return r, err
+		if r, ok, err := g.store.commandRecord(cmdKey); err != nil {
+			return domain.AppendResult{}, err
+		} else if ok {
+			return r.duplicate(req)
 		}
 	}
 	for _, x := range req.Expect {
@@ -257,6 +360,11 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	if len(req.Drafts) == 0 {
 		return domain.AppendResult{}, errors.New("append of no events")
+	}
+	if req.Guard != nil {
+		if err := req.Guard(g); err != nil {
+			return domain.AppendResult{}, err
+		}
 	}
 	at := g.store.now()
 	if at.Before(g.lastTime) {
@@ -297,9 +405,11 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	raws := make([][]byte, len(events))
 	for i, e := range events {
-		raw, err := json.Marshal(e)
+		// The round trip check: an event that would not decode to its own
+		// hash is refused, never appended (it would break the chain).
+		raw, err := e.Encode()
 		if err != nil {
-			return domain.AppendResult{}, fmt.Errorf("encode event: %w", err)
+			return domain.AppendResult{}, err
 		}
 		raws[i] = raw
 	}
@@ -318,24 +428,27 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	}
 	res := domain.AppendResult{FirstSeq: events[0].Seq, LastSeq: head, Events: events}
 	if cmdKey != nil {
-		raw, _ := json.Marshal(res)
+		rec := commandRecord{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Fingerprint: req.Fingerprint}
+		raw, _ := json.Marshal(rec)
 		g.batch.Set(cmdKey, raw, nil)
-		g.commands[string(cmdKey)] = res
+		g.commands[string(cmdKey)] = rec
+	}
+	for _, e := range events {
+		g.last[e.StreamID] = e
 	}
 	g.head, g.lastHash, g.lastTime = head, prev, at
 	return res, nil
 }
 
-func (s *Store) commandResult(key []byte) (domain.AppendResult, bool, error) {
+func (s *Store) commandRecord(key []byte) (commandRecord, bool, error) {
 	raw, ok, err := pebbledb.Get(s.db, key)
 	if err != nil || !ok {
-		return domain.AppendResult{}, false, err
+		return commandRecord{}, false, err
 	}
-	var r domain.AppendResult
+	var r commandRecord
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return domain.AppendResult{}, false, fmt.Errorf("decode command record: %w", err)
+		return commandRecord{}, false, fmt.Errorf("decode command record: %w", err)
 	}
-	r.Duplicate = true
 	return r, true, nil
 }
 

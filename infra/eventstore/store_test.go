@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -107,6 +110,69 @@ func TestExpectationsAndIdempotency(t *testing.T) {
 	}
 }
 
+func TestCommandIDMeansOneRequest(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	req := func(id, fp, stream string) domain.AppendRequest {
+		return domain.AppendRequest{CommandID: id, Fingerprint: fp, Meta: domain.Metadata{AgentID: "a"}, Drafts: []domain.Draft{write(stream)}}
+	}
+	cases := []struct {
+		name string
+		req  domain.AppendRequest
+		code string // the rule broken, "" for none
+		dup  bool
+	}{
+		{"first", req("k", "fp1", "f"), "", false},
+		{"retry", req("k", "fp1", "f"), "", true},
+		{"other request", req("k", "fp2", "f"), "command_id_reused", false},
+		{"no fingerprint", req("k", "", "f"), "", true},
+		{"other id", req("k2", "fp2", "g"), "", false},
+	}
+	for _, tc := range cases {
+		res, err := s.Append(ctx, tc.req)
+		var re *domain.RuleError
+		if (tc.code != "") != (errors.As(err, &re) && re.Code == tc.code) || (tc.code == "" && err != nil) || res.Duplicate != tc.dup {
+			t.Errorf("%s: %+v, %v", tc.name, res, err)
+		}
+	}
+}
+
+func TestGuardSeesTheLogAndRefuses(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	for _, stream := range []string{"file:d/a", "file:d/b", "file:e"} {
+		if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write(stream)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := errors.New("refused")
+	var seen []string
+	guard := func(log domain.StreamLookup) error {
+		seen = seen[:0]
+		if err := log.EachStream("file:d/", func(stream string) bool { seen = append(seen, stream); return true }); err != nil {
+			return err
+		}
+		if _, ok, err := log.LastEvent("file:e"); err != nil || !ok {
+			return fmt.Errorf("last event of file:e: %v %v", ok, err)
+		}
+		return refused
+	}
+	before, _ := s.Head()
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("x")}, Guard: guard}); !errors.Is(err, refused) {
+		t.Fatalf("guarded append: %v", err)
+	}
+	if after, _ := s.Head(); after != before {
+		t.Fatalf("a refused append moved the head %d → %d", before, after)
+	}
+	if fmt.Sprint(seen) != "[file:d/a file:d/b]" {
+		t.Fatalf("guard saw streams %v", seen)
+	}
+}
+
 func BenchmarkAppendParallel(b *testing.B) {
 	s := open(b, b.TempDir())
 	defer s.Close()
@@ -120,4 +186,62 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDamagedStoreIsNotReady flips bytes in the log's table file: reading
+// the log fails, and from then on the store is not ready, with the reason.
+func TestDamagedStoreIsNotReady(t *testing.T) {
+	t.Parallel()
+	for _, damage := range []bool{false, true} {
+		dir := t.TempDir()
+		s := open(t, dir)
+		ctx := context.Background()
+		for i := 0; i < 20; i++ {
+			req := domain.AppendRequest{Meta: domain.Metadata{AgentID: "a"}}
+			for j := 0; j < 100; j++ {
+				req.Drafts = append(req.Drafts, write(fmt.Sprintf("file:%d/%d", i, j)))
+			}
+			if _, err := s.Append(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if damage {
+			tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+			if len(tables) == 0 {
+				t.Fatal("no table file to damage")
+			}
+			for _, tbl := range tables {
+				raw, err := os.ReadFile(tbl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := len(raw) / 4; i < len(raw)/2; i += 512 {
+					raw[i] ^= 0xff
+				}
+				if err := os.WriteFile(tbl, raw, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			if damage {
+				continue // refusing to open at all is as clear
+			}
+			t.Fatal(err)
+		}
+		_, readErr := s.Read(0, 10000)
+		ready := s.Ready()
+		s.Close()
+		if damage && (readErr == nil || ready == nil || !strings.Contains(ready.Error(), "damaged")) {
+			t.Errorf("damaged store: read %v, ready %v", readErr, ready)
+		}
+		if !damage && (readErr != nil || ready != nil) {
+			t.Errorf("intact store: read %v, ready %v", readErr, ready)
+		}
+	}
 }

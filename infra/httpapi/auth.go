@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"fmt"
+	"math"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -51,8 +54,19 @@ func authenticate(auth Authenticator, limits Limits) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if limits.RatePerSecond > 0 && !limiter(agent.ID).Allow() {
-				return &apiError{status: 429, detail: ErrorDetail{Code: "rate_limited", Message: fmt.Sprintf("agent %s is over %.0f requests/s", agent.Name, limits.RatePerSecond)}}
+			if limits.RatePerSecond > 0 {
+				res := limiter(agent.ID).Reserve()
+				if wait := res.Delay(); !res.OK() || wait > 0 {
+					res.Cancel()
+					// Retry-After is whole seconds; a wait under one second is 1.
+					secs := max(1, int(math.Ceil(wait.Seconds())))
+					if !res.OK() {
+						secs = 1
+					}
+					c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+					return &apiError{status: http.StatusTooManyRequests, detail: ErrorDetail{Code: "rate_limited",
+						Message: fmt.Sprintf("agent %s is over %.0f requests/s; retry after %d s", agent.Name, limits.RatePerSecond, secs)}}
+				}
 			}
 			c.Set(agentKey, agent)
 			return next(c)

@@ -2,14 +2,18 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // ErrorBody is the JSON error contract: {"error": {...}}.
@@ -46,6 +50,7 @@ func statusOf(err error) (int, ErrorDetail) {
 		re       *domain.RuleError
 		he       *echo.HTTPError
 		tooLarge *http.MaxBytesError
+		be       *BodyError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -60,10 +65,21 @@ func statusOf(err error) (int, ErrorDetail) {
 		switch re.Code {
 		case "file_not_found":
 			status = http.StatusNotFound
-		case "file_exists", "agent_exists", "snapshot_exists":
+		case "file_exists", "agent_exists", "snapshot_exists", "path_conflict", "command_id_reused":
 			status = http.StatusConflict
 		}
 		return status, ErrorDetail{Code: re.Code, Message: re.Message}
+	case errors.As(err, &be):
+		if be.Timeout {
+			return http.StatusRequestTimeout, ErrorDetail{Code: "body_timeout", Message: "the request body stopped arriving", Field: "body"}
+		}
+		return http.StatusBadRequest, ErrorDetail{Code: "body_unreadable", Message: be.Error(), Field: "body"}
+	case errors.Is(err, blobstore.ErrCorrupt):
+		return http.StatusInternalServerError, ErrorDetail{Code: "corrupt_content", Message: err.Error()}
+	case pebbledb.IsNoSpace(err):
+		return http.StatusInsufficientStorage, ErrorDetail{Code: "insufficient_storage", Message: "the writer's disk is full; nothing was stored, retry once space is freed"}
+	case errors.Is(err, domain.ErrNotEncodable):
+		return http.StatusBadRequest, ErrorDetail{Code: "event_not_encodable", Message: err.Error()}
 	case errors.Is(err, domain.ErrUnauthenticated):
 		return http.StatusUnauthorized, ErrorDetail{Code: "unauthenticated", Message: "a valid bearer token is required (Authorization: Bearer <token>)"}
 	case errors.Is(err, domain.ErrForbidden):
@@ -79,7 +95,7 @@ func statusOf(err error) (int, ErrorDetail) {
 		if msg == "" {
 			msg = http.StatusText(he.Code)
 		}
-		return he.Code, ErrorDetail{Code: http.StatusText(he.Code), Message: msg}
+		return he.Code, ErrorDetail{Code: errorCode(he.Code), Message: msg}
 	}
 	return http.StatusInternalServerError, ErrorDetail{Code: "internal", Message: "internal error"}
 }
@@ -100,4 +116,66 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Debug("write error response", "err", err)
 		}
 	}
+}
+
+// jsonErrors makes errors that handlers leave to net/http (http.Error, as
+// in http.ServeContent's 416) our JSON error: a status of 400 or more
+// written with a non-JSON body is replaced by ErrorBody.
+func jsonErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Writer = &plainErrorWriter{ResponseWriter: res.Writer}
+		return next(c)
+	}
+}
+
+// plainErrorWriter rewrites plain-text error answers as JSON.
+type plainErrorWriter struct {
+	http.ResponseWriter
+	rewritten bool
+}
+
+func (w *plainErrorWriter) WriteHeader(status int) {
+	h := w.Header()
+	if status < 400 || strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.rewritten = true
+	detail := ErrorDetail{Code: errorCode(status), Message: http.StatusText(status)}
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		detail.Field, detail.Message = "Range", "the range is not satisfiable"
+		if cr := h.Get("Content-Range"); cr != "" {
+			detail.Message += " (" + cr + ")"
+		}
+	}
+	body, _ := json.Marshal(ErrorBody{Error: detail})
+	h.Del("X-Content-Type-Options")
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.ResponseWriter.WriteHeader(status)
+	w.ResponseWriter.Write(append(body, '\n'))
+}
+
+func (w *plainErrorWriter) Write(b []byte) (int, error) {
+	if w.rewritten {
+		return len(b), nil // the plain-text body is dropped
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *plainErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes flushes on, for streamed answers.
+func (w *plainErrorWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// errorCode is the code of an error named only by its status:
+// "range_not_satisfiable" for 416.
+func errorCode(status int) string {
+	return strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
 }

@@ -3,12 +3,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"path"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -72,21 +72,24 @@ type preToolUse struct {
 }
 
 func (g *Gate) validate(c echo.Context) error {
-	agent := agentOf(c)
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxValidateBody)
+	// The gate is for agents that act: an observer's call would append an
+	// audit event for a tool call it may not make.
+	agent, err := require(c, domain.RoleBuilder, domain.RoleReviewer, domain.RoleExpert)
+	if err != nil {
+		return err
+	}
 	var req preToolUse
-	if err := json.NewDecoder(body).Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("body", "json_invalid", "body is not a PreToolUse JSON object: "+err.Error())
+	if err := decodeBody(c, &req, maxValidateBody, false); err != nil {
+		return err
 	}
 	switch {
 	case req.ToolName == "" || len(req.ToolName) > 256:
 		return badRequest("tool_name", "tool_name_invalid", "tool_name is required (at most 256 bytes)")
 	case len(req.ToolInput) == 0 || req.ToolInput[0] != '{':
 		return badRequest("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
+	case !utf8.Valid(req.ToolInput):
+		// Strings decoded by encoding/json are made valid; a raw message is not.
+		return badRequest("tool_input", "invalid_utf8", "tool_input is not valid UTF-8")
 	}
 	home := c.Request().Header.Get(HeaderAgentHome)
 	if home != "" && (!path.IsAbs(home) || path.Clean(home) != home || len(home) > 4096) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,6 +25,9 @@ type Progress interface {
 	Head() uint64
 	WaitFor(ctx context.Context, seq uint64) error
 	Snapshots() ([]domain.SnapshotCreated, error)
+	// Rebuilt says how often the projection was rebuilt from the writer's
+	// log since the process started, and why the last time.
+	Rebuilt() (int, string)
 }
 
 // WriterHead asks the writer for its head.
@@ -43,6 +47,7 @@ type Reader struct {
 	Search     query.SearchHandler
 	Limits     Limits
 	Ready      func() error
+	Failure    func() error // the last failure to apply the log, if any
 	// MaxWait bounds how long a read with min_seq waits.
 	MaxWait time.Duration
 }
@@ -109,7 +114,72 @@ func (r *Reader) point(c echo.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := r.reach(c, name, p); err != nil {
+		return 0, err
+	}
 	return p.Resolve(name, r.Progress, r.Progress.Head(), time.Now())
+}
+
+// reach makes sure the reader has applied everything a point covers before
+// it is resolved, so that a point answers the same on every replica at
+// every moment: a sequence up to it, a time or an unknown snapshot up to
+// the writer's head (the reader cannot know otherwise whether more events
+// fall before them). It waits like min_seq (wait=, at most MaxWait), then
+// answers 503 not_caught_up; a sequence past the writer's head is 400
+// point_in_future.
+func (r *Reader) reach(c echo.Context, name string, p domain.Point) error {
+	local := r.Progress.Head()
+	var target uint64
+	switch {
+	case p.Snapshot != "":
+		if _, ok, err := r.Progress.Snapshot(p.Snapshot); err != nil || ok {
+			return err // a known snapshot names a sequence the reader has
+		}
+	case !p.Time.IsZero():
+		if p.Time.After(time.Now()) {
+			return nil // Resolve refuses it
+		}
+		seq, err := r.Progress.SeqAtTime(p.Time)
+		if err != nil {
+			return err
+		}
+		if seq < local {
+			return nil // an applied event comes after the time: nothing more can fall before it
+		}
+	default:
+		if p.Seq <= local {
+			return nil
+		}
+		target = p.Seq
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	head, err := r.WriterHead(ctx)
+	cancel()
+	if err != nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return &apiError{status: http.StatusServiceUnavailable, detail: ErrorDetail{Code: "not_caught_up", Field: name,
+			Message: "the writer cannot be asked how far the log goes: " + err.Error()}}
+	}
+	if target > head {
+		return domain.Invalid(name, "point_in_future", "sequence %d is after the last event (%d)", target, head)
+	}
+	if target == 0 {
+		target = head
+	}
+	wait := r.MaxWait
+	if ws := c.QueryParam("wait"); ws != "" {
+		if d, err := time.ParseDuration(ws); err == nil && d >= 0 {
+			wait = min(d, r.MaxWait)
+		}
+	}
+	wctx, wcancel := context.WithTimeout(c.Request().Context(), wait)
+	defer wcancel()
+	if err := r.Progress.WaitFor(wctx, target); err != nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return &apiError{status: http.StatusServiceUnavailable, detail: ErrorDetail{Code: "not_caught_up", Field: name,
+			Message: fmt.Sprintf("the reader has applied %d events; %s %s needs %d", r.Progress.Head(), name, c.QueryParam(name), target)}}
+	}
+	return nil
 }
 
 func (r *Reader) tree(c echo.Context) error {
@@ -236,10 +306,23 @@ type ReaderStatus struct {
 	WriterHead  *uint64 `json:"writer_head"`
 	Lag         *uint64 `json:"lag"`
 	WriterError string  `json:"writer_error,omitempty"`
+	// Rebuilds counts the times the projection found that the writer's log
+	// no longer continues it and rebuilt itself from the log.
+	Rebuilds      int    `json:"rebuilds,omitempty"`
+	RebuildReason string `json:"rebuild_reason,omitempty"`
+	// ApplyError is why the last event could not be applied; the reader
+	// serves its last good state meanwhile.
+	ApplyError string `json:"apply_error,omitempty"`
 }
 
 func (r *Reader) status(c echo.Context) error {
 	st := ReaderStatus{Applied: r.Progress.Head()}
+	st.Rebuilds, st.RebuildReason = r.Progress.Rebuilt()
+	if r.Failure != nil {
+		if err := r.Failure(); err != nil {
+			st.ApplyError = err.Error()
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	head, err := r.WriterHead(ctx)
@@ -356,6 +439,9 @@ func (r *Reader) search(c echo.Context) error {
 		resp.WriteHeader(http.StatusOK)
 	}
 	out := map[string]any{"done": true, "at": q.At, "matches": sum.Matches, "files_searched": sum.Files, "truncated": sum.Truncated}
+	if len(sum.Corrupt) > 0 {
+		out["corrupt"] = sum.Corrupt // skipped: their stored content is damaged
+	}
 	if err != nil {
 		out["error"] = err.Error()
 	}

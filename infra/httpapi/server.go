@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/net/netutil"
 )
 
 // newEcho returns an echo instance with what every Lighthouse API shares:
@@ -22,6 +23,7 @@ func newEcho(log *slog.Logger, ready func() error) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(jsonErrors)
 	e.Use(middleware.Recover())
 	e.Use(requestLog(log))
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
@@ -54,21 +56,59 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// Serve serves h on addr until ctx ends, then shuts down gracefully. When
-// addrFile is set, the bound address (useful with port 0) is written there
+// ServeOptions are the limits every Lighthouse HTTP server applies.
+type ServeOptions struct {
+	Addr     string
+	AddrFile string // when set, the bound address is written there
+	// MaxConns caps concurrent connections; past it new ones wait to be
+	// accepted. 0 means DefaultMaxConns.
+	MaxConns int
+	// BodyIdle is how long a request body may make no progress (0:
+	// DefaultBodyIdle); BodyMax bounds the whole body's arrival (0:
+	// DefaultBodyMax).
+	BodyIdle, BodyMax time.Duration
+}
+
+// Defaults of ServeOptions.
+const (
+	DefaultMaxConns   = 4096
+	DefaultBodyIdle   = 30 * time.Second
+	DefaultBodyMax    = 15 * time.Minute
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// Serve serves h on o.Addr until ctx ends, then shuts down gracefully. When
+// o.AddrFile is set, the bound address (useful with port 0) is written there
 // once the listener is up.
-func Serve(ctx context.Context, log *slog.Logger, h http.Handler, addr, addrFile string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions) error {
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
 	}
-	if addrFile != "" {
-		if err := os.WriteFile(addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
+	if o.BodyIdle <= 0 {
+		o.BodyIdle = DefaultBodyIdle
+	}
+	if o.BodyMax <= 0 {
+		o.BodyMax = DefaultBodyMax
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	if o.AddrFile != "" {
+		if err := os.WriteFile(o.AddrFile, []byte(ln.Addr().String()), 0o644); err != nil {
 			ln.Close()
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln = netutil.LimitListener(ln, o.MaxConns)
+	srv := &http.Server{
+		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

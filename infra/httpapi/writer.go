@@ -65,7 +65,7 @@ const maxEventsPage = 10000
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
 	e := newEcho(w.Log, w.Ready)
-	v1 := e.Group("/v1", authenticate(w.Agents, w.Limits))
+	v1 := e.Group("/v1", checkText, authenticate(w.Agents, w.Limits))
 	v1.PUT("/files/*", w.putFile)
 	v1.DELETE("/files/*", w.deleteFile)
 	v1.POST("/files/move", w.moveFile)
@@ -113,7 +113,9 @@ func accepted(c echo.Context, status int, res domain.AppendResult) error {
 	return c.JSON(status, out)
 }
 
-// meta builds event metadata: the agent always comes from the token.
+// meta builds event metadata: the agent always comes from the token. The
+// headers were checked for valid UTF-8 by checkText; over-long ids are cut
+// on a character boundary.
 func meta(c echo.Context, agent domain.Agent) domain.Metadata {
 	h := c.Request().Header
 	return domain.Metadata{
@@ -124,12 +126,7 @@ func meta(c echo.Context, agent domain.Agent) domain.Metadata {
 	}
 }
 
-func limitText(s string) string {
-	if len(s) > 128 {
-		return s[:128]
-	}
-	return s
-}
+func limitText(s string) string { return domain.TruncateText(s, domain.MaxMetaBytes) }
 
 // requestParam reads a parameter from the query or, failing that, a header.
 func requestParam(c echo.Context, query, header string) string {
@@ -141,10 +138,15 @@ func requestParam(c echo.Context, query, header string) string {
 
 func commandID(c echo.Context) (string, error) {
 	id := requestParam(c, "command_id", "X-Command-Id")
-	if len(id) > 128 {
-		return "", badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	return id, checkCommandID(id)
+}
+
+// checkCommandID applies the same limits to every command's command_id.
+func checkCommandID(id string) error {
+	if len(id) > domain.MaxMetaBytes {
+		return badRequest("command_id", "command_id_too_long", fmt.Sprintf("command_id is at most %d bytes", domain.MaxMetaBytes))
 	}
-	return id, nil
+	return domain.CheckText("command_id", id)
 }
 
 func expectedVersion(c echo.Context) (*uint64, error) {
@@ -159,15 +161,18 @@ func expectedVersion(c echo.Context) (*uint64, error) {
 	return &v, nil
 }
 
-func parseMode(field, s string) (uint32, error) {
+// parseMode reads octal permission bits, kept exactly (0000 included); nil
+// when s is empty. Anything else (setuid, sticky, file type bits) is a 400.
+func parseMode(field, s string) (*uint32, error) {
 	if s == "" {
-		return 0, nil
+		return nil, nil
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || m > 0o777 {
-		return 0, badRequest(field, "mode_invalid", "mode must be octal permission bits, for example 644 or 755")
+		return nil, badRequest(field, "mode_invalid", "mode must be octal permission bits from 000 to 777, for example 644 or 755")
 	}
-	return uint32(m), nil
+	mode := uint32(m)
+	return &mode, nil
 }
 
 // filePath takes the path from the URL. The decoded URL path is used, so
@@ -235,27 +240,7 @@ func (w *Writer) fileOp(c echo.Context, r fileRequest, op command.FileOp) error 
 // maxJSONBody bounds JSON command bodies (a change set with inline content).
 const maxJSONBody = 64 << 20
 
-func decodeJSON(c echo.Context, v any) error {
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return badRequest(ute.Field, "json_type", fmt.Sprintf("field %s has the wrong type", ute.Field))
-		}
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return badRequest(f, "json_unknown_field", err.Error())
-		}
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("body", "json_invalid", "body is not valid JSON: "+err.Error())
-	}
-	return nil
-}
+func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, maxJSONBody, true) }
 
 type moveRequest struct {
 	From            string  `json:"from"`
@@ -277,8 +262,8 @@ func (w *Writer) moveFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(req.CommandID) > 128 {
-		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	if err := checkCommandID(req.CommandID); err != nil {
+		return err
 	}
 	res, err := w.Files.Handle(c.Request().Context(), command.ChangeFiles{CommandID: req.CommandID, Meta: meta(c, agent), Ops: []command.FileOp{op}})
 	if err != nil {
@@ -364,8 +349,8 @@ func (w *Writer) changes(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.CommandID) > 128 {
-		return badRequest("command_id", "command_id_too_long", "command_id is at most 128 bytes")
+	if err := checkCommandID(req.CommandID); err != nil {
+		return err
 	}
 	if len(req.Ops) > command.MaxOps {
 		return badRequest("ops", "ops_too_many", fmt.Sprintf("a change set has at most %d operations", command.MaxOps))
@@ -545,10 +530,22 @@ func (w *Writer) verify(c echo.Context) error {
 		return err
 	}
 	n, err := w.Events.Verify()
+	out := map[string]any{"ok": err == nil, "verified": n}
 	if err != nil {
-		return c.JSON(http.StatusOK, map[string]any{"ok": false, "verified": n, "error": err.Error()})
+		out["error"] = err.Error()
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "verified": n})
+	checked, damaged, err := w.Blobs.VerifyAll()
+	if err != nil {
+		return err
+	}
+	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
+	if len(damaged) > 0 {
+		out["ok"] = false
+		if out["error"] == nil {
+			out["error"] = fmt.Sprintf("%d content blobs do not match their hash", len(damaged))
+		}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 type snapshotRequest struct {
@@ -589,6 +586,9 @@ func (w *Writer) restore(c echo.Context) error {
 	}
 	var req RestoreRequest
 	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkCommandID(req.CommandID); err != nil {
 		return err
 	}
 	point, err := domain.ParsePoint("point", req.Point)

@@ -18,10 +18,18 @@ const cacheSize = 128 << 20
 
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
+	plog := log.With("component", "pebble")
 	db, err := pebble.Open(dir, &pebble.Options{
-		Logger:       slogger{log.With("component", "pebble")},
+		Logger:       slogger{plog},
 		CacheSize:    cacheSize,
 		MemTableSize: 32 << 20,
+		// Pebble's default makes damaged data fatal (a panic in whatever
+		// goroutine read it). The read that found it fails with a
+		// corruption error instead, which the process reports (not ready,
+		// corrupt_content, a rebuild) and survives.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			plog.Error("damaged data found", "file", info.Path, "err", info.Details)
+		}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
@@ -89,6 +97,10 @@ type Blobs struct {
 	// Write says how a lone PutBlob is written: pebble.Sync where the blob
 	// must be durable, pebble.NoSync for a cache.
 	Write *pebble.WriteOptions
+	// Dir and Reserve, when Reserve is set, refuse a PutBlob that would
+	// leave less than Reserve bytes free on Dir's disk (ErrNoSpace).
+	Dir     string
+	Reserve uint64
 }
 
 // Blob returns the content with hash.
@@ -98,8 +110,29 @@ func (b Blobs) Blob(hash string) ([]byte, bool, error) {
 
 // PutBlob stores content under its hash.
 func (b Blobs) PutBlob(hash string, data []byte) error {
+	if err := CheckSpace(b.Dir, 2*uint64(len(data)), b.Reserve); err != nil {
+		return err
+	}
 	if err := b.DB.Set(Key(BlobPrefix, []byte(hash)), data, b.Write); err != nil {
 		return fmt.Errorf("store blob: %w", err)
+	}
+	return nil
+}
+
+// EachBlob calls fn with every stored blob until fn returns false.
+func (b Blobs) EachBlob(fn func(hash string, data []byte) bool) error {
+	it, err := b.DB.NewIter(&pebble.IterOptions{LowerBound: []byte(BlobPrefix), UpperBound: PrefixEnd([]byte(BlobPrefix))})
+	if err != nil {
+		return fmt.Errorf("scan blobs: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(string(it.Key()[len(BlobPrefix):]), it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("scan blobs: %w", err)
 	}
 	return nil
 }

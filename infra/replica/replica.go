@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -56,6 +57,7 @@ type Replica struct {
 	log      *slog.Logger
 	sub      message.Subscriber
 	caughtUp chan struct{}
+	failure  atomic.Pointer[error] // the last failure to apply the log, nil when applying works
 }
 
 // Open opens the replica's projection and connects to the bus. Call
@@ -73,7 +75,7 @@ func Open(s Settings, log *slog.Logger) (*Replica, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	agents := projections.NewAgents()
-	model, err := projections.Open(filepath.Join(s.Data, "projection"), log, agents)
+	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), log, agents)
 	if err != nil {
 		return nil, err
 	}
@@ -99,21 +101,41 @@ func Open(s Settings, log *slog.Logger) (*Replica, error) {
 // Run follows the stream until ctx ends or the follower fails.
 func (r *Replica) Run(ctx context.Context) error {
 	f := &bus.Follower{Subscriber: r.sub, Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
-		OnCaughtUp: func() { close(r.caughtUp) }}
+		OnCaughtUp: func() { close(r.caughtUp) },
+		OnFailure: func(err error) {
+			if err == nil {
+				r.failure.Store(nil)
+			} else {
+				r.failure.Store(&err)
+			}
+		}}
 	if err := f.Run(ctx); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	return nil
 }
 
-// Ready reports whether the first catch-up is done.
+// Ready reports whether the first catch-up is done and applying the log
+// works; a replica that cannot apply an event keeps serving its last good
+// state, not ready, with the reason.
 func (r *Replica) Ready() error {
+	if err := r.Failure(); err != nil {
+		return fmt.Errorf("applying the log failed at %d: %w", r.Model.Head(), err)
+	}
 	select {
 	case <-r.caughtUp:
 		return nil
 	default:
 		return fmt.Errorf("catching up")
 	}
+}
+
+// Failure returns the last failure to apply the log, nil when it works.
+func (r *Replica) Failure() error {
+	if p := r.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Close releases the subscription and the projection.

@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
+)
+
+// smallDisk mounts a tmpfs of size bytes and returns its directory, or
+// skips the test where that is not possible.
+func smallDisk(t *testing.T, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("disk-full test skipped: mounting a tmpfs needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("disk-full test skipped: mount -t tmpfs failed: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// startOn runs a system whose writer keeps its data in data; the reader
+// keeps its own elsewhere.
+func startOn(t *testing.T, data string, writerArgs ...string) *env {
+	t.Helper()
+	out := &syncBuffer{}
+	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: append([]string{"--rate", "0"}, writerArgs...),
+		ReaderArgs: []string{"--data", t.TempDir()}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sys, err := supervisor.StartSystem(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start system: %v\n%s", err, out.String())
+	}
+	e := &env{t: t, sys: sys, out: out, data: data,
+		admin: client.New(sys.WriterURL, sys.AdminToken), reader: client.New(sys.ReaderURL, sys.AdminToken)}
+	t.Cleanup(func() {
+		if err := sys.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("process output:\n%s", tail(out.String(), 6000))
+		}
+	})
+	return e
+}
+
+// TestDiskFull fills the writer's disk: every append answers 507
+// insufficient_storage and stores nothing, the writer stays up, and once
+// space is freed it carries on by itself with nothing acknowledged lost.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	disk := smallDisk(t, 96<<20)
+	const reserve = 8 << 20
+	e := startOn(t, disk, "--min-free", fmt.Sprint(reserve))
+	ctx := context.Background()
+	acked := map[string]string{}
+	for i := 0; i < 20; i++ {
+		p, c := fmt.Sprintf("before/%d.txt", i), fmt.Sprint("content ", i)
+		e.put(e.admin, p, c)
+		acked[p] = c
+	}
+
+	// Fill the disk to half the reserve.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(disk, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	filler, err := os.Create(filepath.Join(disk, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Fallocate(int(filler.Fd()), 0, 0, free-reserve/2); err != nil {
+		t.Fatalf("fallocate: %v", err)
+	}
+	filler.Close()
+
+	big := strings.Repeat("b", 200<<10) // streamed to a blob file, not inline
+	full := []struct {
+		name string
+		do   func() error
+	}{
+		{"small write", func() error {
+			_, err := e.admin.WriteFile(ctx, "full/a.txt", strings.NewReader("x"), client.WriteOptions{})
+			return err
+		}},
+		{"large write", func() error {
+			_, err := e.admin.WriteFile(ctx, "full/big.txt", strings.NewReader(big), client.WriteOptions{})
+			return err
+		}},
+		{"change set", func() error {
+			return e.admin.PostJSON(ctx, "/v1/changes", map[string]any{"ops": []any{map[string]any{"op": "write", "path": "full/c.txt", "content": "c"}}}, nil)
+		}},
+		{"blob upload", func() error {
+			_, err := e.admin.Do(ctx, "POST", "/v1/blobs", nil, strings.NewReader("a small blob"), nil)
+			return err
+		}},
+		{"gate decision", func() error {
+			return e.admin.PostJSON(ctx, "/v1/validate", map[string]any{"tool_name": "Bash", "tool_input": map[string]any{"command": "ls"}}, nil)
+		}},
+	}
+	head := e.writerHead()
+	for _, c := range full {
+		if err := c.do(); !isCode(err, 507, "insufficient_storage") {
+			t.Errorf("%s on a full disk: %v, want 507 insufficient_storage", c.name, err)
+		}
+	}
+	if h := e.writerHead(); h != head {
+		t.Errorf("refused appends moved the head %d → %d", head, h)
+	}
+	if _, err := client.New(e.sys.WriterURL, "").Do(ctx, "GET", "/readyz", nil, nil, nil); err != nil {
+		t.Fatalf("writer not up on a full disk: %v", err)
+	}
+
+	// Free the space: the writer carries on without a restart.
+	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		p, c := fmt.Sprintf("after/%d.txt", i), fmt.Sprint("content ", i)
+		e.put(e.admin, p, c)
+		acked[p] = c
+	}
+	if _, err := e.admin.WriteFile(ctx, "after/big.txt", strings.NewReader(big), client.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	acked["after/big.txt"] = big
+	last := e.writerHead()
+	for p, c := range acked {
+		if got, err := e.readFile(p, last); err != nil || got != c {
+			t.Errorf("%s after the disk was full: %d bytes, %v", p, len(got), err)
+		}
+	}
+	var verify struct {
+		OK bool `json:"ok"`
+	}
+	if _, err := e.admin.Do(ctx, "GET", "/v1/verify", nil, nil, &verify); err != nil || !verify.OK {
+		t.Fatalf("verify after a full disk: %+v %v", verify, err)
+	}
+	select {
+	case <-e.sys.Writer.Done():
+		t.Fatalf("the writer exited: %v", e.sys.Writer.Err())
+	default:
+	}
+}
+
+// flipByte damages one byte of a file, as a failing disk would, and moves
+// its time so no cache takes it for the old file.
+func flipByte(t *testing.T, path string, at int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x20
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedContent flips a byte of stored contents: verify names the
+// damaged blob, the writer and the reader answer corrupt_content for that
+// file only, and search skips it and says so.
+func TestDamagedContent(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	big := strings.Repeat("needle in a big file\n", 10000) // stored as a file
+	e.put(e.admin, "ok.txt", "needle in a small file\n")
+	seq := e.put(e.admin, "big.txt", big)
+	for _, p := range []string{"ok.txt", "big.txt"} {
+		if _, err := e.readFile(p, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := hashOf(big)
+	flipByte(t, filepath.Join(e.data, "blobs", hash[:2], hash[2:]), 1000)
+
+	cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "verify")
+	cmd.Env = append(cmd.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+e.sys.AdminToken)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "damaged content: "+hash) {
+		t.Fatalf("lighthouse verify with a damaged blob: %v\n%s", err, out)
+	}
+	if _, err := e.admin.Do(ctx, "GET", "/v1/blobs/"+hash, nil, nil, nil); !isCode(err, 500, "corrupt_content") {
+		t.Errorf("writer serves a damaged blob: %v", err)
+	}
+
+	// The reader's own copy.
+	copies, _ := filepath.Glob(filepath.Join(e.data, "reader", "*", hash[:2], hash[2:]))
+	if len(copies) == 0 {
+		copies, _ = filepath.Glob(filepath.Join(e.data, "reader", "*", "*", hash[:2], hash[2:]))
+	}
+	if len(copies) != 1 {
+		t.Fatalf("reader's copy of %s not found: %v", hash, copies)
+	}
+	flipByte(t, copies[0], 2000)
+	if _, err := e.readFile("big.txt", seq); !isCode(err, 500, "corrupt_content") {
+		t.Errorf("reader serves a damaged blob: %v", err)
+	}
+	if got, err := e.readFile("ok.txt", seq); err != nil || got != "needle in a small file\n" {
+		t.Errorf("an intact file next to a damaged one: %q, %v", got, err)
+	}
+	body, err := e.reader.Open(ctx, "/v1/search?q=needle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(readAll(t, body)), "\n")
+	body.Close()
+	if last := lines[len(lines)-1]; len(lines) != 2 || !strings.Contains(last, `"corrupt":["big.txt"]`) {
+		t.Errorf("search over a damaged file: %v", lines)
+	}
+}

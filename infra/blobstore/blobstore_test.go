@@ -1,0 +1,72 @@
+package blobstore
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mapSmall is an in-memory Small store that can list its blobs.
+type mapSmall map[string][]byte
+
+func (m mapSmall) Blob(h string) ([]byte, bool, error) { b, ok := m[h]; return b, ok, nil }
+func (m mapSmall) PutBlob(h string, b []byte) error    { m[h] = append([]byte(nil), b...); return nil }
+func (m mapSmall) EachBlob(fn func(string, []byte) bool) error {
+	for h, b := range m {
+		if !fn(h, b) {
+			break
+		}
+	}
+	return nil
+}
+
+func TestDamagedBlobsAreFoundAndNeverServed(t *testing.T) {
+	t.Parallel()
+	small := mapSmall{}
+	s, err := Open(t.TempDir(), small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(content string) string {
+		ref, err := s.Put(strings.NewReader(content), 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref.Hash
+	}
+	smallOK, smallBad := put("small and fine"), put("small and damaged")
+	bigOK, bigBad := put(strings.Repeat("a", InlineLimit+1)), put(strings.Repeat("b", InlineLimit+1))
+	for _, h := range []string{smallOK, smallBad, bigOK, bigBad} {
+		b, err := s.Open(h) // opened once intact: a file's check is remembered
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	small[smallBad][0] ^= 1
+	if err := os.WriteFile(s.path(bigBad), []byte(strings.Repeat("c", InlineLimit+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(s.path(bigBad), later, later)
+
+	checked, damaged, err := s.VerifyAll()
+	if err != nil || checked != 4 || len(damaged) != 2 {
+		t.Fatalf("VerifyAll = %d %v %v, want 4 checked, 2 damaged", checked, damaged, err)
+	}
+	cases := []struct {
+		hash    string
+		corrupt bool
+	}{{smallOK, false}, {smallBad, true}, {bigOK, false}, {bigBad, true}}
+	for _, c := range cases {
+		b, err := s.Open(c.hash)
+		if c.corrupt != errors.Is(err, ErrCorrupt) || (!c.corrupt && err != nil) {
+			t.Errorf("Open(%.8s) = %v, want corrupt=%v", c.hash, err, c.corrupt)
+		}
+		if b != nil {
+			b.Close()
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// BodyError is a failure to read a request's body that is the client's:
+// a malformed chunked encoding, a connection that went away, or a body that
+// stopped arriving (Timeout). It answers 400, or 408 for a timeout.
+type BodyError struct {
+	Err     error
+	Timeout bool
+}
+
+func (e *BodyError) Error() string { return "read request body: " + e.Err.Error() }
+
+func (e *BodyError) Unwrap() error { return e.Err }
+
+// clientBody reads a request body with an idle deadline: every read must
+// make progress within idle, and the whole body must arrive within max. Its
+// read errors are *BodyError.
+type clientBody struct {
+	body     io.ReadCloser
+	rc       *http.ResponseController
+	idle     time.Duration
+	deadline time.Time
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		d := time.Now().Add(b.idle)
+		if !b.deadline.IsZero() && d.After(b.deadline) {
+			d = b.deadline
+		}
+		// Not every ResponseWriter supports deadlines (tests); then the
+		// server's own timeouts are all there is.
+		_ = b.rc.SetReadDeadline(d)
+	}
+	n, err := b.body.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return n, err
+		}
+		return n, &BodyError{Err: err, Timeout: errors.Is(err, os.ErrDeadlineExceeded)}
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.body.Close() }
+
+// withBodyLimits wraps every request body in a clientBody.
+func withBodyLimits(h http.Handler, idle, max time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			b := &clientBody{body: r.Body, rc: http.NewResponseController(w), idle: idle}
+			if max > 0 {
+				b.deadline = time.Now().Add(max)
+			}
+			r.Body = b
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// decodeBody decodes a JSON request body of at most limit bytes into v.
+// Bad input is a 400 naming the exact field (ops[0].path); anything after
+// the JSON value but white space is a 400; unknown fields are refused when
+// strict.
+func decodeBody(c echo.Context, v any, limit int64, strict bool) error {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, limit))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		var (
+			ute *json.UnmarshalTypeError
+			se  *json.SyntaxError
+		)
+		switch {
+		case errors.As(err, &ute):
+			f := jsonPathAt(raw, ute.Offset)
+			if f == "" {
+				f = ute.Field
+			}
+			if f == "" {
+				f = "body" // the body itself is not an object
+			}
+			return badRequest(f, "json_type", fmt.Sprintf("field %s has the wrong type (want %s, got %s)", f, ute.Type, ute.Value))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+			f := jsonKeyPath(raw, name)
+			if f == "" {
+				f = "body" // a key with an empty name at the top
+			}
+			return badRequest(f, "json_unknown_field", fmt.Sprintf("unknown field %q", name))
+		case errors.As(err, &se):
+			return badRequest("body", "json_invalid", fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, err))
+		}
+		return badRequest("body", "json_invalid", "body is not valid JSON: "+err.Error())
+	}
+	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		return badRequest("body", "json_trailing_data", fmt.Sprintf("body has %d bytes after its JSON value", len(rest)))
+	}
+	return nil
+}
+
+// jsonToken is one value or key of a JSON document with its path.
+type jsonToken struct {
+	path  string
+	key   string // set for an object key
+	end   int64  // offset just after the token
+	isKey bool
+}
+
+// walkJSON calls fn with every key and scalar value of raw, and with every
+// object or array once it ends, until fn returns false.
+func walkJSON(raw []byte, fn func(jsonToken) bool) {
+	type frame struct {
+		obj       bool
+		key       string
+		idx       int
+		expectKey bool
+	}
+	var stack []frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.obj {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.idx)
+			}
+		}
+		return b.String()
+	}
+	advance := func() { // a value of the top container is complete
+		if len(stack) == 0 {
+			return
+		}
+		top := &stack[len(stack)-1]
+		if top.obj {
+			top.expectKey = true
+		} else {
+			top.idx++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		end := dec.InputOffset()
+		if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].expectKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if !fn(jsonToken{path: path(), end: end}) {
+					return
+				}
+				advance()
+				continue
+			}
+			key, _ := tok.(string)
+			top := &stack[len(stack)-1]
+			top.key, top.expectKey = key, false
+			if !fn(jsonToken{path: path(), key: key, end: end, isKey: true}) {
+				return
+			}
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if !fn(jsonToken{path: path(), end: end}) {
+				return
+			}
+			advance()
+		default:
+			if !fn(jsonToken{path: path(), end: end}) {
+				return
+			}
+			advance()
+		}
+	}
+}
+
+// jsonPathAt names the value of raw that ends at or after offset, as
+// "ops[0].path"; "" when there is none.
+func jsonPathAt(raw []byte, offset int64) string {
+	var out string
+	walkJSON(raw, func(t jsonToken) bool {
+		if !t.isKey && t.end >= offset {
+			out = t.path
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// jsonKeyPath names the first key called name in raw, as "ops[0].x".
+func jsonKeyPath(raw []byte, name string) string {
+	out := name
+	walkJSON(raw, func(t jsonToken) bool {
+		if t.isKey && t.key == name {
+			out = t.path
+			return false
+		}
+		return true
+	})
+	return out
+}

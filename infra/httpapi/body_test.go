@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+func TestJSONPaths(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		raw    string
+		offset int64
+		want   string
+	}{
+		{`{"ops":[{"path":"a"},{"path":5}]}`, 30, "ops[1].path"},
+		{`{"paths":["a",3]}`, 15, "paths[1]"},
+		{`{"a":{"b":[[1,2],[3,true]]}}`, 24, "a.b[1][1]"},
+		{`{"a":{},"b":[],"c":{"d":null}}`, 27, "c.d"},
+		{`7`, 1, ""},
+		{`{"a":1}`, 100, ""},
+	}
+	for _, c := range cases {
+		if got := jsonPathAt([]byte(c.raw), c.offset); got != c.want {
+			t.Errorf("jsonPathAt(%s, %d) = %q, want %q", c.raw, c.offset, got, c.want)
+		}
+	}
+	if got := jsonKeyPath([]byte(`{"ops":[{"op":"x"},{"path":"a","colour":1}]}`), "colour"); got != "ops[1].colour" {
+		t.Errorf("jsonKeyPath = %q", got)
+	}
+}
+
+// decodeStatus runs decodeBody on raw into v and returns the status the
+// error maps to (200 for none).
+func decodeStatus(raw []byte, v any, strict bool) (int, ErrorDetail) {
+	e := echo.New()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(raw)))
+	c := e.NewContext(req, httptest.NewRecorder())
+	if err := decodeBody(c, v, 1<<20, strict); err != nil {
+		return statusOf(err)
+	}
+	return 200, ErrorDetail{}
+}
+
+// FuzzJSONBodies feeds every JSON request body type arbitrary bytes: the
+// answer is a success or a 4xx naming a field, never a panic or a 500.
+func FuzzJSONBodies(f *testing.F) {
+	seeds := []string{
+		`{"command_id":"c","ops":[{"op":"write","path":"a","content":"x","mode":"644"}]}`,
+		`{"ops":[{"op":"move","path":"a","to":"b","expected_version":3}]} x`,
+		`{"ops":[{"op":"write","path":5}]}`,
+		`{"from":"a","to":"b"}{}`,
+		`{"point":"@3","paths":["a",3]}`,
+		`{"tool_name":"Bash","tool_input":{"command":"ls"},"session_id":"\xff"}`,
+		`{"name":"n","role":"builder","x":1}`,
+		`{"reason":"ok","for_pattern":true}`,
+		`{"hashes":["ab"]}`,
+		`[`, `"`, `{"a":`, "\xef\xbb\xbf{}", `{"ops":[{"content_base64":"!!"}]}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	targets := []func() (any, bool){
+		func() (any, bool) { return &changesRequest{}, true },
+		func() (any, bool) { return &moveRequest{}, true },
+		func() (any, bool) { return &RestoreRequest{}, true },
+		func() (any, bool) { return &addAgentRequest{}, true },
+		func() (any, bool) { return &snapshotRequest{}, true },
+		func() (any, bool) { return &voteRequest{}, true },
+		func() (any, bool) { return &preToolUse{}, false },
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		for _, target := range targets {
+			v, strict := target()
+			status, detail := decodeStatus(raw, v, strict)
+			if status != 200 && (status < 400 || status >= 500 || detail.Code == "" || detail.Field == "") {
+				t.Fatalf("%T from %q: %d %+v", v, raw, status, detail)
+			}
+		}
+		jsonPathAt(raw, int64(len(raw)/2))
+	})
+}
+
+func TestPlainErrorsBecomeJSON(t *testing.T) {
+	t.Parallel()
+	e := newEcho(slog.New(slog.NewTextHandler(io.Discard, nil)), func() error { return nil })
+	e.GET("/plain", func(c echo.Context) error {
+		http.Error(c.Response(), "invalid range", http.StatusRequestedRangeNotSatisfiable)
+		return nil
+	})
+	e.GET("/json", func(c echo.Context) error { return badRequest("x", "x_bad", "bad x") })
+	cases := []struct {
+		path, code string
+		status     int
+	}{
+		{"/plain", "requested_range_not_satisfiable", 416},
+		{"/json", "x_bad", 400},
+		{"/nowhere", "not_found", 404},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rec.Code != c.status || rec.Header().Get("Content-Type") != "application/json" && !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") ||
+			!strings.Contains(rec.Body.String(), `"code":"`+c.code+`"`) {
+			t.Errorf("%s: %d %q %s", c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+		}
+	}
+}
