@@ -16,7 +16,6 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
-	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
 // guarded is a project guarded by `lighthouse up --project`, run the way a
@@ -41,14 +40,9 @@ func upProject(t *testing.T, bin, project string, extra ...string) *guarded {
 	if g.project, err = filepath.EvalSymlinks(project); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"up", "--project", project, "--bin", binDir, "--no-mount"}
-	for _, flag := range []string{"--writer-addr", "--reader-addr", "--bus-addr"} {
-		a, err := supervisor.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, flag, a)
-	}
+	// Port 0 everywhere: the CLI finds the addresses in the data directory.
+	args := []string{"up", "--project", project, "--bin", binDir, "--no-mount",
+		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}
 	up := exec.Command(bin, append(args, extra...)...)
 	up.Env = g.env()
 	up.Stdout, up.Stderr = g.out, g.out

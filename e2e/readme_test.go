@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
 // readmeBlock returns the lines of the sh block that follows the marker
@@ -73,11 +71,7 @@ func TestReadmeQuickStart(t *testing.T) {
 		env = append(env, k+"="+strings.TrimSpace(string(out)))
 	}
 	for _, k := range []string{"LIGHTHOUSE_WRITER_ADDR", "LIGHTHOUSE_READER_ADDR", "LIGHTHOUSE_BUS_ADDR"} {
-		a, err := supervisor.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, k+"="+a)
+		env = append(env, k+"=127.0.0.1:0")
 	}
 
 	term1 := exec.Command("bash", "-e", "-c", readmeBlock(t, "terminal1"))

@@ -43,7 +43,7 @@ func startOn(t *testing.T, data string, writerArgs ...string) *env {
 	t.Helper()
 	out := &syncBuffer{}
 	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: append([]string{"--rate", "0"}, writerArgs...),
-		ReaderArgs: []string{"--data", t.TempDir()}}
+		ReaderData: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sys, err := supervisor.StartSystem(ctx, cfg)

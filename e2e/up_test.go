@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
 // TestUp runs the one command a newcomer runs, `lighthouse up`, uses the
@@ -21,15 +19,7 @@ func TestUp(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	mount := filepath.Join(t.TempDir(), "mnt")
-	var addrs [3]string
-	for i := range addrs {
-		a, err := supervisor.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = a
-	}
-	args := []string{"up", "--data", data, "--writer-addr", addrs[0], "--reader-addr", addrs[1], "--bus-addr", addrs[2], "--mount", mount}
+	args := []string{"up", "--data", data, "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0", "--mount", mount}
 	fuse := os.Geteuid() == 0
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		fuse = false
@@ -56,6 +46,18 @@ func TestUp(t *testing.T) {
 		}
 		return nil
 	})
+	// The banner names the addresses the processes bound.
+	var addrs [2]string
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && (f[0] == "writer" || f[0] == "reader") {
+			i := map[string]int{"writer": 0, "reader": 1}[f[0]]
+			addrs[i] = strings.TrimPrefix(f[1], "http://")
+		}
+	}
+	if addrs[0] == "" || addrs[1] == "" {
+		t.Fatalf("the banner names no addresses:\n%s", out.String())
+	}
 	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

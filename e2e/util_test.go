@@ -57,11 +57,8 @@ func startExtraReader(e *env) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := supervisor.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	p, err := supervisor.Start("reader-2", bin, []string{"--data", e.t.TempDir(), "--addr", addr, "--name", "reader-2",
+	data := e.t.TempDir()
+	p, err := supervisor.Start("reader-2", bin, []string{"--data", data, "--addr", "127.0.0.1:0", "--name", "reader-2",
 		"--token-file", filepath.Join(e.data, "service.token")},
 		[]string{"LIGHTHOUSE_BUS_URL=" + e.sys.BusURL, "LIGHTHOUSE_URL=" + e.sys.WriterURL}, e.out)
 	if err != nil {
@@ -70,6 +67,10 @@ func startExtraReader(e *env) (*client.Client, error) {
 	e.t.Cleanup(func() { p.Stop(10 * time.Second) })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	addr, err := supervisor.WaitAddr(ctx, p, filepath.Join(data, "reader.addr"))
+	if err != nil {
+		return nil, err
+	}
 	if err := supervisor.WaitReady(ctx, p, "http://"+addr+"/readyz"); err != nil {
 		return nil, err
 	}

@@ -425,21 +425,24 @@ func (b *benchRun) benchCatchUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, err := supervisor.FreeAddr()
-	if err != nil {
-		return err
-	}
 	data := filepath.Join(b.dir, "data")
-	args := append([]string{"--data", filepath.Join(b.dir, "catchup-reader"), "--addr", addr,
+	readerData := filepath.Join(b.dir, "catchup-reader")
+	args := append([]string{"--data", readerData, "--addr", "127.0.0.1:0",
 		"--token-file", filepath.Join(data, "service.token"), "--name", "lighthouse-bench-catchup"}, benchReaderArgs...)
 	env := []string{"LIGHTHOUSE_BUS_URL=" + b.sys.BusURL, "LIGHTHOUSE_URL=" + b.sys.WriterURL}
-	base := "http://" + addr
 	start := time.Now()
 	p, err := supervisor.Start("catch-up reader", bin, args, env, b.logOut)
 	if err != nil {
 		return err
 	}
 	defer p.Stop(15 * time.Second)
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	addr, err := supervisor.WaitAddr(actx, p, filepath.Join(readerData, "reader.addr"))
+	cancel()
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr
 	ready, err := b.waitCatchUp(ctx, p, base, head, 5*time.Minute, start)
 	if err != nil {
 		return err

@@ -4,11 +4,11 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,18 +102,25 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// FreeAddr returns a loopback address with a port that was free just now.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // WaitReady polls url (a /readyz endpoint) until it answers 200, the
 // process exits, or ctx ends.
+// WaitAddr waits until p has written the address it listens on to file
+// (see httpapi.Serve) and returns it.
+func WaitAddr(ctx context.Context, p *Process, file string) (string, error) {
+	for {
+		if raw, err := os.ReadFile(file); err == nil && len(bytes.TrimSpace(raw)) > 0 {
+			return string(bytes.TrimSpace(raw)), nil
+		}
+		select {
+		case <-p.done:
+			return "", fmt.Errorf("%s exited before it was ready: %v", p.Name, p.err)
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s did not write its address to %s: %w", p.Name, file, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func WaitReady(ctx context.Context, p *Process, url string) error {
 	c := &http.Client{Timeout: time.Second}
 	for {

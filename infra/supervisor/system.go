@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,7 @@ type Config struct {
 	Mount       string // where the fuser mounts; empty runs no fuser
 	BinDir      string // where the binaries are; empty looks beside the executable and on PATH
 	Output      io.Writer
+	ReaderData  string   // the reader's data directory; empty is DATA/reader
 	WriterArgs  []string // extra flags for the writer
 	ReaderArgs  []string
 	FuserArgs   []string
@@ -54,19 +56,18 @@ func StartSystem(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.Output == nil {
 		cfg.Output = os.Stderr
 	}
+	// Port 0: each process binds a free port itself and writes the address
+	// it got into its data directory, so no other process can take the
+	// port between a probe and the bind.
 	for _, a := range []*string{&cfg.WriterAddr, &cfg.ReaderAddr, &cfg.BusAddr} {
-		if *a == "" || strings.HasSuffix(*a, ":0") {
-			free, err := FreeAddr()
-			if err != nil {
-				return nil, err
-			}
-			*a = free
+		if *a == "" {
+			*a = "127.0.0.1:0"
 		}
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &System{cfg: cfg, WriterURL: "http://" + cfg.WriterAddr, ReaderURL: "http://" + cfg.ReaderAddr}
+	s := &System{cfg: cfg}
 	if err := s.StartWriter(ctx); err != nil {
 		return nil, err
 	}
@@ -149,6 +150,8 @@ func (s *System) StartWriter(ctx context.Context) error {
 	if s.cfg.BusURL != "" {
 		env = append(env, "LIGHTHOUSE_BUS_URL="+s.cfg.BusURL)
 	}
+	addrFile := filepath.Join(s.cfg.Data, "writer.addr")
+	os.Remove(addrFile)
 	p, err := Start("writer", bin, args, env, s.cfg.Output)
 	if err != nil {
 		return err
@@ -156,6 +159,13 @@ func (s *System) StartWriter(ctx context.Context) error {
 	s.Writer = p
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	addr, err := WaitAddr(wctx, p, addrFile)
+	if err != nil {
+		p.Kill()
+		return err
+	}
+	// A restart binds the same address, so clients keep working.
+	s.cfg.WriterAddr, s.WriterURL = addr, "http://"+addr
 	if err := WaitReady(wctx, p, s.WriterURL+"/readyz"); err != nil {
 		p.Kill()
 		return err
@@ -165,6 +175,11 @@ func (s *System) StartWriter(ctx context.Context) error {
 		return fmt.Errorf("read bus url: %w", err)
 	}
 	s.BusURL = strings.TrimSpace(string(raw))
+	if s.cfg.BusURL == "" {
+		if u, err := url.Parse(s.BusURL); err == nil && u.Host != "" {
+			s.cfg.BusAddr = u.Host // the embedded broker's port, kept across restarts
+		}
+	}
 	return nil
 }
 
@@ -174,8 +189,14 @@ func (s *System) StartReader(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"--data", filepath.Join(s.cfg.Data, "reader"), "--addr", s.cfg.ReaderAddr,
+	data := s.cfg.ReaderData
+	if data == "" {
+		data = filepath.Join(s.cfg.Data, "reader")
+	}
+	args := append([]string{"--data", data, "--addr", s.cfg.ReaderAddr,
 		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.ReaderArgs...)
+	addrFile := filepath.Join(data, "reader.addr")
+	os.Remove(addrFile)
 	p, err := Start("reader", bin, args, s.env(), s.cfg.Output)
 	if err != nil {
 		return err
@@ -183,6 +204,12 @@ func (s *System) StartReader(ctx context.Context) error {
 	s.Reader = p
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	addr, err := WaitAddr(wctx, p, addrFile)
+	if err != nil {
+		p.Kill()
+		return err
+	}
+	s.cfg.ReaderAddr, s.ReaderURL = addr, "http://"+addr
 	if err := WaitReady(wctx, p, s.ReaderURL+"/readyz"); err != nil {
 		p.Kill()
 		return err
@@ -196,19 +223,21 @@ func (s *System) StartFuser(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, err := FreeAddr()
-	if err != nil {
-		return err
-	}
-	args := append([]string{"--data", filepath.Join(s.cfg.Data, "fuser"), "--mount", s.cfg.Mount, "--addr", addr,
+	args := append([]string{"--data", filepath.Join(s.cfg.Data, "fuser"), "--mount", s.cfg.Mount, "--addr", "127.0.0.1:0",
 		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.FuserArgs...)
+	addrFile := filepath.Join(s.cfg.Data, "fuser", "fuser.addr")
+	os.Remove(addrFile)
 	p, err := Start("fuser", bin, args, s.env(), s.cfg.Output)
 	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := WaitReady(wctx, p, "http://"+addr+"/readyz"); err != nil {
+	addr, err := WaitAddr(wctx, p, addrFile)
+	if err == nil {
+		err = WaitReady(wctx, p, "http://"+addr+"/readyz")
+	}
+	if err != nil {
 		p.Kill()
 		var ee *exec.ExitError
 		if errors.As(p.Err(), &ee) && ee.ExitCode() == FuserExitNoFUSE {
