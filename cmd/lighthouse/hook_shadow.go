@@ -36,8 +36,10 @@ func shadowTool(name string) bool {
 	return false
 }
 
-// shadowBeginTimeout bounds the pre hook's note to the watcher.
-const shadowBeginTimeout = 500 * time.Millisecond
+// shadowBeginTimeout bounds the pre hook's note to the watcher: a local
+// socket, normally well under a millisecond, but a busy machine can be slow,
+// and a lost note makes the watcher record the call's changes as its own.
+const shadowBeginTimeout = 2 * time.Second
 
 // shadowBegin tells the watcher an allowed call is about to run.
 func shadowBegin(ctx context.Context, data string, c *client.Client, p claudecode.Payload) {
