@@ -19,37 +19,81 @@ type LeaseView struct {
 	RenewedAt time.Time `json:"renewed_at"`
 }
 
-// anyBucket indexes leases whose first path component is a wildcard.
-const anyBucket = "\x00any"
+// leaseNode is a node of the index of exclusive leases: a trie over the
+// literal leading components of each leased glob ("src/cart/**" sits at
+// src → cart). A check walks the path's components and looks only at the
+// leases along the way (and, for a directory or a glob, below it).
+type leaseNode struct {
+	children map[string]*leaseNode
+	entries  []leaseEntry // globs whose literal prefix ends here
+}
 
-// Leases is the in-memory view of active leases, indexed by the first
-// component of each leased glob so that a check against many leases looks
-// only at those that can match. It implements policy.Leases and is safe for
-// concurrent use.
+type leaseEntry struct {
+	id   string
+	glob string
+}
+
+// literalPrefix returns the leading components of glob without wildcards.
+func literalPrefix(glob string) []string {
+	segs := strings.Split(glob, "/")
+	for i, s := range segs {
+		if s == "**" || strings.ContainsAny(s, "*?[") {
+			return segs[:i]
+		}
+	}
+	return segs
+}
+
+func (n *leaseNode) add(path []string, e leaseEntry) {
+	for _, s := range path {
+		if n.children == nil {
+			n.children = map[string]*leaseNode{}
+		}
+		c := n.children[s]
+		if c == nil {
+			c = &leaseNode{}
+			n.children[s] = c
+		}
+		n = c
+	}
+	n.entries = append(n.entries, e)
+}
+
+func (n *leaseNode) remove(path []string, id string) {
+	for _, s := range path {
+		if n = n.children[s]; n == nil {
+			return
+		}
+	}
+	kept := n.entries[:0]
+	for _, e := range n.entries {
+		if e.id != id {
+			kept = append(kept, e)
+		}
+	}
+	n.entries = kept
+}
+
+// Leases is the in-memory view of active leases, with exclusive leases
+// indexed by the literal prefix of their globs, so that a check against
+// many leases looks only at those that can match. It implements
+// policy.Leases and is safe for concurrent use.
 type Leases struct {
-	mu       sync.RWMutex
-	byID     map[string]*LeaseView
-	byBucket map[string]map[string]*LeaseView // first glob component -> lease id -> lease (exclusive leases only)
-	gen      atomic.Uint64
-	now      func() time.Time
+	mu    sync.RWMutex
+	byID  map[string]*LeaseView
+	index leaseNode // exclusive leases only
+	gen   atomic.Uint64
+	now   func() time.Time
 }
 
 // NewLeases returns an empty view.
 func NewLeases() *Leases {
-	return &Leases{byID: map[string]*LeaseView{}, byBucket: map[string]map[string]*LeaseView{}, now: time.Now}
+	return &Leases{byID: map[string]*LeaseView{}, now: time.Now}
 }
 
 // Generation changes whenever a lease is granted or ends: verdicts that
 // found no lease in the way hold until it changes.
 func (l *Leases) Generation() uint64 { return l.gen.Load() }
-
-func bucketOf(glob string) string {
-	first, _, _ := strings.Cut(glob, "/")
-	if first == "**" || strings.ContainsAny(first, "*?[") {
-		return anyBucket
-	}
-	return first
-}
 
 // Apply learns from lease events; others are ignored.
 func (l *Leases) Apply(e domain.Event) error {
@@ -62,14 +106,13 @@ func (l *Leases) Apply(e domain.Event) error {
 		v := &LeaseView{LeaseGranted: p, Seq: e.Seq, GrantedAt: e.Time, RenewedAt: e.Time}
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if _, ok := l.byID[p.LeaseID]; ok {
+			return nil
+		}
 		l.byID[p.LeaseID] = v
 		if p.Exclusive {
 			for _, g := range p.Paths {
-				b := bucketOf(g)
-				if l.byBucket[b] == nil {
-					l.byBucket[b] = map[string]*LeaseView{}
-				}
-				l.byBucket[b][p.LeaseID] = v
+				l.index.add(literalPrefix(g), leaseEntry{id: p.LeaseID, glob: g})
 			}
 		}
 		l.gen.Add(1)
@@ -81,9 +124,9 @@ func (l *Leases) Apply(e domain.Event) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if v, ok := l.byID[p.LeaseID]; ok {
-			c := *v
+			c := *v // readers holding the old copy never see it change
 			c.ExpiresAt, c.RenewedAt = p.ExpiresAt, e.Time
-			l.replace(&c)
+			l.byID[p.LeaseID] = &c
 		}
 	case domain.TypeLeaseReleased, domain.TypeLeaseExpired:
 		var p domain.LeaseEnded
@@ -94,24 +137,15 @@ func (l *Leases) Apply(e domain.Event) error {
 		defer l.mu.Unlock()
 		if v, ok := l.byID[p.LeaseID]; ok {
 			delete(l.byID, p.LeaseID)
-			for _, g := range v.Paths {
-				delete(l.byBucket[bucketOf(g)], p.LeaseID)
+			if v.Exclusive {
+				for _, g := range v.Paths {
+					l.index.remove(literalPrefix(g), p.LeaseID)
+				}
 			}
 			l.gen.Add(1)
 		}
 	}
 	return nil
-}
-
-// replace swaps a lease for its renewed copy, so readers holding the old
-// pointer never see it change. The caller holds the lock.
-func (l *Leases) replace(v *LeaseView) {
-	l.byID[v.LeaseID] = v
-	if v.Exclusive {
-		for _, g := range v.Paths {
-			l.byBucket[bucketOf(g)][v.LeaseID] = v
-		}
-	}
 }
 
 // HeldByOther returns an active exclusive lease of another agent covering
@@ -120,31 +154,48 @@ func (l *Leases) HeldByOther(rel, agentID string) (policy.Lease, bool) {
 	now := l.now()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if len(l.byBucket) == 0 {
+	if len(l.byID) == 0 {
 		return policy.Lease{}, false
 	}
-	check := func(m map[string]*LeaseView) (policy.Lease, bool) {
-		for _, v := range m {
-			if v.HolderID == agentID || !v.ExpiresAt.After(now) {
+	check := func(n *leaseNode) (policy.Lease, bool) {
+		for _, e := range n.entries {
+			v := l.byID[e.id]
+			if v == nil || v.HolderID == agentID || !v.ExpiresAt.After(now) || !domain.GlobsOverlap(e.glob, rel) {
 				continue
 			}
-			for _, g := range v.Paths {
-				if domain.GlobsOverlap(g, rel) {
-					return policy.Lease{ID: v.LeaseID, Holder: v.Holder, Glob: g, Reason: v.Reason, ExpiresAt: v.ExpiresAt}, true
-				}
+			return policy.Lease{ID: v.LeaseID, Holder: v.Holder, Glob: e.glob, Reason: v.Reason, ExpiresAt: v.ExpiresAt}, true
+		}
+		return policy.Lease{}, false
+	}
+	var below func(n *leaseNode) (policy.Lease, bool)
+	below = func(n *leaseNode) (policy.Lease, bool) {
+		if hit, ok := check(n); ok {
+			return hit, true
+		}
+		for _, c := range n.children {
+			if hit, ok := below(c); ok {
+				return hit, true
 			}
 		}
 		return policy.Lease{}, false
 	}
-	if b := bucketOf(rel); b != anyBucket && rel != "." {
-		if hit, ok := check(l.byBucket[b]); ok {
+	n := &l.index
+	if rel == "." {
+		return below(n)
+	}
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		if hit, ok := check(n); ok {
 			return hit, true
 		}
-		return check(l.byBucket[anyBucket])
-	}
-	for _, m := range l.byBucket {
-		if hit, ok := check(m); ok {
-			return hit, true
+		if s == "**" || strings.ContainsAny(s, "*?[") {
+			return below(n) // a glob target may reach any lease below
+		}
+		if n = n.children[s]; n == nil {
+			return policy.Lease{}, false
+		}
+		if i == len(segs)-1 {
+			return below(n) // the path itself, or a directory above leased paths
 		}
 	}
 	return policy.Lease{}, false
