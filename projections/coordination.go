@@ -181,6 +181,7 @@ func (l *Leases) HeldByOther(rel, agentID string) (policy.Lease, bool) {
 	}
 	n := &l.index
 	if rel == "." {
+		rel = "**" // the whole project
 		return below(n)
 	}
 	segs := strings.Split(rel, "/")
