@@ -38,7 +38,7 @@ func TestLeasesIndex(t *testing.T) {
 		{"src/cart/a.go", "b", "cart"},
 		{"src/cart", "b", "cart"},
 		{"src", "b", "cart"},
-		{".", "b", "cart"},
+		{".", "b", "md"}, // the whole project: the first lease found
 		{"src/*", "b", "cart"},
 		{"src/cart/a.go", "a", ""}, // the holder
 		{"src/carts/a.go", "b", ""},
