@@ -79,16 +79,17 @@ func (n *leaseNode) remove(path []string, id string) {
 // many leases looks only at those that can match. It implements
 // policy.Leases and is safe for concurrent use.
 type Leases struct {
-	mu    sync.RWMutex
-	byID  map[string]*LeaseView
-	index leaseNode // exclusive leases only
-	gen   atomic.Uint64
-	now   func() time.Time
+	mu       sync.RWMutex
+	byID     map[string]*LeaseView
+	byHolder map[string]map[string]*LeaseView // holder id -> lease id -> lease
+	index    leaseNode                        // exclusive leases only
+	gen      atomic.Uint64
+	now      func() time.Time
 }
 
 // NewLeases returns an empty view.
 func NewLeases() *Leases {
-	return &Leases{byID: map[string]*LeaseView{}, now: time.Now}
+	return &Leases{byID: map[string]*LeaseView{}, byHolder: map[string]map[string]*LeaseView{}, now: time.Now}
 }
 
 // Generation changes whenever a lease is granted or ends: verdicts that
@@ -110,6 +111,10 @@ func (l *Leases) Apply(e domain.Event) error {
 			return nil
 		}
 		l.byID[p.LeaseID] = v
+		if l.byHolder[p.HolderID] == nil {
+			l.byHolder[p.HolderID] = map[string]*LeaseView{}
+		}
+		l.byHolder[p.HolderID][p.LeaseID] = v
 		if p.Exclusive {
 			for _, g := range p.Paths {
 				l.index.add(literalPrefix(g), leaseEntry{id: p.LeaseID, glob: g})
@@ -126,7 +131,7 @@ func (l *Leases) Apply(e domain.Event) error {
 		if v, ok := l.byID[p.LeaseID]; ok {
 			c := *v // readers holding the old copy never see it change
 			c.ExpiresAt, c.RenewedAt = p.ExpiresAt, e.Time
-			l.byID[p.LeaseID] = &c
+			l.byID[p.LeaseID], l.byHolder[c.HolderID][p.LeaseID] = &c, &c
 		}
 	case domain.TypeLeaseReleased, domain.TypeLeaseExpired:
 		var p domain.LeaseEnded
@@ -137,6 +142,10 @@ func (l *Leases) Apply(e domain.Event) error {
 		defer l.mu.Unlock()
 		if v, ok := l.byID[p.LeaseID]; ok {
 			delete(l.byID, p.LeaseID)
+			delete(l.byHolder[v.HolderID], p.LeaseID)
+			if len(l.byHolder[v.HolderID]) == 0 {
+				delete(l.byHolder, v.HolderID)
+			}
 			if v.Exclusive {
 				for _, g := range v.Paths {
 					l.index.remove(literalPrefix(g), p.LeaseID)
@@ -217,11 +226,13 @@ func (l *Leases) Get(id string) (LeaseView, bool) {
 func (l *Leases) List(holderID string) []LeaseView {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	out := []LeaseView{}
-	for _, v := range l.byID {
-		if holderID == "" || v.HolderID == holderID {
-			out = append(out, *v)
-		}
+	all := l.byID
+	if holderID != "" {
+		all = l.byHolder[holderID]
+	}
+	out := make([]LeaseView, 0, len(all))
+	for _, v := range all {
+		out = append(out, *v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
