@@ -188,6 +188,9 @@ func (c *Coordination) StartSession(ctx context.Context, cmd StartSession) (Star
 	if len(cmd.Cwd) > 4096 || len(cmd.Source) > 64 {
 		return StartedSession{}, domain.Invalid("cwd", "too_long", "cwd or source is too long")
 	}
+	if err := c.ownSession(cmd.Agent, cmd.SessionID); err != nil {
+		return StartedSession{}, err
+	}
 	p := domain.SessionStarted{SessionID: cmd.SessionID, AgentID: cmd.Agent.ID, Agent: cmd.Agent.Name, Role: cmd.Agent.Role, Cwd: cmd.Cwd, Source: cmd.Source}
 	res, err := c.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: cmd.Agent.ID, SessionID: cmd.SessionID},
 		Drafts: []domain.Draft{{StreamID: domain.SessionStreamID(cmd.SessionID), Type: domain.TypeSessionStarted, SchemaVersion: 1, Payload: p}}})
@@ -253,6 +256,9 @@ func (c *Coordination) EndSession(ctx context.Context, agent domain.Agent, sessi
 	if len(reason) > 256 {
 		reason = reason[:256]
 	}
+	if err := c.ownSession(agent, session); err != nil {
+		return domain.AppendResult{}, nil, err
+	}
 	otherActive := false
 	for _, s := range c.Sessions.List(agent.ID) {
 		otherActive = otherActive || s.SessionID != session
@@ -275,15 +281,27 @@ func (c *Coordination) EndSession(ctx context.Context, agent domain.Agent, sessi
 // file rel, for the stale-write guard; it returns that version's sequence.
 // Seen marks live in the writer's memory only: after a restart a session
 // has seen nothing, and the guard leaves its writes alone.
-func (c *Coordination) MarkSeen(session, rel string) (uint64, error) {
+func (c *Coordination) MarkSeen(agent domain.Agent, session, rel string) (uint64, error) {
 	if session == "" || len(session) > 256 {
 		return 0, domain.Invalid("session_id", "session_id_invalid", "session_id is required (at most 256 bytes)")
+	}
+	if err := c.ownSession(agent, session); err != nil {
+		return 0, err
 	}
 	p, err := domain.ParsePath("path", rel)
 	if err != nil {
 		return 0, err
 	}
 	return c.Freshness.MarkSeen(session, string(p)), nil
+}
+
+// ownSession refuses a session another agent has started: no agent
+// starts, ends or marks the sessions of another.
+func (c *Coordination) ownSession(agent domain.Agent, session string) error {
+	if s, ok := c.Sessions.Get(session); ok && s.AgentID != agent.ID {
+		return fmt.Errorf("%w: session %s belongs to agent %s", domain.ErrForbidden, session, s.Agent)
+	}
+	return nil
 }
 
 // LeaseExpiry watches lease events and expires each lease at its expiry

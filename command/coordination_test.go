@@ -185,7 +185,7 @@ func TestGateLeasesStaleWritesRenewals(t *testing.T) {
 		}
 	}
 	fileEvent(alice, "", "src/a.go") // imported
-	seen, err := c.MarkSeen("s-alice", "src/a.go")
+	seen, err := c.MarkSeen(alice, "s-alice", "src/a.go")
 	if err != nil || seen == 0 {
 		t.Fatalf("mark seen: %d %v", seen, err)
 	}
@@ -203,7 +203,7 @@ func TestGateLeasesStaleWritesRenewals(t *testing.T) {
 	if d := call(bob, "s-bob", "Write", write); d.Decision != "allow" {
 		t.Fatalf("bob's write over his own change: %+v", d)
 	}
-	if _, err := c.MarkSeen("s-alice", "src/a.go"); err != nil {
+	if _, err := c.MarkSeen(alice, "s-alice", "src/a.go"); err != nil {
 		t.Fatal(err)
 	}
 	if d := call(alice, "s-alice", "Write", write); d.Decision != "allow" {
@@ -230,6 +230,12 @@ func TestSessionEndReleasesLeases(t *testing.T) {
 	sb, err := c.StartSession(ctx, StartSession{Agent: bob, SessionID: "s3"})
 	if err != nil || !strings.Contains(sb.Context, "alice (builder), session s1") || !strings.Contains(sb.Context, "alice holds a/** (exclusive)") {
 		t.Fatalf("bob's context: %v\n%s", err, sb.Context)
+	}
+	if _, _, err := c.EndSession(ctx, bob, "s1", "x"); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("bob ended alice's session: %v", err)
+	}
+	if _, err := c.MarkSeen(bob, "s1", "a/x"); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("bob marked alice's session: %v", err)
 	}
 	_, released, err := c.EndSession(ctx, alice, "s1", "exit")
 	if err != nil || len(released) != 1 || released[0] != mine.LeaseID {

@@ -74,7 +74,7 @@ func (b *benchRun) benchCoordination(ctx context.Context) error {
 				}
 			}
 			for i := range 200 {
-				if _, err := co.MarkSeen("s", fmt.Sprintf("src/pkg%d/seen%d.go", i%97, i)); err != nil {
+				if _, err := co.MarkSeen(agent, "s", fmt.Sprintf("src/pkg%d/seen%d.go", i%97, i)); err != nil {
 					return benchLatencies{}, err
 				}
 			}

@@ -144,7 +144,7 @@ func (co *Coordination) seen(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	seq, err := co.Handler.MarkSeen(c.Param("id"), req.Path)
+	seq, err := co.Handler.MarkSeen(agentOf(c), c.Param("id"), req.Path)
 	if err != nil {
 		return err
 	}
