@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +134,7 @@ type ValidateHandler struct {
 	protected     []string
 	provenance    policy.Provenance
 	reviewTimeout time.Duration
+	coord         *Coordination
 	now           func() time.Time
 }
 
@@ -143,18 +146,26 @@ type GateConfig struct {
 	// Provenance says who last changed each project file, so that running
 	// one an agent changed since the baseline escalates. Optional.
 	Provenance policy.Provenance
+	// Coordination, when set, makes the gate enforce leases, deny stale
+	// writes and renew the caller's leases on every call. Optional.
+	Coordination *Coordination
 }
 
 // NewValidateHandler returns the gate.
 func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLookup, cfg GateConfig) *ValidateHandler {
 	return &ValidateHandler{log: log, policies: policies, learned: learned, projectRoot: cfg.ProjectRoot,
-		protected: cfg.Protected, provenance: cfg.Provenance, reviewTimeout: cfg.ReviewTimeout, now: time.Now}
+		protected: cfg.Protected, provenance: cfg.Provenance, reviewTimeout: cfg.ReviewTimeout, coord: cfg.Coordination, now: time.Now}
 }
 
 // Decide evaluates the call without auditing it: the hot path's pure part.
 func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err error) {
 	st := h.policies.state.Load()
-	key := cacheKey(call)
+	var leases policy.Leases
+	var gen uint64
+	if h.coord != nil {
+		leases, gen = h.coord.Leases, h.coord.Leases.Generation()
+	}
+	key := cacheKey(call, gen)
 	if c, ok := st.cache.get(key); ok {
 		return c, true, nil
 	}
@@ -163,7 +174,7 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
-		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected, Provenance: h.provenance}
+		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected, Provenance: h.provenance, Leases: leases}
 	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
 	if shape, ok := policy.Shape(pc); ok {
 		v.Shape = shape
@@ -195,6 +206,11 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 			out.Reason = fmt.Sprintf("learned from review %s: %s", l.ReviewID, l.Reason)
 		}
 	}
+	if out.Decision != domain.DecisionBlock {
+		if reason, ok := h.staleWrite(call); ok {
+			out.Decision, out.Reason, out.Rule, out.LearnedID = domain.DecisionBlock, reason, ruleStaleWrite, ""
+		}
+	}
 	input := auditInput(call.Input)
 	audit := domain.GateDecided{DecisionID: out.DecisionID, Tool: call.Tool, Input: input, ToolUseID: call.ToolUseID, Cwd: call.Cwd,
 		Decision: out.Decision, Reason: out.Reason, Rule: out.Rule, PolicyRevision: out.PolicyRevision, Cached: cached, LearnedID: out.LearnedID}
@@ -210,6 +226,7 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 			Approvals: max(v.Verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
 	}
 	drafts[0].Payload = audit
+	drafts = append(drafts, h.coord.Renewals(call.Agent.ID)...)
 	res, err := h.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: call.Agent.ID, SessionID: call.SessionID, CorrelationID: call.ToolUseID}, Drafts: drafts})
 	if err != nil {
 		return GateDecision{}, err
@@ -218,9 +235,47 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	return out, nil
 }
 
-// cacheKey digests everything a verdict depends on besides the policy.
-func cacheKey(c ValidateCall) [32]byte {
+// ruleStaleWrite is the rule of a write denied by the stale-write guard.
+const ruleStaleWrite = "builtin.stale-write"
+
+// staleWrite applies the stale-write guard: a Write, Edit or MultiEdit of a
+// project file the call's session saw at one version and someone else has
+// changed since is denied. It parses the input only for sessions that have
+// seen files.
+func (h *ValidateHandler) staleWrite(call ValidateCall) (string, bool) {
+	if h.coord == nil || call.SessionID == "" || !h.coord.Freshness.HasSeen(call.SessionID) {
+		return "", false
+	}
+	switch call.Tool {
+	case "Write", "Edit", "MultiEdit":
+	default:
+		return "", false
+	}
+	var in struct {
+		FilePath string `json:"file_path"`
+	}
+	if json.Unmarshal(call.Input, &in) != nil || in.FilePath == "" {
+		return "", false
+	}
+	abs := policy.ToolPath(in.FilePath, call.Cwd, call.Home)
+	rel, ok := strings.CutPrefix(abs, h.projectRoot+"/")
+	if abs == "" || h.projectRoot == "" || !ok {
+		return "", false
+	}
+	c, stale := h.coord.Freshness.Stale(call.SessionID, rel)
+	if !stale {
+		return "", false
+	}
+	return fmt.Sprintf("%s: changed by %s at seq %d since you last read it at seq %d; read it again", rel, c.Agent, c.Seq, c.SeenSeq), true
+}
+
+// cacheKey digests everything a verdict depends on besides the policy: the
+// call and the generation of the leases.
+func cacheKey(c ValidateCall, leaseGen uint64) [32]byte {
 	h := sha256.New()
+	var g [8]byte
+	binary.LittleEndian.PutUint64(g[:], leaseGen)
+	h.Write(g[:])
 	for _, s := range []string{string(c.Agent.Role), c.Agent.ID, c.Tool, c.Cwd, c.Home} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})

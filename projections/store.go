@@ -30,6 +30,7 @@ const (
 	prefixAgent  = "ag/"  // ag/<name> → agent event JSON
 	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
 	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
+	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -48,10 +49,12 @@ type ChangeFunc func(seq uint64, paths []string)
 // Store is a projection of the file shadow, the log and the agents, kept in
 // its own Pebble database. It is safe for concurrent use.
 type Store struct {
-	db      *pebble.DB
-	log     *slog.Logger
-	agents  *Agents
-	reviews *Reviews
+	db       *pebble.DB
+	log      *slog.Logger
+	agents   *Agents
+	reviews  *Reviews
+	leases   *Leases
+	sessions *Sessions
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -74,7 +77,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -92,6 +95,18 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 				return false, err
 			}
 			return true, s.reviews.Apply(e)
+		})
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixCoord), func(_, v []byte) (bool, error) {
+			var e domain.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return false, err
+			}
+			if err := s.leases.Apply(e); err != nil {
+				return false, err
+			}
+			return true, s.sessions.Apply(e)
 		})
 	}
 	if err != nil {
@@ -135,6 +150,12 @@ func damaged(err error) bool {
 	)
 	return pebble.IsCorruptionError(err) || errors.As(err, &se) || errors.As(err, &te)
 }
+
+// Leases returns the view of active leases.
+func (s *Store) Leases() *Leases { return s.leases }
+
+// Sessions returns the view of active sessions.
+func (s *Store) Sessions() *Sessions { return s.sessions }
 
 func (s *Store) loadAgents() error {
 	return s.scanPrefix([]byte(prefixAgent), func(_, v []byte) (bool, error) {
@@ -223,6 +244,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 				return err
 			}
 			b.Set(pebbledb.Key(prefixSnap, []byte(p.Name)), e.Payload, nil)
+		case strings.HasPrefix(e.StreamID, "lease:"), strings.HasPrefix(e.StreamID, "session:"):
+			b.Set(pebbledb.Key(prefixCoord, pebbledb.Uint64(e.Seq)), raw, nil)
 		case strings.HasPrefix(e.StreamID, "agent:"):
 			// The latest event of an agent is its state (see Agents.Apply).
 			b.Set(pebbledb.Key(prefixAgent, []byte(strings.TrimPrefix(e.StreamID, "agent:"))), raw, nil)
@@ -239,6 +262,12 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			return err
 		}
 		if err := s.reviews.Apply(e); err != nil {
+			return err
+		}
+		if err := s.leases.Apply(e); err != nil {
+			return err
+		}
+		if err := s.sessions.Apply(e); err != nil {
 			return err
 		}
 	}
@@ -262,7 +291,7 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview} {
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -270,6 +299,8 @@ func (s *Store) Reset(reason string) error {
 	}
 	s.agents.reset()
 	s.reviews.reset()
+	s.leases.reset()
+	s.sessions.reset()
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++

@@ -342,6 +342,7 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"baseline: fdatasync", b.benchFsync},
 		{"baseline: loopback HTTP", b.benchLoopback},
 		{"gate in-process", b.benchGateInProcess},
+		{"gate in-process: leases", b.benchCoordination},
 		{"catch-up", b.benchCatchUp},
 		{"appends", b.benchAppends},
 		{"lag", b.benchLag},

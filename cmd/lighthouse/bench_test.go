@@ -121,6 +121,12 @@ func TestBenchQuick(t *testing.T) {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / calls")
 	}
 	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50")
+	// Leases and the stale-write guard (issue 13).
+	loaded := fmt.Sprintf("leases and guard on, %d leases", benchLeases)
+	for _, v := range []string{"no coordination (before)", "leases and guard on, 0 leases", loaded} {
+		want = append(want, benchScCoord(v)+" / p50", benchScCoord(v)+" / p99", benchScCoord(v)+" / calls")
+	}
+	want = append(want, benchScCoord(loaded)+" / p50 ÷ p50 with no coordination")
 	// Figures that may legitimately be 0.
 	var zeroOK []string
 	for _, c := range rep.Params.GateLevels {

@@ -83,6 +83,8 @@ func hookMain(ctx context.Context, args []string, getenv func(string) string, st
 		return hookPreMain(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "post":
 		return hookPostMain(ctx, args[1:], getenv, stdin, stderr)
+	case "session-start", "session-end":
+		return hookSessionMain(ctx, args[1:], args[0] == "session-start", stdin, stdout, stderr)
 	default:
 		hookFail(stderr, fmt.Sprintf("lighthouse hook: unknown hook %q, want pre or post", args[0]))
 		return hookExitBlock
@@ -641,6 +643,9 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 		return shadowBash(ctx, stderr, o, p, writer)
 	}
 	key, ok := editTools[p.ToolName]
+	if p.ToolName == "Read" { // a seen mark for the stale-write guard (hook_session.go)
+		key, ok = "file_path", true
+	}
 	if !ok {
 		shadowRelease(ctx, o.Data, p)
 		return hookExitOK
@@ -688,6 +693,14 @@ func hookPost(ctx context.Context, stdin io.Reader, stderr io.Writer, o hookOpti
 		return fail(fmt.Errorf("tool_input.%s %q cannot be resolved (cwd %q)", key, file, p.Cwd))
 	}
 	rootReal, rel, err := confinePath(root, abs)
+	if p.ToolName == "Read" { // a read outside the project has nothing to mark
+		if err == nil {
+			if err := hookPostRead(uctx, c, p, rel); err != nil {
+				return fail(err)
+			}
+		}
+		return hookExitOK
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -41,7 +41,7 @@ func TestHookPostShadow(t *testing.T) {
 		{"edit, writer refuses: fails, nothing spooled", "Write", refuse.URL, 1, "copy", 0},
 		{"edit, writer fails: fails, nothing spooled", "Write", fail.URL, 1, "disk full", 0},
 		{"bash, no watcher: nothing", "Bash", downURL, 0, "", 0},
-		{"read: nothing to do", "Read", downURL, 0, "", 0},
+		{"read, writer down: the seen mark is lost, nothing spooled", "Read", downURL, 1, "record that a.go was read", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, data := t.TempDir(), t.TempDir()

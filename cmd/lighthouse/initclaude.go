@@ -32,7 +32,7 @@ const (
 	// claudePreMatcher names every tool that can touch files, run programs
 	// or fetch things, and every MCP tool.
 	claudePreMatcher  = "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Glob|Grep|WebFetch|WebSearch|mcp__.*"
-	claudePostMatcher = "Write|Edit|MultiEdit|NotebookEdit|Bash"
+	claudePostMatcher = "Write|Edit|MultiEdit|NotebookEdit|Bash|Read"
 	// claudePreTimeout is Claude Code's limit for the pre hook, in seconds:
 	// above the hook's default --wait (100s) plus its --timeout (5s).
 	claudePreTimeout = 120
@@ -250,6 +250,9 @@ func initClaude(dir, pre, post string) (path string, changed bool, err error) {
 	wants := []want{{"PreToolUse", claudePreMatcher, pre, "pre", claudePreTimeout}}
 	if post != "" {
 		wants = append(wants, want{"PostToolUse", claudePostMatcher, post, "post", 0})
+		for _, kind := range []string{"session-start", "session-end"} { // SessionStart, SessionEnd (hook_session.go)
+			wants = append(wants, want{sessionHookEvents[kind], "", sessionHookCommand(post, kind), kind, 0})
+		}
 	}
 	for _, w := range wants {
 		var groups []json.RawMessage

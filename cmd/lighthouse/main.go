@@ -49,6 +49,8 @@ func commands() map[string]subcommand {
 		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
 		"watch":    {runWatch, "watch [DIR] — record every change to the working tree (import, watch, spool); `up --project` runs it"},
 		"init":     {runInit, "init claude [--dir DIR] [--agent NAME] [--role ROLE] — create the project's agent and add the hooks to DIR/.claude/settings.local.json"},
+		"lease":    {runLease, "lease add GLOB... [--ttl D] [--shared] [-m REASON] | lease list | lease release ID — hold project paths against other agents' writes"},
+		"sessions": {runSessions, "sessions — the active agent sessions, with when each was last seen"},
 		"doctor":   {runDoctor, "doctor [--dir DIR] — check the Claude Code hooks of DIR, their token and the writer they reach"},
 	}
 }

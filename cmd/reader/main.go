@@ -63,16 +63,18 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			_, err := r.Writer.Do(ctx, "GET", "/v1/status", nil, nil, &st)
 			return st.Head, err
 		},
-		Tree:    query.TreeHandler{Model: model},
-		File:    query.FileHandler{Model: model, Content: blobs},
-		History: query.HistoryHandler{Model: model},
-		Events:  query.EventsHandler{Model: model},
-		Diff:    query.DiffHandler{Model: model, Content: blobs},
-		Search:  query.SearchHandler{Model: model, Content: blobs},
-		Limits:  httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
-		MaxWait: 30 * time.Second,
-		Ready:   r.Ready,
-		Failure: r.Failure,
+		Tree:     query.TreeHandler{Model: model},
+		File:     query.FileHandler{Model: model, Content: blobs},
+		History:  query.HistoryHandler{Model: model},
+		Events:   query.EventsHandler{Model: model},
+		Diff:     query.DiffHandler{Model: model, Content: blobs},
+		Search:   query.SearchHandler{Model: model, Content: blobs},
+		Leases:   model.Leases(),
+		Sessions: model.Sessions(),
+		Limits:   httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
+		MaxWait:  30 * time.Second,
+		Ready:    r.Ready,
+		Failure:  r.Failure,
 	}
 	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
 	cancel(nil)

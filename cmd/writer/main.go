@@ -104,10 +104,14 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	reviews := projections.NewReviews()
 	learned := projections.NewLearned()
 	provenance := projections.NewProvenance()
+	leases, sessions, freshness := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
 	events := command.NewObservedLog(store)
+	coord := command.NewCoordination(events, leases, sessions, freshness)
+	expiry := command.NewLeaseExpiry(ctx, coord, log.With("component", "leases"))
 	reviewHandler := command.NewReviewHandler(events, store)
 	deadlines := command.NewReviewDeadlines(ctx, reviewHandler, log.With("component", "reviews"))
-	views := map[string][]command.Observer{"agent:": {agents, provenance}, "review:": {reviews, deadlines}, "learned:": {learned}, "file:": {provenance}}
+	views := map[string][]command.Observer{"agent:": {agents, provenance, freshness}, "review:": {reviews, deadlines}, "learned:": {learned},
+		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}}
 	for prefix, views := range views {
 		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
 			for _, v := range views {
@@ -120,7 +124,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			return fmt.Errorf("load %s views: %w", prefix, err)
 		}
 	}
-	events.Observe(agents, reviews, learned, deadlines, provenance)
+	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry)
+	freshness.Live()
+	// Expiry timers start once every view is loaded: a lease that ran out
+	// while the writer was down expires now, through the full log.
+	if err := store.ReplayStreams("lease:", expiry.Apply); err != nil {
+		return fmt.Errorf("load lease expiries: %w", err)
+	}
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
@@ -183,11 +193,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		History:      command.NewHistoryHandler(events, store),
 		ProjectRoot:  root,
 		Disk:         watcherRestorer{data: s.data},
+		Coordination: &httpapi.Coordination{Handler: coord},
 		Gate: &httpapi.Gate{
-			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL, Provenance: provenance}),
-			Reviews:  reviewHandler,
-			View:     reviews,
-			Learned:  learned,
+			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,
+				Provenance: provenance, Coordination: coord}),
+			Reviews: reviewHandler,
+			View:    reviews,
+			Learned: learned,
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
 				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}

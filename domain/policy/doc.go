@@ -135,6 +135,7 @@
 //
 //	version: 1            # optional; must be 1
 //	default: escalate     # optional; decision when nothing matches
+//	leases: block         # optional; block (default) or escalate a write under another agent's exclusive lease
 //	rules:
 //	  - id: push-review             # required; letters, digits, - _ .
 //	    reason: pushes need two reviewers   # or description

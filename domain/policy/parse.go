@@ -78,10 +78,10 @@ func yamlError(err error) *ParseError {
 // removes it. base may be nil for a file that stands alone. Errors are
 // *ParseError naming the line at fault.
 func Parse(data []byte, base *Policy) (*Policy, error) {
-	def := Escalate
+	def, leaseDec := Escalate, Block
 	var rules []*rule
 	if base != nil {
-		def = base.def
+		def, leaseDec = base.def, base.leaseDec
 		rules = slices.Clone(base.rules)
 	}
 	var doc yaml.Node
@@ -89,7 +89,7 @@ func Parse(data []byte, base *Policy) (*Policy, error) {
 		return nil, yamlError(err)
 	}
 	if len(doc.Content) == 0 {
-		return build(def, rules)
+		return build(def, leaseDec, rules)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -108,6 +108,15 @@ func Parse(data []byte, base *Policy) (*Policy, error) {
 				return err
 			}
 			def = d
+		case "leases":
+			d, err := decision(v)
+			if err != nil {
+				return err
+			}
+			if d != Block && d != Escalate {
+				return errAt(v, "leases must be block or escalate")
+			}
+			leaseDec = d
 		case "rules":
 			if v.Kind != yaml.SequenceNode {
 				return errAt(v, "rules must be a list")
@@ -134,14 +143,14 @@ func Parse(data []byte, base *Policy) (*Policy, error) {
 				}
 			}
 		default:
-			return errAt(k, "unknown key %q (want version, default or rules)", k.Value)
+			return errAt(k, "unknown key %q (want version, default, leases or rules)", k.Value)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return build(def, rules)
+	return build(def, leaseDec, rules)
 }
 
 // eachKey calls fn for every key of a mapping, rejecting duplicate keys.
@@ -490,10 +499,13 @@ func decodePaths(n *yaml.Node) (*pathSpec, *pathMatcher, error) {
 }
 
 // build indexes rules into a Policy.
-func build(def Decision, rules []*rule) (*Policy, error) {
-	p := &Policy{def: def, rules: rules, byProgram: map[string][]*rule{}}
+func build(def, leaseDec Decision, rules []*rule) (*Policy, error) {
+	p := &Policy{def: def, leaseDec: leaseDec, rules: rules, byProgram: map[string][]*rule{}}
 	h := sha256.New()
 	fmt.Fprintf(h, "default=%s\n", def)
+	if leaseDec != Block {
+		fmt.Fprintf(h, "leases=%s\n", leaseDec)
+	}
 	exact := map[string][]*rule{}
 	// Each policy gets its own copies of the rules, numbered in its order;
 	// compiled parts (matchers, expressions) are immutable and shared.

@@ -55,6 +55,10 @@ type Call struct {
 	// project file an agent changed since the baseline escalates, running
 	// one no agent changed is allowed (rule key runs_unchanged). Optional.
 	Provenance Provenance
+	// Leases, when set, says which project paths other agents hold under
+	// an exclusive lease: writing one is blocked (or escalated, with the
+	// policy's `leases: escalate`). Optional.
+	Leases Leases
 }
 
 // Match records one rule that matched a call, for explaining a verdict.
@@ -87,12 +91,17 @@ type Policy struct {
 	byProgram map[string][]*rule // command rules naming a program exactly, merged with anyProg, in rule order
 	anyProg   []*rule            // command rules whose program is a glob or unset
 	revision  string
+	leaseDec  Decision  // what a write under another agent's lease gets: Block or Escalate
 	scratch   sync.Pool // *analysis with its parser and buffers, reused across calls
 }
 
 // Revision returns a stable content hash of the effective rule set and default
 // decision. Two policies with the same rules have the same revision.
 func (p *Policy) Revision() string { return p.revision }
+
+// LeaseDecision returns what a write under another agent's exclusive
+// lease gets: Block (the default) or Escalate (`leases: escalate`).
+func (p *Policy) LeaseDecision() Decision { return p.leaseDec }
 
 // DefaultDecision returns the decision taken when no rule matches.
 func (p *Policy) DefaultDecision() Decision { return p.def }
@@ -194,6 +203,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 		}
 	}
 	a.checkProtected(func(m Match) { b.add(m, len(p.rules)+1, 1) })
+	a.checkLeases(p.leaseDec, func(m Match) { b.add(m, -1, 1) })
 	if b.best < 0 {
 		if a.isBash && len(a.commands) == 0 {
 			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched", FileDependent: a.consulted}

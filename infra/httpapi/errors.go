@@ -27,6 +27,10 @@ type ErrorDetail struct {
 	Message        string  `json:"message"`
 	Field          string  `json:"field,omitempty"`
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
+	// A lease conflict names the holder, its lease and the overlapping paths.
+	Holder  string   `json:"holder,omitempty"`
+	LeaseID string   `json:"lease_id,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
 }
 
 // apiError is an error that already knows its status and body.
@@ -48,6 +52,7 @@ func statusOf(err error) (int, ErrorDetail) {
 		ve       *domain.ValidationError
 		ce       *domain.ConflictError
 		re       *domain.RuleError
+		le       *domain.LeaseConflictError
 		he       *echo.HTTPError
 		tooLarge *http.MaxBytesError
 		be       *BodyError
@@ -60,6 +65,9 @@ func statusOf(err error) (int, ErrorDetail) {
 	case errors.As(err, &ce):
 		cur := ce.Current
 		return http.StatusConflict, ErrorDetail{Code: "version_conflict", Message: ce.Error(), Field: "expected_version", CurrentVersion: &cur}
+	case errors.As(err, &le):
+		return http.StatusConflict, ErrorDetail{Code: "lease_conflict", Message: "the paths overlap an active lease: " + le.Error(),
+			Field: "paths", Holder: le.Holder, LeaseID: le.LeaseID, Paths: le.Paths}
 	case errors.As(err, &re):
 		status := http.StatusUnprocessableEntity
 		switch re.Code {

@@ -45,6 +45,8 @@ type Reader struct {
 	Events     query.EventsHandler
 	Diff       query.DiffHandler
 	Search     query.SearchHandler
+	Leases     *projections.Leases   // GET /v1/leases; nil leaves it out
+	Sessions   *projections.Sessions // GET /v1/sessions; nil leaves it out
 	Limits     Limits
 	Ready      func() error
 	Failure    func() error // the last failure to apply the log, if any
@@ -65,6 +67,7 @@ func (r *Reader) Handler() http.Handler {
 	v1.GET("/diff", r.diff)
 	v1.GET("/search", r.search)
 	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
+	r.coordinationRoutes(v1)
 	return e
 }
 

@@ -51,6 +51,8 @@ type Writer struct {
 	// Disk, when set, restores through the project's watcher, which also
 	// brings the files on disk back (and refuses over local changes).
 	Disk DiskRestorer
+	// Coordination serves leases and sessions; nil leaves them out.
+	Coordination *Coordination
 }
 
 // DiskRestorer hands a restore to the project's watcher. ok is false when
@@ -84,6 +86,7 @@ func (w *Writer) Handler() http.Handler {
 	v1.POST("/snapshots", w.snapshot)
 	v1.POST("/restore", w.restore)
 	w.Gate.routes(v1)
+	w.Coordination.routes(v1)
 	return e
 }
 

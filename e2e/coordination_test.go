@@ -1,0 +1,348 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/config"
+)
+
+// twoAgents is a guarded project wired with `init claude` (agent "claude",
+// the hooks' token file) and a second agent "claude-2" with its own token,
+// each with its own Claude Code session.
+type twoAgents struct {
+	g                *guarded
+	pre, post        string
+	start, end       string
+	envA, envB       []string
+	tokenA, tokenB   string
+	sessA, sessB     string
+	writerURL, home  string
+	tokenFileA, bin  string
+	cartFile, other  string
+	cartRel, otherRe string
+}
+
+func setupTwoAgents(t *testing.T) *twoAgents {
+	t.Helper()
+	bin := filepath.Join(binDir, "lighthouse")
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "go.mod", "module shop\n")
+	writeProjectFile(t, project, "src/cart/cart.go", "package cart // a\n")
+	writeProjectFile(t, project, "other/x.go", "package other\n")
+	g := upProject(t, bin, project)
+	g.run(project, 0, "init", "claude", "--dir", project)
+	lines := strings.Split(strings.TrimSpace(g.run(project, 0, "agent", "add", "claude-2", "--role", "builder")), "\n")
+	tokB := strings.TrimSpace(lines[len(lines)-1])
+	ta := &twoAgents{g: g, bin: bin, sessA: "sess-a", sessB: "sess-b", tokenB: tokB, home: t.TempDir(),
+		writerURL: config.AddrURL(filepath.Join(g.data, "writer.addr")), tokenFileA: filepath.Join(g.data, "agents", "claude.token")}
+	raw, err := os.ReadFile(ta.tokenFileA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.tokenA = strings.TrimSpace(string(raw))
+	ta.pre, ta.post = settingsCommands(t, g.project)
+	ta.start, ta.end = sessionCommands(t, g.project)
+	ta.envA = []string{"PATH=/usr/bin:/bin", "HOME=" + ta.home, "LIGHTHOUSE_HOOK_WAIT=1"}
+	ta.envB = append(append([]string{}, ta.envA...), "LIGHTHOUSE_TOKEN="+tokB)
+	ta.cartFile, ta.other = filepath.Join(g.project, "src", "cart", "cart.go"), filepath.Join(g.project, "other", "x.go")
+	// Wait for the watcher's import, so the files have a version in the log.
+	eventually(t, "import", func() error {
+		out, err := ta.lighthouse("", "cat", "src/cart/cart.go")
+		if err != nil || !strings.Contains(out, "package cart") {
+			return fmt.Errorf("cat: %v %s", err, out)
+		}
+		return nil
+	})
+	return ta
+}
+
+// sessionCommands returns the SessionStart and SessionEnd commands init
+// wrote into project/.claude/settings.local.json.
+func sessionCommands(t *testing.T, project string) (start, end string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Hooks map[string][]struct {
+			Hooks []struct {
+				Command string `json:"command"`
+			} `json:"hooks"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range s.Hooks["SessionStart"] {
+		for _, h := range g.Hooks {
+			start = h.Command
+		}
+	}
+	for _, g := range s.Hooks["SessionEnd"] {
+		for _, h := range g.Hooks {
+			end = h.Command
+		}
+	}
+	if !strings.Contains(start, " hook session-start") || !strings.Contains(end, " hook session-end") {
+		t.Fatalf("settings.local.json lacks the session hooks:\n%s", raw)
+	}
+	return start, end
+}
+
+// lighthouse runs the CLI in the project as the agent holding token ("" for
+// the user, who falls back to the admin token).
+func (ta *twoAgents) lighthouse(token string, args ...string) (string, error) {
+	cmd := exec.Command(ta.bin, args...)
+	cmd.Dir = ta.g.project
+	extra := []string{}
+	if token != "" {
+		extra = append(extra, "LIGHTHOUSE_TOKEN="+token, "CLAUDECODE=1")
+	}
+	cmd.Env = ta.g.env(extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errb.String(), fmt.Errorf("lighthouse %s: %w: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+// preCall runs the PreToolUse hook for the agent and returns the deny
+// reason ("" when allowed).
+func (ta *twoAgents) preCall(t *testing.T, env []string, session, tool string, input map[string]any) string {
+	t.Helper()
+	return claudeHook(t, ta.pre, env, map[string]any{"session_id": session, "hook_event_name": "PreToolUse", "cwd": ta.g.project,
+		"tool_name": tool, "tool_input": input, "tool_use_id": fmt.Sprintf("toolu_%d", time.Now().UnixNano())}).denied(t)
+}
+
+// postCall runs the PostToolUse hook for the agent; it must succeed.
+func (ta *twoAgents) postCall(t *testing.T, env []string, session, tool, file string) {
+	t.Helper()
+	r := claudeHook(t, ta.post, env, map[string]any{"session_id": session, "hook_event_name": "PostToolUse", "cwd": ta.g.project,
+		"tool_name": tool, "tool_input": map[string]any{"file_path": file}, "tool_use_id": fmt.Sprintf("toolu_%d", time.Now().UnixNano())})
+	if r.code != 0 {
+		t.Fatalf("post hook %s %s: exit %d: %s", tool, file, r.code, r.stderr)
+	}
+}
+
+func (ta *twoAgents) sessionStart(t *testing.T, env []string, session string) string {
+	t.Helper()
+	r := claudeHook(t, ta.start, env, map[string]any{"session_id": session, "hook_event_name": "SessionStart", "cwd": ta.g.project, "source": "startup"})
+	if r.code != 0 {
+		t.Fatalf("session-start: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		HookSpecificOutput struct {
+			HookEventName     string `json:"hookEventName"`
+			AdditionalContext string `json:"additionalContext"`
+		} `json:"hookSpecificOutput"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.HookSpecificOutput.HookEventName != "SessionStart" {
+		t.Fatalf("session-start answered %q: %v", r.stdout, err)
+	}
+	return out.HookSpecificOutput.AdditionalContext
+}
+
+// allowedWithin polls until fn reports no deny reason.
+func allowedWithin(t *testing.T, what string, d time.Duration, fn func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		reason := fn()
+		if reason == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still denied after %v: %s", what, d, reason)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestLeasesEnforcedByTheGate: agent A's exclusive lease blocks agent B's
+// Write and Bash sed -i under it (naming holder, reason and expiry), never
+// B's reads nor A's own writes; an overlapping exclusive lease is a 409;
+// release, expiry and the end of A's session free the paths; SessionStart
+// tells each agent who it is, who else is active and their leases.
+func TestLeasesEnforcedByTheGate(t *testing.T) {
+	t.Parallel()
+	ta := setupTwoAgents(t)
+	ctxA := ta.sessionStart(t, ta.envA, ta.sessA)
+	if !strings.Contains(ctxA, `agent "claude" (role builder)`) || !strings.Contains(ctxA, "No other agent") {
+		t.Fatalf("A's session context:\n%s", ctxA)
+	}
+
+	// A leases the cart; the lease belongs to A's latest session.
+	id := strings.TrimSpace(mustRun(t, ta, ta.tokenA, "lease", "add", "src/cart/**", "--ttl", "5m", "-m", "refactoring the cart"))
+	if id == "" {
+		t.Fatal("lease add printed no id")
+	}
+	ctxB := ta.sessionStart(t, ta.envB, ta.sessB)
+	for _, want := range []string{`agent "claude-2" (role builder)`, "claude (builder), session sess-a", "claude holds src/cart/** (exclusive)", "refactoring the cart", id} {
+		if !strings.Contains(ctxB, want) {
+			t.Fatalf("B's session context lacks %q:\n%s", want, ctxB)
+		}
+	}
+
+	for _, c := range []struct {
+		name   string
+		env    []string
+		tool   string
+		input  map[string]any
+		denied bool
+	}{
+		{"B writes a leased file", ta.envB, "Write", map[string]any{"file_path": ta.cartFile, "content": "x"}, true},
+		{"B edits a leased file", ta.envB, "Edit", map[string]any{"file_path": ta.cartFile, "old_string": "a", "new_string": "b"}, true},
+		{"B runs sed -i on a leased file", ta.envB, "Bash", map[string]any{"command": "sed -i 's/a/b/' src/cart/cart.go"}, true},
+		{"B redirects into a leased file", ta.envB, "Bash", map[string]any{"command": "echo x > src/cart/new.go"}, true},
+		{"B removes the leased directory", ta.envB, "Bash", map[string]any{"command": "rm -rf src"}, true},
+		{"B reads a leased file", ta.envB, "Read", map[string]any{"file_path": ta.cartFile}, false},
+		{"B cats a leased file", ta.envB, "Bash", map[string]any{"command": "cat src/cart/cart.go"}, false},
+		{"B writes elsewhere", ta.envB, "Write", map[string]any{"file_path": ta.other, "content": "package other\n"}, false},
+		{"A writes its leased file", ta.envA, "Write", map[string]any{"file_path": ta.cartFile, "content": "x"}, false},
+		{"A runs sed -i on its leased file", ta.envA, "Bash", map[string]any{"command": "sed -i 's/a/b/' src/cart/cart.go"}, false},
+	} {
+		session := ta.sessB
+		if c.env[len(c.env)-1] != ta.envB[len(ta.envB)-1] {
+			session = ta.sessA
+		}
+		reason := ta.preCall(t, c.env, session, c.tool, c.input)
+		if (reason != "") != c.denied {
+			t.Errorf("%s: denied %q, want denied=%v", c.name, reason, c.denied)
+		}
+		if c.denied && !(strings.Contains(reason, "leased by claude until 20") && strings.Contains(reason, "refactoring the cart") && strings.Contains(reason, "builtin.lease")) {
+			t.Errorf("%s: the reason does not name holder, lease reason and expiry: %s", c.name, reason)
+		}
+	}
+
+	// An overlapping exclusive lease is refused with 409, naming the holder and paths.
+	body, _ := json.Marshal(map[string]any{"paths": []string{"src/**"}, "reason": "me too"})
+	req, _ := http.NewRequest(http.MethodPost, ta.writerURL+"/v1/leases", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+ta.tokenB)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conflict struct {
+		Error struct {
+			Code   string   `json:"code"`
+			Holder string   `json:"holder"`
+			Paths  []string `json:"paths"`
+		} `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&conflict)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || conflict.Error.Code != "lease_conflict" || conflict.Error.Holder != "claude" ||
+		len(conflict.Error.Paths) != 1 || conflict.Error.Paths[0] != "src/cart/**" {
+		t.Fatalf("overlapping lease: %d %+v, want 409 naming claude and src/cart/**", resp.StatusCode, conflict.Error)
+	}
+	if out, err := ta.lighthouse(ta.tokenB, "lease", "add", "src/cart/cart.go"); err == nil || !strings.Contains(out, "409") || !strings.Contains(out, "claude") {
+		t.Fatalf("lease add over another's lease: %v\n%s", err, out)
+	}
+	// Shared leases coexist; a disjoint exclusive one is granted.
+	mustRun(t, ta, ta.tokenA, "lease", "add", "docs/**", "--shared")
+	mustRun(t, ta, ta.tokenB, "lease", "add", "docs/**", "--shared")
+	list := mustRun(t, ta, "", "lease", "list")
+	if !strings.Contains(list, id) || !strings.Contains(list, "claude") || !strings.Contains(list, "claude-2") {
+		t.Fatalf("lease list:\n%s", list)
+	}
+
+	// Release frees the paths.
+	mustRun(t, ta, ta.tokenA, "lease", "release", id)
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Write", map[string]any{"file_path": ta.cartFile, "content": "x"}); reason != "" {
+		t.Fatalf("B's write after the release: %s", reason)
+	}
+
+	// Expiry frees them too, as an event.
+	mustRun(t, ta, ta.tokenA, "lease", "add", "other/**", "--ttl", "2s", "-m", "short")
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Write", map[string]any{"file_path": ta.other, "content": "x"}); !strings.Contains(reason, "short") {
+		t.Fatalf("B's write under a fresh lease: %q, want denied", reason)
+	}
+	allowedWithin(t, "B's write after the lease expired", 10*time.Second, func() string {
+		return ta.preCall(t, ta.envB, ta.sessB, "Write", map[string]any{"file_path": ta.other, "content": "x"})
+	})
+	if out := mustRun(t, ta, "", "log", "--type", "lease.expired"); !strings.Contains(out, "lease.expired") {
+		t.Fatalf("no lease.expired event:\n%s", out)
+	}
+
+	// The end of A's session releases its leases at once.
+	mustRun(t, ta, ta.tokenA, "lease", "add", "src/cart/**", "-m", "again")
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Bash", map[string]any{"command": "sed -i 's/a/b/' src/cart/cart.go"}); reason == "" {
+		t.Fatal("B's sed under A's new lease was allowed")
+	}
+	begin := time.Now()
+	r := claudeHook(t, ta.end, ta.envA, map[string]any{"session_id": ta.sessA, "hook_event_name": "SessionEnd", "cwd": ta.g.project, "reason": "prompt_input_exit"})
+	if r.code != 0 || time.Since(begin) > 1500*time.Millisecond {
+		t.Fatalf("session-end: exit %d in %v: %s", r.code, time.Since(begin), r.stderr)
+	}
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Bash", map[string]any{"command": "sed -i 's/a/b/' src/cart/cart.go"}); reason != "" {
+		t.Fatalf("B's sed after A's session ended: %s", reason)
+	}
+	var sessions string
+	eventually(t, "sessions lists only B", func() error {
+		sessions = mustRun(t, ta, "", "sessions")
+		if strings.Contains(sessions, ta.sessA) || !strings.Contains(sessions, ta.sessB) || !strings.Contains(sessions, "claude-2") {
+			return errors.New(sessions)
+		}
+		return nil
+	})
+}
+
+// TestStaleWriteGuard: A reads a file, B changes it, A's Write is denied
+// naming B and both sequences; once A reads it again the Write passes.
+func TestStaleWriteGuard(t *testing.T) {
+	t.Parallel()
+	ta := setupTwoAgents(t)
+	ta.sessionStart(t, ta.envA, ta.sessA)
+	ta.sessionStart(t, ta.envB, ta.sessB)
+
+	// A file A never read is not guarded.
+	if reason := ta.preCall(t, ta.envA, ta.sessA, "Write", map[string]any{"file_path": ta.other, "content": "x"}); reason != "" {
+		t.Fatalf("A's write of a file it never saw: %s", reason)
+	}
+	ta.postCall(t, ta.envA, ta.sessA, "Read", ta.cartFile)
+	// B edits the file the way Claude Code does: pre hook, the edit, post hook.
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Edit", map[string]any{"file_path": ta.cartFile, "old_string": "a", "new_string": "b"}); reason != "" {
+		t.Fatalf("B's edit: %s", reason)
+	}
+	writeProjectFile(t, ta.g.project, "src/cart/cart.go", "package cart // b\n")
+	ta.postCall(t, ta.envB, ta.sessB, "Edit", ta.cartFile)
+
+	write := map[string]any{"file_path": ta.cartFile, "content": "package cart // A's stale copy\n"}
+	reason := ta.preCall(t, ta.envA, ta.sessA, "Write", write)
+	if !strings.Contains(reason, "changed by claude-2 at seq ") || !strings.Contains(reason, "since you last read it at seq ") || !strings.Contains(reason, "read it again") {
+		t.Fatalf("A's stale write: %q, want denied naming claude-2", reason)
+	}
+	if reason := ta.preCall(t, ta.envA, ta.sessA, "Edit", map[string]any{"file_path": ta.cartFile, "old_string": "b", "new_string": "c"}); reason == "" {
+		t.Fatal("A's stale edit was allowed")
+	}
+	// B's own next write is fine: its session wrote the latest version.
+	if reason := ta.preCall(t, ta.envB, ta.sessB, "Write", write); reason != "" {
+		t.Fatalf("B's write of its own version: %s", reason)
+	}
+	ta.postCall(t, ta.envA, ta.sessA, "Read", ta.cartFile)
+	if reason := ta.preCall(t, ta.envA, ta.sessA, "Write", write); reason != "" {
+		t.Fatalf("A's write after reading again: %s", reason)
+	}
+}
+
+func mustRun(t *testing.T, ta *twoAgents, token string, args ...string) string {
+	t.Helper()
+	out, err := ta.lighthouse(token, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
+}
