@@ -13,6 +13,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/replica"
 	"github.com/lighthouse-ai/lighthouse/query"
 )
@@ -37,7 +38,8 @@ func main() {
 }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
-	r, err := replica.Open(s.Settings, log)
+	reg := metrics.NewRegistry("reader")
+	r, err := replica.Open(s.Settings, log, reg)
 	if err != nil {
 		return err
 	}
@@ -72,6 +74,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Limits:  httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		MaxWait: 30 * time.Second,
 		Ready:   r.Ready,
+		Metrics: httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 	}
 	err = httpapi.Serve(ctx, log, api.Handler(), s.addr, filepath.Join(s.Data, "reader.addr"))
 	cancel(nil)

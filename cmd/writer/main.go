@@ -22,6 +22,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -71,7 +72,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := eventstore.Open(filepath.Join(s.data, "events"), log)
+	reg := metrics.NewRegistry("writer")
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithMetrics(metrics.NewStore(reg)))
 	if err != nil {
 		return err
 	}
@@ -115,6 +117,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		}
 	}
 	events.Observe(agents, reviews, learned, deadlines, provenance)
+	metrics.NewCoordination(reg, func() int { return len(reviews.List(domain.ReviewPending)) })
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
@@ -154,10 +157,11 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	defer pub.Close()
 
+	relayMetrics := metrics.NewRelay(reg)
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
-		r := &bus.Relay{Outbox: store, Publisher: message.Publisher(pub), Log: log.With("component", "relay")}
+		r := &bus.Relay{Outbox: store, Publisher: message.Publisher(pub), Log: log.With("component", "relay"), Metrics: relayMetrics}
 		if err := r.Run(ctx); err != nil {
 			cancel(fmt.Errorf("relay: %w", err))
 		}
@@ -177,11 +181,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		History:      command.NewHistoryHandler(events, store),
 		ProjectRoot:  root,
 		Disk:         watcherRestorer{data: s.data},
+		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL, Provenance: provenance}),
 			Reviews:  reviewHandler,
 			View:     reviews,
 			Learned:  learned,
+			Metrics:  metrics.NewGate(reg),
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
 				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 )
 
 // Projection is what a Follower keeps up to date.
@@ -43,6 +44,8 @@ type Follower struct {
 	PageSize int
 	// OnCaughtUp, if set, is called once the first catch-up is done.
 	OnCaughtUp func()
+	// Metrics, if set, records consumption and the lag behind the writer.
+	Metrics *metrics.Follower
 }
 
 // ErrChainBroken means an event from the writer does not continue the chain
@@ -54,6 +57,10 @@ func (f *Follower) Run(ctx context.Context) error {
 	idle := f.Idle
 	if idle <= 0 {
 		idle = 2 * time.Second
+	}
+	if f.Metrics != nil {
+		pos, _ := f.Target.Position()
+		f.Metrics.SetPosition(pos)
 	}
 	// Subscribe before catching up, so nothing published meanwhile is missed.
 	msgs, err := f.Subscriber.Subscribe(ctx, Topic)
@@ -112,6 +119,10 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 			fresh = append(fresh, e)
 		}
 	}
+	f.Metrics.Consumed(len(events), len(events)-len(fresh))
+	if len(events) > 0 {
+		f.Metrics.SawHead(events[len(events)-1].Seq)
+	}
 	if len(fresh) == 0 {
 		return nil // a redelivery or a replay after a writer crash
 	}
@@ -125,7 +136,11 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 		f.Log.Warn("bus message fails the hash chain; reading the writer's log instead", "err", err)
 		return f.catchUp(ctx)
 	}
-	return f.Target.Apply(ctx, fresh)
+	if err := f.Target.Apply(ctx, fresh); err != nil {
+		return err
+	}
+	f.Metrics.AppliedEvents(len(fresh), fresh[len(fresh)-1].Seq, true)
+	return nil
 }
 
 // catchUp applies the writer's log until the projection reaches its head,
@@ -152,6 +167,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
+		f.Metrics.SawHead(head)
 		if len(events) == 0 {
 			return nil
 		}
@@ -161,6 +177,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if err := f.Target.Apply(ctx, events); err != nil {
 			return err
 		}
+		f.Metrics.AppliedEvents(len(events), events[len(events)-1].Seq, false)
 		if events[len(events)-1].Seq >= head {
 			return nil
 		}

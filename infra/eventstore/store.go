@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
@@ -43,6 +44,7 @@ type Store struct {
 	reqs    chan *pending
 	done    chan struct{}
 	stopped chan struct{}
+	metrics *metrics.Store
 
 	mu       sync.RWMutex
 	head     uint64
@@ -68,8 +70,14 @@ type headRecord struct {
 	Time time.Time `json:"time"`
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithMetrics records append latency, group-commit sizes and fsync times in m.
+func WithMetrics(m *metrics.Store) Option { return func(s *Store) { s.metrics = m } }
+
 // Open opens the log in dir and starts its committer.
-func Open(dir string, log *slog.Logger) (*Store, error) {
+func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	db, err := pebbledb.Open(dir, log)
 	if err != nil {
 		return nil, err
@@ -82,6 +90,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		notify:  make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	raw, ok, err := pebbledb.Get(db, []byte(keyHead))
 	if err != nil {
@@ -121,6 +132,7 @@ func (s *Store) Appended() <-chan struct{} { return s.notify }
 // Append durably appends req's events as one atomic unit. It returns once the
 // events are fsync'd. A failed expectation returns *domain.ConflictError.
 func (s *Store) Append(ctx context.Context, req domain.AppendRequest) (domain.AppendResult, error) {
+	start := time.Now()
 	p := &pending{ctx: ctx, req: req, reply: make(chan appendReply, 1)}
 	select {
 	case s.reqs <- p:
@@ -133,6 +145,7 @@ func (s *Store) Append(ctx context.Context, req domain.AppendRequest) (domain.Ap
 	// ends, so a caller never reports failure for a durable event.
 	select {
 	case r := <-p.reply:
+		s.metrics.ObserveAppend(time.Since(start))
 		return r.res, r.err
 	case <-s.stopped:
 		return domain.AppendResult{}, ErrClosed
@@ -191,7 +204,9 @@ func (s *Store) commitGroup(group []*pending) {
 		rec, _ := json.Marshal(headRecord{Seq: g.head, Hash: g.lastHash, Time: g.lastTime})
 		err := g.batch.Set([]byte(keyHead), rec, nil)
 		if err == nil {
+			t := time.Now()
 			err = g.batch.Commit(pebble.Sync)
+			s.metrics.ObserveCommit(len(group), time.Since(t))
 		}
 		if err != nil {
 			s.log.Error("commit failed", "err", err)

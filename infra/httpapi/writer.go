@@ -51,6 +51,8 @@ type Writer struct {
 	// Disk, when set, restores through the project's watcher, which also
 	// brings the files on disk back (and refuses over local changes).
 	Disk DiskRestorer
+	// Metrics times requests and serves GET /metrics.
+	Metrics Metrics
 }
 
 // DiskRestorer hands a restore to the project's watcher. ok is false when
@@ -64,7 +66,7 @@ const maxEventsPage = 10000
 
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
-	e := newEcho(w.Log, w.Ready)
+	e := newEcho(w.Log, w.Ready, w.Metrics)
 	v1 := e.Group("/v1", authenticate(w.Agents, w.Limits))
 	v1.PUT("/files/*", w.putFile)
 	v1.DELETE("/files/*", w.deleteFile)

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/bus"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -56,11 +58,13 @@ type Replica struct {
 	log      *slog.Logger
 	sub      message.Subscriber
 	caughtUp chan struct{}
+	metrics  *metrics.Follower
 }
 
-// Open opens the replica's projection and connects to the bus. Call
+// Open opens the replica's projection and connects to the bus, registering
+// the replica's metrics (applied sequence, lag, consumption) on reg. Call
 // OnChange hooks on Model before Run.
-func Open(s Settings, log *slog.Logger) (*Replica, error) {
+func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, error) {
 	if s.BusURL == "" {
 		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
@@ -92,14 +96,14 @@ func Open(s Settings, log *slog.Logger) (*Replica, error) {
 	return &Replica{
 		Model: model, Agents: agents, Writer: writer,
 		Blobs: &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token},
-		log:   log, sub: sub, caughtUp: make(chan struct{}),
+		log:   log, sub: sub, caughtUp: make(chan struct{}), metrics: metrics.NewFollower(reg),
 	}, nil
 }
 
 // Run follows the stream until ctx ends or the follower fails.
 func (r *Replica) Run(ctx context.Context) error {
 	f := &bus.Follower{Subscriber: r.sub, Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
-		OnCaughtUp: func() { close(r.caughtUp) }}
+		OnCaughtUp: func() { close(r.caughtUp) }, Metrics: r.metrics}
 	if err := f.Run(ctx); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
