@@ -49,7 +49,7 @@ func main() {
 	fs := flag.NewFlagSet("writer", flag.ExitOnError)
 	fs.StringVar(&s.data, "data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory (env LIGHTHOUSE_DATA)")
 	fs.StringVar(&s.addr, "addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "HTTP listen address (env LIGHTHOUSE_WRITER_ADDR)")
-	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL; empty runs an embedded broker (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL, or a comma-separated list of a cluster's servers; empty runs an embedded broker (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&s.busAddr, "bus-addr", config.Env("LIGHTHOUSE_BUS_ADDR", "127.0.0.1:8767"), "listen address of the embedded broker (env LIGHTHOUSE_BUS_ADDR)")
 	fs.Int64Var(&s.maxFileBytes, "max-file-bytes", 256<<20, "largest file accepted, in bytes")
 	fs.Float64Var(&s.rate, "rate", 5000, "requests per second allowed per agent; 0 disables the limit")
@@ -148,9 +148,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := config.WriteSecret(filepath.Join(s.data, "bus.url"), busURL); err != nil {
 		return err
 	}
-	if err := bus.EnsureStream(busURL); err != nil {
+	sctx, scancel := context.WithTimeout(ctx, time.Minute)
+	replicas, err := bus.EnsureStream(sctx, busURL, log.With("component", "bus"))
+	scancel()
+	if err != nil {
 		return err
 	}
+	log.Info("bus stream ready", "stream", bus.Topic, "replicas", replicas, "servers", redact(busURL))
 	pub, err := bus.NewPublisher(busURL, log.With("component", "bus"))
 	if err != nil {
 		return err
@@ -324,12 +328,16 @@ func (l *pathList) Set(v string) error {
 	return nil
 }
 
-// redact hides the credentials in a bus URL for logs.
+// redact hides the credentials in a bus URL, or in each URL of a
+// comma-separated list, for logs.
 func redact(u string) string {
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "***" + u[at:]
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if j := strings.Index(p, "://"); j >= 0 && j < at {
+				parts[i] = p[:j+3] + "***" + p[at:]
+			}
 		}
 	}
-	return u
+	return strings.Join(parts, ",")
 }

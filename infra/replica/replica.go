@@ -40,7 +40,7 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	env := "LIGHTHOUSE_" + map[string]string{"reader": "READER", "fuser": "FUSER"}[process] + "_DATA"
 	fs.StringVar(&s.Data, "data", config.Env(env, ".lighthouse/"+process), "this process's own data directory (env "+env+")")
 	fs.StringVar(&s.WriterURL, "writer-url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "the writer, for backfill and content (env LIGHTHOUSE_URL)")
-	fs.StringVar(&s.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL, or a comma-separated list of a cluster's servers (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&s.Token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token for the writer (env LIGHTHOUSE_TOKEN)")
 	fs.StringVar(&s.TokenFile, "token-file", "", "file holding the bearer token")
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
