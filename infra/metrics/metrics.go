@@ -75,6 +75,11 @@ func (h *HTTP) Observe(method, route string, status int, d time.Duration) {
 	if h == nil {
 		return
 	}
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodPatch, http.MethodOptions:
+	default:
+		method = "OTHER" // clients choose methods: keep the series bounded
+	}
 	k := httpKey{method, route, status}
 	h.mu.RLock()
 	o, ok := h.obs[k]

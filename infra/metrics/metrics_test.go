@@ -52,6 +52,11 @@ func TestInstruments(t *testing.T) {
 		{"http other methods", func(reg *prometheus.Registry) {
 			NewHTTP(reg).Observe("PUT", "/v1/files/*", 201, time.Millisecond)
 		}, "lighthouse_http_request_duration_seconds", map[string]string{"route": "/v1/files/*", "method": "PUT", "status": "201"}, 1},
+		{"unknown methods share one series", func(reg *prometheus.Registry) {
+			h := NewHTTP(reg)
+			h.Observe("BREW", "/v1/", 405, time.Millisecond)
+			h.Observe("PROPFIND", "/v1/", 405, time.Millisecond)
+		}, "lighthouse_http_request_duration_seconds", map[string]string{"route": "/v1/", "method": "OTHER", "status": "405"}, 2},
 		{"gate decisions by decision and rule", func(reg *prometheus.Registry) {
 			g := NewGate(reg)
 			g.Observe("block", "builtin.rm-home", time.Millisecond)
