@@ -63,7 +63,17 @@ func (f *Follower) Run(ctx context.Context) error {
 		f.Metrics.SetPosition(pos)
 	}
 	// Subscribe before catching up, so nothing published meanwhile is missed.
-	msgs, err := f.Subscriber.Subscribe(ctx, Topic)
+	var unsubscribe context.CancelFunc
+	defer func() { unsubscribe() }()
+	subscribe := func() (<-chan *message.Message, error) {
+		if unsubscribe != nil {
+			unsubscribe()
+		}
+		var subCtx context.Context
+		subCtx, unsubscribe = context.WithCancel(ctx)
+		return f.Subscriber.Subscribe(subCtx, Topic)
+	}
+	msgs, err := subscribe()
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -92,8 +102,20 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 		case <-timer.C:
+			before, _ := f.Target.Position()
 			if err := f.catchUp(ctx); err != nil {
 				return err
+			}
+			if after, _ := f.Target.Position(); after > before && ctx.Err() == nil {
+				// The writer had events the bus did not bring for a whole
+				// idle period: the subscription may be dead (its consumer
+				// lived on a broker node that is gone). Subscribe again;
+				// anything delivered twice is dropped by sequence.
+				f.Log.Warn("bus delivered nothing while the writer's log grew; subscribing again", "from", before, "to", after)
+				if msgs, err = subscribe(); err != nil {
+					return fmt.Errorf("subscribe again: %w", err)
+				}
+				f.Metrics.Resubscribed()
 			}
 		}
 		if !timer.Stop() {

@@ -237,6 +237,7 @@ type Follower struct {
 	BusEvents  prometheus.Counter
 	Backfilled prometheus.Counter
 	Dropped    prometheus.Counter
+	Resubs     prometheus.Counter
 	Applied    prometheus.Gauge
 	WriterHead prometheus.Gauge
 	Lag        prometheus.Gauge
@@ -257,6 +258,8 @@ func NewFollower(reg prometheus.Registerer) *Follower {
 			Help: "Events applied, by source (bus or backfill from the writer's log).", ConstLabels: prometheus.Labels{"source": "backfill"}}),
 		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "replica", Name: "duplicate_events_total",
 			Help: "Events received again (redeliveries) and dropped."}),
+		Resubs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "bus", Name: "resubscribes_total",
+			Help: "Times the replica subscribed again because the bus brought nothing while the writer's log grew."}),
 		Applied: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "replica", Name: "applied_seq",
 			Help: "Last sequence this replica applied."}),
 		WriterHead: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "replica", Name: "writer_head_seq",
@@ -264,7 +267,7 @@ func NewFollower(reg prometheus.Registerer) *Follower {
 		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "replica", Name: "lag_events",
 			Help: "Writer head heard of minus applied sequence."}),
 	}
-	reg.MustRegister(f.Messages, f.BusEvents, f.Backfilled, f.Dropped, f.Applied, f.WriterHead, f.Lag)
+	reg.MustRegister(f.Messages, f.BusEvents, f.Backfilled, f.Dropped, f.Resubs, f.Applied, f.WriterHead, f.Lag)
 	return f
 }
 
@@ -274,6 +277,13 @@ func (f *Follower) Consumed(n, dup int) {
 	if f != nil {
 		f.Messages.Inc()
 		f.Dropped.Add(float64(dup))
+	}
+}
+
+// Resubscribed records a new bus subscription after a silent one.
+func (f *Follower) Resubscribed() {
+	if f != nil {
+		f.Resubs.Inc()
 	}
 }
 
