@@ -65,15 +65,15 @@ func (f *Follower) Run(ctx context.Context) error {
 	// Subscribe before catching up, so nothing published meanwhile is missed.
 	var unsubscribe context.CancelFunc
 	defer func() { unsubscribe() }()
-	subscribe := func() (<-chan *message.Message, error) {
+	newSubscription := func() context.Context {
 		if unsubscribe != nil {
 			unsubscribe()
 		}
 		var subCtx context.Context
 		subCtx, unsubscribe = context.WithCancel(ctx)
-		return f.Subscriber.Subscribe(subCtx, Topic)
+		return subCtx
 	}
-	msgs, err := subscribe()
+	msgs, err := f.Subscriber.Subscribe(newSubscription(), Topic)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -83,6 +83,15 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.OnCaughtUp != nil && ctx.Err() == nil {
 		f.OnCaughtUp()
 	}
+	// A new subscription is made in the background: while JetStream elects
+	// a leader it can take seconds, and backfill keeps the projection
+	// current meanwhile.
+	type subscribed struct {
+		msgs <-chan *message.Message
+		err  error
+	}
+	resubscribed := make(chan subscribed, 1)
+	resubscribing := false
 	timer := time.NewTimer(idle)
 	defer timer.Stop()
 	for {
@@ -101,21 +110,33 @@ func (f *Follower) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+		case r := <-resubscribed:
+			resubscribing = false
+			if r.err != nil {
+				f.Log.Warn("subscribing again failed; following the writer's log until the next try", "err", r.err)
+			} else {
+				msgs = r.msgs
+				f.Metrics.Resubscribed()
+			}
 		case <-timer.C:
 			before, _ := f.Target.Position()
 			if err := f.catchUp(ctx); err != nil {
 				return err
 			}
-			if after, _ := f.Target.Position(); after > before && ctx.Err() == nil {
+			after, _ := f.Target.Position()
+			if (after > before || msgs == nil) && !resubscribing && ctx.Err() == nil {
 				// The writer had events the bus did not bring for a whole
-				// idle period: the subscription may be dead (its consumer
-				// lived on a broker node that is gone). Subscribe again;
-				// anything delivered twice is dropped by sequence.
+				// idle period (or the last try failed): the subscription
+				// may be dead, its consumer on a broker node that is gone.
+				// Subscribe again; anything delivered twice is dropped by
+				// sequence, anything missed is backfilled.
 				f.Log.Warn("bus delivered nothing while the writer's log grew; subscribing again", "from", before, "to", after)
-				if msgs, err = subscribe(); err != nil {
-					return fmt.Errorf("subscribe again: %w", err)
-				}
-				f.Metrics.Resubscribed()
+				msgs, resubscribing = nil, true
+				subCtx := newSubscription()
+				go func() {
+					m, err := f.Subscriber.Subscribe(subCtx, Topic)
+					resubscribed <- subscribed{m, err}
+				}()
 			}
 		}
 		if !timer.Stop() {

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -151,9 +152,10 @@ func TestFollowerDedupesFillsGapsAndRejectsForgeries(t *testing.T) {
 // as a consumer lost with a dead broker node is.
 type countingSubscriber struct {
 	message.Subscriber
-	mu    sync.Mutex
-	n     int
-	first context.Context
+	mu         sync.Mutex
+	n          int
+	first      context.Context
+	failSecond bool // the second subscription fails, as one during a leader election does
 }
 
 func (c *countingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
@@ -166,6 +168,9 @@ func (c *countingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 		c.first = ctx
 		c.mu.Unlock()
 		return make(chan *message.Message), nil // never delivers
+	}
+	if n == 2 && c.failSecond {
+		return nil, errors.New("nats: no responders available for request")
 	}
 	return c.Subscriber.Subscribe(ctx, topic)
 }
@@ -182,9 +187,22 @@ func (c *countingSubscriber) count() int {
 // events arrive over the bus.
 func TestFollowerResubscribesWhenTheBusGoesSilent(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		failSecond bool
+		subs       int // subscriptions until the bus delivers again
+	}{
+		{"first try works", false, 2},
+		{"a failed try is retried, not fatal", true, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testResubscribe(t, tt.failSecond, tt.subs) })
+	}
+}
+
+func testResubscribe(t *testing.T, failSecond bool, subs int) {
 	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
 	defer ps.Close()
-	sub := &countingSubscriber{Subscriber: ps}
+	sub := &countingSubscriber{Subscriber: ps, failSecond: failSecond}
 	log := &fakeLog{}
 	tgt := &target{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,7 +225,9 @@ func TestFollowerResubscribesWhenTheBusGoesSilent(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	waitFor("backfilled and subscribed again", func() bool { pos, _ := tgt.Position(); return pos == 3 && sub.count() == 2 })
+	waitFor("backfilled and subscribed again", func() bool { pos, _ := tgt.Position(); return pos == 3 && sub.count() == subs })
+	// The subscription is handed over asynchronously: wait until it is in use.
+	waitFor("new subscription in use", func() bool { return testutil.ToFloat64(f.Metrics.Resubs) == 1 })
 	sub.mu.Lock()
 	first := sub.first
 	sub.mu.Unlock()
