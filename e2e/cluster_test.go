@@ -406,6 +406,8 @@ func TestNATSCluster(t *testing.T) {
 		return nil
 	})
 
+	t.Logf("relay: %v failed publishes, each retried until JetStream acknowledged it",
+		sumMetric(t, sys.WriterURL, "lighthouse_bus_publish_errors_total", nil))
 	replicas := map[string]string{"reader": sys.ReaderURL, "reader-2": "http://" + r2addr}
 	if sys.Fuser != nil {
 		replicas["fuser"] = sys.FuserURL
@@ -420,6 +422,11 @@ func TestNATSCluster(t *testing.T) {
 			}
 			return nil
 		})
+		t.Logf("%s: %v events from the bus, %v backfilled, %v redeliveries dropped, %v resubscriptions", name,
+			sumMetric(t, base, "lighthouse_replica_applied_events_total", map[string]string{"source": "bus"}),
+			sumMetric(t, base, "lighthouse_replica_applied_events_total", map[string]string{"source": "backfill"}),
+			sumMetric(t, base, "lighthouse_replica_duplicate_events_total", nil),
+			sumMetric(t, base, "lighthouse_bus_resubscribes_total", nil))
 	}
 	// The readers hold exactly the acknowledged writes: every revision of
 	// every path at its sequence, none missing, none extra.
