@@ -21,20 +21,17 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
-// natsServerBin builds the nats-server binary from the module in go.mod,
-// once per test binary.
-var natsServerBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "lighthouse-nats-")
-	if err != nil {
-		return "", err
-	}
+// buildNATSServer builds the nats-server binary from the module in go.mod
+// into dir (a few seconds with a warm build cache).
+func buildNATSServer(t *testing.T, dir string) string {
+	t.Helper()
 	bin := filepath.Join(dir, "nats-server")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build nats-server: %w\n%s", err, out)
+		t.Fatalf("build nats-server: %v\n%s", err, out)
 	}
-	return bin, nil
-})
+	return bin
+}
 
 // natsNode is one nats-server process of a test cluster; it keeps its
 // ports and store across restarts.
@@ -55,10 +52,7 @@ type natsCluster struct {
 
 func startNATSCluster(t *testing.T, n int) *natsCluster {
 	t.Helper()
-	bin, err := natsServerBin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildNATSServer(t, t.TempDir())
 	c := &natsCluster{t: t, bin: bin, token: "cluster-s3cret", out: &syncBuffer{}}
 	for i := 0; i < n; i++ {
 		addr, err1 := supervisor.FreeAddr()
