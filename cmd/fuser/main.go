@@ -14,6 +14,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/replica"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
@@ -49,12 +50,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	// The mount point is not touched here: after a crash it may be a stale
 	// FUSE mount that every stat or mkdir fails on. Mount detaches it first,
 	// then creates the directory.
-	r, err := replica.Open(s.Settings, log)
+	reg := metrics.NewRegistry("fuser")
+	r, err := replica.Open(s.Settings, log, reg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	fsys := fusefs.New(&source{model: r.Model, blobs: r.Blobs}, fusefs.Options{Logger: log.With("component", "fuse")})
+	fsys := fusefs.New(&source{model: r.Model, blobs: r.Blobs}, fusefs.Options{Logger: log.With("component", "fuse"), Metrics: metrics.NewFUSE(reg)})
 	r.Model.OnChange(func(seq uint64, paths []string) {
 		if paths == nil {
 			paths = []string{} // no file changed: only the events file grows
@@ -84,7 +86,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		mnt.Wait()
 		cancel(errors.New("unmounted from outside"))
 	}()
-	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "fuser.addr")})
+	err = httpapi.Serve(ctx, log, httpapi.HealthHandler(log, r.Ready, httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)}),
+		httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "fuser.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

@@ -350,6 +350,8 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"gate: policy reload", b.benchGateReload},
 		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
+		// On systems of their own (bench_scale.go): fan-out, NATS cluster.
+		{"scale", b.benchScale},
 		// On a writer, reader and watcher of its own.
 		{"shadow", b.benchShadow},
 		// Last: on a writer and reader of its own, started and stopped here.

@@ -26,7 +26,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.WriterAddr, "writer-addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "writer listen address")
 	fs.StringVar(&cfg.ReaderAddr, "reader-addr", config.Env("LIGHTHOUSE_READER_ADDR", "127.0.0.1:8766"), "reader listen address")
 	fs.StringVar(&cfg.BusAddr, "bus-addr", config.Env("LIGHTHOUSE_BUS_ADDR", "127.0.0.1:8767"), "embedded broker listen address")
-	fs.StringVar(&cfg.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL instead of the embedded broker")
+	fs.StringVar(&cfg.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL, or a comma-separated list of a cluster's servers, instead of the embedded broker (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 )
 
@@ -47,7 +48,7 @@ func runWatch(ctx context.Context, args []string) error {
 	if *mount != "" {
 		skip = append(skip, *mount)
 	}
-	w, err := watcher.New(watcher.Config{Dir: dir, Data: *data, Skip: skip, Writer: client.New(*writerURL, token),
+	w, err := watcher.New(watcher.Config{Metrics: metrics.Handler(metrics.NewRegistry("watcher")), Dir: dir, Data: *data, Skip: skip, Writer: client.New(*writerURL, token),
 		Log: log, Poll: *poll, ScanInterval: *interval})
 	if err != nil {
 		return err

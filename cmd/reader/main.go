@@ -13,6 +13,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/replica"
 	"github.com/lighthouse-ai/lighthouse/query"
 )
@@ -37,7 +38,8 @@ func main() {
 }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
-	r, err := replica.Open(s.Settings, log)
+	reg := metrics.NewRegistry("reader")
+	r, err := replica.Open(s.Settings, log, reg)
 	if err != nil {
 		return err
 	}
@@ -75,6 +77,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		MaxWait:  30 * time.Second,
 		Ready:    r.Ready,
 		Failure:  r.Failure,
+		Metrics:  httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 	}
 	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
 	cancel(nil)

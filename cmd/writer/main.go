@@ -22,6 +22,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -51,7 +52,7 @@ func main() {
 	fs := flag.NewFlagSet("writer", flag.ExitOnError)
 	fs.StringVar(&s.data, "data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory (env LIGHTHOUSE_DATA)")
 	fs.StringVar(&s.addr, "addr", config.Env("LIGHTHOUSE_WRITER_ADDR", "127.0.0.1:8765"), "HTTP listen address (env LIGHTHOUSE_WRITER_ADDR)")
-	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL; empty runs an embedded broker (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.busURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL, or a comma-separated list of a cluster's servers; empty runs an embedded broker (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&s.busAddr, "bus-addr", config.Env("LIGHTHOUSE_BUS_ADDR", "127.0.0.1:8767"), "listen address of the embedded broker (env LIGHTHOUSE_BUS_ADDR)")
 	fs.Int64Var(&s.maxFileBytes, "max-file-bytes", 256<<20, "largest file accepted, in bytes")
 	fs.Float64Var(&s.rate, "rate", 5000, "requests per second allowed per agent; 0 disables the limit")
@@ -77,7 +78,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithReserve(s.minFree))
+	reg := metrics.NewRegistry("writer")
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithReserve(s.minFree), eventstore.WithMetrics(metrics.NewStore(reg)))
 	if err != nil {
 		return err
 	}
@@ -131,6 +133,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := store.ReplayStreams("lease:", expiry.Apply); err != nil {
 		return fmt.Errorf("load lease expiries: %w", err)
 	}
+	metrics.NewCoordination(reg, func() int { return len(reviews.List(domain.ReviewPending)) }, func() int { return len(leases.List("")) })
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
@@ -161,19 +164,24 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err := config.WriteSecret(filepath.Join(s.data, "bus.url"), busURL); err != nil {
 		return err
 	}
-	if err := bus.EnsureStream(busURL); err != nil {
+	sctx, scancel := context.WithTimeout(ctx, time.Minute)
+	replicas, err := bus.EnsureStream(sctx, busURL, log.With("component", "bus"))
+	scancel()
+	if err != nil {
 		return err
 	}
+	log.Info("bus stream ready", "stream", bus.Topic, "replicas", replicas, "servers", redact(busURL))
 	pub, err := bus.NewPublisher(busURL, log.With("component", "bus"))
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
 
+	relayMetrics := metrics.NewRelay(reg)
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
-		r := &bus.Relay{Outbox: store, Publisher: message.Publisher(pub), Log: log.With("component", "relay")}
+		r := &bus.Relay{Outbox: store, Publisher: message.Publisher(pub), Log: log.With("component", "relay"), Metrics: relayMetrics}
 		if err := r.Run(ctx); err != nil {
 			cancel(fmt.Errorf("relay: %w", err))
 		}
@@ -194,12 +202,14 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		ProjectRoot:  root,
 		Disk:         watcherRestorer{data: s.data},
 		Coordination: &httpapi.Coordination{Handler: coord},
+		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,
 				Provenance: provenance, Coordination: coord}),
 			Reviews: reviewHandler,
 			View:    reviews,
 			Learned: learned,
+			Metrics: metrics.NewGate(reg),
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
 				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}
@@ -337,12 +347,16 @@ func (l *pathList) Set(v string) error {
 	return nil
 }
 
-// redact hides the credentials in a bus URL for logs.
+// redact hides the credentials in a bus URL, or in each URL of a
+// comma-separated list, for logs.
 func redact(u string) string {
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "***" + u[at:]
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if j := strings.Index(p, "://"); j >= 0 && j < at {
+				parts[i] = p[:j+3] + "***" + p[at:]
+			}
 		}
 	}
-	return u
+	return strings.Join(parts, ",")
 }

@@ -4,7 +4,9 @@
 package bus
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,26 +74,88 @@ func (e *Embedded) Close() {
 	e.srv.WaitForShutdown()
 }
 
-// EnsureStream creates the events stream on the broker at url if it is
-// missing, with the retention Lighthouse wants.
-func EnsureStream(url string) error {
-	nc, err := nats.Connect(url, nats.Name("lighthouse-provision"))
+// maxReplicas is the stream replication Lighthouse asks of a cluster.
+const maxReplicas = 3
+
+// EnsureStream creates the events stream on the broker at url (one URL or a
+// comma-separated list of a cluster's servers) if it is missing, with the
+// retention Lighthouse wants, and returns its replica count. On a cluster the
+// stream gets 3 replicas when the cluster can place them (3 or more
+// JetStream nodes), else 1; an existing single-replica stream on such a
+// cluster is raised to 3. It retries until ctx ends while JetStream is not
+// ready (a cluster electing its meta leader right after a start).
+func EnsureStream(ctx context.Context, url string, log *slog.Logger) (int, error) {
+	nc, err := nats.Connect(url, nats.Name("lighthouse-provision"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("connect to bus: %w", err)
+		return 0, fmt.Errorf("connect to bus: %w", err)
 	}
 	defer nc.Close()
-	js, err := nc.JetStream()
+	js, err := nc.JetStream(nats.Context(ctx))
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return 0, fmt.Errorf("jetstream: %w", err)
 	}
-	cfg := &nats.StreamConfig{Name: Topic, Subjects: []string{Topic}, Storage: nats.FileStorage, MaxAge: retention}
-	if _, err := js.StreamInfo(Topic); err == nil {
-		return nil
+	backoff := 100 * time.Millisecond
+	for {
+		replicas, err := ensureStream(js, nc.ConnectedClusterName() != "", log)
+		if err == nil {
+			return replicas, nil
+		}
+		log.Warn("bus stream not ready; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("create stream %s: %w (gave up: %w)", Topic, err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
-	if _, err := js.AddStream(cfg); err != nil {
-		return fmt.Errorf("create stream %s: %w", Topic, err)
+}
+
+// ensureStream is one attempt of EnsureStream.
+func ensureStream(js nats.JetStreamContext, clustered bool, log *slog.Logger) (int, error) {
+	if _, err := js.AccountInfo(); err != nil {
+		return 0, fmt.Errorf("jetstream account: %w", err)
 	}
-	return nil
+	want := 1
+	if clustered {
+		want = maxReplicas
+	}
+	info, err := js.StreamInfo(Topic)
+	switch {
+	case err == nil:
+		if info.Config.Replicas >= want {
+			return info.Config.Replicas, nil
+		}
+		cfg := info.Config
+		cfg.Replicas = want
+		if _, err := js.UpdateStream(&cfg); err != nil {
+			log.Warn("bus stream keeps its replicas: the cluster cannot place more", "replicas", info.Config.Replicas, "wanted", want, "err", err)
+		} else {
+			log.Info("bus stream replicas raised", "replicas", want)
+			return want, nil
+		}
+		return info.Config.Replicas, nil
+	case !errors.Is(err, nats.ErrStreamNotFound):
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	cfg := &nats.StreamConfig{Name: Topic, Subjects: []string{Topic}, Storage: nats.FileStorage, MaxAge: retention, Replicas: want}
+	_, err = js.AddStream(cfg)
+	if err != nil && want > 1 && isInsufficientResources(err) {
+		// A cluster with fewer than 3 JetStream nodes.
+		log.Warn("bus cluster cannot place 3 replicas; creating the stream with 1", "err", err)
+		cfg.Replicas = 1
+		_, err = js.AddStream(cfg)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create stream %s: %w", Topic, err)
+	}
+	log.Info("bus stream created", "stream", Topic, "replicas", cfg.Replicas)
+	return cfg.Replicas, nil
+}
+
+func isInsufficientResources(err error) bool {
+	var apiErr *nats.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == nats.JSErrCodeInsufficientResourcesErr ||
+		apiErr.ErrorCode == 10005 /* no suitable peers for placement */ || apiErr.ErrorCode == 10074 /* not clustered */)
 }
 
 // NewPublisher returns a Watermill publisher to the broker at url; each

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 )
 
 // Projection is what a Follower keeps up to date.
@@ -50,6 +51,8 @@ type Follower struct {
 	// applying works again). The follower keeps its last good state and
 	// retries when the bus is next idle, instead of stopping.
 	OnFailure func(err error)
+	// Metrics, if set, records consumption and the lag behind the writer.
+	Metrics *metrics.Follower
 }
 
 // report tells OnFailure how the last attempt went.
@@ -72,8 +75,22 @@ func (f *Follower) Run(ctx context.Context) error {
 	if idle <= 0 {
 		idle = 2 * time.Second
 	}
+	if f.Metrics != nil {
+		pos, _ := f.Target.Position()
+		f.Metrics.SetPosition(pos)
+	}
+	var unsubscribe context.CancelFunc
+	defer func() { unsubscribe() }()
+	newSubscription := func() context.Context {
+		if unsubscribe != nil {
+			unsubscribe()
+		}
+		var subCtx context.Context
+		subCtx, unsubscribe = context.WithCancel(ctx)
+		return subCtx
+	}
 	// Subscribe before catching up, so nothing published meanwhile is missed.
-	msgs, err := f.Subscriber.Subscribe(ctx, Topic)
+	msgs, err := f.Subscriber.Subscribe(newSubscription(), Topic)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -86,6 +103,15 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.OnCaughtUp != nil && ctx.Err() == nil {
 		f.OnCaughtUp()
 	}
+	// A new subscription is made in the background: while JetStream elects
+	// a leader it can take seconds, and backfill keeps the projection
+	// current meanwhile.
+	type subscribed struct {
+		msgs <-chan *message.Message
+		err  error
+	}
+	resubscribed := make(chan subscribed, 1)
+	resubscribing := false
 	timer := time.NewTimer(idle)
 	defer timer.Stop()
 	for {
@@ -105,12 +131,36 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			f.report(err)
+		case r := <-resubscribed:
+			resubscribing = false
+			if r.err != nil {
+				f.Log.Warn("subscribing again failed; following the writer's log until the next try", "err", r.err)
+			} else {
+				msgs = r.msgs
+				f.Metrics.Resubscribed()
+			}
 		case <-timer.C:
+			before, _ := f.Target.Position()
 			err := f.catchUp(ctx)
 			if err != nil && f.OnFailure == nil {
 				return err
 			}
 			f.report(err)
+			after, _ := f.Target.Position()
+			if (after > before || msgs == nil) && !resubscribing && ctx.Err() == nil {
+				// The writer had events the bus did not bring for a whole
+				// idle period (or the last try failed): the subscription
+				// may be dead, its consumer on a broker node that is gone.
+				// Subscribe again; anything delivered twice is dropped by
+				// sequence, anything missed is backfilled.
+				f.Log.Warn("bus delivered nothing while the writer's log grew; subscribing again", "from", before, "to", after)
+				msgs, resubscribing = nil, true
+				subCtx := newSubscription()
+				go func() {
+					m, err := f.Subscriber.Subscribe(subCtx, Topic)
+					resubscribed <- subscribed{m, err}
+				}()
+			}
 		}
 		if !timer.Stop() {
 			select {
@@ -135,6 +185,10 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 			fresh = append(fresh, e)
 		}
 	}
+	f.Metrics.Consumed(len(events), len(events)-len(fresh))
+	if len(events) > 0 {
+		f.Metrics.SawHead(events[len(events)-1].Seq)
+	}
 	if len(fresh) == 0 {
 		return nil // a redelivery or a replay after a writer crash
 	}
@@ -148,7 +202,11 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 		f.Log.Warn("bus message fails the hash chain; reading the writer's log instead", "err", err)
 		return f.catchUp(ctx)
 	}
-	return f.Target.Apply(ctx, fresh)
+	if err := f.Target.Apply(ctx, fresh); err != nil {
+		return err
+	}
+	f.Metrics.AppliedEvents(len(fresh), fresh[len(fresh)-1].Seq, true)
+	return nil
 }
 
 // catchUp applies the writer's log until the projection reaches its head,
@@ -182,6 +240,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
+		f.Metrics.SawHead(head)
 		if pos > 0 {
 			var reason string
 			switch {
@@ -207,6 +266,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if err := f.Target.Apply(ctx, events); err != nil {
 			return err
 		}
+		f.Metrics.AppliedEvents(len(events), events[len(events)-1].Seq, false)
 		if events[len(events)-1].Seq >= head {
 			return nil
 		}

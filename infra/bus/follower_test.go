@@ -16,7 +16,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 )
 
 // fakeLog is the writer's log for the follower's backfill.
@@ -268,6 +272,108 @@ func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
 		defer mu.Unlock()
 		return pos == 6 && failures[len(failures)-1] == nil
 	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingSubscriber counts subscriptions and can silence the first one,
+// as a consumer lost with a dead broker node is.
+type countingSubscriber struct {
+	message.Subscriber
+	mu         sync.Mutex
+	n          int
+	first      context.Context
+	failSecond bool // the second subscription fails, as one during a leader election does
+}
+
+func (c *countingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	c.mu.Lock()
+	c.n++
+	n := c.n
+	c.mu.Unlock()
+	if n == 1 {
+		c.mu.Lock()
+		c.first = ctx
+		c.mu.Unlock()
+		return make(chan *message.Message), nil // never delivers
+	}
+	if n == 2 && c.failSecond {
+		return nil, errors.New("nats: no responders available for request")
+	}
+	return c.Subscriber.Subscribe(ctx, topic)
+}
+
+func (c *countingSubscriber) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// TestFollowerResubscribesWhenTheBusGoesSilent: events the writer has but
+// the bus never brought are backfilled after an idle period, and the
+// follower subscribes again (ending the silent subscription), so later
+// events arrive over the bus.
+func TestFollowerResubscribesWhenTheBusGoesSilent(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		failSecond bool
+		subs       int // subscriptions until the bus delivers again
+	}{
+		{"first try works", false, 2},
+		{"a failed try is retried, not fatal", true, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testResubscribe(t, tt.failSecond, tt.subs) })
+	}
+}
+
+func testResubscribe(t *testing.T, failSecond bool, subs int) {
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	sub := &countingSubscriber{Subscriber: ps, failSecond: failSecond}
+	log := &fakeLog{}
+	tgt := &target{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	caught := make(chan struct{})
+	f := &Follower{Subscriber: sub, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: 200 * time.Millisecond, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	<-caught
+
+	log.append(t, 3) // never published: the silent subscription misses them
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: subscriptions %d, applied %v", what, sub.count(), tgt.applied)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("backfilled and subscribed again", func() bool { pos, _ := tgt.Position(); return pos == 3 && sub.count() == subs })
+	// The subscription is handed over asynchronously: wait until it is in use.
+	waitFor("new subscription in use", func() bool { return testutil.ToFloat64(f.Metrics.Resubs) == 1 })
+	sub.mu.Lock()
+	first := sub.first
+	sub.mu.Unlock()
+	if first.Err() == nil {
+		t.Fatal("the silent subscription was not ended")
+	}
+	// The new subscription delivers: event 4 comes over the bus, well
+	// before the next idle backfill.
+	publish(t, ps, log.append(t, 1))
+	waitFor("event 4 applied", func() bool { pos, _ := tgt.Position(); return pos == 4 })
+	if n := testutil.ToFloat64(f.Metrics.BusEvents); n != 1 {
+		t.Fatalf("%v events came over the bus, want event 4", n)
+	}
+	if n := testutil.ToFloat64(f.Metrics.Resubs); n != 1 {
+		t.Fatalf("%v resubscriptions counted, want 1", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

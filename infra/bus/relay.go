@@ -10,6 +10,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 )
 
 // Outbox is the writer's log as the relay reads it: the events, and a cursor
@@ -31,6 +33,8 @@ type Relay struct {
 	Log       *slog.Logger
 	// MaxBatch bounds the events per message.
 	MaxBatch int
+	// Metrics, if set, records publishes and the outbox lag.
+	Metrics *metrics.Relay
 }
 
 // maxMessageBytes keeps a message well under the broker's payload limit.
@@ -51,6 +55,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	backoff := 50 * time.Millisecond
 	for {
 		head, _ := r.Outbox.Head()
+		r.Metrics.SetLag(head, cursor)
 		if cursor >= head {
 			select {
 			case <-ctx.Done():
@@ -69,7 +74,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		msg := message.NewMessage(watermill.NewUUID(), encodeBatch(events))
 		msg.Metadata.Set("first_seq", strconv.FormatUint(cursor+1, 10))
 		msg.Metadata.Set("last_seq", strconv.FormatUint(last, 10))
+		start := time.Now()
 		if err := r.Publisher.Publish(Topic, msg); err != nil {
+			r.Metrics.Failed()
 			r.Log.Warn("publish failed; retrying", "first_seq", cursor+1, "err", err)
 			select {
 			case <-ctx.Done():
@@ -79,6 +86,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
+		r.Metrics.Published(len(events), time.Since(start))
 		backoff = 50 * time.Millisecond
 		cursor = last
 		if err := r.Outbox.SetPublished(cursor); err != nil {

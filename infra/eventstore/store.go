@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
@@ -47,6 +48,7 @@ type Store struct {
 	reqs    chan *pending
 	done    chan struct{}
 	stopped chan struct{}
+	metrics *metrics.Store
 
 	damage atomic.Pointer[error] // the first sign that the store's files are damaged
 
@@ -82,6 +84,9 @@ type Option func(*Store)
 // room for its own work (the WAL, flushes, the outbox cursor) and never
 // meets a full disk mid-commit, which Pebble cannot survive.
 func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
+
+// WithMetrics records append latency, group-commit sizes and fsync times in m.
+func WithMetrics(m *metrics.Store) Option { return func(s *Store) { s.metrics = m } }
 
 // Open opens the log in dir and starts its committer.
 func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
@@ -172,6 +177,7 @@ func (s *Store) Appended() <-chan struct{} { return s.notify }
 // Append durably appends req's events as one atomic unit. It returns once the
 // events are fsync'd. A failed expectation returns *domain.ConflictError.
 func (s *Store) Append(ctx context.Context, req domain.AppendRequest) (domain.AppendResult, error) {
+	start := time.Now()
 	p := &pending{ctx: ctx, req: req, reply: make(chan appendReply, 1)}
 	select {
 	case s.reqs <- p:
@@ -184,6 +190,7 @@ func (s *Store) Append(ctx context.Context, req domain.AppendRequest) (domain.Ap
 	// ends, so a caller never reports failure for a durable event.
 	select {
 	case r := <-p.reply:
+		s.metrics.ObserveAppend(time.Since(start))
 		return r.res, r.err
 	case <-s.stopped:
 		return domain.AppendResult{}, ErrClosed
@@ -247,7 +254,9 @@ func (s *Store) commitGroup(group []*pending) {
 			err = pebbledb.CheckSpace(s.dir, 2*uint64(g.batch.Len()), s.reserve)
 		}
 		if err == nil {
+			t := time.Now()
 			err = g.batch.Commit(pebble.Sync)
+			s.metrics.ObserveCommit(len(group), time.Since(t))
 		}
 		if pebbledb.IsNoSpace(err) {
 			s.log.Warn("append refused: disk full", "err", err)

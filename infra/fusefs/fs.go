@@ -58,6 +58,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -86,6 +87,9 @@ type Options struct {
 
 	// Debug logs every FUSE request and reply at debug level.
 	Debug bool
+
+	// Metrics, if set, times every FUSE operation by operation.
+	Metrics *metrics.FUSE
 }
 
 // maxPendingPaths is how many distinct touched paths Changed queues before
@@ -395,8 +399,13 @@ func (f *FS) mount(ctx context.Context, mountpoint string) (*Mount, error) {
 		Logger:         log.New(&slogWriter{f.log}, "", 0),
 	}
 	root := &rootNode{base: base{m}}
-	server, err := fs.Mount(dir, root, fopts)
+	// fs.Mount, with the raw filesystem timed.
+	server, err := fuse.NewServer(newTimedFS(fs.NewNodeFS(root, fopts), f.opts.Metrics), dir, &fopts.MountOptions)
 	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	m.server = server

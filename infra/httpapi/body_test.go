@@ -88,7 +88,7 @@ func FuzzJSONBodies(f *testing.F) {
 
 func TestPlainErrorsBecomeJSON(t *testing.T) {
 	t.Parallel()
-	e := newEcho(slog.New(slog.NewTextHandler(io.Discard, nil)), func() error { return nil })
+	e := newEcho(slog.New(slog.NewTextHandler(io.Discard, nil)), func() error { return nil }, Metrics{})
 	e.GET("/plain", func(c echo.Context) error {
 		http.Error(c.Response(), "invalid range", http.StatusRequestedRangeNotSatisfiable)
 		return nil

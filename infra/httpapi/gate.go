@@ -14,6 +14,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/command"
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -24,6 +25,8 @@ type Gate struct {
 	View     *projections.Reviews
 	Learned  *projections.Learned
 	Policy   func() PolicyStatus
+	// Metrics, if set, counts decisions and times them.
+	Metrics *metrics.Gate
 }
 
 // PolicyStatus describes the policies in force.
@@ -95,11 +98,13 @@ func (g *Gate) validate(c echo.Context) error {
 	if home != "" && (!path.IsAbs(home) || path.Clean(home) != home || len(home) > 4096) {
 		return badRequest(HeaderAgentHome, "home_invalid", HeaderAgentHome+" must be a clean absolute path")
 	}
+	start := time.Now()
 	d, err := g.Validate.Handle(c.Request().Context(), command.ValidateCall{Agent: agent, SessionID: limitText(req.SessionID),
 		Tool: req.ToolName, Input: req.ToolInput, Cwd: req.Cwd, ToolUseID: limitText(req.ToolUseID), Home: home})
 	if err != nil {
 		return err
 	}
+	g.Metrics.Observe(d.Decision, d.Rule, time.Since(start))
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(d.Seq, 10))
 	return c.JSON(http.StatusOK, d)
 }

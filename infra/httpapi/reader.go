@@ -52,11 +52,13 @@ type Reader struct {
 	Failure    func() error // the last failure to apply the log, if any
 	// MaxWait bounds how long a read with min_seq waits.
 	MaxWait time.Duration
+	// Metrics times requests and serves GET /metrics.
+	Metrics Metrics
 }
 
 // Handler returns the reader's routes.
 func (r *Reader) Handler() http.Handler {
-	e := newEcho(r.Log, r.Ready)
+	e := newEcho(r.Log, r.Ready, r.Metrics)
 	v1 := e.Group("/v1", authenticate(r.Agents, r.Limits), r.minSeq)
 	v1.GET("/tree", r.tree)
 	v1.GET("/files/*", r.file)

@@ -15,17 +15,31 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/net/netutil"
+
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 )
+
+// Metrics is what an API exposes to Prometheus. The zero value serves no
+// /metrics and times nothing.
+type Metrics struct {
+	// HTTP times every request by route and status.
+	HTTP *metrics.HTTP
+	// Handler serves GET /metrics, without authentication.
+	Handler http.Handler
+}
 
 // newEcho returns an echo instance with what every Lighthouse API shares:
 // panic recovery, structured request logs, the JSON error contract, health.
-func newEcho(log *slog.Logger, ready func() error) *echo.Echo {
+func newEcho(log *slog.Logger, ready func() error, m Metrics) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(jsonErrors)
 	e.Use(middleware.Recover())
-	e.Use(requestLog(log))
+	e.Use(requestLog(log, m.HTTP))
+	if m.Handler != nil {
+		e.GET("/metrics", echo.WrapHandler(m.Handler))
+	}
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
 		if err := ready(); err != nil {
@@ -36,7 +50,7 @@ func newEcho(log *slog.Logger, ready func() error) *echo.Echo {
 	return e
 }
 
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+func requestLog(log *slog.Logger, hm *metrics.HTTP) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -45,12 +59,20 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			status := c.Response().Status
+			dur := time.Since(start)
+			if hm != nil {
+				route := c.Path()
+				if route == "" {
+					route = "unmatched"
+				}
+				hm.Observe(c.Request().Method, route, status, dur)
+			}
 			level := slog.LevelDebug
 			if status >= 500 && status != http.StatusServiceUnavailable {
 				level = slog.LevelError
 			}
 			log.Log(c.Request().Context(), level, "request", "method", c.Request().Method,
-				"path", c.Request().URL.Path, "status", status, "dur", time.Since(start))
+				"path", c.Request().URL.Path, "status", status, "dur", dur)
 			return nil
 		}
 	}
@@ -128,8 +150,8 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 	return nil
 }
 
-// HealthHandler serves only /healthz and /readyz, for processes whose real
+// HealthHandler serves only /healthz, /readyz and /metrics (when m has a handler), for processes whose real
 // interface is not HTTP (the fuser).
-func HealthHandler(log *slog.Logger, ready func() error) http.Handler {
-	return newEcho(log, ready)
+func HealthHandler(log *slog.Logger, ready func() error, m Metrics) http.Handler {
+	return newEcho(log, ready, m)
 }

@@ -53,6 +53,8 @@ type Writer struct {
 	Disk DiskRestorer
 	// Coordination serves leases and sessions; nil leaves them out.
 	Coordination *Coordination
+	// Metrics times requests and serves GET /metrics.
+	Metrics Metrics
 }
 
 // DiskRestorer hands a restore to the project's watcher. ok is false when
@@ -66,7 +68,7 @@ const maxEventsPage = 10000
 
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
-	e := newEcho(w.Log, w.Ready)
+	e := newEcho(w.Log, w.Ready, w.Metrics)
 	v1 := e.Group("/v1", checkText, authenticate(w.Agents, w.Limits))
 	v1.PUT("/files/*", w.putFile)
 	v1.DELETE("/files/*", w.deleteFile)

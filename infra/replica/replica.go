@@ -13,11 +13,13 @@ import (
 	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/bus"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -39,7 +41,7 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	env := "LIGHTHOUSE_" + map[string]string{"reader": "READER", "fuser": "FUSER"}[process] + "_DATA"
 	fs.StringVar(&s.Data, "data", config.Env(env, ".lighthouse/"+process), "this process's own data directory (env "+env+")")
 	fs.StringVar(&s.WriterURL, "writer-url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "the writer, for backfill and content (env LIGHTHOUSE_URL)")
-	fs.StringVar(&s.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL (env LIGHTHOUSE_BUS_URL)")
+	fs.StringVar(&s.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "NATS JetStream URL, or a comma-separated list of a cluster's servers (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&s.Token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token for the writer (env LIGHTHOUSE_TOKEN)")
 	fs.StringVar(&s.TokenFile, "token-file", "", "file holding the bearer token")
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
@@ -58,11 +60,13 @@ type Replica struct {
 	sub      message.Subscriber
 	caughtUp chan struct{}
 	failure  atomic.Pointer[error] // the last failure to apply the log, nil when applying works
+	metrics  *metrics.Follower
 }
 
-// Open opens the replica's projection and connects to the bus. Call
+// Open opens the replica's projection and connects to the bus, registering
+// the replica's metrics (applied sequence, lag, consumption) on reg. Call
 // OnChange hooks on Model before Run.
-func Open(s Settings, log *slog.Logger) (*Replica, error) {
+func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, error) {
 	if s.BusURL == "" {
 		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
@@ -94,14 +98,14 @@ func Open(s Settings, log *slog.Logger) (*Replica, error) {
 	return &Replica{
 		Model: model, Agents: agents, Writer: writer,
 		Blobs: &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token},
-		log:   log, sub: sub, caughtUp: make(chan struct{}),
+		log:   log, sub: sub, caughtUp: make(chan struct{}), metrics: metrics.NewFollower(reg),
 	}, nil
 }
 
 // Run follows the stream until ctx ends or the follower fails.
 func (r *Replica) Run(ctx context.Context) error {
 	f := &bus.Follower{Subscriber: r.sub, Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
-		OnCaughtUp: func() { close(r.caughtUp) },
+		OnCaughtUp: func() { close(r.caughtUp) }, Metrics: r.metrics,
 		OnFailure: func(err error) {
 			if err == nil {
 				r.failure.Store(nil)

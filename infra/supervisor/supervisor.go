@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,6 +105,19 @@ func (p *Process) Kill() {
 
 // WaitReady polls url (a /readyz endpoint) until it answers 200, the
 // process exits, or ctx ends.
+// FreeAddr returns a loopback address with a port that was free just now.
+// Another process may take the port before it is bound: use it only for a
+// server whose address others must know before it starts (a NATS cluster's
+// routes); everything else binds port 0 and reports its address.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
 // WaitAddr waits until p has written the address it listens on to file
 // (see httpapi.Serve) and returns it.
 func WaitAddr(ctx context.Context, p *Process, file string) (string, error) {

@@ -48,6 +48,8 @@ type System struct {
 	AdminToken string
 	// FuserError says why the fuser is not running, when it is not.
 	FuserError error
+	// FuserURL is the fuser's health and metrics endpoint, once it runs.
+	FuserURL string
 }
 
 // StartSystem starts the writer, waits until it is ready, then the reader
@@ -246,6 +248,7 @@ func (s *System) StartFuser(ctx context.Context) error {
 		return err
 	}
 	s.Fuser = p
+	s.FuserURL = "http://" + addr
 	return nil
 }
 

@@ -88,6 +88,9 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		return nil, fmt.Errorf("watcher: %w", err)
 	}
 	mux := http.NewServeMux()
+	if w.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", w.cfg.Metrics)
+	}
 	mux.HandleFunc("POST /v1/calls/begin", func(rw http.ResponseWriter, r *http.Request) {
 		var req CallRequest
 		if !decode(rw, r, &req) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,7 @@ type Config struct {
 	ScanInterval time.Duration // full scans in polling mode (default 1s)
 	MaxHold      time.Duration // longest an open Bash call holds changes back (default 2m, Claude Code's default Bash timeout)
 	Poll         bool          // scan periodically instead of using kernel notifications
+	Metrics      http.Handler  // if set, served as GET /metrics on the watcher's socket
 }
 
 // Watcher shadows one project directory into the log.
