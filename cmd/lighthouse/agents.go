@@ -46,6 +46,7 @@ func runAgent(ctx context.Context, args []string) error {
 		fmt.Println(out.Token)
 		return nil
 	case "list":
+		asJSON := fs.Bool("json", false, "print JSON")
 		_, w, err := c.parseWriter(fs, args[1:], 0, 0)
 		if err != nil {
 			return err
@@ -55,6 +56,9 @@ func runAgent(ctx context.Context, args []string) error {
 		}
 		if _, err := w.Do(ctx, "GET", "/v1/agents", nil, nil, &out); err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSON(out)
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tID")

@@ -41,6 +41,7 @@ func runDiff(ctx context.Context, args []string) error {
 	c.register(fs)
 	path := fs.String("path", "", "only below this path")
 	stat := fs.Bool("stat", false, "only list the changed paths")
+	asJSON := fs.Bool("json", false, "print JSON")
 	pos, r, err := c.parseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
@@ -57,12 +58,18 @@ func runDiff(ctx context.Context, args []string) error {
 	}
 	var out struct {
 		Changes []struct {
-			Path, Status, From, Patch string
-			Binary                    bool
+			Path   string `json:"path"`
+			Status string `json:"status"`
+			From   string `json:"from,omitempty"`
+			Patch  string `json:"patch,omitempty"`
+			Binary bool   `json:"binary,omitempty"`
 		} `json:"changes"`
 	}
 	if _, err := r.Do(ctx, "GET", "/v1/diff?"+q.Encode(), nil, nil, &out); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(out)
 	}
 	for _, ch := range out.Changes {
 		name := ch.Path
@@ -148,6 +155,7 @@ func runGrep(ctx context.Context, args []string) error {
 	ignoreCase := fs.Bool("i", false, "ignore case")
 	glob := fs.String("glob", "", "only files matching this glob")
 	limit := fs.Int("limit", 1000, "at most this many matches")
+	asJSON := fs.Bool("json", false, "print one JSON object per match")
 	pos, r, err := c.parseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
@@ -192,6 +200,12 @@ func runGrep(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "(stopped after %d matches)\n", found)
 		case !m.Done:
 			found++
+			if *asJSON {
+				if err := json.NewEncoder(os.Stdout).Encode(map[string]any{"path": m.Path, "line": m.Line, "text": m.Text}); err != nil {
+					return err
+				}
+				continue
+			}
 			fmt.Printf("%s:%d:%s\n", m.Path, m.Line, m.Text)
 		}
 	}

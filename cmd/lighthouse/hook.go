@@ -252,6 +252,8 @@ type reviewAnswer struct {
 	Status    string          `json:"status"`
 	Reason    string          `json:"reason"`
 	DecidedBy json.RawMessage `json:"decided_by"`
+	// DecidedByNames names the deciders (DecidedBy holds their ids).
+	DecidedByNames json.RawMessage `json:"decided_by_names"`
 }
 
 // hookPre runs the PreToolUse hook: it reads the event from stdin, asks the
@@ -379,14 +381,19 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 			continue
 		}
 		lastErr, failures = nil, 0
-		by := decidedBy(r.DecidedBy)
+		by := decidedBy(firstRaw(r.DecidedByNames, r.DecidedBy))
 		switch r.Status {
 		case "approved":
+			// A person approved this very call: say so explicitly, so Claude
+			// Code does not ask a second time.
+			o.EmitAllow = true
 			return hookAllow(stdout, stderr, o, "Lighthouse review approved"+by+ruleSuffix(r.Reason, ""))
 		case "denied":
 			return hookAnswer(stdout, stderr, "deny", "Lighthouse review denied this call"+by+ruleSuffix(r.Reason, ans.Rule))
 		case "expired":
 			return hookAnswer(stdout, stderr, "deny", "Lighthouse review expired without a decision, so the call is denied"+ruleSuffix(r.Reason, ans.Rule))
+		case "abandoned":
+			return hookAnswer(stdout, stderr, "deny", "Lighthouse review "+ans.ReviewID+" was closed without a decision, so the call is denied"+ruleSuffix(r.Reason, ans.Rule))
 		case "pending", "":
 			// Guard against a writer that answers at once instead of holding
 			// the poll: never poll more often than every gap.
@@ -405,11 +412,77 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 	if lastErr != nil {
 		return blocked(lastErr)
 	}
-	what := "Lighthouse escalated this call for human review" + ruleSuffix(ans.Reason, ans.Rule)
-	if o.Undecided == "ask" {
-		return hookAnswer(stdout, stderr, "ask", fmt.Sprintf("%s; no Lighthouse reviewer decided within %v (review %s)", what, o.Wait, ans.ReviewID))
+	// Close the review as an event, so that a reviewer who comes late is
+	// told the call is gone instead of approving into the void. A decision
+	// that won the race is honoured.
+	closed, err := hookAbandon(ctx, o, ans.ReviewID, fmt.Sprintf("the agent stopped waiting after %v", o.Wait))
+	closeNote := ""
+	if err != nil {
+		if ctx.Err() != nil {
+			return blocked(ctx.Err())
+		}
+		closeNote = fmt.Sprintf(" (closing review %s failed: %v; it stays open until its deadline, and approving it will not run this call)", ans.ReviewID, err)
 	}
-	return hookAnswer(stdout, stderr, "deny", fmt.Sprintf("%s; no reviewer decided within %v, so it is denied (review %s)", what, o.Wait, ans.ReviewID))
+	switch closed.Status {
+	case "approved":
+		o.EmitAllow = true
+		return hookAllow(stdout, stderr, o, "Lighthouse review approved"+decidedBy(firstRaw(closed.DecidedByNames, closed.DecidedBy))+ruleSuffix(closed.Reason, ""))
+	case "denied":
+		return hookAnswer(stdout, stderr, "deny", "Lighthouse review denied this call"+decidedBy(firstRaw(closed.DecidedByNames, closed.DecidedBy))+ruleSuffix(closed.Reason, ans.Rule))
+	}
+	what := "Lighthouse escalated this call for human review" + ruleSuffix(ans.Reason, ans.Rule)
+	who := "a reviewer or an admin"
+	if len(closed.Deciders) > 0 {
+		who = "a reviewer or an admin (" + strings.Join(closed.Deciders, ", ") + ")"
+	}
+	state := "is now closed"
+	if closeNote != "" {
+		state = "was not closed" + closeNote
+	}
+	retry := fmt.Sprintf("Review %s %s. %s can approve calls like this one: retry the call while one of them watches (`lighthouse review watch` or the console) and approves the new review, optionally --for-pattern to allow such calls from now on.", ans.ReviewID, state, upperFirst(who))
+	if o.Undecided == "ask" {
+		return hookAnswer(stdout, stderr, "ask", fmt.Sprintf("%s; no Lighthouse reviewer decided within %v. %s", what, o.Wait, retry))
+	}
+	return hookAnswer(stdout, stderr, "deny", fmt.Sprintf("%s; no reviewer decided within %v, so it is denied. %s", what, o.Wait, retry))
+}
+
+// abandonAnswer is the writer's answer to POST /v1/reviews/{id}/abandon.
+type abandonAnswer struct {
+	reviewAnswer
+	Deciders []string `json:"deciders"`
+}
+
+// hookAbandon closes the review the hook stops waiting for. When a vote got
+// there first, it returns the review as decided.
+func hookAbandon(ctx context.Context, o hookOptions, id, reason string) (abandonAnswer, error) {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = hookDefaultTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var out abandonAnswer
+	err := o.Client.PostJSON(actx, "/v1/reviews/"+url.PathEscape(id)+"/abandon", map[string]string{"reason": reason}, &out)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Code == "review_closed" {
+		var r reviewAnswer
+		if _, gerr := o.Client.Do(actx, http.MethodGet, "/v1/reviews/"+url.PathEscape(id), nil, nil, &r); gerr != nil {
+			return out, fmt.Errorf("%w (then: %w)", err, gerr)
+		}
+		return abandonAnswer{reviewAnswer: r}, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("close review %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// upperFirst capitalises the first letter of s.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // hookAllow answers allow: silence (Claude Code's own rules apply) unless
@@ -505,6 +578,14 @@ func decidedBy(raw json.RawMessage) string {
 		return ""
 	}
 	return " by " + strings.Join(names, ", ")
+}
+
+// firstRaw returns the first non-empty of a and b.
+func firstRaw(a, b json.RawMessage) json.RawMessage {
+	if len(a) > 0 && string(a) != "null" && string(a) != "[]" {
+		return a
+	}
+	return b
 }
 
 // hookFail writes msg to stderr as one bounded line.

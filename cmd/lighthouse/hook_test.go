@@ -47,6 +47,7 @@ type fakeWriter struct {
 	mu        sync.Mutex
 	validated [][]byte
 	polls     int
+	abandoned int
 }
 
 func (f *fakeWriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +84,11 @@ func (f *fakeWriter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.review(w, r, n, wait)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/reviews/rev-1/abandon":
+		f.mu.Lock()
+		f.abandoned++
+		f.mu.Unlock()
+		io.WriteString(w, `{"id":"rev-1","status":"abandoned","reason":"the agent stopped waiting","deciders":["alice","admin"]}`)
 	default:
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
 		w.WriteHeader(http.StatusNotFound)
@@ -180,9 +186,9 @@ func TestHookPre(t *testing.T) {
 		{name: "block denies even with emit-allow", payload: "pre-multiedit.json", args: []string{"--emit-allow"},
 			validate:     answer(`{"decision":"block","reason":"frozen","rule":"freeze","decision_id":"d-2","policy_revision":"r1","cached":false,"seq":8}`),
 			wantDecision: "deny", wantReason: []string{"frozen", "freeze"}},
-		{name: "escalate then approved is silent", payload: "pre-bash.json", validate: answer(escalateAnswer),
-			review:    reviewAfterPending(`{"id":"rev-1","status":"approved","reason":"fine for now","decided_by":["alice"]}`),
-			wantPolls: 2},
+		{name: "escalate then approved allows explicitly", payload: "pre-bash.json", validate: answer(escalateAnswer),
+			review:       reviewAfterPending(`{"id":"rev-1","status":"approved","reason":"fine for now","decided_by":["id-a"],"decided_by_names":["alice"]}`),
+			wantDecision: "allow", wantReason: []string{"approved", "alice", "fine for now"}, wantPolls: 2},
 		{name: "escalate then approved emitted", payload: "pre-bash.json", validate: answer(escalateAnswer), args: []string{"--emit-allow"},
 			review:       reviewAfterPending(`{"id":"rev-1","status":"approved","reason":"fine for now","decided_by":["alice"]}`),
 			wantDecision: "allow", wantReason: []string{"approved", "alice", "fine for now"}, wantPolls: 2},
@@ -194,7 +200,7 @@ func TestHookPre(t *testing.T) {
 			wantDecision: "deny", wantReason: []string{"expired", "nobody answered"}, wantPolls: 2},
 		{name: "escalate undecided denies", payload: "pre-bash.json", validate: answer(escalateAnswer), args: []string{"--wait", "1s"},
 			review:       reviewNeverDecided,
-			wantDecision: "deny", wantReason: []string{"no reviewer decided", "rev-1", "touches production config", "prod-config"}, wantPolls: -1},
+			wantDecision: "deny", wantReason: []string{"no reviewer decided", "rev-1", "touches production config", "prod-config", "is now closed", "alice, admin", "retry"}, wantPolls: -1},
 		{name: "escalate undecided asks with flag", payload: "pre-bash.json", validate: answer(escalateAnswer), args: []string{"--wait", "1", "--undecided", "ask"},
 			review:       reviewNeverDecided,
 			wantDecision: "ask", wantReason: []string{"touches production config", "rev-1"}, wantPolls: -1},
@@ -367,6 +373,11 @@ func TestHookPre(t *testing.T) {
 			if c.wantPolls >= 0 && fw.polls != c.wantPolls {
 				t.Errorf("review polled %d times, want %d", fw.polls, c.wantPolls)
 			}
+			// A hook that stops waiting closes the review; one that got a
+			// decision leaves it alone.
+			if wantAbandon := strings.HasPrefix(c.name, "escalate undecided"); (fw.abandoned == 1) != wantAbandon {
+				t.Errorf("review abandoned %d times, want it abandoned: %v", fw.abandoned, wantAbandon)
+			}
 		})
 	}
 }
@@ -389,7 +400,7 @@ func TestHookPreSendsSession(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := hookMain(context.Background(), []string{"pre", "--url", srv.URL, "--token", "t", "--wait", "100s"},
 		envMap(nil), bytes.NewReader(claudePayload(t, "pre-bash.json")), &stdout, &stderr)
-	if code != 0 || stdout.Len() != 0 {
+	if code != 0 || !strings.Contains(stdout.String(), `"allow"`) {
 		t.Fatalf("code %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 	if gotSession != "5b1c2d7e-0a3f-4c55-9e1d-2f6a8b9c0d11" {

@@ -9,93 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
-
-// cmdFunc runs a subcommand with its arguments.
-type cmdFunc func(ctx context.Context, args []string) error
-
-type subcommand struct {
-	run     cmdFunc
-	summary string
-}
-
-func commands() map[string]subcommand {
-	return map[string]subcommand{
-		"up":       {runUp, "run writer, bus, reader (and fuser) in the foreground"},
-		"agent":    {runAgent, "agent add NAME --role ROLE | agent list | agent remove NAME | agent rotate NAME"},
-		"put":      {runPut, "put PATH [FILE] — write a file (stdin when FILE is absent)"},
-		"cat":      {runCat, "cat PATH — print a file as the reader has it"},
-		"rm":       {runRm, "rm PATH — delete a file"},
-		"mv":       {runMv, "mv FROM TO — move a file"},
-		"tree":     {runTree, "tree [PREFIX] — list files"},
-		"log":      {runLog, "log [--path P] [--agent ID] [--type T] — list events"},
-		"show":     {runShow, "show PATH[@POINT] — print a file as of a point (sequence, RFC 3339 time or snapshot)"},
-		"diff":     {runDiff, "diff FROM [TO] [--stat] [--path P] — what changed between two points"},
-		"snapshot": {runSnapshot, "snapshot NAME [-m DESCRIPTION] — name the current point"},
-		"restore":  {runRestore, "restore POINT [PATH...] [--force] [--log-only] — bring files back as of a point, as new events and on disk"},
-		"grep":     {runGrep, "grep PATTERN [@POINT] [-F] [-i] [--glob G] — search file contents at a point"},
-		"status":   {runStatus, "status — writer head, reader applied, lag"},
-		"verify":   {runVerify, "verify — check the whole hash chain of the log"},
-		"bench":    {runBench, "bench [--json] [--quick] [--bin DIR] [--out FILE] [--dir DIR] [--keep] — measure the system"},
-		"policy":   {runPolicy, "policy check | policy test FILE | policy explain --bash CMD — work on policy files"},
-		"hook":     {runHook, "hook pre|post — Claude Code PreToolUse / PostToolUse command hooks"},
-		"watch":    {runWatch, "watch [DIR] — record every change to the working tree (import, watch, spool); `up --project` runs it"},
-		"init":     {runInit, "init claude [--dir DIR] [--agent NAME] [--role ROLE] — create the project's agent and add the hooks to DIR/.claude/settings.json"},
-		"doctor":   {runDoctor, "doctor [--dir DIR] — check the Claude Code hooks of DIR, their token and the writer they reach"},
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: lighthouse COMMAND [flags] [args]")
-	fmt.Fprintln(w, "\ncommands:")
-	cmds := commands()
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
-	}
-	fmt.Fprintln(w, "\nenvironment: LIGHTHOUSE_URL (writer), LIGHTHOUSE_READER_URL, LIGHTHOUSE_TOKEN, LIGHTHOUSE_DATA")
-}
-
-func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		usage(os.Stdout)
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
-		return
-	}
-	cmd, ok := commands()[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "lighthouse: unknown command %q\n\n", os.Args[1])
-		usage(os.Stderr)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := cmd.run(ctx, os.Args[2:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "lighthouse:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
 
 // usageError is bad command-line input (exit status 2).
 type usageError struct{ msg string }

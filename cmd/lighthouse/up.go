@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
@@ -60,6 +62,13 @@ func runUp(ctx context.Context, args []string) error {
 	if err := guardInsideProject(os.Stderr, root, cfg.Data, cfg.Mount); err != nil {
 		return err
 	}
+	ports := []portCheck{{"writer", "--writer-addr", cfg.WriterAddr}, {"reader", "--reader-addr", cfg.ReaderAddr}}
+	if cfg.BusURL == "" {
+		ports = append(ports, portCheck{"embedded bus", "--bus-addr", cfg.BusAddr})
+	}
+	if err := checkPorts(ports); err != nil {
+		return err
+	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {
 		return err
@@ -90,6 +99,28 @@ func runUp(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s exited unexpectedly (%v); stopped the rest", exited.Name, exited.Err())
 	}
 	return stopErr
+}
+
+// portCheck is one address `up` listens on.
+type portCheck struct{ what, flag, addr string }
+
+// checkPorts fails, naming the address and the flag that moves it, when
+// one of the addresses is already taken.
+func checkPorts(ports []portCheck) error {
+	for _, p := range ports {
+		if p.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("the %s's address %s is already in use (another `lighthouse up`?); stop it or choose another with %s: %w", p.what, p.addr, p.flag, err)
+			}
+			return fmt.Errorf("the %s cannot listen on %s (%s): %w", p.what, p.addr, p.flag, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 func fuserDone(sys *supervisor.System) <-chan struct{} {

@@ -182,6 +182,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			Reviews:  reviewHandler,
 			View:     reviews,
 			Learned:  learned,
+			Agents:   agents,
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
 				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}
