@@ -105,7 +105,7 @@ an edited file to the writer; its failures exit 1 and the agent carries on.`,
 		group("init", "set up an agent tool for the project", "", "  lighthouse init claude",
 			leaf(spec{use: "claude [--dir DIR] [--agent NAME] [--role ROLE]", short: "create the project's agent and add the hooks to DIR/.claude/settings.json",
 				run: runInit, prefix: []string{"claude"}, example: "  lighthouse init claude\n  lighthouse init claude --agent claude-2 --dir ~/shop"})),
-		leaf(spec{use: "doctor [--dir DIR] [--json]", short: "check the Claude Code hooks of DIR, their token and the writer they reach", run: runDoctor,
+		leaf(spec{use: "doctor [--dir DIR]", short: "check the Claude Code hooks of DIR, their token and the writer they reach", run: runDoctor,
 			example: "  lighthouse doctor\n  lighthouse doctor --dir ~/shop"}),
 	}
 }

@@ -215,7 +215,8 @@ func reviewJSON(v projections.ReviewView, names map[string]string) map[string]an
 		"requester_id": v.RequesterID, "shape": v.Shape, "deadline": v.Deadline, "requested_at": v.RequestedAt,
 		"escalation_reason": v.ReviewRequested.Reason, "requester": nameOf(names, v.RequesterID, v.Requester),
 		"decided_by_names": namesOf(names, v.DecidedBy), "approver_names": namesOf(names, v.Approvers),
-		"session_id": v.SessionID, "cwd": v.Cwd, "decision_id": v.DecisionID, "closed_at": v.ClosedAt}
+		"session_id": v.SessionID, "cwd": v.Cwd, "decision_id": v.DecisionID, "closed_at": v.ClosedAt,
+		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason}
 }
 
 // nameOf returns the name of agent id: from names, else fallback, else the id.
