@@ -31,6 +31,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL instead of the embedded broker")
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
+	notifyURL := fs.String("notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -68,6 +69,9 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	if err := checkPorts(ports); err != nil {
 		return err
+	}
+	if *notifyURL != "" {
+		cfg.WriterArgs = append(cfg.WriterArgs, "--notify-url", *notifyURL)
 	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/notify"
 	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -41,6 +42,8 @@ type settings struct {
 	protect      pathList
 	reviewTTL    time.Duration
 	debugAddr    string
+	notifyURL    string // webhook for review notifications
+	consoleURL   string // the console, linked from notifications
 }
 
 func main() {
@@ -58,6 +61,8 @@ func main() {
 	fs.StringVar(&s.projectRoot, "project-root", config.Env("LIGHTHOUSE_PROJECT_ROOT", ""), "absolute project root the gate confines paths to (default: the working directory)")
 	fs.Var(&s.protect, "protect", "an absolute path no agent may read, write or run from (repeatable); the data directory always is")
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
+	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
+	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; `up` sets it)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
@@ -115,6 +120,22 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		}
 	}
 	events.Observe(agents, reviews, learned, deadlines, provenance)
+	if s.notifyURL != "" {
+		n := notify.New(notify.Config{URL: s.notifyURL, ConsoleURL: s.consoleURL, Log: log.With("component", "notify"), Name: func(id string) string {
+			for _, a := range agents.List() {
+				if a.ID == id {
+					return a.Name
+				}
+			}
+			return id
+		}})
+		if err := store.ReplayStreams("review:", n.Seen); err != nil {
+			return fmt.Errorf("load reviews for notifications: %w", err)
+		}
+		events.Observe(n)
+		go n.Run(ctx)
+		log.Info("notifying", "url", s.notifyURL)
+	}
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err

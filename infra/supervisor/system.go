@@ -144,6 +144,8 @@ func (s *System) StartWriter(ctx context.Context) error {
 	if s.cfg.Mount != "" {
 		args = append(args, "--protect", s.cfg.Mount) // the mount is Lighthouse's, not the agents'
 	}
+	// Notifications link to the console the reader serves.
+	args = append(args, "--console-url", s.ReaderURL+"/console")
 	args = append(args, s.cfg.WriterArgs...)
 	var env []string
 	if s.cfg.BusURL != "" {
