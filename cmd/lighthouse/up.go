@@ -77,8 +77,8 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  data    %s\n  admin token in %s\n",
-		root, sys.WriterURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
+	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  console %s/console/ (sign in with a token)\n  data    %s\n  admin token in %s\n",
+		root, sys.WriterURL, sys.ReaderURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
 	switch {
 	case sys.Fuser != nil:
 		fmt.Fprintf(os.Stderr, "  mount   %s\n", cfg.Mount)
