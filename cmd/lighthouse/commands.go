@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lighthouse-ai/lighthouse/bench"
 )
 
 // systemCommands start, check and administer the system.
@@ -44,6 +47,15 @@ the console, the data directory and the mount. Ctrl-C or SIGTERM stops it.`,
 		leaf(spec{use: "watch [DIR]", short: "record every change to the working tree (`up --project` runs it)", run: runWatch,
 			example: "  lighthouse watch --data DATA ."}),
 	}
+}
+
+// runBench is `lighthouse bench`: the suite lives in package bench.
+func runBench(ctx context.Context, args []string) error {
+	err := bench.Run(ctx, args)
+	if errors.Is(err, bench.ErrUsage) {
+		return usageError{err.Error()}
+	}
+	return err
 }
 
 // fileCommands read and write the project's files and history.

@@ -1,4 +1,7 @@
-package main
+// Package bench is Lighthouse's benchmark suite (`lighthouse bench`): it
+// starts real writer and reader processes and measures appends, the gate,
+// history, shadowing and the FUSE mount.
+package bench
 
 import (
 	"bufio"
@@ -167,7 +170,12 @@ func (r *benchReport) add(scenario, figure string, value float64, unit string) {
 	r.Figures = append(r.Figures, benchFigure{Scenario: scenario, Figure: figure, Value: value, Unit: unit})
 }
 
-func runBench(ctx context.Context, args []string) error {
+// ErrUsage marks bad command-line input to Run.
+var ErrUsage = errors.New("usage")
+
+// Run is `lighthouse bench [flags]`: it runs every scenario against real
+// writer and reader processes and prints a table (or JSON) of figures.
+func Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o benchOptions
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON on stdout (the table then goes to stderr)")
@@ -177,8 +185,17 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Dir, "dir", "", "where to make the temporary data directory (default: the system temp dir); its disk is what is measured")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary data directory and process logs")
 	fs.StringVar(&o.Only, "only", "", "for development: run only the scenarios whose name contains one of these comma-separated words (the baselines always run; figures relative to skipped scenarios are 0)")
-	if _, err := parse(fs, args, 0, 0); err != nil {
-		return err
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%w: bench: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: bench takes no arguments (%s)", ErrUsage, strings.Join(fs.Args(), " "))
 	}
 	_, err := benchRunAll(ctx, o, os.Stdout, os.Stderr)
 	return err
