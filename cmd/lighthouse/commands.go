@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lighthouse-ai/lighthouse/bench"
+	"github.com/lighthouse-ai/lighthouse/integrations/claudecode"
 )
 
 // systemCommands start, check and administer the system.
@@ -53,7 +53,7 @@ the console, the data directory and the mount. Ctrl-C or SIGTERM stops it.`,
 func runBench(ctx context.Context, args []string) error {
 	err := bench.Run(ctx, args)
 	if errors.Is(err, bench.ErrUsage) {
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
 	}
 	return err
 }
@@ -90,16 +90,9 @@ func fileCommands() []*cobra.Command {
 // never sees their flags.
 func claudeCommands() []*cobra.Command {
 	hookHelp := func(which string) func() {
-		return func() {
-			var discard io.Writer = io.Discard
-			if which == "pre" {
-				hookPreMain(context.Background(), []string{"-h"}, os.Getenv, nil, discard, os.Stdout)
-			} else {
-				hookPostMain(context.Background(), []string{"-h"}, os.Getenv, nil, os.Stdout)
-			}
-		}
+		return func() { claudecode.PrintHookFlags(which, os.Stdout) }
 	}
-	hook := leaf(spec{use: "hook pre|post", short: "Claude Code PreToolUse / PostToolUse command hooks", run: runHook,
+	hook := leaf(spec{use: "hook pre|post", short: "Claude Code PreToolUse / PostToolUse command hooks", run: claudecode.RunHook,
 		long: `hook pre and hook post are Claude Code command hooks: the event is one
 JSON object on stdin. hook pre asks the gate; it never exits 1: 0 with the
 decision on stdout, or 2 with one line on stderr (blocked). hook post copies
@@ -107,17 +100,17 @@ an edited file to the writer; its failures exit 1 and the agent carries on.`,
 		example: "  echo '{\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"ls\"}}' | lighthouse hook pre --data DATA --token-file TOKEN",
 		flags:   func() { fmt.Println("  see `lighthouse help hook pre` and `lighthouse help hook post`") }, ownHelp: true})
 	hook.AddCommand(
-		leaf(spec{use: "pre", short: "PreToolUse: ask the gate whether the call may run", run: runHook, prefix: []string{"pre"}, ownHelp: true,
+		leaf(spec{use: "pre", short: "PreToolUse: ask the gate whether the call may run", run: claudecode.RunHook, prefix: []string{"pre"}, ownHelp: true,
 			example: "  lighthouse hook pre --data DATA --token-file TOKEN --wait 100s < event.json", flags: hookHelp("pre")}),
-		leaf(spec{use: "post", short: "PostToolUse: copy the edited file to the writer", run: runHook, prefix: []string{"post"}, ownHelp: true,
+		leaf(spec{use: "post", short: "PostToolUse: copy the edited file to the writer", run: claudecode.RunHook, prefix: []string{"post"}, ownHelp: true,
 			example: "  lighthouse hook post --data DATA --token-file TOKEN < event.json", flags: hookHelp("post")}),
 	)
 	return []*cobra.Command{
 		hook,
 		group("init", "set up an agent tool for the project", "", "  lighthouse init claude",
 			leaf(spec{use: "claude [--dir DIR] [--agent NAME] [--role ROLE]", short: "create the project's agent and add the hooks to DIR/.claude/settings.json",
-				run: runInit, prefix: []string{"claude"}, example: "  lighthouse init claude\n  lighthouse init claude --agent claude-2 --dir ~/shop"})),
-		leaf(spec{use: "doctor [--dir DIR]", short: "check the Claude Code hooks of DIR, their token and the writer they reach", run: runDoctor,
+				run: claudecode.RunInit, prefix: []string{"claude"}, example: "  lighthouse init claude\n  lighthouse init claude --agent claude-2 --dir ~/shop"})),
+		leaf(spec{use: "doctor [--dir DIR]", short: "check the Claude Code hooks of DIR, their token and the writer they reach", run: claudecode.RunDoctor,
 			example: "  lighthouse doctor\n  lighthouse doctor --dir ~/shop"}),
 	}
 }

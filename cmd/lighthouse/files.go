@@ -21,7 +21,7 @@ import (
 func runPut(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("put", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	var o client.WriteOptions
 	expected := fs.Int64("expected-version", -1, "fail unless the file is at this version")
 	fs.StringVar(&o.CommandID, "command-id", "", "idempotency key: a retry with the same id appends nothing")
@@ -43,7 +43,7 @@ func runPut(ctx context.Context, args []string) error {
 		defer f.Close()
 		in = f
 	}
-	w, err := c.writer()
+	w, err := c.Writer()
 	if err != nil {
 		return err
 	}
@@ -58,10 +58,10 @@ func runPut(ctx context.Context, args []string) error {
 func runCat(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence (default: the writer's head, so you read your own writes)")
-	pos, r, err := c.parseReader(fs, args, 1, 1)
+	pos, r, err := c.ParseReader(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func runCat(ctx context.Context, args []string) error {
 		q.Set("at", *at)
 	}
 	if *minSeq == 0 {
-		*minSeq = c.writerHead(ctx)
+		*minSeq = c.WriterHead(ctx)
 	}
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
@@ -92,8 +92,8 @@ func printFile(ctx context.Context, r *client.Client, path string, q url.Values)
 func runRm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rm", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	c.Register(fs)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -108,8 +108,8 @@ func runRm(ctx context.Context, args []string) error {
 func runMv(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mv", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	pos, w, err := c.parseWriter(fs, args, 2, 2)
+	c.Register(fs)
+	pos, w, err := c.ParseWriter(fs, args, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -124,10 +124,10 @@ func runMv(ctx context.Context, args []string) error {
 func runTree(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tree", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	at := fs.String("at", "", "the point to list at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, r, err := c.parseReader(fs, args, 0, 1)
+	pos, r, err := c.ParseReader(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -158,14 +158,14 @@ func runTree(ctx context.Context, args []string) error {
 func runLog(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("log", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	path := fs.String("path", "", "only events under this path")
 	agent := fs.String("agent", "", "only events by this agent (a name, or an id)")
 	typ := fs.String("type", "", "only events of this type (a prefix ending in '.' matches a family)")
 	after := fs.Uint64("after", 0, "only events after this sequence")
 	limit := fs.Int("limit", 100, "at most this many events")
 	asJSON := fs.Bool("json", false, "print the events as JSON")
-	_, r, err := c.parseReader(fs, args, 0, 0)
+	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func runLog(ctx context.Context, args []string) error {
 		*agent = id
 	}
 	q := url.Values{"path": {*path}, "agent": {*agent}, "type": {*typ}, "after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
-	if head := c.writerHead(ctx); head > 0 {
+	if head := c.WriterHead(ctx); head > 0 {
 		q.Set("min_seq", strconv.FormatUint(head, 10))
 	}
 	for k, v := range q {
@@ -282,9 +282,9 @@ func nameOr(names map[string]string, id string) string {
 func runStatus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	_, r, err := c.parseReader(fs, args, 0, 0)
+	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if _, err := r.Do(ctx, "GET", "/v1/status", nil, nil, &out); err != nil {
 		return err
 	}
-	w, rd := c.urls()
+	w, rd := c.URLs()
 	if *asJSON {
 		return printJSON(struct {
 			httpapi.ReaderStatus
@@ -318,9 +318,9 @@ func runStatus(ctx context.Context, args []string) error {
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	_, w, err := c.parseWriter(fs, args, 0, 0)
+	_, w, err := c.ParseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}

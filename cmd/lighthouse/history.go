@@ -17,13 +17,13 @@ import (
 func runShow(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	path, point, _ := strings.Cut(pos[0], "@")
-	r, err := c.reader()
+	r, err := c.Reader()
 	if err != nil {
 		return err
 	}
@@ -38,11 +38,11 @@ func runShow(ctx context.Context, args []string) error {
 func runDiff(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	path := fs.String("path", "", "only below this path")
 	stat := fs.Bool("stat", false, "only list the changed paths")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, r, err := c.parseReader(fs, args, 1, 2)
+	pos, r, err := c.ParseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
@@ -92,9 +92,9 @@ func runDiff(ctx context.Context, args []string) error {
 func runSnapshot(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	desc := fs.String("m", "", "description")
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -111,10 +111,10 @@ func runSnapshot(ctx context.Context, args []string) error {
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	force := fs.Bool("force", false, "restore even over files on disk whose changes the log does not have yet (they are recorded first)")
 	logOnly := fs.Bool("log-only", false, "append the restoring events only; leave the files on disk alone")
-	pos, w, err := c.parseWriter(fs, args, 1, -1)
+	pos, w, err := c.ParseWriter(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
@@ -150,13 +150,13 @@ func runRestore(ctx context.Context, args []string) error {
 func runGrep(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("grep", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	literal := fs.Bool("F", false, "the pattern is a literal string")
 	ignoreCase := fs.Bool("i", false, "ignore case")
 	glob := fs.String("glob", "", "only files matching this glob")
 	limit := fs.Int("limit", 1000, "at most this many matches")
 	asJSON := fs.Bool("json", false, "print one JSON object per match")
-	pos, r, err := c.parseReader(fs, args, 1, 2)
+	pos, r, err := c.ParseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}

@@ -141,10 +141,10 @@ func resolveReview(ctx context.Context, w *client.Client, id string) (string, er
 func runReviewList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("review list", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	status := fs.String("status", "pending", "pending, approved, denied, expired, abandoned or all")
 	asJSON := fs.Bool("json", false, "print JSON")
-	_, w, err := c.parseWriter(fs, args, 0, 0)
+	_, w, err := c.ParseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -175,9 +175,9 @@ func printReviewTable(out io.Writer, reviews []reviewView) error {
 func runReviewShow(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("review show", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ type changeView struct {
 
 // recentChanges returns the agent's last n file changes, from the reader.
 func recentChanges(ctx context.Context, c *connection, agentID string, n int) ([]changeView, error) {
-	r, err := c.reader()
+	r, err := c.Reader()
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +287,11 @@ func runReviewVote(ctx context.Context, args []string) error {
 	verb := args[0]
 	fs := flag.NewFlagSet("review "+verb, flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	reason := fs.String("m", "", "the reason, shown to the agent")
 	forPattern := fs.Bool("for-pattern", false, "decide every call of the same shape the same way from now on (a learned decision)")
 	asJSON := fs.Bool("json", false, "print the review as JSON")
-	pos, w, err := c.parseWriter(fs, args[1:], 1, 1)
+	pos, w, err := c.ParseWriter(fs, args[1:], 1, 1)
 	if err != nil {
 		return err
 	}
@@ -320,10 +320,10 @@ func runReviewVote(ctx context.Context, args []string) error {
 func runReviewWatch(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("review watch", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	interval := fs.Duration("interval", time.Second, "time between two looks")
-	_, w, err := c.parseWriter(fs, args, 0, 0)
+	_, w, err := c.ParseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -354,8 +354,12 @@ func runReviewWatch(ctx context.Context, args []string) error {
 			fmt.Printf("%s  %s wants %s\n  rule %s: %s\n  lighthouse review approve %s   |   lighthouse review deny %s -m REASON\n",
 				r.RequestedAt.Local().Format(time.TimeOnly), r.Requester, clip(callSummary(r.Tool, r.Input), 100), r.Rule, r.EscalationReason, r.ID[:8], r.ID[:8])
 		}
-		if !sleepCtx(ctx, *interval) {
+		t := time.NewTimer(*interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return nil
+		case <-t.C:
 		}
 	}
 }
@@ -388,9 +392,9 @@ func listLearned(ctx context.Context, w *client.Client) ([]learnedView, error) {
 func runLearnedList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("learned list", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	_, w, err := c.parseWriter(fs, args, 0, 0)
+	_, w, err := c.ParseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -413,9 +417,9 @@ func runLearnedList(ctx context.Context, args []string) error {
 func runLearnedRevoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("learned revoke", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	reason := fs.String("m", "", "why")
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

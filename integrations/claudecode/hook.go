@@ -1,4 +1,4 @@
-package main
+package claudecode
 
 // `lighthouse hook pre|post`: Claude Code command hooks.
 //
@@ -18,7 +18,7 @@ package main
 //     failure prints one line on stderr and exits 1 (non-blocking), and the
 //     agent carries on.
 //
-// runHook handles its own exit status (it calls os.Exit for every non-zero
+// RunHook handles its own exit status (it calls os.Exit for every non-zero
 // code) so that main's generic "exit 1 on error" never applies to a hook.
 
 import (
@@ -40,6 +40,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/domain/policy"
 	"github.com/lighthouse-ai/lighthouse/infra/claudecode"
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 )
@@ -62,9 +63,9 @@ const (
 	hookExitBlock    = 2 // pre: blocked, stderr is the reason
 )
 
-// runHook is `lighthouse hook pre|post`. It exits the process itself with the
+// RunHook is `lighthouse hook pre|post`. It exits the process itself with the
 // code Claude Code expects and returns nil only when that code is 0.
-func runHook(ctx context.Context, args []string) error {
+func RunHook(ctx context.Context, args []string) error {
 	code := hookMain(ctx, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	if code != hookExitOK {
 		os.Exit(code)
@@ -106,11 +107,11 @@ type hookOptions struct {
 	onAllow          func()        // pre: run when the call is allowed (opens it with the watcher)
 }
 
-// hookFlags registers the flags both hooks share: the connection (--url,
+// hookFlags registers the flags both hooks share: the cli.Connection (--url,
 // --token, --data) and --timeout.
-func hookFlags(fs *flag.FlagSet, defTimeout time.Duration) (*connection, *durationValue) {
-	var c connection
-	c.register(fs)
+func hookFlags(fs *flag.FlagSet, defTimeout time.Duration) (*cli.Connection, *durationValue) {
+	var c cli.Connection
+	c.Register(fs)
 	timeout := &durationValue{d: defTimeout}
 	fs.Var(timeout, "timeout", "time limit of reading stdin and of the call to the writer (a Go duration, or seconds; pre: env LIGHTHOUSE_HOOK_TIMEOUT)")
 	return &c, timeout
@@ -175,12 +176,12 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 	if *undecided != "deny" && *undecided != "ask" {
 		return blocked(fmt.Errorf(`bad hook flags: --undecided is %q, want "deny" or "ask"`, *undecided))
 	}
-	conn.noAdmin = true
-	w, err := conn.writer()
+	conn.NoAdmin = true
+	w, err := conn.Writer()
 	if err != nil {
 		return blocked(err)
 	}
-	data, _ := conn.dataDir()
+	data, _ := conn.DataDir()
 	return hookPre(ctx, stdin, stdout, stderr, hookOptions{
 		Client: w, Timeout: timeout.d, Wait: wait.d, Undecided: *undecided, EmitAllow: *emitAllow, Home: getenv("HOME"), Data: data,
 	})
@@ -372,7 +373,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 			if errors.As(err, &se) || errors.As(err, &te) {
 				return blocked(err) // a garbage answer will not get better
 			}
-			// A transient failure (connection, 5xx): retry until the deadline.
+			// A transient failure (cli.Connection, 5xx): retry until the deadline.
 			lastErr = err
 			failures++
 			if !sleepCtx(wctx, min(gap<<min(failures, 8), hookMaxBackoff)) && ctx.Err() != nil {
@@ -687,10 +688,10 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("bad hook flags: unexpected argument %q", fs.Arg(0)))
 	}
-	conn.noAdmin = true
+	conn.NoAdmin = true
 	// The token is resolved lazily: a post hook for a non-edit tool needs none.
-	data, _ := conn.dataDir()
-	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.writer)
+	data, _ := conn.DataDir()
+	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.Writer)
 }
 
 // hookPost runs the PostToolUse hook: for an edit tool it streams the file's
@@ -840,4 +841,13 @@ func confinePath(root, file string) (rootReal, rel string, err error) {
 		return "", "", fmt.Errorf("file path %q is outside the project root %s (resolved: %s)", file, rootReal, fileReal)
 	}
 	return rootReal, filepath.ToSlash(r), nil
+}
+
+// PrintHookFlags prints the flags of `hook pre` or `hook post` on w.
+func PrintHookFlags(which string, w io.Writer) {
+	if which == "pre" {
+		hookPreMain(context.Background(), []string{"-h"}, os.Getenv, nil, io.Discard, w)
+		return
+	}
+	hookPostMain(context.Background(), []string{"-h"}, os.Getenv, nil, w)
 }

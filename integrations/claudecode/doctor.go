@@ -1,4 +1,4 @@
-package main
+package claudecode
 
 // `lighthouse doctor [--dir DIR]`: check that Claude Code's hooks in DIR are
 // wired to a Lighthouse that guards DIR, as an agent's hook would find them.
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
@@ -24,16 +25,16 @@ import (
 // doctorTools are tools the PreToolUse matcher must cover.
 var doctorTools = []string{"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "Read", "Glob", "Grep", "WebFetch", "mcp__github__create_issue"}
 
-// runDoctor prints one line per check and fails when one does.
-func runDoctor(ctx context.Context, args []string) error {
+// RunDoctor prints one line per check and fails when one does.
+func RunDoctor(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	dir := fs.String("dir", ".", "the project directory whose Claude Code hooks to check")
-	if _, err := parse(fs, args, 0, 0); err != nil {
+	if _, err := cli.Parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	project, err := config.ProjectDir(*dir)
 	if err != nil {
-		return usagef("doctor: --dir: %v", err)
+		return cli.Usagef("doctor: --dir: %v", err)
 	}
 	d := &doctor{out: os.Stdout, project: project}
 	d.run(ctx)
@@ -153,7 +154,7 @@ func (d *doctor) run(ctx context.Context) {
 		d.fail("hooks", "no `lighthouse hook post` PostToolUse hook: edits are not recorded")
 	}
 
-	// The connection exactly as the hook will make it.
+	// The cli.Connection exactly as the hook will make it.
 	fs := flag.NewFlagSet("hook pre", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	conn, _ := hookFlags(fs, hookDefaultTimeout)
@@ -164,8 +165,8 @@ func (d *doctor) run(ctx context.Context) {
 		d.fail("hooks", "the pre hook's flags: %v", err)
 		return
 	}
-	conn.noAdmin = true
-	w, err := conn.writer()
+	conn.NoAdmin = true
+	w, err := conn.Writer()
 	if err != nil {
 		d.fail("token", "%v", err)
 		return
@@ -198,7 +199,7 @@ func (d *doctor) run(ctx context.Context) {
 	} else {
 		d.ok("writer", "%s guards %s", w.BaseURL, pol.ProjectRoot)
 	}
-	data, err := conn.dataDir()
+	data, err := conn.DataDir()
 	if err != nil {
 		d.fail("data", "%v", err)
 		return

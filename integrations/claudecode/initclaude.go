@@ -1,4 +1,4 @@
-package main
+package claudecode
 
 // `lighthouse init claude`: register Lighthouse's hooks in a project's
 // .claude/settings.json, merging into what is already there.
@@ -22,6 +22,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
@@ -40,39 +41,39 @@ const (
 	defaultClaudeAgent = "claude"
 )
 
-// runInit is `lighthouse init claude --dir DIR [--agent NAME] [--role ROLE]`.
-func runInit(ctx context.Context, args []string) error {
+// RunInit is `lighthouse init claude --dir DIR [--agent NAME] [--role ROLE]`.
+func RunInit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	var conn connection
-	conn.register(fs)
+	var conn cli.Connection
+	conn.Register(fs)
 	dir := fs.String("dir", ".", "the project directory (it must exist); the hooks go into DIR/.claude/settings.json")
 	agent := fs.String("agent", defaultClaudeAgent, "the agent the hooks act as; created if missing, reused if its stored token works")
 	role := fs.String("role", string(domain.RoleBuilder), "the role of a new agent: builder, reviewer, expert or observer")
 	pre := fs.String("command", "", "the PreToolUse hook command (default: this binary's `hook pre`, failing closed)")
 	noPost := fs.Bool("no-post", false, "register only the PreToolUse hook")
-	pos, err := parse(fs, args, 1, 1)
+	pos, err := cli.Parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	if pos[0] != "claude" {
-		return usagef("init: unknown target %q (want: init claude)", pos[0])
+		return cli.Usagef("init: unknown target %q (want: init claude)", pos[0])
 	}
 	project, err := config.ProjectDir(*dir)
 	if err != nil {
-		return usagef("init: --dir: %v", err)
+		return cli.Usagef("init: --dir: %v", err)
 	}
 	if _, err := domain.ParseRole("role", *role); err != nil || *role == string(domain.RoleAdmin) {
-		return usagef("init: --role %q: want builder, reviewer, expert or observer (hooks never act as admin)", *role)
+		return cli.Usagef("init: --role %q: want builder, reviewer, expert or observer (hooks never act as admin)", *role)
 	}
 	if err := domain.ValidateAgentName("agent", *agent); err != nil {
-		return usagef("init: --agent: %v", err)
+		return cli.Usagef("init: --agent: %v", err)
 	}
-	if conn.data == "" {
-		if conn.data, err = config.DefaultDataDir(project); err != nil {
+	if conn.Data == "" {
+		if conn.Data, err = config.DefaultDataDir(project); err != nil {
 			return err
 		}
 	}
-	if conn.data, err = filepath.Abs(conn.data); err != nil {
+	if conn.Data, err = filepath.Abs(conn.Data); err != nil {
 		return err
 	}
 	bin, err := selfPath()
@@ -83,7 +84,7 @@ func runInit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	preCmd, postCmd := hookCommands(bin, conn.data, tokenFile, project)
+	preCmd, postCmd := hookCommands(bin, conn.Data, tokenFile, project)
 	if *pre != "" {
 		preCmd = *pre
 	}
@@ -147,16 +148,16 @@ func agentTokenFile(data, agent string) string {
 // data directory, and returns that file. A stored token the writer still
 // accepts is reused; otherwise the agent is created, or its token rotated,
 // with the admin's token.
-func ensureAgentToken(ctx context.Context, conn *connection, project, name string, role domain.Role) (string, error) {
-	file := agentTokenFile(conn.data, name)
-	writerURL, _ := conn.urls()
+func ensureAgentToken(ctx context.Context, conn *cli.Connection, project, name string, role domain.Role) (string, error) {
+	file := agentTokenFile(conn.Data, name)
+	writerURL, _ := conn.URLs()
 	if tok, err := config.Token("", file); err == nil {
 		var me domain.Agent
 		if _, err := client.New(writerURL, tok).Do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &me); err == nil && me.Name == name {
 			return file, checkWriterRoot(ctx, client.New(writerURL, tok), project)
 		}
 	}
-	admin, err := conn.writer()
+	admin, err := conn.Writer()
 	if err != nil {
 		return "", fmt.Errorf("init needs the admin's token to create agent %s (is `lighthouse up --project %s` running?): %w", name, project, err)
 	}

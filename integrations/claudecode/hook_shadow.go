@@ -1,4 +1,4 @@
-package main
+package claudecode
 
 // The hooks' part in shadowing the working tree (see infra/watcher):
 //

@@ -1,4 +1,4 @@
-package main
+package claudecode
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"mvdan.cc/sh/v3/shell"
+
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 )
 
 const (
@@ -311,15 +313,15 @@ func TestHookCommands(t *testing.T) {
 func TestRunInitArgs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var ue usageError
+	var ue cli.UsageError
 	for _, args := range [][]string{
 		{"cursor", "--dir", dir}, {"--dir", dir},
 		{"claude", "--dir", filepath.Join(dir, "missing")},
 		{"claude", "--dir", dir, "--role", "admin"},
 		{"claude", "--dir", dir, "--agent", "bad name"},
 	} {
-		if err := runInit(t.Context(), args); !asUsage(err, &ue) {
-			t.Errorf("runInit %v = %v, want a usage error", args, err)
+		if err := RunInit(t.Context(), args); !asUsage(err, &ue) {
+			t.Errorf("RunInit %v = %v, want a usage error", args, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".claude")); err == nil {
@@ -327,11 +329,11 @@ func TestRunInitArgs(t *testing.T) {
 	}
 }
 
-func asUsage(err error, ue *usageError) bool {
+func asUsage(err error, ue *cli.UsageError) bool {
 	if err == nil {
 		return false
 	}
-	u, ok := err.(usageError)
+	u, ok := err.(cli.UsageError)
 	*ue = u
 	return ok
 }
