@@ -20,6 +20,7 @@ import (
 // UsageError is bad command-line input (exit status 2).
 type UsageError struct{ Msg string }
 
+// Error returns the message.
 func (e UsageError) Error() string { return e.Msg }
 
 // Usagef returns a UsageError.
@@ -39,6 +40,8 @@ type Connection struct {
 	NoAdmin bool
 }
 
+// Register adds --url, --reader-url, --token, --token-file and --data to fs,
+// with their environment variables as defaults.
 func (c *Connection) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.writerURL, "url", config.Env("LIGHTHOUSE_URL", ""), "writer URL (env LIGHTHOUSE_URL; default: the address in DATA/writer.addr, else http://127.0.0.1:8765)")
 	fs.StringVar(&c.readerURL, "reader-url", config.Env("LIGHTHOUSE_READER_URL", ""), "reader URL (env LIGHTHOUSE_READER_URL; default: the address in DATA/reader/reader.addr, else http://127.0.0.1:8766)")
@@ -113,6 +116,7 @@ func (c *Connection) URLs() (writer, reader string) {
 	return writer, reader
 }
 
+// Writer returns a client of the writer with the resolved token.
 func (c *Connection) Writer() (*client.Client, error) {
 	t, err := c.ResolveToken()
 	if err != nil {
@@ -122,6 +126,7 @@ func (c *Connection) Writer() (*client.Client, error) {
 	return client.New(w, t), nil
 }
 
+// Reader returns a client of the reader with the resolved token.
 func (c *Connection) Reader() (*client.Client, error) {
 	t, err := c.ResolveToken()
 	if err != nil {

@@ -112,6 +112,7 @@ type sessionKey struct{}
 // inProcess sends requests to an http.Handler without a network.
 type inProcess struct{ h http.Handler }
 
+// RoundTrip serves r with the handler and returns its recorded answer.
 func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	p.h.ServeHTTP(rec, r)
