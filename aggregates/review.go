@@ -66,6 +66,13 @@ func (r *Review) Apply(e domain.Event) error {
 	case domain.TypeReviewExpired:
 		r.Status = domain.ReviewExpired
 		r.Reason = "nobody decided the review in time"
+	case domain.TypeReviewAbandoned:
+		var c domain.ReviewClosed
+		if err := e.DecodePayload(&c); err != nil {
+			return err
+		}
+		r.Status = domain.ReviewAbandoned
+		r.Reason = c.Reason
 	}
 	return nil
 }
@@ -123,6 +130,24 @@ func (r *Review) count(typ string, v domain.ReviewVoted) {
 	if len(r.Approvers) >= max(r.Approvals, 1) {
 		r.Status = domain.ReviewApproved
 	}
+}
+
+// Abandon closes a pending review whose requesting agent stopped waiting
+// (its call was denied). Only the requester and admins abandon a review.
+func (r *Review) Abandon(by domain.Agent, reason string) (domain.Draft, error) {
+	switch {
+	case by.ID != r.RequesterID && !by.Can(domain.RoleAdmin):
+		return domain.Draft{}, fmt.Errorf("%w: only the agent that asked and admins close a review", domain.ErrForbidden)
+	case r.Status != domain.ReviewPending:
+		return domain.Draft{}, &domain.RuleError{Code: "review_closed", Message: "the review is already " + r.Status}
+	case len(reason) > 4096:
+		return domain.Draft{}, domain.Invalid("reason", "reason_too_long", "reason is at most 4096 bytes")
+	}
+	r.Status = domain.ReviewAbandoned
+	r.Reason = reason
+	r.Version++
+	return domain.Draft{StreamID: domain.ReviewStreamID(r.ReviewID), Type: domain.TypeReviewAbandoned, SchemaVersion: 1,
+		Payload: domain.ReviewClosed{ReviewID: r.ReviewID, By: by.ID, Reason: reason}}, nil
 }
 
 // Expire closes a pending review whose deadline has passed.

@@ -97,3 +97,61 @@ func TestReviewExpiry(t *testing.T) {
 		t.Fatal("expired twice")
 	}
 }
+
+func TestReviewAbandon(t *testing.T) {
+	t.Parallel()
+	later := e0Time.Add(time.Hour)
+	builder := domain.Agent{ID: "builder", Role: domain.RoleBuilder}
+	other := domain.Agent{ID: "other", Role: domain.RoleBuilder}
+	admin := domain.Agent{ID: "adm", Role: domain.RoleAdmin}
+	reviewer := domain.Agent{ID: "rev", Role: domain.RoleReviewer}
+	cases := []struct {
+		name      string
+		by        domain.Agent
+		decided   bool // a reviewer denied it first
+		wantErr   error
+		wantCode  string
+		wantState string
+	}{
+		{name: "requester abandons", by: builder, wantState: domain.ReviewAbandoned},
+		{name: "admin abandons", by: admin, wantState: domain.ReviewAbandoned},
+		{name: "another agent may not", by: other, wantErr: domain.ErrForbidden, wantState: domain.ReviewPending},
+		{name: "decided review stays decided", by: builder, decided: true, wantCode: "review_closed", wantState: domain.ReviewDenied},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := openReview(t, 1, later)
+			if c.decided {
+				if _, err := r.Vote(reviewer, false, "no", false, e0Time); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, err := r.Abandon(c.by, "stopped waiting")
+			var re *domain.RuleError
+			switch {
+			case c.wantErr != nil:
+				if !errors.Is(err, c.wantErr) {
+					t.Fatalf("err %v, want %v", err, c.wantErr)
+				}
+			case c.wantCode != "":
+				if !errors.As(err, &re) || re.Code != c.wantCode {
+					t.Fatalf("err %v, want code %s", err, c.wantCode)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				if d.Type != domain.TypeReviewAbandoned {
+					t.Fatalf("draft type %s", d.Type)
+				}
+				// A late vote on the abandoned review is refused.
+				if _, err := r.Vote(reviewer, true, "ok", false, e0Time); !errors.As(err, &re) || re.Code != "review_closed" {
+					t.Fatalf("late vote: %v, want review_closed", err)
+				}
+			}
+			if r.Status != c.wantState {
+				t.Fatalf("status %s, want %s", r.Status, c.wantState)
+			}
+		})
+	}
+}

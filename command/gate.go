@@ -222,7 +222,7 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 		out.ReviewID = uuid.NewString()
 		audit.ReviewID = out.ReviewID
 		drafts = append(drafts, aggregates.RequestReview(domain.ReviewRequested{ReviewID: out.ReviewID, DecisionID: out.DecisionID,
-			RequesterID: call.Agent.ID, Tool: call.Tool, Input: input, Shape: v.Shape, Reason: out.Reason, Rule: out.Rule,
+			RequesterID: call.Agent.ID, Requester: call.Agent.Name, SessionID: call.SessionID, Cwd: call.Cwd, Tool: call.Tool, Input: input, Shape: v.Shape, Reason: out.Reason, Rule: out.Rule,
 			Approvals: max(v.Verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
 	}
 	drafts[0].Payload = audit

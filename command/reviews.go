@@ -69,6 +69,27 @@ func (h *ReviewHandler) Vote(ctx context.Context, cmd VoteReview) (domain.Append
 	}
 }
 
+// Abandon closes a review whose requester stopped waiting for it.
+func (h *ReviewHandler) Abandon(ctx context.Context, by domain.Agent, id, reason string) (domain.AppendResult, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := h.load(id)
+		if err != nil {
+			return domain.AppendResult{}, err
+		}
+		d, err := r.Abandon(by, reason)
+		if err != nil {
+			return domain.AppendResult{}, err
+		}
+		res, err := h.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: by.ID},
+			Expect: []domain.Expectation{{StreamID: d.StreamID, Version: r.Version - 1}}, Drafts: []domain.Draft{d}})
+		var conflict *domain.ConflictError
+		if errors.As(err, &conflict) && attempt < conflictRetries {
+			continue
+		}
+		return res, err
+	}
+}
+
 // Expire denies a review whose deadline has passed; a review decided in the
 // meantime is left alone.
 func (h *ReviewHandler) Expire(ctx context.Context, id string) error {
@@ -149,7 +170,7 @@ func (d *ReviewDeadlines) Apply(e domain.Event) error {
 		}
 		id := p.ReviewID
 		d.timers[id] = time.AfterFunc(time.Until(p.Deadline), func() { d.expire(id) })
-	case domain.TypeReviewExpired, domain.TypeReviewDenied, domain.TypeReviewApproved:
+	case domain.TypeReviewExpired, domain.TypeReviewDenied, domain.TypeReviewApproved, domain.TypeReviewAbandoned:
 		// A vote may leave the review open (more approvals needed); the
 		// timer then fires and Expire finds out from the stream.
 		if e.Type == domain.TypeReviewApproved {

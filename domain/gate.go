@@ -13,6 +13,7 @@ const (
 	TypeReviewApproved  = "review.approved"
 	TypeReviewDenied    = "review.denied"
 	TypeReviewExpired   = "review.expired"
+	TypeReviewAbandoned = "review.abandoned"
 	TypeLearnedAdded    = "learned.added"
 	TypeLearnedRevoked  = "learned.revoked"
 	TypePolicyActivated = "policy.activated"
@@ -31,6 +32,9 @@ const (
 	ReviewApproved = "approved"
 	ReviewDenied   = "denied"
 	ReviewExpired  = "expired"
+	// ReviewAbandoned: the waiting agent stopped waiting; the call was
+	// denied and a later vote is refused.
+	ReviewAbandoned = "abandoned"
 )
 
 // GateStreamID is the stream of one agent's gate decisions.
@@ -64,16 +68,20 @@ type GateDecided struct {
 
 // ReviewRequested opens a review of an escalated call.
 type ReviewRequested struct {
-	ReviewID    string          `json:"review_id"`
-	DecisionID  string          `json:"decision_id"`
-	RequesterID string          `json:"requester_id"`
-	Tool        string          `json:"tool"`
-	Input       json.RawMessage `json:"input"`
-	Shape       string          `json:"shape,omitempty"`
-	Reason      string          `json:"reason"`
-	Rule        string          `json:"rule"`
-	Approvals   int             `json:"approvals"`
-	Deadline    time.Time       `json:"deadline"`
+	ReviewID    string `json:"review_id"`
+	DecisionID  string `json:"decision_id"`
+	RequesterID string `json:"requester_id"`
+	// Requester is the requesting agent's name when it asked.
+	Requester string          `json:"requester,omitempty"`
+	SessionID string          `json:"session_id,omitempty"`
+	Cwd       string          `json:"cwd,omitempty"`
+	Tool      string          `json:"tool"`
+	Input     json.RawMessage `json:"input"`
+	Shape     string          `json:"shape,omitempty"`
+	Reason    string          `json:"reason"`
+	Rule      string          `json:"rule"`
+	Approvals int             `json:"approvals"`
+	Deadline  time.Time       `json:"deadline"`
 }
 
 // ReviewVoted is one reviewer's approval or denial.
@@ -82,6 +90,14 @@ type ReviewVoted struct {
 	ReviewerID string `json:"reviewer_id"`
 	Reason     string `json:"reason"`
 	ForPattern bool   `json:"for_pattern,omitempty"`
+}
+
+// ReviewClosed records that the requesting agent stopped waiting for a
+// review: its call was denied, so the review is closed.
+type ReviewClosed struct {
+	ReviewID string `json:"review_id"`
+	By       string `json:"by"`
+	Reason   string `json:"reason"`
 }
 
 // ReviewTimedOut closes a review nobody decided in time: the call is denied.

@@ -127,8 +127,9 @@ func TestHookDecisions(t *testing.T) {
 	if err := reviewer.PostJSON(context.Background(), "/v1/reviews/"+id+"/approve", map[string]string{"reason": "looks fine"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := permission(t, <-done); got != "none" {
-		t.Fatalf("approved escalation → %s, want allowed silently", got)
+	// An approved call is allowed explicitly, so Claude Code does not ask again.
+	if got := permission(t, <-done); got != "allow" {
+		t.Fatalf("approved escalation → %s, want an explicit allow", got)
 	}
 	// And one a reviewer denies.
 	go func() {

@@ -559,6 +559,18 @@ func (s *Store) SeqAtTime(t time.Time) (uint64, error) {
 // fsync'd, fetched again if a crash loses it.
 func (s *Store) Blobs() pebbledb.Blobs { return pebbledb.Blobs{DB: s.db, Write: pebble.NoSync} }
 
+// AgentName returns the name of the agent with id, else the id.
+func (s *Store) AgentName(id string) string {
+	if s.agents != nil {
+		for _, a := range s.agents.List() {
+			if a.ID == id {
+				return a.Name
+			}
+		}
+	}
+	return id
+}
+
 // Reviews returns the reviews with status ("" for all), oldest first.
 func (s *Store) Reviews(status string) []ReviewView { return s.reviews.List(status) }
 

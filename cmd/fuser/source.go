@@ -78,7 +78,16 @@ func (s *source) Pending(context.Context) ([]fusefs.PendingReview, error) {
 	views := s.model.Reviews(domain.ReviewPending)
 	out := make([]fusefs.PendingReview, 0, len(views))
 	for _, v := range views {
-		doc, err := json.MarshalIndent(v, "", "  ")
+		// People read pending/: agents appear by name.
+		named := struct {
+			projections.ReviewView
+			Requester      string   `json:"requester"`
+			DecidedByNames []string `json:"decided_by_names"`
+		}{ReviewView: v, Requester: s.model.AgentName(v.RequesterID)}
+		for _, id := range v.DecidedBy {
+			named.DecidedByNames = append(named.DecidedByNames, s.model.AgentName(id))
+		}
+		doc, err := json.MarshalIndent(named, "", "  ")
 		if err != nil {
 			return nil, fmt.Errorf("encode review: %w", err)
 		}

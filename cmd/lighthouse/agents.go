@@ -20,7 +20,7 @@ func runAgent(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("agent "+args[0], flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	switch args[0] {
 	case "add":
 		role := fs.String("role", "", "admin, builder, reviewer, expert or observer")
@@ -31,7 +31,7 @@ func runAgent(ctx context.Context, args []string) error {
 		if *role == "" {
 			return usagef("agent add: --role is required (admin, builder, reviewer, expert or observer)")
 		}
-		w, err := c.writer()
+		w, err := c.Writer()
 		if err != nil {
 			return err
 		}
@@ -46,7 +46,8 @@ func runAgent(ctx context.Context, args []string) error {
 		fmt.Println(out.Token)
 		return nil
 	case "list":
-		_, w, err := c.parseWriter(fs, args[1:], 0, 0)
+		asJSON := fs.Bool("json", false, "print JSON")
+		_, w, err := c.ParseWriter(fs, args[1:], 0, 0)
 		if err != nil {
 			return err
 		}
@@ -56,6 +57,9 @@ func runAgent(ctx context.Context, args []string) error {
 		if _, err := w.Do(ctx, "GET", "/v1/agents", nil, nil, &out); err != nil {
 			return err
 		}
+		if *asJSON {
+			return printJSON(out)
+		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tID")
 		for _, a := range out.Agents {
@@ -63,7 +67,7 @@ func runAgent(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	case "remove", "rotate":
-		pos, w, err := c.parseWriter(fs, args[1:], 1, 1)
+		pos, w, err := c.ParseWriter(fs, args[1:], 1, 1)
 		if err != nil {
 			return err
 		}
@@ -83,7 +87,7 @@ func runAgent(ctx context.Context, args []string) error {
 		}
 		if pos[0] == domain.AgentAdmin {
 			// The CLI reads the admin token from the data directory.
-			data, err := c.dataDir()
+			data, err := c.DataDir()
 			if err == nil {
 				err = config.WriteSecret(filepath.Join(data, "admin.token"), out.Token)
 			}

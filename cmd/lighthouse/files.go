@@ -10,21 +10,18 @@ import (
 	"os"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func runPut(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("put", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	var o client.WriteOptions
 	expected := fs.Int64("expected-version", -1, "fail unless the file is at this version")
 	fs.StringVar(&o.CommandID, "command-id", "", "idempotency key: a retry with the same id appends nothing")
@@ -46,7 +43,7 @@ func runPut(ctx context.Context, args []string) error {
 		defer f.Close()
 		in = f
 	}
-	w, err := c.writer()
+	w, err := c.Writer()
 	if err != nil {
 		return err
 	}
@@ -61,10 +58,10 @@ func runPut(ctx context.Context, args []string) error {
 func runCat(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence (default: the writer's head, so you read your own writes)")
-	pos, r, err := c.parseReader(fs, args, 1, 1)
+	pos, r, err := c.ParseReader(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -73,7 +70,7 @@ func runCat(ctx context.Context, args []string) error {
 		q.Set("at", *at)
 	}
 	if *minSeq == 0 {
-		*minSeq = c.writerHead(ctx)
+		*minSeq = c.WriterHead(ctx)
 	}
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
@@ -95,8 +92,8 @@ func printFile(ctx context.Context, r *client.Client, path string, q url.Values)
 func runRm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rm", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	c.Register(fs)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -111,8 +108,8 @@ func runRm(ctx context.Context, args []string) error {
 func runMv(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mv", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	pos, w, err := c.parseWriter(fs, args, 2, 2)
+	c.Register(fs)
+	pos, w, err := c.ParseWriter(fs, args, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -127,10 +124,10 @@ func runMv(ctx context.Context, args []string) error {
 func runTree(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tree", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	at := fs.String("at", "", "the point to list at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, r, err := c.parseReader(fs, args, 0, 1)
+	pos, r, err := c.ParseReader(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -161,18 +158,30 @@ func runTree(ctx context.Context, args []string) error {
 func runLog(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("log", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	path := fs.String("path", "", "only events under this path")
-	agent := fs.String("agent", "", "only events by this agent id")
+	agent := fs.String("agent", "", "only events by this agent (a name, or an id)")
 	typ := fs.String("type", "", "only events of this type (a prefix ending in '.' matches a family)")
 	after := fs.Uint64("after", 0, "only events after this sequence")
 	limit := fs.Int("limit", 100, "at most this many events")
-	_, r, err := c.parseReader(fs, args, 0, 0)
+	asJSON := fs.Bool("json", false, "print the events as JSON")
+	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
+	names, err := agentNames(ctx, r)
+	if err != nil {
+		return err
+	}
+	if *agent != "" {
+		id, ok := agentID(names, *agent)
+		if !ok {
+			return fmt.Errorf("no agent named %q (see `lighthouse agent list`)", *agent)
+		}
+		*agent = id
+	}
 	q := url.Values{"path": {*path}, "agent": {*agent}, "type": {*typ}, "after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
-	if head := c.writerHead(ctx); head > 0 {
+	if head := c.WriterHead(ctx); head > 0 {
 		q.Set("min_seq", strconv.FormatUint(head, 10))
 	}
 	for k, v := range q {
@@ -180,33 +189,138 @@ func runLog(ctx context.Context, args []string) error {
 			delete(q, k)
 		}
 	}
-	var out json.RawMessage
+	var out struct {
+		Events    []domain.Event `json:"events"`
+		NextAfter uint64         `json:"next_after,omitempty"`
+	}
 	if _, err := r.Do(ctx, "GET", "/v1/events?"+q.Encode(), nil, nil, &out); err != nil {
 		return err
 	}
-	return printJSON(out)
+	if *asJSON {
+		type named struct {
+			domain.Event
+			Agent string `json:"agent"`
+		}
+		evs := make([]named, 0, len(out.Events))
+		for _, e := range out.Events {
+			evs = append(evs, named{e, nameOr(names, e.AgentID)})
+		}
+		return printJSON(map[string]any{"events": evs, "next_after": out.NextAfter})
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ	TIME	AGENT	TYPE	SUBJECT")
+	for _, e := range out.Events {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format(time.DateTime), nameOr(names, e.AgentID), e.Type, clip(eventSubject(e, names), 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if out.NextAfter != 0 {
+		fmt.Fprintf(os.Stderr, "(more: --after %d)\n", out.NextAfter)
+	}
+	return nil
+}
+
+// eventSubject is what an event is about, in a few words, agents by name.
+func eventSubject(e domain.Event, names map[string]string) string {
+	var p map[string]any
+	_ = json.Unmarshal(e.Payload, &p)
+	str := func(k string) string { s, _ := p[k].(string); return s }
+	switch {
+	case str("path") != "":
+		return str("path")
+	case str("from") != "" && str("to") != "":
+		return str("from") + " -> " + str("to")
+	case str("tool") != "":
+		in, _ := json.Marshal(p["input"])
+		s := callSummary(str("tool"), in)
+		if d := str("decision"); d != "" {
+			s = d + " " + s
+		}
+		return s
+	case str("reviewer_id") != "":
+		return str("review_id")[:min(8, len(str("review_id")))] + " " + str("reason")
+	case str("name") != "":
+		return str("name") + " " + str("role")
+	}
+	return e.StreamID
+}
+
+// agentNames maps agent ids to names, from c's GET /v1/agents.
+func agentNames(ctx context.Context, c *client.Client) (map[string]string, error) {
+	var out struct {
+		Agents []domain.Agent `json:"agents"`
+	}
+	if _, err := c.Do(ctx, "GET", "/v1/agents", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	m := map[string]string{"system": "system"}
+	for _, a := range out.Agents {
+		m[a.ID] = a.Name
+	}
+	return m, nil
+}
+
+// agentID finds the id of the agent named name (an id is accepted too).
+func agentID(names map[string]string, name string) (string, bool) {
+	for id, n := range names {
+		if n == name || id == name {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// nameOr returns the name of agent id, else the id.
+func nameOr(names map[string]string, id string) string {
+	if n := names[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 func runStatus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	_, r, err := c.parseReader(fs, args, 0, 0)
+	c.Register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
-	var out json.RawMessage
+	var out httpapi.ReaderStatus
 	if _, err := r.Do(ctx, "GET", "/v1/status", nil, nil, &out); err != nil {
 		return err
 	}
-	return printJSON(out)
+	w, rd := c.URLs()
+	if *asJSON {
+		return printJSON(struct {
+			httpapi.ReaderStatus
+			WriterURL string `json:"writer_url"`
+			ReaderURL string `json:"reader_url"`
+		}{out, w, rd})
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "writer\t%s\n", w)
+	fmt.Fprintf(tw, "reader\t%s\n", rd)
+	if out.WriterHead != nil {
+		fmt.Fprintf(tw, "writer head\t%d\n", *out.WriterHead)
+	} else {
+		fmt.Fprintf(tw, "writer head\tunknown (%s)\n", out.WriterError)
+	}
+	fmt.Fprintf(tw, "reader applied\t%d\n", out.Applied)
+	if out.Lag != nil {
+		fmt.Fprintf(tw, "lag\t%d\n", *out.Lag)
+	}
+	return tw.Flush()
 }
 
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	_, w, err := c.parseWriter(fs, args, 0, 0)
+	c.Register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	_, w, err := c.ParseWriter(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -220,8 +334,14 @@ func runVerify(ctx context.Context, args []string) error {
 	if _, err := w.Do(ctx, "GET", "/v1/verify", nil, nil, &out); err != nil {
 		return err
 	}
-	for _, h := range out.Damaged {
-		fmt.Printf("damaged content: %s\n", h)
+	if *asJSON {
+		if err := printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		for _, h := range out.Damaged {
+			fmt.Printf("damaged content: %s\n", h)
+		}
 	}
 	if len(out.Damaged) > 0 {
 		return fmt.Errorf("%d of %d content blobs do not match their hash", len(out.Damaged), out.BlobsChecked)
@@ -229,6 +349,8 @@ func runVerify(ctx context.Context, args []string) error {
 	if !out.OK {
 		return fmt.Errorf("hash chain broken after event %d: %s", out.Verified, out.Error)
 	}
-	fmt.Printf("hash chain intact: %d events; %d content blobs intact\n", out.Verified, out.BlobsChecked)
+	if !*asJSON {
+		fmt.Printf("hash chain intact: %d events; %d content blobs intact\n", out.Verified, out.BlobsChecked)
+	}
 	return nil
 }

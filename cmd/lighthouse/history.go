@@ -17,13 +17,13 @@ import (
 func runShow(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	path, point, _ := strings.Cut(pos[0], "@")
-	r, err := c.reader()
+	r, err := c.Reader()
 	if err != nil {
 		return err
 	}
@@ -38,10 +38,11 @@ func runShow(ctx context.Context, args []string) error {
 func runDiff(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	path := fs.String("path", "", "only below this path")
 	stat := fs.Bool("stat", false, "only list the changed paths")
-	pos, r, err := c.parseReader(fs, args, 1, 2)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, r, err := c.ParseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
@@ -57,12 +58,18 @@ func runDiff(ctx context.Context, args []string) error {
 	}
 	var out struct {
 		Changes []struct {
-			Path, Status, From, Patch string
-			Binary                    bool
+			Path   string `json:"path"`
+			Status string `json:"status"`
+			From   string `json:"from,omitempty"`
+			Patch  string `json:"patch,omitempty"`
+			Binary bool   `json:"binary,omitempty"`
 		} `json:"changes"`
 	}
 	if _, err := r.Do(ctx, "GET", "/v1/diff?"+q.Encode(), nil, nil, &out); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(out)
 	}
 	for _, ch := range out.Changes {
 		name := ch.Path
@@ -85,9 +92,9 @@ func runDiff(ctx context.Context, args []string) error {
 func runSnapshot(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	desc := fs.String("m", "", "description")
-	pos, w, err := c.parseWriter(fs, args, 1, 1)
+	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -104,10 +111,10 @@ func runSnapshot(ctx context.Context, args []string) error {
 func runRestore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	force := fs.Bool("force", false, "restore even over files on disk whose changes the log does not have yet (they are recorded first)")
 	logOnly := fs.Bool("log-only", false, "append the restoring events only; leave the files on disk alone")
-	pos, w, err := c.parseWriter(fs, args, 1, -1)
+	pos, w, err := c.ParseWriter(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
@@ -143,12 +150,13 @@ func runRestore(ctx context.Context, args []string) error {
 func runGrep(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("grep", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	literal := fs.Bool("F", false, "the pattern is a literal string")
 	ignoreCase := fs.Bool("i", false, "ignore case")
 	glob := fs.String("glob", "", "only files matching this glob")
 	limit := fs.Int("limit", 1000, "at most this many matches")
-	pos, r, err := c.parseReader(fs, args, 1, 2)
+	asJSON := fs.Bool("json", false, "print one JSON object per match")
+	pos, r, err := c.ParseReader(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
@@ -192,6 +200,12 @@ func runGrep(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "(stopped after %d matches)\n", found)
 		case !m.Done:
 			found++
+			if *asJSON {
+				if err := json.NewEncoder(os.Stdout).Encode(map[string]any{"path": m.Path, "line": m.Line, "text": m.Text}); err != nil {
+					return err
+				}
+				continue
+			}
 			fmt.Printf("%s:%d:%s\n", m.Path, m.Line, m.Text)
 		}
 	}

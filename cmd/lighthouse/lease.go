@@ -27,26 +27,26 @@ func runLease(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("lease "+args[0], flag.ContinueOnError)
 	var c connection
-	c.register(fs)
+	c.Register(fs)
 	switch args[0] {
 	case "add":
 		ttl := fs.Duration("ttl", 10*time.Minute, "how long the lease lasts unless the holder's hook calls renew it")
 		shared := fs.Bool("shared", false, "a shared lease: it coexists with other shared leases")
 		reason := fs.String("m", "", "why you hold the paths; shown to the agents your lease blocks")
 		session := fs.String("session", config.Env("LIGHTHOUSE_SESSION_ID", ""), "the session the lease belongs to (env LIGHTHOUSE_SESSION_ID; default: your latest session)")
-		pos, w, err := c.parseWriter(fs, args[1:], 1, -1)
+		pos, w, err := c.ParseWriter(fs, args[1:], 1, -1)
 		if err != nil {
 			return err
 		}
 		return leaseAdd(ctx, w, os.Stdout, pos, *ttl, *shared, *reason, *session)
 	case "list":
-		_, r, err := c.parseReader(fs, args[1:], 0, 0)
+		_, r, err := c.ParseReader(fs, args[1:], 0, 0)
 		if err != nil {
 			return err
 		}
-		return leaseList(ctx, r, c.writerHead(ctx), os.Stdout)
+		return leaseList(ctx, r, c.WriterHead(ctx), os.Stdout)
 	case "release":
-		pos, w, err := c.parseWriter(fs, args[1:], 1, -1)
+		pos, w, err := c.ParseWriter(fs, args[1:], 1, -1)
 		if err != nil {
 			return err
 		}
@@ -133,12 +133,12 @@ func leaseRelease(ctx context.Context, w *client.Client, out io.Writer, id strin
 func runSessions(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
 	var c connection
-	c.register(fs)
-	_, r, err := c.parseReader(fs, args, 0, 0)
+	c.Register(fs)
+	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
-	return sessionsList(ctx, r, c.writerHead(ctx), os.Stdout)
+	return sessionsList(ctx, r, c.WriterHead(ctx), os.Stdout)
 }
 
 // sessionsList prints the active sessions the reader knows once it has

@@ -92,7 +92,7 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 	root := fs.String("root", "", "the project root (default: the one the running writer guards)")
 	home := fs.String("home", os.Getenv("HOME"), "the agent's home directory")
 	var conn connection
-	conn.register(fs)
+	conn.Register(fs)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 			ProjectRoot string   `json:"project_root"`
 			Protected   []string `json:"protected"`
 		}
-		w, err := conn.writer()
+		w, err := conn.Writer()
 		if err == nil {
 			_, err = w.Do(ctx, http.MethodGet, "/v1/policy", nil, nil, &st)
 		}

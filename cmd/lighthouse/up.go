@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
@@ -29,6 +29,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.BusURL, "bus-url", config.Env("LIGHTHOUSE_BUS_URL", ""), "external NATS JetStream URL, or a comma-separated list of a cluster's servers, instead of the embedded broker (env LIGHTHOUSE_BUS_URL)")
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
+	notifyURL := fs.String("notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -60,12 +61,22 @@ func runUp(ctx context.Context, args []string) error {
 	if err := guardInsideProject(os.Stderr, root, cfg.Data, cfg.Mount); err != nil {
 		return err
 	}
+	ports := []portCheck{{"writer", "--writer-addr", cfg.WriterAddr}, {"reader", "--reader-addr", cfg.ReaderAddr}}
+	if cfg.BusURL == "" {
+		ports = append(ports, portCheck{"embedded bus", "--bus-addr", cfg.BusAddr})
+	}
+	if err := checkPorts(ports); err != nil {
+		return err
+	}
+	if *notifyURL != "" {
+		cfg.WriterArgs = append(cfg.WriterArgs, "--notify-url", *notifyURL)
+	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  data    %s\n  admin token in %s\n",
-		root, sys.WriterURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
+	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  console %s/console/ (sign in with a token)\n  data    %s\n  admin token in %s\n",
+		root, sys.WriterURL, sys.ReaderURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
 	switch {
 	case sys.Fuser != nil:
 		fmt.Fprintf(os.Stderr, "  mount   %s\n", cfg.Mount)
@@ -90,6 +101,28 @@ func runUp(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s exited unexpectedly (%v); stopped the rest", exited.Name, exited.Err())
 	}
 	return stopErr
+}
+
+// portCheck is one address `up` listens on.
+type portCheck struct{ what, flag, addr string }
+
+// checkPorts fails, naming the address and the flag that moves it, when
+// one of the addresses is already taken.
+func checkPorts(ports []portCheck) error {
+	for _, p := range ports {
+		if p.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("the %s's address %s is already in use (another `lighthouse up`?); stop it or choose another with %s: %w", p.what, p.addr, p.flag, err)
+			}
+			return fmt.Errorf("the %s cannot listen on %s (%s): %w", p.what, p.addr, p.flag, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 func fuserDone(sys *supervisor.System) <-chan struct{} {
@@ -119,44 +152,7 @@ func guardInsideProject(w io.Writer, root string, paths ...string) error {
 	if len(ignore) == 0 {
 		return nil
 	}
-	return addToGitignore(filepath.Join(root, ".gitignore"), ignore)
-}
-
-// addToGitignore appends the patterns the file does not list yet.
-func addToGitignore(file string, patterns []string) error {
-	raw, err := os.ReadFile(file)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", file, err)
-	}
-	have := map[string]bool{}
-	for _, l := range strings.Split(string(raw), "\n") {
-		have[strings.TrimSpace(l)] = true
-	}
-	var add strings.Builder
-	for _, p := range patterns {
-		if !have[p] && !have[strings.TrimSuffix(p, "/")] {
-			add.WriteString(p + "\n")
-		}
-	}
-	if add.Len() == 0 {
-		return nil
-	}
-	prefix := ""
-	if len(raw) > 0 && !strings.HasSuffix(string(raw), "\n") {
-		prefix = "\n"
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("update %s: %w", file, err)
-	}
-	_, err = f.WriteString(prefix + "# Lighthouse's own data (tokens, store, mount)\n" + add.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("update %s: %w", file, err)
-	}
-	return nil
+	return config.AddToGitignore(filepath.Join(root, ".gitignore"), ignore)
 }
 
 func watcherDone(sys *supervisor.System) <-chan struct{} {

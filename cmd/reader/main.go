@@ -6,12 +6,14 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/infra/console"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/replica"
@@ -79,7 +81,15 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Failure:  r.Failure,
 		Metrics:  httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 	}
-	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
+	// The web console lives beside the API: it reads through the API in
+	// process and acts through the writer's API, with the person's token.
+	apiHandler := api.Handler()
+	con := &console.Server{WriterURL: r.Writer.BaseURL, Reader: apiHandler, Log: log.With("component", "console")}
+	mux := http.NewServeMux()
+	mux.Handle("/console", con.Handler())
+	mux.Handle("/console/", con.Handler())
+	mux.Handle("/", apiHandler)
+	err = httpapi.Serve(ctx, log, mux, httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.Data, "reader.addr")})
 	cancel(nil)
 	<-followDone
 	if err == nil && parent.Err() == nil {

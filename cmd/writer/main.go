@@ -23,6 +23,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
+	"github.com/lighthouse-ai/lighthouse/infra/notify"
 	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -45,6 +46,8 @@ type settings struct {
 	maxConns     int
 	minFree      uint64
 	bodyIdle     time.Duration
+	notifyURL    string // webhook for review notifications
+	consoleURL   string // the console, linked from notifications
 }
 
 func main() {
@@ -65,6 +68,8 @@ func main() {
 	fs.Uint64Var(&s.minFree, "min-free", 64<<20, "bytes the data disk keeps free: appends past it answer 507 insufficient_storage; 0 disables")
 	fs.IntVar(&s.maxConns, "max-conns", httpapi.DefaultMaxConns, "concurrent HTTP connections accepted; more wait")
 	fs.DurationVar(&s.bodyIdle, "body-timeout", httpapi.DefaultBodyIdle, "how long a request body may stop arriving before the request fails (408)")
+	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
+	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; default: the reader's in DATA/reader)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
@@ -134,6 +139,32 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		return fmt.Errorf("load lease expiries: %w", err)
 	}
 	metrics.NewCoordination(reg, func() int { return len(reviews.List(domain.ReviewPending)) }, func() int { return len(leases.List("")) })
+	if s.notifyURL != "" {
+		console := func() string {
+			if s.consoleURL != "" {
+				return s.consoleURL
+			}
+			// The reader serves the console; `up` runs it in DATA/reader.
+			if u := config.AddrURL(filepath.Join(s.data, "reader", "reader.addr")); u != "" {
+				return u + "/console"
+			}
+			return ""
+		}
+		n := notify.New(notify.Config{URL: s.notifyURL, ConsoleURL: console, Log: log.With("component", "notify"), Name: func(id string) string {
+			for _, a := range agents.List() {
+				if a.ID == id {
+					return a.Name
+				}
+			}
+			return id
+		}})
+		if err := store.ReplayStreams("review:", n.Seen); err != nil {
+			return fmt.Errorf("load reviews for notifications: %w", err)
+		}
+		events.Observe(n)
+		go n.Run(ctx)
+		log.Info("notifying", "url", s.notifyURL)
+	}
 	register := command.NewRegisterAgentHandler(events)
 	if err := bootstrap(ctx, s.data, agents, register, log); err != nil {
 		return err
@@ -210,6 +241,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			View:    reviews,
 			Learned: learned,
 			Metrics: metrics.NewGate(reg),
+			Agents:  agents,
 			Policy: func() httpapi.PolicyStatus {
 				st := watcher.Status()
 				return httpapi.PolicyStatus{Revision: st.Revision, ShadowRevision: st.ShadowRevision, Source: st.Source, LoadedAt: st.LoadedAt, LastError: st.LastError, ProjectRoot: root, Protected: protected}

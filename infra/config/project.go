@@ -112,3 +112,41 @@ func AddrURL(addrFile string) string {
 	}
 	return "http://" + addr
 }
+
+// AddToGitignore appends to the .gitignore file the patterns it does not
+// list yet, under a comment naming Lighthouse, creating the file if needed.
+func AddToGitignore(file string, patterns []string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	var add strings.Builder
+	for _, p := range patterns {
+		if !have[p] && !have[strings.TrimSuffix(p, "/")] {
+			add.WriteString(p + "\n")
+		}
+	}
+	if add.Len() == 0 {
+		return nil
+	}
+	prefix := ""
+	if len(raw) > 0 && !strings.HasSuffix(string(raw), "\n") {
+		prefix = "\n"
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", file, err)
+	}
+	_, err = f.WriteString(prefix + "# Lighthouse's own data (tokens, store, mount)\n" + add.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("update %s: %w", file, err)
+	}
+	return nil
+}

@@ -27,6 +27,8 @@ type Gate struct {
 	Policy   func() PolicyStatus
 	// Metrics, if set, counts decisions and times them.
 	Metrics *metrics.Gate
+	// Agents names the agents in answers (nil: ids only).
+	Agents interface{ List() []domain.Agent }
 }
 
 // PolicyStatus describes the policies in force.
@@ -57,8 +59,16 @@ func (g *Gate) routes(v1 *echo.Group) {
 	v1.GET("/reviews/:id", g.get)
 	v1.POST("/reviews/:id/approve", func(c echo.Context) error { return g.vote(c, true) })
 	v1.POST("/reviews/:id/deny", func(c echo.Context) error { return g.vote(c, false) })
+	v1.POST("/reviews/:id/abandon", g.abandon)
 	v1.GET("/learned", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"learned": g.Learned.List()})
+		names := g.names()
+		list := g.Learned.List()
+		out := make([]map[string]any, 0, len(list))
+		for _, l := range list {
+			out = append(out, map[string]any{"learned_id": l.LearnedID, "shape": l.Shape, "decision": l.Decision, "review_id": l.ReviewID,
+				"tool": l.Tool, "example": l.Example, "by": l.By, "by_names": namesOf(names, l.By), "reason": l.Reason, "seq": l.Seq, "time": l.Time})
+		}
+		return c.JSON(http.StatusOK, map[string]any{"learned": out})
 	})
 	v1.DELETE("/learned/:id", g.revoke)
 	v1.GET("/policy", func(c echo.Context) error { return c.JSON(http.StatusOK, g.Policy()) })
@@ -115,11 +125,17 @@ func (g *Gate) list(c echo.Context) error {
 	}
 	status := c.QueryParam("status")
 	switch status {
-	case "", domain.ReviewPending, domain.ReviewApproved, domain.ReviewDenied, domain.ReviewExpired:
+	case "", domain.ReviewPending, domain.ReviewApproved, domain.ReviewDenied, domain.ReviewExpired, domain.ReviewAbandoned:
 	default:
-		return badRequest("status", "status_invalid", "status must be pending, approved, denied or expired")
+		return badRequest("status", "status_invalid", "status must be pending, approved, denied, expired or abandoned")
 	}
-	return c.JSON(http.StatusOK, map[string]any{"reviews": g.View.List(status)})
+	names := g.names()
+	list := g.View.List(status)
+	out := make([]map[string]any, 0, len(list))
+	for _, v := range list {
+		out = append(out, reviewJSON(v, names))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reviews": out})
 }
 
 // get answers a review, long-polling with ?wait= until it is decided.
@@ -144,11 +160,60 @@ func (g *Gate) get(c echo.Context) error {
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, reviewJSON(v))
+	return c.JSON(http.StatusOK, reviewJSON(v, g.names()))
+}
+
+// names maps agent ids to names.
+func (g *Gate) names() map[string]string {
+	m := map[string]string{}
+	if g.Agents == nil {
+		return m
+	}
+	for _, a := range g.Agents.List() {
+		m[a.ID] = a.Name
+	}
+	return m
+}
+
+// deciders returns the names of the agents that can decide reviews.
+func (g *Gate) deciders() []string {
+	out := []string{}
+	if g.Agents == nil {
+		return out
+	}
+	for _, a := range g.Agents.List() {
+		if a.Role == domain.RoleReviewer || a.Role == domain.RoleAdmin {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// abandon closes a review its requester stopped waiting for.
+func (g *Gate) abandon(c echo.Context) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if c.Request().ContentLength > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	res, err := g.Reviews.Abandon(c.Request().Context(), agentOf(c), c.Param("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	v, _ := g.View.Get(c.Param("id"))
+	out := reviewJSON(v, g.names())
+	out["seq"] = res.LastSeq
+	out["deciders"] = g.deciders()
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
+	return c.JSON(http.StatusOK, out)
 }
 
 // reviewJSON is a review as the API shows it; "reason" is the decision's.
-func reviewJSON(v projections.ReviewView) map[string]any {
+// Agents appear by id and, from names, by name.
+func reviewJSON(v projections.ReviewView, names map[string]string) map[string]any {
 	reason := v.Reason
 	if v.Status == domain.ReviewPending {
 		reason = v.ReviewRequested.Reason
@@ -156,7 +221,29 @@ func reviewJSON(v projections.ReviewView) map[string]any {
 	return map[string]any{"id": v.ReviewID, "status": v.Status, "reason": reason, "decided_by": v.DecidedBy,
 		"approvers": v.Approvers, "approvals_required": v.Approvals, "tool": v.Tool, "input": v.Input, "rule": v.Rule,
 		"requester_id": v.RequesterID, "shape": v.Shape, "deadline": v.Deadline, "requested_at": v.RequestedAt,
-		"escalation_reason": v.ReviewRequested.Reason}
+		"escalation_reason": v.ReviewRequested.Reason, "requester": nameOf(names, v.RequesterID, v.Requester),
+		"decided_by_names": namesOf(names, v.DecidedBy), "approver_names": namesOf(names, v.Approvers),
+		"session_id": v.SessionID, "cwd": v.Cwd, "decision_id": v.DecisionID, "closed_at": v.ClosedAt,
+		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason}
+}
+
+// nameOf returns the name of agent id: from names, else fallback, else the id.
+func nameOf(names map[string]string, id, fallback string) string {
+	if n := names[id]; n != "" {
+		return n
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return id
+}
+
+func namesOf(names map[string]string, ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, nameOf(names, id, ""))
+	}
+	return out
 }
 
 type voteRequest struct {
@@ -177,7 +264,7 @@ func (g *Gate) vote(c echo.Context, approve bool) error {
 	}
 	v, _ := g.View.Get(c.Param("id"))
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
-	out := reviewJSON(v)
+	out := reviewJSON(v, g.names())
 	out["seq"] = res.LastSeq
 	return c.JSON(http.StatusOK, out)
 }

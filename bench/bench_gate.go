@@ -1,0 +1,684 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lighthouse-ai/lighthouse/command"
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
+	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
+	"github.com/lighthouse-ai/lighthouse/projections"
+)
+
+// The gate scenarios (issue 3): the decision in process, POST /v1/validate
+// under concurrent agents, and policy reloads under load.
+
+// benchProjectRoot is the project root of the in-process gate and of the
+// bench's writer (--project-root), and the cwd of every call.
+const benchProjectRoot = "/project"
+
+// benchGateMix describes which validate calls hit the decision cache: each
+// agent sends a new command every fourth call and repeats three others.
+const benchGateMix = "1 in 4 calls new → cache miss"
+
+// The gate scenarios' names, which the test looks for.
+const (
+	benchScGateMiss   = "gate in-process: Decide, cache miss (distinct Bash commands, shell parsing)"
+	benchScGateHit    = "gate in-process: Decide, cache hit (same input repeated)"
+	benchScReloadPoll = "gate: policy reload, file rewritten (writer polls every 1 s)"
+	benchScReloadHUP  = "gate: policy reload, file rewritten + SIGHUP"
+)
+
+func benchScGateHTTP(agents int) string {
+	return fmt.Sprintf("gate: POST /v1/validate, %d agents (%s)", agents, benchGateMix)
+}
+
+func benchScReload(agents int) string {
+	return fmt.Sprintf("gate: policy reload under load, %d agents validating", agents)
+}
+
+// benchNopLog is an EventLog that keeps nothing: Decide never appends.
+type benchNopLog struct{}
+
+func (benchNopLog) Append(context.Context, domain.AppendRequest) (domain.AppendResult, error) {
+	return domain.AppendResult{}, nil
+}
+
+func (benchNopLog) LastEvent(string) (domain.Event, bool, error) { return domain.Event{}, false, nil }
+
+// benchBashInput is a Bash tool_input as Claude Code sends it.
+func benchBashInput(cmd string) json.RawMessage {
+	raw, _ := json.Marshal(struct {
+		Command     string `json:"command"`
+		Description string `json:"description"`
+		Timeout     int    `json:"timeout"`
+	}{cmd, "Run the tests and show status", 120000})
+	return raw
+}
+
+// benchMissCommand is the i-th of an endless supply of distinct, realistic
+// (and allowed) Bash commands.
+func benchMissCommand(g, i int) string {
+	return fmt.Sprintf("go test ./pkg/%d/... -run TestCase%d && git status | grep -v foo%d", g, i, i)
+}
+
+// benchHitCommands are the commands an agent repeats.
+var benchHitCommands = []string{
+	"go test ./... && git status",
+	"go build ./... && go vet ./...",
+	"git diff --stat | tail -n 5",
+}
+
+// --- in process --------------------------------------------------------------
+
+// benchGateInProcess times ValidateHandler.Decide, the gate's pure part
+// (shell parsing and policy evaluation; no audit append), for calls that
+// miss and that hit the decision cache.
+func (b *benchRun) benchGateInProcess(ctx context.Context) error {
+	b.progress("gate in-process: Decide, %d cache misses and %d cache hits", b.p.GateMissCalls, b.p.GateHitCalls)
+	h := command.NewValidateHandler(benchNopLog{}, command.NewPolicyHolder(command.Policies{Enforced: policy.Default()}),
+		projections.NewLearned(), command.GateConfig{ProjectRoot: benchProjectRoot, Protected: []string{"/home/dev/.local/state/lighthouse"}, ReviewTimeout: time.Minute})
+	agent := domain.Agent{ID: "a", Name: "bench", Role: domain.RoleBuilder}
+	call := func(in json.RawMessage) command.ValidateCall {
+		return command.ValidateCall{Agent: agent, Tool: "Bash", Input: in, Cwd: benchProjectRoot, Home: "/home/dev"}
+	}
+	const warm = 500
+	n := b.p.GateMissCalls
+	// Built beforehand, so only Decide is timed.
+	inputs := make([]json.RawMessage, warm+n)
+	for i := range inputs {
+		inputs[i] = benchBashInput(benchMissCommand(i%50, i))
+	}
+	for _, in := range inputs[:warm] {
+		if _, _, err := h.Decide(call(in)); err != nil {
+			return err
+		}
+	}
+	if v, _, _ := h.Decide(call(inputs[0])); v.Decision != policy.Allow {
+		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("gate in-process: %q is decided %s (%s), not allow", benchMissCommand(0, 0), v.Decision, v.Rule))
+	}
+
+	miss := make([]time.Duration, 0, n)
+	for i, in := range inputs[warm:] {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c := call(in)
+		t := time.Now()
+		_, cached, err := h.Decide(c)
+		d := time.Since(t)
+		if err != nil {
+			return err
+		}
+		if cached {
+			return fmt.Errorf("gate in-process: distinct call %d was answered from the cache", i)
+		}
+		miss = append(miss, d)
+	}
+
+	hc := call(benchBashInput(benchHitCommands[0]))
+	if _, _, err := h.Decide(hc); err != nil {
+		return err
+	}
+	hit := make([]time.Duration, 0, b.p.GateHitCalls)
+	for i := range b.p.GateHitCalls {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := time.Now()
+		_, cached, err := h.Decide(hc)
+		d := time.Since(t)
+		if err != nil {
+			return err
+		}
+		if !cached {
+			return fmt.Errorf("gate in-process: repeated call %d missed the cache", i)
+		}
+		hit = append(hit, d)
+	}
+	// What one time.Now/time.Since pair adds to every sample.
+	const pairs = 100_000
+	t0 := time.Now()
+	var sink time.Duration
+	for range pairs {
+		t := time.Now()
+		sink += time.Since(t)
+	}
+	timer := time.Since(t0) / pairs
+	_ = sink
+
+	sm, sh := benchSummarise(miss), benchSummarise(hit)
+	b.gateMissP50 = us(sm.P50)
+	const scMiss = benchScGateMiss
+	b.rep.add(scMiss, "p50", us(sm.P50), "µs")
+	b.rep.add(scMiss, "p99", us(sm.P99), "µs")
+	b.rep.add(scMiss, "calls", float64(sm.N), "samples")
+	const scHit = benchScGateHit
+	b.rep.add(scHit, "p50", us(sh.P50), "µs")
+	b.rep.add(scHit, "p99", us(sh.P99), "µs")
+	b.rep.add(scHit, "calls", float64(sh.N), "samples")
+	b.rep.add(scHit, "timer overhead per sample (included)", us(timer), "µs")
+	b.rep.add(scHit, "miss p50 ÷ hit p50", ratio(us(sm.P50), us(sh.P50)), "×")
+	return nil
+}
+
+// --- agents ------------------------------------------------------------------
+
+// benchGateAgent is a registered builder and its token.
+type benchGateAgent struct {
+	ID, Name, Token string
+}
+
+// gateAgents makes sure at least n builder agents are registered (through
+// POST /v1/agents with the admin token) and returns the first n.
+func (b *benchRun) gateAgents(ctx context.Context, n int) ([]benchGateAgent, error) {
+	have := len(b.agents)
+	if have >= n {
+		return b.agents[:n], nil
+	}
+	b.progress("gate: registering %d builder agents", n-have)
+	add := make([]benchGateAgent, n-have)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(add) || ctx.Err() != nil {
+					return
+				}
+				name := fmt.Sprintf("bench-gate-%04d", have+i)
+				body, _ := json.Marshal(map[string]string{"name": name, "role": string(domain.RoleBuilder)})
+				var res struct {
+					Agent domain.Agent `json:"agent"`
+					Token string       `json:"token"`
+				}
+				if _, err := b.call(ctx, b.http, http.MethodPost, b.sys.WriterURL+"/v1/agents", body, &res); err != nil {
+					mu.Lock()
+					firstErr = cmpOr(firstErr, err)
+					mu.Unlock()
+					next.Store(int64(len(add)))
+					return
+				}
+				add[i] = benchGateAgent{ID: res.Agent.ID, Name: name, Token: res.Token}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("register agents: %w", firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.agents = append(b.agents, add...)
+	return b.agents[:n], nil
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// --- validate load -----------------------------------------------------------
+
+// benchValidateAnswer is the part of the validate answer the bench reads.
+type benchValidateAnswer struct {
+	Decision       string `json:"decision"`
+	PolicyRevision string `json:"policy_revision"`
+	Cached         bool   `json:"cached"`
+}
+
+// benchValidateBody is a PreToolUse payload as Claude Code's hook sends it
+// (testdata/claude-code/pre-bash.json), around a prepared tool_input.
+func benchValidateBody(session string, input json.RawMessage, toolUseID string) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(input) + 400)
+	buf.WriteString(`{"session_id":"`)
+	buf.WriteString(session)
+	buf.WriteString(`","transcript_path":"/home/dev/.claude/projects/-project/`)
+	buf.WriteString(session)
+	buf.WriteString(`.jsonl","cwd":"` + benchProjectRoot + `","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":`)
+	buf.Write(input)
+	buf.WriteString(`,"tool_use_id":"`)
+	buf.WriteString(toolUseID)
+	buf.WriteString(`"}`)
+	return buf.Bytes()
+}
+
+// validate POSTs one PreToolUse body as the agent; anything but a 200 with
+// a decision is an error.
+func (b *benchRun) validate(ctx context.Context, cl *http.Client, token string, body []byte) (benchValidateAnswer, error) {
+	var a benchValidateAnswer
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.sys.WriterURL+"/v1/validate", bytes.NewReader(body))
+	if err != nil {
+		return a, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.Do(req)
+	if err != nil {
+		return a, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return a, fmt.Errorf("POST /v1/validate: %d %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	err = json.NewDecoder(resp.Body).Decode(&a)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return a, fmt.Errorf("POST /v1/validate: decode answer: %w", err)
+	}
+	if a.Decision == "" {
+		return a, fmt.Errorf("POST /v1/validate: answer without a decision")
+	}
+	return a, nil
+}
+
+// benchGateLoad is one run of agents validating back to back, each over
+// its own kept-alive connection, until Stop is closed.
+type benchGateLoad struct {
+	Agents   []benchGateAgent
+	OnAnswer func(a benchValidateAnswer, at time.Time) // optional; called concurrently
+	Ready    chan struct{}                             // closed when the timed part starts
+	Stop     chan struct{}
+
+	Start, End time.Time
+	lats       [][]time.Duration
+	failed     atomic.Int64
+	cached     atomic.Int64
+	notAllow   atomic.Int64
+	firstErr   atomic.Value
+	firstOther atomic.Value
+}
+
+func newBenchGateLoad(agents []benchGateAgent) *benchGateLoad {
+	return &benchGateLoad{Agents: agents, Ready: make(chan struct{}), Stop: make(chan struct{})}
+}
+
+// run blocks until Stop is closed (or ctx ends) and every worker is done.
+// Each worker first sends one untimed call (a repeated command, which
+// opens its connection), then cycles: a new command, then the three
+// repeated ones.
+func (l *benchGateLoad) run(ctx context.Context, b *benchRun) {
+	c := len(l.Agents)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = c + 16
+	tr.MaxIdleConnsPerHost = c + 16
+	cl := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	defer tr.CloseIdleConnections()
+	l.lats = make([][]time.Duration, c)
+	var wg, ready sync.WaitGroup
+	startCh := make(chan struct{})
+	ready.Add(c)
+	wg.Add(c)
+	for g, ag := range l.Agents {
+		go func() {
+			defer wg.Done()
+			session := fmt.Sprintf("5b1c2d7e-0a3f-4c55-9e1d-%012d", g)
+			hits := make([]json.RawMessage, len(benchHitCommands))
+			for k, cmd := range benchHitCommands {
+				hits[k] = benchBashInput(cmd)
+			}
+			seq := 0
+			body := func() []byte {
+				seq++
+				var in json.RawMessage
+				if k := seq % 4; k == 0 {
+					in = benchBashInput(benchMissCommand(g, seq))
+				} else {
+					in = hits[k-1]
+				}
+				return benchValidateBody(session, in, "toolu_bench_"+strconv.Itoa(g)+"_"+strconv.Itoa(seq))
+			}
+			if _, err := b.validate(ctx, cl, ag.Token, body()); err != nil {
+				l.fail(err)
+			}
+			ready.Done()
+			<-startCh
+			lat := make([]time.Duration, 0, 1024)
+			for ctx.Err() == nil {
+				select {
+				case <-l.Stop:
+					l.lats[g] = lat
+					return
+				default:
+				}
+				req := body()
+				t := time.Now()
+				a, err := b.validate(ctx, cl, ag.Token, req)
+				d := time.Since(t)
+				if err != nil {
+					l.fail(err)
+					_ = benchSleep(ctx, 10*time.Millisecond) // do not spin on a broken server
+					continue
+				}
+				at := t.Add(d)
+				lat = append(lat, d)
+				if a.Cached {
+					l.cached.Add(1)
+				}
+				if a.Decision != string(policy.Allow) {
+					l.notAllow.Add(1)
+					l.firstOther.CompareAndSwap(nil, a.Decision)
+				}
+				if l.OnAnswer != nil {
+					l.OnAnswer(a, at)
+				}
+			}
+			l.lats[g] = lat
+		}()
+	}
+	ready.Wait()
+	l.Start = time.Now()
+	close(startCh)
+	close(l.Ready)
+	wg.Wait()
+	l.End = time.Now()
+}
+
+func (l *benchGateLoad) fail(err error) {
+	l.failed.Add(1)
+	l.firstErr.CompareAndSwap(nil, err.Error())
+}
+
+// summary is the latencies of every successful timed call.
+func (l *benchGateLoad) summary() benchLatencies {
+	var all []time.Duration
+	for _, x := range l.lats {
+		all = append(all, x...)
+	}
+	return benchSummarise(all)
+}
+
+// warn records failures and unexpected decisions as warnings.
+func (l *benchGateLoad) warn(b *benchRun, sc string) {
+	if n := l.failed.Load(); n > 0 {
+		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("%s: %d requests failed, first: %v", sc, n, l.firstErr.Load()))
+	}
+	if n := l.notAllow.Load(); n > 0 {
+		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("%s: %d decisions were not allow (first: %v)", sc, n, l.firstOther.Load()))
+	}
+}
+
+// benchGateHTTP runs the validate load at each configured concurrency.
+func (b *benchRun) benchGateHTTP(ctx context.Context) error {
+	agents, err := b.gateAgents(ctx, slices.Max(b.p.GateLevels))
+	if err != nil {
+		return err
+	}
+	for _, c := range b.p.GateLevels {
+		if err := b.settle(ctx, 3*time.Minute); err != nil {
+			return err
+		}
+		b.progress("gate: POST /v1/validate, %d agents, %s", c, b.p.Gate)
+		l := newBenchGateLoad(agents[:c])
+		go func() {
+			select {
+			case <-l.Ready:
+				_ = benchSleep(ctx, b.p.Gate)
+			case <-ctx.Done():
+			}
+			close(l.Stop)
+		}()
+		l.run(ctx, b)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := l.summary()
+		if s.N == 0 {
+			return fmt.Errorf("no validate call succeeded with %d agents: %v", c, l.firstErr.Load())
+		}
+		sc := benchScGateHTTP(c)
+		rate := perSecond(s.N, l.End.Sub(l.Start))
+		if c == 64 {
+			b.gate64P99 = ms(s.P99)
+		}
+		b.rep.add(sc, "decisions/s", rate, "ops/s")
+		b.rep.add(sc, "p50", ms(s.P50), "ms")
+		b.rep.add(sc, "p99", ms(s.P99), "ms")
+		b.rep.add(sc, "p99.9", ms(s.P999), "ms")
+		b.rep.add(sc, "requests", float64(s.N), "requests")
+		b.rep.add(sc, "failed requests", float64(l.failed.Load()), "errors")
+		b.rep.add(sc, "answered from the decision cache", 100*float64(l.cached.Load())/float64(s.N), "%")
+		b.rep.add(sc, "p50 ÷ in-process miss p50", ratio(us(s.P50), b.gateMissP50), "×")
+		b.rep.add(sc, "p50 ÷ GET /healthz p50", ratio(us(s.P50), b.loopP50), "×")
+		l.warn(b, sc)
+	}
+	return nil
+}
+
+// --- policy reload under load ------------------------------------------------
+
+// benchPolicyYAML is a valid project policy whose only rule has the given id.
+func benchPolicyYAML(id string) []byte {
+	return fmt.Appendf(nil, "rules:\n  - id: %s\n    decision: allow\n    command: {program: %s}\n", id, id)
+}
+
+// benchStagePolicy writes the policy with rule id beside path, for a
+// rename over it (so the writer never reads a half-written file), and
+// returns the staged file and its revision.
+func benchStagePolicy(path, id string) (staged, revision string, err error) {
+	staged = path + ".next"
+	if err := os.WriteFile(staged, benchPolicyYAML(id), 0o644); err != nil {
+		return "", "", err
+	}
+	p, err := policyfile.Parse(staged)
+	if err != nil {
+		return "", "", err
+	}
+	return staged, p.Revision(), nil
+}
+
+// benchWritePolicy replaces the policy file atomically.
+func benchWritePolicy(path, id string) error {
+	staged, _, err := benchStagePolicy(path, id)
+	if err != nil {
+		return err
+	}
+	return os.Rename(staged, path)
+}
+
+// benchRevisionWatch records when a validate answer first carried the
+// revision waited for.
+type benchRevisionWatch struct {
+	mu     sync.Mutex
+	target string
+	seen   time.Time
+}
+
+func (w *benchRevisionWatch) expect(rev string) {
+	w.mu.Lock()
+	w.target, w.seen = rev, time.Time{}
+	w.mu.Unlock()
+}
+
+func (w *benchRevisionWatch) answer(a benchValidateAnswer, at time.Time) {
+	w.mu.Lock()
+	if a.PolicyRevision == w.target && (w.seen.IsZero() || at.Before(w.seen)) {
+		w.seen = at
+	}
+	w.mu.Unlock()
+}
+
+func (w *benchRevisionWatch) seenAt() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seen
+}
+
+// policyRevision is the revision GET /v1/policy shows.
+func (b *benchRun) policyRevision(ctx context.Context) (string, error) {
+	var st struct {
+		Revision  string `json:"revision"`
+		LastError string `json:"last_error"`
+	}
+	_, err := b.call(ctx, b.http, http.MethodGet, b.sys.WriterURL+"/v1/policy", nil, &st)
+	if err == nil && st.LastError != "" {
+		err = fmt.Errorf("the writer rejected the policy: %s", st.LastError)
+	}
+	return st.Revision, err
+}
+
+// benchGateReload rewrites the writer's policy file while agents validate
+// continuously: first leaving it to the writer's 1 s poll, then with a
+// SIGHUP right after each write. It times each reload until GET /v1/policy
+// and until a validate answer show the new revision, and counts the
+// requests that failed over the whole window.
+func (b *benchRun) benchGateReload(ctx context.Context) error {
+	if err := b.settle(ctx, 3*time.Minute); err != nil {
+		return err
+	}
+	agents, err := b.gateAgents(ctx, b.p.ReloadAgents)
+	if err != nil {
+		return err
+	}
+	b.progress("gate: policy reload under load, %d agents: %d reloads by file poll, %d by SIGHUP", len(agents), b.p.FileReloads, b.p.HUPReloads)
+	watch := &benchRevisionWatch{}
+	l := newBenchGateLoad(agents)
+	l.OnAnswer = watch.answer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.run(ctx, b)
+	}()
+	stopLoad := func() {
+		select {
+		case <-l.Stop:
+		default:
+			close(l.Stop)
+		}
+		<-done
+	}
+	defer stopLoad()
+	select {
+	case <-l.Ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	// reload writes a new policy (and signals the writer when hup), then
+	// waits until GET /v1/policy, and a validate answer, show it.
+	reloads := 0
+	reload := func(hup bool) (toStatus, toAnswer time.Duration, err error) {
+		reloads++
+		id := fmt.Sprintf("bench-reload-%d", reloads)
+		staged, rev, err := benchStagePolicy(b.policyPath, id)
+		if err != nil {
+			return 0, 0, err
+		}
+		watch.expect(rev)
+		if err := os.Rename(staged, b.policyPath); err != nil {
+			return 0, 0, err
+		}
+		written := time.Now()
+		if hup {
+			if err := syscall.Kill(b.sys.Writer.Pid(), syscall.SIGHUP); err != nil {
+				return 0, 0, fmt.Errorf("SIGHUP the writer: %w", err)
+			}
+		}
+		deadline := written.Add(10 * time.Second)
+		for toStatus == 0 || toAnswer == 0 {
+			if toStatus == 0 {
+				got, err := b.policyRevision(ctx)
+				if err != nil {
+					return 0, 0, err
+				}
+				if got == rev {
+					toStatus = time.Since(written)
+				}
+			}
+			if toAnswer == 0 {
+				if at := watch.seenAt(); !at.IsZero() {
+					toAnswer = max(at.Sub(written), 0)
+				}
+			}
+			if time.Now().After(deadline) {
+				return 0, 0, fmt.Errorf("policy %s (revision %s) not in force %s after the write: %w", id, rev, deadline.Sub(written), errBenchTimeout)
+			}
+			if err := benchSleep(ctx, 5*time.Millisecond); err != nil {
+				return 0, 0, err
+			}
+		}
+		return toStatus, toAnswer, nil
+	}
+
+	var pollStatus, pollAnswer, hupStatus, hupAnswer []time.Duration
+	for range b.p.FileReloads {
+		// A random pause, so the writes fall anywhere in the writer's poll period.
+		if err := benchSleep(ctx, 100*time.Millisecond+rand.N(time.Second)); err != nil {
+			return err
+		}
+		s, a, err := reload(false)
+		if err != nil {
+			return err
+		}
+		pollStatus, pollAnswer = append(pollStatus, s), append(pollAnswer, a)
+	}
+	for range b.p.HUPReloads {
+		if err := benchSleep(ctx, 100*time.Millisecond+rand.N(200*time.Millisecond)); err != nil {
+			return err
+		}
+		s, a, err := reload(true)
+		if err != nil {
+			return err
+		}
+		hupStatus, hupAnswer = append(hupStatus, s), append(hupAnswer, a)
+	}
+	if err := benchSleep(ctx, 100*time.Millisecond); err != nil {
+		return err
+	}
+	stopLoad()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	lat := l.summary()
+	sc := benchScReload(len(agents))
+	b.rep.add(sc, "failed requests during the window", float64(l.failed.Load()), "errors")
+	b.rep.add(sc, "requests during the window", float64(lat.N), "requests")
+	b.rep.add(sc, "validate p50 during the window", ms(lat.P50), "ms")
+	b.rep.add(sc, "validate p99 during the window", ms(lat.P99), "ms")
+	if b.gate64P99 > 0 && len(agents) == 64 {
+		b.rep.add(sc, "p99 ÷ steady 64-agent p99", ratio(ms(lat.P99), b.gate64P99), "×")
+	}
+	l.warn(b, sc)
+	for _, m := range []struct {
+		sc, what       string
+		status, answer []time.Duration
+	}{
+		{benchScReloadPoll, "write", pollStatus, pollAnswer},
+		{benchScReloadHUP, "SIGHUP", hupStatus, hupAnswer},
+	} {
+		n := len(m.status)
+		s, a := benchSummarise(m.status), benchSummarise(m.answer)
+		b.rep.add(m.sc, m.what+" → GET /v1/policy shows it, median", ms(s.P50), "ms")
+		b.rep.add(m.sc, m.what+" → GET /v1/policy shows it, max", ms(s.Max), "ms")
+		b.rep.add(m.sc, m.what+" → a validate answer carries it, median", ms(a.P50), "ms")
+		b.rep.add(m.sc, m.what+" → a validate answer carries it, max", ms(a.Max), "ms")
+		b.rep.add(m.sc, "reloads", float64(n), "samples")
+	}
+	return nil
+}
