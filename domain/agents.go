@@ -11,6 +11,9 @@ const (
 const (
 	AgentAdmin   = "admin"
 	AgentService = "lighthouse-service"
+	// AgentWatcher records what anything but an agent's tool call changes
+	// in the working tree: the baseline import, a person's editor, a build.
+	AgentWatcher = "lighthouse-watcher"
 )
 
 // AgentStreamID is the stream of one agent's identity events, keyed by its

@@ -249,6 +249,7 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 	bin := copyBinary(t)
 	project := filepath.Join(t.TempDir(), "my shop")
 	writeProjectFile(t, project, "go.mod", "module shop\n")
+	writeProjectFile(t, project, "Makefile", "test:\n\tgo test ./...\n")
 	g := upProject(t, bin, project)
 	if !strings.Contains(g.out.String(), "project "+g.project) {
 		t.Fatalf("up does not say which project it guards:\n%s", g.out.String())
@@ -293,6 +294,8 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		reasonIn string
 	}{
 		{"tests run", "Bash", map[string]any{"command": "go test ./..."}, false, ""},
+		// The Makefile came with the baseline import: no agent changed it.
+		{"make on the imported Makefile", "Bash", map[string]any{"command": "make test"}, false, ""},
 		{"recursive delete inside the project", "Bash", map[string]any{"command": "rm -rf internal/cart"}, false, ""},
 		{"write in the project", "Write", map[string]any{"file_path": filepath.Join(g.project, "main.go"), "content": "package main\n"}, false, ""},
 		{"edit in a Claude Code worktree", "Edit", map[string]any{"file_path": filepath.Join(g.project, ".claude", "worktrees", "w1", "main.go"), "old_string": "a", "new_string": "b"}, false, ""},

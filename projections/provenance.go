@@ -11,8 +11,10 @@ import (
 // Provenance is the writer's view of who last changed each project file,
 // for the gate: it implements policy.Provenance. It learns from file events
 // (the agent that appended them) and agent events (their names and roles).
-// People hold the admin and reviewer roles, so their changes are the
-// baseline; every other writer is an agent. It is safe for concurrent use.
+// People hold the admin and reviewer roles, and the watcher records the
+// baseline import and every change no agent's tool call made (a person's
+// editor, a build), so their changes are the baseline; every other writer
+// is an agent. It is safe for concurrent use.
 type Provenance struct {
 	mu     sync.RWMutex
 	agents map[string]domain.Agent // by id
@@ -61,7 +63,7 @@ func (p *Provenance) change(path string, fc fileChange) policy.Change {
 	c := policy.Change{Path: path, Kind: policy.ChangedByAgent, Agent: fc.agentID, Seq: fc.seq}
 	if ag, ok := p.agents[fc.agentID]; ok {
 		c.Agent = ag.Name
-		if ag.Role == domain.RoleAdmin || ag.Role == domain.RoleReviewer {
+		if ag.Role == domain.RoleAdmin || ag.Role == domain.RoleReviewer || ag.Name == domain.AgentWatcher {
 			c.Kind = policy.ChangedByHuman
 		}
 	}

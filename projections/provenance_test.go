@@ -45,6 +45,8 @@ func TestProvenance(t *testing.T) {
 		apply("a1", d) // 10, 11: an agent moved a human's script
 	}
 	apply("ghost", w("x.sh", "x")) // 12: an unknown writer counts as an agent
+	apply("sys", reg("w1", domain.AgentWatcher, domain.RoleBuilder))
+	apply("w1", w("build.sh", "x")) // 14: the baseline import or a person's editor
 
 	tests := []struct {
 		path string
@@ -52,6 +54,7 @@ func TestProvenance(t *testing.T) {
 		want policy.Change
 	}{
 		{"Makefile", true, policy.Change{Path: "Makefile", Kind: policy.ChangedByHuman, Agent: "alice", Seq: 3}},
+		{"build.sh", true, policy.Change{Path: "build.sh", Kind: policy.ChangedByHuman, Agent: domain.AgentWatcher, Seq: 14}},
 		{"scripts/run.sh", true, policy.Change{Path: "scripts/run.sh", Kind: policy.ChangedByAgent, Agent: "builder-2", Seq: 4}},
 		{"old.sh", false, policy.Change{}},
 		{"scripts/ci.sh", false, policy.Change{}},

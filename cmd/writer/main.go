@@ -268,7 +268,7 @@ func bootstrap(ctx context.Context, data string, agents *projections.Agents, reg
 	}{
 		{"admin", "admin.token", domain.RoleAdmin},
 		{"lighthouse-service", "service.token", domain.RoleObserver},
-		{"lighthouse-watcher", "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
+		{domain.AgentWatcher, "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
 	} {
 		if _, ok := agents.ByName(a.name); ok {
 			continue
