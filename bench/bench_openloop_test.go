@@ -13,6 +13,9 @@ import (
 type benchFakeClock struct {
 	mu  sync.Mutex
 	now time.Time
+	// rings is closed once the clock reaches alarm (if set).
+	alarm time.Time
+	rings chan struct{}
 }
 
 func (c *benchFakeClock) Now() time.Time {
@@ -27,6 +30,10 @@ func (c *benchFakeClock) SleepUntil(ctx context.Context, t time.Time) error {
 	if t.After(c.now) {
 		c.now = t
 	}
+	if c.rings != nil && !c.now.Before(c.alarm) {
+		close(c.rings)
+		c.rings = nil
+	}
 	return ctx.Err()
 }
 
@@ -34,7 +41,9 @@ func (c *benchFakeClock) SleepUntil(ctx context.Context, t time.Time) error {
 // answers one call at a time and stalls on the first call it takes until every call
 // has been sent. An open loop keeps sending through the stall, and the
 // stall shows in the latency of every later call, counted from its
-// scheduled send time; a closed loop would never send call 1 at all.
+// scheduled send time; a closed loop would never send call 1 at all. A cap
+// on the calls in flight changes nothing: calls wait for a slot in their
+// own goroutines, and the wait counts.
 func TestBenchOpenLoopStall(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -42,28 +51,30 @@ func TestBenchOpenLoopStall(t *testing.T) {
 		calls int
 		stall bool
 		fail  int // a call that fails, or -1
+		cap   int
 	}{
-		{"stall, 1000/s", 1000, 50, true, -1},
-		{"stall, 4000/s", 4000, 200, true, -1},
-		{"no stall", 1000, 20, false, -1},
-		{"stall and a failure", 100, 10, true, 5},
+		{"stall, 1000/s", 1000, 50, true, -1, 0},
+		{"stall, 4000/s", 4000, 200, true, -1, 0},
+		{"stall, 4000/s, 3 in flight", 4000, 200, true, -1, 3},
+		{"stall, 1 in flight", 1000, 30, true, -1, 1},
+		{"no stall", 1000, 20, false, -1, 0},
+		{"stall and a failure", 100, 10, true, 5, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clock := &benchFakeClock{now: time.Unix(1_700_000_000, 0)}
-			start := clock.Now()
+			interval := time.Duration(float64(time.Second) / c.rate)
+			start := time.Unix(1_700_000_000, 0)
+			last := start.Add(time.Duration(c.calls-1) * interval)
+			// The stall lasts until the last call is due.
+			allSent := make(chan struct{})
+			clock := &benchFakeClock{now: start, alarm: last, rings: allSent}
 			var (
 				server  sync.Mutex // one call at a time
 				stalled bool       // the server stalls on the first call it takes
-				started atomic.Int64
-				allSent = make(chan struct{})
 			)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a safety net against a hang, not an assertion
 			defer cancel()
 			errFail := errors.New("refused")
 			send := func(ctx context.Context, i int) error {
-				if started.Add(1) == int64(c.calls) {
-					close(allSent)
-				}
 				server.Lock()
 				defer server.Unlock()
 				if c.stall && !stalled {
@@ -79,12 +90,10 @@ func TestBenchOpenLoopStall(t *testing.T) {
 				}
 				return nil
 			}
-			r := benchOpenLoop{Rate: c.rate, Calls: c.calls, Clock: clock, Send: send}.run(ctx)
+			r := benchOpenLoop{Rate: c.rate, Calls: c.calls, Clock: clock, MaxInFlight: c.cap, Send: send}.run(ctx)
 			if ctx.Err() != nil {
 				t.Fatalf("the scheduler waited on a stalled call: %v", ctx.Err())
 			}
-			interval := time.Duration(float64(time.Second) / c.rate)
-			last := start.Add(time.Duration(c.calls-1) * interval)
 			wantFailed := 0
 			if c.fail >= 0 {
 				wantFailed = 1
@@ -159,12 +168,17 @@ func TestBenchOpenLoopCancel(t *testing.T) {
 				sent.Add(1)
 				return nil
 			}}.run(ctx)
-			want := min(c.cancelAt, c.calls)
-			if got := int(sent.Load()); got != want {
-				t.Errorf("sent %d calls, want %d", got, want)
+			// Calls dispatched before the cancel may still be dropped (their
+			// goroutine sees the cancel first); none after it is sent.
+			due, sentN := min(c.cancelAt, c.calls), int(sent.Load())
+			if sentN > due {
+				t.Errorf("sent %d calls, want at most %d", sentN, due)
 			}
-			if r.Failed != c.calls-want || (r.Failed > 0) != errors.Is(r.FirstErr, context.Canceled) {
-				t.Errorf("failed %d (%v), want %d cancelled", r.Failed, r.FirstErr, c.calls-want)
+			if r.Failed != c.calls-sentN || (r.Failed > 0) != errors.Is(r.FirstErr, context.Canceled) {
+				t.Errorf("failed %d (%v), want %d cancelled", r.Failed, r.FirstErr, c.calls-sentN)
+			}
+			if c.cancelAt >= c.calls && sentN != c.calls {
+				t.Errorf("never cancelled, but sent %d of %d", sentN, c.calls)
 			}
 		})
 	}
