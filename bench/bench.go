@@ -70,6 +70,12 @@ type benchParams struct {
 	HistoryDiffSpan   int           `json:"history_diff_span_events"`
 	HistoryBuild      time.Duration `json:"-"`
 	HistoryBuildS     float64       `json:"history_build_budget_seconds"`
+
+	OpenLoop        time.Duration `json:"-"`
+	OpenLoopS       float64       `json:"open_loop_seconds_per_rate"`
+	OpenLoopRates   []int         `json:"open_loop_validate_rates"`
+	OpenLoopPutRate int           `json:"open_loop_put_rate"`
+	OpenLoopAgents  int           `json:"open_loop_agents"`
 }
 
 func benchParamsFor(quick bool) benchParams {
@@ -103,6 +109,11 @@ func benchParamsFor(quick bool) benchParams {
 		HistoryTreePoints: 20,
 		HistoryDiffSpan:   100_000,
 		HistoryBuild:      6 * time.Minute,
+
+		OpenLoop:        10 * time.Second,
+		OpenLoopRates:   []int{1000, 4000},
+		OpenLoopPutRate: 1000,
+		OpenLoopAgents:  1000,
 	}
 	if quick {
 		p.Baseline = 300 * time.Millisecond
@@ -125,9 +136,12 @@ func benchParamsFor(quick bool) benchParams {
 		p.HistoryTreePoints = 5
 		p.HistoryDiffSpan = 10_000
 		p.HistoryBuild = time.Minute
+		p.OpenLoop = 1500 * time.Millisecond
+		p.OpenLoopAgents = 200
 	}
 	p.BaselineS, p.AppendS, p.GateS = p.Baseline.Seconds(), p.Append.Seconds(), p.Gate.Seconds()
 	p.HistoryBuildS = p.HistoryBuild.Seconds()
+	p.OpenLoopS = p.OpenLoop.Seconds()
 	return p
 }
 
@@ -363,6 +377,7 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"catch-up", b.benchCatchUp},
 		{"appends", b.benchAppends},
 		{"lag", b.benchLag},
+		{"open loop", b.benchOpen},
 		{"gate: validate", b.benchGateHTTP},
 		{"gate: policy reload", b.benchGateReload},
 		{"FUSE", b.benchFUSE},

@@ -42,8 +42,10 @@ const (
 	benchScReloadHUP  = "gate: policy reload, file rewritten + SIGHUP"
 )
 
+// benchScGateHTTP names a validate saturation run: agents in a closed loop,
+// so its figure is throughput (its latency is agents ÷ throughput).
 func benchScGateHTTP(agents int) string {
-	return fmt.Sprintf("gate: POST /v1/validate, %d agents (%s)", agents, benchGateMix)
+	return fmt.Sprintf("saturation: POST /v1/validate, %d agents in a closed loop (%s)", agents, benchGateMix)
 }
 
 func benchScReload(agents int) string {

@@ -213,6 +213,15 @@ func (b *benchRun) benchLoopback(ctx context.Context) error {
 
 // --- durable appends ---------------------------------------------------------
 
+// benchScAppends names an append saturation run: c writers in a closed
+// loop, so its figure is throughput.
+func benchScAppends(c int) string {
+	if c == 1 {
+		return "saturation: appends, 1 writer in a closed loop"
+	}
+	return fmt.Sprintf("saturation: appends, %d writers in a closed loop", c)
+}
+
 func (b *benchRun) benchAppends(ctx context.Context) error {
 	for _, c := range b.p.Levels {
 		if err := b.settle(ctx, 3*time.Minute); err != nil {
@@ -298,10 +307,7 @@ func (b *benchRun) appendLevel(ctx context.Context, c int) error {
 	if s.N == 0 {
 		return fmt.Errorf("no append succeeded with %d writers: %v", c, firstErr.Load())
 	}
-	sc := fmt.Sprintf("appends, %d writers", c)
-	if c == 1 {
-		sc = "appends, 1 writer"
-	}
+	sc := benchScAppends(c)
 	ops := perSecond(s.N, elapsed)
 	b.rep.add(sc, "appends/s", ops, "ops/s")
 	b.rep.add(sc, "p50", ms(s.P50), "ms")

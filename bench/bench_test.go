@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestBenchQuick(t *testing.T) {
 	for _, sc := range []string{"baseline: 1 KiB append+fdatasync, 1 goroutine", "baseline: GET /healthz, 1 goroutine"} {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / ops/s")
 	}
-	for _, sc := range []string{"appends, 1 writer", "appends, 64 writers", "appends, 1000 writers"} {
+	for _, sc := range []string{benchScAppends(1), benchScAppends(64), benchScAppends(1000)} {
 		for _, f := range []string{"appends/s", "p50", "p99", "p99.9", "requests", "p50 ÷ fdatasync p50", "appends/s ÷ fdatasync ops/s"} {
 			want = append(want, sc+" / "+f)
 		}
@@ -129,6 +130,23 @@ func TestBenchQuick(t *testing.T) {
 	want = append(want, benchScCoord(loaded)+" / p50 ÷ p50 with no coordination")
 	// Figures that may legitimately be 0.
 	var zeroOK []string
+	// Open loop (issue 15).
+	openRates := append(slices.Clone(rep.Params.OpenLoopRates), rep.Params.OpenLoopPutRate)
+	for k, rate := range openRates {
+		scs := []string{benchScOpen(benchOpenHealthz, rate), benchScOpen(benchOpenValidate, rate)}
+		if k == len(openRates)-1 {
+			scs = []string{benchScOpen(benchOpenPut, rate)}
+		}
+		for _, sc := range scs {
+			for _, f := range []string{"p50", "p99", "p99.9", "max", "calls answered", "answered/s"} {
+				want = append(want, sc+" / "+f)
+			}
+			zeroOK = append(zeroOK, sc+" / failed calls", sc+" / dispatcher late by, at worst")
+			if sc != benchScOpen(benchOpenHealthz, rate) {
+				want = append(want, sc+" / p50 ÷ GET /healthz p50 (same rate)", sc+" / p99 ÷ GET /healthz p99 (same rate)")
+			}
+		}
+	}
 	for _, c := range rep.Params.GateLevels {
 		sc := benchScGateHTTP(c)
 		for _, f := range []string{"decisions/s", "p50", "p99", "p99.9", "requests", "p50 ÷ in-process miss p50", "p50 ÷ GET /healthz p50"} {

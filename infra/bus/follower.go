@@ -209,14 +209,39 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 	return nil
 }
 
+// backfillPage is one answer of Backfill.Events.
+type backfillPage struct {
+	events []domain.Event
+	head   uint64
+	err    error
+}
+
+// prefetch asks for a page in the background; the channel gets the answer.
+func (f *Follower) prefetch(ctx context.Context, from uint64, limit int) <-chan backfillPage {
+	ch := make(chan backfillPage, 1)
+	go func() {
+		events, head, err := f.Backfill.Events(ctx, from, limit)
+		ch <- backfillPage{events, head, err}
+	}()
+	return ch
+}
+
 // catchUp applies the writer's log until the projection reaches its head,
-// retrying while the writer is unreachable.
+// retrying while the writer is unreachable. While a page is checked and
+// applied, the next one is already being fetched (the request the next
+// round would make, from the page's own last event); it is used only if
+// the projection then stands where that request assumed, and goes through
+// every check a page fetched in the round itself goes through.
 func (f *Follower) catchUp(ctx context.Context) error {
 	page := f.PageSize
 	if page <= 0 {
 		page = 5000
 	}
 	backoff := 100 * time.Millisecond
+	var (
+		next     <-chan backfillPage // the page being prefetched, if any
+		nextFrom uint64              // what it was asked from
+	)
 	for {
 		pos, hash := f.Target.Position()
 		// Ask from the projection's own last event, to compare it with the
@@ -226,7 +251,21 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if pos > 0 {
 			from, limit = pos-1, page+1
 		}
-		events, head, err := f.Backfill.Events(ctx, from, limit)
+		var (
+			events []domain.Event
+			head   uint64
+			err    error
+		)
+		if next != nil && nextFrom == from && pos > 0 {
+			r := <-next
+			events, head, err = r.events, r.head, r.err
+		} else {
+			if next != nil {
+				<-next // stale: the projection is not where it was asked from
+			}
+			events, head, err = f.Backfill.Events(ctx, from, limit)
+		}
+		next = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -263,11 +302,18 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if err := verify(events, pos, hash); err != nil {
 			return fmt.Errorf("%w: %v", ErrChainBroken, err)
 		}
+		last := events[len(events)-1].Seq
+		if last < head {
+			next, nextFrom = f.prefetch(ctx, last-1, page+1), last-1
+		}
 		if err := f.Target.Apply(ctx, events); err != nil {
+			if next != nil {
+				<-next
+			}
 			return err
 		}
-		f.Metrics.AppliedEvents(len(events), events[len(events)-1].Seq, false)
-		if events[len(events)-1].Seq >= head {
+		f.Metrics.AppliedEvents(len(events), last, false)
+		if last >= head {
 			return nil
 		}
 	}

@@ -379,3 +379,45 @@ func testResubscribe(t *testing.T, failSecond bool, subs int) {
 		t.Fatal(err)
 	}
 }
+
+// TestFollowerCatchUpPrefetch: catch-up fetches the next page while it
+// applies one; every event is still applied once and in order (the target
+// panics otherwise), from a projection at 0 or part of the way, and no page
+// is fetched twice.
+func TestFollowerCatchUpPrefetch(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name            string
+		events, applied int
+		page            int
+		wantCalls       int
+	}{
+		{"from zero, pages of 1", 5, 0, 1, 5},
+		{"from zero, pages of 4", 30, 0, 4, 8},
+		{"part of the way, pages of 7", 50, 9, 7, 6},
+		{"one page", 3, 0, 10, 1},
+		{"at the head", 6, 6, 4, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			log := &fakeLog{}
+			log.append(t, c.events)
+			tgt := &target{}
+			if err := tgt.Apply(context.Background(), log.events[:c.applied]); err != nil {
+				t.Fatal(err)
+			}
+			f := &Follower{Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PageSize: c.page}
+			if err := f.catchUp(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if pos, hash := tgt.Position(); pos != uint64(c.events) || hash != log.events[c.events-1].Hash {
+				t.Fatalf("after catch-up at %d %.12s, want %d", pos, hash, c.events)
+			}
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			if log.calls != c.wantCalls {
+				t.Errorf("%d backfill calls, want %d", log.calls, c.wantCalls)
+			}
+		})
+	}
+}
