@@ -251,7 +251,7 @@ func initClaude(dir, pre, post string) (path string, changed bool, err error) {
 	wants := []want{{"PreToolUse", claudePreMatcher, pre, "pre", claudePreTimeout}}
 	if post != "" {
 		wants = append(wants, want{"PostToolUse", claudePostMatcher, post, "post", 0})
-		for _, kind := range []string{"session-start", "session-end"} { // SessionStart, SessionEnd (hook_session.go)
+		for _, kind := range []string{"session-start", "session-end", "prompt"} { // SessionStart, SessionEnd (hook_session.go), UserPromptSubmit (hook_messages.go)
 			wants = append(wants, want{sessionHookEvents[kind], "", sessionHookCommand(post, kind), kind, 0})
 		}
 	}
