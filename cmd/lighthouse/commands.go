@@ -10,6 +10,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/bench"
 	"github.com/lighthouse-ai/lighthouse/integrations/claudecode"
+	"github.com/lighthouse-ai/lighthouse/integrations/mcpserver"
 )
 
 // systemCommands start, check and administer the system.
@@ -46,6 +47,8 @@ the console, the data directory and the mount. Ctrl-C or SIGTERM stops it.`,
 		),
 		leaf(spec{use: "watch [DIR]", short: "record every change to the working tree (`up --project` runs it)", run: runWatch,
 			example: "  lighthouse watch --data DATA ."}),
+		leaf(spec{use: "mcp [--token-file F]", short: "serve the Model Context Protocol on stdio, as the agent LIGHTHOUSE_TOKEN names", run: mcpserver.Run,
+			example: "  LIGHTHOUSE_TOKEN=lh_... lighthouse mcp"}),
 		group("msg", "messages between agents and people", "", "  lighthouse msg send --to sec-1,role:reviewer -s 'check the cart' -m 'see src/cart'\n  lighthouse msg inbox --unread",
 			leaf(spec{use: "send --to R[,R...] [-s SUBJECT] [-m BODY] [--thread ID] [--reply-to ID] [--ack]", short: "send a message to agents by name, role:ROLE or capability:NAME", run: runMsg, prefix: []string{"send"},
 				example: "  lighthouse msg send --to capability:security -s 'review auth' -m 'src/auth changed'"}),
