@@ -127,7 +127,7 @@ func TestMCPServerOverStdio(t *testing.T) {
 		t.Fatalf("lease_paths: %v %s", err, leased)
 	}
 	callTool(t, ctx, b, "lease_paths", map[string]any{"paths": []string{"src/cart/cart.go"}}, true) // conflicts
-	callTool(t, ctx, b, "release_lease", map[string]any{"id": lease.ID}, true)                     // not b's
+	callTool(t, ctx, b, "release_lease", map[string]any{"id": lease.ID}, true)                      // not b's
 	callTool(t, ctx, a, "release_lease", map[string]any{"id": lease.ID}, false)
 
 	if out := callTool(t, ctx, a, "file_history", map[string]any{"path": "src/cart/cart.go"}, false); !strings.Contains(out, `"revisions"`) {
