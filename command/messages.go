@@ -199,8 +199,13 @@ type Delivery struct {
 // text, which points to `lighthouse msg inbox` for the rest. Each message
 // is delivered once, however many hooks ask at the same time.
 func (m *Messaging) Deliver(ctx context.Context, meta domain.Metadata, agent domain.Agent, maxBytes int) (Delivery, error) {
-	if maxBytes <= 0 || maxBytes > 64<<10 {
+	switch {
+	case maxBytes <= 0:
 		maxBytes = 4 << 10
+	case maxBytes < 1<<10:
+		maxBytes = 1 << 10 // room for the header and one cut message
+	case maxBytes > 64<<10:
+		maxBytes = 64 << 10
 	}
 	m.deliver.Lock()
 	defer m.deliver.Unlock()

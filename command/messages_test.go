@@ -1,11 +1,16 @@
 package command
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
 func TestResolveRecipients(t *testing.T) {
@@ -48,5 +53,65 @@ func TestResolveRecipients(t *testing.T) {
 		case !slices.Equal(names, c.want):
 			t.Errorf("%s: %v, want %v", c.name, names, c.want)
 		}
+	}
+}
+
+type agentList []domain.Agent
+
+func (l agentList) List() []domain.Agent { return l }
+
+// TestDeliverOnceAndBounded: concurrent deliveries show each message once,
+// each within the byte budget, pointing to the rest while some remain.
+func TestDeliverOnceAndBounded(t *testing.T) {
+	t.Parallel()
+	alice := domain.Agent{ID: "a", Name: "alice", Role: domain.RoleBuilder}
+	bob := domain.Agent{ID: "b", Name: "bob", Role: domain.RoleBuilder}
+	view := projections.NewMessages()
+	m := NewMessaging(NewObservedLog(&memLog{}, view), agentList{alice, bob}, view)
+	ctx := context.Background()
+	var ids []string
+	for i := range 12 {
+		s, err := m.Send(ctx, SendMessage{From: bob, To: []string{"alice"}, Subject: fmt.Sprint("m", i), Body: strings.Repeat("x", 900)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				d, err := m.Deliver(ctx, domain.Metadata{AgentID: alice.ID}, alice, 3000)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Context == "" {
+					return
+				}
+				if len(d.Context) > 3000+200 {
+					t.Errorf("delivery of %d bytes", len(d.Context))
+				}
+				if d.Remaining > 0 != strings.Contains(d.Context, "more unread") {
+					t.Errorf("remaining %d but pointer %v", d.Remaining, strings.Contains(d.Context, "more unread"))
+				}
+				mu.Lock()
+				for _, id := range d.Delivered {
+					seen[id]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("message %s delivered %d times", id, seen[id])
+		}
+	}
+	if d, _ := m.Deliver(ctx, domain.Metadata{}, bob, 0); d.Context != "" {
+		t.Errorf("bob got a delivery: %s", d.Context)
 	}
 }
