@@ -7,18 +7,22 @@ import (
 )
 
 // Register decides the events that create a new agent.
-func Register(id, name string, role domain.Role, tokenHash string) (domain.Draft, error) {
+func Register(id, name string, role domain.Role, caps []string, tokenHash string) (domain.Draft, error) {
 	if err := domain.ValidateAgentName("name", name); err != nil {
 		return domain.Draft{}, err
 	}
+	caps, err := domain.ParseCapabilities("capabilities", caps)
+	if err != nil {
+		return domain.Draft{}, err
+	}
 	return domain.Draft{StreamID: domain.AgentStreamID(name), Type: domain.TypeAgentRegistered, SchemaVersion: 1,
-		Payload: domain.AgentRegistered{AgentID: id, Name: name, Role: role, TokenHash: tokenHash}}, nil
+		Payload: domain.AgentRegistered{AgentID: id, Name: name, Role: role, TokenHash: tokenHash, Capabilities: caps}}, nil
 }
 
 // Rotate decides the event that gives agent a new token.
 func Rotate(agent domain.Agent, tokenHash string) domain.Draft {
 	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentRotated, SchemaVersion: 1,
-		Payload: domain.AgentRotated{AgentID: agent.ID, Name: agent.Name, Role: agent.Role, TokenHash: tokenHash}}
+		Payload: domain.AgentRotated{AgentID: agent.ID, Name: agent.Name, Role: agent.Role, TokenHash: tokenHash, Capabilities: agent.Capabilities}}
 }
 
 // Remove decides the event that ends an agent. The writer's own identities

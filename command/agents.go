@@ -18,6 +18,8 @@ type RegisterAgent struct {
 	Meta domain.Metadata
 	Name string
 	Role domain.Role
+	// Capabilities the agent declares.
+	Capabilities []string
 	// Token is the agent's bearer token; empty means generate one.
 	Token string
 }
@@ -50,7 +52,7 @@ func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (Re
 		}
 	}
 	id := uuid.NewString()
-	d, err := aggregates.Register(id, cmd.Name, cmd.Role, domain.HashToken(token))
+	d, err := aggregates.Register(id, cmd.Name, cmd.Role, cmd.Capabilities, domain.HashToken(token))
 	if err != nil {
 		return RegisteredAgent{}, err
 	}
@@ -66,7 +68,7 @@ func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (Re
 	if err != nil {
 		return RegisteredAgent{}, err
 	}
-	return RegisteredAgent{Agent: domain.Agent{ID: id, Name: cmd.Name, Role: cmd.Role}, Token: token, Result: res}, nil
+	return RegisteredAgent{Agent: domain.Agent{ID: id, Name: cmd.Name, Role: cmd.Role, Capabilities: d.Payload.(domain.AgentRegistered).Capabilities}, Token: token, Result: res}, nil
 }
 
 // NewToken returns a random bearer token with 256 bits of entropy.

@@ -32,6 +32,44 @@ type Agent struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role Role   `json:"role"`
+	// Capabilities name what the agent is expert in (security, …); messages
+	// and tasks can be addressed to a capability.
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// HasCapability reports whether the agent declares capability c.
+func (a Agent) HasCapability(c string) bool {
+	for _, x := range a.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+var capabilityRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// MaxCapabilities bounds the capabilities of one agent.
+const MaxCapabilities = 32
+
+// ParseCapabilities validates capability names (lower-case letters, digits,
+// '.', '_' or '-', at most 64 bytes each) and drops duplicates.
+func ParseCapabilities(field string, caps []string) ([]string, error) {
+	if len(caps) > MaxCapabilities {
+		return nil, Invalid(field, "too_many_capabilities", "an agent has at most %d capabilities", MaxCapabilities)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range caps {
+		if !capabilityRE.MatchString(c) {
+			return nil, Invalid(field, "capability_invalid", "capability %q must be 1-64 lower-case letters, digits, '.', '_' or '-'", c)
+		}
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Can reports whether the agent holds one of roles. Admins can do anything.

@@ -26,6 +26,8 @@ type AgentRegistered struct {
 	Name      string `json:"name"`
 	Role      Role   `json:"role"`
 	TokenHash string `json:"token_hash"`
+	// Capabilities are absent from agents registered before they existed.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // AgentRotated records a new token for an agent; the old one stops working.
@@ -36,6 +38,8 @@ type AgentRotated struct {
 	Name      string `json:"name"`
 	Role      Role   `json:"role"`
 	TokenHash string `json:"token_hash"`
+	// Capabilities are absent from agents registered before they existed.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // AgentRemoved records that an agent's token no longer works. Its name is

@@ -43,13 +43,13 @@ func (a *Agents) Apply(e domain.Event) error {
 		if err := e.DecodePayload(&p); err != nil {
 			return err
 		}
-		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role}, p.TokenHash
+		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role, Capabilities: p.Capabilities}, p.TokenHash
 	case domain.TypeAgentRotated:
 		var p domain.AgentRotated
 		if err := e.DecodePayload(&p); err != nil {
 			return err
 		}
-		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role}, p.TokenHash
+		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role, Capabilities: p.Capabilities}, p.TokenHash
 	case domain.TypeAgentRemoved:
 		var p domain.AgentRemoved
 		if err := e.DecodePayload(&p); err != nil {

@@ -31,6 +31,7 @@ const (
 	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
 	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
 	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
+	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -55,6 +56,7 @@ type Store struct {
 	reviews  *Reviews
 	leases   *Leases
 	sessions *Sessions
+	messages *Messages
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -77,7 +79,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -107,6 +109,15 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 				return false, err
 			}
 			return true, s.sessions.Apply(e)
+		})
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixMsg), func(_, v []byte) (bool, error) {
+			var e domain.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return false, err
+			}
+			return true, s.messages.Apply(e)
 		})
 	}
 	if err != nil {
@@ -153,6 +164,9 @@ func damaged(err error) bool {
 
 // Leases returns the view of active leases.
 func (s *Store) Leases() *Leases { return s.leases }
+
+// Messages returns the view of messages.
+func (s *Store) Messages() *Messages { return s.messages }
 
 // Sessions returns the view of active sessions.
 func (s *Store) Sessions() *Sessions { return s.sessions }
@@ -246,6 +260,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			b.Set(pebbledb.Key(prefixSnap, []byte(p.Name)), e.Payload, nil)
 		case strings.HasPrefix(e.StreamID, "lease:"), strings.HasPrefix(e.StreamID, "session:"):
 			b.Set(pebbledb.Key(prefixCoord, pebbledb.Uint64(e.Seq)), raw, nil)
+		case strings.HasPrefix(e.StreamID, "message:"):
+			b.Set(pebbledb.Key(prefixMsg, pebbledb.Uint64(e.Seq)), raw, nil)
 		case strings.HasPrefix(e.StreamID, "agent:"):
 			// The latest event of an agent is its state (see Agents.Apply).
 			b.Set(pebbledb.Key(prefixAgent, []byte(strings.TrimPrefix(e.StreamID, "agent:"))), raw, nil)
@@ -270,6 +286,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		if err := s.sessions.Apply(e); err != nil {
 			return err
 		}
+		if err := s.messages.Apply(e); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.pos, s.hash = last.Seq, last.Hash
@@ -291,7 +310,7 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord} {
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -301,6 +320,7 @@ func (s *Store) Reset(reason string) error {
 	s.reviews.reset()
 	s.leases.reset()
 	s.sessions.reset()
+	s.messages.reset()
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
@@ -24,6 +25,7 @@ func runAgent(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "add":
 		role := fs.String("role", "", "admin, builder, reviewer, expert or observer")
+		caps := fs.String("capability", "", "comma-separated capabilities the agent declares (security,performance); messages to capability:NAME reach it")
 		pos, err := parse(fs, args[1:], 1, 1)
 		if err != nil {
 			return err
@@ -39,7 +41,7 @@ func runAgent(ctx context.Context, args []string) error {
 			Agent domain.Agent `json:"agent"`
 			Token string       `json:"token"`
 		}
-		if err := w.PostJSON(ctx, "/v1/agents", map[string]string{"name": pos[0], "role": *role}, &out); err != nil {
+		if err := w.PostJSON(ctx, "/v1/agents", map[string]any{"name": pos[0], "role": *role, "capabilities": splitList(*caps)}, &out); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "agent %s (%s) created with id %s; its token (shown once):\n", out.Agent.Name, out.Agent.Role, out.Agent.ID)
@@ -61,9 +63,9 @@ func runAgent(ctx context.Context, args []string) error {
 			return printJSON(out)
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tID")
+		fmt.Fprintln(tw, "NAME\tROLE\tCAPABILITIES\tID")
 		for _, a := range out.Agents {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Role, a.ID)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Role, strings.Join(a.Capabilities, ","), a.ID)
 		}
 		return tw.Flush()
 	case "remove", "rotate":
@@ -100,4 +102,15 @@ func runAgent(ctx context.Context, args []string) error {
 		return nil
 	}
 	return usagef("agent: unknown subcommand %q (want add, list, remove or rotate)", args[0])
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	out := []string{}
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }

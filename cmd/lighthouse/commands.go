@@ -10,6 +10,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/bench"
 	"github.com/lighthouse-ai/lighthouse/integrations/claudecode"
+	"github.com/lighthouse-ai/lighthouse/integrations/mcpserver"
 )
 
 // systemCommands start, check and administer the system.
@@ -46,6 +47,17 @@ the console, the data directory and the mount. Ctrl-C or SIGTERM stops it.`,
 		),
 		leaf(spec{use: "watch [DIR]", short: "record every change to the working tree (`up --project` runs it)", run: runWatch,
 			example: "  lighthouse watch --data DATA ."}),
+		leaf(spec{use: "mcp [--token-file F]", short: "serve the Model Context Protocol on stdio, as the agent LIGHTHOUSE_TOKEN names", run: mcpserver.Run,
+			example: "  LIGHTHOUSE_TOKEN=lh_... lighthouse mcp"}),
+		group("msg", "messages between agents and people", "", "  lighthouse msg send --to sec-1,role:reviewer -s 'check the cart' -m 'see src/cart'\n  lighthouse msg inbox --unread",
+			leaf(spec{use: "send --to R[,R...] [-s SUBJECT] [-m BODY] [--thread ID] [--reply-to ID] [--ack]", short: "send a message to agents by name, role:ROLE or capability:NAME", run: runMsg, prefix: []string{"send"},
+				example: "  lighthouse msg send --to capability:security -s 'review auth' -m 'src/auth changed'"}),
+			leaf(spec{use: "inbox [--unread] [--wait 30s] [--json]", short: "your messages (waits for one with --wait)", run: runMsg, prefix: []string{"inbox"},
+				example: "  lighthouse msg inbox --unread --wait 30s"}),
+			leaf(spec{use: "read ID...", short: "mark messages read", run: runMsg, prefix: []string{"read"}, example: "  lighthouse msg read 3f2a..."}),
+			leaf(spec{use: "ack ID...", short: "acknowledge messages", run: runMsg, prefix: []string{"ack"}, example: "  lighthouse msg ack 3f2a..."}),
+			leaf(spec{use: "thread ID [--json]", short: "the messages of a thread", run: runMsg, prefix: []string{"thread"}, example: "  lighthouse msg thread 3f2a..."}),
+		),
 		group("lease", "hold project paths against other agents' writes", "", "  lighthouse lease add 'src/cart/**' --ttl 30m -m 'reworking the cart'\n  lighthouse lease list",
 			leaf(spec{use: "add GLOB... [--ttl D] [--shared] [-m REASON]", short: "lease paths (globs relative to the project root)", run: runLease, prefix: []string{"add"},
 				example: "  lighthouse lease add 'src/cart/**' --ttl 30m -m 'reworking the cart'"}),
@@ -118,6 +130,8 @@ an edited file to the writer; its failures exit 1 and the agent carries on.`,
 			prefix: []string{"session-start"}, ownHelp: true, example: "  lighthouse hook session-start --data DATA --token-file TOKEN < event.json"}),
 		leaf(spec{use: "session-end", short: "SessionEnd: end the session and release its leases", run: claudecode.RunHook,
 			prefix: []string{"session-end"}, ownHelp: true, example: "  lighthouse hook session-end --data DATA --token-file TOKEN < event.json"}),
+		leaf(spec{use: "prompt", short: "UserPromptSubmit: add the agent's new messages to its context", run: claudecode.RunHook,
+			prefix: []string{"prompt"}, ownHelp: true, example: "  lighthouse hook prompt --data DATA --token-file TOKEN < event.json"}),
 	)
 	return []*cobra.Command{
 		hook,

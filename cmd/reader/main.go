@@ -75,6 +75,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Search:   query.SearchHandler{Model: model, Content: blobs},
 		Leases:   model.Leases(),
 		Sessions: model.Sessions(),
+		Messages: model.Messages(),
 		Limits:   httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		MaxWait:  30 * time.Second,
 		Ready:    r.Ready,

@@ -114,11 +114,13 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	leases, sessions, freshness := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
 	events := command.NewObservedLog(store)
 	coord := command.NewCoordination(events, leases, sessions, freshness)
+	messages := projections.NewMessages()
+	messaging := command.NewMessaging(events, agents, messages)
 	expiry := command.NewLeaseExpiry(ctx, coord, log.With("component", "leases"))
 	reviewHandler := command.NewReviewHandler(events, store)
 	deadlines := command.NewReviewDeadlines(ctx, reviewHandler, log.With("component", "reviews"))
 	views := map[string][]command.Observer{"agent:": {agents, provenance, freshness}, "review:": {reviews, deadlines}, "learned:": {learned},
-		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}}
+		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}, "message:": {messages}}
 	for prefix, views := range views {
 		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
 			for _, v := range views {
@@ -131,7 +133,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			return fmt.Errorf("load %s views: %w", prefix, err)
 		}
 	}
-	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry)
+	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry, messages)
 	freshness.Live()
 	// Expiry timers start once every view is loaded: a lease that ran out
 	// while the writer was down expires now, through the full log.
@@ -233,6 +235,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		ProjectRoot:  root,
 		Disk:         watcherRestorer{data: s.data},
 		Coordination: &httpapi.Coordination{Handler: coord},
+		Messaging:    &httpapi.Messaging{Handler: messaging},
 		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,

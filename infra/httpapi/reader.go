@@ -47,6 +47,7 @@ type Reader struct {
 	Search     query.SearchHandler
 	Leases     *projections.Leases   // GET /v1/leases; nil leaves it out
 	Sessions   *projections.Sessions // GET /v1/sessions; nil leaves it out
+	Messages   *projections.Messages // GET /v1/inbox and /v1/threads; nil leaves them out
 	Limits     Limits
 	Ready      func() error
 	Failure    func() error // the last failure to apply the log, if any
@@ -70,6 +71,7 @@ func (r *Reader) Handler() http.Handler {
 	v1.GET("/search", r.search)
 	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
 	r.coordinationRoutes(v1)
+	r.messageRoutes(v1)
 	return e
 }
 

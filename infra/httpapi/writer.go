@@ -53,6 +53,8 @@ type Writer struct {
 	Disk DiskRestorer
 	// Coordination serves leases and sessions; nil leaves them out.
 	Coordination *Coordination
+	// Messaging serves messages; nil leaves them out.
+	Messaging *Messaging
 	// Metrics times requests and serves GET /metrics.
 	Metrics Metrics
 }
@@ -89,6 +91,7 @@ func (w *Writer) Handler() http.Handler {
 	v1.POST("/restore", w.restore)
 	w.Gate.routes(v1)
 	w.Coordination.routes(v1)
+	w.Messaging.routes(v1)
 	return e
 }
 
@@ -457,6 +460,8 @@ func uintParam(c echo.Context, name string, def uint64) (uint64, error) {
 type addAgentRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Capabilities the agent declares (optional).
+	Capabilities []string `json:"capabilities"`
 }
 
 type addAgentResponse struct {
@@ -481,7 +486,7 @@ func (w *Writer) addAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	reg, err := w.Register.Handle(c.Request().Context(), command.RegisterAgent{Meta: meta(c, admin), Name: req.Name, Role: role})
+	reg, err := w.Register.Handle(c.Request().Context(), command.RegisterAgent{Meta: meta(c, admin), Name: req.Name, Role: role, Capabilities: req.Capabilities})
 	if err != nil {
 		return err
 	}

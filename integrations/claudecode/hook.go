@@ -83,7 +83,9 @@ func hookMain(ctx context.Context, args []string, getenv func(string) string, st
 	case "pre":
 		return hookPreMain(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "post":
-		return hookPostMain(ctx, args[1:], getenv, stdin, stderr)
+		return hookPostMain(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "prompt":
+		return hookPromptMain(ctx, args[1:], stdin, stdout, stderr)
 	case "session-start", "session-end":
 		return hookSessionMain(ctx, args[1:], args[0] == "session-start", stdin, stdout, stderr)
 	default:
@@ -663,7 +665,10 @@ var editTools = map[string]string{"Write": "file_path", "Edit": "file_path", "Mu
 // exit 2 could not undo it (it would only feed stderr to the model as if the
 // tool had failed). So every failure here prints one line on stderr and exits
 // 1, a non-blocking error: Claude Code notes it and the agent carries on.
-func hookPostMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) (code int) {
+//
+// After a successful run it adds the agent's new messages to the context
+// (hook_messages.go); an agent without a token simply gets none.
+func hookPostMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			hookFail(stderr, fmt.Sprintf("lighthouse hook post: internal error: %v", r))
@@ -693,7 +698,34 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	conn.NoAdmin = true
 	// The token is resolved lazily: a post hook for a non-edit tool needs none.
 	data, _ := conn.DataDir()
-	return hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.Writer)
+	var raw bytes.Buffer
+	if stdin != nil {
+		stdin = io.TeeReader(stdin, &raw)
+	}
+	code = hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.Writer)
+	if code != hookExitOK {
+		return code
+	}
+	var ev struct {
+		SessionID string `json:"session_id"`
+	}
+	if json.Unmarshal(raw.Bytes(), &ev) != nil {
+		return code
+	}
+	w, err := conn.Writer()
+	if err != nil {
+		return code
+	}
+	text, err := deliverMessages(ctx, w, ev.SessionID)
+	if err != nil {
+		// The edit is shadowed, and said nothing: messages the writer
+		// cannot deliver now stay undelivered for the next hook.
+		return code
+	}
+	if err := writeAdditionalContext(stdout, "PostToolUse", text); err != nil {
+		return fail(err)
+	}
+	return code
 }
 
 // hookPost runs the PostToolUse hook: for an edit tool it streams the file's
@@ -862,5 +894,5 @@ func PrintHookFlags(which string, w io.Writer) {
 		hookPreMain(context.Background(), []string{"-h"}, os.Getenv, nil, io.Discard, w)
 		return
 	}
-	hookPostMain(context.Background(), []string{"-h"}, os.Getenv, nil, w)
+	hookPostMain(context.Background(), []string{"-h"}, os.Getenv, nil, io.Discard, w)
 }

@@ -66,7 +66,7 @@ func hookSessionMain(ctx context.Context, args []string, start bool, stdin io.Re
 }
 
 // sessionHookEvents maps the session hooks to Claude Code's events.
-var sessionHookEvents = map[string]string{"session-start": "SessionStart", "session-end": "SessionEnd"}
+var sessionHookEvents = map[string]string{"session-start": "SessionStart", "session-end": "SessionEnd", "prompt": "UserPromptSubmit"}
 
 // sessionHookCommand builds the command of a session hook from the post
 // hook's: the same binary and flags, another hook.
@@ -123,8 +123,11 @@ func hookSession(ctx context.Context, w *client.Client, start bool, timeout time
 	if err := w.PostJSON(cctx, "/v1/sessions", map[string]string{"session_id": ev.SessionID, "cwd": ev.Cwd, "source": ev.Source}, &res); err != nil {
 		return fmt.Errorf("start session %s: %w", ev.SessionID, err)
 	}
-	out := map[string]any{"hookSpecificOutput": map[string]string{"hookEventName": "SessionStart", "additionalContext": res.Context}}
-	return json.NewEncoder(stdout).Encode(out)
+	text := res.Context
+	if msgs, err := deliverMessages(ctx, w, ev.SessionID); err == nil && msgs != "" {
+		text += "\n\n" + msgs
+	}
+	return writeAdditionalContext(stdout, "SessionStart", text)
 }
 
 // hookPostRead tells the writer that the session read the project file

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,10 @@ func TestHookSession(t *testing.T) {
 		got = append(got, r.Method+" "+r.URL.Path+" "+body["cwd"]+body["reason"])
 		mu.Unlock()
 		rw.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v1/inbox/deliver" {
+			rw.Write([]byte(`{"seq":10,"context":"Lighthouse messages for you: m1","delivered":["m1"]}`))
+			return
+		}
 		if strings.HasSuffix(r.URL.Path, "/end") {
 			rw.Write([]byte(`{"seq":9,"released":["L1"]}`))
 			return
@@ -53,13 +58,14 @@ func TestHookSession(t *testing.T) {
 		start   bool
 		payload []byte
 		ok      bool
-		request string
+		request []string
 		stdout  string
 	}{
-		{"start", true, read("sessionstart.json"), true, "POST /v1/sessions /home/dev/shop", `"additionalContext":"You are agent \"claude\" (role builder)."`},
-		{"end", false, read("sessionend.json"), true, "POST /v1/sessions/4f1c2a9e-7b3d-4e2a-9c1f-2d8e6b5a0c71/end prompt_input_exit", ""},
-		{"start given an end event", true, read("sessionend.json"), false, "", ""},
-		{"no session id", false, []byte(`{"hook_event_name":"SessionEnd"}`), false, "", ""},
+		{"start", true, read("sessionstart.json"), true, []string{"POST /v1/sessions /home/dev/shop", "POST /v1/inbox/deliver "},
+			`"additionalContext":"You are agent \"claude\" (role builder).\n\nLighthouse messages for you: m1"`},
+		{"end", false, read("sessionend.json"), true, []string{"POST /v1/sessions/4f1c2a9e-7b3d-4e2a-9c1f-2d8e6b5a0c71/end prompt_input_exit"}, ""},
+		{"start given an end event", true, read("sessionend.json"), false, nil, ""},
+		{"no session id", false, []byte(`{"hook_event_name":"SessionEnd"}`), false, nil, ""},
 	} {
 		mu.Lock()
 		got = nil
@@ -71,7 +77,7 @@ func TestHookSession(t *testing.T) {
 			continue
 		}
 		sent := requests()
-		if tc.request != "" && (len(sent) != 1 || sent[0] != tc.request) {
+		if tc.request != nil && !slices.Equal(sent, tc.request) {
 			t.Errorf("%s: requests %q, want %q", tc.name, sent, tc.request)
 		}
 		if !tc.ok && len(sent) != 0 {

@@ -104,6 +104,13 @@ func RunInit(ctx context.Context, args []string) error {
 	} else {
 		fmt.Printf("%s already has the Lighthouse hooks\n", path)
 	}
+	mcpPath, mcpChanged, err := initMCP(project, bin, []string{"mcp", "--data", conn.Data, "--token-file", tokenFile})
+	if err != nil {
+		return err
+	}
+	if mcpChanged {
+		fmt.Printf("registered the Lighthouse MCP server (`lighthouse mcp`) in %s\n", mcpPath)
+	}
 	fmt.Printf("the hooks act as agent %s; its token is in %s (mode 0600, outside the project)\n", *agent, tokenFile)
 	fmt.Println("set LIGHTHOUSE_TOKEN in an agent's environment to give it an identity of its own")
 	return nil
@@ -251,7 +258,7 @@ func initClaude(dir, pre, post string) (path string, changed bool, err error) {
 	wants := []want{{"PreToolUse", claudePreMatcher, pre, "pre", claudePreTimeout}}
 	if post != "" {
 		wants = append(wants, want{"PostToolUse", claudePostMatcher, post, "post", 0})
-		for _, kind := range []string{"session-start", "session-end"} { // SessionStart, SessionEnd (hook_session.go)
+		for _, kind := range []string{"session-start", "session-end", "prompt"} { // SessionStart, SessionEnd (hook_session.go), UserPromptSubmit (hook_messages.go)
 			wants = append(wants, want{sessionHookEvents[kind], "", sessionHookCommand(post, kind), kind, 0})
 		}
 	}

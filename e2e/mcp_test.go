@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// mcpSession starts the MCP server `init claude` registered in the
+// project's .mcp.json, as Claude Code would, in env, and connects a client.
+func mcpSession(t *testing.T, ctx context.Context, ta *twoAgents, env []string) *mcp.ClientSession {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(ta.g.project, ".mcp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		MCPServers map[string]struct {
+			Type    string   `json:"type"`
+			Command string   `json:"command"`
+			Args    []string `json:"args"`
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := f.MCPServers["lighthouse"]
+	if !ok || s.Type != "stdio" {
+		t.Fatalf(".mcp.json lacks the lighthouse server:\n%s", raw)
+	}
+	cmd := exec.Command(s.Command, s.Args...)
+	cmd.Dir = ta.g.project
+	cmd.Env = env
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to %s %v: %v", s.Command, s.Args, err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// callTool calls a tool and returns its text; wantErr says whether the
+// tool must report an error.
+func callTool(t *testing.T, ctx context.Context, cs *mcp.ClientSession, name string, args map[string]any, wantErr bool) string {
+	t.Helper()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	if res.IsError != wantErr {
+		t.Fatalf("%s(%v): error %v, want %v: %s", name, args, res.IsError, wantErr, b.String())
+	}
+	return b.String()
+}
+
+// TestMCPServerOverStdio: `init claude` registers `lighthouse mcp` in
+// .mcp.json; a client of the same SDK starts it over stdio as two agents
+// (the token file, and LIGHTHOUSE_TOKEN), lists its tools and calls them
+// against the running system.
+func TestMCPServerOverStdio(t *testing.T) {
+	t.Parallel()
+	ta := setupTwoAgents(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := mcpSession(t, ctx, ta, ta.envA) // the token file init stored
+	b := mcpSession(t, ctx, ta, ta.envB) // LIGHTHOUSE_TOKEN
+
+	tools, err := a.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+		if len(tool.Description) > 80 {
+			t.Errorf("tool %s has a long description (%d bytes)", tool.Name, len(tool.Description))
+		}
+	}
+	for _, want := range []string{"whoami", "send_message", "read_inbox", "ack", "lease_paths", "release_lease", "file_history", "diff", "search"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("tools %v lack %s", names, want)
+		}
+	}
+	for _, c := range []struct {
+		cs   *mcp.ClientSession
+		want string
+	}{{a, `"name":"claude"`}, {b, `"name":"claude-2"`}} {
+		if out := callTool(t, ctx, c.cs, "whoami", nil, false); !strings.Contains(out, c.want) {
+			t.Errorf("whoami: %s, want %s", out, c.want)
+		}
+	}
+	sent := callTool(t, ctx, a, "send_message", map[string]any{"to": []string{"claude-2"}, "subject": "via mcp", "body": "hello", "ack_required": true}, false)
+	var msg struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(sent), &msg); err != nil || msg.ID == "" {
+		t.Fatalf("send_message: %v %s", err, sent)
+	}
+	if out := callTool(t, ctx, b, "read_inbox", map[string]any{"unread": true, "wait": "10s"}, false); !strings.Contains(out, msg.ID) {
+		t.Fatalf("claude-2's inbox lacks %s: %s", msg.ID, out)
+	}
+	callTool(t, ctx, b, "ack", map[string]any{"id": msg.ID}, false)
+	callTool(t, ctx, a, "ack", map[string]any{"id": msg.ID}, true) // not a recipient
+	if out := callTool(t, ctx, b, "read_inbox", map[string]any{"unread": true}, false); strings.Contains(out, msg.ID) {
+		t.Fatalf("acked message still unread: %s", out)
+	}
+
+	leased := callTool(t, ctx, a, "lease_paths", map[string]any{"paths": []string{"src/cart/**"}, "reason": "mcp test", "ttl": "5m"}, false)
+	var lease struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(leased), &lease); err != nil || lease.ID == "" {
+		t.Fatalf("lease_paths: %v %s", err, leased)
+	}
+	callTool(t, ctx, b, "lease_paths", map[string]any{"paths": []string{"src/cart/cart.go"}}, true) // conflicts
+	callTool(t, ctx, b, "release_lease", map[string]any{"id": lease.ID}, true)                      // not b's
+	callTool(t, ctx, a, "release_lease", map[string]any{"id": lease.ID}, false)
+
+	if out := callTool(t, ctx, a, "file_history", map[string]any{"path": "src/cart/cart.go"}, false); !strings.Contains(out, `"revisions"`) {
+		t.Errorf("file_history: %s", out)
+	}
+	if out := callTool(t, ctx, a, "search", map[string]any{"pattern": "package cart"}, false); !strings.Contains(out, "src/cart/cart.go") {
+		t.Errorf("search: %s", out)
+	}
+	if out := callTool(t, ctx, a, "diff", map[string]any{"from": "1"}, false); !strings.Contains(out, "src/cart/cart.go") {
+		t.Errorf("diff: %s", out)
+	}
+}
