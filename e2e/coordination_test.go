@@ -67,37 +67,10 @@ func setupTwoAgents(t *testing.T) *twoAgents {
 }
 
 // sessionCommands returns the SessionStart and SessionEnd commands init
-// wrote into project/.claude/settings.local.json.
+// wrote.
 func sessionCommands(t *testing.T, project string) (start, end string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s struct {
-		Hooks map[string][]struct {
-			Hooks []struct {
-				Command string `json:"command"`
-			} `json:"hooks"`
-		} `json:"hooks"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range s.Hooks["SessionStart"] {
-		for _, h := range g.Hooks {
-			start = h.Command
-		}
-	}
-	for _, g := range s.Hooks["SessionEnd"] {
-		for _, h := range g.Hooks {
-			end = h.Command
-		}
-	}
-	if !strings.Contains(start, " hook session-start") || !strings.Contains(end, " hook session-end") {
-		t.Fatalf("settings.local.json lacks the session hooks:\n%s", raw)
-	}
-	return start, end
+	return settingsHook(t, project, "SessionStart"), settingsHook(t, project, "SessionEnd")
 }
 
 // lighthouse runs the CLI in the project as the agent holding token ("" for

@@ -166,9 +166,9 @@ func (r hookResult) denied(t *testing.T) string {
 	return d.HookSpecificOutput.PermissionDecision + ": " + d.HookSpecificOutput.PermissionDecisionReason
 }
 
-// settingsCommands returns the Lighthouse PreToolUse and PostToolUse
-// commands init wrote into project/.claude/settings.local.json.
-func settingsCommands(t *testing.T, project string) (pre, post string) {
+// settingsHook returns the command init claude registered for a Claude
+// Code event in project/.claude/settings.local.json.
+func settingsHook(t *testing.T, project, event string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
 	if err != nil {
@@ -176,8 +176,7 @@ func settingsCommands(t *testing.T, project string) (pre, post string) {
 	}
 	var s struct {
 		Hooks map[string][]struct {
-			Matcher string `json:"matcher"`
-			Hooks   []struct {
+			Hooks []struct {
 				Command string `json:"command"`
 			} `json:"hooks"`
 		} `json:"hooks"`
@@ -185,21 +184,22 @@ func settingsCommands(t *testing.T, project string) (pre, post string) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range []string{"PreToolUse", "PostToolUse"} {
-		for _, g := range s.Hooks[ev] {
-			for _, h := range g.Hooks {
-				if strings.Contains(h.Command, " hook pre") {
-					pre = h.Command
-				} else if strings.Contains(h.Command, " hook post") {
-					post = h.Command
-				}
+	for _, g := range s.Hooks[event] {
+		for _, h := range g.Hooks {
+			if strings.Contains(h.Command, "lighthouse") {
+				return h.Command
 			}
 		}
 	}
-	if pre == "" || post == "" {
-		t.Fatalf("settings.local.json lacks the hooks:\n%s", raw)
-	}
-	return pre, post
+	t.Fatalf("settings.local.json has no %s hook:\n%s", event, raw)
+	return ""
+}
+
+// settingsCommands returns the PreToolUse and PostToolUse commands init
+// wrote.
+func settingsCommands(t *testing.T, project string) (pre, post string) {
+	t.Helper()
+	return settingsHook(t, project, "PreToolUse"), settingsHook(t, project, "PostToolUse")
 }
 
 // copyBinary copies the lighthouse binary into a directory whose name has

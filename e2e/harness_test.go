@@ -95,13 +95,16 @@ func start(t *testing.T, mount bool, writerArgs ...string) *env {
 	return startConfig(t, cfg)
 }
 
-// startConfig runs the system cfg describes, with a temp data directory
-// and the binaries under test, and stops it when the test ends.
+// startConfig runs the system cfg describes, with the binaries under test
+// (and a temp data directory unless cfg names one), and stops it when the test ends.
 func startConfig(t *testing.T, cfg supervisor.Config) *env {
 	t.Helper()
 	out := &syncBuffer{}
-	data := t.TempDir()
-	cfg.Data, cfg.BinDir, cfg.Output = data, binDir, out
+	if cfg.Data == "" {
+		cfg.Data = t.TempDir()
+	}
+	data := cfg.Data
+	cfg.BinDir, cfg.Output = binDir, out
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sys, err := supervisor.StartSystem(ctx, cfg)

@@ -2,39 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
-
-// settingsHook returns the command init claude registered for a Claude
-// Code event in project/.claude/settings.local.json.
-func settingsHook(t *testing.T, project, event string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s struct {
-		Hooks map[string][]struct {
-			Hooks []struct {
-				Command string `json:"command"`
-			} `json:"hooks"`
-		} `json:"hooks"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range s.Hooks[event] {
-		for _, h := range g.Hooks {
-			return h.Command
-		}
-	}
-	t.Fatalf("settings.local.json has no %s hook:\n%s", event, raw)
-	return ""
-}
 
 // additionalContext decodes a hook's answer: the event it names and the
 // text it adds to the agent's context ("" for no answer).

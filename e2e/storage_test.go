@@ -41,26 +41,7 @@ func smallDisk(t *testing.T, size int64) string {
 // keeps its own elsewhere.
 func startOn(t *testing.T, data string, writerArgs ...string) *env {
 	t.Helper()
-	out := &syncBuffer{}
-	cfg := supervisor.Config{Data: data, BinDir: binDir, Output: out, WriterArgs: append([]string{"--rate", "0"}, writerArgs...),
-		ReaderData: t.TempDir()}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	sys, err := supervisor.StartSystem(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start system: %v\n%s", err, out.String())
-	}
-	e := &env{t: t, sys: sys, out: out, data: data,
-		admin: client.New(sys.WriterURL, sys.AdminToken), reader: client.New(sys.ReaderURL, sys.AdminToken)}
-	t.Cleanup(func() {
-		if err := sys.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("process output:\n%s", tail(out.String(), 6000))
-		}
-	})
-	return e
+	return startConfig(t, supervisor.Config{Data: data, WriterArgs: append([]string{"--rate", "0"}, writerArgs...), ReaderData: t.TempDir()})
 }
 
 // TestDiskFull fills the writer's disk: every append answers 507
