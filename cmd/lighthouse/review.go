@@ -55,27 +55,8 @@ IDs may be abbreviated to any unique prefix.`,
 	}
 }
 
-// reviewView is a review as GET /v1/reviews answers it.
-type reviewView struct {
-	ID                string          `json:"id"`
-	Status            string          `json:"status"`
-	Reason            string          `json:"reason"`
-	EscalationReason  string          `json:"escalation_reason"`
-	Tool              string          `json:"tool"`
-	Input             json.RawMessage `json:"input"`
-	Rule              string          `json:"rule"`
-	RequesterID       string          `json:"requester_id"`
-	Requester         string          `json:"requester"`
-	SessionID         string          `json:"session_id"`
-	Cwd               string          `json:"cwd"`
-	Shape             string          `json:"shape"`
-	Deadline          time.Time       `json:"deadline"`
-	RequestedAt       time.Time       `json:"requested_at"`
-	ApprovalsRequired int             `json:"approvals_required"`
-	DecidedByNames    []string        `json:"decided_by_names"`
-	ApproverNames     []string        `json:"approver_names"`
-	Deciders          []string        `json:"deciders,omitempty"`
-}
+// reviewView is a review as the writer's API answers it.
+type reviewView = client.Review
 
 // callSummary renders the tool call in one line: the command of a Bash
 // call, the path of a file tool, else the input.

@@ -188,3 +188,27 @@ func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]domain.
 	}
 	return out, head, nil
 }
+
+// Review is a review as the writer answers GET /v1/reviews and
+// GET /v1/reviews/{id}: the escalated call, who asked (id and name), its
+// session and cwd, the rule, and who decided it, by name.
+type Review struct {
+	ID                string          `json:"id"`
+	Status            string          `json:"status"`
+	Reason            string          `json:"reason"`
+	EscalationReason  string          `json:"escalation_reason"`
+	Tool              string          `json:"tool"`
+	Input             json.RawMessage `json:"input"`
+	Rule              string          `json:"rule"`
+	RequesterID       string          `json:"requester_id"`
+	Requester         string          `json:"requester"`
+	SessionID         string          `json:"session_id"`
+	Cwd               string          `json:"cwd"`
+	Shape             string          `json:"shape"`
+	Deadline          time.Time       `json:"deadline"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ApprovalsRequired int             `json:"approvals_required"`
+	DecidedByNames    []string        `json:"decided_by_names"`
+	ApproverNames     []string        `json:"approver_names"`
+	Deciders          []string        `json:"deciders,omitempty"`
+}

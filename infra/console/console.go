@@ -201,25 +201,9 @@ func (v *views) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
-// review is a review as the writer's API answers it.
-type review struct {
-	ID                string          `json:"id"`
-	Status            string          `json:"status"`
-	Reason            string          `json:"reason"`
-	EscalationReason  string          `json:"escalation_reason"`
-	Tool              string          `json:"tool"`
-	Input             json.RawMessage `json:"input"`
-	Rule              string          `json:"rule"`
-	RequesterID       string          `json:"requester_id"`
-	Requester         string          `json:"requester"`
-	SessionID         string          `json:"session_id"`
-	Cwd               string          `json:"cwd"`
-	Deadline          time.Time       `json:"deadline"`
-	RequestedAt       time.Time       `json:"requested_at"`
-	ApprovalsRequired int             `json:"approvals_required"`
-	DecidedByNames    []string        `json:"decided_by_names"`
-	ApproverNames     []string        `json:"approver_names"`
-}
+// review is a review as the writer's API answers it, with what the
+// templates need.
+type review struct{ client.Review }
 
 // InputJSON is the call's input, indented.
 func (r review) InputJSON() string {
