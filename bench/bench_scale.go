@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -56,7 +58,7 @@ type scaleSystem struct {
 	sys     *supervisor.System
 	readers []string // base URLs, the system's own reader first
 	extra   []*supervisor.Process
-	http    *http.Client
+	writer  *client.Client // the writer, as the admin
 }
 
 func (s *scaleSystem) stop() {
@@ -73,7 +75,7 @@ func (b *benchRun) startScaleSystem(ctx context.Context, dir, busURL string, rea
 	if err != nil {
 		return nil, fmt.Errorf("start system: %w", err)
 	}
-	s := &scaleSystem{sys: sys, readers: []string{sys.ReaderURL}, http: &http.Client{Timeout: 30 * time.Second}}
+	s := &scaleSystem{sys: sys, readers: []string{sys.ReaderURL}, writer: client.New(sys.WriterURL, sys.AdminToken)}
 	bin, err := supervisor.FindBinary(b.opts.Bin, "reader")
 	if err != nil {
 		s.stop()
@@ -104,23 +106,8 @@ func (b *benchRun) startScaleSystem(ctx context.Context, dir, busURL string, rea
 
 // put writes content at path and returns the sequence.
 func (s *scaleSystem) put(ctx context.Context, path string, content []byte) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.sys.WriterURL+"/v1/files/"+path, strings.NewReader(string(content)))
+	res, err := s.writer.WriteFile(ctx, path, bytes.NewReader(content), client.WriteOptions{})
 	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.sys.AdminToken)
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var res struct {
-		Seq uint64 `json:"seq"`
-	}
-	if resp.StatusCode/100 != 2 {
-		return 0, fmt.Errorf("PUT %s: status %d", path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 		return 0, fmt.Errorf("PUT %s: %w", path, err)
 	}
 	return res.Seq, nil
@@ -128,18 +115,9 @@ func (s *scaleSystem) put(ctx context.Context, path string, content []byte) (uin
 
 // visible waits (server side) until the reader at base has applied seq.
 func (s *scaleSystem) visible(ctx context.Context, base string, seq uint64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/status?min_seq=%d&wait=20s", base, seq), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.sys.AdminToken)
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reader %s did not reach %d: status %d", base, seq, resp.StatusCode)
+	r := client.New(base, s.sys.AdminToken)
+	if _, err := r.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/status?min_seq=%d&wait=20s", seq), nil, nil, nil); err != nil {
+		return fmt.Errorf("reader %s did not reach %d: %w", base, seq, err)
 	}
 	return nil
 }
@@ -460,21 +438,9 @@ func (b *benchRun) scaleNATSDown(ctx context.Context, p benchScaleParams) error 
 
 // sysHead is the writer's head.
 func (s *scaleSystem) sysHead(ctx context.Context) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.sys.WriterURL+"/v1/status", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.sys.AdminToken)
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
 	var st struct {
 		Head uint64 `json:"head"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return 0, err
-	}
-	return st.Head, nil
+	_, err := s.writer.Do(ctx, http.MethodGet, "/v1/status", nil, nil, &st)
+	return st.Head, err
 }
