@@ -35,15 +35,23 @@ type guarded struct {
 // stops it with SIGTERM when the test ends.
 func upProject(t *testing.T, bin, project string, extra ...string) *guarded {
 	t.Helper()
+	// Port 0 everywhere: the CLI finds the addresses in the data directory.
+	return startUp(t, bin, project, append([]string{"--no-mount",
+		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}, extra...)...)
+}
+
+// startUp starts `lighthouse up --project project` with exactly the flags
+// given, in its own state and home directories, and stops it with SIGTERM
+// when the test ends.
+func startUp(t *testing.T, bin, project string, flags ...string) *guarded {
+	t.Helper()
 	g := &guarded{t: t, bin: bin, state: t.TempDir(), userHome: t.TempDir(), out: &syncBuffer{}}
 	var err error
 	if g.project, err = filepath.EvalSymlinks(project); err != nil {
 		t.Fatal(err)
 	}
-	// Port 0 everywhere: the CLI finds the addresses in the data directory.
-	args := []string{"up", "--project", project, "--bin", binDir, "--no-mount",
-		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}
-	up := exec.Command(bin, append(args, extra...)...)
+	args := []string{"up", "--project", project, "--bin", binDir}
+	up := exec.Command(bin, append(args, flags...)...)
 	up.Env = g.env()
 	up.Stdout, up.Stderr = g.out, g.out
 	if err := up.Start(); err != nil {

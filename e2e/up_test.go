@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,5 +115,56 @@ func TestUp(t *testing.T) {
 		if strings.Contains(string(mounts), mount) {
 			t.Errorf("%s still mounted after up stopped", mount)
 		}
+	}
+}
+
+// TestTwoProjectsWithDefaultAddresses guards two projects at once, each
+// with a plain `lighthouse up --project DIR`: the second finds the default
+// ports taken, says so and takes free ones, and every command run inside
+// either project reaches that project's own writer.
+func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
+	t.Parallel()
+	var systems [2]*guarded
+	for i := range systems {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "README"), []byte("project "+strconv.Itoa(i)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		systems[i] = startUp(t, filepath.Join(binDir, "lighthouse"), dir, "--no-mount")
+	}
+	notes := 0
+	for _, g := range systems {
+		if strings.Contains(g.out.String(), "note: the writer's default address") {
+			notes++
+		}
+	}
+	if notes == 0 {
+		t.Fatalf("both writers bound the default address? outputs:\n%s\n---\n%s", systems[0].out.String(), systems[1].out.String())
+	}
+	var writers [2]string
+	for i, g := range systems {
+		var st struct {
+			WriterURL string `json:"writer_url"`
+		}
+		if err := json.Unmarshal([]byte(g.run(g.project, 0, "status", "--json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(g.out.String(), "writer  "+st.WriterURL+"\n") {
+			t.Fatalf("project %d: status inside it names writer %q, its up said:\n%s", i, st.WriterURL, g.out.String())
+		}
+		writers[i] = st.WriterURL
+		eventually(t, "the watcher's import", func() error {
+			out := g.run(g.project, 0, "tree")
+			if !strings.Contains(out, "README") {
+				return fmt.Errorf("tree: %s", out)
+			}
+			return nil
+		})
+		if got := g.run(g.project, 0, "cat", "README"); got != "project "+strconv.Itoa(i)+"\n" {
+			t.Fatalf("project %d: cat README = %q", i, got)
+		}
+	}
+	if writers[0] == writers[1] {
+		t.Fatalf("both projects reach the writer at %s", writers[0])
 	}
 }
