@@ -36,16 +36,19 @@ type guarded struct {
 func upProject(t *testing.T, bin, project string, extra ...string) *guarded {
 	t.Helper()
 	// Port 0 everywhere: the CLI finds the addresses in the data directory.
-	return startUp(t, bin, project, append([]string{"--no-mount",
+	return startUp(t, bin, project, "", append([]string{"--no-mount",
 		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}, extra...)...)
 }
 
 // startUp starts `lighthouse up --project project` with exactly the flags
-// given, in its own state and home directories, and stops it with SIGTERM
-// when the test ends.
-func startUp(t *testing.T, bin, project string, flags ...string) *guarded {
+// given, in the state directory state (XDG_STATE_HOME; "" for a new one)
+// and its own home directory, and stops it with SIGTERM when the test ends.
+func startUp(t *testing.T, bin, project, state string, flags ...string) *guarded {
 	t.Helper()
-	g := &guarded{t: t, bin: bin, state: t.TempDir(), userHome: t.TempDir(), out: &syncBuffer{}}
+	if state == "" {
+		state = t.TempDir()
+	}
+	g := &guarded{t: t, bin: bin, state: state, userHome: t.TempDir(), out: &syncBuffer{}}
 	var err error
 	if g.project, err = filepath.EvalSymlinks(project); err != nil {
 		t.Fatal(err)

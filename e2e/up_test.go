@@ -118,19 +118,21 @@ func TestUp(t *testing.T) {
 	}
 }
 
-// TestTwoProjectsWithDefaultAddresses guards two projects at once, each
-// with a plain `lighthouse up --project DIR`: the second finds the default
-// ports taken, says so and takes free ones, and every command run inside
-// either project reaches that project's own writer.
+// TestTwoProjectsWithDefaultAddresses guards two projects of one user at
+// once, each with a plain `lighthouse up --project DIR`: the second finds
+// the default ports taken, says so and takes free ones, every command run
+// inside either project reaches that project's own writer, and neither
+// project's agent can reach the other's data directory.
 func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
 	t.Parallel()
 	var systems [2]*guarded
+	state := t.TempDir()
 	for i := range systems {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "README"), []byte("project "+strconv.Itoa(i)+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		systems[i] = startUp(t, filepath.Join(binDir, "lighthouse"), dir, "--no-mount")
+		systems[i] = startUp(t, filepath.Join(binDir, "lighthouse"), dir, state, "--no-mount")
 	}
 	notes := 0
 	for _, g := range systems {
@@ -166,5 +168,26 @@ func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
 	}
 	if writers[0] == writers[1] {
 		t.Fatalf("both projects reach the writer at %s", writers[0])
+	}
+
+	// The first project's agent goes for the second project's tokens.
+	a, b := systems[0], systems[1]
+	a.run(a.project, 0, "init", "claude")
+	pre, _ := settingsCommands(t, a.project)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
+	for _, c := range []struct {
+		tool  string
+		input map[string]any
+	}{
+		{"Bash", map[string]any{"command": "cat " + filepath.Join(b.data, "admin.token")}},
+		{"Bash", map[string]any{"command": "cat " + filepath.Join(state, "lighthouse", "projects") + "/*/agents/*.token"}},
+		{"Read", map[string]any{"file_path": filepath.Join(b.data, "agents", "claude.token")}},
+		{"Grep", map[string]any{"pattern": "lh_", "path": state}},
+	} {
+		r := claudeHook(t, pre, agentEnv, map[string]any{"session_id": "s", "hook_event_name": "PreToolUse", "cwd": a.project,
+			"tool_name": c.tool, "tool_input": c.input, "tool_use_id": "t"})
+		if reason := r.denied(t); !strings.Contains(reason, "builtin.protected-path") {
+			t.Errorf("%s %v: denied %q, want denied by builtin.protected-path", c.tool, c.input, reason)
+		}
 	}
 }
