@@ -170,8 +170,17 @@ func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
 		t.Fatalf("both projects reach the writer at %s", writers[0])
 	}
 
-	// The first project's agent goes for the second project's tokens.
+	// A second `up` of a running project leaves it alone.
 	a, b := systems[0], systems[1]
+	out := a.run(a.project, 1, "up", "--project", a.project, "--no-mount")
+	if !strings.Contains(out, "already running") || strings.Contains(out, "note:") {
+		t.Fatalf("second up of the same project said:\n%s", out)
+	}
+	if got := a.run(a.project, 0, "cat", "README"); got != "project 0\n" {
+		t.Fatalf("after a second up, cat README = %q", got)
+	}
+
+	// The first project's agent goes for the second project's tokens.
 	a.run(a.project, 0, "init", "claude")
 	pre, _ := settingsCommands(t, a.project)
 	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}

@@ -47,6 +47,13 @@ func runUp(ctx context.Context, args []string) error {
 	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
 		return err
 	}
+	// First, before any address or file is looked at: a second `up` of
+	// the same project must leave the running one alone.
+	lock, err := supervisor.LockData(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if cfg.Mount == "" && !noMount {
 		cfg.Mount = filepath.Join(cfg.Data, "mnt")
 	}
