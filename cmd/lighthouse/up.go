@@ -181,7 +181,7 @@ func guardInsideProject(w io.Writer, root string, paths ...string) error {
 	if len(ignore) == 0 {
 		return nil
 	}
-	return config.AddToGitignore(filepath.Join(root, ".gitignore"), ignore)
+	return config.AddToGitignore(filepath.Join(root, ".gitignore"), "its own data (tokens, store, mount)", ignore)
 }
 
 func watcherDone(sys *supervisor.System) <-chan struct{} {

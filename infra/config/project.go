@@ -114,8 +114,9 @@ func AddrURL(addrFile string) string {
 }
 
 // AddToGitignore appends to the .gitignore file the patterns it does not
-// list yet, under a comment naming Lighthouse, creating the file if needed.
-func AddToGitignore(file string, patterns []string) error {
+// list yet, under the comment line "# Lighthouse: WHY", creating the file if
+// needed.
+func AddToGitignore(file, why string, patterns []string) error {
 	raw, err := os.ReadFile(file)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", file, err)
@@ -141,7 +142,7 @@ func AddToGitignore(file string, patterns []string) error {
 	if err != nil {
 		return fmt.Errorf("update %s: %w", file, err)
 	}
-	_, err = f.WriteString(prefix + "# Lighthouse's own data (tokens, store, mount)\n" + add.String())
+	_, err = f.WriteString(prefix + "# Lighthouse: " + why + "\n" + add.String())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -96,7 +96,7 @@ func RunInit(ctx context.Context, args []string) error {
 		return err
 	}
 	// Never committed by accident: the file is this machine's.
-	if err := config.AddToGitignore(filepath.Join(project, ".gitignore"), []string{"/.claude/settings.local.json"}); err != nil {
+	if err := config.AddToGitignore(filepath.Join(project, ".gitignore"), "this machine's hook commands (binary and data paths)", []string{"/.claude/settings.local.json"}); err != nil {
 		return err
 	}
 	if changed {
