@@ -43,7 +43,7 @@ type benchProjParams struct {
 }
 
 func benchProjParamsFor(quick bool) benchProjParams {
-	p := benchProjParams{Steps: []int{1, 2, 4, 8, 16, 32}, Window: 15 * time.Second, Agents: 4, ValidateEvery: 2 * time.Second,
+	p := benchProjParams{Steps: []int{1, 2, 4, 8, 16, 32, 64}, Window: 15 * time.Second, Agents: 4, ValidateEvery: 2 * time.Second,
 		EditEvery: 3 * time.Second, TreeFiles: 200, Budget: 3 * time.Minute, MemShare: 0.5, P99Factor: 10, P99Floor: 50 * time.Millisecond, Parallel: 2}
 	if quick {
 		p.Steps, p.Window, p.Agents, p.ValidateEvery, p.EditEvery, p.TreeFiles, p.Budget = []int{1, 2}, 2*time.Second, 2, time.Second, time.Second, 20, time.Minute
