@@ -380,10 +380,14 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"open loop", b.benchOpen},
 		{"gate: validate", b.benchGateHTTP},
 		{"gate: policy reload", b.benchGateReload},
+		// Message delivery latency (bench_messages.go).
+		{"messages", b.benchMessages},
 		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
 		// On systems of their own (bench_scale.go): fan-out, NATS cluster.
 		{"scale", b.benchScale},
+		// N whole projects at once, each on systems of its own (bench_projects.go).
+		{"projects", b.benchProjects},
 		// On a writer, reader and watcher of its own.
 		{"shadow", b.benchShadow},
 		// Last: on a writer and reader of its own, started and stopped here.
