@@ -4,7 +4,6 @@
 package bench
 
 import (
-
 	"bufio"
 	"context"
 	"encoding/json"
