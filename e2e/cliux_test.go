@@ -176,3 +176,81 @@ func TestCLIUsageAndHelp(t *testing.T) {
 	out, _ = g.runAs(dir, nil, 0, "put", "--help")
 	wantIn(t, "put --help", out, "--log-only", "on disk")
 }
+
+// TestCLIShortIDsPatternsAndNames: the 8-character ids lists print work for
+// messages and leases as for reviews; --for-pattern shows the exact pattern
+// it learns before and after; a removed agent's name is refused as retired.
+func TestCLIShortIDsPatternsAndNames(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "go.mod", "module shop\n")
+	g := upProject(t, bin, project)
+	g.run(project, 0, "init", "claude")
+	pre, _ := settingsCommands(t, project)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=60"}
+	done := claudeHookAsync(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
+		"tool_name": "Bash", "tool_input": map[string]any{"command": "npx cowsay hi"}, "tool_use_id": "toolu_npx"})
+	r := g.waitPending(project, "npx cowsay hi")
+	var list struct {
+		Reviews []struct {
+			ID    string `json:"id"`
+			Shape string `json:"shape"`
+		} `json:"reviews"`
+	}
+	g.jsonOf(project, nil, &list, "review", "list", "--json")
+	shape := ""
+	for _, l := range list.Reviews {
+		if l.ID == r.ID {
+			shape = l.Shape
+		}
+	}
+	if !strings.HasPrefix(shape, "Bash") || !strings.Contains(shape, "npx") {
+		t.Fatalf("review list --json: shape %q", shape)
+	}
+	show, _ := g.runAs(project, nil, 0, "review", "show", r.ID[:8])
+	wantIn(t, "review show", show, "pattern", shape)
+	approve, _ := g.runAs(project, nil, 0, "review", "approve", r.ID[:8], "-m", "ok", "--for-pattern")
+	wantIn(t, "review approve --for-pattern", approve, "for the pattern "+shape, "allowed")
+	select {
+	case res := <-done:
+		if res.code != 0 {
+			t.Fatalf("approved hook: exit %d %s", res.code, res.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hook did not return after the approval")
+	}
+	learned, _ := g.runAs(project, nil, 0, "learned", "list")
+	wantIn(t, "learned list", learned, "PATTERN", shape)
+
+	// Messages: read and ack by the prefix the inbox shows.
+	id, _ := g.runAs(project, nil, 0, "msg", "send", "--to", "admin", "-s", "hello", "-m", "body", "--ack")
+	id = strings.TrimSpace(id)
+	out, _ := g.runAs(project, nil, 0, "msg", "read", id[:8])
+	wantIn(t, "msg read", out, "marked "+id+" read")
+	out, _ = g.runAs(project, nil, 0, "msg", "ack", id[:8])
+	wantIn(t, "msg ack", out, "acknowledged "+id)
+	out, _ = g.runAs(project, nil, 0, "msg", "thread", id[:8])
+	wantIn(t, "msg thread", out, "hello")
+	_, errOut := g.runAs(project, nil, 1, "msg", "ack", "ffffffff")
+	wantIn(t, "msg ack unknown", errOut, `no message with an id starting "ffffffff"`)
+
+	// Leases: released by prefix; globs relative to the working directory.
+	sub := filepath.Join(g.project, "src")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leaseID, leaseErr := g.runAs(sub, nil, 0, "lease", "add", "cart/**", "-m", "reworking")
+	leaseID = strings.TrimSpace(leaseID)
+	wantIn(t, "lease add", leaseErr, "on src/cart/**")
+	out, _ = g.runAs(sub, nil, 0, "lease", "release", leaseID[:8])
+	wantIn(t, "lease release", out, "released "+leaseID)
+
+	// A removed agent's name is retired, not "exists".
+	g.run(project, 0, "agent", "add", "claude-2", "--role", "builder")
+	g.run(project, 0, "agent", "remove", "claude-2")
+	_, errOut = g.runAs(project, nil, 1, "agent", "add", "claude-2", "--role", "builder")
+	wantIn(t, "re-adding a removed name", errOut, "agent_name_retired", "removed", "never given out again")
+	_, errOut = g.runAs(project, nil, 1, "agent", "add", "claude", "--role", "builder")
+	wantIn(t, "adding a present name", errOut, "agent_exists")
+}
