@@ -131,6 +131,11 @@ func (c *Connection) URLs() (writer, reader string, err error) {
 	}
 	data, err := c.DataDir()
 	if err != nil {
+		if writer != "" {
+			err = fmt.Errorf("no reader URL: set LIGHTHOUSE_READER_URL or --reader-url along with the writer's (%w)", err)
+		} else if reader != "" {
+			err = fmt.Errorf("no writer URL: set LIGHTHOUSE_URL or --url along with the reader's (%w)", err)
+		}
 		return writer, reader, err
 	}
 	if writer == "" {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -31,9 +32,12 @@ type Paths struct {
 // directory.
 func (c *Connection) Paths(ctx context.Context) (Paths, error) {
 	root, err := c.ProjectRoot(ctx)
-	if err != nil {
+	var nip *NotInProjectError
+	if errors.As(err, &nip) {
 		return Paths{}, err
 	}
+	// A writer that cannot tell its root (down, while the reader still
+	// serves) leaves paths relative to the root, absolute ones refused.
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
