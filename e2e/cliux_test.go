@@ -47,6 +47,13 @@ func TestCLIPathsFromASubdirectory(t *testing.T) {
 	if !strings.Contains(out, "internal/cart/cart.go") || strings.Contains(out, "main.go") {
 		t.Fatalf("tree . in internal/cart:\n%s", out)
 	}
+	// A path glob of grep is relative too; a name glob matches anywhere.
+	if out, _ := g.runAs(cart, nil, 0, "grep", "package", "--glob", "../cart/*.go"); out != "internal/cart/cart.go:1:package cart\n" {
+		t.Fatalf("grep --glob ../cart/*.go in internal/cart = %q", out)
+	}
+	if out, _ := g.runAs(cart, nil, 0, "grep", "package", "--glob", "*.go"); !strings.Contains(out, "main.go:1:package main") {
+		t.Fatalf("grep --glob *.go in internal/cart = %q", out)
+	}
 	// Outside the project: exit 2, the path and the root named.
 	for _, arg := range []string{"/etc/passwd", "../../../blog/index.js", filepath.Join(filepath.Dir(g.project), "other", "x.go")} {
 		_, errOut := g.runAs(cart, nil, 2, "cat", arg)

@@ -185,7 +185,7 @@ func runGrep(ctx context.Context, args []string) error {
 	c.Register(fs)
 	literal := fs.Bool("F", false, "the pattern is a literal string")
 	ignoreCase := fs.Bool("i", false, "ignore case")
-	glob := fs.String("glob", "", "only files matching this glob")
+	glob := fs.String("glob", "", "only files matching this glob: a name glob (*.go) matches anywhere, a path glob (src/*.go) is a path relative to the working directory")
 	limit := fs.Int("limit", 1000, "at most this many matches")
 	asJSON := fs.Bool("json", false, "print one JSON object per match")
 	pos, r, err := c.ParseReader(fs, args, 1, 2)
@@ -203,7 +203,17 @@ func runGrep(ctx context.Context, args []string) error {
 		q.Set("ignore_case", "true")
 	}
 	if *glob != "" {
-		q.Set("glob", *glob)
+		g := *glob
+		if strings.Contains(g, "/") {
+			// A path glob is a path: relative to the working directory
+			// inside the project. A bare name glob (*.go) matches anywhere.
+			paths, err := resolvePaths(ctx, &c, []string{g})
+			if err != nil {
+				return err
+			}
+			g = paths[0]
+		}
+		q.Set("glob", g)
 	}
 	body, err := r.Open(ctx, "/v1/search?"+q.Encode())
 	if err != nil {
