@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -202,8 +203,7 @@ func Run(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
+			cli.PrintFlags(os.Stdout, fs)
 			return err
 		}
 		return fmt.Errorf("%w: bench: %v", ErrUsage, err)

@@ -353,7 +353,8 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		}
 	}
 	g.run(project, 0, "status") // the CLI finds the system from inside the project
-	for path, want := range map[string]string{"big.txt": big[:len(big)/2], ".claude/worktrees/w1/main.go": "package main // in a worktree\n", "nb.ipynb": `{"cells":[]}`} {
+	// From a subdirectory, paths are relative to it.
+	for path, want := range map[string]string{"../big.txt": big[:len(big)/2], "worktrees/w1/main.go": "package main // in a worktree\n", "../nb.ipynb": `{"cells":[]}`} {
 		got := g.run(filepath.Join(g.project, ".claude"), 0, "cat", "--min-seq", "1", path)
 		if got != want {
 			t.Errorf("shadowed %s: %d bytes, want %d", path, len(got), len(want))

@@ -31,6 +31,9 @@ func TestUp(t *testing.T) {
 		args = append(args, "--no-mount")
 	}
 	up := exec.Command(filepath.Join(binDir, "lighthouse"), args...)
+	// up guards the directory it runs in; put writes there too.
+	project := t.TempDir()
+	up.Dir = project
 	var out syncBuffer
 	up.Stdout, up.Stderr = &out, &out
 	if err := up.Start(); err != nil {
@@ -82,6 +85,10 @@ func TestUp(t *testing.T) {
 		return string(b)
 	}
 	seq := strings.TrimSpace(run("hello from up\n", "put", "notes/hello.txt"))
+	// The watcher records the project, so put writes the disk too.
+	if b, err := os.ReadFile(filepath.Join(project, "notes", "hello.txt")); err != nil || string(b) != "hello from up\n" {
+		t.Fatalf("put in a watched project: on disk %q, %v", b, err)
+	}
 	if got := run("", "cat", "--min-seq", seq, "notes/hello.txt"); got != "hello from up\n" {
 		t.Fatalf("cat = %q", got)
 	}

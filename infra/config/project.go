@@ -73,23 +73,38 @@ func DefaultDataDir(project string) (string, error) {
 // directory exists, so any command run inside a guarded project finds it.
 // When none exists it returns dir's own default data directory.
 func FindDataDir(dir string) (string, error) {
+	_, data, ok, err := LocateProject(dir)
+	if err != nil || ok {
+		return data, err
+	}
 	start, err := ProjectDir(dir)
 	if err != nil {
 		return "", err
 	}
+	return DefaultDataDir(start)
+}
+
+// LocateProject finds the guarded project dir lies in: the closest
+// directory, dir or one of its parents, whose default data directory
+// exists. It returns that project root (absolute, symlinks resolved) and its
+// data directory; ok is false when there is none.
+func LocateProject(dir string) (root, data string, ok bool, err error) {
+	start, err := ProjectDir(dir)
+	if err != nil {
+		return "", "", false, err
+	}
 	for d := start; ; d = filepath.Dir(d) {
 		data, err := DefaultDataDir(d)
 		if err != nil {
-			return "", err
+			return "", "", false, err
 		}
 		if fi, err := os.Stat(data); err == nil && fi.IsDir() {
-			return data, nil
+			return d, data, true, nil
 		}
 		if d == filepath.Dir(d) {
-			break
+			return "", "", false, nil
 		}
 	}
-	return DefaultDataDir(start)
 }
 
 // Within reports whether path p is dir or lies below it. Both are absolute

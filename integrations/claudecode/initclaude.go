@@ -161,7 +161,7 @@ func agentTokenFile(data, agent string) string {
 // with the admin's token.
 func ensureAgentToken(ctx context.Context, conn *cli.Connection, project, name string, role domain.Role) (string, error) {
 	file := agentTokenFile(conn.Data, name)
-	writerURL, _ := conn.URLs()
+	writerURL, _, _ := conn.URLs() // conn.Data is set: no error
 	if tok, err := config.Token("", file); err == nil {
 		var me domain.Agent
 		if _, err := client.New(writerURL, tok).Do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &me); err == nil && me.Name == name {
