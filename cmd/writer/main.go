@@ -248,7 +248,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,
-				Provenance: provenance, Coordination: coord}),
+				Provenance: provenance, Coordination: coord, Agents: agents}),
 			Reviews: reviewHandler,
 			View:    reviews,
 			Learned: learned,

@@ -146,8 +146,8 @@ func (g *Gate) get(c echo.Context) error {
 		return fmt.Errorf("review %s: %w", id, domain.ErrNotFound)
 	}
 	agent := agentOf(c)
-	if agent.ID != v.RequesterID && !agent.Can(domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver) {
-		return fmt.Errorf("%w: only the requester and reviewers see a review", domain.ErrForbidden)
+	if agent.ID != v.RequesterID && !agent.Can(domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver) && !v.RoutedTo(agent) {
+		return fmt.Errorf("%w: only the requester, reviewers and the agents it is routed to see a review", domain.ErrForbidden)
 	}
 	if ws := c.QueryParam("wait"); ws != "" {
 		wait, err := time.ParseDuration(ws)
@@ -224,7 +224,7 @@ func reviewJSON(v projections.ReviewView, names map[string]string) map[string]an
 		"escalation_reason": v.ReviewRequested.Reason, "requester": nameOf(names, v.RequesterID, v.Requester),
 		"decided_by_names": namesOf(names, v.DecidedBy), "approver_names": namesOf(names, v.Approvers),
 		"session_id": v.SessionID, "cwd": v.Cwd, "decision_id": v.DecisionID, "closed_at": v.ClosedAt,
-		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason}
+		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason, "route": v.Route}
 }
 
 // nameOf returns the name of agent id: from names, else fallback, else the id.
