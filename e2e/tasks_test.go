@@ -364,14 +364,14 @@ func TestEscalationRoutedToCapability(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the waiting hook did not get the decision")
 	}
-	out := s.ta.g.run(s.ta.g.project, 0, "review", "show", reviewID, "--json")
+	code, _, out := s.api(t, http.MethodGet, s.writerURL+"/v1/reviews/"+reviewID, s.admin, "")
 	var rv struct {
 		Status    string   `json:"status"`
 		Route     string   `json:"route"`
 		DecidedBy []string `json:"decided_by_names"`
 	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &rv); err != nil {
-		t.Fatalf("review show: %v\n%s", err, out)
+	if err := json.Unmarshal([]byte(out), &rv); code != 200 || err != nil {
+		t.Fatalf("GET /v1/reviews/%s: %d %v\n%s", reviewID, code, err, out)
 	}
 	if rv.Status != "approved" || rv.Route != "capability:security" || strings.Join(rv.DecidedBy, ",") != "sec-1" {
 		t.Fatalf("review after the expert's decision: %+v", rv)
