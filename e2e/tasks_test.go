@@ -379,4 +379,13 @@ func TestEscalationRoutedToCapability(t *testing.T) {
 	if out := s.ta.g.run(s.ta.g.project, 0, "log", "--type", "review.approved", "--agent", "sec-1", "--json"); !strings.Contains(out, reviewID) {
 		t.Fatalf("no review.approved event by sec-1:\n%s", out)
 	}
+
+	// Undecided, the hook's denial names who could have decided.
+	quick := []string{"PATH=/usr/bin:/bin", "HOME=" + s.ta.home, "LIGHTHOUSE_HOOK_WAIT=1s"}
+	reason := claudeHook(t, s.ta.pre, quick, map[string]any{"session_id": s.ta.sessA, "hook_event_name": "PreToolUse", "cwd": s.ta.g.project,
+		"tool_name": "Write", "tool_input": map[string]any{"file_path": filepath.Join(s.ta.g.project, "certs", "other.pem"), "content": "x"},
+		"tool_use_id": "toolu_pem2"}).denied(t)
+	if !strings.Contains(reason, "capability security") || !strings.Contains(reason, "sec-1") || strings.Contains(reason, "perf-1") {
+		t.Fatalf("undecided routed review: %q", reason)
+	}
 }

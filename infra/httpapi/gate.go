@@ -175,14 +175,15 @@ func (g *Gate) names() map[string]string {
 	return m
 }
 
-// deciders returns the names of the agents that can decide reviews.
-func (g *Gate) deciders() []string {
+// deciders returns the names of the agents that can decide review v: the
+// reviewers and admins, and the agents its route names by capability.
+func (g *Gate) deciders(v projections.ReviewView) []string {
 	out := []string{}
 	if g.Agents == nil {
 		return out
 	}
 	for _, a := range g.Agents.List() {
-		if a.Role == domain.RoleReviewer || a.Role == domain.RoleAdmin {
+		if a.Role == domain.RoleReviewer || a.Role == domain.RoleAdmin || v.RoutedTo(a) && a.ID != v.RequesterID {
 			out = append(out, a.Name)
 		}
 	}
@@ -206,7 +207,7 @@ func (g *Gate) abandon(c echo.Context) error {
 	v, _ := g.View.Get(c.Param("id"))
 	out := reviewJSON(v, g.names())
 	out["seq"] = res.LastSeq
-	out["deciders"] = g.deciders()
+	out["deciders"] = g.deciders(v)
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
 	return c.JSON(http.StatusOK, out)
 }
