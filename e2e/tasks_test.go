@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -387,5 +388,57 @@ func TestEscalationRoutedToCapability(t *testing.T) {
 		"tool_use_id": "toolu_pem2"}).denied(t)
 	if !strings.Contains(reason, "capability security") || !strings.Contains(reason, "sec-1") || strings.Contains(reason, "perf-1") {
 		t.Fatalf("undecided routed review: %q", reason)
+	}
+}
+
+// TestTaskDeadlineSurvivesWriterKill: a task's deadline passes while the
+// writer is down (SIGKILL); the restarted writer schedules the open
+// tasks' deadlines from its log and closes the task with a task.expired
+// event, which the reader's long-poll reports.
+func TestTaskDeadlineSurvivesWriterKill(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	var sec struct {
+		Token string `json:"token"`
+	}
+	if err := e.admin.PostJSON(ctx, "/v1/agents", map[string]any{"name": "sec-1", "role": "expert", "capabilities": []string{"security"}}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	var task struct {
+		ID       string    `json:"id"`
+		Deadline time.Time `json:"deadline"`
+	}
+	if err := e.admin.PostJSON(ctx, "/v1/tasks", map[string]any{"capability": "security", "title": "before the crash", "deadline": "3s"}, &task); err != nil {
+		t.Fatal(err)
+	}
+	e.sys.Writer.Kill()
+	time.Sleep(time.Until(task.Deadline) + 500*time.Millisecond)
+	if err := e.sys.StartWriter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var v shownTask
+	eventually(t, "the task expired after the restart", func() error {
+		head := e.writerHead()
+		if _, err := e.reader.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/tasks/%s?min_seq=%d&wait=5s", task.ID, head), nil, nil, &v); err != nil {
+			return err
+		}
+		if v.Status != "expired" {
+			return fmt.Errorf("status %s", v.Status)
+		}
+		return nil
+	})
+	evs, _, err := e.admin.Events(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired int
+	for _, ev := range evs {
+		if ev.Type == "task.expired" && ev.StreamID == "task:"+task.ID && ev.AgentID == "system" {
+			expired++
+		}
+	}
+	if expired != 1 {
+		t.Fatalf("%d task.expired events for %s, want 1", expired, task.ID)
 	}
 }
