@@ -34,3 +34,17 @@ func Remove(agent domain.Agent) (domain.Draft, error) {
 	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentRemoved, SchemaVersion: 1,
 		Payload: domain.AgentRemoved{AgentID: agent.ID, Name: agent.Name}}, nil
 }
+
+// SetCapabilities decides the event that gives agent new capabilities,
+// keeping its token (tokenHash is the hash in force).
+func SetCapabilities(agent domain.Agent, tokenHash string, caps []string) (domain.Draft, error) {
+	caps, err := domain.ParseCapabilities("capabilities", caps)
+	if err != nil {
+		return domain.Draft{}, err
+	}
+	if caps == nil {
+		caps = []string{}
+	}
+	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentCapabilitiesSet, SchemaVersion: 1,
+		Payload: domain.AgentCapabilitiesSet{AgentID: agent.ID, Name: agent.Name, Role: agent.Role, TokenHash: tokenHash, Capabilities: caps}}, nil
+}

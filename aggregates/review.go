@@ -3,6 +3,7 @@ package aggregates
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +83,10 @@ func (r *Review) Apply(e domain.Event) error {
 // call of the same shape the same way.
 func (r *Review) Vote(reviewer domain.Agent, approve bool, reason string, forPattern bool, now time.Time) ([]domain.Draft, error) {
 	switch {
-	case !reviewer.Can(domain.RoleReviewer):
+	case !reviewer.Can(domain.RoleReviewer) && !r.RoutedTo(reviewer):
+		if r.Route != "" {
+			return nil, fmt.Errorf("%w: only reviewers, admins and agents with %s decide this review", domain.ErrForbidden, r.Route)
+		}
 		return nil, fmt.Errorf("%w: only reviewers and admins decide reviews", domain.ErrForbidden)
 	case reviewer.ID == r.RequesterID:
 		return nil, fmt.Errorf("%w: an agent cannot review its own call", domain.ErrForbidden)
@@ -115,6 +119,13 @@ func (r *Review) Vote(reviewer domain.Agent, approve bool, reason string, forPat
 				Example: r.Input, By: r.DecidedBy, Reason: reason}})
 	}
 	return drafts, nil
+}
+
+// RoutedTo reports whether the policy routed the review to agent: it has
+// the capability of the review's route.
+func (r *Review) RoutedTo(agent domain.Agent) bool {
+	c, ok := strings.CutPrefix(r.Route, "capability:")
+	return ok && c != "" && agent.HasCapability(c)
 }
 
 // count applies one vote.

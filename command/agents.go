@@ -85,9 +85,11 @@ func NewToken() (string, error) {
 	return "lh_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// AgentDirectory finds active agents by name.
+// AgentDirectory finds active agents, and the hash of their token in
+// force, by name.
 type AgentDirectory interface {
 	ByName(name string) (domain.Agent, bool)
+	TokenHash(name string) (string, bool)
 }
 
 // StreamVersions tells a stream's current version.
@@ -95,11 +97,15 @@ type StreamVersions interface {
 	StreamVersion(stream string) (uint64, error)
 }
 
-// ChangeAgent rotates or removes an agent.
+// ChangeAgent rotates, removes or sets the capabilities of an agent.
 type ChangeAgent struct {
 	Meta   domain.Metadata
 	Name   string
-	Remove bool // false rotates the token
+	Remove bool // false rotates the token (unless SetCapabilities)
+	// SetCapabilities replaces the agent's capabilities with Capabilities
+	// (none when empty), keeping its token.
+	SetCapabilities bool
+	Capabilities    []string
 }
 
 // ChangedAgent is the agent after the change and, for a rotation, its new
@@ -123,7 +129,7 @@ func NewChangeAgentHandler(log EventLog, agents AgentDirectory, versions StreamV
 	return ChangeAgentHandler{log: log, agents: agents, versions: versions}
 }
 
-// Handle rotates or removes the agent. An unknown (or removed) agent is
+// Handle rotates, removes or sets the capabilities of the agent. An unknown (or removed) agent is
 // domain.ErrNotFound; a concurrent change of the same agent is a
 // *domain.ConflictError.
 func (h ChangeAgentHandler) Handle(ctx context.Context, cmd ChangeAgent) (ChangedAgent, error) {
@@ -138,11 +144,18 @@ func (h ChangeAgentHandler) Handle(ctx context.Context, cmd ChangeAgent) (Change
 	}
 	var d domain.Draft
 	var token string
-	if cmd.Remove {
+	switch {
+	case cmd.SetCapabilities:
+		hash, _ := h.agents.TokenHash(cmd.Name)
+		if d, err = aggregates.SetCapabilities(agent, hash, cmd.Capabilities); err != nil {
+			return ChangedAgent{}, err
+		}
+		agent.Capabilities = d.Payload.(domain.AgentCapabilitiesSet).Capabilities
+	case cmd.Remove:
 		if d, err = aggregates.Remove(agent); err != nil {
 			return ChangedAgent{}, err
 		}
-	} else {
+	default:
 		if token, err = NewToken(); err != nil {
 			return ChangedAgent{}, err
 		}

@@ -135,6 +135,7 @@ type ValidateHandler struct {
 	provenance    policy.Provenance
 	reviewTimeout time.Duration
 	coord         *Coordination
+	agents        AgentLister
 	now           func() time.Time
 }
 
@@ -149,12 +150,15 @@ type GateConfig struct {
 	// Coordination, when set, makes the gate enforce leases, deny stale
 	// writes and renew the caller's leases on every call. Optional.
 	Coordination *Coordination
+	// Agents, when set, finds the agents an escalation routed to a
+	// capability goes to; they are told in their inbox. Optional.
+	Agents AgentLister
 }
 
 // NewValidateHandler returns the gate.
 func NewValidateHandler(log EventLog, policies *PolicyHolder, learned LearnedLookup, cfg GateConfig) *ValidateHandler {
 	return &ValidateHandler{log: log, policies: policies, learned: learned, projectRoot: cfg.ProjectRoot,
-		protected: cfg.Protected, provenance: cfg.Provenance, reviewTimeout: cfg.ReviewTimeout, coord: cfg.Coordination, now: time.Now}
+		protected: cfg.Protected, provenance: cfg.Provenance, reviewTimeout: cfg.ReviewTimeout, coord: cfg.Coordination, agents: cfg.Agents, now: time.Now}
 }
 
 // Decide evaluates the call without auditing it: the hot path's pure part.
@@ -221,9 +225,14 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	if out.Decision == domain.DecisionEscalate {
 		out.ReviewID = uuid.NewString()
 		audit.ReviewID = out.ReviewID
-		drafts = append(drafts, aggregates.RequestReview(domain.ReviewRequested{ReviewID: out.ReviewID, DecisionID: out.DecisionID,
+		req := domain.ReviewRequested{ReviewID: out.ReviewID, DecisionID: out.DecisionID,
 			RequesterID: call.Agent.ID, Requester: call.Agent.Name, SessionID: call.SessionID, Cwd: call.Cwd, Tool: call.Tool, Input: input, Shape: v.Shape, Reason: out.Reason, Rule: out.Rule,
-			Approvals: max(v.Verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}))
+			Approvals: max(v.Verdict.Approvals, 1), Deadline: h.now().Add(h.reviewTimeout).UTC()}
+		if out.Rule == v.Verdict.Rule {
+			req.Route = v.Verdict.Route
+		}
+		drafts = append(drafts, aggregates.RequestReview(req))
+		drafts = append(drafts, h.routeNotice(call.Agent, req)...)
 	}
 	drafts[0].Payload = audit
 	drafts = append(drafts, h.coord.Renewals(call.Agent.ID)...)
@@ -233,6 +242,23 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	}
 	out.Seq = res.LastSeq
 	return out, nil
+}
+
+// routeNotice tells the agents an escalation is routed to, in their inbox
+// (and so through their hooks), that they can decide it; nothing when the
+// review is not routed or nobody has the capability (reviewers still can).
+func (h *ValidateHandler) routeNotice(requester domain.Agent, req domain.ReviewRequested) []domain.Draft {
+	c, ok := strings.CutPrefix(req.Route, "capability:")
+	if !ok || h.agents == nil {
+		return nil
+	}
+	recips := Capable(h.agents.List(), c, requester.ID)
+	if len(recips) == 0 {
+		return nil
+	}
+	body := fmt.Sprintf("%s asks to run %s %s\nRule %s: %s\nDecide before %s with `lighthouse review approve %s` or `lighthouse review deny %s -m REASON`.",
+		requester.Name, req.Tool, domain.TruncateText(string(req.Input), 2048), req.Rule, req.Reason, req.Deadline.Format(time.RFC3339), req.ReviewID, req.ReviewID)
+	return []domain.Draft{Notice(requester, req.Route, recips, "Review "+req.ReviewID+": "+req.Tool+" call escalated to "+c, body)}
 }
 
 // ruleStaleWrite is the rule of a write denied by the stale-write guard.

@@ -260,3 +260,26 @@ func formatDelivery(v projections.MessageView) string {
 	}
 	return b.String()
 }
+
+// Notice decides a message Lighthouse sends on from's behalf to the agents
+// recips, addressed as to: the offer of a task, a review routed to a
+// capability. It is appended with the event it tells of, so both land or
+// neither, and it reaches the inbox and the hooks like any message.
+func Notice(from domain.Agent, to string, recips []domain.Recipient, subject, body string) domain.Draft {
+	id := uuid.NewString()
+	return domain.Draft{StreamID: domain.MessageStreamID(id), Type: domain.TypeMessageSent, SchemaVersion: 1,
+		Payload: domain.MessageSent{MessageID: id, Thread: id, FromID: from.ID, From: from.Name, To: []string{to}, Recipients: recips,
+			Subject: domain.TruncateText(subject, domain.MaxMessageSubject), Body: domain.TruncateText(body, domain.MaxMessageBody)}}
+}
+
+// Capable returns the agents with capability c, leaving out except (the
+// one asking) and Lighthouse's service identity.
+func Capable(agents []domain.Agent, c string, except string) []domain.Recipient {
+	var out []domain.Recipient
+	for _, a := range agents {
+		if a.ID != except && a.Name != domain.AgentService && a.HasCapability(c) {
+			out = append(out, domain.Recipient{AgentID: a.ID, Name: a.Name})
+		}
+	}
+	return out
+}

@@ -48,3 +48,17 @@ type AgentRemoved struct {
 	AgentID string `json:"agent_id"`
 	Name    string `json:"name"`
 }
+
+// TypeAgentCapabilitiesSet records an agent's new capabilities. Like every
+// agent event it carries the agent's whole identity (the token hash
+// unchanged), so the latest event of an agent's stream is its state.
+const TypeAgentCapabilitiesSet = "agent.capabilities_set"
+
+// AgentCapabilitiesSet is the payload of TypeAgentCapabilitiesSet.
+type AgentCapabilitiesSet struct {
+	AgentID      string   `json:"agent_id"`
+	Name         string   `json:"name"`
+	Role         Role     `json:"role"`
+	TokenHash    string   `json:"token_hash"`
+	Capabilities []string `json:"capabilities"`
+}

@@ -82,6 +82,9 @@ type ReviewRequested struct {
 	Rule      string          `json:"rule"`
 	Approvals int             `json:"approvals"`
 	Deadline  time.Time       `json:"deadline"`
+	// Route is where the policy sent the escalation: "capability:NAME"
+	// lets the agents with that capability decide it besides reviewers.
+	Route string `json:"route,omitempty"`
 }
 
 // ReviewVoted is one reviewer's approval or denial.

@@ -90,7 +90,7 @@ func TestMCPServerOverStdio(t *testing.T) {
 			t.Errorf("tool %s has a long description (%d bytes)", tool.Name, len(tool.Description))
 		}
 	}
-	for _, want := range []string{"whoami", "send_message", "read_inbox", "ack", "lease_paths", "release_lease", "file_history", "diff", "search"} {
+	for _, want := range []string{"whoami", "send_message", "read_inbox", "ack", "create_task", "claim_task", "complete_task", "lease_paths", "release_lease", "file_history", "diff", "search"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("tools %v lack %s", names, want)
 		}
@@ -117,6 +117,25 @@ func TestMCPServerOverStdio(t *testing.T) {
 	callTool(t, ctx, a, "ack", map[string]any{"id": msg.ID}, true) // not a recipient
 	if out := callTool(t, ctx, b, "read_inbox", map[string]any{"unread": true}, false); strings.Contains(out, msg.ID) {
 		t.Fatalf("acked message still unread: %s", out)
+	}
+
+	// Tasks: claude-2 gains the capability; claude asks, claude-2 takes it.
+	ta.g.run(ta.g.project, 0, "agent", "capabilities", "claude-2", "security")
+	created := callTool(t, ctx, a, "create_task", map[string]any{"capability": "security", "title": "audit the cart", "paths": []string{"src/cart/cart.go"}, "deadline": "10m"}, false)
+	var task struct {
+		ID      string   `json:"id"`
+		Offered []string `json:"offered"`
+	}
+	if err := json.Unmarshal([]byte(created), &task); err != nil || task.ID == "" || !slices.Equal(task.Offered, []string{"claude-2"}) {
+		t.Fatalf("create_task: %v %s", err, created)
+	}
+	callTool(t, ctx, a, "claim_task", map[string]any{"id": task.ID}, true) // claude lacks the capability
+	if out := callTool(t, ctx, b, "claim_task", map[string]any{"id": task.ID}, false); !strings.Contains(out, `"status":"claimed"`) {
+		t.Fatalf("claim_task: %s", out)
+	}
+	callTool(t, ctx, a, "complete_task", map[string]any{"id": task.ID, "result": "mine"}, true) // not the claimer
+	if out := callTool(t, ctx, b, "complete_task", map[string]any{"id": task.ID, "result": "looks fine"}, false); !strings.Contains(out, `"status":"completed"`) || !strings.Contains(out, "looks fine") {
+		t.Fatalf("complete_task: %s", out)
 	}
 
 	leased := callTool(t, ctx, a, "lease_paths", map[string]any{"paths": []string{"src/cart/**"}, "reason": "mcp test", "ttl": "5m"}, false)

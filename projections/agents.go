@@ -50,6 +50,12 @@ func (a *Agents) Apply(e domain.Event) error {
 			return err
 		}
 		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role, Capabilities: p.Capabilities}, p.TokenHash
+	case domain.TypeAgentCapabilitiesSet:
+		var p domain.AgentCapabilitiesSet
+		if err := e.DecodePayload(&p); err != nil {
+			return err
+		}
+		ag, hash = domain.Agent{ID: p.AgentID, Name: p.Name, Role: p.Role, Capabilities: p.Capabilities}, p.TokenHash
 	case domain.TypeAgentRemoved:
 		var p domain.AgentRemoved
 		if err := e.DecodePayload(&p); err != nil {
@@ -99,6 +105,15 @@ func (a *Agents) List() []domain.Agent {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// TokenHash returns the hash of the token in force for the agent called
+// name.
+func (a *Agents) TokenHash(name string) (string, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	h, ok := a.hashOf[name]
+	return h, ok
 }
 
 // ByName returns the agent called name.

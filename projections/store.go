@@ -32,6 +32,7 @@ const (
 	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
 	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
 	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
+	prefixTask   = "tk/"  // tk/<seq> → task event JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -57,6 +58,7 @@ type Store struct {
 	leases   *Leases
 	sessions *Sessions
 	messages *Messages
+	tasks    *Tasks
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -79,7 +81,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -118,6 +120,15 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 				return false, err
 			}
 			return true, s.messages.Apply(e)
+		})
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixTask), func(_, v []byte) (bool, error) {
+			var e domain.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return false, err
+			}
+			return true, s.tasks.Apply(e)
 		})
 	}
 	if err != nil {
@@ -167,6 +178,9 @@ func (s *Store) Leases() *Leases { return s.leases }
 
 // Messages returns the view of messages.
 func (s *Store) Messages() *Messages { return s.messages }
+
+// Tasks returns the view of tasks.
+func (s *Store) Tasks() *Tasks { return s.tasks }
 
 // Sessions returns the view of active sessions.
 func (s *Store) Sessions() *Sessions { return s.sessions }
@@ -262,6 +276,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			b.Set(pebbledb.Key(prefixCoord, pebbledb.Uint64(e.Seq)), raw, nil)
 		case strings.HasPrefix(e.StreamID, "message:"):
 			b.Set(pebbledb.Key(prefixMsg, pebbledb.Uint64(e.Seq)), raw, nil)
+		case strings.HasPrefix(e.StreamID, "task:"):
+			b.Set(pebbledb.Key(prefixTask, pebbledb.Uint64(e.Seq)), raw, nil)
 		case strings.HasPrefix(e.StreamID, "agent:"):
 			// The latest event of an agent is its state (see Agents.Apply).
 			b.Set(pebbledb.Key(prefixAgent, []byte(strings.TrimPrefix(e.StreamID, "agent:"))), raw, nil)
@@ -289,6 +305,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		if err := s.messages.Apply(e); err != nil {
 			return err
 		}
+		if err := s.tasks.Apply(e); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.pos, s.hash = last.Seq, last.Hash
@@ -310,7 +329,7 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg} {
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -321,6 +340,7 @@ func (s *Store) Reset(reason string) error {
 	s.leases.reset()
 	s.sessions.reset()
 	s.messages.reset()
+	s.tasks.reset()
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -17,7 +19,7 @@ import (
 
 func runAgent(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("agent: want `agent add NAME --role ROLE`, `agent list`, `agent remove NAME` or `agent rotate NAME`")
+		return usagef("agent: want `agent add NAME --role ROLE`, `agent list`, `agent capabilities NAME CAP[,CAP...]`, `agent remove NAME` or `agent rotate NAME`")
 	}
 	fs := flag.NewFlagSet("agent "+args[0], flag.ContinueOnError)
 	var c connection
@@ -68,6 +70,24 @@ func runAgent(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Role, strings.Join(a.Capabilities, ","), a.ID)
 		}
 		return tw.Flush()
+	case "capabilities":
+		pos, w, err := c.ParseWriter(fs, args[1:], 1, 2)
+		if err != nil {
+			return err
+		}
+		caps := []string{}
+		if len(pos) == 2 {
+			caps = splitList(pos[1])
+		}
+		var out struct {
+			Agent domain.Agent `json:"agent"`
+		}
+		body, _ := json.Marshal(map[string]any{"capabilities": caps})
+		if _, err := w.Do(ctx, http.MethodPut, "/v1/agents/"+url.PathEscape(pos[0])+"/capabilities", http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body), &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "agent %s now has capabilities: %s\n", out.Agent.Name, orDash(strings.Join(out.Agent.Capabilities, ",")))
+		return nil
 	case "remove", "rotate":
 		pos, w, err := c.ParseWriter(fs, args[1:], 1, 1)
 		if err != nil {
@@ -101,7 +121,7 @@ func runAgent(ctx context.Context, args []string) error {
 		fmt.Println(out.Token)
 		return nil
 	}
-	return usagef("agent: unknown subcommand %q (want add, list, remove or rotate)", args[0])
+	return usagef("agent: unknown subcommand %q (want add, list, capabilities, remove or rotate)", args[0])
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -30,6 +30,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	notifyURL := fs.String("notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
+	policyFile := fs.String("policy", "", "project policy file (YAML) on top of the built-in policy, reloaded on change (the writer's --policy; env LIGHTHOUSE_POLICY)")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -82,6 +83,13 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	if *notifyURL != "" {
 		cfg.WriterArgs = append(cfg.WriterArgs, "--notify-url", *notifyURL)
+	}
+	if *policyFile != "" {
+		abs, err := filepath.Abs(*policyFile)
+		if err != nil {
+			return fmt.Errorf("policy file: %w", err)
+		}
+		cfg.WriterArgs = append(cfg.WriterArgs, "--policy", abs)
 	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {

@@ -76,6 +76,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Leases:   model.Leases(),
 		Sessions: model.Sessions(),
 		Messages: model.Messages(),
+		Tasks:    model.Tasks(),
 		Limits:   httpapi.Limits{RatePerSecond: s.rate, Burst: s.burst},
 		MaxWait:  30 * time.Second,
 		Ready:    r.Ready,

@@ -119,8 +119,11 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	expiry := command.NewLeaseExpiry(ctx, coord, log.With("component", "leases"))
 	reviewHandler := command.NewReviewHandler(events, store)
 	deadlines := command.NewReviewDeadlines(ctx, reviewHandler, log.With("component", "reviews"))
+	tasks := projections.NewTasks()
+	taskHandler := command.NewTaskHandler(events, store, agents, tasks)
+	taskDeadlines := command.NewTaskDeadlines(ctx, taskHandler, log.With("component", "tasks"))
 	views := map[string][]command.Observer{"agent:": {agents, provenance, freshness}, "review:": {reviews, deadlines}, "learned:": {learned},
-		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}, "message:": {messages}}
+		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}, "message:": {messages}, "task:": {tasks}}
 	for prefix, views := range views {
 		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
 			for _, v := range views {
@@ -133,14 +136,19 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 			return fmt.Errorf("load %s views: %w", prefix, err)
 		}
 	}
-	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry, messages)
+	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry, messages, tasks, taskDeadlines)
 	freshness.Live()
 	// Expiry timers start once every view is loaded: a lease that ran out
 	// while the writer was down expires now, through the full log.
 	if err := store.ReplayStreams("lease:", expiry.Apply); err != nil {
 		return fmt.Errorf("load lease expiries: %w", err)
 	}
-	metrics.NewCoordination(reg, func() int { return len(reviews.List(domain.ReviewPending)) }, func() int { return len(leases.List("")) })
+	// Likewise task deadlines: one that passed while the writer was down
+	// expires now.
+	if err := store.ReplayStreams("task:", taskDeadlines.Apply); err != nil {
+		return fmt.Errorf("load task deadlines: %w", err)
+	}
+	metrics.NewCoordination(reg, func() int { return len(reviews.List(domain.ReviewPending)) }, func() int { return len(leases.List("")) }, tasks.Open)
 	if s.notifyURL != "" {
 		console := func() string {
 			if s.consoleURL != "" {
@@ -236,10 +244,11 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Disk:         watcherRestorer{data: s.data},
 		Coordination: &httpapi.Coordination{Handler: coord},
 		Messaging:    &httpapi.Messaging{Handler: messaging},
+		Tasks:        &httpapi.Tasks{Handler: taskHandler},
 		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,
-				Provenance: provenance, Coordination: coord}),
+				Provenance: provenance, Coordination: coord, Agents: agents}),
 			Reviews: reviewHandler,
 			View:    reviews,
 			Learned: learned,

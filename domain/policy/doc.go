@@ -141,6 +141,7 @@
 //	    reason: pushes need two reviewers   # or description
 //	    decision: escalate          # allow | escalate | block
 //	    approvals: 2                # escalate only: approvers required (default 1)
+//	    route: capability:security  # escalate only: the agents with this capability may decide, and are told in their inbox
 //	    tool: Bash                  # string or list; globs: mcp__github__*
 //	    roles: [builder, expert]    # string or list; agent roles
 //	    command:                    # judge each command of a Bash call

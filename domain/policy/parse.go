@@ -226,18 +226,35 @@ func validID(id string) bool {
 	return true
 }
 
+// validRoute checks a rule's route: capability:NAME, NAME as agents'
+// capabilities are written.
+func validRoute(s string) bool {
+	name, ok := strings.CutPrefix(s, "capability:")
+	if !ok || name == "" || len(name) > 64 || name[0] == '.' || name[0] == '_' || name[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // decodeRule reads and compiles one rule.
 func decodeRule(n *yaml.Node) (*rule, bool, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, false, errAt(n, "a rule must be a mapping")
 	}
 	var (
-		s        ruleSpec
-		disabled bool
-		whenNode *yaml.Node
-		decNode  *yaml.Node
-		apprNode *yaml.Node
-		reason   string
+		s         ruleSpec
+		disabled  bool
+		whenNode  *yaml.Node
+		decNode   *yaml.Node
+		apprNode  *yaml.Node
+		routeNode *yaml.Node
+		reason    string
 	)
 	r := &rule{}
 	err := eachKey(n, func(k, v *yaml.Node) error {
@@ -259,6 +276,12 @@ func decodeRule(n *yaml.Node) (*rule, bool, error) {
 			apprNode = v
 			if v.Kind != yaml.ScalarNode || v.Decode(&s.Approvals) != nil || s.Approvals < 1 || s.Approvals > 100 {
 				err = errAt(v, "approvals must be a whole number from 1 to 100")
+			}
+		case "route":
+			routeNode = v
+			s.Route, err = scalar(v, "route")
+			if err == nil && !validRoute(s.Route) {
+				err = errAt(v, "route must be capability:NAME (NAME: 1-64 lower-case letters, digits, '.', '_' or '-')")
 			}
 		case "tool", "tools":
 			s.Tools, err = strList(v, k.Value)
@@ -298,6 +321,9 @@ func decodeRule(n *yaml.Node) (*rule, bool, error) {
 	if apprNode != nil && s.Decision != Escalate {
 		return nil, false, errAt(apprNode, "approvals only apply to decision escalate")
 	}
+	if routeNode != nil && s.Decision != Escalate {
+		return nil, false, errAt(routeNode, "route only applies to decision escalate")
+	}
 	if reason != "" {
 		s.Description = reason
 	}
@@ -319,6 +345,7 @@ func decodeRule(n *yaml.Node) (*rule, bool, error) {
 	r.spec = s
 	r.decision = s.Decision
 	r.approvals = max(s.Approvals, 1)
+	r.route = s.Route
 	r.reason = s.Description
 	if r.reason == "" {
 		r.reason = "rule " + s.ID

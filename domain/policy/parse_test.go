@@ -103,6 +103,34 @@ func TestParseStandalone(t *testing.T) {
 	}
 }
 
+// TestParseRoute: an escalating rule's route reaches the verdict it
+// decides; other verdicts carry none.
+func TestParseRoute(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte("rules:\n  - id: secrets\n    decision: escalate\n    route: capability:security\n    paths: [\"**/*.pem\"]\n  - id: reads\n    decision: allow\n    tool: Read\n"), nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	tests := []struct {
+		name      string
+		call      Call
+		decision  Decision
+		wantRoute string
+	}{
+		{"routed escalation", fileCall("Write", "file_path", testRoot+"/certs/key.pem"), Escalate, "capability:security"},
+		{"allowed read", fileCall("Read", "file_path", testRoot+"/x"), Allow, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := p.Evaluate(tc.call)
+			if v.Decision != tc.decision || v.Route != tc.wantRoute {
+				t.Errorf("verdict %s route %q (rule %s), want %s route %q", v.Decision, v.Route, v.Rule, tc.decision, tc.wantRoute)
+			}
+		})
+	}
+}
+
 func TestRevisionStable(t *testing.T) {
 	t.Parallel()
 	a, b := Default(), Default()
@@ -157,6 +185,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad version", "version: 2\n", 1, "unsupported version"},
 		{"bad bool", "rules:\n  - id: a\n    decision: block\n    paths:\n      inside_project: maybe\n", 5, "true or false"},
 		{"empty list item", "rules:\n  - id: a\n    decision: block\n    tool: [\"\"]\n", 4, "non-empty"},
+		{"route on block", "rules:\n  - id: a\n    decision: block\n    route: capability:security\n", 4, "route only"},
+		{"route not a capability", "rules:\n  - id: a\n    decision: escalate\n    route: human\n", 4, "route must be"},
+		{"route bad name", "rules:\n  - id: a\n    decision: escalate\n    route: capability:Sec\n", 4, "route must be"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

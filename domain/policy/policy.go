@@ -67,6 +67,9 @@ type Match struct {
 	Decision Decision // what the rule decides
 	Reason   string   // the rule's description
 	Subject  string   // what matched: a command, a path or the tool name
+	// Route is where the rule sends an escalation ("capability:NAME"), or
+	// "" for the reviewers.
+	Route string
 }
 
 // Verdict is the policy's answer for one call.
@@ -76,6 +79,10 @@ type Verdict struct {
 	Rule      string  // id of the deciding rule
 	Matches   []Match // every rule that matched, in evaluation order
 	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
+	// Route is where an escalation goes: "capability:NAME" lets the agents
+	// with that capability decide it (besides reviewers); "" is the
+	// reviewers alone. It is the deciding rule's.
+	Route string
 	// FileDependent is set when the verdict consulted Call.Provenance: it
 	// holds only while the project files the call runs stay unchanged, so
 	// it must not be cached by input alone.
@@ -182,7 +189,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 		if r.matchCall(a, &env) {
 			callAllowed = callAllowed || r.decision == Allow
 			subject := a.callSubject(r)
-			b.add(Match{Rule: r.id, Decision: r.decision, Reason: a.outsideReason(r, subject), Subject: subject}, r.order, r.approvals)
+			b.add(Match{Rule: r.id, Decision: r.decision, Reason: a.outsideReason(r, subject), Subject: subject, Route: r.route}, r.order, r.approvals)
 		}
 	}
 	for i := range a.commands {
@@ -195,7 +202,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 		for _, r := range p.candidates(cmd.program) {
 			if r.matchCommand(a, cmd, spec, &env) {
 				covered = true
-				b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: cmd.text}, r.order, r.approvals)
+				b.add(Match{Rule: r.id, Decision: r.decision, Reason: r.reason, Subject: cmd.text, Route: r.route}, r.order, r.approvals)
 			}
 		}
 		if !covered {
@@ -215,6 +222,7 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches, FileDependent: a.consulted}
 	if v.Decision == Escalate {
 		v.Approvals = max(b.approvals, 1)
+		v.Route = best.Route
 	}
 	return v
 }

@@ -12,6 +12,7 @@ type ruleSpec struct {
 	Description string       `json:"description,omitempty"`
 	Decision    Decision     `json:"decision"`
 	Approvals   int          `json:"approvals,omitempty"`
+	Route       string       `json:"route,omitempty"`
 	Tools       []string     `json:"tool,omitempty"`
 	Roles       []string     `json:"roles,omitempty"`
 	Command     *commandSpec `json:"command,omitempty"`
@@ -50,6 +51,7 @@ type rule struct {
 	decision  Decision
 	reason    string
 	approvals int
+	route     string // "capability:NAME" or ""
 	tools     []wildcard
 	roles     []string
 	cmd       *cmdMatcher

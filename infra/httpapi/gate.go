@@ -146,8 +146,8 @@ func (g *Gate) get(c echo.Context) error {
 		return fmt.Errorf("review %s: %w", id, domain.ErrNotFound)
 	}
 	agent := agentOf(c)
-	if agent.ID != v.RequesterID && !agent.Can(domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver) {
-		return fmt.Errorf("%w: only the requester and reviewers see a review", domain.ErrForbidden)
+	if agent.ID != v.RequesterID && !agent.Can(domain.RoleReviewer, domain.RoleExpert, domain.RoleObserver) && !v.RoutedTo(agent) {
+		return fmt.Errorf("%w: only the requester, reviewers and the agents it is routed to see a review", domain.ErrForbidden)
 	}
 	if ws := c.QueryParam("wait"); ws != "" {
 		wait, err := time.ParseDuration(ws)
@@ -175,14 +175,15 @@ func (g *Gate) names() map[string]string {
 	return m
 }
 
-// deciders returns the names of the agents that can decide reviews.
-func (g *Gate) deciders() []string {
+// deciders returns the names of the agents that can decide review v: the
+// reviewers and admins, and the agents its route names by capability.
+func (g *Gate) deciders(v projections.ReviewView) []string {
 	out := []string{}
 	if g.Agents == nil {
 		return out
 	}
 	for _, a := range g.Agents.List() {
-		if a.Role == domain.RoleReviewer || a.Role == domain.RoleAdmin {
+		if a.Role == domain.RoleReviewer || a.Role == domain.RoleAdmin || v.RoutedTo(a) && a.ID != v.RequesterID {
 			out = append(out, a.Name)
 		}
 	}
@@ -206,7 +207,7 @@ func (g *Gate) abandon(c echo.Context) error {
 	v, _ := g.View.Get(c.Param("id"))
 	out := reviewJSON(v, g.names())
 	out["seq"] = res.LastSeq
-	out["deciders"] = g.deciders()
+	out["deciders"] = g.deciders(v)
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
 	return c.JSON(http.StatusOK, out)
 }
@@ -224,7 +225,7 @@ func reviewJSON(v projections.ReviewView, names map[string]string) map[string]an
 		"escalation_reason": v.ReviewRequested.Reason, "requester": nameOf(names, v.RequesterID, v.Requester),
 		"decided_by_names": namesOf(names, v.DecidedBy), "approver_names": namesOf(names, v.Approvers),
 		"session_id": v.SessionID, "cwd": v.Cwd, "decision_id": v.DecisionID, "closed_at": v.ClosedAt,
-		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason}
+		"review_id": v.ReviewID, "approvals": v.Approvals, "decision_reason": v.Reason, "route": v.Route}
 }
 
 // nameOf returns the name of agent id: from names, else fallback, else the id.

@@ -48,6 +48,7 @@ type Reader struct {
 	Leases     *projections.Leases   // GET /v1/leases; nil leaves it out
 	Sessions   *projections.Sessions // GET /v1/sessions; nil leaves it out
 	Messages   *projections.Messages // GET /v1/inbox and /v1/threads; nil leaves them out
+	Tasks      *projections.Tasks    // GET /v1/tasks; nil leaves it out
 	Limits     Limits
 	Ready      func() error
 	Failure    func() error // the last failure to apply the log, if any
@@ -72,6 +73,7 @@ func (r *Reader) Handler() http.Handler {
 	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
 	r.coordinationRoutes(v1)
 	r.messageRoutes(v1)
+	r.taskRoutes(v1)
 	return e
 }
 

@@ -55,6 +55,8 @@ type Writer struct {
 	Coordination *Coordination
 	// Messaging serves messages; nil leaves them out.
 	Messaging *Messaging
+	// Tasks serves tasks routed by capability; nil leaves them out.
+	Tasks *Tasks
 	// Metrics times requests and serves GET /metrics.
 	Metrics Metrics
 }
@@ -84,6 +86,7 @@ func (w *Writer) Handler() http.Handler {
 	v1.GET("/agents", w.listAgents)
 	v1.DELETE("/agents/:name", func(c echo.Context) error { return w.changeAgent(c, true) })
 	v1.POST("/agents/:name/rotate", func(c echo.Context) error { return w.changeAgent(c, false) })
+	v1.PUT("/agents/:name/capabilities", w.setCapabilities)
 	v1.GET("/whoami", func(c echo.Context) error { return c.JSON(http.StatusOK, agentOf(c)) })
 	v1.GET("/status", w.status)
 	v1.GET("/verify", w.verify)
@@ -92,6 +95,7 @@ func (w *Writer) Handler() http.Handler {
 	w.Gate.routes(v1)
 	w.Coordination.routes(v1)
 	w.Messaging.routes(v1)
+	w.Tasks.routes(v1)
 	return e
 }
 
@@ -511,6 +515,38 @@ func (w *Writer) changeAgent(c echo.Context, remove bool) error {
 	}
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(ch.Result.LastSeq, 10))
 	return c.JSON(http.StatusOK, addAgentResponse{Agent: ch.Agent, Token: ch.Token, Seq: ch.Result.LastSeq})
+}
+
+// CapabilitiesRequest is the body of PUT /v1/agents/:name/capabilities:
+// the agent's whole new list (empty clears it).
+type CapabilitiesRequest struct {
+	Capabilities []string `json:"capabilities"`
+}
+
+// setCapabilities replaces an agent's capabilities (admin only); messages
+// and tasks to capability:X follow at once.
+func (w *Writer) setCapabilities(c echo.Context) error {
+	admin, err := require(c, domain.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	name := c.Param("name")
+	if err := domain.ValidateAgentName("name", name); err != nil {
+		return err
+	}
+	var req CapabilitiesRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Capabilities == nil {
+		return badRequest("capabilities", "capabilities_required", "capabilities is required: the agent's whole list ([] clears it)")
+	}
+	ch, err := w.ChangeAgent.Handle(c.Request().Context(), command.ChangeAgent{Meta: meta(c, admin), Name: name, SetCapabilities: true, Capabilities: req.Capabilities})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(ch.Result.LastSeq, 10))
+	return c.JSON(http.StatusOK, addAgentResponse{Agent: ch.Agent, Seq: ch.Result.LastSeq})
 }
 
 func (w *Writer) listAgents(c echo.Context) error {

@@ -18,7 +18,7 @@ func registered(t *testing.T) map[string]bool {
 	NewRelay(reg)
 	NewFollower(reg)
 	NewFUSE(reg)
-	NewCoordination(reg, func() int { return 0 }, func() int { return 0 })
+	NewCoordination(reg, func() int { return 0 }, func() int { return 0 }, func() int { return 0 })
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -368,24 +368,15 @@ func (f *FUSE) Observer(op string) prometheus.Observer {
 	return f.obs["other"]
 }
 
-// Coordination exposes the review queue and the coordination gauges.
-// OpenTasks stays 0 until tasks exist.
-type Coordination struct {
-	OpenTasks prometheus.Gauge
-}
-
-// NewCoordination registers lighthouse_reviews_open and
-// lighthouse_leases_active (read from openReviews and activeLeases at each
-// scrape) and lighthouse_tasks_open.
-func NewCoordination(reg prometheus.Registerer, openReviews, activeLeases func() int) *Coordination {
-	c := &Coordination{
-		OpenTasks: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "tasks", Name: "open",
-			Help: "Open coordination tasks (0: tasks do not exist yet)."}),
-	}
+// NewCoordination registers lighthouse_reviews_open,
+// lighthouse_leases_active and lighthouse_tasks_open, read from
+// openReviews, activeLeases and openTasks at each scrape.
+func NewCoordination(reg prometheus.Registerer, openReviews, activeLeases, openTasks func() int) {
+	tasks := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "tasks", Name: "open",
+		Help: "Tasks not yet finished: open or claimed."}, func() float64 { return float64(openTasks()) })
 	reviews := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "reviews", Name: "open",
 		Help: "Reviews pending a decision (the review queue)."}, func() float64 { return float64(openReviews()) })
 	leases := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "leases", Name: "active",
 		Help: "Active path leases."}, func() float64 { return float64(activeLeases()) })
-	reg.MustRegister(c.OpenTasks, reviews, leases)
-	return c
+	reg.MustRegister(tasks, reviews, leases)
 }

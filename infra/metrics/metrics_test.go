@@ -102,11 +102,11 @@ func TestInstruments(t *testing.T) {
 			f.Observer("nonsense").Observe(1e-5)
 		}, "lighthouse_fuse_op_duration_seconds", map[string]string{"op": "other"}, 1},
 		{"open reviews", func(reg *prometheus.Registry) {
-			NewCoordination(reg, func() int { return 4 }, func() int { return 2 })
+			NewCoordination(reg, func() int { return 4 }, func() int { return 2 }, func() int { return 3 })
 		}, "lighthouse_reviews_open", nil, 4},
-		{"open tasks read 0", func(reg *prometheus.Registry) {
-			NewCoordination(reg, func() int { return 4 }, func() int { return 2 })
-		}, "lighthouse_tasks_open", nil, 0},
+		{"open tasks", func(reg *prometheus.Registry) {
+			NewCoordination(reg, func() int { return 4 }, func() int { return 2 }, func() int { return 3 })
+		}, "lighthouse_tasks_open", nil, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

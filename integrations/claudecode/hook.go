@@ -436,8 +436,11 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 	}
 	what := "Lighthouse escalated this call for human review" + ruleSuffix(ans.Reason, ans.Rule)
 	who := "a reviewer or an admin"
+	if c, ok := strings.CutPrefix(closed.Route, "capability:"); ok {
+		who = "a reviewer, an admin or an agent with capability " + c
+	}
 	if len(closed.Deciders) > 0 {
-		who = "a reviewer or an admin (" + strings.Join(closed.Deciders, ", ") + ")"
+		who += " (" + strings.Join(closed.Deciders, ", ") + ")"
 	}
 	state := "is now closed"
 	if closeNote != "" {
@@ -454,6 +457,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 type abandonAnswer struct {
 	reviewAnswer
 	Deciders []string `json:"deciders"`
+	Route    string   `json:"route"` // capability:NAME when the policy routed the review
 }
 
 // hookAbandon closes the review the hook stops waiting for. When a vote got

@@ -71,6 +71,17 @@ type (
 		ID       string `json:"id" jsonschema:"message id"`
 		ReadOnly bool   `json:"read_only,omitempty" jsonschema:"mark read instead of acknowledging"`
 	}
+	taskInput struct {
+		Capability string   `json:"capability" jsonschema:"capability of the agents it is for, e.g. security"`
+		Title      string   `json:"title"`
+		Body       string   `json:"body,omitempty"`
+		Paths      []string `json:"paths,omitempty" jsonschema:"project-relative paths"`
+		Deadline   string   `json:"deadline,omitempty" jsonschema:"e.g. 30m"`
+	}
+	completeInput struct {
+		ID     string `json:"id" jsonschema:"task id"`
+		Result string `json:"result,omitempty"`
+	}
 	leaseInput struct {
 		Paths  []string `json:"paths" jsonschema:"globs relative to the project root"`
 		TTL    string   `json:"ttl,omitempty" jsonschema:"e.g. 30m"`
@@ -126,6 +137,18 @@ func NewServer(w, r *client.Client) *mcp.Server {
 				mark = "read"
 			}
 			return t.json(ctx, t.w, http.MethodPost, "/v1/messages/"+url.PathEscape(in.ID)+"/"+mark, nil)
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "create_task", Description: "Ask the agents with a capability for a piece of work."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in taskInput) (*mcp.CallToolResult, any, error) {
+			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks", in)
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "claim_task", Description: "Take a task offered to your capability."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in idInput) (*mcp.CallToolResult, any, error) {
+			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(in.ID)+"/claim", struct{}{})
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "complete_task", Description: "Finish a task you claimed, with its result."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in completeInput) (*mcp.CallToolResult, any, error) {
+			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(in.ID)+"/complete", map[string]any{"result": in.Result})
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "lease_paths", Description: "Lease paths so other agents cannot write them."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in leaseInput) (*mcp.CallToolResult, any, error) {
