@@ -22,8 +22,12 @@ func benchScCoord(variant string) string {
 	return "gate in-process: Handle (decide + guard + audit to a no-op log), Write and sed -i, cache misses, " + variant
 }
 
-// benchCoordLog seals events so the views see them, and keeps nothing.
-type benchCoordLog struct{ seq uint64 }
+// benchCoordLog seals events and applies them to its views, as the event
+// store does on commit, and keeps nothing.
+type benchCoordLog struct {
+	seq   uint64
+	views []command.Observer
+}
 
 func (l *benchCoordLog) Append(_ context.Context, req domain.AppendRequest) (domain.AppendResult, error) {
 	var res domain.AppendResult
@@ -34,6 +38,11 @@ func (l *benchCoordLog) Append(_ context.Context, req domain.AppendRequest) (dom
 			return res, err
 		}
 		res.Events = append(res.Events, e)
+		for _, v := range l.views {
+			if err := v.Apply(e); err != nil {
+				return res, err
+			}
+		}
 	}
 	res.LastSeq = l.seq
 	return res, nil
@@ -61,13 +70,13 @@ func (b *benchRun) benchCoordination(ctx context.Context) error {
 			Input: benchBashInput(fmt.Sprintf("sed -i 's/a/b/' src/pkg%d/g%d.go", i%97, i))})
 	}
 	variant := func(coordinated bool, leases int) (benchLatencies, error) {
-		var log command.EventLog = &benchCoordLog{}
+		log := &benchCoordLog{}
 		cfg := command.GateConfig{ProjectRoot: benchProjectRoot, ReviewTimeout: time.Minute}
 		if coordinated {
 			ls, ss, fr := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
 			fr.Live()
-			obs := command.NewObservedLog(log, ls, ss, fr)
-			co := command.NewCoordination(obs, ls, ss, fr)
+			log.views = []command.Observer{ls, ss, fr}
+			co := command.NewCoordination(log, ls, ss, fr)
 			for i := range leases {
 				if _, _, err := co.Grant(ctx, command.GrantLease{Agent: other, Paths: []string{fmt.Sprintf("src/mod%d/**", i)}, Exclusive: true, TTL: time.Hour}); err != nil {
 					return benchLatencies{}, err
@@ -78,7 +87,7 @@ func (b *benchRun) benchCoordination(ctx context.Context) error {
 					return benchLatencies{}, err
 				}
 			}
-			log, cfg.Coordination = obs, co
+			cfg.Coordination = co
 		}
 		h := command.NewValidateHandler(log, command.NewPolicyHolder(command.Policies{Enforced: policy.Default()}), projections.NewLearned(), cfg)
 		return b.timeHandle(ctx, h, inputs)

@@ -112,7 +112,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	learned := projections.NewLearned()
 	provenance := projections.NewProvenance()
 	leases, sessions, freshness := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
-	events := command.NewObservedLog(store)
+	events := store
 	coord := command.NewCoordination(events, leases, sessions, freshness)
 	messages := projections.NewMessages()
 	messaging := command.NewMessaging(events, agents, messages)

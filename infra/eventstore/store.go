@@ -57,6 +57,8 @@ type Store struct {
 	lastHash string
 	lastTime time.Time // event times never go backwards, even if the clock does
 	notify   chan struct{}
+	// observers are the views applied on commit (see Observe), under mu.
+	observers []Observer
 }
 
 type pending struct {
@@ -170,6 +172,25 @@ func (s *Store) Head() (uint64, string) {
 	return s.head, s.lastHash
 }
 
+// Observer is an in-memory view kept current with the log's appends.
+type Observer interface {
+	Apply(e domain.Event) error
+}
+
+// Observe adds views that see every event appended from now on: each event
+// is applied to each of them, in sequence order, on the committing
+// goroutine, once it is durable and before it is published or its append
+// returns. So a view never lags what a replica or the appending caller can
+// already see (a message seen on the reader is in the writer's view when
+// the recipient marks it read). Apply must be quick, must not append, and
+// must not wait for anything that waits for an append. An Apply error is
+// logged: the event is durable either way.
+func (s *Store) Observe(views ...Observer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observers = append(append([]Observer(nil), s.observers...), views...)
+}
+
 // Appended returns a channel that receives a value after appends; it is
 // meant for one consumer (the outbox relay), which rereads Head after waking.
 func (s *Store) Appended() <-chan struct{} { return s.notify }
@@ -272,7 +293,20 @@ func (s *Store) commitGroup(group []*pending) {
 		} else {
 			s.mu.Lock()
 			s.head, s.lastHash, s.lastTime = g.head, g.lastHash, g.lastTime
+			views := s.observers
 			s.mu.Unlock()
+			for _, r := range replies {
+				if r.err != nil {
+					continue
+				}
+				for _, e := range r.res.Events {
+					for _, v := range views {
+						if err := v.Apply(e); err != nil {
+							s.log.Error("apply an appended event to a view", "seq", e.Seq, "type", e.Type, "err", err)
+						}
+					}
+				}
+			}
 			select {
 			case s.notify <- struct{}{}:
 			default:
