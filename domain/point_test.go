@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // pointLog is a log for points: sets[i] is the change set of event i+1.
@@ -113,5 +115,18 @@ func TestChangeSetIsHashed(t *testing.T) {
 		if _, err := d.Seal(5, 1, at, Metadata{}, "p", bad); err == nil {
 			t.Errorf("Seal at 5 with change set %+v: no error", bad)
 		}
+	}
+}
+
+// TestLoneEventHashIsUnchanged pins the hash of an event without a change
+// set to the value the code before the marker computed (taken from that
+// code), so logs written before it still verify.
+func TestLoneEventHashIsUnchanged(t *testing.T) {
+	t.Parallel()
+	e := Event{ID: uuid.MustParse("0b7c6f1e-2a43-4b8e-9d3c-5f1a2b3c4d5e"), Seq: 42, StreamID: "file:a.txt", StreamVersion: 3,
+		Type: "file.written", SchemaVersion: 1, Time: time.Unix(1767225600, 123456789).UTC(), AgentID: "ag-1", SessionID: "s-1",
+		CorrelationID: "c-1", CausationID: "k-1", Payload: []byte(`{"path":"a.txt"}`), PrevHash: "ab12"}
+	if got, want := e.ComputeHash(), "027dca78d762b704b152a15e7f4f7297d553322f9541fefc9b67eb923728d8cc"; got != want {
+		t.Fatalf("hash %s, want %s (before the change-set marker)", got, want)
 	}
 }
