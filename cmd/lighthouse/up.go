@@ -84,7 +84,7 @@ func runUp(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "  mount   not available: %v (the rest runs)\n", sys.FuserError)
 	}
 	fmt.Fprintln(os.Stderr, "Ctrl-C or SIGTERM stops everything; a process that crashes is restarted.")
-	superviseErr := sys.Supervise(ctx, os.Stderr, supervisor.DefaultRestartPolicy)
+	superviseErr := sys.Supervise(ctx, os.Stderr, supervisor.DefaultRestartPolicy())
 	stopErr := sys.Stop()
 	if superviseErr != nil {
 		return fmt.Errorf("%w; stopped the rest", superviseErr)

@@ -18,8 +18,11 @@ type RestartPolicy struct {
 	Backoff time.Duration
 }
 
-// DefaultRestartPolicy allows 5 restarts of a process per minute.
-var DefaultRestartPolicy = RestartPolicy{Max: 5, Window: time.Minute, Backoff: 200 * time.Millisecond}
+// DefaultRestartPolicy allows 5 restarts of a process per minute, the
+// first after 200 ms.
+func DefaultRestartPolicy() RestartPolicy {
+	return RestartPolicy{Max: 5, Window: time.Minute, Backoff: 200 * time.Millisecond}
+}
 
 // Supervise watches the running processes until ctx ends and restarts each
 // one that exits (a crash, a kill -9): the writer on its address, the

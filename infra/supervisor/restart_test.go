@@ -42,7 +42,7 @@ func TestSuperviseStopsWithItsContext(t *testing.T) {
 	s := &System{Reader: p}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := s.Supervise(ctx, &bytes.Buffer{}, DefaultRestartPolicy); err != nil {
+	if err := s.Supervise(ctx, &bytes.Buffer{}, DefaultRestartPolicy()); err != nil {
 		t.Fatal(err)
 	}
 }
