@@ -69,16 +69,20 @@ func (c *jsonErrorConn) Read(p []byte) (int, error) {
 // Write writes p, or our JSON error in place of a server-written plain one.
 func (c *jsonErrorConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	afterRead, head := c.lastRead, c.head
+	afterRead := c.lastRead
 	c.lastRead = false
-	c.mu.Unlock()
+	var reply []byte
 	if afterRead {
 		if status, text, ok := parseServerError(p); ok {
-			if _, err := c.Conn.Write(jsonErrorResponse(status, text, head)); err != nil {
-				return 0, err
-			}
-			return len(p), nil
+			reply = jsonErrorResponse(status, text, c.head)
 		}
+	}
+	c.mu.Unlock()
+	if reply != nil {
+		if _, err := c.Conn.Write(reply); err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
 	return c.Conn.Write(p)
 }
