@@ -142,7 +142,7 @@ func TestFaultSuite(t *testing.T) {
 				restartFailed[p.name]++
 				close(stop)
 				wg.Wait()
-				t.Fatalf("cycle %d: restart the %s after kill -9: %v\n%s", c, p.name, err, tail(e.out.String(), 3000))
+				t.Fatalf("cycle %d: restart the %s after kill -9: %v\nits last output:\n%s", c, p.name, err, outputOf(e.out.String(), p.name, 40))
 			}
 		}
 	}
@@ -243,6 +243,17 @@ func TestFaultSuite(t *testing.T) {
 			t.Errorf("report: %v", err)
 		}
 	}
+}
+
+// outputOf returns the last n lines the named process logged.
+func outputOf(out, process string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, `"process":"`+process+`"`) || strings.HasPrefix(l, process+":") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // readerMatches checks that the reader has applied exactly head and holds
