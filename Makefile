@@ -5,7 +5,7 @@ GO  ?= go
 PROJECT ?= .
 export GOFLAGS := -buildvcs=false
 
-.PHONY: build run test bench deps vet
+.PHONY: build run test soak bench deps vet
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -22,6 +22,11 @@ vet:
 
 test: deps build vet
 	LIGHTHOUSE_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+# The long fault run, not part of `make test`: hundreds of kill -9 cycles
+# and a fuzzing budget per target (SOAK_CYCLES, SOAK_WRITERS, FUZZTIME).
+soak: build
+	LIGHTHOUSE_BIN=$(BIN) GO=$(GO) ./scripts/soak.sh
 
 bench: build
 	$(BIN)/lighthouse bench

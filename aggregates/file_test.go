@@ -69,7 +69,7 @@ func TestNewFileFromLastEvent(t *testing.T) {
 	t.Parallel()
 	d := domain.Draft{StreamID: "file:a", Type: domain.TypeFileMoved, SchemaVersion: 1,
 		Payload: domain.FileMoved{From: "z", To: "a", Hash: "h", Size: 9, Mode: 0o600}}
-	e, err := d.Seal(7, 3, e0Time, domain.Metadata{}, "")
+	e, err := d.Seal(7, 3, e0Time, domain.Metadata{}, "", domain.ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}

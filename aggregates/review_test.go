@@ -11,7 +11,7 @@ import (
 func openReview(t *testing.T, approvals int, deadline time.Time) *Review {
 	t.Helper()
 	d := RequestReview(domain.ReviewRequested{ReviewID: "r1", RequesterID: "builder", Tool: "Bash", Shape: "Bash: git push <arg>", Approvals: approvals, Deadline: deadline})
-	e, err := d.Seal(1, 1, e0Time, domain.Metadata{}, "")
+	e, err := d.Seal(1, 1, e0Time, domain.Metadata{}, "", domain.ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,6 +183,35 @@ type benchHistSet struct {
 	files []int32
 }
 
+// last is the set's last sequence number.
+func (s benchHistSet) last() uint64 { return s.first + uint64(len(s.files)) - 1 }
+
+// setOf returns the change set holding seq (h.sets is sorted by first).
+func (h *benchHistory) setOf(seq uint64) (benchHistSet, bool) {
+	i := sort.Search(len(h.sets), func(i int) bool { return h.sets[i].last() >= seq })
+	if i < len(h.sets) && h.sets[i].first <= seq {
+		return h.sets[i], true
+	}
+	return benchHistSet{}, false
+}
+
+// edge is where the reader answers a point at seq: a point inside a change
+// set is rounded down to just before it (domain.ChangeSetEdge).
+func (h *benchHistory) edge(seq uint64) uint64 {
+	if s, ok := h.setOf(seq); ok && seq < s.last() && len(s.files) > 1 {
+		return s.first - 1
+	}
+	return seq
+}
+
+// setEnd is the last sequence of the change set holding seq (seq when none).
+func (h *benchHistory) setEnd(seq uint64) uint64 {
+	if s, ok := h.setOf(seq); ok {
+		return s.last()
+	}
+	return seq
+}
+
 // benchHistory is the time-travel scenarios' state.
 type benchHistory struct {
 	b    *benchRun
@@ -399,6 +428,9 @@ func (h *benchHistory) build(ctx context.Context) error {
 		return errors.New("the hot file's revisions were not all recorded")
 	}
 	h.firstTree = max(h.firstTree, h.hotSeqs[0])
+	// A point inside a change set answers as of before it: points that must
+	// see every file start where the last file's set ends.
+	h.firstTree = h.setEnd(h.firstTree)
 
 	// Wait for the reader: the catch-up after the last append, and the
 	// lag it had then.
@@ -541,8 +573,9 @@ func (h *benchHistory) fileAtPoints(ctx context.Context) error {
 	b, p := h.b, h.b.p
 	n := p.HistoryFilePoints
 	b.progress("time travel: %s at %d random points of its %d revisions, twice, each followed by a read at head", benchHistHot, n, len(h.hotSeqs))
-	points := benchRandomPoints(n, h.hotSeqs[0], h.head-1, 1)
-	want := func(seq uint64) int { // the hot revision at seq
+	points := benchRandomPoints(n, h.setEnd(h.hotSeqs[0]), h.head-1, 1)
+	want := func(seq uint64) int { // the hot revision the reader answers at seq
+		seq = h.edge(seq)
 		return sort.Search(len(h.hotSeqs), func(r int) bool { return h.hotSeqs[r] > seq }) - 1
 	}
 	last := len(h.hotSeqs) - 1
@@ -683,6 +716,7 @@ func (h *benchHistory) diff(ctx context.Context) error {
 	span := min(uint64(p.HistoryDiffSpan), h.head-1-h.firstTree)
 	from := h.firstTree + (h.head-1-h.firstTree-span)/2
 	to := from + span
+	from, to = h.edge(from), h.edge(to) // what the reader answers for them
 	// The files written between the points: each write is new content.
 	changed := map[int32]bool{}
 	for _, s := range h.sets {

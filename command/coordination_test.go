@@ -26,7 +26,7 @@ func (l *memLog) Append(_ context.Context, req domain.AppendRequest) (domain.App
 	var res domain.AppendResult
 	for _, d := range req.Drafts {
 		l.seq++
-		e, err := d.Seal(l.seq, 1, time.Now(), req.Meta, "")
+		e, err := d.Seal(l.seq, 1, time.Now(), req.Meta, "", domain.ChangeSet{})
 		if err != nil {
 			return res, err
 		}

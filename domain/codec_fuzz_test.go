@@ -34,7 +34,11 @@ func FuzzEventCodec(f *testing.F) {
 		d := Draft{StreamID: stream, Type: TypeGateDecided, SchemaVersion: 1, Payload: p}
 		meta := Metadata{AgentID: "agent", SessionID: session, CorrelationID: corr, CausationID: cause}
 		at := time.Unix(0, nanos)
-		e, err := d.Seal(7, 3, at, meta, "prev")
+		var set ChangeSet
+		if nanos%2 == 0 {
+			set = SpanOf(5, 3) // event 7 in the change set 6-8
+		}
+		e, err := d.Seal(7, 3, at, meta, "prev", set)
 		if err != nil {
 			var ve *ValidationError
 			if !errors.As(err, &ve) {
@@ -100,7 +104,7 @@ func TestSealRefusesInvalidText(t *testing.T) {
 		{"payload", Metadata{AgentID: "a"}, Draft{StreamID: "s", Type: "t", Payload: fuzzPayload{Input: json.RawMessage("{\"a\":\"\xff\"}")}}},
 	}
 	for _, c := range cases {
-		_, err := c.d.Seal(1, 1, at, c.meta, "")
+		_, err := c.d.Seal(1, 1, at, c.meta, "", ChangeSet{})
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != c.field {
 			t.Errorf("%s: Seal = %v, want a ValidationError naming it", c.field, err)

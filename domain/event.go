@@ -29,8 +29,29 @@ type Event struct {
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	CausationID   string          `json:"causation_id,omitempty"`
 	Payload       json.RawMessage `json:"payload"`
-	PrevHash      string          `json:"prev_hash"`
-	Hash          string          `json:"hash"`
+	// ChangeSet is set on every event of an atomic append of more than one
+	// event (a change set): the range of sequences the append holds. Zero
+	// (absent from the JSON and from the hash) for a lone event, and for
+	// every event of logs written before it existed.
+	ChangeSet ChangeSet `json:"change_set,omitzero"`
+	PrevHash  string    `json:"prev_hash"`
+	Hash      string    `json:"hash"`
+}
+
+// ChangeSet is the range of global sequences of one atomic append, both ends
+// included. A point in history never falls inside one (see ChangeSetEdge).
+type ChangeSet struct {
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+}
+
+// SpanOf returns the change set of an append of n events after head: the
+// zero ChangeSet when n < 2, since a lone event needs no marker.
+func SpanOf(head uint64, n int) ChangeSet {
+	if n < 2 {
+		return ChangeSet{}
+	}
+	return ChangeSet{First: head + 1, Last: head + uint64(n)}
 }
 
 // Metadata is what every event of one command shares: who, in which session,
@@ -51,10 +72,10 @@ type Draft struct {
 }
 
 // Seal places a draft in the log: it fills the envelope and links the hash
-// chain to prev. Every text of the envelope and the payload must be valid
+// chain to prev; set is the change set the event belongs to (SpanOf). Every text of the envelope and the payload must be valid
 // UTF-8 (a *ValidationError otherwise): JSON would replace invalid bytes, and
 // the stored event would no longer match its hash.
-func (d Draft) Seal(seq, streamVersion uint64, at time.Time, meta Metadata, prevHash string) (Event, error) {
+func (d Draft) Seal(seq, streamVersion uint64, at time.Time, meta Metadata, prevHash string, set ChangeSet) (Event, error) {
 	payload, err := json.Marshal(d.Payload)
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s payload: %w", d.Type, err)
@@ -83,7 +104,11 @@ func (d Draft) Seal(seq, streamVersion uint64, at time.Time, meta Metadata, prev
 		CorrelationID: meta.CorrelationID,
 		CausationID:   meta.CausationID,
 		Payload:       payload,
+		ChangeSet:     set,
 		PrevHash:      prevHash,
+	}
+	if err := e.checkChangeSet(); err != nil {
+		return Event{}, err
 	}
 	e.Hash = e.ComputeHash()
 	return e, nil
@@ -110,7 +135,25 @@ func (e Event) ComputeHash() string {
 	str(e.CorrelationID)
 	str(e.CausationID)
 	str(string(e.Payload))
+	// Only events that carry a change set hash it, after everything else:
+	// events sealed before the marker existed keep their hash, and the
+	// length prefixes above keep the two forms from ever sharing an input.
+	if e.ChangeSet != (ChangeSet{}) {
+		str("change_set")
+		writeUint(h, e.ChangeSet.First)
+		writeUint(h, e.ChangeSet.Last)
+	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkChangeSet checks that a change set, when e has one, holds at least
+// two events, e among them.
+func (e Event) checkChangeSet() error {
+	cs := e.ChangeSet
+	if cs != (ChangeSet{}) && (cs.First >= cs.Last || e.Seq < cs.First || e.Seq > cs.Last) {
+		return fmt.Errorf("event %d: change set %d-%d does not hold it", e.Seq, cs.First, cs.Last)
+	}
+	return nil
 }
 
 func writeUint(h hash.Hash, v uint64) {
@@ -123,6 +166,9 @@ func writeUint(h hash.Hash, v uint64) {
 func (e Event) Verify(prevHash string) error {
 	if e.PrevHash != prevHash {
 		return fmt.Errorf("event %d: prev_hash %.12s does not match the chain's %.12s", e.Seq, e.PrevHash, prevHash)
+	}
+	if err := e.checkChangeSet(); err != nil {
+		return err
 	}
 	if got := e.ComputeHash(); got != e.Hash {
 		return fmt.Errorf("event %d: content hash %.12s does not match recorded %.12s", e.Seq, got, e.Hash)

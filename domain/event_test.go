@@ -10,11 +10,11 @@ func TestHashChain(t *testing.T) {
 	meta := Metadata{AgentID: "a1", SessionID: "s1"}
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	d := Draft{StreamID: "file:x", Type: TypeFileWritten, SchemaVersion: 1, Payload: FileWritten{Path: "x", Hash: "h", Size: 1}}
-	e1, err := d.Seal(1, 1, at, meta, "")
+	e1, err := d.Seal(1, 1, at, meta, "", ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2, err := d.Seal(2, 2, at, meta, e1.Hash)
+	e2, err := d.Seal(2, 2, at, meta, e1.Hash, ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -69,11 +70,49 @@ type PointIndex interface {
 	SeqAtTime(t time.Time) (uint64, error)
 	// Snapshot returns the sequence a snapshot names.
 	Snapshot(name string) (uint64, bool, error)
+	// Event returns the event at seq (1 up to the head).
+	Event(seq uint64) (Event, error)
 }
 
-// Resolve turns a point into a global sequence of a log whose head is head.
-// A point before the first event or after the head is an error naming field.
+// Resolve turns a point into a global sequence of a log whose head is head,
+// rounded down to a change-set edge (ChangeSetEdge): the answer at a point
+// holds each atomic change set whole or not at all. A point before the
+// first event, inside a change set that starts the log, or after the head
+// is an error naming field.
 func (p Point) Resolve(field string, idx PointIndex, head uint64, now time.Time) (uint64, error) {
+	seq, err := p.resolve(field, idx, head, now)
+	if err != nil {
+		return 0, err
+	}
+	edge, err := ChangeSetEdge(seq, idx.Event)
+	if err != nil {
+		return 0, err
+	}
+	if edge == 0 {
+		return 0, Invalid(field, "point_before_history", "sequence %d is inside the change set that starts the log: nothing comes before it", seq)
+	}
+	return edge, nil
+}
+
+// ChangeSetEdge rounds seq down to the edge of a change set: when the event
+// at seq belongs to an atomic change set that goes on after it, the answer
+// is the last sequence before the set (0 when the set starts the log).
+// Otherwise it is seq itself. event reads the log.
+func ChangeSetEdge(seq uint64, event func(seq uint64) (Event, error)) (uint64, error) {
+	if seq == 0 {
+		return 0, nil
+	}
+	e, err := event(seq)
+	if err != nil {
+		return 0, fmt.Errorf("change set at %d: %w", seq, err)
+	}
+	if cs := e.ChangeSet; cs.Last > seq && cs.First <= seq {
+		return cs.First - 1, nil
+	}
+	return seq, nil
+}
+
+func (p Point) resolve(field string, idx PointIndex, head uint64, now time.Time) (uint64, error) {
 	switch {
 	case p.Snapshot != "":
 		seq, ok, err := idx.Snapshot(p.Snapshot)

@@ -134,3 +134,35 @@ func TestHTTPHygiene(t *testing.T) {
 		t.Fatalf("the waiting connection was not served once another closed: %v", err)
 	}
 }
+
+// TestServerWrittenErrorsAreJSON sends requests Go's HTTP server refuses
+// itself, before any handler runs, to the writer and the reader over raw
+// TCP: each answer is our JSON error naming the part at fault, not Go's
+// plain-text one.
+func TestServerWrittenErrorsAreJSON(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	cases := []struct {
+		name, request string
+		status        int
+		code, field   string
+	}{
+		{"malformed request line", "GET /v1/status HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400, "request_malformed", "request_line"},
+		{"not HTTP at all", "HELLO\r\n\r\n", 400, "request_malformed", "request_line"},
+		{"bad header", "GET /v1/status HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n", 400, "request_malformed", "headers"},
+		{"bad header name", "GET /v1/status HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", 400, "request_malformed", "headers"},
+		{"no Host", "GET /v1/status HTTP/1.1\r\n\r\n", 400, "request_malformed", "Host"},
+		{"oversized headers", "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 1<<20+8192) + "\r\n\r\n", 431, "headers_too_large", "headers"},
+		{"unknown transfer encoding", "PUT /v1/files/t.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n", 501, "transfer_encoding_unsupported", "Transfer-Encoding"},
+	}
+	for _, base := range []string{e.sys.WriterURL, e.sys.ReaderURL} {
+		addr := strings.TrimPrefix(base, "http://")
+		for _, c := range cases {
+			resp, body := rawHTTP(t, addr, c.request, 10*time.Second)
+			if code, field, ok := apiErr([]byte(body)); resp.StatusCode != c.status || !ok || code != c.code || field != c.field ||
+				resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s on %s: %d %q %s, want %d %s naming %s", c.name, base, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.code, c.field)
+			}
+		}
+	}
+}

@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 )
 
 // TestReplicaRebuildsWhenTheLogIsRestored restores the writer's data from
@@ -98,5 +103,65 @@ func TestReplicaRebuildsWhenTheLogIsRestored(t *testing.T) {
 	}
 	if counts["kept"] != 10 || counts["new"] != 5 || counts["lost"] != 0 {
 		t.Fatalf("reader serves %v, want 10 kept, 5 new, 0 lost", counts)
+	}
+}
+
+// TestReplicaThatCannotApplyAnEventKeepsServing puts an event in the
+// writer's log that the replicas cannot apply: a snapshot.created of a
+// newer schema whose seq is not a number, sealed into the hash chain as a
+// writer of another version would. The reader reports it on /readyz (503 with the
+// reason) and /v1/status (apply_error), stays up and keeps serving its last
+// good state.
+func TestReplicaThatCannotApplyAnEventKeepsServing(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	good := e.put(e.admin, "good.txt", "good\n")
+	if _, err := e.readFile("good.txt", good); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sys.Writer.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	store, err := eventstore.Open(filepath.Join(e.data, "events"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: "future-writer"}, Drafts: []domain.Draft{{
+		StreamID: domain.SnapshotStreamID("future"), Type: domain.TypeSnapshotCreated, SchemaVersion: 2,
+		Payload: json.RawMessage(`{"name":"future","seq":{"at":"1"}}`)}}})
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sys.StartWriter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, e, "verify"); err != nil {
+		t.Fatalf("the crafted event breaks the chain: %v\n%s", err, out)
+	}
+	eventually(t, "the reader reports the failure on /readyz", func() error {
+		status, body, _ := e.rawRequest("GET", e.sys.ReaderURL, "/readyz", nil, nil)
+		if status != 503 || !strings.Contains(string(body), fmt.Sprintf("applying the log failed at %d", good)) {
+			return fmt.Errorf("/readyz %d %s", status, body)
+		}
+		return nil
+	})
+	var st struct {
+		Applied    uint64 `json:"applied"`
+		ApplyError string `json:"apply_error"`
+	}
+	if _, err := e.reader.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil || st.Applied != good || !strings.Contains(st.ApplyError, "payload") {
+		t.Fatalf("status: %+v, %v; want applied %d and an apply_error (the event at %d)", st, err, good, res.FirstSeq)
+	}
+	if got, err := e.readFile("good.txt", good); err != nil || got != "good\n" {
+		t.Fatalf("the last good state is not served: %q, %v", got, err)
+	}
+	select {
+	case <-e.sys.Reader.Done():
+		t.Fatalf("the reader exited: %v", e.sys.Reader.Err())
+	default:
 	}
 }

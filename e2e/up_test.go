@@ -207,3 +207,142 @@ func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestUpRestartsKilledProcesses kills the fuser and the reader that
+// `lighthouse up` started with SIGKILL: up restarts each, the fuser detaches
+// its stale mount and the mount serves again, with what was written while
+// it was down.
+func TestUpRestartsKilledProcesses(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("FUSE tests mount directly and need root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	data := t.TempDir()
+	mount := filepath.Join(t.TempDir(), "mnt")
+	up := exec.Command(filepath.Join(binDir, "lighthouse"), "up", "--data", data, "--writer-addr", "127.0.0.1:0",
+		"--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0", "--mount", mount)
+	var out syncBuffer
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	t.Cleanup(func() {
+		up.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			up.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("up said:\n%s", tail(out.String(), 6000))
+		}
+	})
+	eventually(t, "lighthouse up ready", func() error {
+		if !strings.Contains(out.String(), "lighthouse is up") {
+			return os.ErrNotExist
+		}
+		return nil
+	})
+	if !strings.Contains(out.String(), "  mount   "+mount) {
+		t.Fatalf("up did not mount:\n%s", out.String())
+	}
+	var writer string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "writer" {
+			writer = f[1]
+		}
+	}
+	put := func(path, content string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "put", path)
+		cmd.Env = append(os.Environ(), "LIGHTHOUSE_DATA="+data, "LIGHTHOUSE_URL="+writer, "LIGHTHOUSE_TOKEN=")
+		cmd.Stdin = strings.NewReader(content)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lighthouse put %s: %v\n%s", path, err, b)
+		}
+	}
+	inMount := func(path, content string) func() error {
+		return func() error {
+			b, err := os.ReadFile(filepath.Join(mount, "current", path))
+			if err == nil && string(b) != content {
+				err = fmt.Errorf("%s = %q", path, b)
+			}
+			return err
+		}
+	}
+	put("before.txt", "before\n")
+	eventually(t, "before.txt in the mount", inMount("before.txt", "before\n"))
+
+	for round, name := range []string{"fuser", "reader", "fuser"} {
+		pid := childPid(t, up.Process.Pid, name)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 the %s (%d): %v", name, pid, err)
+		}
+		path := fmt.Sprintf("while-%d.txt", round)
+		put(path, name+"\n") // the writer takes writes while a replica is down
+		eventually(t, fmt.Sprintf("round %d: up restarts the %s", round, name), func() error {
+			if p, ok := findChild(up.Process.Pid, name); !ok || p == pid {
+				return fmt.Errorf("no new %s yet", name)
+			}
+			return nil
+		})
+		eventually(t, fmt.Sprintf("round %d: the mount serves %s after the %s restarted", round, path, name), inMount(path, name+"\n"))
+	}
+	if n := strings.Count(out.String(), "fuser restarted"); n != 2 {
+		t.Fatalf("up reported %d fuser restarts, want 2:\n%s", n, out.String())
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("up exited: %v", err)
+	default:
+	}
+}
+
+// childPid returns the pid of parent's child process named name.
+func childPid(t *testing.T, parent int, name string) int {
+	t.Helper()
+	var pid int
+	eventually(t, "the "+name+" process", func() error {
+		p, ok := findChild(parent, name)
+		if !ok {
+			return fmt.Errorf("%d has no child %s", parent, name)
+		}
+		pid = p
+		return nil
+	})
+	return pid
+}
+
+// findChild finds parent's child named name in /proc.
+func findChild(parent int, name string) (int, bool) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces, so cut at the last ')'.
+		s := string(stat)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 2 || s[open+1:end] != name || f[0] == "Z" {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == parent {
+			return pid, true
+		}
+	}
+	return 0, false
+}

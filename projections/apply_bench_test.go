@@ -34,7 +34,7 @@ func BenchmarkCatchUpPage(b *testing.B) {
 			p := fmt.Sprintf("src/pkg%03d/file%06d.go", i%100, seq)
 			d := domain.Draft{StreamID: "file:" + p, Type: domain.TypeFileWritten,
 				Payload: domain.FileWritten{Path: domain.Path(p), Hash: fmt.Sprintf("%064x", seq), Size: 200}}
-			e, err := d.Seal(seq, 1, t0.Add(time.Duration(seq)*time.Millisecond), domain.Metadata{AgentID: "ag-1", SessionID: "s-1"}, prev)
+			e, err := d.Seal(seq, 1, t0.Add(time.Duration(seq)*time.Millisecond), domain.Metadata{AgentID: "ag-1", SessionID: "s-1"}, prev, domain.ChangeSet{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,7 +10,7 @@ import (
 func leaseEvent(t *testing.T, seq uint64, typ string, payload any) domain.Event {
 	t.Helper()
 	d := domain.Draft{StreamID: "lease:x", Type: typ, SchemaVersion: 1, Payload: payload}
-	e, err := d.Seal(seq, seq, time.Now(), domain.Metadata{}, "")
+	e, err := d.Seal(seq, seq, time.Now(), domain.Metadata{}, "", domain.ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func TestProvenance(t *testing.T) {
 	apply := func(agentID string, d domain.Draft) {
 		t.Helper()
 		seq++
-		e, err := d.Seal(seq, 1, time.Now(), domain.Metadata{AgentID: agentID}, "")
+		e, err := d.Seal(seq, 1, time.Now(), domain.Metadata{AgentID: agentID}, "", domain.ChangeSet{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func chain(t *testing.T, drafts ...domain.Draft) []domain.Event {
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for i, d := range drafts {
 		versions[d.StreamID]++
-		e, err := d.Seal(uint64(i+1), versions[d.StreamID], t0.Add(time.Duration(i)*time.Second), domain.Metadata{AgentID: "ag"}, prev)
+		e, err := d.Seal(uint64(i+1), versions[d.StreamID], t0.Add(time.Duration(i)*time.Second), domain.Metadata{AgentID: "ag"}, prev, domain.ChangeSet{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,6 +65,10 @@ func (s *source) SeqAtTime(_ context.Context, t time.Time) (uint64, error) {
 	return s.model.SeqAtTime(t)
 }
 
+func (s *source) ChangeSetEdge(_ context.Context, seq uint64) (uint64, error) {
+	return domain.ChangeSetEdge(seq, s.model.Event)
+}
+
 func (s *source) Snapshots(context.Context) (map[string]uint64, error) {
 	snaps, err := s.model.Snapshots()
 	out := make(map[string]uint64, len(snaps))

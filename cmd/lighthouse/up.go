@@ -103,22 +103,11 @@ func runUp(ctx context.Context, args []string) error {
 	case cfg.Mount != "":
 		fmt.Fprintf(os.Stderr, "  mount   not available: %v (the rest runs)\n", sys.FuserError)
 	}
-	fmt.Fprintln(os.Stderr, "Ctrl-C or SIGTERM stops everything.")
-	var exited *supervisor.Process
-	select {
-	case <-ctx.Done():
-	case <-sys.Writer.Done():
-		exited = sys.Writer
-	case <-sys.Reader.Done():
-		exited = sys.Reader
-	case <-fuserDone(sys):
-		exited = sys.Fuser
-	case <-watcherDone(sys):
-		exited = sys.Watcher
-	}
+	fmt.Fprintln(os.Stderr, "Ctrl-C or SIGTERM stops everything; a process that crashes is restarted.")
+	superviseErr := sys.Supervise(ctx, os.Stderr, supervisor.DefaultRestartPolicy())
 	stopErr := sys.Stop()
-	if exited != nil {
-		return fmt.Errorf("%s exited unexpectedly (%v); stopped the rest", exited.Name, exited.Err())
+	if superviseErr != nil {
+		return fmt.Errorf("%w; stopped the rest", superviseErr)
 	}
 	return stopErr
 }
@@ -162,13 +151,6 @@ func checkPorts(w io.Writer, ports []portCheck) error {
 	return nil
 }
 
-func fuserDone(sys *supervisor.System) <-chan struct{} {
-	if sys.Fuser == nil {
-		return nil
-	}
-	return sys.Fuser.Done()
-}
-
 // guardInsideProject warns when Lighthouse's data directory or mount lies
 // inside the guarded project, and lists them in the project's .gitignore so
 // the store and the tokens are never committed. The writer protects both
@@ -190,11 +172,4 @@ func guardInsideProject(w io.Writer, root string, paths ...string) error {
 		return nil
 	}
 	return config.AddToGitignore(filepath.Join(root, ".gitignore"), "its own data (tokens, store, mount)", ignore)
-}
-
-func watcherDone(sys *supervisor.System) <-chan struct{} {
-	if sys.Watcher == nil {
-		return nil
-	}
-	return sys.Watcher.Done()
 }

@@ -34,7 +34,8 @@ type Backfill interface {
 // Follower feeds a projection from the bus, exactly once and in order: it
 // drops what it has already applied, and fills any gap (a late start, a lost
 // message, a crash) from the writer's log. Every event is checked against the
-// hash chain before it is applied.
+// hash chain before it is applied, and the projection only ever applies whole
+// atomic change sets.
 type Follower struct {
 	Subscriber message.Subscriber
 	Backfill   Backfill
@@ -53,6 +54,8 @@ type Follower struct {
 	OnFailure func(err error)
 	// Metrics, if set, records consumption and the lag behind the writer.
 	Metrics *metrics.Follower
+
+	whole *wholeSets // Target, applied in whole change sets
 }
 
 // report tells OnFailure how the last attempt went.
@@ -63,6 +66,14 @@ func (f *Follower) report(err error) {
 	if f.OnFailure != nil {
 		f.OnFailure(err)
 	}
+}
+
+// projection is Target, applied in whole change sets (see wholeSets).
+func (f *Follower) projection() Projection {
+	if f.whole == nil {
+		f.whole = &wholeSets{Projection: f.Target}
+	}
+	return f.whole
 }
 
 // ErrChainBroken means an event from the writer does not continue the chain
@@ -76,7 +87,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		idle = 2 * time.Second
 	}
 	if f.Metrics != nil {
-		pos, _ := f.Target.Position()
+		pos, _ := f.projection().Position()
 		f.Metrics.SetPosition(pos)
 	}
 	var unsubscribe context.CancelFunc
@@ -140,13 +151,13 @@ func (f *Follower) Run(ctx context.Context) error {
 				f.Metrics.Resubscribed()
 			}
 		case <-timer.C:
-			before, _ := f.Target.Position()
+			before, _ := f.projection().Position()
 			err := f.catchUp(ctx)
 			if err != nil && f.OnFailure == nil {
 				return err
 			}
 			f.report(err)
-			after, _ := f.Target.Position()
+			after, _ := f.projection().Position()
 			if (after > before || msgs == nil) && !resubscribing && ctx.Err() == nil {
 				// The writer had events the bus did not bring for a whole
 				// idle period (or the last try failed): the subscription
@@ -178,7 +189,7 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 		f.Log.Warn("dropping undecodable bus message", "err", err)
 		return nil
 	}
-	pos, hash := f.Target.Position()
+	pos, hash := f.projection().Position()
 	fresh := events[:0]
 	for _, e := range events {
 		if e.Seq > pos {
@@ -202,7 +213,7 @@ func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
 		f.Log.Warn("bus message fails the hash chain; reading the writer's log instead", "err", err)
 		return f.catchUp(ctx)
 	}
-	if err := f.Target.Apply(ctx, fresh); err != nil {
+	if err := f.projection().Apply(ctx, fresh); err != nil {
 		return err
 	}
 	f.Metrics.AppliedEvents(len(fresh), fresh[len(fresh)-1].Seq, true)
@@ -243,7 +254,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		nextFrom uint64              // what it was asked from
 	)
 	for {
-		pos, hash := f.Target.Position()
+		pos, hash := f.projection().Position()
 		// Ask from the projection's own last event, to compare it with the
 		// writer's: a log restored from a backup, or a projection from
 		// another log, must not be continued.
@@ -289,7 +300,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 				reason = fmt.Sprintf("event %d is %.12s in the projection, %.12s in the writer's log", pos, hash, events[0].Hash)
 			}
 			if reason != "" {
-				if err := f.Target.Reset(reason); err != nil {
+				if err := f.projection().Reset(reason); err != nil {
 					return err
 				}
 				continue
@@ -306,7 +317,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if last < head {
 			next, nextFrom = f.prefetch(ctx, last-1, page+1), last-1
 		}
-		if err := f.Target.Apply(ctx, events); err != nil {
+		if err := f.projection().Apply(ctx, events); err != nil {
 			if next != nil {
 				<-next
 			}

@@ -52,7 +52,7 @@ func (l *fakeLog) append(t *testing.T, n int) []domain.Event {
 			prev = l.events[len(l.events)-1].Hash
 		}
 		seq := uint64(len(l.events) + 1)
-		e, err := domain.Draft{StreamID: "s", Type: "t", Payload: map[string]int{"n": int(seq)}}.Seal(seq, seq, time.Now(), domain.Metadata{}, prev)
+		e, err := domain.Draft{StreamID: "s", Type: "t", Payload: map[string]int{"n": int(seq)}}.Seal(seq, seq, time.Now(), domain.Metadata{}, prev, domain.ChangeSet{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -416,6 +416,7 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 	events := make([]domain.Event, 0, len(req.Drafts))
 	versions := map[string]uint64{}
 	head, prev := g.head, g.lastHash
+	set := domain.SpanOf(head, len(req.Drafts))
 	for _, d := range req.Drafts {
 		v, ok := versions[d.StreamID]
 		if !ok {
@@ -426,7 +427,7 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		}
 		v++
 		head++
-		e, err := d.Seal(head, v, at, req.Meta, prev)
+		e, err := d.Seal(head, v, at, req.Meta, prev, set)
 		if err != nil {
 			return domain.AppendResult{}, err
 		}

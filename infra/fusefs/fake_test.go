@@ -274,6 +274,12 @@ func (s *fakeSource) SeqAtTime(ctx context.Context, t time.Time) (uint64, error)
 	return uint64(i), nil
 }
 
+func (s *fakeSource) ChangeSetEdge(ctx context.Context, seq uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return domain.ChangeSetEdge(seq, func(seq uint64) (domain.Event, error) { return s.events[seq-1], nil })
+}
+
 func (s *fakeSource) Snapshots(ctx context.Context) (map[string]uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -90,8 +90,29 @@ type point struct {
 }
 
 // resolvePoint turns a name under history/ into a point: "@SEQ", an RFC
-// 3339 time, or a snapshot name.
+// 3339 time, or a snapshot name, rounded down to a change-set edge so that
+// a point shows each atomic change set whole or not at all.
 func (m *Mount) resolvePoint(ctx context.Context, name string) (point, syscall.Errno) {
+	p, errno := m.namedPoint(ctx, name)
+	if errno != 0 {
+		return point{}, errno
+	}
+	edge, err := m.f.src.ChangeSetEdge(ctx, p.seq)
+	if err != nil {
+		return point{}, m.errno(ctx, "change set edge", name, err)
+	}
+	if edge == 0 {
+		return point{}, syscall.ENOENT // inside the change set that starts the log
+	}
+	if edge != p.seq {
+		p.ns += "<" + strconv.FormatUint(edge, 10) // inodes name what is shown
+		p.seq = edge
+	}
+	return p, 0
+}
+
+// namedPoint reads a name under history/ as it is written.
+func (m *Mount) namedPoint(ctx context.Context, name string) (point, syscall.Errno) {
 	head := m.f.src.Head()
 	if rest, ok := strings.CutPrefix(name, "@"); ok {
 		seq, err := strconv.ParseUint(rest, 10, 64)

@@ -46,6 +46,11 @@ type Source interface {
 	// io/fs.ErrNotExist.
 	SeqAtTime(ctx context.Context, t time.Time) (uint64, error)
 
+	// ChangeSetEdge rounds seq (1 up to Head) down to the edge of an atomic
+	// change set, as domain.ChangeSetEdge does over the source's log: the
+	// last sequence before the set when seq falls inside one, else seq.
+	ChangeSetEdge(ctx context.Context, seq uint64) (uint64, error)
+
 	// Snapshots returns the named snapshots: name → global sequence. Names
 	// that are not valid file names ("", ".", "..", containing "/") are
 	// ignored.

@@ -113,8 +113,18 @@ func (r *Reader) setSeq(c echo.Context) {
 }
 
 // point reads a point parameter (a sequence, an RFC 3339 time or a
-// snapshot name) and resolves it; absent means now (0).
+// snapshot name) and resolves it, rounded down to a change-set edge (see
+// domain.Point.Resolve); absent means now (0). The effective point goes
+// back in the X-Lighthouse-Point-<name> header ("X-Lighthouse-Point-At").
 func (r *Reader) point(c echo.Context, name string) (uint64, error) {
+	seq, err := r.resolvePoint(c, name)
+	if err == nil && seq != 0 {
+		c.Response().Header().Set("X-Lighthouse-Point-"+strings.ToUpper(name[:1])+name[1:], strconv.FormatUint(seq, 10))
+	}
+	return seq, err
+}
+
+func (r *Reader) resolvePoint(c echo.Context, name string) (uint64, error) {
 	s := c.QueryParam(name)
 	if s == "" {
 		return 0, nil
@@ -212,7 +222,11 @@ func (r *Reader) tree(c echo.Context) error {
 	if files == nil {
 		files = []projections.FileInfo{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"seq": r.Progress.Head(), "files": files})
+	out := map[string]any{"seq": r.Progress.Head(), "files": files}
+	if point != 0 {
+		out["at"] = point // the effective point, after rounding to a change-set edge
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // file serves content, or with a trailing "/history" the file's revisions;

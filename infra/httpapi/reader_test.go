@@ -37,9 +37,10 @@ func (p fakeProgress) Snapshot(name string) (uint64, bool, error) {
 	return 0, false, nil
 }
 func (p fakeProgress) SeqAtTime(t time.Time) (uint64, error) {
-	return domain.SeqAtTime(p.head, t, func(seq uint64) (domain.Event, error) {
-		return domain.Event{Seq: seq, Time: p.times[seq-1]}, nil
-	})
+	return domain.SeqAtTime(p.head, t, p.Event)
+}
+func (p fakeProgress) Event(seq uint64) (domain.Event, error) {
+	return domain.Event{Seq: seq, Time: p.times[seq-1]}, nil
 }
 
 // TestPointsAreExactOrNotCaughtUp: a point the reader has not applied all

@@ -123,7 +123,8 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
-	ln = netutil.LimitListener(ln, o.MaxConns)
+	// The server's own plain-text errors go out as our JSON error.
+	ln = netutil.LimitListener(jsonErrorListener{ln}, o.MaxConns)
 	srv := &http.Server{
 		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -52,7 +52,7 @@ func TestApplyNeverBlocks(t *testing.T) {
 	n := New(Config{URL: "http://127.0.0.1:1", Queue: 1, ConsoleURL: func() string { return "http://c/console" }})
 	req := domain.ReviewRequested{ReviewID: "0123456789", RequesterID: "id-b", Requester: "bob", Tool: "Bash", Input: json.RawMessage(`{"command":"git push"}`), Rule: "git-push"}
 	d := domain.Draft{StreamID: domain.ReviewStreamID(req.ReviewID), Type: domain.TypeReviewRequested, SchemaVersion: 1, Payload: req}
-	e, err := d.Seal(1, 1, time.Now(), domain.Metadata{}, "")
+	e, err := d.Seal(1, 1, time.Now(), domain.Metadata{}, "", domain.ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}
