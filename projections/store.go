@@ -228,9 +228,11 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	defer b.Close()
 	var touched []string
 	for _, e := range events {
-		raw, err := json.Marshal(e)
+		// The bytes the event was received as, when it was: what the chain
+		// was checked against is what is stored, and it is not encoded again.
+		raw, err := e.Stored()
 		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+			return err
 		}
 		b.Set(pebbledb.Key(prefixEvent, pebbledb.Uint64(e.Seq)), raw, nil)
 		c, isFile, err := domain.AsFileChange(e)
