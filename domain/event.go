@@ -161,6 +161,10 @@ func (e Event) Encode() ([]byte, error) {
 // DecodeEvent decodes an event's stored form. The event keeps raw (see
 // Stored), so the caller must not modify raw afterwards.
 func DecodeEvent(raw []byte) (Event, error) {
+	if e, ok := decodeFast(raw); ok {
+		e.stored = raw
+		return e, nil
+	}
 	var e Event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
