@@ -34,117 +34,125 @@ const (
 // (FuzzDecodeFast checks it). The payload is a subslice of raw, not a copy.
 func decodeFast(raw []byte) (e Event, ok bool) {
 	d := fastDecoder{b: raw}
+	ok = d.object(func(key []byte) (bit int, ok bool) {
+		switch string(key) {
+		case "id":
+			s, ok := d.str()
+			return fieldID, ok && e.ID.UnmarshalText(s) == nil
+		case "seq":
+			e.Seq, ok = d.uint()
+			return fieldSeq, ok
+		case "stream_id":
+			e.StreamID, ok = d.text()
+			return fieldStreamID, ok
+		case "stream_version":
+			e.StreamVersion, ok = d.uint()
+			return fieldStreamVersion, ok
+		case "type":
+			e.Type, ok = d.text()
+			return fieldType, ok
+		case "schema_version":
+			v, ok := d.uint()
+			e.SchemaVersion = int(v)
+			return fieldSchemaVersion, ok && v <= 1<<31-1
+		case "time":
+			start := d.i
+			_, ok := d.str()
+			return fieldTime, ok && e.Time.UnmarshalJSON(raw[start:d.i]) == nil
+		case "agent_id":
+			e.AgentID, ok = d.text()
+			return fieldAgentID, ok
+		case "session_id":
+			e.SessionID, ok = d.text()
+			return fieldSessionID, ok
+		case "correlation_id":
+			e.CorrelationID, ok = d.text()
+			return fieldCorrelationID, ok
+		case "causation_id":
+			e.CausationID, ok = d.text()
+			return fieldCausationID, ok
+		case "payload":
+			start := d.i
+			if !d.skipValue() || !json.Valid(raw[start:d.i]) {
+				return fieldPayload, false
+			}
+			e.Payload = json.RawMessage(raw[start:d.i:d.i])
+			return fieldPayload, true
+		case "prev_hash":
+			e.PrevHash, ok = d.text()
+			return fieldPrevHash, ok
+		case "hash":
+			e.Hash, ok = d.text()
+			return fieldHash, ok
+		}
+		return 0, false
+	})
+	return e, ok
+}
+
+// decodeFileWrittenFast is decodeFast for the payload of a file.written
+// event, which every replica decodes for every file write.
+func decodeFileWrittenFast(raw []byte) (p FileWritten, ok bool) {
+	d := fastDecoder{b: raw}
+	ok = d.object(func(key []byte) (bit int, ok bool) {
+		switch string(key) {
+		case "path":
+			s, ok := d.text()
+			p.Path = Path(s)
+			return 1, ok
+		case "hash":
+			p.Hash, ok = d.text()
+			return 2, ok
+		case "size":
+			v, ok := d.uint()
+			p.Size = int64(v)
+			return 4, ok && v <= 1<<63-1
+		case "mode":
+			v, ok := d.uint()
+			p.Mode = uint32(v)
+			return 8, ok && v <= 1<<32-1
+		}
+		return 0, false
+	})
+	return p, ok
+}
+
+// object reads a JSON object that is the whole input (whitespace aside),
+// calling field for each key with the decoder at its value; field reads
+// the value and returns the key's bit (to refuse a key seen twice) and
+// whether it could. Unknown keys are field's to refuse.
+func (d *fastDecoder) object(field func(key []byte) (bit int, ok bool)) bool {
 	d.ws()
 	if !d.byte('{') {
-		return e, false
+		return false
 	}
-	seen := 0
 	d.ws()
 	if d.byte('}') {
-		return e, d.end()
+		return d.end()
 	}
+	seen := 0
 	for {
 		d.ws()
 		key, ok := d.str()
 		if !ok {
-			return e, false
+			return false
 		}
 		d.ws()
 		if !d.byte(':') {
-			return e, false
+			return false
 		}
 		d.ws()
-		var bit int
-		switch string(key) {
-		case "id":
-			bit = fieldID
-			s, ok := d.str()
-			if !ok || e.ID.UnmarshalText(s) != nil {
-				return e, false
-			}
-		case "seq":
-			bit = fieldSeq
-			if e.Seq, ok = d.uint(); !ok {
-				return e, false
-			}
-		case "stream_id":
-			bit = fieldStreamID
-			if e.StreamID, ok = d.text(); !ok {
-				return e, false
-			}
-		case "stream_version":
-			bit = fieldStreamVersion
-			if e.StreamVersion, ok = d.uint(); !ok {
-				return e, false
-			}
-		case "type":
-			bit = fieldType
-			if e.Type, ok = d.text(); !ok {
-				return e, false
-			}
-		case "schema_version":
-			bit = fieldSchemaVersion
-			v, ok := d.uint()
-			if !ok || v > 1<<31-1 {
-				return e, false
-			}
-			e.SchemaVersion = int(v)
-		case "time":
-			bit = fieldTime
-			start := d.i
-			if _, ok := d.str(); !ok || e.Time.UnmarshalJSON(raw[start:d.i]) != nil {
-				return e, false
-			}
-		case "agent_id":
-			bit = fieldAgentID
-			if e.AgentID, ok = d.text(); !ok {
-				return e, false
-			}
-		case "session_id":
-			bit = fieldSessionID
-			if e.SessionID, ok = d.text(); !ok {
-				return e, false
-			}
-		case "correlation_id":
-			bit = fieldCorrelationID
-			if e.CorrelationID, ok = d.text(); !ok {
-				return e, false
-			}
-		case "causation_id":
-			bit = fieldCausationID
-			if e.CausationID, ok = d.text(); !ok {
-				return e, false
-			}
-		case "payload":
-			bit = fieldPayload
-			start := d.i
-			if !d.skipValue() || !json.Valid(raw[start:d.i]) {
-				return e, false
-			}
-			e.Payload = json.RawMessage(raw[start:d.i:d.i])
-		case "prev_hash":
-			bit = fieldPrevHash
-			if e.PrevHash, ok = d.text(); !ok {
-				return e, false
-			}
-		case "hash":
-			bit = fieldHash
-			if e.Hash, ok = d.text(); !ok {
-				return e, false
-			}
-		default:
-			return e, false
-		}
-		if seen&bit != 0 {
-			return e, false
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
+			return false
 		}
 		seen |= bit
 		d.ws()
 		if d.byte('}') {
-			return e, d.end()
+			return d.end()
 		}
 		if !d.byte(',') {
-			return e, false
+			return false
 		}
 	}
 }

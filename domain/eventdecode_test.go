@@ -121,3 +121,28 @@ func TestDecodeFastTakesStoredForms(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeFileWrittenFast: whatever the fast path accepts as a
+// file.written payload, encoding/json decodes to the same; and AsFileChange
+// agrees with decoding the payload by encoding/json.
+func FuzzDecodeFileWrittenFast(f *testing.F) {
+	f.Add([]byte(`{"path":"src/a.go","hash":"ab","size":200,"mode":420}`))
+	f.Add([]byte(`{"path":"é","hash":"","size":0,"mode":0}`))
+	f.Add([]byte(`{"path":"a\u003cb","size":-1}`))
+	f.Add([]byte(`{"mode":4294967296,"size":9223372036854775808}`))
+	f.Add([]byte(` { "path" : "x" , "path" : "y" } `))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want FileWritten
+		jerr := json.Unmarshal(raw, &want)
+		if got, ok := decodeFileWrittenFast(raw); ok && (jerr != nil || got != want) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v (%v)", raw, got, want, jerr)
+		}
+		c, isFile, err := AsFileChange(Event{Type: TypeFileWritten, Payload: raw})
+		if !isFile || (err == nil) != (jerr == nil) {
+			t.Fatalf("%q: AsFileChange %v, encoding/json %v", raw, err, jerr)
+		}
+		if err == nil && c != (FileChange{Path: want.Path, Hash: want.Hash, Size: want.Size, Mode: want.Mode}) {
+			t.Fatalf("%q: AsFileChange %+v, encoding/json %+v", raw, c, want)
+		}
+	})
+}
