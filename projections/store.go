@@ -244,7 +244,10 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			rev := Revision{FileInfo: FileInfo{Path: string(c.Path), Hash: c.Hash, Size: c.Size, Mode: c.Mode,
 				Version: e.StreamVersion, AgentID: e.AgentID, Seq: e.Seq, Time: e.Time},
 				Deleted: c.Deleted, From: string(c.From), MovedTo: string(c.MovedTo), Type: e.Type}
-			rr, _ := json.Marshal(rev)
+			rr, err := encodeRevision(rev)
+			if err != nil {
+				return fmt.Errorf("encode revision of event %d: %w", e.Seq, err)
+			}
 			b.Set(revKey(rev.Path, e.Seq), rr, nil)
 			if c.Deleted {
 				b.Delete(pebbledb.Key(prefixCur, []byte(rev.Path)), nil)
