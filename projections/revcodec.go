@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -57,22 +58,14 @@ func encodeRevision(r Revision) ([]byte, error) {
 // valid UTF-8 with no character it escapes (quote, backslash, control
 // characters, <, >, &, U+2028 and U+2029).
 func plainJSON(s string) bool {
+	ascii := true
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
 			return false
 		case c >= utf8.RuneSelf:
-			return utf8.ValidString(s) && !containsLineSeparators(s)
+			ascii = false
 		}
 	}
-	return true
-}
-
-func containsLineSeparators(s string) bool {
-	for _, r := range s {
-		if r == '\u2028' || r == '\u2029' {
-			return true
-		}
-	}
-	return false
+	return ascii || (utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029"))
 }
