@@ -13,7 +13,7 @@ func taskFrom(t *testing.T, drafts ...domain.Draft) *Task {
 	t.Helper()
 	var events []domain.Event
 	for i, d := range drafts {
-		e, err := d.Seal(uint64(i+1), uint64(i+1), e0Time.Add(time.Duration(i)*time.Second), domain.Metadata{}, "")
+		e, err := d.Seal(uint64(i+1), uint64(i+1), e0Time.Add(time.Duration(i)*time.Second), domain.Metadata{}, "", domain.ChangeSet{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestCreateTaskValidates(t *testing.T) {
 func TestRoutedReviewVote(t *testing.T) {
 	t.Parallel()
 	d := RequestReview(domain.ReviewRequested{ReviewID: "r1", RequesterID: "builder", Tool: "Bash", Approvals: 1, Deadline: e0Time.Add(time.Hour), Route: "capability:security"})
-	e, err := d.Seal(1, 1, e0Time, domain.Metadata{}, "")
+	e, err := d.Seal(1, 1, e0Time, domain.Metadata{}, "", domain.ChangeSet{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,10 @@ func (l *streamLog) Append(_ context.Context, req domain.AppendRequest) (domain.
 		}
 	}
 	var res domain.AppendResult
+	set := domain.SpanOf(l.seq, len(req.Drafts))
 	for _, d := range req.Drafts {
 		l.seq++
-		e, err := d.Seal(l.seq, uint64(len(l.streams[d.StreamID]))+1, time.Now(), req.Meta, "")
+		e, err := d.Seal(l.seq, uint64(len(l.streams[d.StreamID]))+1, time.Now(), req.Meta, "", set)
 		if err != nil {
 			return res, err
 		}

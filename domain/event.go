@@ -36,6 +36,12 @@ type Event struct {
 	ChangeSet ChangeSet `json:"change_set,omitzero"`
 	PrevHash  string    `json:"prev_hash"`
 	Hash      string    `json:"hash"`
+
+	// stored is the encoding DecodeEvent read the event from, kept so a
+	// replica stores exactly the bytes it received (and checked against
+	// the chain) instead of encoding the event again. Nil for an event
+	// built in memory or decoded by plain json.Unmarshal.
+	stored []byte
 }
 
 // ChangeSet is the range of global sequences of one atomic append, both ends
@@ -198,13 +204,33 @@ func (e Event) Encode() ([]byte, error) {
 	return raw, nil
 }
 
-// DecodeEvent decodes an event's stored form.
+// DecodeEvent decodes an event's stored form. The event keeps raw (see
+// Stored), so the caller must not modify raw afterwards.
 func DecodeEvent(raw []byte) (Event, error) {
+	if e, ok := decodeFast(raw); ok {
+		e.stored = raw
+		return e, nil
+	}
 	var e Event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
+	e.stored = raw
 	return e, nil
+}
+
+// Stored returns the stored form of e: the bytes DecodeEvent decoded it
+// from when it was decoded (no encoding is paid again), else its JSON
+// encoding. Callers must not modify the returned bytes.
+func (e Event) Stored() ([]byte, error) {
+	if e.stored != nil {
+		return e.stored, nil
+	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	return raw, nil
 }
 
 // DecodePayload unmarshals the event's payload into v.

@@ -60,9 +60,12 @@ type FileChange struct {
 func AsFileChange(e Event) (c FileChange, ok bool, err error) {
 	switch e.Type {
 	case TypeFileWritten:
-		var p FileWritten
-		if err := e.DecodePayload(&p); err != nil {
-			return c, true, err
+		p, ok := decodeFileWrittenFast(e.Payload)
+		if !ok {
+			p = FileWritten{} // the fast path may have filled some fields
+			if err := e.DecodePayload(&p); err != nil {
+				return c, true, err
+			}
 		}
 		return FileChange{Path: p.Path, Hash: p.Hash, Size: p.Size, Mode: p.Mode}, true, nil
 	case TypeFileDeleted:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,11 +78,21 @@ func TestMountServesTheProject(t *testing.T) {
 		t.Fatalf("grep -r = %q", got)
 	}
 	found := strings.Fields(run(t, "find", cur, "-type", "f", "-name", "*.go"))
-	if len(found) != 2 {
+	if len(found) != 2 { // find also lists (and caches) current/src
 		t.Fatalf("find = %v", found)
 	}
 	if got := strings.TrimSpace(run(t, "stat", "-c", "%s %a %h", filepath.Join(cur, "src/util/strings.go"))); got != "13 644 1" {
 		t.Fatalf("stat = %q", got)
+	}
+	// Listings are cached by the kernel across opens; once a new file can
+	// be opened, a listing of its directory shows it too.
+	e.put(e.admin, "src/added.go", "package main\n")
+	eventually(t, "new file in the mount", func() error {
+		_, err := os.ReadFile(filepath.Join(cur, "src/added.go"))
+		return err
+	})
+	if got := strings.Fields(run(t, "ls", filepath.Join(cur, "src"))); !slices.Equal(got, []string{"added.go", "main.go", "util"}) {
+		t.Fatalf("ls current/src after a new file = %v", got)
 	}
 	// Writes are refused with EROFS.
 	err := os.WriteFile(filepath.Join(cur, "new.txt"), []byte("x"), 0o644)

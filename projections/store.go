@@ -242,9 +242,11 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	defer b.Close()
 	var touched []string
 	for _, e := range events {
-		raw, err := json.Marshal(e)
+		// The bytes the event was received as, when it was: what the chain
+		// was checked against is what is stored, and it is not encoded again.
+		raw, err := e.Stored()
 		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+			return err
 		}
 		b.Set(pebbledb.Key(prefixEvent, pebbledb.Uint64(e.Seq)), raw, nil)
 		c, isFile, err := domain.AsFileChange(e)
@@ -256,7 +258,10 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			rev := Revision{FileInfo: FileInfo{Path: string(c.Path), Hash: c.Hash, Size: c.Size, Mode: c.Mode,
 				Version: e.StreamVersion, AgentID: e.AgentID, Seq: e.Seq, Time: e.Time},
 				Deleted: c.Deleted, From: string(c.From), MovedTo: string(c.MovedTo), Type: e.Type}
-			rr, _ := json.Marshal(rev)
+			rr, err := encodeRevision(rev)
+			if err != nil {
+				return fmt.Errorf("encode revision of event %d: %w", e.Seq, err)
+			}
 			b.Set(revKey(rev.Path, e.Seq), rr, nil)
 			if c.Deleted {
 				b.Delete(pebbledb.Key(prefixCur, []byte(rev.Path)), nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // chain seals drafts into a valid log starting at seq 1, one second apart.
@@ -200,3 +201,48 @@ func TestDamagedProjectionIsRebuilt(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyStoresReceivedBytes: an event decoded from the writer's stored
+// form is kept as exactly those bytes, not encoded again; an event built in
+// memory is stored as its encoding. Either way it reads back with its hash.
+func TestApplyStoresReceivedBytes(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := chain(t, w("a", "h1"), w("b", "h2"))
+	enc, err := evs[0].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whitespace json.Marshal never writes: only a copy of the received
+	// bytes keeps it.
+	received := append([]byte(" "), enc...)
+	first, err := domain.DecodeEvent(received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(context.Background(), []domain.Event{first, evs[1]}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{received, nil} {
+		seq := uint64(i + 1)
+		raw, closer, err := s.db.Get(eventKey(seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(raw)
+		closer.Close()
+		if want != nil && got != string(want) {
+			t.Errorf("event %d stored as %q, want the received %q", seq, got, want)
+		}
+		e, err := s.Event(seq)
+		if err != nil || e.Hash != evs[i].Hash || e.ComputeHash() != e.Hash {
+			t.Errorf("event %d reads back as %v, %v", seq, e.Hash, err)
+		}
+	}
+}
+
+func eventKey(seq uint64) []byte { return pebbledb.Key(prefixEvent, pebbledb.Uint64(seq)) }

@@ -184,8 +184,8 @@ func (f *Follower) Run(ctx context.Context) error {
 }
 
 func (f *Follower) handle(ctx context.Context, msg *message.Message) error {
-	var events []domain.Event
-	if err := json.Unmarshal(msg.Payload, &events); err != nil {
+	events, err := decodeBatch(msg.Payload)
+	if err != nil {
 		f.Log.Warn("dropping undecodable bus message", "err", err)
 		return nil
 	}
@@ -342,4 +342,22 @@ func verify(events []domain.Event, pos uint64, hash string) error {
 		pos, hash = e.Seq, e.Hash
 	}
 	return nil
+}
+
+// decodeBatch decodes a bus message (a JSON array of stored events); each
+// event keeps its own bytes (domain.Event.Stored).
+func decodeBatch(payload []byte) ([]domain.Event, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(payload, &raws); err != nil {
+		return nil, fmt.Errorf("decode bus message: %w", err)
+	}
+	events := make([]domain.Event, 0, len(raws))
+	for _, raw := range raws {
+		e, err := domain.DecodeEvent(raw)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }

@@ -182,9 +182,11 @@ func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]domain.
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
-		var e domain.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, 0, fmt.Errorf("decode event: %w", err)
+		// The event keeps its line (a copy: the scanner reuses its buffer),
+		// so a replica stores the bytes it checked without encoding again.
+		e, err := domain.DecodeEvent(bytes.Clone(sc.Bytes()))
+		if err != nil {
+			return nil, 0, err
 		}
 		out = append(out, e)
 	}

@@ -765,9 +765,23 @@ func (m *Mount) notify(n *notes, late bool) {
 			check("content", p, node.NotifyContent(0, 0))
 		}
 	}
+	// A directory whose entries changed also loses its cached listing
+	// (readdir is cached, see OpendirHandle); the others only their
+	// attributes.
+	listed := make(map[string]bool, len(n.added)+len(n.removed))
+	for _, e := range n.removed {
+		listed[e.dir] = true
+	}
+	for _, e := range n.added {
+		listed[e.dir] = true
+	}
 	for d := range n.dirs {
 		if node := m.inodeAt(d); node != nil {
-			check("dir attr", d, node.NotifyContent(-1, 0))
+			if listed[d] {
+				check("dir listing", d, node.NotifyContent(0, 0))
+			} else {
+				check("dir attr", d, node.NotifyContent(-1, 0))
+			}
 		}
 	}
 	if len(n.dirs) > 0 {

@@ -548,6 +548,55 @@ func TestChangedCreatesAndRemoves(t *testing.T) {
 	}
 }
 
+// TestCachedListingFollowsChanges: listings are cached by the kernel
+// across opens (FOPEN_CACHE_DIR), yet once Sync returns a listing of
+// current/ shows an entry added or removed beside the ones already listed,
+// at once, with no wait for a timeout.
+func TestCachedListingFollowsChanges(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	// Long timeouts: only the worker's invalidations can make the change
+	// visible in time.
+	mt := mountFake(t, src, Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour})
+	names := func() []string {
+		ents, err := os.ReadDir(mt.path("current/src"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	for range 2 { // the second listing may come from the kernel's cache
+		if got := names(); !slices.Equal(got, []string{"main.go", "util"}) {
+			t.Fatalf("ls current/src = %v", got)
+		}
+	}
+	seq := src.write("src/added.go", "package main\n", 0o644)
+	mt.fs.Changed(seq, []string{"src/added.go"})
+	if err := mt.fs.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"added.go", "main.go", "util"}) {
+		t.Errorf("after adding: ls current/src = %v", got)
+	}
+	seq = src.remove("src/main.go")
+	mt.fs.Changed(seq, []string{"src/main.go"})
+	if err := mt.fs.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"added.go", "util"}) {
+		t.Errorf("after removing: ls current/src = %v", got)
+	}
+	// A history point lists what it always listed.
+	ents, err := os.ReadDir(mt.path("history", "@"+strconv.FormatUint(seq-1, 10), "src"))
+	if err != nil || len(ents) != 3 {
+		t.Errorf("ls history/@%d/src = %v, %v", seq-1, ents, err)
+	}
+}
+
 func TestConcurrentReadersDuringChanges(t *testing.T) {
 	src := newFakeSource()
 	seedProject(src)

@@ -241,9 +241,87 @@ var (
 	_ fs.NodeLookuper  = (*dirNode)(nil)
 	_ fs.NodeReaddirer = (*dirNode)(nil)
 	_ fs.NodeGetattrer = (*dirNode)(nil)
+
+	_ fs.NodeOpendirHandler = (*dirNode)(nil)
 )
 
 func (n *dirNode) isPointRoot() bool { return n.path == "" && n.v.seq != 0 }
+
+// pointTimeout is how long the kernel may cache names and attributes in a
+// history point: its tree never changes.
+const pointTimeout = time.Hour
+
+// immutableEntry and immutableAttr set the long timeouts on what a history
+// point answers; in current/ the mount's own (short) timeouts stay.
+func (v *view) immutableEntry(out *fuse.EntryOut) {
+	if v.seq != 0 {
+		out.SetEntryTimeout(pointTimeout)
+		out.SetAttrTimeout(pointTimeout)
+	}
+}
+
+func (v *view) immutableAttr(out *fuse.AttrOut) {
+	if v.seq != 0 {
+		out.SetTimeout(pointTimeout)
+	}
+}
+
+// OpendirHandle lets the kernel cache the listing across opens
+// (FOPEN_CACHE_DIR and FOPEN_KEEP_CACHE): a history point never changes,
+// and in current/ the worker drops the cached listing of every directory
+// whose entries change (notify), as it does for file contents.
+func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return &dirHandle{list: n.Readdir}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirHandle is one open of a directory: its listing, made on the first
+// read (what go-fuse does for a node without OpendirHandle).
+type dirHandle struct {
+	list func(context.Context) (fs.DirStream, syscall.Errno)
+	ds   fs.DirStream
+}
+
+var (
+	_ fs.FileReaddirenter = (*dirHandle)(nil)
+	_ fs.FileSeekdirer    = (*dirHandle)(nil)
+	_ fs.FileReleasedirer = (*dirHandle)(nil)
+)
+
+func (h *dirHandle) stream(ctx context.Context) syscall.Errno {
+	if h.ds != nil {
+		return 0
+	}
+	var errno syscall.Errno
+	h.ds, errno = h.list(ctx)
+	return errno
+}
+
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if errno := h.stream(ctx); errno != 0 {
+		return nil, errno
+	}
+	if !h.ds.HasNext() {
+		return nil, 0
+	}
+	e, errno := h.ds.Next()
+	return &e, errno
+}
+
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if errno := h.stream(ctx); errno != 0 {
+		return errno
+	}
+	if sd, ok := h.ds.(fs.FileSeekdirer); ok {
+		return sd.Seekdir(ctx, off)
+	}
+	return syscall.ENOTSUP
+}
+
+func (h *dirHandle) Releasedir(context.Context, uint32) {
+	if h.ds != nil {
+		h.ds.Close()
+	}
+}
 
 func (n *dirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if n.isPointRoot() {
@@ -265,6 +343,7 @@ func (n *dirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOu
 		return syscall.ENOENT
 	}
 	n.m.fillDir(&out.Attr, n.v.ino(n.path, true), uint32(2+nsub), mtime)
+	n.v.immutableAttr(out)
 	return 0
 }
 
@@ -288,11 +367,13 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		ino := n.v.ino(p, false)
 		n.m.fillFile(&out.Attr, fi, ino)
 		child := &fileNode{base: n.base, v: n.v, path: p, last: fi}
+		n.v.immutableEntry(out)
 		return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: ino}), 0
 	case isDir:
 		ino := n.v.ino(p, true)
 		n.m.fillDir(&out.Attr, ino, uint32(2+nsub), mtime)
 		child := &dirNode{base: n.base, v: n.v, path: p}
+		n.v.immutableEntry(out)
 		return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
 	return nil, syscall.ENOENT
@@ -376,6 +457,7 @@ func (n *fileNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrO
 	if gone {
 		out.Nlink = 0
 	}
+	n.v.immutableAttr(out)
 	return 0
 }
 
