@@ -32,6 +32,7 @@ const (
 	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
 	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
 	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
+	prefixAnn    = "an/"  // an/<annotation id>\x00<seq> → Annotation state JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -57,6 +58,8 @@ type Store struct {
 	leases   *Leases
 	sessions *Sessions
 	messages *Messages
+	notes    *Annotations
+	content  ContentFunc
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -79,7 +82,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), notes: NewAnnotations(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -118,6 +121,16 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 				return false, err
 			}
 			return true, s.messages.Apply(e)
+		})
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixAnn), func(_, v []byte) (bool, error) {
+			var a Annotation
+			if err := json.Unmarshal(v, &a); err != nil {
+				return false, err
+			}
+			s.notes.load(a)
+			return true, nil
 		})
 	}
 	if err != nil {
@@ -167,6 +180,17 @@ func (s *Store) Leases() *Leases { return s.leases }
 
 // Messages returns the view of messages.
 func (s *Store) Messages() *Messages { return s.messages }
+
+// Annotations returns the view of annotations.
+func (s *Store) Annotations() *Annotations { return s.notes }
+
+// UseContent sets how file contents are read to follow annotations
+// through file changes. Call it before the projection starts following.
+func (s *Store) UseContent(fn ContentFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.content = fn
+}
 
 // Sessions returns the view of active sessions.
 func (s *Store) Sessions() *Sessions { return s.sessions }
@@ -224,8 +248,19 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if events[0].Seq != pos+1 {
 		return fmt.Errorf("apply: event %d does not follow %d", events[0].Seq, pos)
 	}
+	s.mu.RLock()
+	content := s.content
+	s.mu.RUnlock()
+	notes, err := s.notes.plan(ctx, events, content)
+	if err != nil {
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	for _, n := range notes {
+		raw, _ := json.Marshal(n)
+		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
+	}
 	var touched []string
 	for _, e := range events {
 		raw, err := json.Marshal(e)
@@ -273,6 +308,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
+	s.notes.commit(notes)
 	for _, e := range events {
 		if err := s.agents.Apply(e); err != nil {
 			return err
@@ -310,7 +346,7 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg} {
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixAnn} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -321,6 +357,7 @@ func (s *Store) Reset(reason string) error {
 	s.leases.reset()
 	s.sessions.reset()
 	s.messages.reset()
+	s.notes.reset()
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++

@@ -48,9 +48,11 @@ type Reader struct {
 	Leases     *projections.Leases   // GET /v1/leases; nil leaves it out
 	Sessions   *projections.Sessions // GET /v1/sessions; nil leaves it out
 	Messages   *projections.Messages // GET /v1/inbox and /v1/threads; nil leaves them out
-	Limits     Limits
-	Ready      func() error
-	Failure    func() error // the last failure to apply the log, if any
+	// Annotations serves GET /v1/annotations; nil leaves it out.
+	Annotations *projections.Annotations
+	Limits      Limits
+	Ready       func() error
+	Failure     func() error // the last failure to apply the log, if any
 	// MaxWait bounds how long a read with min_seq waits.
 	MaxWait time.Duration
 	// Metrics times requests and serves GET /metrics.
@@ -72,6 +74,7 @@ func (r *Reader) Handler() http.Handler {
 	v1.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"agents": r.Agents.List()}) })
 	r.coordinationRoutes(v1)
 	r.messageRoutes(v1)
+	r.annotationRoutes(v1)
 	return e
 }
 

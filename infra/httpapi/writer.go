@@ -55,6 +55,8 @@ type Writer struct {
 	Coordination *Coordination
 	// Messaging serves messages; nil leaves them out.
 	Messaging *Messaging
+	// Annotating serves annotations; nil leaves them out.
+	Annotating *Annotating
 	// Metrics times requests and serves GET /metrics.
 	Metrics Metrics
 }
@@ -92,6 +94,7 @@ func (w *Writer) Handler() http.Handler {
 	w.Gate.routes(v1)
 	w.Coordination.routes(v1)
 	w.Messaging.routes(v1)
+	w.Annotating.routes(v1)
 	return e
 }
 
