@@ -161,6 +161,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			}
 			return t.text(ctx, t.r, "/v1/search?"+q.Encode())
 		})
+	t.addAnnotationTools(s)
 	return s
 }
 
