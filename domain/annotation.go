@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/sergi/go-diff/diffmatchpatch"
@@ -79,19 +80,20 @@ type Anchor struct {
 // LineCount is the number of lines of content: the newline-terminated ones
 // plus a last one without a newline.
 func LineCount(content []byte) int {
-	n := 0
-	for _, b := range content {
-		if b == '\n' {
-			n++
-		}
-	}
+	n := bytes.Count(content, []byte{'\n'})
 	if len(content) > 0 && content[len(content)-1] != '\n' {
 		n++
 	}
 	return n
 }
 
-func textLines(s string) int { return LineCount([]byte(s)) }
+func textLines(s string) int {
+	n := strings.Count(s, "\n")
+	if s != "" && s[len(s)-1] != '\n' {
+		n++
+	}
+	return n
+}
 
 // LineMap says where each line of an old content is in a new one. It is
 // computed by a line diff (Myers, through sergi/go-diff's line mode) with
