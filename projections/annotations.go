@@ -29,7 +29,8 @@ type Annotation struct {
 	// changed it (its creation, a change of its file, a move).
 	CreatedSeq uint64 `json:"created_seq"`
 	Seq        uint64 `json:"seq"`
-	// Hash is the content its line numbers refer to.
+	// Hash is the content its line numbers refer to; empty once its file
+	// was deleted.
 	Hash     string `json:"content_hash"`
 	Resolved bool   `json:"resolved,omitempty"`
 }
@@ -219,10 +220,12 @@ func (p *planner) apply(ctx context.Context, e domain.Event) error {
 		next := s
 		next.Seq = e.Seq
 		switch {
+		case s.Hash == "":
+			continue // orphaned by its file's deletion: later files at the path are others'
 		case c.Deleted && c.MovedTo != "":
 			next.Path = string(c.MovedTo) // the annotation follows its file
 		case c.Deleted:
-			next.Orphaned = true
+			next.Orphaned, next.Hash = true, ""
 		case s.Orphaned || s.Hash == c.Hash:
 			continue // nothing to find again
 		case c.Size > domain.MaxAnnotatedBytes:

@@ -47,8 +47,10 @@ func TestAnnotationsFollowFiles(t *testing.T) {
 	}
 	s := open()
 	drafts := []domain.Draft{w("f", "v1"), annotate("n1", "f", 2, 3, "v1"), w("f", "v2"), w("f", "v3")}
-	drafts = append(drafts, move("f", "g", "v3")...) // 5, 6
-	drafts = append(drafts, w("g", "v4"), annotate("n2", "g", 1, 1, "v4"), del("g"))
+	drafts = append(drafts, move("f", "g", "v3")...)                                 // 5, 6
+	drafts = append(drafts, w("g", "v4"), annotate("n2", "g", 1, 1, "v4"), del("g")) // 7, 8, 9
+	drafts = append(drafts, w("g", "v1"))                                            // 10: another file at g
+	drafts = append(drafts, move("g", "h", "v1")...)                                 // 11, 12
 	evs := chain(t, drafts...)
 	// Apply in two batches, the second starting mid-way.
 	if err := s.Apply(context.Background(), evs[:3]); err != nil {
@@ -80,7 +82,8 @@ func TestAnnotationsFollowFiles(t *testing.T) {
 		{6, []pos{{"g", 3, 4, false}}}, // moved: follows the file
 		{7, []pos{{"g", 3, 4, true}}},  // its lines deleted: orphaned, where they last were
 		{8, []pos{{"g", 1, 1, false}, {"g", 3, 4, true}}},
-		{9, []pos{{"g", 1, 1, true}, {"g", 3, 4, true}}}, // file deleted: orphaned
+		{9, []pos{{"g", 1, 1, true}, {"g", 3, 4, true}}},  // file deleted: orphaned
+		{12, []pos{{"g", 1, 1, true}, {"g", 3, 4, true}}}, // a new file at g is not theirs: they stay
 	}
 	check := func(s *Store) {
 		for _, c := range cases {
