@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -202,8 +203,7 @@ func Run(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
+			cli.PrintFlags(os.Stdout, fs)
 			return err
 		}
 		return fmt.Errorf("%w: bench: %v", ErrUsage, err)
@@ -381,10 +381,14 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"open loop", b.benchOpen},
 		{"gate: validate", b.benchGateHTTP},
 		{"gate: policy reload", b.benchGateReload},
+		// Message delivery latency (bench_messages.go).
+		{"messages", b.benchMessages},
 		{"FUSE", b.benchFUSE},
 		{"peak RSS", b.benchRSS},
 		// On systems of their own (bench_scale.go): fan-out, NATS cluster.
 		{"scale", b.benchScale},
+		// N whole projects at once, each on systems of its own (bench_projects.go).
+		{"projects", b.benchProjects},
 		// On a writer, reader and watcher of its own.
 		{"shadow", b.benchShadow},
 		// Last: on a writer and reader of its own, started and stopped here.

@@ -80,7 +80,6 @@ func (o benchOpenLoop) run(ctx context.Context) benchOpenLoopResult {
 	if clock == nil {
 		clock = benchWallClock{}
 	}
-	interval := time.Duration(float64(time.Second) / o.Rate)
 	res := benchOpenLoopResult{Lat: make([]time.Duration, o.Calls)}
 	var (
 		wg       sync.WaitGroup
@@ -93,7 +92,7 @@ func (o benchOpenLoop) run(ctx context.Context) benchOpenLoopResult {
 	}
 	res.Start = clock.Now()
 	for i := range o.Calls {
-		at := res.Start.Add(time.Duration(i) * interval)
+		at := o.at(res.Start, i)
 		if err := clock.SleepUntil(ctx, at); err != nil {
 			for j := i; j < o.Calls; j++ {
 				res.Lat[j] = -1
@@ -136,6 +135,11 @@ func (o benchOpenLoop) run(ctx context.Context) benchOpenLoopResult {
 		res.FirstErr = e
 	}
 	return res
+}
+
+// at is when call i is scheduled, for a run that started at start.
+func (o benchOpenLoop) at(start time.Time, i int) time.Time {
+	return start.Add(time.Duration(i) * time.Duration(float64(time.Second)/o.Rate))
 }
 
 // ok is the latencies of the calls that succeeded.

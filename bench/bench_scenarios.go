@@ -592,27 +592,42 @@ func (b *benchRun) benchRSS(ctx context.Context) error {
 }
 
 // benchVmHWM reads a process's peak resident set size, in MiB.
-func benchVmHWM(pid int) (float64, error) {
+func benchVmHWM(pid int) (float64, error) { return benchProcMiB(pid, "VmHWM") }
+
+// benchProcMiB reads one "NAME: N kB" field (VmHWM, VmRSS) of a process's
+// /proc status, in MiB.
+func benchProcMiB(pid int, field string) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	mib, err := benchStatusMiB(f, field)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	return mib, nil
+}
+
+// benchStatusMiB finds the "FIELD: N kB" line of a /proc status file and
+// returns N in MiB.
+func benchStatusMiB(r io.Reader, field string) (float64, error) {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			fields := strings.Fields(rest) // "12345 kB"
-			if len(fields) == 2 && fields[1] == "kB" {
-				kb, err := strconv.ParseFloat(fields[0], 64)
-				if err != nil {
-					return 0, err
-				}
-				return kb / 1024, nil
+			if len(fields) != 2 || fields[1] != "kB" {
+				return 0, fmt.Errorf("%s: unexpected %q", field, rest)
 			}
+			kb, err := strconv.ParseFloat(fields[0], 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", field, err)
+			}
+			return kb / 1024, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s", field)
 }

@@ -280,6 +280,40 @@ func TestBenchQuick(t *testing.T) {
 		}
 	}
 
+	// Message delivery latency (issue 14): every message sent is delivered.
+	mp := benchMsgParamsFor(true)
+	for _, rate := range mp.Rates {
+		sc := benchScMsg(rate)
+		for _, f := range []string{"delivery p50", "delivery p99", "delivery p99.9", "delivery max", "messages sent", "messages delivered",
+			"recipients (long-polling, each marking what it gets read)", "send (POST /v1/messages answered) p50", "send (POST /v1/messages answered) p99",
+			"GET /healthz p50 (baseline, same rate)", "GET /healthz p99 (baseline, same rate)", "delivery p50 ÷ GET /healthz p50", "delivery p99 ÷ GET /healthz p99"} {
+			want = append(want, sc+" / "+f)
+		}
+		lost := fmt.Sprintf("sent but not in the inbox %s after the last send", mp.Deadline)
+		zeroOK = append(zeroOK, sc+" / failed sends", sc+" / "+lost, sc+" / dispatcher late by, at worst", sc+" / read marks answered 404 at first (writer behind its reader)")
+		if sent, got := got[sc+" / messages sent"].Value, got[sc+" / messages delivered"].Value; sent != mp.Run.Seconds()*float64(rate) || got != sent {
+			t.Errorf("%s: %v messages sent, %v delivered; want %v both", sc, sent, got, mp.Run.Seconds()*float64(rate))
+		}
+	}
+	// Projects per machine (issue 16): every N tried is reported; every
+	// project's processes stay up, answer and shadow their edits.
+	pp := benchProjParamsFor(true)
+	for _, n := range pp.Steps {
+		sc := benchScProj(pp, n)
+		for _, f := range []string{"total RSS of all processes", "RSS per project", fmt.Sprintf("writer RSS, mean of %d", n),
+			fmt.Sprintf("reader RSS, mean of %d", n), fmt.Sprintf("watcher RSS, mean of %d", n), "validate p50", "validate p99", "validates answered", "disk edits"} {
+			want = append(want, sc+" / "+f)
+		}
+		zeroOK = append(zeroOK, sc+" / CPU of all their processes", sc+" / within the limit")
+		for _, f := range []string{"failed validates", "projects whose last edit did not reach the reader in 10 s", "processes that exited"} {
+			zeroOK = append(zeroOK, sc+" / "+f)
+			if v := got[sc+" / "+f].Value; v != 0 {
+				t.Errorf("%s / %s = %v, want 0 (warnings: %v)", sc, f, v, rep.Warnings)
+			}
+		}
+	}
+	want = append(want, benchScProjSum+" / projects per machine (largest N within the limit)")
+
 	check := func(key string, positive bool) {
 		f, ok := got[key]
 		switch {

@@ -42,7 +42,8 @@ func NewRegisterAgentHandler(log EventLog) RegisterAgentHandler {
 	return RegisterAgentHandler{log: log}
 }
 
-// Handle registers the agent. A taken name is a *domain.RuleError "agent_exists".
+// Handle registers the agent. A taken name is a *domain.RuleError
+// "agent_exists", the name of a removed agent one "agent_name_retired".
 func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (RegisteredAgent, error) {
 	token := cmd.Token
 	if token == "" {
@@ -63,6 +64,10 @@ func (h RegisterAgentHandler) Handle(ctx context.Context, cmd RegisterAgent) (Re
 	})
 	var conflict *domain.ConflictError
 	if errors.As(err, &conflict) {
+		if last, ok, lerr := h.log.LastEvent(d.StreamID); lerr == nil && ok && last.Type == domain.TypeAgentRemoved {
+			return RegisteredAgent{}, &domain.RuleError{Code: "agent_name_retired", Message: fmt.Sprintf(
+				"the name %q belonged to an agent that was removed; names are never given out again (the log attributes past events by them), so pick another", cmd.Name)}
+		}
 		return RegisteredAgent{}, &domain.RuleError{Code: "agent_exists", Message: fmt.Sprintf("an agent named %q exists", cmd.Name)}
 	}
 	if err != nil {

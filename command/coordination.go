@@ -242,7 +242,10 @@ func (c *Coordination) sessionContext(agent domain.Agent, session string) string
 	if len(mine) > 0 {
 		b.WriteString("Your leases:\n" + strings.Join(mine, "\n") + "\n")
 	}
-	b.WriteString("Take a lease before changing shared code: `lighthouse lease add GLOB... -m REASON`; release it with `lighthouse lease release ID`.")
+	// Agents reach Lighthouse through its MCP server (`init claude`
+	// registers it); the CLI is people's, and inside a Claude Code session
+	// it has no token.
+	b.WriteString("Take a lease before changing shared code with the lighthouse MCP tool lease_paths; release it with release_lease.")
 	return b.String()
 }
 

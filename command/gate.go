@@ -266,7 +266,11 @@ func (h *ValidateHandler) staleWrite(call ValidateCall) (string, bool) {
 	if !stale {
 		return "", false
 	}
-	return fmt.Sprintf("%s: changed by %s at seq %d since you last read it at seq %d; read it again", rel, c.Agent, c.Seq, c.SeenSeq), true
+	by := c.Agent
+	if by == domain.AgentWatcher {
+		by = "a change on disk outside any agent's tool call (a person, an editor, a build)"
+	}
+	return fmt.Sprintf("%s: changed by %s at seq %d since you last read it at seq %d; read it again", rel, by, c.Seq, c.SeenSeq), true
 }
 
 // cacheKey digests everything a verdict depends on besides the policy: the

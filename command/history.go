@@ -95,6 +95,7 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 	}
 	out := RestoreResult{Point: at}
 	var ops []FileOp
+	matched := false
 	for _, stream := range streams {
 		path := domain.Path(strings.TrimPrefix(stream, "file:"))
 		if !under(path, cmd.Paths) {
@@ -108,6 +109,7 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 		if err != nil {
 			return out, err
 		}
+		matched = matched || then.exists || now.exists
 		version := now.version
 		switch {
 		case then.exists && (!now.exists || then.hash != now.hash || then.mode != now.mode):
@@ -118,6 +120,15 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 			ops = append(ops, FileOp{Op: OpDelete, Path: path, ExpectedVersion: &version})
 			out.Deleted++
 		}
+	}
+	if len(cmd.Paths) > 0 && !matched {
+		// A path naming nothing is a mistake (a typo, a path relative to
+		// the wrong directory), not a restore with nothing to do.
+		names := make([]string, len(cmd.Paths))
+		for i, p := range cmd.Paths {
+			names[i] = string(p)
+		}
+		return out, &domain.RuleError{Code: "restore_no_match", Message: fmt.Sprintf("no file under %s existed at @%d or exists now; nothing to restore", strings.Join(names, ", "), at)}
 	}
 	if len(ops) == 0 {
 		out.LastSeq = head

@@ -216,7 +216,7 @@ func (m *Messaging) Deliver(ctx context.Context, meta domain.Metadata, agent dom
 	var b strings.Builder
 	var drafts []domain.Draft
 	var d Delivery
-	head := "Lighthouse messages for you (reply with `lighthouse msg send --reply-to ID`; mark with `lighthouse msg read|ack ID`):\n"
+	head := "Lighthouse messages for you (reply with the lighthouse MCP tool send_message and reply_to ID; mark them with its tool ack):\n"
 	for i, v := range pending {
 		entry := formatDelivery(v)
 		if b.Len()+len(head)+len(entry) > maxBytes && i > 0 {

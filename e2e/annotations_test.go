@@ -147,6 +147,10 @@ func TestAnnotationsFollowTheCode(t *testing.T) {
 	if n, _ := now.find(idTotal); n.Kind != "warning" || n.Body != "Total ignores discounts" || n.Author != "admin" {
 		t.Errorf("the CLI's note: %+v", n)
 	}
+	// Paths on the command line are relative to the working directory.
+	if out := g.run(filepath.Join(project, "src", "cart"), 0, "annotations", "cart.go"); !strings.Contains(out, file+":4-6") || !strings.Contains(out, "Total ignores discounts") {
+		t.Errorf("lighthouse annotations cart.go in src/cart:\n%s", out)
+	}
 
 	// 1. On disk: an import block inserted above moves both down.
 	v2 := "package cart\n\nimport \"fmt\"\n\n// Total sums the cart.\nfunc Total(items []int) int {\n\treturn 0\n}\n"

@@ -35,15 +35,26 @@ type guarded struct {
 // stops it with SIGTERM when the test ends.
 func upProject(t *testing.T, bin, project string, extra ...string) *guarded {
 	t.Helper()
-	g := &guarded{t: t, bin: bin, state: t.TempDir(), userHome: t.TempDir(), out: &syncBuffer{}}
+	// Port 0 everywhere: the CLI finds the addresses in the data directory.
+	return startUp(t, bin, project, "", append([]string{"--no-mount",
+		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}, extra...)...)
+}
+
+// startUp starts `lighthouse up --project project` with exactly the flags
+// given, in the state directory state (XDG_STATE_HOME; "" for a new one)
+// and its own home directory, and stops it with SIGTERM when the test ends.
+func startUp(t *testing.T, bin, project, state string, flags ...string) *guarded {
+	t.Helper()
+	if state == "" {
+		state = t.TempDir()
+	}
+	g := &guarded{t: t, bin: bin, state: state, userHome: t.TempDir(), out: &syncBuffer{}}
 	var err error
 	if g.project, err = filepath.EvalSymlinks(project); err != nil {
 		t.Fatal(err)
 	}
-	// Port 0 everywhere: the CLI finds the addresses in the data directory.
-	args := []string{"up", "--project", project, "--bin", binDir, "--no-mount",
-		"--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0"}
-	up := exec.Command(bin, append(args, extra...)...)
+	args := []string{"up", "--project", project, "--bin", binDir}
+	up := exec.Command(bin, append(args, flags...)...)
 	up.Env = g.env()
 	up.Stdout, up.Stderr = g.out, g.out
 	if err := up.Start(); err != nil {
@@ -342,7 +353,8 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		}
 	}
 	g.run(project, 0, "status") // the CLI finds the system from inside the project
-	for path, want := range map[string]string{"big.txt": big[:len(big)/2], ".claude/worktrees/w1/main.go": "package main // in a worktree\n", "nb.ipynb": `{"cells":[]}`} {
+	// From a subdirectory, paths are relative to it.
+	for path, want := range map[string]string{"../big.txt": big[:len(big)/2], "worktrees/w1/main.go": "package main // in a worktree\n", "../nb.ipynb": `{"cells":[]}`} {
 		got := g.run(filepath.Join(g.project, ".claude"), 0, "cat", "--min-seq", "1", path)
 		if got != want {
 			t.Errorf("shadowed %s: %d bytes, want %d", path, len(got), len(want))

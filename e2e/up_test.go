@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +31,9 @@ func TestUp(t *testing.T) {
 		args = append(args, "--no-mount")
 	}
 	up := exec.Command(filepath.Join(binDir, "lighthouse"), args...)
+	// up guards the directory it runs in; put writes there too.
+	project := t.TempDir()
+	up.Dir = project
 	var out syncBuffer
 	up.Stdout, up.Stderr = &out, &out
 	if err := up.Start(); err != nil {
@@ -79,6 +85,10 @@ func TestUp(t *testing.T) {
 		return string(b)
 	}
 	seq := strings.TrimSpace(run("hello from up\n", "put", "notes/hello.txt"))
+	// The watcher records the project, so put writes the disk too.
+	if b, err := os.ReadFile(filepath.Join(project, "notes", "hello.txt")); err != nil || string(b) != "hello from up\n" {
+		t.Fatalf("put in a watched project: on disk %q, %v", b, err)
+	}
 	if got := run("", "cat", "--min-seq", seq, "notes/hello.txt"); got != "hello from up\n" {
 		t.Fatalf("cat = %q", got)
 	}
@@ -111,6 +121,89 @@ func TestUp(t *testing.T) {
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
 		if strings.Contains(string(mounts), mount) {
 			t.Errorf("%s still mounted after up stopped", mount)
+		}
+	}
+}
+
+// TestTwoProjectsWithDefaultAddresses guards two projects of one user at
+// once, each with a plain `lighthouse up --project DIR`: the second finds
+// the default ports taken, says so and takes free ones, every command run
+// inside either project reaches that project's own writer, and neither
+// project's agent can reach the other's data directory.
+func TestTwoProjectsWithDefaultAddresses(t *testing.T) {
+	t.Parallel()
+	var systems [2]*guarded
+	state := t.TempDir()
+	for i := range systems {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "README"), []byte("project "+strconv.Itoa(i)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		systems[i] = startUp(t, filepath.Join(binDir, "lighthouse"), dir, state, "--no-mount")
+	}
+	notes := 0
+	for _, g := range systems {
+		if strings.Contains(g.out.String(), "note: the writer's default address") {
+			notes++
+		}
+	}
+	if notes == 0 {
+		t.Fatalf("both writers bound the default address? outputs:\n%s\n---\n%s", systems[0].out.String(), systems[1].out.String())
+	}
+	var writers [2]string
+	for i, g := range systems {
+		var st struct {
+			WriterURL string `json:"writer_url"`
+		}
+		if err := json.Unmarshal([]byte(g.run(g.project, 0, "status", "--json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(g.out.String(), "writer  "+st.WriterURL+"\n") {
+			t.Fatalf("project %d: status inside it names writer %q, its up said:\n%s", i, st.WriterURL, g.out.String())
+		}
+		writers[i] = st.WriterURL
+		eventually(t, "the watcher's import", func() error {
+			out := g.run(g.project, 0, "tree")
+			if !strings.Contains(out, "README") {
+				return fmt.Errorf("tree: %s", out)
+			}
+			return nil
+		})
+		if got := g.run(g.project, 0, "cat", "README"); got != "project "+strconv.Itoa(i)+"\n" {
+			t.Fatalf("project %d: cat README = %q", i, got)
+		}
+	}
+	if writers[0] == writers[1] {
+		t.Fatalf("both projects reach the writer at %s", writers[0])
+	}
+
+	// A second `up` of a running project leaves it alone.
+	a, b := systems[0], systems[1]
+	out := a.run(a.project, 1, "up", "--project", a.project, "--no-mount")
+	if !strings.Contains(out, "already running") || strings.Contains(out, "note:") {
+		t.Fatalf("second up of the same project said:\n%s", out)
+	}
+	if got := a.run(a.project, 0, "cat", "README"); got != "project 0\n" {
+		t.Fatalf("after a second up, cat README = %q", got)
+	}
+
+	// The first project's agent goes for the second project's tokens.
+	a.run(a.project, 0, "init", "claude")
+	pre, _ := settingsCommands(t, a.project)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
+	for _, c := range []struct {
+		tool  string
+		input map[string]any
+	}{
+		{"Bash", map[string]any{"command": "cat " + filepath.Join(b.data, "admin.token")}},
+		{"Bash", map[string]any{"command": "cat " + filepath.Join(state, "lighthouse", "projects") + "/*/agents/*.token"}},
+		{"Read", map[string]any{"file_path": filepath.Join(b.data, "agents", "claude.token")}},
+		{"Grep", map[string]any{"pattern": "lh_", "path": state}},
+	} {
+		r := claudeHook(t, pre, agentEnv, map[string]any{"session_id": "s", "hook_event_name": "PreToolUse", "cwd": a.project,
+			"tool_name": c.tool, "tool_input": c.input, "tool_use_id": "t"})
+		if reason := r.denied(t); !strings.Contains(reason, "builtin.protected-path") {
+			t.Errorf("%s %v: denied %q, want denied by builtin.protected-path", c.tool, c.input, reason)
 		}
 	}
 }

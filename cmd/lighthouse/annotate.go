@@ -76,10 +76,15 @@ func runAnnotate(ctx context.Context, args []string) error {
 	if len(pos) < 2 {
 		return usagef("annotate: want PATH:START[-END] and a body")
 	}
-	path, start, end, err := parseLines(pos[0])
+	arg, start, end, err := parseLines(pos[0])
 	if err != nil {
 		return err
 	}
+	paths, err := resolvePaths(ctx, &c, []string{arg})
+	if err != nil {
+		return err
+	}
+	path := paths[0]
 	body := strings.Join(pos[1:], " ")
 	if body == "-" {
 		raw, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
@@ -119,7 +124,11 @@ func runAnnotations(ctx context.Context, args []string) error {
 	}
 	q := url.Values{}
 	if len(pos) == 1 {
-		q.Set("path", pos[0])
+		paths, err := resolvePaths(ctx, &c, pos)
+		if err != nil {
+			return err
+		}
+		q.Set("path", paths[0])
 	}
 	if *at != "" {
 		q.Set("at", *at)

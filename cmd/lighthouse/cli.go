@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 )
 
 // cmdFunc runs a subcommand with its arguments (flags included: each
@@ -57,18 +59,29 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, "lighthouse:", re.err)
+	var ce *client.Error
+	if errors.As(re.err, &ce) && ce.URL != "" && !strings.Contains(re.err.Error(), ce.URL) {
+		fmt.Fprintf(stderr, "(answered %s %s)\n", ce.Method, ce.URL)
+	}
 	if hint := unreachableHint(re.err); hint != "" {
 		fmt.Fprintln(stderr, hint)
 	}
 	var ue usageError
 	if errors.As(re.err, &ue) {
+		if re.use != "" {
+			fmt.Fprintf(stderr, "Usage: %s\nRun `%s --help` for its flags and examples.\n", re.use, re.path)
+		}
 		return exitUsage
 	}
 	return exitFailure
 }
 
-// runError is an error a command returned, as opposed to one of cobra's.
-type runError struct{ err error }
+// runError is an error a command returned, as opposed to one of cobra's,
+// with the command's usage line and path for usage errors.
+type runError struct {
+	err       error
+	use, path string
+}
 
 func (e runError) Error() string { return e.err.Error() }
 func (e runError) Unwrap() error { return e.err }
@@ -123,6 +136,8 @@ func leaf(s spec) *cobra.Command {
 		Example:            s.example,
 		Aliases:            s.aliases,
 		DisableFlagParsing: true,
+		// The use line lists the flags people need; --help prints them all.
+		DisableFlagsInUseLine: true,
 	}
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if !s.ownHelp && wantsHelp(args) {
@@ -132,7 +147,7 @@ func leaf(s spec) *cobra.Command {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return runError{err}
+			return runError{err: err, use: cmd.UseLine(), path: cmd.CommandPath()}
 		}
 		return nil
 	}
@@ -181,13 +196,40 @@ func wantsHelp(args []string) bool {
 // group is a command whose subcommands do the work.
 func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Long: long, Example: example,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_ = cmd.Help()
-			return runError{usagef("%s: want a subcommand", cmd.CommandPath())}
+			return runError{err: usagef("%s: want a subcommand", cmd.CommandPath())}
 		}}
+	c.Args = noSubcommand
 	c.AddCommand(subs...)
 	return c
+}
+
+// noSubcommand is the Args check of a command with subcommands: an
+// argument is an unknown subcommand, reported with the closest names.
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return runError{err: usagef("%s; the commands of %s: %s", msg, cmd.CommandPath(), subcommandNames(cmd))}
+}
+
+// subcommandNames lists the names of c's available subcommands.
+func subcommandNames(c *cobra.Command) string {
+	var names []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func newRootCmd() *cobra.Command {
@@ -208,10 +250,10 @@ Exit status: 0 ok, 1 failure, 2 bad usage. Hooks keep Claude Code's codes.`,
 		Version:       versionString(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          cobra.NoArgs,
+		Args:          noSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_ = cmd.Help()
-			return runError{usagef("want a command")}
+			return runError{err: usagef("want a command")}
 		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")

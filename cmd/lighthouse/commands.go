@@ -87,12 +87,17 @@ func runBench(ctx context.Context, args []string) error {
 // fileCommands read and write the project's files and history.
 func fileCommands() []*cobra.Command {
 	return []*cobra.Command{
-		leaf(spec{use: "put PATH [FILE]", short: "write a file (stdin when FILE is absent)", run: runPut,
+		leaf(spec{use: "put PATH [FILE]", short: "write a file (stdin when FILE is absent): in the log and, in a watched project, on disk", run: runPut,
+			long: `put writes a file (from FILE, else stdin) into the log as you. When a
+watcher records the project (lighthouse up --project), the file on disk is
+written too, so the watcher keeps the change; otherwise only the log changes
+and a warning says so. rm and mv work the same way. PATH is relative to the
+working directory inside the project, else to the project root.`,
 			example: "  lighthouse put docs/notes.md notes.md\n  echo hi | lighthouse put hello.txt"}),
 		leaf(spec{use: "cat PATH", short: "print a file as the reader has it", run: runCat,
 			example: "  lighthouse cat main.go"}),
-		leaf(spec{use: "rm PATH", short: "delete a file", run: runRm, example: "  lighthouse rm old.txt"}),
-		leaf(spec{use: "mv FROM TO", short: "move a file", run: runMv, example: "  lighthouse mv a.go b.go"}),
+		leaf(spec{use: "rm PATH", short: "delete a file, in the log and (watched project) on disk", run: runRm, example: "  lighthouse rm old.txt"}),
+		leaf(spec{use: "mv FROM TO", short: "move a file, in the log and (watched project) on disk", run: runMv, example: "  lighthouse mv a.go b.go"}),
 		leaf(spec{use: "tree [PREFIX] [--json]", short: "list files", run: runTree, example: "  lighthouse tree internal/\n  lighthouse tree --json"}),
 		leaf(spec{use: "log [--path P] [--agent NAME] [--type T] [--json]", short: "list events, agents by name", run: runLog,
 			example: "  lighthouse log --agent claude --limit 20\n  lighthouse log --type review. --json"}),

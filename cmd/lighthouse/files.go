@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,10 +10,12 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/projections"
@@ -26,6 +29,7 @@ func runPut(ctx context.Context, args []string) error {
 	expected := fs.Int64("expected-version", -1, "fail unless the file is at this version")
 	fs.StringVar(&o.CommandID, "command-id", "", "idempotency key: a retry with the same id appends nothing")
 	fs.StringVar(&o.Mode, "mode", "", "octal mode, for example 755")
+	logOnly := fs.Bool("log-only", false, "append to the log only; leave the file on disk alone (a running watcher then records the disk's state again)")
 	pos, err := parse(fs, args, 1, 2)
 	if err != nil {
 		return err
@@ -47,12 +51,66 @@ func runPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := w.WriteFile(ctx, pos[0], in, o)
+	paths, err := resolvePaths(ctx, &c, pos[:1])
 	if err != nil {
 		return err
 	}
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	if err != nil {
+		return err
+	}
+	var content []byte
+	if onDisk {
+		// The same bytes go to the log and to the disk.
+		if content, err = io.ReadAll(in); err != nil {
+			return fmt.Errorf("read the content: %w", err)
+		}
+		in = bytes.NewReader(content)
+	}
+	res, err := w.WriteFile(ctx, paths[0], in, o)
+	if err != nil {
+		return err
+	}
+	if onDisk {
+		mode := tree.Mode(paths[0], domain.DefaultFileMode)
+		if o.Mode != "" {
+			m, _ := strconv.ParseUint(o.Mode, 8, 32) // the writer accepted it
+			mode = os.FileMode(m).Perm()
+		}
+		if err := tree.Write(paths[0], content, mode); err != nil {
+			return fmt.Errorf("the log has the new %s (@%d), but: %w", paths[0], res.Seq, err)
+		}
+	}
 	fmt.Println(res.Seq)
 	return nil
+}
+
+// resolvePaths turns path arguments into project paths (see cli.Paths).
+func resolvePaths(ctx context.Context, c *connection, args []string) ([]string, error) {
+	p, err := c.Paths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.ResolveAll(args)
+}
+
+// treeFor returns the working tree that put, rm and mv change with the
+// log: the project's, when a watcher records it (else the watcher would
+// undo the change). Otherwise, and with --log-only, they change the log
+// alone, and a warning says so.
+func treeFor(ctx context.Context, c *connection, logOnly bool) (cli.Tree, bool, error) {
+	t, ok, err := c.WatchedTree(ctx)
+	if err != nil {
+		return t, false, err
+	}
+	switch {
+	case ok && logOnly:
+		fmt.Fprintln(os.Stderr, "warning: --log-only in a watched project: the watcher records the files on disk again at its next look, undoing this change in the log")
+		return t, false, nil
+	case !ok && !logOnly:
+		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so only the log changed; the files on disk were left alone")
+	}
+	return t, ok && !logOnly, nil
 }
 
 func runCat(ctx context.Context, args []string) error {
@@ -62,6 +120,10 @@ func runCat(ctx context.Context, args []string) error {
 	at := fs.String("at", "", "the point to read at: a sequence, an RFC 3339 time or a snapshot (default: now)")
 	minSeq := fs.Uint64("min-seq", 0, "wait until the reader has applied this sequence (default: the writer's head, so you read your own writes)")
 	pos, r, err := c.ParseReader(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	paths, err := resolvePaths(ctx, &c, pos)
 	if err != nil {
 		return err
 	}
@@ -75,11 +137,14 @@ func runCat(ctx context.Context, args []string) error {
 	if *minSeq > 0 {
 		q.Set("min_seq", strconv.FormatUint(*minSeq, 10))
 	}
-	return printFile(ctx, r, pos[0], q)
+	return printFile(ctx, r, paths[0], q)
 }
 
 // printFile copies a file from the reader to stdout.
 func printFile(ctx context.Context, r *client.Client, path string, q url.Values) error {
+	if path == "" || strings.HasSuffix(path, "/") {
+		return usagef("%q is a directory of the project, not a file (see `lighthouse tree`)", path)
+	}
 	body, err := r.Open(ctx, client.FilePath(path)+"?"+q.Encode())
 	if err != nil {
 		return err
@@ -93,13 +158,27 @@ func runRm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rm", flag.ContinueOnError)
 	var c connection
 	c.Register(fs)
+	logOnly := fs.Bool("log-only", false, "delete in the log only; leave the file on disk alone")
 	pos, w, err := c.ParseWriter(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	res, err := w.DeleteFile(ctx, pos[0])
+	paths, err := resolvePaths(ctx, &c, pos)
 	if err != nil {
 		return err
+	}
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	if err != nil {
+		return err
+	}
+	res, err := w.DeleteFile(ctx, paths[0])
+	if err != nil {
+		return err
+	}
+	if onDisk {
+		if err := tree.Remove(paths[0]); err != nil {
+			return fmt.Errorf("the log has %s deleted (@%d), but: %w", paths[0], res.Seq, err)
+		}
 	}
 	fmt.Println(res.Seq)
 	return nil
@@ -109,13 +188,27 @@ func runMv(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mv", flag.ContinueOnError)
 	var c connection
 	c.Register(fs)
+	logOnly := fs.Bool("log-only", false, "move in the log only; leave the files on disk alone")
 	pos, w, err := c.ParseWriter(fs, args, 2, 2)
 	if err != nil {
 		return err
 	}
-	var res client.CommandResult
-	if err := w.PostJSON(ctx, "/v1/files/move", map[string]string{"from": pos[0], "to": pos[1]}, &res); err != nil {
+	paths, err := resolvePaths(ctx, &c, pos)
+	if err != nil {
 		return err
+	}
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	if err != nil {
+		return err
+	}
+	var res client.CommandResult
+	if err := w.PostJSON(ctx, "/v1/files/move", map[string]string{"from": paths[0], "to": paths[1]}, &res); err != nil {
+		return err
+	}
+	if onDisk {
+		if err := tree.Move(paths[0], paths[1]); err != nil {
+			return fmt.Errorf("the log has %s moved to %s (@%d), but: %w", paths[0], paths[1], res.Seq, err)
+		}
 	}
 	fmt.Println(res.Seq)
 	return nil
@@ -133,7 +226,13 @@ func runTree(ctx context.Context, args []string) error {
 	}
 	q := url.Values{}
 	if len(pos) == 1 {
-		q.Set("prefix", pos[0])
+		paths, err := resolvePaths(ctx, &c, pos)
+		if err != nil {
+			return err
+		}
+		if paths[0] != "" {
+			q.Set("prefix", paths[0])
+		}
 	}
 	if *at != "" {
 		q.Set("at", *at)
@@ -168,6 +267,13 @@ func runLog(ctx context.Context, args []string) error {
 	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
+	}
+	if *path != "" {
+		paths, err := resolvePaths(ctx, &c, []string{*path})
+		if err != nil {
+			return err
+		}
+		*path = paths[0]
 	}
 	names, err := agentNames(ctx, r)
 	if err != nil {
@@ -292,7 +398,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if _, err := r.Do(ctx, "GET", "/v1/status", nil, nil, &out); err != nil {
 		return err
 	}
-	w, rd := c.URLs()
+	w, rd, _ := c.URLs() // resolved above by ParseReader
 	if *asJSON {
 		return printJSON(struct {
 			httpapi.ReaderStatus

@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 )
 
 // runShow prints a file as of a point: `show PATH@POINT` (or just PATH).
@@ -22,11 +22,16 @@ func runShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, point, _ := strings.Cut(pos[0], "@")
+	arg, point, _ := strings.Cut(pos[0], "@")
 	r, err := c.Reader()
 	if err != nil {
 		return err
 	}
+	paths, err := resolvePaths(ctx, &c, []string{arg})
+	if err != nil {
+		return err
+	}
+	path := paths[0]
 	q := url.Values{}
 	if point != "" {
 		q.Set("at", point)
@@ -51,7 +56,13 @@ func runDiff(ctx context.Context, args []string) error {
 		q.Set("to", pos[1])
 	}
 	if *path != "" {
-		q.Set("path", *path)
+		paths, err := resolvePaths(ctx, &c, []string{*path})
+		if err != nil {
+			return err
+		}
+		if paths[0] != "" {
+			q.Set("path", paths[0])
+		}
 	}
 	if *stat {
 		q.Set("patches", "false")
@@ -70,6 +81,13 @@ func runDiff(ctx context.Context, args []string) error {
 	}
 	if *asJSON {
 		return printJSON(out)
+	}
+	if len(out.Changes) == 0 {
+		to := "now"
+		if len(pos) == 2 {
+			to = pos[1]
+		}
+		fmt.Fprintf(os.Stderr, "no changes between %s and %s\n", pos[0], to)
 	}
 	for _, ch := range out.Changes {
 		name := ch.Path
@@ -98,11 +116,13 @@ func runSnapshot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res client.CommandResult
+	var res httpapi.SnapshotResponse
 	if err := w.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": pos[0], "description": *desc}, &res); err != nil {
 		return err
 	}
-	fmt.Println(res.Seq)
+	// The point is what `restore NAME` and `show PATH@NAME` go back to;
+	// the snapshot's own event comes after it.
+	fmt.Printf("snapshot %s at @%d\n", pos[0], res.Point)
 	return nil
 }
 
@@ -118,6 +138,18 @@ func runRestore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	paths, err := resolvePaths(ctx, &c, pos[1:])
+	if err != nil {
+		return err
+	}
+	for i, p := range paths {
+		if p == "" {
+			// The project root: everything, as without paths.
+			paths = nil
+			break
+		}
+		paths[i] = strings.TrimSuffix(p, "/")
+	}
 	var out struct {
 		Seq      uint64   `json:"seq"`
 		Point    uint64   `json:"point"`
@@ -128,7 +160,7 @@ func runRestore(ctx context.Context, args []string) error {
 		Removed  []string `json:"removed"`
 		Recorded []string `json:"recorded"`
 	}
-	req := map[string]any{"point": pos[0], "paths": pos[1:], "force": *force, "log_only": *logOnly}
+	req := map[string]any{"point": pos[0], "paths": paths, "force": *force, "log_only": *logOnly}
 	if err := w.PostJSON(ctx, "/v1/restore", req, &out); err != nil {
 		return err
 	}
@@ -153,7 +185,7 @@ func runGrep(ctx context.Context, args []string) error {
 	c.Register(fs)
 	literal := fs.Bool("F", false, "the pattern is a literal string")
 	ignoreCase := fs.Bool("i", false, "ignore case")
-	glob := fs.String("glob", "", "only files matching this glob")
+	glob := fs.String("glob", "", "only files matching this glob: a name glob (*.go) matches anywhere, a path glob (src/*.go) is a path relative to the working directory")
 	limit := fs.Int("limit", 1000, "at most this many matches")
 	asJSON := fs.Bool("json", false, "print one JSON object per match")
 	pos, r, err := c.ParseReader(fs, args, 1, 2)
@@ -171,7 +203,17 @@ func runGrep(ctx context.Context, args []string) error {
 		q.Set("ignore_case", "true")
 	}
 	if *glob != "" {
-		q.Set("glob", *glob)
+		g := *glob
+		if strings.Contains(g, "/") {
+			// A path glob is a path: relative to the working directory
+			// inside the project. A bare name glob (*.go) matches anywhere.
+			paths, err := resolvePaths(ctx, &c, []string{g})
+			if err != nil {
+				return err
+			}
+			g = paths[0]
+		}
+		q.Set("glob", g)
 	}
 	body, err := r.Open(ctx, "/v1/search?"+q.Encode())
 	if err != nil {

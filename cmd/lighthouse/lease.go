@@ -38,6 +38,18 @@ func runLease(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		p, err := c.Paths(ctx)
+		if err != nil {
+			return err
+		}
+		if pos, err = p.ResolveAll(pos); err != nil {
+			return err
+		}
+		for i, g := range pos {
+			if g == "" {
+				pos[i] = "**" // the project root: everything
+			}
+		}
 		return leaseAdd(ctx, w, os.Stdout, pos, *ttl, *shared, *reason, *session)
 	case "list":
 		_, r, err := c.ParseReader(fs, args[1:], 0, 0)
@@ -50,7 +62,16 @@ func runLease(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		r, err := c.Reader()
+		if err != nil {
+			return err
+		}
+		head := c.WriterHead(ctx)
 		for _, id := range pos {
+			id, err := resolveID("active lease", id, "lighthouse lease list", func() ([]string, error) { return leaseIDs(ctx, r, head) })
+			if err != nil {
+				return err
+			}
 			if err := leaseRelease(ctx, w, os.Stdout, id); err != nil {
 				return err
 			}

@@ -106,18 +106,40 @@ func runMsg(ctx context.Context, args []string) error {
 		if *asJSON {
 			return printJSON(ans)
 		}
+		if len(ans.Messages) == 0 {
+			if *unread {
+				fmt.Fprintln(os.Stderr, "no unread messages")
+			} else {
+				fmt.Fprintln(os.Stderr, "no messages")
+			}
+			return nil
+		}
 		return printMessages(os.Stdout, ans.Messages)
 	case "read", "ack":
 		pos, w, err := c.ParseWriter(fs, args[1:], 1, -1)
 		if err != nil {
 			return err
 		}
+		r, err := c.Reader()
+		if err != nil {
+			return err
+		}
+		head := c.WriterHead(ctx)
 		for _, id := range pos {
+			id, err := resolveID("message", id, "lighthouse msg inbox", func() ([]string, error) { return messageIDs(ctx, r, head, false) })
+			if err != nil {
+				return err
+			}
 			var res struct {
 				Seq uint64 `json:"seq"`
 			}
 			if err := w.PostJSON(ctx, "/v1/messages/"+url.PathEscape(id)+"/"+args[0], nil, &res); err != nil {
 				return fmt.Errorf("%s message %s: %w", args[0], id, err)
+			}
+			if args[0] == "read" {
+				fmt.Printf("marked %s read\n", id)
+			} else {
+				fmt.Printf("acknowledged %s\n", id)
 			}
 		}
 		return nil
@@ -127,12 +149,17 @@ func runMsg(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		head := c.WriterHead(ctx)
+		thread, err := resolveID("thread", pos[0], "lighthouse msg inbox --json", func() ([]string, error) { return messageIDs(ctx, r, head, true) })
+		if err != nil {
+			return err
+		}
 		var ans struct {
 			Thread   string    `json:"thread"`
 			Messages []msgView `json:"messages"`
 		}
-		if _, err := r.Do(ctx, http.MethodGet, "/v1/threads/"+url.PathEscape(pos[0])+"?min_seq="+fmt.Sprint(c.WriterHead(ctx)), nil, nil, &ans); err != nil {
-			return fmt.Errorf("thread %s: %w", pos[0], err)
+		if _, err := r.Do(ctx, http.MethodGet, "/v1/threads/"+url.PathEscape(thread)+"?min_seq="+fmt.Sprint(head), nil, nil, &ans); err != nil {
+			return fmt.Errorf("thread %s: %w", thread, err)
 		}
 		if *asJSON {
 			return printJSON(ans)

@@ -97,26 +97,14 @@ func listReviews(ctx context.Context, w *client.Client, status string) ([]review
 
 // resolveReview turns a review id or unique prefix into the full id.
 func resolveReview(ctx context.Context, w *client.Client, id string) (string, error) {
-	if len(id) == 36 {
-		return id, nil
-	}
-	all, err := listReviews(ctx, w, "")
-	if err != nil {
-		return "", err
-	}
-	var found []string
-	for _, r := range all {
-		if strings.HasPrefix(r.ID, id) {
-			found = append(found, r.ID)
+	return resolveID("review", id, "lighthouse review list --status all", func() ([]string, error) {
+		all, err := listReviews(ctx, w, "")
+		ids := make([]string, 0, len(all))
+		for _, r := range all {
+			ids = append(ids, r.ID)
 		}
-	}
-	switch len(found) {
-	case 0:
-		return "", fmt.Errorf("no review with id %q", id)
-	case 1:
-		return found[0], nil
-	}
-	return "", usagef("review id %q is ambiguous: %s", id, strings.Join(found, ", "))
+		return ids, err
+	})
 }
 
 func runReviewList(ctx context.Context, args []string) error {
@@ -186,6 +174,7 @@ func runReviewShow(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "session\t%s\n", orDash(rv.SessionID))
 	fmt.Fprintf(tw, "cwd\t%s\n", orDash(rv.Cwd))
 	fmt.Fprintf(tw, "rule\t%s\n", rv.Rule)
+	fmt.Fprintf(tw, "pattern\t%s\n", patternLine(rv.Shape))
 	fmt.Fprintf(tw, "reason\t%s\n", rv.EscalationReason)
 	fmt.Fprintf(tw, "requested\t%s (deadline %s)\n", rv.RequestedAt.Local().Format(time.DateTime), rv.Deadline.Local().Format(time.DateTime))
 	if rv.Status != domain.ReviewPending {
@@ -206,6 +195,14 @@ func runReviewShow(ctx context.Context, args []string) error {
 		fmt.Printf("  %s  #%d %-8s %s\n", ch.Time.Local().Format(time.TimeOnly), ch.Seq, ch.Change, ch.Path)
 	}
 	return nil
+}
+
+// patternLine describes a review's call shape: what `--for-pattern` learns.
+func patternLine(shape string) string {
+	if shape == "" {
+		return "- (this call has no pattern; --for-pattern cannot be used)"
+	}
+	return shape + "   (what --for-pattern would decide for every later call)"
 }
 
 func orDash(s string) string {
@@ -292,6 +289,10 @@ func runReviewVote(ctx context.Context, args []string) error {
 		return printJSON(rv)
 	}
 	fmt.Printf("review %s: %s (call %s by %s)\n", rv.ID, rv.Status, clip(callSummary(rv.Tool, rv.Input), 60), rv.Requester)
+	if *forPattern {
+		fmt.Printf("for the pattern %s: every later call matching it is %s without a review (`lighthouse learned list` shows it, `lighthouse learned revoke` withdraws it)\n",
+			rv.Shape, map[string]string{"approve": "allowed", "deny": "denied"}[verb])
+	}
 	if rv.Status == domain.ReviewPending {
 		fmt.Printf("%d of %d approvals so far\n", len(rv.ApproverNames), rv.ApprovalsRequired)
 	}
@@ -387,10 +388,10 @@ func runLearnedList(ctx context.Context, args []string) error {
 		return printJSON(map[string]any{"learned": learned})
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDECISION\tBY\tEXAMPLE\tREASON")
+	fmt.Fprintln(tw, "ID\tDECISION\tPATTERN\tBY\tEXAMPLE\tREASON")
 	for _, l := range learned {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.LearnedID[:min(8, len(l.LearnedID))], l.Decision, strings.Join(l.ByNames, ","),
-			clip(callSummary(l.Tool, l.Example), 60), clip(l.Reason, 40))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.LearnedID[:min(8, len(l.LearnedID))], l.Decision, l.Shape, strings.Join(l.ByNames, ","),
+			clip(callSummary(l.Tool, l.Example), 50), clip(l.Reason, 40))
 	}
 	return tw.Flush()
 }
@@ -404,22 +405,16 @@ func runLearnedRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	id := pos[0]
-	if len(id) != 36 {
+	id, err := resolveID("learned decision", pos[0], "lighthouse learned list", func() ([]string, error) {
 		all, err := listLearned(ctx, w)
-		if err != nil {
-			return err
-		}
-		var found []string
+		ids := make([]string, 0, len(all))
 		for _, l := range all {
-			if strings.HasPrefix(l.LearnedID, id) {
-				found = append(found, l.LearnedID)
-			}
+			ids = append(ids, l.LearnedID)
 		}
-		if len(found) != 1 {
-			return fmt.Errorf("%d learned decisions in force match %q", len(found), id)
-		}
-		id = found[0]
+		return ids, err
+	})
+	if err != nil {
+		return err
 	}
 	body, _ := json.Marshal(map[string]string{"reason": *reason})
 	if _, err := w.Do(ctx, http.MethodDelete, "/v1/learned/"+url.PathEscape(id), http.Header{"Content-Type": {"application/json"}}, strings.NewReader(string(body)), nil); err != nil {

@@ -47,6 +47,13 @@ func runUp(ctx context.Context, args []string) error {
 	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
 		return err
 	}
+	// First, before any address or file is looked at: a second `up` of
+	// the same project must leave the running one alone.
+	lock, err := supervisor.LockData(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if cfg.Mount == "" && !noMount {
 		cfg.Mount = filepath.Join(cfg.Data, "mnt")
 	}
@@ -61,11 +68,16 @@ func runUp(ctx context.Context, args []string) error {
 	if err := guardInsideProject(os.Stderr, root, cfg.Data, cfg.Mount); err != nil {
 		return err
 	}
-	ports := []portCheck{{"writer", "--writer-addr", cfg.WriterAddr}, {"reader", "--reader-addr", cfg.ReaderAddr}}
-	if cfg.BusURL == "" {
-		ports = append(ports, portCheck{"embedded bus", "--bus-addr", cfg.BusAddr})
+	chosen := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { chosen["--"+f.Name] = true })
+	ports := []portCheck{
+		{"writer", "--writer-addr", &cfg.WriterAddr, chosen["--writer-addr"] || os.Getenv("LIGHTHOUSE_WRITER_ADDR") != ""},
+		{"reader", "--reader-addr", &cfg.ReaderAddr, chosen["--reader-addr"] || os.Getenv("LIGHTHOUSE_READER_ADDR") != ""},
 	}
-	if err := checkPorts(ports); err != nil {
+	if cfg.BusURL == "" {
+		ports = append(ports, portCheck{"embedded bus", "--bus-addr", &cfg.BusAddr, chosen["--bus-addr"] || os.Getenv("LIGHTHOUSE_BUS_ADDR") != ""})
+	}
+	if err := checkPorts(os.Stderr, ports); err != nil {
 		return err
 	}
 	if *notifyURL != "" {
@@ -103,24 +115,41 @@ func runUp(ctx context.Context, args []string) error {
 	return stopErr
 }
 
-// portCheck is one address `up` listens on.
-type portCheck struct{ what, flag, addr string }
+// portCheck is one address `up` listens on. Chosen is true when the user
+// named it (flag or environment); a default may move, a chosen one never.
+type portCheck struct {
+	what, flag string
+	addr       *string
+	chosen     bool
+}
 
-// checkPorts fails, naming the address and the flag that moves it, when
-// one of the addresses is already taken.
-func checkPorts(ports []portCheck) error {
+// checkPorts makes sure every address can be listened on. A default
+// address already in use (typically another project's `lighthouse up`)
+// moves to a free port on the same host, said on w: every command finds
+// the address in the project's data directory, so a second project runs
+// without flags. A chosen address in use is an error naming it and its flag.
+func checkPorts(w io.Writer, ports []portCheck) error {
 	for _, p := range ports {
-		if p.addr == "" {
+		if *p.addr == "" {
 			continue
 		}
-		l, err := net.Listen("tcp", p.addr)
-		if err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("the %s's address %s is already in use (another `lighthouse up`?); stop it or choose another with %s: %w", p.what, p.addr, p.flag, err)
-			}
-			return fmt.Errorf("the %s cannot listen on %s (%s): %w", p.what, p.addr, p.flag, err)
+		l, err := net.Listen("tcp", *p.addr)
+		if err == nil {
+			l.Close()
+			continue
 		}
-		l.Close()
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("the %s cannot listen on %s (%s): %w", p.what, *p.addr, p.flag, err)
+		}
+		if p.chosen {
+			return fmt.Errorf("the %s's address %s is already in use (another `lighthouse up`?); stop it or choose another with %s: %w", p.what, *p.addr, p.flag, err)
+		}
+		host, _, splitErr := net.SplitHostPort(*p.addr)
+		if splitErr != nil {
+			return fmt.Errorf("the %s's address %s (%s): %w", p.what, *p.addr, p.flag, splitErr)
+		}
+		fmt.Fprintf(w, "note: the %s's default address %s is in use (another project's `lighthouse up`?); it takes a free port instead, which every command finds in the data directory\n", p.what, *p.addr)
+		*p.addr = net.JoinHostPort(host, "0")
 	}
 	return nil
 }
@@ -152,7 +181,7 @@ func guardInsideProject(w io.Writer, root string, paths ...string) error {
 	if len(ignore) == 0 {
 		return nil
 	}
-	return config.AddToGitignore(filepath.Join(root, ".gitignore"), ignore)
+	return config.AddToGitignore(filepath.Join(root, ".gitignore"), "its own data (tokens, store, mount)", ignore)
 }
 
 func watcherDone(sys *supervisor.System) <-chan struct{} {

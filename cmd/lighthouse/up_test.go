@@ -1,12 +1,14 @@
 package main
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
 )
 
-func TestCheckPortsNamesTakenAddress(t *testing.T) {
+func TestCheckPorts(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -14,21 +16,29 @@ func TestCheckPortsNamesTakenAddress(t *testing.T) {
 	defer l.Close()
 	taken := l.Addr().String()
 	for _, tc := range []struct {
-		name  string
-		ports []portCheck
-		want  string // substring of the error; "" for none
+		name   string
+		addr   string
+		chosen bool
+		want   string // substring of the error; "" for none
+		moved  string // the address after the check
 	}{
-		{"free", []portCheck{{"writer", "--writer-addr", "127.0.0.1:0"}}, ""},
-		{"taken", []portCheck{{"writer", "--writer-addr", "127.0.0.1:0"}, {"reader", "--reader-addr", taken}}, "reader's address " + taken + " is already in use"},
-		{"empty skipped", []portCheck{{"bus", "--bus-addr", ""}}, ""},
+		{"free", "127.0.0.1:0", true, "", "127.0.0.1:0"},
+		{"chosen and taken", taken, true, "reader's address " + taken + " is already in use", taken},
+		{"default and taken moves to a free port", taken, false, "", "127.0.0.1:0"},
+		{"empty skipped", "", false, "", ""},
+		{"bad address", "nonsense", false, "cannot listen on nonsense", "nonsense"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkPorts(tc.ports)
+			addr := tc.addr
+			err := checkPorts(io.Discard, []portCheck{{"reader", "--reader-addr", &addr, tc.chosen}})
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("unexpected error %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if addr != tc.moved {
+				t.Fatalf("address %q after the check, want %q", addr, tc.moved)
 			}
 		})
 	}

@@ -97,7 +97,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	protected, err := protectedPaths(s.data, s.protect)
+	protected, err := protectedPaths(root, s.data, s.protect)
 	if err != nil {
 		return err
 	}
@@ -352,12 +352,19 @@ func projectRoot(flagValue string, log *slog.Logger) (string, error) {
 }
 
 // protectedPaths returns the absolute paths the gate keeps every agent
-// away from: the data directory (the tokens and the store) and those given
-// with --protect. Symlinks are resolved where the path exists, and both
+// away from: Lighthouse's state directory (every guarded project's data
+// directory: one project's agent must not read another project's tokens),
+// this writer's data directory (the tokens and the store) and those given
+// with --protect. The state directory is left out if the project lies
+// inside it. Symlinks are resolved where the path exists, and both
 // spellings are kept.
-func protectedPaths(data string, extra []string) ([]string, error) {
+func protectedPaths(root, data string, extra []string) ([]string, error) {
+	paths := []string{data}
+	if state, err := config.StateHome(); err == nil && !config.Within(root, state) {
+		paths = append(paths, state)
+	}
 	var out []string
-	for _, p := range append([]string{data}, extra...) {
+	for _, p := range append(paths, extra...) {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, fmt.Errorf("protected path %q: %w", p, err)

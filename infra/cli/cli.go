@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
@@ -38,30 +37,53 @@ type Connection struct {
 	// NoAdmin refuses the fallback to DATA/admin.token: hooks run for
 	// agents and must never act as the admin unless given its token.
 	NoAdmin bool
+	// root is the project root once known: found with the data directory,
+	// or asked from the writer.
+	root string
 }
 
 // Register adds --url, --reader-url, --token, --token-file and --data to fs,
 // with their environment variables as defaults.
 func (c *Connection) Register(fs *flag.FlagSet) {
-	fs.StringVar(&c.writerURL, "url", config.Env("LIGHTHOUSE_URL", ""), "writer URL (env LIGHTHOUSE_URL; default: the address in DATA/writer.addr, else http://127.0.0.1:8765)")
-	fs.StringVar(&c.readerURL, "reader-url", config.Env("LIGHTHOUSE_READER_URL", ""), "reader URL (env LIGHTHOUSE_READER_URL; default: the address in DATA/reader/reader.addr, else http://127.0.0.1:8766)")
+	fs.StringVar(&c.writerURL, "url", config.Env("LIGHTHOUSE_URL", ""), "writer URL (env LIGHTHOUSE_URL; default: the address in DATA/writer.addr)")
+	fs.StringVar(&c.readerURL, "reader-url", config.Env("LIGHTHOUSE_READER_URL", ""), "reader URL (env LIGHTHOUSE_READER_URL; default: the address in DATA/reader/reader.addr)")
 	fs.StringVar(&c.token, "token", config.Env("LIGHTHOUSE_TOKEN", ""), "bearer token (env LIGHTHOUSE_TOKEN)")
 	fs.StringVar(&c.tokenFile, "token-file", config.Env("LIGHTHOUSE_TOKEN_FILE", ""), "file holding the bearer token, used when no token is given (env LIGHTHOUSE_TOKEN_FILE)")
-	fs.StringVar(&c.Data, "data", config.Env("LIGHTHOUSE_DATA", ""), "data directory (env LIGHTHOUSE_DATA; default: the one `lighthouse up` uses for the project this directory is in)")
+	fs.StringVar(&c.Data, "data", config.Env("LIGHTHOUSE_DATA", ""), "data directory (env LIGHTHOUSE_DATA; default: the one lighthouse up uses for the project this directory is in)")
+}
+
+// NotInProjectError is returned when a command needs the data directory
+// and neither --data nor LIGHTHOUSE_DATA names one, and the working
+// directory lies in no guarded project.
+type NotInProjectError struct {
+	Dir   string // the working directory
+	State string // where data directories are looked for
+}
+
+// Error names the directory, where data directories were looked for, and
+// the ways out.
+func (e *NotInProjectError) Error() string {
+	return fmt.Sprintf("%s is not inside a guarded project (no data directory for it or its parents under %s); "+
+		"run `lighthouse up --project DIR`, or set LIGHTHOUSE_DATA / LIGHTHOUSE_URL", e.Dir, e.State)
 }
 
 // DataDir returns the data directory: --data, else that of the project the
-// working directory is in.
+// working directory is in. Outside any project it is a *NotInProjectError.
 func (c *Connection) DataDir() (string, error) {
 	if c.Data != "" {
 		return c.Data, nil
 	}
-	d, err := config.FindDataDir(".")
+	root, data, ok, err := config.LocateProject(".")
 	if err != nil {
 		return "", err
 	}
-	c.Data = d
-	return d, nil
+	if !ok {
+		cwd, _ := config.ProjectDir(".")
+		state, _ := config.StateHome()
+		return "", &NotInProjectError{Dir: cwd, State: filepath.Join(state, "projects")}
+	}
+	c.Data, c.root = data, root
+	return data, nil
 }
 
 // ResolveToken returns the token: --token or LIGHTHOUSE_TOKEN, else the
@@ -84,36 +106,49 @@ func (c *Connection) ResolveToken() (string, error) {
 	}
 	data, err := c.DataDir()
 	if err != nil {
-		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%v)", err)
+		var nip *NotInProjectError
+		if errors.As(err, &nip) {
+			return "", err
+		}
+		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%w)", err)
 	}
 	t, err := config.Token("", filepath.Join(data, "admin.token"))
 	if err != nil {
-		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%v)", err)
+		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%w)", err)
 	}
 	return t, nil
 }
 
 // URLs returns the writer's and the reader's URLs: flags or environment,
 // else the addresses the running processes wrote into the data directory,
-// else the defaults.
-func (c *Connection) URLs() (writer, reader string) {
+// else (a data directory whose system never started) the default ports.
+// Without a URL and outside any project it is a *NotInProjectError: it
+// never guesses the default port, which may be another project's.
+func (c *Connection) URLs() (writer, reader string, err error) {
 	writer, reader = c.writerURL, c.readerURL
-	if writer == "" || reader == "" {
-		data, err := c.DataDir()
-		if writer == "" && err == nil {
-			writer = config.AddrURL(filepath.Join(data, "writer.addr"))
+	if writer != "" && reader != "" {
+		return writer, reader, nil
+	}
+	data, err := c.DataDir()
+	if err != nil {
+		if writer != "" {
+			err = fmt.Errorf("no reader URL: set LIGHTHOUSE_READER_URL or --reader-url along with the writer's (%w)", err)
+		} else if reader != "" {
+			err = fmt.Errorf("no writer URL: set LIGHTHOUSE_URL or --url along with the reader's (%w)", err)
 		}
-		if reader == "" && err == nil {
-			reader = config.AddrURL(filepath.Join(data, "reader", "reader.addr"))
-		}
+		return writer, reader, err
 	}
 	if writer == "" {
-		writer = "http://127.0.0.1:8765"
+		if writer = config.AddrURL(filepath.Join(data, "writer.addr")); writer == "" {
+			writer = "http://127.0.0.1:8765"
+		}
 	}
 	if reader == "" {
-		reader = "http://127.0.0.1:8766"
+		if reader = config.AddrURL(filepath.Join(data, "reader", "reader.addr")); reader == "" {
+			reader = "http://127.0.0.1:8766"
+		}
 	}
-	return writer, reader
+	return writer, reader, nil
 }
 
 // Writer returns a client of the writer with the resolved token.
@@ -122,7 +157,10 @@ func (c *Connection) Writer() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, _ := c.URLs()
+	w, _, err := c.URLs()
+	if w == "" {
+		return nil, err
+	}
 	return client.New(w, t), nil
 }
 
@@ -132,8 +170,40 @@ func (c *Connection) Reader() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, r := c.URLs()
+	_, r, err := c.URLs()
+	if r == "" {
+		return nil, err
+	}
 	return client.New(r, t), nil
+}
+
+// ProjectRoot returns the absolute root of the project the commands work
+// on: the one the data directory was found for, else the writer's
+// GET /v1/status project_root (with --data or --url).
+func (c *Connection) ProjectRoot(ctx context.Context) (string, error) {
+	if c.root != "" {
+		return c.root, nil
+	}
+	if c.Data == "" && c.writerURL == "" {
+		if _, err := c.DataDir(); err != nil {
+			return "", err
+		}
+		if c.root != "" {
+			return c.root, nil
+		}
+	}
+	w, err := c.Writer()
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		ProjectRoot string `json:"project_root"`
+	}
+	if _, err := w.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil {
+		return "", fmt.Errorf("ask the writer for its project root: %w", err)
+	}
+	c.root = st.ProjectRoot
+	return c.root, nil
 }
 
 // WriterHead returns the writer's head sequence, or 0 when the writer
@@ -178,11 +248,10 @@ func Parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, err
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stdout)
-				fs.PrintDefaults()
+				PrintFlags(os.Stdout, fs)
 				return nil, err
 			}
-			return nil, Usagef("%s: %v", fs.Name(), err)
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -192,7 +261,7 @@ func Parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, err
 		args = args[1:]
 	}
 	if len(pos) < minArgs || (maxArgs >= 0 && len(pos) > maxArgs) {
-		return nil, Usagef("%s: wrong number of arguments (%s)", fs.Name(), strings.Join(pos, " "))
+		return nil, countError(fs, pos, minArgs, maxArgs)
 	}
 	return pos, nil
 }

@@ -39,6 +39,10 @@ type Error struct {
 	Message        string  `json:"message"`
 	Field          string  `json:"field"`
 	CurrentVersion *uint64 `json:"current_version"`
+	// Method and URL are the request that was answered, so messages can
+	// name the server reached.
+	Method string `json:"-"`
+	URL    string `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -89,6 +93,7 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 			eb.Error = Error{Code: "http_error", Message: strings.TrimSpace(string(raw))}
 		}
 		eb.Error.Status = resp.StatusCode
+		eb.Error.Method, eb.Error.URL = method, c.BaseURL+path
 		return nil, &eb.Error
 	}
 	return resp, nil

@@ -73,23 +73,38 @@ func DefaultDataDir(project string) (string, error) {
 // directory exists, so any command run inside a guarded project finds it.
 // When none exists it returns dir's own default data directory.
 func FindDataDir(dir string) (string, error) {
+	_, data, ok, err := LocateProject(dir)
+	if err != nil || ok {
+		return data, err
+	}
 	start, err := ProjectDir(dir)
 	if err != nil {
 		return "", err
 	}
+	return DefaultDataDir(start)
+}
+
+// LocateProject finds the guarded project dir lies in: the closest
+// directory, dir or one of its parents, whose default data directory
+// exists. It returns that project root (absolute, symlinks resolved) and its
+// data directory; ok is false when there is none.
+func LocateProject(dir string) (root, data string, ok bool, err error) {
+	start, err := ProjectDir(dir)
+	if err != nil {
+		return "", "", false, err
+	}
 	for d := start; ; d = filepath.Dir(d) {
 		data, err := DefaultDataDir(d)
 		if err != nil {
-			return "", err
+			return "", "", false, err
 		}
 		if fi, err := os.Stat(data); err == nil && fi.IsDir() {
-			return data, nil
+			return d, data, true, nil
 		}
 		if d == filepath.Dir(d) {
-			break
+			return "", "", false, nil
 		}
 	}
-	return DefaultDataDir(start)
 }
 
 // Within reports whether path p is dir or lies below it. Both are absolute
@@ -114,8 +129,9 @@ func AddrURL(addrFile string) string {
 }
 
 // AddToGitignore appends to the .gitignore file the patterns it does not
-// list yet, under a comment naming Lighthouse, creating the file if needed.
-func AddToGitignore(file string, patterns []string) error {
+// list yet, under the comment line "# Lighthouse: WHY", creating the file if
+// needed.
+func AddToGitignore(file, why string, patterns []string) error {
 	raw, err := os.ReadFile(file)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", file, err)
@@ -141,7 +157,7 @@ func AddToGitignore(file string, patterns []string) error {
 	if err != nil {
 		return fmt.Errorf("update %s: %w", file, err)
 	}
-	_, err = f.WriteString(prefix + "# Lighthouse's own data (tokens, store, mount)\n" + add.String())
+	_, err = f.WriteString(prefix + "# Lighthouse: " + why + "\n" + add.String())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

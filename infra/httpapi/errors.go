@@ -71,9 +71,9 @@ func statusOf(err error) (int, ErrorDetail) {
 	case errors.As(err, &re):
 		status := http.StatusUnprocessableEntity
 		switch re.Code {
-		case "file_not_found":
+		case "file_not_found", "restore_no_match":
 			status = http.StatusNotFound
-		case "file_exists", "agent_exists", "snapshot_exists", "path_conflict", "command_id_reused":
+		case "file_exists", "agent_exists", "agent_name_retired", "snapshot_exists", "path_conflict", "command_id_reused":
 			status = http.StatusConflict
 		}
 		return status, ErrorDetail{Code: re.Code, Message: re.Message}

@@ -579,7 +579,26 @@ func (w *Writer) snapshot(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return accepted(c, http.StatusCreated, res)
+	// The snapshot names the head it saw (point); the event recording it
+	// comes after (seq). Reads and restores "at NAME" use the point.
+	out := SnapshotResponse{CommandResponse: CommandResponse{Seq: res.LastSeq, FirstSeq: res.FirstSeq, Duplicate: res.Duplicate}}
+	for _, e := range res.Events {
+		out.Events = append(out.Events, EventBrief{Seq: e.Seq, Type: e.Type, StreamID: e.StreamID, StreamVersion: e.StreamVersion})
+		var p domain.SnapshotCreated
+		if e.Type == domain.TypeSnapshotCreated && e.DecodePayload(&p) == nil {
+			out.Point = p.Seq
+		}
+	}
+	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
+	return c.JSON(http.StatusCreated, out)
+}
+
+// SnapshotResponse is the writer's answer to POST /v1/snapshots: the
+// command's result and the point the snapshot names (the head before its
+// own event).
+type SnapshotResponse struct {
+	CommandResponse
+	Point uint64 `json:"point"`
 }
 
 // RestoreRequest is the body of POST /v1/restore. By default a running

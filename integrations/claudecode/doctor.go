@@ -23,7 +23,7 @@ import (
 )
 
 // doctorTools are tools the PreToolUse matcher must cover.
-var doctorTools = []string{"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "Read", "Glob", "Grep", "WebFetch", "mcp__github__create_issue"}
+var doctorTools = []string{"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "Read", "Glob", "Grep", "WebFetch", "WebSearch", "mcp__github__create_issue"}
 
 // RunDoctor prints one line per check and fails when one does.
 func RunDoctor(ctx context.Context, args []string) error {

@@ -165,8 +165,7 @@ func hookPreMain(ctx context.Context, args []string, getenv func(string) string,
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: lighthouse hook pre [flags] < PreToolUse JSON")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			cli.PrintFlags(stderr, fs)
 			return hookExitBlock
 		}
 		return blocked(fmt.Errorf("bad hook flags: %v", err))
@@ -686,8 +685,7 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: lighthouse hook post [flags] < PostToolUse JSON")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			cli.PrintFlags(stderr, fs)
 			return hookExitNonBlock
 		}
 		return fail(fmt.Errorf("bad hook flags: %v", err))

@@ -96,7 +96,7 @@ func RunInit(ctx context.Context, args []string) error {
 		return err
 	}
 	// Never committed by accident: the file is this machine's.
-	if err := config.AddToGitignore(filepath.Join(project, ".gitignore"), []string{"/.claude/settings.local.json"}); err != nil {
+	if err := config.AddToGitignore(filepath.Join(project, ".gitignore"), "this machine's hook commands (binary and data paths)", []string{"/.claude/settings.local.json"}); err != nil {
 		return err
 	}
 	if changed {
@@ -161,7 +161,7 @@ func agentTokenFile(data, agent string) string {
 // with the admin's token.
 func ensureAgentToken(ctx context.Context, conn *cli.Connection, project, name string, role domain.Role) (string, error) {
 	file := agentTokenFile(conn.Data, name)
-	writerURL, _ := conn.URLs()
+	writerURL, _, _ := conn.URLs() // conn.Data is set: no error
 	if tok, err := config.Token("", file); err == nil {
 		var me domain.Agent
 		if _, err := client.New(writerURL, tok).Do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &me); err == nil && me.Name == name {

@@ -1,0 +1,263 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wantIn fails the test unless s contains every one of wants.
+func wantIn(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Fatalf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}
+
+// TestCLIPathsFromASubdirectory: a user in ~/shop/internal/cart types paths
+// relative to where they are; absolute paths inside the project work,
+// paths outside it are refused naming the root (exit 2); a restore that
+// matches nothing fails; put, rm and mv change the disk with the log, so
+// the watcher does not undo them; snapshot and restore name the same point;
+// empty answers say so; outside any project the error says what to do.
+func TestCLIPathsFromASubdirectory(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "internal/cart/cart.go", "package cart\n")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	cart := filepath.Join(g.project, "internal", "cart")
+
+	// Reads: relative to the working directory, or absolute inside.
+	for _, arg := range []string{"cart.go", filepath.Join(cart, "cart.go"), "../cart/./cart.go"} {
+		if out, _ := g.runAs(cart, nil, 0, "cat", arg); out != "package cart\n" {
+			t.Fatalf("cat %s in internal/cart = %q", arg, out)
+		}
+	}
+	if out, _ := g.runAs(cart, nil, 0, "show", "../../main.go"); out != "package main\n" {
+		t.Fatalf("show ../../main.go = %q", out)
+	}
+	out, _ := g.runAs(cart, nil, 0, "tree", ".")
+	if !strings.Contains(out, "internal/cart/cart.go") || strings.Contains(out, "main.go") {
+		t.Fatalf("tree . in internal/cart:\n%s", out)
+	}
+	// A path glob of grep is relative too; a name glob matches anywhere.
+	if out, _ := g.runAs(cart, nil, 0, "grep", "package", "--glob", "../cart/*.go"); out != "internal/cart/cart.go:1:package cart\n" {
+		t.Fatalf("grep --glob ../cart/*.go in internal/cart = %q", out)
+	}
+	if out, _ := g.runAs(cart, nil, 0, "grep", "package", "--glob", "*.go"); !strings.Contains(out, "main.go:1:package main") {
+		t.Fatalf("grep --glob *.go in internal/cart = %q", out)
+	}
+	// Outside the project: exit 2, the path and the root named.
+	for _, arg := range []string{"/etc/passwd", "../../../blog/index.js", filepath.Join(filepath.Dir(g.project), "other", "x.go")} {
+		_, errOut := g.runAs(cart, nil, 2, "cat", arg)
+		wantIn(t, "cat "+arg, errOut, arg+" is outside the project "+g.project, "Usage: lighthouse cat PATH")
+	}
+	_, errOut := g.runAs(cart, nil, 2, "put", "/abs.txt", "/dev/null")
+	wantIn(t, "put /abs.txt", errOut, "/abs.txt is outside the project "+g.project)
+
+	// Snapshot and restore name the same point.
+	snap, _ := g.runAs(cart, nil, 0, "snapshot", "before-refactor")
+	var point int
+	if _, err := fmt.Sscanf(snap, "snapshot before-refactor at @%d", &point); err != nil {
+		t.Fatalf("snapshot printed %q", snap)
+	}
+	if out, errOut := g.runAs(cart, nil, 0, "diff", "before-refactor"); out != "" || !strings.Contains(errOut, "no changes between before-refactor and now") {
+		t.Fatalf("diff without changes: stdout %q stderr %q", out, errOut)
+	}
+	// An edit on disk, recorded by the watcher, then restored from the
+	// subdirectory by a relative path.
+	writeProjectFile(t, g.project, "internal/cart/cart.go", "package cart // edited\n")
+	eventually(t, "the watcher records the edit", func() error {
+		if out, _ := g.runAs(cart, nil, 0, "cat", "cart.go"); !strings.Contains(out, "edited") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	_, errOut = g.runAs(cart, nil, 0, "restore", "before-refactor", "cart.go")
+	wantIn(t, "restore", errOut, "restored 1 files and deleted 0 as of @"+fmt.Sprint(point), "on disk: wrote 1 files")
+	if b, _ := os.ReadFile(filepath.Join(cart, "cart.go")); string(b) != "package cart\n" {
+		t.Fatalf("cart.go on disk after the restore: %q", b)
+	}
+	// A restore matching nothing is an error, not "restored 0 files".
+	_, errOut = g.runAs(cart, nil, 1, "restore", "before-refactor", "nosuch/")
+	wantIn(t, "restore nosuch/", errOut, "restore_no_match", "internal/cart/nosuch", "/v1/restore")
+
+	// put, rm and mv: the log and the disk, and the watcher keeps them.
+	cmdOut, _ := g.runAs(cart, nil, 0, "put", "new.txt", writeProjectFile(t, t.TempDir(), "src.txt", "fresh\n"))
+	seq := strings.TrimSpace(cmdOut)
+	if b, err := os.ReadFile(filepath.Join(cart, "new.txt")); err != nil || string(b) != "fresh\n" {
+		t.Fatalf("put did not write the disk: %q %v", b, err)
+	}
+	g.runAs(cart, nil, 0, "mv", "new.txt", "../moved.txt")
+	if _, err := os.Stat(filepath.Join(g.project, "internal", "moved.txt")); err != nil {
+		t.Fatalf("mv did not move on disk: %v", err)
+	}
+	g.runAs(cart, nil, 0, "rm", "../moved.txt")
+	if _, err := os.Stat(filepath.Join(g.project, "internal", "moved.txt")); !os.IsNotExist(err) {
+		t.Fatalf("rm left the file on disk: %v", err)
+	}
+	// Let the watcher look again: it must record nothing of its own.
+	writeProjectFile(t, g.project, "marker.txt", "x\n")
+	eventually(t, "the watcher records the marker", func() error {
+		if out, _ := g.runAs(cart, nil, 0, "log", "--path", "../../marker.txt"); !strings.Contains(out, "marker.txt") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	logOut, _ := g.runAs(cart, nil, 0, "log", "--after", seq, "--type", "file.", "--limit", "50")
+	for _, l := range strings.Split(logOut, "\n") {
+		if f := strings.Fields(l); len(f) >= 6 && f[3] == "lighthouse-watcher" && strings.HasPrefix(f[5], "internal/") {
+			t.Fatalf("the watcher undid put/mv/rm:\n%s", logOut)
+		}
+	}
+
+	// Empty answers say so; --json stays machine-readable.
+	_, errOut = g.runAs(cart, nil, 0, "msg", "inbox", "--unread")
+	wantIn(t, "empty inbox", errOut, "no unread messages")
+	var inbox struct {
+		Messages []any `json:"messages"`
+	}
+	g.jsonOf(cart, nil, &inbox, "msg", "inbox", "--json")
+
+	// Outside any project: what to do, no default port, no token file.
+	elsewhere := t.TempDir()
+	for _, env := range [][]string{nil, {"LIGHTHOUSE_TOKEN=lh_x"}} {
+		_, errOut = g.runAs(elsewhere, env, 1, "status")
+		real, _ := filepath.EvalSymlinks(elsewhere)
+		wantIn(t, "status outside a project", errOut, real+" is not inside a guarded project", "lighthouse up --project DIR", "LIGHTHOUSE_DATA / LIGHTHOUSE_URL")
+		if strings.Contains(errOut, "8765") || strings.Contains(errOut, "admin.token") {
+			t.Fatalf("status outside a project: %s", errOut)
+		}
+	}
+	// Every HTTP error names the URL it reached.
+	_, errOut = g.runAs(project, []string{"LIGHTHOUSE_TOKEN=lh_wrong"}, 1, "status")
+	wantIn(t, "status with a bad token", errOut, "401 unauthenticated", "http://127.0.0.1:")
+}
+
+// TestCLIUsageAndHelp: usage errors print what was expected and the usage
+// line (exit 2), durations say what they take, flags are --name, unknown
+// subcommands get a suggestion, and help lists flags as --name TYPE.
+func TestCLIUsageAndHelp(t *testing.T) {
+	t.Parallel()
+	g := &guarded{t: t, bin: filepath.Join(binDir, "lighthouse"), state: t.TempDir(), userHome: t.TempDir()}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"review", "approve"}, []string{"review approve: want exactly 1 argument, got none", "Usage: lighthouse review approve ID"}},
+		{[]string{"snapshot"}, []string{"want exactly 1 argument", "Usage: lighthouse snapshot NAME"}},
+		{[]string{"restore"}, []string{"want at least 1 argument", "Usage: lighthouse restore POINT"}},
+		{[]string{"diff"}, []string{"want at least 1 argument", "Usage: lighthouse diff FROM"}},
+		{[]string{"cat"}, []string{"want exactly 1 argument", "Usage: lighthouse cat PATH"}},
+		{[]string{"grep"}, []string{"want at least 1 argument", "Usage: lighthouse grep PATTERN"}},
+		{[]string{"lease", "add"}, []string{"want at least 1 argument", "Usage: lighthouse lease add GLOB"}},
+		{[]string{"msg", "inbox", "--wait", "5"}, []string{"--wait takes a duration such as 5s"}},
+		{[]string{"review", "aprove"}, []string{`unknown command "aprove"`, "did you mean approve?"}},
+		{[]string{"revew"}, []string{"did you mean review?"}},
+		{[]string{"log", "--agnet", "claude"}, []string{"unknown flag --agnet (did you mean --agent?)"}},
+	} {
+		_, errOut := g.runAs(dir, nil, 2, c.args...)
+		wantIn(t, "lighthouse "+strings.Join(c.args, " "), errOut, c.wants...)
+		if strings.Contains(errOut, "parse error") || strings.Contains(errOut, " -agnet") {
+			t.Fatalf("lighthouse %v: %s", c.args, errOut)
+		}
+	}
+	for _, args := range [][]string{{"put", "--help"}, {"help", "cat"}, {"msg", "inbox", "--help"}, {"up", "--help"}} {
+		out, _ := g.runAs(dir, nil, 0, args...)
+		if strings.Contains(out, "-data lighthouse up") || strings.Contains(out, "\n  -url") {
+			t.Fatalf("lighthouse %v: garbled flags:\n%s", args, out)
+		}
+		wantIn(t, "lighthouse "+strings.Join(args, " "), out, "--data STRING")
+	}
+	out, _ := g.runAs(dir, nil, 0, "msg", "inbox", "--help")
+	wantIn(t, "msg inbox --help", out, "--wait DURATION", "--unread ")
+	out, _ = g.runAs(dir, nil, 0, "put", "--help")
+	wantIn(t, "put --help", out, "--log-only", "on disk")
+}
+
+// TestCLIShortIDsPatternsAndNames: the 8-character ids lists print work for
+// messages and leases as for reviews; --for-pattern shows the exact pattern
+// it learns before and after; a removed agent's name is refused as retired.
+func TestCLIShortIDsPatternsAndNames(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "go.mod", "module shop\n")
+	g := upProject(t, bin, project)
+	g.run(project, 0, "init", "claude")
+	pre, _ := settingsCommands(t, project)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=60"}
+	done := claudeHookAsync(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
+		"tool_name": "Bash", "tool_input": map[string]any{"command": "npx cowsay hi"}, "tool_use_id": "toolu_npx"})
+	r := g.waitPending(project, "npx cowsay hi")
+	var list struct {
+		Reviews []struct {
+			ID    string `json:"id"`
+			Shape string `json:"shape"`
+		} `json:"reviews"`
+	}
+	g.jsonOf(project, nil, &list, "review", "list", "--json")
+	shape := ""
+	for _, l := range list.Reviews {
+		if l.ID == r.ID {
+			shape = l.Shape
+		}
+	}
+	if !strings.HasPrefix(shape, "Bash") || !strings.Contains(shape, "npx") {
+		t.Fatalf("review list --json: shape %q", shape)
+	}
+	show, _ := g.runAs(project, nil, 0, "review", "show", r.ID[:8])
+	wantIn(t, "review show", show, "pattern", shape)
+	approve, _ := g.runAs(project, nil, 0, "review", "approve", r.ID[:8], "-m", "ok", "--for-pattern")
+	wantIn(t, "review approve --for-pattern", approve, "for the pattern "+shape, "allowed")
+	select {
+	case res := <-done:
+		if res.code != 0 {
+			t.Fatalf("approved hook: exit %d %s", res.code, res.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hook did not return after the approval")
+	}
+	learned, _ := g.runAs(project, nil, 0, "learned", "list")
+	wantIn(t, "learned list", learned, "PATTERN", shape)
+
+	// Messages: read and ack by the prefix the inbox shows.
+	id, _ := g.runAs(project, nil, 0, "msg", "send", "--to", "admin", "-s", "hello", "-m", "body", "--ack")
+	id = strings.TrimSpace(id)
+	out, _ := g.runAs(project, nil, 0, "msg", "read", id[:8])
+	wantIn(t, "msg read", out, "marked "+id+" read")
+	out, _ = g.runAs(project, nil, 0, "msg", "ack", id[:8])
+	wantIn(t, "msg ack", out, "acknowledged "+id)
+	out, _ = g.runAs(project, nil, 0, "msg", "thread", id[:8])
+	wantIn(t, "msg thread", out, "hello")
+	_, errOut := g.runAs(project, nil, 1, "msg", "ack", "ffffffff")
+	wantIn(t, "msg ack unknown", errOut, `no message with an id starting "ffffffff"`)
+
+	// Leases: released by prefix; globs relative to the working directory.
+	sub := filepath.Join(g.project, "src")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leaseID, leaseErr := g.runAs(sub, nil, 0, "lease", "add", "cart/**", "-m", "reworking")
+	leaseID = strings.TrimSpace(leaseID)
+	wantIn(t, "lease add", leaseErr, "on src/cart/**")
+	out, _ = g.runAs(sub, nil, 0, "lease", "release", leaseID[:8])
+	wantIn(t, "lease release", out, "released "+leaseID)
+
+	// A removed agent's name is retired, not "exists".
+	g.run(project, 0, "agent", "add", "claude-2", "--role", "builder")
+	g.run(project, 0, "agent", "remove", "claude-2")
+	_, errOut = g.runAs(project, nil, 1, "agent", "add", "claude-2", "--role", "builder")
+	wantIn(t, "re-adding a removed name", errOut, "agent_name_retired", "removed", "never given out again")
+	_, errOut = g.runAs(project, nil, 1, "agent", "add", "claude", "--role", "builder")
+	wantIn(t, "adding a present name", errOut, "agent_exists")
+}
