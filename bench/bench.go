@@ -374,6 +374,7 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		{"baseline: loopback HTTP", b.benchLoopback},
 		{"gate in-process", b.benchGateInProcess},
 		{"gate in-process: leases", b.benchCoordination},
+		{"annotations in-process", b.benchAnnotations},
 		{"catch-up", b.benchCatchUp},
 		{"appends", b.benchAppends},
 		{"lag", b.benchLag},

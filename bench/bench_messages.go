@@ -222,11 +222,10 @@ func (b *benchRun) benchMessages(ctx context.Context) error {
 // benchMsgCounts counts what went wrong for the recipients.
 type benchMsgCounts struct {
 	pollErrs, markErrs atomic.Int64
-	// markRaced counts read marks the writer first answered 404: its own
-	// view of messages is applied after the append, and the append is
-	// published to the bus before that, so a fast recipient can see a
-	// message on the reader before the writer knows it. Such a mark is
-	// tried again.
+	// markRaced counts read marks the writer first answered 404, which
+	// would mean a recipient saw a message on the reader before the
+	// writer's own view had it (the event store applies its views before
+	// it publishes, so this should stay 0). Such a mark is tried again.
 	markRaced atomic.Int64
 	first     atomic.Value // the first error
 }

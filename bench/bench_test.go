@@ -128,6 +128,13 @@ func TestBenchQuick(t *testing.T) {
 		want = append(want, benchScCoord(v)+" / p50", benchScCoord(v)+" / p99", benchScCoord(v)+" / calls")
 	}
 	want = append(want, benchScCoord(loaded)+" / p50 ÷ p50 with no coordination")
+	// Annotations (issue 14).
+	others := "to unannotated files, 100 other files annotated"
+	for _, v := range []string{"no annotations anywhere (before)", others,
+		fmt.Sprintf("to a %d-line file with 10 annotations, a line inserted at its top or removed again", benchNoteLines)} {
+		want = append(want, benchScNotes(v)+" / p50", benchScNotes(v)+" / p99", benchScNotes(v)+" / applies")
+	}
+	want = append(want, benchScNotes(others)+" / p50 ÷ p50 before")
 	// Figures that may legitimately be 0.
 	var zeroOK []string
 	// Open loop (issue 15).

@@ -14,16 +14,23 @@ import (
 )
 
 // streamLog keeps every stream and checks expectations like the event
-// store: a stale expectation is a *domain.ConflictError.
+// store: a stale expectation is a *domain.ConflictError. beforeAppend, when
+// set, runs once before the first append (to change a file under a
+// command's feet).
 type streamLog struct {
-	mu      sync.Mutex
-	seq     uint64
-	streams map[string][]domain.Event
+	mu           sync.Mutex
+	seq          uint64
+	streams      map[string][]domain.Event
+	beforeAppend func()
 }
 
 func newStreamLog() *streamLog { return &streamLog{streams: map[string][]domain.Event{}} }
 
 func (l *streamLog) Append(_ context.Context, req domain.AppendRequest) (domain.AppendResult, error) {
+	if f := l.beforeAppend; f != nil {
+		l.beforeAppend = nil
+		f()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, x := range req.Expect {
@@ -46,7 +53,15 @@ func (l *streamLog) Append(_ context.Context, req domain.AppendRequest) (domain.
 	return res, nil
 }
 
-func (l *streamLog) LastEvent(string) (domain.Event, bool, error) { return domain.Event{}, false, nil }
+func (l *streamLog) LastEvent(stream string) (domain.Event, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	evs := l.streams[stream]
+	if len(evs) == 0 {
+		return domain.Event{}, false, nil
+	}
+	return evs[len(evs)-1], true, nil
+}
 
 func (l *streamLog) StreamEvents(stream string) ([]domain.Event, error) {
 	l.mu.Lock()

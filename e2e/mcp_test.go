@@ -158,4 +158,45 @@ func TestMCPServerOverStdio(t *testing.T) {
 	if out := callTool(t, ctx, a, "diff", map[string]any{"from": "1"}, false); !strings.Contains(out, "src/cart/cart.go") {
 		t.Errorf("diff: %s", out)
 	}
+	mcpAnnotations(t, ctx, a, b, names)
+}
+
+// mcpAnnotations: agent a annotates a line through annotate; agent b sees
+// it through list_annotations; bad lines are a tool error naming the field.
+func mcpAnnotations(t *testing.T, ctx context.Context, a, b *mcp.ClientSession, names []string) {
+	t.Helper()
+	for _, want := range []string{"annotate", "list_annotations"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("tools %v lack %s", names, want)
+		}
+	}
+	made := callTool(t, ctx, a, "annotate", map[string]any{"path": "src/cart/cart.go", "line_start": 1, "kind": "todo", "body": "split this package"}, false)
+	var note struct {
+		ID  string `json:"id"`
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal([]byte(made), &note); err != nil || note.ID == "" || note.Seq == 0 {
+		t.Fatalf("annotate: %v %s", err, made)
+	}
+	type noteView struct {
+		ID        string `json:"id"`
+		LineStart int    `json:"line_start"`
+		LineEnd   int    `json:"line_end"`
+		Kind      string `json:"kind"`
+		Author    string `json:"author"`
+	}
+	out := callTool(t, ctx, b, "list_annotations", map[string]any{"path": "src/cart/cart.go"}, false)
+	var list struct {
+		Annotations []noteView `json:"annotations"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("list_annotations: %v %s", err, out)
+	}
+	i := slices.IndexFunc(list.Annotations, func(x noteView) bool { return x.ID == note.ID })
+	if i < 0 || list.Annotations[i].LineStart != 1 || list.Annotations[i].LineEnd != 1 || list.Annotations[i].Kind != "todo" || list.Annotations[i].Author != "claude" {
+		t.Errorf("list_annotations lacks %s on line 1 by claude: %s", note.ID, out)
+	}
+	if out := callTool(t, ctx, a, "annotate", map[string]any{"path": "src/cart/cart.go", "line_start": 100000, "body": "x"}, true); !strings.Contains(out, "line_start") {
+		t.Errorf("annotate past the end: %s, want an error naming line_start", out)
+	}
 }

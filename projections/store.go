@@ -33,6 +33,7 @@ const (
 	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
 	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
 	prefixTask   = "tk/"  // tk/<seq> → task event JSON
+	prefixAnn    = "an/"  // an/<annotation id>\x00<seq> → Annotation state JSON
 )
 
 // Revision is one change of a file: its state after the change.
@@ -59,6 +60,8 @@ type Store struct {
 	sessions *Sessions
 	messages *Messages
 	tasks    *Tasks
+	notes    *Annotations
+	content  ContentFunc
 
 	mu       sync.RWMutex
 	pos      uint64
@@ -81,7 +84,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), advanced: make(chan struct{})}
+	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), notes: NewAnnotations(), advanced: make(chan struct{})}
 	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
 	if err == nil && ok {
 		var p position
@@ -129,6 +132,16 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 				return false, err
 			}
 			return true, s.tasks.Apply(e)
+		})
+	}
+	if err == nil {
+		err = s.scanPrefix([]byte(prefixAnn), func(_, v []byte) (bool, error) {
+			var a Annotation
+			if err := json.Unmarshal(v, &a); err != nil {
+				return false, err
+			}
+			s.notes.load(a)
+			return true, nil
 		})
 	}
 	if err != nil {
@@ -181,6 +194,17 @@ func (s *Store) Messages() *Messages { return s.messages }
 
 // Tasks returns the view of tasks.
 func (s *Store) Tasks() *Tasks { return s.tasks }
+
+// Annotations returns the view of annotations.
+func (s *Store) Annotations() *Annotations { return s.notes }
+
+// UseContent sets how file contents are read to follow annotations
+// through file changes. Call it before the projection starts following.
+func (s *Store) UseContent(fn ContentFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.content = fn
+}
 
 // Sessions returns the view of active sessions.
 func (s *Store) Sessions() *Sessions { return s.sessions }
@@ -238,8 +262,19 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if events[0].Seq != pos+1 {
 		return fmt.Errorf("apply: event %d does not follow %d", events[0].Seq, pos)
 	}
+	s.mu.RLock()
+	content := s.content
+	s.mu.RUnlock()
+	notes, err := s.notes.plan(ctx, events, content)
+	if err != nil {
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	for _, n := range notes {
+		raw, _ := json.Marshal(n)
+		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
+	}
 	var touched []string
 	for _, e := range events {
 		// The bytes the event was received as, when it was: what the chain
@@ -294,6 +329,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
+	s.notes.commit(notes)
 	for _, e := range events {
 		if err := s.agents.Apply(e); err != nil {
 			return err
@@ -334,7 +370,7 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask} {
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -346,6 +382,7 @@ func (s *Store) Reset(reason string) error {
 	s.sessions.reset()
 	s.messages.reset()
 	s.tasks.reset()
+	s.notes.reset()
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/sergi/go-diff/diffmatchpatch"
 
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -154,12 +154,95 @@ func (h DiffHandler) patch(ctx context.Context, c *Change) error {
 	case Moved:
 		from = "a/" + c.From
 	}
-	c.Patch, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: splitLines(a), B: splitLines(b), FromFile: from, ToFile: to, Context: 3})
-	if err != nil {
-		return fmt.Errorf("diff %s: %w", c.Path, err)
-	}
+	c.Patch = unifiedDiff(splitLines(a), splitLines(b), from, to, 3)
 	return nil
+}
+
+// lineOp is one line of a line diff: kept (' '), removed ('-') or added
+// ('+'), with its 0-based index in the old and the new content.
+type lineOp struct {
+	kind byte
+	line string
+	a, b int
+}
+
+// unifiedDiff returns the unified diff of two contents cut into lines (each
+// ending in a newline), with context lines around each change, or "" when
+// they are equal. The lines are matched by sergi/go-diff's line mode
+// (Myers' algorithm, no time limit, so the same contents give the same patch).
+func unifiedDiff(a, b []string, from, to string, context int) string {
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = 0
+	ca, cb, lines := dmp.DiffLinesToChars(strings.Join(a, ""), strings.Join(b, ""))
+	var ops []lineOp
+	ai, bi := 0, 0
+	for _, d := range dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines) {
+		for _, l := range strings.SplitAfter(d.Text, "\n") {
+			if l == "" {
+				continue
+			}
+			switch d.Type {
+			case diffmatchpatch.DiffEqual:
+				ops = append(ops, lineOp{' ', l, ai, bi})
+				ai, bi = ai+1, bi+1
+			case diffmatchpatch.DiffDelete:
+				ops = append(ops, lineOp{'-', l, ai, bi})
+				ai++
+			case diffmatchpatch.DiffInsert:
+				ops = append(ops, lineOp{'+', l, ai, bi})
+				bi++
+			}
+		}
+	}
+	var out strings.Builder
+	for i := 0; i < len(ops); {
+		if ops[i].kind == ' ' {
+			i++
+			continue
+		}
+		// A hunk: this change and every one closer than 2*context kept
+		// lines after the last, with context lines around.
+		start, end := max(i-context, 0), i
+		for j := i; j < len(ops); j++ {
+			if ops[j].kind != ' ' {
+				end = j
+			} else if j-end > 2*context {
+				break
+			}
+		}
+		stop := min(end+context+1, len(ops))
+		if out.Len() == 0 {
+			fmt.Fprintf(&out, "--- %s\n+++ %s\n", from, to)
+		}
+		na, nb := 0, 0
+		for _, op := range ops[start:stop] {
+			if op.kind != '+' {
+				na++
+			}
+			if op.kind != '-' {
+				nb++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(ops[start].a, na), hunkRange(ops[start].b, nb))
+		for _, op := range ops[start:stop] {
+			out.WriteByte(op.kind)
+			out.WriteString(op.line)
+		}
+		i = stop
+	}
+	return out.String()
+}
+
+// hunkRange formats a hunk's lines as unified diffs do: "N" for one line,
+// "N,COUNT" otherwise, with an empty range named by the line before it.
+func hunkRange(start, count int) string {
+	switch count {
+	case 1:
+		return fmt.Sprint(start + 1)
+	case 0:
+		return fmt.Sprintf("%d,0", start)
+	}
+	return fmt.Sprintf("%d,%d", start+1, count)
 }
 
 func (h DiffHandler) read(ctx context.Context, hash string) ([]byte, error) {

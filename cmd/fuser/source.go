@@ -11,6 +11,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/fusefs"
+	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -96,6 +97,26 @@ func (s *source) Pending(context.Context) ([]fusefs.PendingReview, error) {
 			return nil, fmt.Errorf("encode review: %w", err)
 		}
 		out = append(out, fusefs.PendingReview{ID: v.ReviewID, JSON: append(doc, '\n'), Time: v.RequestedAt})
+	}
+	return out, nil
+}
+
+func (s *source) Annotations(_ context.Context, at uint64) (map[string][]byte, error) {
+	if at == 0 {
+		at = s.model.Head()
+	}
+	byPath := map[string][]projections.Annotation{}
+	for _, a := range s.model.Annotations().List(at, "") {
+		byPath[a.Path] = append(byPath[a.Path], a)
+	}
+	out := make(map[string][]byte, len(byPath))
+	for p, list := range byPath {
+		// The same document as the reader's GET /v1/annotations?path=P&at=SEQ.
+		doc, err := json.Marshal(httpapi.AnnotationsAnswer{At: at, Path: p, Annotations: list})
+		if err != nil {
+			return nil, fmt.Errorf("encode annotations: %w", err)
+		}
+		out[p] = append(doc, '\n')
 	}
 	return out, nil
 }

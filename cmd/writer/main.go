@@ -245,6 +245,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		Coordination: &httpapi.Coordination{Handler: coord},
 		Messaging:    &httpapi.Messaging{Handler: messaging},
 		Tasks:        &httpapi.Tasks{Handler: taskHandler},
+		Annotating:   &httpapi.Annotating{Handler: command.NewAnnotations(events, blobReader(blobs))},
 		Metrics:      httpapi.Metrics{HTTP: metrics.NewHTTP(reg), Handler: metrics.Handler(reg)},
 		Gate: &httpapi.Gate{
 			Validate: command.NewValidateHandler(events, holder, learned, command.GateConfig{ProjectRoot: root, Protected: protected, ReviewTimeout: s.reviewTTL,
@@ -410,4 +411,15 @@ func redact(u string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// blobReader reads the writer's stored content for the command handlers.
+func blobReader(blobs *blobstore.Store) command.ContentReader {
+	return func(_ context.Context, hash string) ([]byte, error) {
+		b, err := blobs.Open(hash)
+		if err != nil {
+			return nil, err
+		}
+		return blobstore.ReadAll(b, domain.MaxAnnotatedBytes)
+	}
 }

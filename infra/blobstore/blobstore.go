@@ -200,6 +200,20 @@ type Blob interface {
 	Size() int64
 }
 
+// ReadAll reads and closes b. Content over limit bytes is an error: it is
+// not read into memory.
+func ReadAll(b Blob, limit int64) ([]byte, error) {
+	defer b.Close()
+	if b.Size() > limit {
+		return nil, fmt.Errorf("blob of %d bytes is over the %d read at once", b.Size(), limit)
+	}
+	data := make([]byte, b.Size())
+	if _, err := b.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read blob: %w", err)
+	}
+	return data, nil
+}
+
 type fileBlob struct {
 	*os.File
 	size int64

@@ -213,13 +213,11 @@ func (c *Connection) WriterHead(ctx context.Context) uint64 {
 	if err != nil {
 		return 0
 	}
-	var st struct {
-		Head uint64 `json:"head"`
-	}
-	if _, err := w.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil {
+	head, err := w.Head(ctx)
+	if err != nil {
 		return 0
 	}
-	return st.Head
+	return head
 }
 
 // ParseWriter parses a client command's arguments and returns a writer client.

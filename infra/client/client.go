@@ -219,3 +219,15 @@ type Review struct {
 	ApproverNames     []string        `json:"approver_names"`
 	Deciders          []string        `json:"deciders,omitempty"`
 }
+
+// Head asks a writer (or a reader) for its head: the last sequence of its
+// log (or applied). Pass it as min_seq to a reader to read one's own writes.
+func (c *Client) Head(ctx context.Context) (uint64, error) {
+	var st struct {
+		Head uint64 `json:"head"`
+	}
+	if _, err := c.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil {
+		return 0, err
+	}
+	return st.Head, nil
+}

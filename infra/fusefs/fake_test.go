@@ -36,8 +36,9 @@ type fakeSource struct {
 	snaps    map[string]uint64
 	failHash map[string]bool // OpenBlob fails for these hashes
 	pending  map[string]PendingReview
-	extra    []PendingReview // returned by Pending as they are (invalid ids, duplicates)
-	failPend bool            // Pending fails
+	extra    []PendingReview              // returned by Pending as they are (invalid ids, duplicates)
+	failPend bool                         // Pending fails
+	notes    map[uint64]map[string][]byte // annotation documents from a seq on
 
 	pendingCalls atomic.Int64
 
@@ -348,3 +349,18 @@ func (l *logBuffer) String() string {
 }
 
 func (l *logBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
+
+func (s *fakeSource) Annotations(_ context.Context, at uint64) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best, found := uint64(0), false
+	for seq := range s.notes {
+		if (at == 0 || seq <= at) && (!found || seq > best) {
+			best, found = seq, true
+		}
+	}
+	if !found {
+		return map[string][]byte{}, nil
+	}
+	return s.notes[best], nil
+}

@@ -12,6 +12,11 @@
 //	events            the log as JSON lines, one domain.Event per line; grows (tail -f)
 //	pending/ID.json   each review now pending (a gated tool call waiting
 //	                  for a human), as JSON (via Source.Pending)
+//	annotations/PATH.json
+//	                  the annotations of each annotated file at the head, as
+//	                  GET /v1/annotations?path=PATH answers (Source.Annotations)
+//	annotations-history/POINT/PATH.json
+//	                  the same as of any point history/ accepts
 //
 // Everything is read-only: the mount is made read-only and every changing
 // operation answers EROFS.

@@ -146,7 +146,7 @@ func TestLayoutContentsAndTools(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if want := []string{"current", "events", "history", "pending", "snapshots"}; !slices.Equal(names, want) {
+	if want := []string{"annotations", "annotations-history", "current", "events", "history", "pending", "snapshots"}; !slices.Equal(names, want) {
 		t.Errorf("root = %v, want %v", names, want)
 	}
 	if ents, err := os.ReadDir(mt.path("pending")); err != nil || len(ents) != 0 {

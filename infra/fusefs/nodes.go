@@ -18,13 +18,15 @@ import (
 
 // Fixed inode numbers of the top level. Everything else is hashed.
 const (
-	inoRoot      = 1
-	inoCurrent   = 2
-	inoHistory   = 3
-	inoSnapshots = 4
-	inoEvents    = 5
-	inoPending   = 6
-	inoReserved  = 64 // hashed numbers are never below this
+	inoRoot        = 1
+	inoCurrent     = 2
+	inoHistory     = 3
+	inoSnapshots   = 4
+	inoEvents      = 5
+	inoPending     = 6
+	inoAnnotations = 7
+	inoAnnHistory  = 8
+	inoReserved    = 64 // hashed numbers are never below this
 )
 
 const (
@@ -205,6 +207,8 @@ func (n *rootNode) OnAdd(ctx context.Context) {
 	add("events", ev, syscall.S_IFREG, inoEvents)
 	m.eventsInode = ev.EmbeddedInode()
 	add("pending", &pendingNode{base: base{m}}, syscall.S_IFDIR, inoPending)
+	add("annotations", &annDirNode{base: base{m}, ino: inoAnnotations}, syscall.S_IFDIR, inoAnnotations)
+	add("annotations-history", &annHistoryNode{base: base{m}}, syscall.S_IFDIR, inoAnnHistory)
 }
 
 func (n *rootNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -212,13 +216,15 @@ func (n *rootNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrO
 	t.mu.RLock()
 	mtime := t.dirs[""].mtime
 	t.mu.RUnlock()
-	n.m.fillDir(&out.Attr, inoRoot, 2+4, mtime) // current, history, snapshots, pending
+	n.m.fillDir(&out.Attr, inoRoot, 2+6, mtime) // current, history, snapshots, pending, annotations, annotations-history
 	return 0
 }
 
 func (n *rootNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	es := dirEntries(inoRoot, inoRoot)
 	es = append(es,
+		fuse.DirEntry{Name: "annotations", Mode: syscall.S_IFDIR, Ino: inoAnnotations},
+		fuse.DirEntry{Name: "annotations-history", Mode: syscall.S_IFDIR, Ino: inoAnnHistory},
 		fuse.DirEntry{Name: "current", Mode: syscall.S_IFDIR, Ino: inoCurrent},
 		fuse.DirEntry{Name: "events", Mode: syscall.S_IFREG, Ino: inoEvents},
 		fuse.DirEntry{Name: "history", Mode: syscall.S_IFDIR, Ino: inoHistory},

@@ -62,6 +62,12 @@ type Source interface {
 	// bytes) are ignored, as are repeats of an ID. It is called on every
 	// request in pending/ (nothing there is cached), so it should be cheap.
 	Pending(ctx context.Context) ([]PendingReview, error)
+
+	// Annotations returns the annotations as of global sequence at (0
+	// means head): for each path that has some then, the JSON document
+	// the reader's GET /v1/annotations?path=PATH&at=SEQ answers. It is
+	// called on every request in annotations/ (nothing there is cached).
+	Annotations(ctx context.Context, at uint64) (map[string][]byte, error)
 }
 
 // PendingReview is one pending review as a file of pending/.

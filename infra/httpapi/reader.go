@@ -49,9 +49,11 @@ type Reader struct {
 	Sessions   *projections.Sessions // GET /v1/sessions; nil leaves it out
 	Messages   *projections.Messages // GET /v1/inbox and /v1/threads; nil leaves them out
 	Tasks      *projections.Tasks    // GET /v1/tasks; nil leaves it out
-	Limits     Limits
-	Ready      func() error
-	Failure    func() error // the last failure to apply the log, if any
+	// Annotations serves GET /v1/annotations; nil leaves it out.
+	Annotations *projections.Annotations
+	Limits      Limits
+	Ready       func() error
+	Failure     func() error // the last failure to apply the log, if any
 	// MaxWait bounds how long a read with min_seq waits.
 	MaxWait time.Duration
 	// Metrics times requests and serves GET /metrics.
@@ -74,6 +76,7 @@ func (r *Reader) Handler() http.Handler {
 	r.coordinationRoutes(v1)
 	r.messageRoutes(v1)
 	r.taskRoutes(v1)
+	r.annotationRoutes(v1)
 	return e
 }
 

@@ -57,6 +57,8 @@ type Writer struct {
 	Messaging *Messaging
 	// Tasks serves tasks routed by capability; nil leaves them out.
 	Tasks *Tasks
+	// Annotating serves annotations; nil leaves them out.
+	Annotating *Annotating
 	// Metrics times requests and serves GET /metrics.
 	Metrics Metrics
 }
@@ -96,6 +98,7 @@ func (w *Writer) Handler() http.Handler {
 	w.Coordination.routes(v1)
 	w.Messaging.routes(v1)
 	w.Tasks.routes(v1)
+	w.Annotating.routes(v1)
 	return e
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/infra/bus"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
@@ -95,10 +96,17 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 		model.Close()
 		return nil, err
 	}
+	mirror := &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token}
+	model.UseContent(func(ctx context.Context, hash string) ([]byte, error) {
+		b, err := mirror.Open(ctx, hash)
+		if err != nil {
+			return nil, err
+		}
+		return blobstore.ReadAll(b, domain.MaxAnnotatedBytes)
+	})
 	return &Replica{
-		Model: model, Agents: agents, Writer: writer,
-		Blobs: &blobstore.Mirror{Local: local, Client: writer.HTTP, URL: writer.BaseURL, Token: token},
-		log:   log, sub: sub, caughtUp: make(chan struct{}), metrics: metrics.NewFollower(reg),
+		Model: model, Agents: agents, Writer: writer, Blobs: mirror,
+		log: log, sub: sub, caughtUp: make(chan struct{}), metrics: metrics.NewFollower(reg),
 	}, nil
 }
 

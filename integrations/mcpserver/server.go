@@ -184,6 +184,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			}
 			return t.text(ctx, t.r, "/v1/search?"+q.Encode())
 		})
+	t.addAnnotationTools(s)
 	return s
 }
 

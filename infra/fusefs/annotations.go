@@ -1,0 +1,224 @@
+package fusefs
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// annotations/PATH.json holds the annotations of each annotated file as of
+// the head, and annotations-history/POINT/PATH.json as of any point
+// history/ accepts (@SEQ, an RFC 3339 time, a snapshot name). Each file is
+// the JSON the reader's GET /v1/annotations?path=PATH&at=SEQ answers.
+// Like pending/, nothing here is cached by the kernel: every lookup,
+// listing and open asks Source.Annotations, so annotations/ is current
+// without the worker tracking it.
+
+// annDocs is the annotation documents of one point, by file path.
+type annDocs map[string][]byte
+
+// annotationDocs returns the documents as of seq (0: head).
+func (m *Mount) annotationDocs(ctx context.Context, seq uint64, p string) (annDocs, syscall.Errno) {
+	docs, err := m.f.src.Annotations(ctx, seq)
+	if err != nil {
+		return nil, m.errno(ctx, "annotations", p, err)
+	}
+	return docs, 0
+}
+
+// annNS is the inode namespace of a point's annotations (seq 0: head).
+func annNS(seq uint64) string { return "annotations@" + strconv.FormatUint(seq, 10) }
+
+// children lists what directory dir of the annotations holds: names of
+// subdirectories and of PATH.json files.
+func (d annDocs) children(dir string) map[string]bool {
+	out := map[string]bool{} // name → is a directory
+	prefix := ""
+	if dir != "" {
+		prefix = dir + "/"
+	}
+	for p := range d {
+		rest, ok := strings.CutPrefix(p, prefix)
+		if !ok || rest == "" {
+			continue
+		}
+		if first, _, isDir := strings.Cut(rest, "/"); isDir {
+			out[first] = true
+		} else if name := rest + ".json"; validName(name) {
+			if _, taken := out[name]; !taken {
+				out[name] = false // a directory of the same name wins
+			}
+		}
+	}
+	return out
+}
+
+// ---- annotations/ and its directories ----
+
+type annDirNode struct {
+	fs.Inode
+	base
+	seq uint64 // the point; 0 is the head
+	dir string // "" is the point's root
+	ino uint64
+}
+
+var (
+	_ fs.NodeGetattrer = (*annDirNode)(nil)
+	_ fs.NodeLookuper  = (*annDirNode)(nil)
+	_ fs.NodeReaddirer = (*annDirNode)(nil)
+)
+
+func (n *annDirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.m.fillDir(&out.Attr, n.ino, 1, n.m.headTime())
+	out.SetTimeout(uncached)
+	return 0
+}
+
+func (n *annDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	docs, errno := n.m.annotationDocs(ctx, n.seq, joinPath(n.dir, name))
+	if errno != 0 {
+		return nil, errno
+	}
+	isDir, ok := docs.children(n.dir)[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	out.SetEntryTimeout(uncached)
+	out.SetAttrTimeout(uncached)
+	p := joinPath(n.dir, name)
+	if isDir {
+		ino := hashIno(annNS(n.seq), p, true)
+		n.m.fillDir(&out.Attr, ino, 1, n.m.headTime())
+		return n.NewInode(ctx, &annDirNode{base: n.base, seq: n.seq, dir: p, ino: ino}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+	}
+	file := strings.TrimSuffix(p, ".json")
+	child := &annFileNode{base: n.base, seq: n.seq, path: file}
+	child.fill(&out.Attr, docs[file])
+	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino}), 0
+}
+
+func (n *annDirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	docs, errno := n.m.annotationDocs(ctx, n.seq, n.dir)
+	if errno != 0 {
+		return nil, errno
+	}
+	es := dirEntries(n.ino, n.ino)
+	kids := docs.children(n.dir)
+	names := make([]string, 0, len(kids))
+	for name := range kids {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := joinPath(n.dir, name)
+		if kids[name] {
+			es = append(es, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: hashIno(annNS(n.seq), p, true)})
+		} else {
+			es = append(es, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: hashIno(annNS(n.seq), strings.TrimSuffix(p, ".json"), false)})
+		}
+	}
+	return fs.NewListDirStream(es), 0
+}
+
+// ---- annotations/PATH.json ----
+
+type annFileNode struct {
+	fs.Inode
+	base
+	seq  uint64
+	path string // the annotated file's path
+}
+
+var (
+	_ fs.NodeGetattrer = (*annFileNode)(nil)
+	_ fs.NodeOpener    = (*annFileNode)(nil)
+)
+
+func (n *annFileNode) fill(a *fuse.Attr, doc []byte) {
+	a.Ino = hashIno(annNS(n.seq), n.path, false)
+	a.Mode = syscall.S_IFREG | pendingMode
+	a.Size = uint64(len(doc))
+	a.Nlink = 1
+	n.m.setTimes(a, n.m.headTime())
+	n.m.owner(a)
+}
+
+func (n *annFileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, isOpen := fh.(*pendingHandle); isOpen {
+		n.fill(&out.Attr, h.data)
+		out.SetTimeout(uncached)
+		return 0
+	}
+	docs, errno := n.m.annotationDocs(ctx, n.seq, n.path)
+	if errno != 0 {
+		return errno
+	}
+	doc, ok := docs[n.path]
+	if !ok {
+		return syscall.ENOENT
+	}
+	n.fill(&out.Attr, doc)
+	out.SetTimeout(uncached)
+	return 0
+}
+
+func (n *annFileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if !readOnlyOpen(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	docs, errno := n.m.annotationDocs(ctx, n.seq, n.path)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	doc, ok := docs[n.path]
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	// The JSON as it is when opened, served until closed (see pending/).
+	return &pendingHandle{data: doc, time: time.Now()}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
+}
+
+// ---- annotations-history/ ----
+
+type annHistoryNode struct {
+	fs.Inode
+	base
+}
+
+var (
+	_ fs.NodeGetattrer = (*annHistoryNode)(nil)
+	_ fs.NodeLookuper  = (*annHistoryNode)(nil)
+	_ fs.NodeReaddirer = (*annHistoryNode)(nil)
+)
+
+func (n *annHistoryNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.m.fillDir(&out.Attr, inoAnnHistory, 1, n.m.headTime())
+	return 0
+}
+
+func (n *annHistoryNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	p, errno := n.m.resolvePoint(ctx, name)
+	if errno != 0 {
+		return nil, errno
+	}
+	ino := hashIno(annNS(p.seq), "", true)
+	n.m.fillDir(&out.Attr, ino, 1, n.m.headTime())
+	out.SetEntryTimeout(uncached)
+	out.SetAttrTimeout(uncached)
+	return n.NewInode(ctx, &annDirNode{base: n.base, seq: p.seq, ino: ino}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+}
+
+func (n *annHistoryNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	es := dirEntries(inoAnnHistory, inoRoot)
+	for _, seq := range n.m.f.recentPoints() {
+		es = append(es, fuse.DirEntry{Name: "@" + strconv.FormatUint(seq, 10), Mode: syscall.S_IFDIR, Ino: hashIno(annNS(seq), "", true)})
+	}
+	return fs.NewListDirStream(es), 0
+}
