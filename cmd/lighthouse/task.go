@@ -72,7 +72,13 @@ func runTask(ctx context.Context, args []string) error {
 			}
 			text = string(raw)
 		}
-		req := map[string]any{"capability": *capability, "title": *title, "body": text, "paths": splitList(*paths)}
+		// Paths are the user's, like every path argument: relative to the
+		// working directory inside the project.
+		taskPaths, err := resolvePaths(ctx, &c, splitList(*paths))
+		if err != nil {
+			return err
+		}
+		req := map[string]any{"capability": *capability, "title": *title, "body": text, "paths": taskPaths}
 		if *deadline != 0 {
 			req["deadline"] = deadline.String()
 		}
