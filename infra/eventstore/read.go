@@ -78,10 +78,16 @@ func (s *Store) ReadRaw(after uint64, limit int) ([]json.RawMessage, error) {
 	return out, err
 }
 
+// scan reads the events after after, up to the head: an event committed
+// but not yet applied to the writer's views (see Observe) is not read yet.
 func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
+	head, _ := s.Head()
+	if after >= head {
+		return nil
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: eventKey(after + 1),
-		UpperBound: pebbledb.PrefixEnd([]byte(prefixEvent)),
+		UpperBound: eventKey(head + 1),
 	})
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)

@@ -291,10 +291,12 @@ func (s *Store) commitGroup(group []*pending) {
 				}
 			}
 		} else {
-			s.mu.Lock()
-			s.head, s.lastHash, s.lastTime = g.head, g.lastHash, g.lastTime
+			// The views first, then the head: the log's readers (the
+			// replicas' backfill, the relay) see no event before the
+			// writer's own views have it.
+			s.mu.RLock()
 			views := s.observers
-			s.mu.Unlock()
+			s.mu.RUnlock()
 			for _, r := range replies {
 				if r.err != nil {
 					continue
@@ -307,6 +309,9 @@ func (s *Store) commitGroup(group []*pending) {
 					}
 				}
 			}
+			s.mu.Lock()
+			s.head, s.lastHash, s.lastTime = g.head, g.lastHash, g.lastTime
+			s.mu.Unlock()
 			select {
 			case s.notify <- struct{}{}:
 			default:

@@ -245,3 +245,43 @@ func TestDamagedStoreIsNotReady(t *testing.T) {
 		}
 	}
 }
+
+// observerFunc adapts a function to Observer.
+type observerFunc func(domain.Event) error
+
+func (f observerFunc) Apply(e domain.Event) error { return f(e) }
+
+// TestViewsSeeEventsBeforeReaders: while a view applies an event, the
+// log's readers (Read, ReadRaw, Head: what the relay publishes and the
+// replicas backfill) do not see it yet, and the append has not returned:
+// whoever sees an event can act on it at the writer at once.
+func TestViewsSeeEventsBeforeReaders(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("first")}}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []uint64
+	s.Observe(observerFunc(func(e domain.Event) error {
+		head, _ := s.Head()
+		evs, err := s.Read(0, 100)
+		raws, rerr := s.ReadRaw(0, 100)
+		if err != nil || rerr != nil || head >= e.Seq || len(evs) >= int(e.Seq) || len(raws) >= int(e.Seq) {
+			t.Errorf("while a view applies event %d: head %d, Read %d events, ReadRaw %d (%v %v)", e.Seq, head, len(evs), len(raws), err, rerr)
+		}
+		seen = append(seen, e.Seq)
+		return nil
+	}))
+	res, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("a"), write("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != res.FirstSeq || seen[1] != res.LastSeq {
+		t.Fatalf("the view saw %v before the append of %d-%d returned", seen, res.FirstSeq, res.LastSeq)
+	}
+	if evs, err := s.Read(0, 100); err != nil || len(evs) != 3 {
+		t.Fatalf("after the append, Read gives %d events (%v), want 3", len(evs), err)
+	}
+}
