@@ -47,8 +47,10 @@ func (s *Store) Event(seq uint64) (domain.Event, error) {
 	if !ok {
 		return domain.Event{}, fmt.Errorf("event %d: %w", seq, domain.ErrNotFound)
 	}
-	var e domain.Event
-	if err := json.Unmarshal(raw, &e); err != nil {
+	// DecodeEvent, not json.Unmarshal: the writer's start replays every
+	// event of its views' streams through here (see ReplayStreams).
+	e, err := domain.DecodeEvent(raw)
+	if err != nil {
 		return domain.Event{}, s.noteDamage(fmt.Errorf("decode event %d: %w: %w", seq, errDamaged, err))
 	}
 	return e, nil
@@ -58,9 +60,10 @@ func (s *Store) Event(seq uint64) (domain.Event, error) {
 func (s *Store) Read(after uint64, limit int) ([]domain.Event, error) {
 	var out []domain.Event
 	err := s.scan(after, limit, func(raw []byte) error {
-		var e domain.Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("decode event: %w", err)
+		// The event keeps its bytes: copy them out of the iterator's buffer.
+		e, err := domain.DecodeEvent(append([]byte(nil), raw...))
+		if err != nil {
+			return err
 		}
 		out = append(out, e)
 		return nil
