@@ -395,30 +395,7 @@ func TestWriterKill9LosesNothing(t *testing.T) {
 		t.Fatal("no write was acknowledged")
 	}
 	// The writer's log is the truth: fold it into the final state.
-	state := map[string]string{} // path → hash
-	var after uint64
-	for {
-		evs, _, err := e.admin.Events(ctx, after, 5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, ev := range evs {
-			if ev.Seq != after+1 {
-				t.Fatalf("gap in the log: %d after %d", ev.Seq, after)
-			}
-			after = ev.Seq
-			if c, ok, _ := domain.AsFileChange(ev); ok {
-				if c.Deleted {
-					delete(state, string(c.Path))
-				} else {
-					state[string(c.Path)] = c.Hash
-				}
-			}
-		}
-	}
+	state, _, after := foldLog(ctx, t, e.admin)
 	var verify struct {
 		OK       bool   `json:"ok"`
 		Verified uint64 `json:"verified"`

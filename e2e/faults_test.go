@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 )
 
@@ -155,36 +154,7 @@ func TestFaultSuite(t *testing.T) {
 
 	// The writer's log is the truth: every event in order, no gaps, every
 	// acknowledged write exactly once.
-	type logged struct {
-		path, hash string
-		seq        uint64
-	}
-	byContent := map[string][]uint64{} // content hash → seqs that wrote it
-	state := map[string]string{}       // path → content hash at head
-	var head uint64
-	for {
-		evs, _, err := e.admin.Events(ctx, head, 5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, ev := range evs {
-			if ev.Seq != head+1 {
-				t.Fatalf("gap in the log: %d after %d", ev.Seq, head)
-			}
-			head = ev.Seq
-			if c, ok, _ := domain.AsFileChange(ev); ok {
-				if c.Deleted {
-					delete(state, string(c.Path))
-				} else {
-					state[string(c.Path)] = c.Hash
-					byContent[c.Hash] = append(byContent[c.Hash], ev.Seq)
-				}
-			}
-		}
-	}
+	state, byContent, head := foldLog(ctx, t, e.admin)
 	lost, duplicated := 0, 0
 	seen := map[uint64]bool{}
 	for _, a := range acked {

@@ -78,3 +78,34 @@ func startExtraReader(e *env) (*client.Client, error) {
 }
 
 func errorsAs(err error, target **client.Error) bool { return errors.As(err, target) }
+
+// foldLog reads the writer's whole log through admin, failing the test on a
+// gap: the files at its head (path → content hash), the seqs that wrote each
+// content hash, and the head.
+func foldLog(ctx context.Context, t *testing.T, admin *client.Client) (files map[string]string, writes map[string][]uint64, head uint64) {
+	t.Helper()
+	files, writes = map[string]string{}, map[string][]uint64{}
+	for {
+		evs, _, err := admin.Events(ctx, head, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return files, writes, head
+		}
+		for _, ev := range evs {
+			if ev.Seq != head+1 {
+				t.Fatalf("gap in the log: %d after %d", ev.Seq, head)
+			}
+			head = ev.Seq
+			if c, ok, _ := domain.AsFileChange(ev); ok {
+				if c.Deleted {
+					delete(files, string(c.Path))
+				} else {
+					files[string(c.Path)] = c.Hash
+					writes[c.Hash] = append(writes[c.Hash], ev.Seq)
+				}
+			}
+		}
+	}
+}
