@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -85,5 +86,65 @@ func TestProvenance(t *testing.T) {
 		if ok != tc.ok || got.Seq != tc.seq {
 			t.Errorf("LastAgentChangeUnder(%s, %s) = %+v, %v; want seq %d, %v", tc.dir, tc.suffix, got, ok, tc.seq, tc.ok)
 		}
+	}
+}
+
+// TestFileViewsNeedOnlyEachFilesNewestEvent checks what the writer's start
+// relies on (eventstore.Store.ReplayLatest): Provenance and Freshness fed
+// only the newest event of each file stream answer exactly as when fed the
+// whole history.
+func TestFileViewsNeedOnlyEachFilesNewestEvent(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		agent, session string
+		d              domain.Draft
+	}
+	steps := []step{
+		{"sys", "", domain.Draft{StreamID: "agent:b", Type: domain.TypeAgentRegistered, Payload: domain.AgentRegistered{AgentID: "a1", Name: "b", Role: domain.RoleBuilder}}},
+		{"a1", "s1", w("a.go", "1")},
+		{"a1", "s2", w("a.go", "2")},
+		{"h1", "", w("a.go", "3")},
+		{"a1", "s1", w("b.go", "1")},
+		{"a1", "s1", del("b.go")},
+		{"a1", "s2", w("c.go", "1")},
+		{"a1", "s2", domain.Draft{StreamID: "file:c.go", Type: domain.TypeFileDeleted, Payload: domain.FileDeleted{Path: "c.go", MovedTo: "d.go"}}},
+		{"a1", "s2", domain.Draft{StreamID: "file:d.go", Type: domain.TypeFileMoved, Payload: domain.FileMoved{From: "c.go", To: "d.go", Hash: "1"}}},
+		{"a1", "s1", w("d.go", "2")},
+		{"a1", "s2", w("e.go", "1")},
+	}
+	var events []domain.Event
+	newest := map[string]int{}
+	for i, s := range steps {
+		e, err := s.d.Seal(uint64(i+1), 1, time.Now(), domain.Metadata{AgentID: s.agent, SessionID: s.session}, "", domain.ChangeSet{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+		newest[e.StreamID] = i
+	}
+	wp, wf, lp, lf := NewProvenance(), NewFreshness(), NewProvenance(), NewFreshness()
+	for i, e := range events {
+		for _, v := range []interface{ Apply(domain.Event) error }{wp, wf} {
+			if err := v.Apply(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if newest[e.StreamID] != i {
+			continue
+		}
+		for _, v := range []interface{ Apply(domain.Event) error }{lp, lf} {
+			if err := v.Apply(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !reflect.DeepEqual(wp.last, lp.last) || !reflect.DeepEqual(wp.agents, lp.agents) {
+		t.Errorf("provenance from newest events %v, from the whole history %v", lp.last, wp.last)
+	}
+	if !reflect.DeepEqual(wf.last, lf.last) || !reflect.DeepEqual(wf.lastBy, lf.lastBy) || !reflect.DeepEqual(wf.names, lf.names) {
+		t.Errorf("freshness from newest events %v %v, from the whole history %v %v", lf.last, lf.lastBy, wf.last, wf.lastBy)
+	}
+	if len(wp.last) != 3 || len(wf.lastBy) != 2 {
+		t.Errorf("the history should leave a.go, d.go and e.go (2 by a session): %v %v", wp.last, wf.lastBy)
 	}
 }

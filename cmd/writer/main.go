@@ -122,18 +122,32 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	tasks := projections.NewTasks()
 	taskHandler := command.NewTaskHandler(events, store, agents, tasks)
 	taskDeadlines := command.NewTaskDeadlines(ctx, taskHandler, log.With("component", "tasks"))
-	views := map[string][]command.Observer{"agent:": {agents, provenance, freshness}, "review:": {reviews, deadlines}, "learned:": {learned},
-		"file:": {provenance, freshness}, "session:": {sessions, freshness}, "lease:": {leases}, "message:": {messages}, "task:": {tasks}}
-	for prefix, views := range views {
-		if err := store.ReplayStreams(prefix, func(e domain.Event) error {
-			for _, v := range views {
+	// File events carry their file's whole state, so the views need only
+	// each file's newest one: start costs one event per file, not one per
+	// change in the log's history.
+	for _, load := range []struct {
+		prefix string
+		replay func(string, func(domain.Event) error) error
+		views  []command.Observer
+	}{
+		{"agent:", store.ReplayStreams, []command.Observer{agents, provenance, freshness}},
+		{"review:", store.ReplayStreams, []command.Observer{reviews, deadlines}},
+		{"learned:", store.ReplayStreams, []command.Observer{learned}},
+		{"file:", store.ReplayLatest, []command.Observer{provenance, freshness}},
+		{"session:", store.ReplayStreams, []command.Observer{sessions, freshness}},
+		{"lease:", store.ReplayStreams, []command.Observer{leases}},
+		{"message:", store.ReplayStreams, []command.Observer{messages}},
+		{"task:", store.ReplayStreams, []command.Observer{tasks}},
+	} {
+		if err := load.replay(load.prefix, func(e domain.Event) error {
+			for _, v := range load.views {
 				if err := v.Apply(e); err != nil {
 					return err
 				}
 			}
 			return nil
 		}); err != nil {
-			return fmt.Errorf("load %s views: %w", prefix, err)
+			return fmt.Errorf("load %s views: %w", load.prefix, err)
 		}
 	}
 	events.Observe(agents, reviews, learned, deadlines, provenance, leases, sessions, freshness, expiry, messages, tasks, taskDeadlines)

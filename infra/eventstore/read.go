@@ -113,14 +113,8 @@ func (s *Store) scan(after uint64, limit int, fn func(raw []byte) error) error {
 // with prefix, stream by stream, oldest first: how the writer rebuilds its
 // in-memory views (agents, reviews, learned decisions) at start.
 func (s *Store) ReplayStreams(prefix string, fn func(domain.Event) error) error {
-	start := pebbledb.Key(prefixVersion, []byte(prefix))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd(start)})
-	if err != nil {
-		return fmt.Errorf("scan streams: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		events, err := s.StreamEvents(string(it.Key()[len(prefixVersion):]))
+	return s.replay(prefix, func(stream string) error {
+		events, err := s.StreamEvents(stream)
 		if err != nil {
 			return err
 		}
@@ -129,8 +123,36 @@ func (s *Store) ReplayStreams(prefix string, fn func(domain.Event) error) error 
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+// ReplayLatest calls fn with the newest event of every stream whose id
+// starts with prefix, stream by stream. It is ReplayStreams for streams
+// whose every event carries the stream's whole state (file streams, see
+// aggregates.File), so the writer's start costs one event per file rather
+// than one per change in the log's history.
+func (s *Store) ReplayLatest(prefix string, fn func(domain.Event) error) error {
+	return s.replay(prefix, func(stream string) error {
+		e, ok, err := s.LastEvent(stream)
+		if err != nil || !ok {
+			return err
+		}
+		return fn(e)
+	})
+}
+
+// replay calls each with every stream that starts with prefix, in order,
+// and stops at the first error.
+func (s *Store) replay(prefix string, each func(stream string) error) error {
+	var failed error
+	if err := s.EachStream(prefix, func(stream string) bool {
+		failed = each(stream)
+		return failed == nil
+	}); err != nil {
+		return err
 	}
-	return it.Error()
+	return failed
 }
 
 // Published returns the outbox cursor: the last seq handed to the bus.

@@ -285,3 +285,47 @@ func TestViewsSeeEventsBeforeReaders(t *testing.T) {
 		t.Fatalf("after the append, Read gives %d events (%v), want 3", len(evs), err)
 	}
 }
+
+// TestReplayLatestSeesEachStreamsNewestEvent checks ReplayLatest against
+// ReplayStreams: the same streams, in the same order, each with only its
+// newest event, and nothing outside the prefix.
+func TestReplayLatestSeesEachStreamsNewestEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	for _, stream := range []string{"file:a", "file:b", "file:a", "file:c/d", "file:a", "filex:z", "agent:1", "file:b"} {
+		if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write(stream)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := map[string]uint64{}
+	var order []string
+	if err := s.ReplayStreams("file:", func(e domain.Event) error {
+		if _, ok := newest[e.StreamID]; !ok {
+			order = append(order, e.StreamID)
+		}
+		newest[e.StreamID] = e.Seq
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.ReplayLatest("file:", func(e domain.Event) error {
+		if e.Seq != newest[e.StreamID] {
+			t.Errorf("stream %s: replayed seq %d, newest is %d", e.StreamID, e.Seq, newest[e.StreamID])
+		}
+		got = append(got, e.StreamID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(order) || len(got) != 3 {
+		t.Errorf("ReplayLatest streams %v, want %v (3 streams)", got, order)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := s.ReplayLatest("file:", func(domain.Event) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("an error from fn: got %v after %d calls, want it returned after 1", err, calls)
+	}
+}
