@@ -12,7 +12,8 @@ import (
 )
 
 // rawHTTP writes exact bytes to addr and returns the answer, reading at most
-// for wait.
+// for wait. A request that starts with pipelinedGood is two pipelined
+// requests: the good one's answer is read first and must be a 200.
 func rawHTTP(t *testing.T, addr, request string, wait time.Duration) (*http.Response, string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
@@ -24,7 +25,15 @@ func rawHTTP(t *testing.T, addr, request string, wait time.Duration) (*http.Resp
 	if _, err := io.WriteString(conn, request); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	br := bufio.NewReader(conn)
+	if strings.HasPrefix(request, pipelinedGood) {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("the good request ahead of %q: %v", request, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer to %q: %v", request, err)
 	}
@@ -32,6 +41,9 @@ func rawHTTP(t *testing.T, addr, request string, wait time.Duration) (*http.Resp
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// pipelinedGood is a good request to send ahead of another in one write.
+const pipelinedGood = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 // TestHTTPHygiene checks the edge: timeouts, the connection cap, malformed
 // bodies, exact field names and that every error is our JSON error.
@@ -154,6 +166,10 @@ func TestServerWrittenErrorsAreJSON(t *testing.T) {
 		{"no Host", "GET /v1/status HTTP/1.1\r\n\r\n", 400, "request_malformed", "Host"},
 		{"oversized headers", "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 1<<20+8192) + "\r\n\r\n", 431, "headers_too_large", "headers"},
 		{"unknown transfer encoding", "PUT /v1/files/t.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n", 501, "transfer_encoding_unsupported", "Transfer-Encoding"},
+		{"unknown Expect", "PUT /v1/files/t.txt HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417, "expectation_unsupported", "Expect"},
+		{"pipelined: not HTTP", pipelinedGood + "HELLO\r\n\r\n", 400, "request_malformed", "request_line"},
+		{"pipelined: bad header", pipelinedGood + "GET /v1/status HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n", 400, "request_malformed", "headers"},
+		{"pipelined: unknown Expect", pipelinedGood + "PUT /v1/files/t.txt HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n", 417, "expectation_unsupported", "Expect"},
 	}
 	for _, base := range []string{e.sys.WriterURL, e.sys.ReaderURL} {
 		addr := strings.TrimPrefix(base, "http://")

@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -13,11 +17,37 @@ import (
 
 // net/http's server answers some requests itself, before any handler runs:
 // a malformed request line or header (400), headers over MaxHeaderBytes
-// (431), an unsupported transfer encoding (501) or HTTP version (505). It
-// writes those in plain text, in one Write on the connection, with exactly
-// these headers and no Date. jsonErrorConn recognises that form and sends
-// our JSON error body instead, so every error a client gets is ours.
-const goErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+// (431), an unknown Expect header (417), an unsupported transfer encoding
+// (501) or HTTP version (505). It writes those in plain text or with no
+// body. withJSONServerErrors sends our JSON error body instead, so every
+// error a client gets is ours.
+
+// withJSONServerErrors makes srv answer in our JSON error form every request it
+// refuses itself, and returns ln wrapped for srv to serve. A connection
+// knows when one of srv's handlers is answering: from the handler's start
+// until the server goes idle after the response. Any response written
+// outside that is the server's own, pipelined or not.
+func withJSONServerErrors(srv *http.Server, ln net.Listener) net.Listener {
+	h := srv.Handler
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, errorConnKey{}, c)
+	}
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		if jc, ok := c.(*jsonErrorConn); ok && s == http.StateIdle {
+			jc.setResponding(false)
+		}
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if jc, ok := r.Context().Value(errorConnKey{}).(*jsonErrorConn); ok {
+			jc.setResponding(true)
+		}
+		h.ServeHTTP(w, r)
+	})
+	return jsonErrorListener{ln}
+}
+
+// errorConnKey is the request context key of the request's jsonErrorConn.
+type errorConnKey struct{}
 
 // jsonErrorListener wraps every accepted connection in a jsonErrorConn.
 type jsonErrorListener struct{ net.Listener }
@@ -35,18 +65,21 @@ func (l jsonErrorListener) Accept() (net.Conn, error) {
 // which part of it was malformed.
 const maxSeenHead = 8 << 10
 
-// jsonErrorConn rewrites the server's own plain-text errors (see
-// goErrorHeaders). It rewrites a write only when it directly follows a
-// read, as those errors do: a response body, which follows the response's
-// own header write, is never touched even if it looks like one. The price:
-// a malformed request pipelined behind another in the same read (HTTP/1.1
-// pipelining, which browsers and our clients do not use) still gets Go's
-// plain-text answer.
+// jsonErrorConn rewrites the responses the server writes itself: a write
+// made while no handler is answering. A handler's response, however
+// it looks, is never touched.
 type jsonErrorConn struct {
 	net.Conn
-	mu       sync.Mutex
-	lastRead bool   // the last operation that moved bytes was a read
-	head     []byte // the start of what was read since the last write
+	mu         sync.Mutex
+	responding bool   // a handler is answering a request
+	wrote      bool   // the last operation that moved bytes was a write
+	head       []byte // the start of what was read since the last write
+}
+
+func (c *jsonErrorConn) setResponding(on bool) {
+	c.mu.Lock()
+	c.responding = on
+	c.mu.Unlock()
 }
 
 // Read reads from the connection and keeps the start of the request.
@@ -54,10 +87,10 @@ func (c *jsonErrorConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()
-		if !c.lastRead {
+		if c.wrote {
 			c.head = c.head[:0]
 		}
-		c.lastRead = true
+		c.wrote = false
 		if room := maxSeenHead - len(c.head); room > 0 {
 			c.head = append(c.head, p[:min(n, room)]...)
 		}
@@ -66,15 +99,14 @@ func (c *jsonErrorConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write writes p, or our JSON error in place of a server-written plain one.
+// Write writes p, or our JSON error in place of a server-written one.
 func (c *jsonErrorConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	afterRead := c.lastRead
-	c.lastRead = false
+	c.wrote = true
 	var reply []byte
-	if afterRead {
+	if !c.responding {
 		if status, text, ok := parseServerError(p); ok {
-			reply = jsonErrorResponse(status, text, c.head)
+			reply = jsonErrorResponse(status, text, requestAtFault(c.head))
 		}
 	}
 	c.mu.Unlock()
@@ -87,27 +119,40 @@ func (c *jsonErrorConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// parseServerError reads a response net/http's server wrote itself:
-// "HTTP/1.1 CODE REASON[: TEXT]" + goErrorHeaders + body, where the body
-// repeats the status line or (501) names the unsupported transfer encoding.
-// It returns the status and Go's text.
+// requestAtFault returns the request in head the server refused: requests
+// it answered may precede it in the same read (HTTP/1.1 pipelining).
+func requestAtFault(head []byte) []byte {
+	r := bytes.NewReader(head)
+	br := bufio.NewReader(r)
+	for {
+		start := len(head) - r.Len() - br.Buffered()
+		req, err := http.ReadRequest(br)
+		if err == nil {
+			_, err = io.Copy(io.Discard, req.Body)
+		}
+		switch {
+		case start == len(head):
+			return head // every request in it is well formed: name what we can
+		case err != nil:
+			return head[start:]
+		}
+	}
+}
+
+// parseServerError reads a response the server wrote itself,
+// "HTTP/1.1 CODE REASON[: TEXT]\r\n…", and returns its status and Go's
+// text. Only errors (4xx and 5xx) are rewritten.
 func parseServerError(p []byte) (int, string, bool) {
 	rest, ok := strings.CutPrefix(string(p), "HTTP/1.1 ")
 	if !ok {
 		return 0, "", false
 	}
-	statusLine, body, ok := strings.Cut(rest, goErrorHeaders)
+	statusLine, _, ok := strings.Cut(rest, "\r\n")
 	if !ok || len(statusLine) < 4 || statusLine[3] != ' ' {
 		return 0, "", false
 	}
 	status, err := strconv.Atoi(statusLine[:3])
 	if err != nil || status < 400 || status > 599 {
-		return 0, "", false
-	}
-	switch {
-	case body == statusLine:
-	case status == http.StatusNotImplemented && body == "Unsupported transfer encoding":
-	default:
 		return 0, "", false
 	}
 	_, text, _ := strings.Cut(statusLine[4:], ": ")
@@ -126,6 +171,8 @@ func jsonErrorResponse(status int, text string, head []byte) []byte {
 	switch {
 	case status == http.StatusRequestHeaderFieldsTooLarge:
 		d.Code, d.Message = "headers_too_large", "the request's headers are over the limit of 1 MiB"
+	case status == http.StatusExpectationFailed:
+		d.Code, d.Field, d.Message = "expectation_unsupported", "Expect", "the only Expect value accepted is 100-continue"
 	case status == http.StatusNotImplemented:
 		d.Code, d.Field, d.Message = "transfer_encoding_unsupported", "Transfer-Encoding", "the only transfer encoding accepted is chunked"
 	case status == http.StatusHTTPVersionNotSupported:

@@ -123,8 +123,6 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
-	// The server's own plain-text errors go out as our JSON error.
-	ln = netutil.LimitListener(jsonErrorListener{ln}, o.MaxConns)
 	srv := &http.Server{
 		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -132,6 +130,8 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// The server's own plain-text errors go out as our JSON error.
+	ln = withJSONServerErrors(srv, netutil.LimitListener(ln, o.MaxConns))
 	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
