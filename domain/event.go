@@ -190,7 +190,7 @@ var ErrNotEncodable = errors.New("event does not survive its encoding")
 // to an event with the same hash: what is hashed is exactly what is stored
 // and what replicas receive. It fails with ErrNotEncodable otherwise.
 func (e Event) Encode() ([]byte, error) {
-	raw, err := json.Marshal(e)
+	raw, err := encodeEvent(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
 	}

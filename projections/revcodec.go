@@ -3,9 +3,9 @@ package projections
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
 // encodeRevision returns json.Marshal(r) byte for byte, written without
@@ -14,8 +14,8 @@ import (
 // file event it applies. revcodec_test.go checks the identity.
 func encodeRevision(r Revision) ([]byte, error) {
 	year := r.Time.Year()
-	if !plainJSON(r.Path) || !plainJSON(r.Hash) || !plainJSON(r.AgentID) || !plainJSON(r.From) ||
-		!plainJSON(r.MovedTo) || !plainJSON(r.Type) || year < 0 || year > 9999 {
+	if !domain.PlainJSON(r.Path) || !domain.PlainJSON(r.Hash) || !domain.PlainJSON(r.AgentID) || !domain.PlainJSON(r.From) ||
+		!domain.PlainJSON(r.MovedTo) || !domain.PlainJSON(r.Type) || year < 0 || year > 9999 {
 		return json.Marshal(r)
 	}
 	b := make([]byte, 0, 192+len(r.Path)+len(r.Hash)+len(r.From)+len(r.MovedTo))
@@ -52,20 +52,4 @@ func encodeRevision(r Revision) ([]byte, error) {
 	b = append(b, `,"type":"`...)
 	b = append(b, r.Type...)
 	return append(b, `"}`...), nil
-}
-
-// plainJSON reports whether encoding/json writes s as is between quotes:
-// valid UTF-8 with no character it escapes (quote, backslash, control
-// characters, <, >, &, U+2028 and U+2029).
-func plainJSON(s string) bool {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return ascii || (utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029"))
 }
