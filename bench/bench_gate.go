@@ -36,7 +36,7 @@ const benchGateMix = "1 in 4 calls new → cache miss"
 
 // The gate scenarios' names, which the test looks for.
 const (
-	benchScGateMiss   = "gate in-process: Decide, cache miss (distinct Bash commands, shell parsing)"
+	benchScGateMiss   = "gate in-process: Decide, cache miss (distinct Bash pipelines and lists)"
 	benchScGateHit    = "gate in-process: Decide, cache hit (same input repeated)"
 	benchScReloadPoll = "gate: policy reload, file rewritten (writer polls every 1 s)"
 	benchScReloadHUP  = "gate: policy reload, file rewritten + SIGHUP"
@@ -87,7 +87,7 @@ var benchHitCommands = []string{
 // --- in process --------------------------------------------------------------
 
 // benchGateInProcess times ValidateHandler.Decide, the gate's pure part
-// (shell parsing and policy evaluation; no audit append), for calls that
+// (command analysis and policy evaluation; no audit append), for calls that
 // miss and that hit the decision cache.
 func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.progress("gate in-process: Decide, %d cache misses and %d cache hits", b.p.GateMissCalls, b.p.GateHitCalls)

@@ -62,7 +62,7 @@ const maxCached = 1 << 16
 type Verdict struct {
 	policy.Verdict
 	Revision       string          // the revision of the policy that decided
-	Shape          string          // the call's shape, "" when it has none
+	Shape          string          // an escalation's shape; "" for other verdicts and calls without one
 	Shadow         *policy.Verdict // the shadow policy's answer, if one is loaded
 	ShadowRevision string
 }
@@ -180,8 +180,12 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
 		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected, Provenance: h.provenance, Leases: leases}
 	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
-	if shape, ok := policy.Shape(pc); ok {
-		v.Shape = shape
+	// Only an escalation's shape is used (a learned decision, a review),
+	// and computing it analyses the call again.
+	if v.Verdict.Decision == policy.Escalate {
+		if shape, ok := policy.Shape(pc); ok {
+			v.Shape = shape
+		}
 	}
 	if st.Shadow != nil {
 		sv := st.Shadow.Evaluate(pc)
