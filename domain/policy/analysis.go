@@ -26,17 +26,22 @@ const (
 	ruleEnv        = "builtin.program-environment"
 )
 
-// riskyVars change which program a command runs or what code it loads.
+// riskyVars change which program a command runs or what code it loads,
+// or (CDPATH) which directory a relative cd enters: the analysis could no
+// longer tell what the call runs or touches.
 var riskyVars = map[string]bool{
 	"PATH": true, "LD_PRELOAD": true, "LD_LIBRARY_PATH": true, "LD_AUDIT": true,
 	"DYLD_INSERT_LIBRARIES": true, "DYLD_LIBRARY_PATH": true, "BASH_ENV": true, "ENV": true,
-	"PROMPT_COMMAND": true, "IFS": true, "SHELLOPTS": true, "BASHOPTS": true,
+	"PROMPT_COMMAND": true, "IFS": true, "SHELLOPTS": true, "BASHOPTS": true, "CDPATH": true,
 }
 
 // assigned reports an assignment to a variable that changes which program
-// runs (PATH=.:$PATH ls would run ./ls).
+// runs (PATH=.:$PATH ls would run ./ls) or where cd goes.
 func (a *analysis) assigned(name, text string) {
-	if riskyVars[name] {
+	switch {
+	case name == "CDPATH":
+		a.find(ruleEnv, Escalate, "setting CDPATH changes which directory cd enters", truncate(text))
+	case riskyVars[name]:
 		a.find(ruleEnv, Escalate, "setting "+name+" changes which program runs", truncate(text))
 	}
 }

@@ -50,6 +50,11 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	case "eval":
 		w.eval(&cmd, rest, ctx)
 		return
+	case "trap":
+		w.trap(&cmd, rest, ctx)
+		return
+	case "hash":
+		w.hash(&cmd, rest)
 	case "su":
 		if w.su(&cmd, rest, ctx) {
 			return
@@ -547,6 +552,48 @@ func (w *walker) eval(cmd *command, rest []wordVal, ctx shellCtx) {
 	}
 	if b.Len() > 0 {
 		w.a.parseAndWalk(b.String(), ctx.script(true))
+	}
+}
+
+// trap analyses trap [--] ACTION SIGNAL...: the shell runs ACTION as shell
+// code when a signal arrives or on EXIT, ERR, DEBUG or RETURN, so ACTION is
+// analysed as eval's string is. trap -l, -p and -P only list.
+func (w *walker) trap(cmd *command, rest []wordVal, ctx shellCtx) {
+	cmd.wrapper = true
+	w.record(cmd)
+	if len(rest) > 0 && rest[0].static && rest[0].s == "--" {
+		rest = rest[1:]
+	} else if len(rest) > 0 && rest[0].static && len(rest[0].s) > 1 && rest[0].s[0] == '-' {
+		return // -l, -p, -P: no action
+	}
+	if len(rest) < 2 {
+		return // trap SIGNAL resets it; trap alone lists
+	}
+	act := rest[0]
+	if !act.static {
+		w.a.find(ruleDynamic, Escalate, "trap of an action that is not statically known", truncate(cmd.text))
+		return
+	}
+	if act.s != "" && act.s != "-" {
+		w.a.parseAndWalk(act.s, ctx.script(true))
+	}
+}
+
+// hash checks hash -p PATH NAME, which makes NAME run the program at PATH
+// for the rest of the shell: what later commands run is then not what
+// their names say.
+func (w *walker) hash(cmd *command, rest []wordVal) {
+	for _, v := range rest {
+		if !v.static || v.s == "--" || !strings.HasPrefix(v.s, "-") {
+			if !v.static {
+				w.a.find(ruleDynamic, Escalate, "hash with an argument that is not statically known", truncate(cmd.text))
+			}
+			return
+		}
+		if strings.ContainsRune(v.s, 'p') {
+			w.a.find(ruleEnv, Escalate, "hash -p makes a command name run another program", truncate(cmd.text))
+			return
+		}
 	}
 }
 
