@@ -243,15 +243,13 @@ func TestUpRestartsKilledProcesses(t *testing.T) {
 			t.Logf("up said:\n%s", tail(out.String(), 6000))
 		}
 	})
-	eventually(t, "lighthouse up ready", func() error {
-		if !strings.Contains(out.String(), "lighthouse is up") {
+	// up prints its summary line by line: wait for the mount's line too.
+	eventually(t, "lighthouse up ready, with its mount", func() error {
+		if !strings.Contains(out.String(), "lighthouse is up") || !strings.Contains(out.String(), "  mount   "+mount) {
 			return os.ErrNotExist
 		}
 		return nil
 	})
-	if !strings.Contains(out.String(), "  mount   "+mount) {
-		t.Fatalf("up did not mount:\n%s", out.String())
-	}
 	var writer string
 	for _, l := range strings.Split(out.String(), "\n") {
 		if f := strings.Fields(l); len(f) == 2 && f[0] == "writer" {

@@ -95,15 +95,18 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  console %s/console/ (sign in with a token)\n  data    %s\n  admin token in %s\n",
+	// The summary goes out in one write, so whoever reads "lighthouse is
+	// up" has the whole of it.
+	summary := fmt.Appendf(nil, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  console %s/console/ (sign in with a token)\n  data    %s\n  admin token in %s\n",
 		root, sys.WriterURL, sys.ReaderURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
 	switch {
 	case sys.Fuser != nil:
-		fmt.Fprintf(os.Stderr, "  mount   %s\n", cfg.Mount)
+		summary = fmt.Appendf(summary, "  mount   %s\n", cfg.Mount)
 	case cfg.Mount != "":
-		fmt.Fprintf(os.Stderr, "  mount   not available: %v (the rest runs)\n", sys.FuserError)
+		summary = fmt.Appendf(summary, "  mount   not available: %v (the rest runs)\n", sys.FuserError)
 	}
-	fmt.Fprintln(os.Stderr, "Ctrl-C or SIGTERM stops everything; a process that crashes is restarted.")
+	summary = append(summary, "Ctrl-C or SIGTERM stops everything; a process that crashes is restarted.\n"...)
+	os.Stderr.Write(summary)
 	superviseErr := sys.Supervise(ctx, os.Stderr, supervisor.DefaultRestartPolicy())
 	stopErr := sys.Stop()
 	if superviseErr != nil {
