@@ -106,6 +106,7 @@ func TestHookDecisions(t *testing.T) {
 		{"a trap's action is a command", `trap "rm -rf /" EXIT`, "deny", nil},
 		{"hash -p rebinding a name is not allowed", `hash -p /bin/rm ls; ls -rf .`, "deny", []string{"--wait", "1s"}},
 		{"CDPATH steering cd is not allowed", `CDPATH=/ cd etc && rm -rf passwd`, "deny", []string{"--wait", "1s"}},
+		{"code in a quoted array subscript is not allowed", `test -v 'a[$(rm -rf /)]'`, "deny", []string{"--wait", "1s"}},
 		{"allow can be spelled out", "ls", "allow", []string{"--emit-allow"}},
 		{"an undecided escalation is denied", "git push origin main", "deny", []string{"--wait", "1s"}},
 		{"or handed to the human", "git push origin develop", "ask", []string{"--wait", "1s", "--undecided", "ask"}},

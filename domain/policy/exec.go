@@ -55,6 +55,18 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		return
 	case "hash":
 		w.hash(&cmd, rest)
+	case "test", "[", "printf", "read", "unset", "mapfile", "readarray", "wait", "getopts":
+		// Builtins that take a variable name (test -v, printf -v, read,
+		// ...) evaluate its array subscript, running any $(...) in it.
+		if prog == "printf" && (len(rest) == 0 || !rest[0].static || !strings.HasPrefix(rest[0].s, "-v")) {
+			break // printf takes a name only with -v
+		}
+		for _, v := range rest {
+			if v.static && holdsCode(v.s) {
+				a.find(ruleDynamic, Escalate, prog+" may evaluate text that holds a command substitution: "+quoteSubject(v.s), truncate(text))
+				break
+			}
+		}
 	case "su":
 		if w.su(&cmd, rest, ctx) {
 			return

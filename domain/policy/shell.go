@@ -444,10 +444,13 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		w.stmt(x.Body, ctx.subshell())
 	case *syntax.ArithmCmd:
 		w.nested(x, ctx)
+		w.quotedCode(x)
 	case *syntax.TestClause:
 		w.nested(x, ctx)
+		w.quotedCode(x)
 	case *syntax.DeclClause:
 		w.nested(x, ctx)
+		w.quotedCode(x)
 		for _, as := range x.Args {
 			if as.Name != nil {
 				w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
@@ -455,6 +458,7 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		}
 	case *syntax.LetClause:
 		w.nested(x, ctx)
+		w.quotedCode(x)
 	case *syntax.TimeClause:
 		w.stmt(x.Stmt, ctx)
 	case *syntax.CoprocClause:
@@ -486,6 +490,31 @@ func (w *walker) nested(n syntax.Node, ctx shellCtx) {
 		return true
 	})
 }
+
+// quotedCode escalates quoted text holding a command substitution in n, a
+// clause whose words bash may evaluate as arithmetic or as a variable name:
+// an array subscript in either runs $(...) and `...` when evaluated, quoted
+// or not (let 'x[$(cmd)]=1', [[ 'a[$(cmd)]' -eq 1 ]]).
+func (w *walker) quotedCode(n syntax.Node) {
+	syntax.Walk(n, func(n syntax.Node) bool {
+		var text string
+		switch x := n.(type) {
+		case *syntax.SglQuoted:
+			text = x.Value
+		case *syntax.Lit:
+			text = x.Value
+		}
+		if holdsCode(text) {
+			w.a.find(ruleDynamic, Escalate, "quoted text the shell may evaluate holds a command substitution", truncate(w.srcOf(n)))
+			return false
+		}
+		return true
+	})
+}
+
+// holdsCode reports whether s, taken as shell text, holds a command
+// substitution.
+func holdsCode(s string) bool { return strings.Contains(s, "$(") || strings.Contains(s, "`") }
 
 // wordHasSubst reports whether a word may contain a command substitution.
 func wordHasSubst(wd *syntax.Word) bool {
@@ -571,6 +600,9 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	first := len(w.a.commands)
 	for _, as := range x.Assigns {
 		w.nested(as, ctx)
+		if as.Index != nil {
+			w.quotedCode(as.Index)
+		}
 		if as.Name != nil {
 			w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
 		}
