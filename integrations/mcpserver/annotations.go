@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -41,9 +40,6 @@ func (t tools) addAnnotationTools(s *mcp.Server) {
 			if in.At != "" {
 				q.Set("at", in.At)
 			}
-			if head, err := t.w.Head(ctx); err == nil && head > 0 {
-				q.Set("min_seq", strconv.FormatUint(head, 10)) // see one's own annotations
-			}
-			return t.json(ctx, t.r, http.MethodGet, "/v1/annotations?"+q.Encode(), nil)
+			return t.json(ctx, t.r, http.MethodGet, "/v1/annotations?"+t.ownWrites(ctx, q), nil)
 		})
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -128,7 +129,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			if in.Wait != "" {
 				q.Set("wait", in.Wait)
 			}
-			return t.json(ctx, t.r, http.MethodGet, "/v1/inbox?"+q.Encode(), nil)
+			return t.json(ctx, t.r, http.MethodGet, "/v1/inbox?"+t.ownWrites(ctx, q), nil)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "ack", Description: "Acknowledge (or mark read) a message."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in ackInput) (*mcp.CallToolResult, any, error) {
@@ -160,7 +161,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "file_history", Description: "A file's revisions: who changed it, when."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in pathInput) (*mcp.CallToolResult, any, error) {
-			return t.json(ctx, t.r, http.MethodGet, client.FilePath(strings.TrimPrefix(in.Path, "/"))+"/history", nil)
+			return t.json(ctx, t.r, http.MethodGet, client.FilePath(strings.TrimPrefix(in.Path, "/"))+"/history?"+t.ownWrites(ctx, url.Values{}), nil)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "diff", Description: "Changes between two points of the project."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in diffInput) (*mcp.CallToolResult, any, error) {
@@ -171,7 +172,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			if in.Path != "" {
 				q.Set("path", in.Path)
 			}
-			return t.json(ctx, t.r, http.MethodGet, "/v1/diff?"+q.Encode(), nil)
+			return t.json(ctx, t.r, http.MethodGet, "/v1/diff?"+t.ownWrites(ctx, q), nil)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "search", Description: "Search the project's files, now or at a past point."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in searchInput) (*mcp.CallToolResult, any, error) {
@@ -182,7 +183,7 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			if in.Limit > 0 {
 				q.Set("limit", fmt.Sprint(in.Limit))
 			}
-			return t.text(ctx, t.r, "/v1/search?"+q.Encode())
+			return t.text(ctx, t.r, "/v1/search?"+t.ownWrites(ctx, q))
 		})
 	t.addAnnotationTools(s)
 	return s
@@ -202,6 +203,19 @@ func (t tools) json(ctx context.Context, c *client.Client, method, path string, 
 		return toolError(err), nil, nil
 	}
 	return textResult(string(out)), nil, nil
+}
+
+// ownWrites returns q, encoded, asking the reader to have applied the
+// writer's head first (min_seq), so a read after this agent's own writes
+// (an ack, an annotation, a file) sees them. A long-poll of the inbox
+// (wait) is left as it is: there the reader waits for new messages.
+func (t tools) ownWrites(ctx context.Context, q url.Values) string {
+	if q.Get("wait") == "" {
+		if head, err := t.w.Head(ctx); err == nil && head > 0 {
+			q.Set("min_seq", strconv.FormatUint(head, 10))
+		}
+	}
+	return q.Encode()
 }
 
 // text GETs path and answers the body as is (the search's JSON lines).
