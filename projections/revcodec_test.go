@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -24,6 +25,41 @@ func FuzzEncodeRevision(f *testing.F) {
 			if (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
 				t.Fatalf("encodeRevision:\n%s (%v)\njson.Marshal:\n%s (%v)", got, err, want, werr)
 			}
+			if err == nil {
+				checkDecodeRevision(t, got)
+				if seq, ok := revisionSeq(got); !ok || seq != r.Seq {
+					t.Fatalf("revisionSeq(%s) = %d, %t; want %d", got, seq, ok, r.Seq)
+				}
+			}
 		}
 	})
+}
+
+// FuzzDecodeRevision: decodeRevision gives what json.Unmarshal gives, an
+// error where it gives one, whichever path decodes the input.
+func FuzzDecodeRevision(f *testing.F) {
+	for _, s := range []string{
+		`{"path":"a.go","hash":"h","size":1,"mode":420,"version":2,"last_agent":"ag","last_seq":9,"mtime":"2026-11-30T10:00:00.5Z","type":"file.written"}`,
+		`{"path":"a.go","hash":"","size":0,"mode":0,"version":0,"last_agent":"","last_seq":0,"mtime":"0001-01-01T00:00:00Z","deleted":true,"moved_from":"b","moved_to":"c","type":"file.moved"}`,
+		`{"path":"a","path":"b"}`,
+		`{"PATH":"a","deleted":false,"size":-1}`,
+		`{"path":"\u00e9","mode":4294967296,"deleted":null}`,
+		`{"mtime":"2026-11-30T10:00:00+01:00","unknown":[1,{"x":2}]} `,
+		`{"deleted":tru}`,
+		`{"size":1e3}`,
+		`[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkDecodeRevision(t, raw) })
+}
+
+func checkDecodeRevision(t *testing.T, raw []byte) {
+	t.Helper()
+	var want Revision
+	werr := json.Unmarshal(raw, &want)
+	got, err := decodeRevision(raw)
+	if (err == nil) != (werr == nil) || werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRevision(%q) = %+v, %v; json.Unmarshal: %+v, %v", raw, got, err, want, werr)
+	}
 }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -8,7 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,16 +25,23 @@ import (
 // last applied batch ended.
 const (
 	keyPosition  = "m/pos"
-	prefixCur    = "cur/" // cur/<path> → revision (the file now)
-	prefixRev    = "rev/" // rev/<path>\x00<seq> → revision (every change)
-	prefixEvent  = "ev/"  // ev/<seq> → event JSON
-	prefixAgent  = "ag/"  // ag/<name> → agent event JSON
-	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
-	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
-	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
-	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
-	prefixTask   = "tk/"  // tk/<seq> → task event JSON
-	prefixAnn    = "an/"  // an/<annotation id>\x00<seq> → Annotation state JSON
+	keyLayout    = "m/layout" // layout, below
+	prefixCur    = "cur/"     // cur/<path> → revision (the path's newest, a deletion too)
+	prefixRev    = "rev/"     // rev/<path>\x00<^seq> → revision (every change, newest first)
+	prefixEvent  = "ev/"      // ev/<seq> → event JSON
+	prefixAgent  = "ag/"      // ag/<name> → agent event JSON
+	prefixSnap   = "sn/"      // sn/<name> → SnapshotCreated JSON
+	prefixReview = "re/"      // re/<review id>\x00<seq> → review event JSON
+	prefixCoord  = "co/"      // co/<seq> → lease or session event JSON
+	prefixMsg    = "ms/"      // ms/<seq> → message event JSON
+	prefixTask   = "tk/"      // tk/<seq> → task event JSON
+	prefixAnn    = "an/"      // an/<annotation id>\x00<seq> → Annotation state JSON
+
+	// layout names this key layout. A projection written in another one
+	// is emptied at open and rebuilt from the writer's log: projections
+	// hold nothing the log does not. 2: revisions newest first, deletions
+	// kept in cur/.
+	layout = "2"
 )
 
 // Revision is one change of a file: its state after the change.
@@ -85,7 +93,12 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), notes: NewAnnotations(), advanced: make(chan struct{})}
-	raw, ok, err := pebbledb.Get(db, []byte(keyPosition))
+	err = s.checkLayout()
+	var raw []byte
+	var ok bool
+	if err == nil {
+		raw, ok, err = pebbledb.Get(db, []byte(keyPosition))
+	}
 	if err == nil && ok {
 		var p position
 		if err = json.Unmarshal(raw, &p); err == nil {
@@ -298,11 +311,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 				return fmt.Errorf("encode revision of event %d: %w", e.Seq, err)
 			}
 			b.Set(revKey(rev.Path, e.Seq), rr, nil)
-			if c.Deleted {
-				b.Delete(pebbledb.Key(prefixCur, []byte(rev.Path)), nil)
-			} else {
-				b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
-			}
+			// A deletion stays in cur/ as the path's newest revision, so cur/
+			// lists every path ever written: a past tree starts from it.
+			b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
 			touched = append(touched, rev.Path)
 		case strings.HasPrefix(e.StreamID, "review:"):
 			b.Set(pebbledb.Key(prefixReview, []byte(strings.TrimPrefix(e.StreamID, "review:")), []byte{0}, pebbledb.Uint64(e.Seq)), raw, nil)
@@ -369,10 +380,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
-		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
-	}
+	forget(b)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("reset projection: %w", err)
 	}
@@ -392,6 +400,41 @@ func (s *Store) Reset(reason string) error {
 	s.log.Warn("projection reset: rebuilding from the writer's log", "reason", reason)
 	for _, fn := range fns {
 		fn()
+	}
+	return nil
+}
+
+// forget adds to b the deletion of everything the projection applied.
+func forget(b *pebble.Batch) {
+	b.Delete([]byte(keyPosition), nil)
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
+		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
+	}
+}
+
+// checkLayout empties a projection written in another key layout (an older
+// release's), so that the follower rebuilds it from the writer's log, and
+// marks the database with this layout.
+func (s *Store) checkLayout() error {
+	got, ok, err := pebbledb.Get(s.db, []byte(keyLayout))
+	if err != nil || ok && string(got) == layout {
+		return err
+	}
+	_, applied, err := pebbledb.Get(s.db, []byte(keyPosition))
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	forget(b)
+	b.Set([]byte(keyLayout), []byte(layout), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("mark projection layout: %w", err)
+	}
+	if applied {
+		s.rebuilds = 1
+		s.rebuilt = fmt.Sprintf("the projection was written in key layout %q, this release reads %q", got, layout)
+		s.log.Warn("projection in an older key layout: rebuilding from the writer's log", "layout", string(got), "want", layout)
 	}
 	return nil
 }
@@ -421,17 +464,15 @@ func (s *Store) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
+// revKey is the key of path's revision at seq. The sequence is inverted,
+// so a path's revisions sort newest first and the newest at or before a
+// point is the first key at or after revKey(path, point): a forward seek.
 func revKey(path string, seq uint64) []byte {
-	return pebbledb.Key(prefixRev, []byte(path), []byte{0}, pebbledb.Uint64(seq))
+	return pebbledb.Key(prefixRev, []byte(path), []byte{0}, pebbledb.Uint64(^seq))
 }
 
-func decodeRev(v []byte) (Revision, error) {
-	var r Revision
-	if err := json.Unmarshal(v, &r); err != nil {
-		return r, fmt.Errorf("decode revision: %w", err)
-	}
-	return r, nil
-}
+// revKeyPath is the path of a revision key.
+func revKeyPath(k []byte) []byte { return k[len(prefixRev) : len(k)-9] }
 
 // scanPrefix calls fn for every key with prefix until fn returns false.
 func (s *Store) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) error {
@@ -463,19 +504,23 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 		if !ok {
 			return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
 		}
-		r, err := decodeRev(raw)
+		r, err := decodeRevision(raw)
+		if err == nil && r.Deleted {
+			return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
+		}
 		return r.FileInfo, err
 	}
 	// The newest revision at or before at: one seek in the path's revisions.
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: revKey(path, 0), UpperBound: revKey(path, at+1)})
+	lower := pebbledb.Key(prefixRev, []byte(path), []byte{0})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("iterate: %w", err)
 	}
 	defer it.Close()
-	if !it.Last() {
+	if !it.SeekGE(revKey(path, at)) {
 		return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
 	}
-	r, err := decodeRev(it.Value())
+	r, err := decodeRevision(it.Value())
 	if err != nil {
 		return FileInfo{}, err
 	}
@@ -486,58 +531,59 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 }
 
 // Tree returns every file below prefix ("" for all) as of seq at (0 means
-// now), sorted by path. A past tree costs one seek per path ever written.
+// now), sorted by path. It reads every path's newest revision in cur/; a
+// past tree also seeks, for each path changed after at, to its newest
+// revision at or before at: one forward seek per such path.
 func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 	var out []FileInfo
 	prefix = strings.TrimSuffix(prefix, "/")
 	under := func(p string) bool { return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") }
-	if at == 0 || at >= s.Head() {
-		err := s.scanPrefix(pebbledb.Key(prefixCur, []byte(prefix)), func(k, v []byte) (bool, error) {
-			if !under(string(k[len(prefixCur):])) {
-				return true, nil
-			}
-			r, err := decodeRev(v)
-			out = append(out, r.FileInfo)
-			return true, err
-		})
-		return out, err
+	past := at != 0 && at < s.Head()
+	var revs *pebble.Iterator
+	if past {
+		lower := pebbledb.Key(prefixRev, []byte(prefix))
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
+		if err != nil {
+			return nil, fmt.Errorf("iterate: %w", err)
+		}
+		defer it.Close()
+		revs = it
 	}
-	lower := pebbledb.Key(prefixRev, []byte(prefix))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
-	if err != nil {
-		return nil, fmt.Errorf("iterate: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; {
-		k := it.Key()
-		path := string(k[len(prefixRev) : len(k)-9])
-		if it.SeekLT(revKey(path, at+1)) {
-			k := it.Key()
-			if string(k[len(prefixRev):len(k)-9]) == path {
-				r, err := decodeRev(it.Value())
-				if err != nil {
-					return nil, err
+	err := s.scanPrefix(pebbledb.Key(prefixCur, []byte(prefix)), func(k, v []byte) (bool, error) {
+		path := k[len(prefixCur):]
+		if !under(string(path)) {
+			return true, nil
+		}
+		if past {
+			if seq, ok := revisionSeq(v); !ok || seq > at {
+				// Paths come in order, so every seek moves forward.
+				if !revs.SeekGE(revKey(string(path), at)) || !bytes.Equal(revKeyPath(revs.Key()), path) {
+					return true, revs.Error() // not written yet at at
 				}
-				if !r.Deleted && under(path) {
-					out = append(out, r.FileInfo)
-				}
+				v = revs.Value()
 			}
 		}
-		// Jump past every revision of this path.
-		ok = it.SeekGE(pebbledb.Key(prefixRev, []byte(path), []byte{1}))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, it.Error()
+		r, err := decodeRevision(v)
+		if err != nil {
+			return false, err
+		}
+		if !r.Deleted {
+			out = append(out, r.FileInfo)
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // History returns every revision of path, oldest first.
 func (s *Store) History(path string) ([]Revision, error) {
 	var out []Revision
 	err := s.scanPrefix(pebbledb.Key(prefixRev, []byte(path), []byte{0}), func(_, v []byte) (bool, error) {
-		r, err := decodeRev(v)
+		r, err := decodeRevision(v)
 		out = append(out, r)
 		return true, err
 	})
+	slices.Reverse(out) // stored newest first
 	return out, err
 }
 

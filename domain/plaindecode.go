@@ -1,0 +1,211 @@
+package domain
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// NewPlainDecoder returns a PlainDecoder reading raw from its start.
+func NewPlainDecoder(raw []byte) *PlainDecoder { return &PlainDecoder{b: raw} }
+
+// Object reads a JSON object that is the whole input (whitespace aside),
+// calling field for each key with the decoder at its value; field reads
+// the value and returns the key's bit (to refuse a key seen twice) and
+// whether it could. Unknown keys are field's to refuse.
+func (d *PlainDecoder) Object(field func(key []byte) (bit int, ok bool)) bool {
+	d.ws()
+	return d.Members(field) && d.end()
+}
+
+// Members reads a JSON object at the decoder's position (a value of an
+// enclosing object, or the whole input), as Object does, and stops after
+// its closing brace.
+func (d *PlainDecoder) Members(field func(key []byte) (bit int, ok bool)) bool {
+	if !d.byte('{') {
+		return false
+	}
+	d.ws()
+	if d.byte('}') {
+		return true
+	}
+	seen := 0
+	for {
+		d.ws()
+		key, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.ws()
+		if !d.byte(':') {
+			return false
+		}
+		d.ws()
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		d.ws()
+		if d.byte('}') {
+			return true
+		}
+		if !d.byte(',') {
+			return false
+		}
+	}
+}
+
+// PlainDecoder reads the plain subset of JSON that this package's encoders
+// and PlainJSON texts produce, without reflection: unescaped valid UTF-8
+// strings, plain unsigned integers, true and false, objects of known keys.
+// Each method reports false for anything outside that subset, and the
+// caller then decodes the whole input with encoding/json, so a fast decode
+// is never a different answer, only a faster one.
+type PlainDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *PlainDecoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte consumes c if it is next.
+func (d *PlainDecoder) byte(c byte) bool {
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only whitespace is left.
+func (d *PlainDecoder) end() bool {
+	d.ws()
+	return d.i == len(d.b)
+}
+
+// str reads a string without escapes or control characters whose bytes are
+// valid UTF-8, and returns its contents (a subslice).
+func (d *PlainDecoder) str() ([]byte, bool) {
+	if !d.byte('"') {
+		return nil, false
+	}
+	start, ascii := d.i, true
+	for ; d.i < len(d.b); d.i++ {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			s := d.b[start:d.i]
+			d.i++
+			return s, ascii || utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+// Text is str as a Go string.
+func (d *PlainDecoder) Text() (string, bool) {
+	s, ok := d.str()
+	return string(s), ok
+}
+
+// Uint reads a JSON number that is a plain unsigned integer fitting 64 bits.
+func (d *PlainDecoder) Uint() (uint64, bool) {
+	start := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	digits := d.b[start:d.i]
+	if len(digits) == 0 || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '.', 'e', 'E':
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(string(digits), 10, 64)
+	return v, err == nil
+}
+
+// skipValue moves past one JSON value without checking it (json.Valid
+// does): strings, with their escapes, and nested brackets.
+func (d *PlainDecoder) skipValue() bool {
+	depth := 0
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch c {
+		case '"':
+			d.i++
+			for d.i < len(d.b) && d.b[d.i] != '"' {
+				if d.b[d.i] == '\\' {
+					d.i++
+				}
+				d.i++
+			}
+			if d.i >= len(d.b) {
+				return false
+			}
+			d.i++
+			if depth == 0 {
+				return true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return true // a scalar ended by its container
+			}
+			depth--
+			if depth == 0 {
+				d.i++
+				return true
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return true
+			}
+		}
+		d.i++
+	}
+	return depth == 0
+}
+
+// Bool reads the literal true or false.
+func (d *PlainDecoder) Bool() (v, ok bool) {
+	switch {
+	case len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "true":
+		d.i += 4
+		return true, true
+	case len(d.b)-d.i >= 5 && string(d.b[d.i:d.i+5]) == "false":
+		d.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+// Time reads a string holding an RFC 3339 time, as time.Time's
+// UnmarshalJSON does.
+func (d *PlainDecoder) Time() (time.Time, bool) {
+	start := d.i
+	if _, ok := d.str(); !ok {
+		return time.Time{}, false
+	}
+	var t time.Time
+	return t, t.UnmarshalJSON(d.b[start:d.i]) == nil
+}
