@@ -19,6 +19,9 @@ const cacheSize = 128 << 20
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
 	plog := log.With("component", "pebble")
+	if err := tuneMalloc(); err != nil {
+		plog.Warn("C allocator left at its defaults: freed Pebble memory may stay resident", "err", err)
+	}
 	db, err := pebble.Open(dir, &pebble.Options{
 		Logger:       slogger{plog},
 		CacheSize:    cacheSize,
