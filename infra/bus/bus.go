@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -95,8 +96,10 @@ func EnsureStream(ctx context.Context, url string, log *slog.Logger) (int, error
 		return 0, fmt.Errorf("jetstream: %w", err)
 	}
 	backoff := 100 * time.Millisecond
+	start := time.Now()
 	for {
-		replicas, err := ensureStream(js, nc.ConnectedClusterName() != "", log)
+		patient := time.Since(start) < placementPatience
+		replicas, err := ensureStream(js, nc.ConnectedClusterName() != "", patient, log)
 		if err == nil {
 			return replicas, nil
 		}
@@ -110,8 +113,14 @@ func EnsureStream(ctx context.Context, url string, log *slog.Logger) (int, error
 	}
 }
 
-// ensureStream is one attempt of EnsureStream.
-func ensureStream(js nats.JetStreamContext, clustered bool, log *slog.Logger) (int, error) {
+// placementPatience is how long EnsureStream waits for a cluster node that
+// is offline (one just started, not yet caught up with the meta leader)
+// before it settles for fewer replicas than the cluster can hold.
+const placementPatience = 20 * time.Second
+
+// ensureStream is one attempt of EnsureStream. patient: a replica that cannot
+// be placed because a peer is offline is worth another attempt.
+func ensureStream(js nats.JetStreamContext, clustered, patient bool, log *slog.Logger) (int, error) {
 	if _, err := js.AccountInfo(); err != nil {
 		return 0, fmt.Errorf("jetstream account: %w", err)
 	}
@@ -139,6 +148,9 @@ func ensureStream(js nats.JetStreamContext, clustered bool, log *slog.Logger) (i
 	}
 	cfg := &nats.StreamConfig{Name: Topic, Subjects: []string{Topic}, Storage: nats.FileStorage, MaxAge: retention, Replicas: want}
 	_, err = js.AddStream(cfg)
+	if err != nil && want > 1 && patient && strings.Contains(err.Error(), "offline") {
+		return 0, fmt.Errorf("create stream %s with %d replicas: %w", Topic, want, err)
+	}
 	if err != nil && want > 1 && isInsufficientResources(err) {
 		// A cluster with fewer than 3 JetStream nodes.
 		log.Warn("bus cluster cannot place 3 replicas; creating the stream with 1", "err", err)
