@@ -55,10 +55,11 @@ func runPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
 	if err != nil {
 		return err
 	}
+	defer release()
 	var content []byte
 	if onDisk {
 		// The same bytes go to the log and to the disk.
@@ -96,21 +97,25 @@ func resolvePaths(ctx context.Context, c *connection, args []string) ([]string, 
 
 // treeFor returns the working tree that put, rm and mv change with the
 // log: the project's, when a watcher records it (else the watcher would
-// undo the change). Otherwise, and with --log-only, they change the log
-// alone, and a warning says so.
-func treeFor(ctx context.Context, c *connection, logOnly bool) (cli.Tree, bool, error) {
+// undo the change), held from the watcher's looks until release. Otherwise,
+// and with --log-only, they change the log alone, and a warning says so.
+func treeFor(ctx context.Context, c *connection, logOnly bool) (t cli.Tree, onDisk bool, release func(), err error) {
 	t, ok, err := c.WatchedTree(ctx)
 	if err != nil {
-		return t, false, err
+		return t, false, nil, err
 	}
 	switch {
 	case ok && logOnly:
 		fmt.Fprintln(os.Stderr, "warning: --log-only in a watched project: the watcher records the files on disk again at its next look, undoing this change in the log")
-		return t, false, nil
+		return t, false, func() {}, nil
 	case !ok && !logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so only the log changed; the files on disk were left alone")
 	}
-	return t, ok && !logOnly, nil
+	if !ok {
+		return t, false, func() {}, nil
+	}
+	release, err = t.Hold(ctx)
+	return t, err == nil, release, err
 }
 
 func runCat(ctx context.Context, args []string) error {
@@ -167,10 +172,11 @@ func runRm(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
 	if err != nil {
 		return err
 	}
+	defer release()
 	res, err := w.DeleteFile(ctx, paths[0])
 	if err != nil {
 		return err
@@ -197,10 +203,11 @@ func runMv(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
 	if err != nil {
 		return err
 	}
+	defer release()
 	var res client.CommandResult
 	if err := w.PostJSON(ctx, "/v1/files/move", map[string]string{"from": paths[0], "to": paths[1]}, &res); err != nil {
 		return err

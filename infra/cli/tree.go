@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 )
@@ -17,6 +19,8 @@ import (
 type Tree struct {
 	// Root is the absolute project root.
 	Root string
+	// watcher records Root; Hold holds its looks back.
+	watcher *watcher.Local
 }
 
 // WatchedTree returns the working tree when a watcher runs for c's data
@@ -27,7 +31,8 @@ func (c *Connection) WatchedTree(ctx context.Context) (Tree, bool, error) {
 	if err != nil {
 		return Tree{}, false, nil
 	}
-	if _, err := watcher.Dial(data); errors.Is(err, watcher.ErrNoWatcher) {
+	local, err := watcher.Dial(data)
+	if errors.Is(err, watcher.ErrNoWatcher) {
 		return Tree{}, false, nil
 	} else if err != nil {
 		return Tree{}, false, err
@@ -36,7 +41,28 @@ func (c *Connection) WatchedTree(ctx context.Context) (Tree, bool, error) {
 	if err != nil || root == "" {
 		return Tree{}, false, err
 	}
-	return Tree{Root: root}, true, nil
+	return Tree{Root: root, watcher: local}, true, nil
+}
+
+// Hold keeps the watcher from looking at the tree until release is called:
+// between a change to the log and the same change on disk, a look would
+// find the disk behind the log and record its older state over the change.
+// A look already under way finishes first. The watcher lets go by itself
+// if release never comes (a killed CLI), after its edit hold (10 s).
+func (t Tree) Hold(ctx context.Context) (release func(), err error) {
+	id := "cli-" + rand.Text()
+	var ok map[string]string
+	if err := t.watcher.Do(ctx, "/v1/calls/begin", watcher.CallRequest{ToolUseID: id, Tool: "lighthouse", Settle: true}, &ok); err != nil {
+		return nil, fmt.Errorf("hold the watcher: %w", err)
+	}
+	return func() {
+		var res watcher.CallResult
+		// With a context of its own: the change is made, and a caller's
+		// ended context must not leave the watcher held.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.watcher.Do(ctx, "/v1/calls/end", watcher.CallRequest{ToolUseID: id}, &res)
+	}, nil
 }
 
 // abs returns the file of project path p.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
@@ -161,5 +162,98 @@ func TestFlush(t *testing.T) {
 				t.Fatalf("spool has %d entries, want %d", n, tc.wantSpool)
 			}
 		})
+	}
+}
+
+// TestSettledCallKeepsLooksOffAChange is the CLI's put, rm and mv: a call
+// begun with Settle waits for a look already under way, and a look that
+// fell due before it gives way, so no look reads the disk between the
+// change in the log and the same change on disk (which it would record
+// over the change: "the watcher undid put/mv/rm").
+func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
+	t.Parallel()
+	dir, data := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeWriter()
+	f.write("a.go", "v1", "Bearer watcher")
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := w.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	local, err := Dial(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A look under way, stopped inside the writer: the begin must wait.
+	inLook, letGo := make(chan struct{}), make(chan struct{})
+	f.mu.Lock()
+	f.race = func(*fakeWriter) { close(inLook); <-letGo }
+	f.mu.Unlock()
+	if err := os.WriteFile(filepath.Join(dir, "b.go"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.markDirty("b.go")
+	var once sync.Once
+	release := func() { once.Do(func() { close(letGo) }) }
+	defer release() // a failing test must not leave the writer's handler waiting
+	looked := make(chan error, 1)
+	go func() { _, _, err := w.flushIdle(ctx); looked <- err }()
+	<-inLook
+	begun := make(chan error, 1)
+	go func() {
+		var ok map[string]string
+		begun <- local.Do(ctx, "/v1/calls/begin", CallRequest{ToolUseID: "cli-1", Tool: "lighthouse", Settle: true}, &ok)
+	}()
+	select {
+	case err := <-begun:
+		t.Fatalf("a settling begin returned during a look (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	release()
+	if err := <-looked; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-begun; err != nil {
+		t.Fatal(err)
+	}
+
+	// The CLI's rm: the log first, then the disk. A look due meanwhile
+	// records nothing.
+	f.mu.Lock()
+	f.appendLocked(domain.TypeFileDeleted, "a.go", map[string]any{"path": "a.go"}, "Bearer admin")
+	f.mu.Unlock()
+	w.markDirty("a.go")
+	if res, _, err := w.flushIdle(ctx); err != nil || res.Ops != 0 {
+		t.Fatalf("a look during the call recorded %d ops (%v)", res.Ops, err)
+	}
+	if err := os.Remove(filepath.Join(dir, "a.go")); err != nil {
+		t.Fatal(err)
+	}
+	var res CallResult
+	if err := local.Do(ctx, "/v1/calls/end", CallRequest{ToolUseID: "cli-1"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := w.flushIdle(ctx); err != nil || res.Ops != 0 {
+		t.Fatalf("the look after the call recorded %d ops (%v): the disk is as the log has it", res.Ops, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.events {
+		if c, _, _ := domain.AsFileChange(e); c.Path == "a.go" && e.AgentID == "Bearer watcher" && e.Seq > 1 {
+			t.Fatalf("the watcher recorded a.go over the CLI's change: %+v", e)
+		}
 	}
 }

@@ -32,6 +32,10 @@ type CallRequest struct {
 	SessionID string `json:"session_id,omitempty"`
 	Tool      string `json:"tool,omitempty"` // begin: the tool; an edit tool's call holds changes back briefly, Bash's up to MaxHold
 	Record    bool   `json:"record"`         // end: record the pending changes as this call's
+	// Settle (begin) also waits for a look already under way to finish, so
+	// that none reads the disk while the caller changes the log and then
+	// the disk the same way (the CLI's put, rm and mv).
+	Settle bool `json:"settle,omitempty"`
 }
 
 // CallResult says what ending a call recorded.
@@ -103,6 +107,11 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		}
 		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, until: time.Now().Add(hold)}
 		w.mu.Unlock()
+		if req.Settle {
+			// Wait for the look under way; the next one sees the call.
+			w.opMu.Lock()
+			w.opMu.Unlock()
+		}
 		reply(rw, http.StatusOK, map[string]string{"status": "open"})
 	})
 	mux.HandleFunc("POST /v1/calls/end", func(rw http.ResponseWriter, r *http.Request) {

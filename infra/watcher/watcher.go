@@ -245,7 +245,7 @@ func (w *Watcher) tick(ctx context.Context) {
 		}
 	}
 	if due {
-		if _, _, err := w.flush(ctx, identity{}); err != nil && ctx.Err() == nil {
+		if _, _, err := w.flushIdle(ctx); err != nil && ctx.Err() == nil {
 			w.cfg.Log.Error("record changes; trying again in a second", "err", err)
 			w.mu.Lock()
 			w.pauseUntil = time.Now().Add(time.Second)
@@ -473,6 +473,26 @@ func (w *Watcher) barrier(ctx context.Context) {
 func (w *Watcher) flush(ctx context.Context, id identity) (sendResult, bool, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
+	return w.flushLocked(ctx, id)
+}
+
+// flushIdle is flush for the watcher's own look, due while no call was
+// open: it gives way to a call opened since (under opMu, which a settling
+// call waits for, so a look never reads the disk in the middle of one).
+func (w *Watcher) flushIdle(ctx context.Context) (sendResult, bool, error) {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	w.mu.Lock()
+	held := w.heldLocked(time.Now())
+	w.mu.Unlock()
+	if held {
+		return sendResult{}, false, nil
+	}
+	return w.flushLocked(ctx, identity{})
+}
+
+// flushLocked is flush with opMu held.
+func (w *Watcher) flushLocked(ctx context.Context, id identity) (sendResult, bool, error) {
 	w.mu.Lock()
 	dirty, full := w.dirty, w.full
 	w.dirty, w.full = map[string]bool{}, false
