@@ -332,8 +332,10 @@ type ReaderStatus struct {
 	WriterHead  *uint64 `json:"writer_head"`
 	Lag         *uint64 `json:"lag"`
 	WriterError string  `json:"writer_error,omitempty"`
-	// Rebuilds counts the times the projection found that the writer's log
-	// no longer continues it and rebuilt itself from the log.
+	// Rebuilds counts the times since the process started that the
+	// projection was emptied and rebuilt from the writer's log: the log no
+	// longer continued it, its files were damaged, or an older release wrote
+	// it in another key layout. RebuildReason says why, the last time.
 	Rebuilds      int    `json:"rebuilds,omitempty"`
 	RebuildReason string `json:"rebuild_reason,omitempty"`
 	// ApplyError is why the last event could not be applied; the reader
