@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // TestReplicaRebuildsWhenTheLogIsRestored restores the writer's data from
@@ -163,5 +166,86 @@ func TestReplicaThatCannotApplyAnEventKeepsServing(t *testing.T) {
 	case <-e.sys.Reader.Done():
 		t.Fatalf("the reader exited: %v", e.sys.Reader.Err())
 	default:
+	}
+}
+
+// TestReplicaInAnOlderLayoutRebuilds is an upgrade: the reader's projection
+// was written by a release with another key layout (before revisions were
+// stored newest first, its database had no layout key). The new reader
+// empties it at start, says why, rebuilds from the log, and answers trees
+// and files at past points as the log has them.
+func TestReplicaInAnOlderLayoutRebuilds(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	e.put(e.admin, "a.txt", "one")
+	mid := e.put(e.admin, "b.txt", "two")
+	if _, err := e.admin.DeleteFile(ctx, "a.txt"); err != nil {
+		t.Fatal(err)
+	}
+	head := e.put(e.admin, "b.txt", "three")
+	if _, err := e.readFile("b.txt", head); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sys.Reader.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// What an older release left: the same database without the layout key.
+	dir := filepath.Join(e.data, "reader", "projection")
+	db, err := pebbledb.Open(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, closer, err := db.Get([]byte("m/layout")); err != nil {
+		t.Fatalf("the projection has no layout key to remove (%v): the test changes nothing", err)
+	} else {
+		closer.Close()
+	}
+	if err := db.Delete([]byte("m/layout"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := e.sys.StartReader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Applied       uint64 `json:"applied"`
+		Rebuilds      int    `json:"rebuilds"`
+		RebuildReason string `json:"rebuild_reason"`
+	}
+	eventually(t, "the reader rebuilt from the log", func() error {
+		if _, err := e.reader.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil {
+			return err
+		}
+		if st.Applied < head {
+			return fmt.Errorf("status %+v, head %d", st, head)
+		}
+		return nil
+	})
+	if st.Rebuilds != 1 || !strings.Contains(st.RebuildReason, "layout") {
+		t.Fatalf("status %+v: want one rebuild for the key layout", st)
+	}
+	for _, tc := range []struct {
+		at   uint64
+		want string
+	}{{mid, "a.txt b.txt"}, {head, "b.txt"}} {
+		var tree struct {
+			Files []struct {
+				Path string `json:"path"`
+			} `json:"files"`
+		}
+		if _, err := e.reader.Do(ctx, "GET", fmt.Sprintf("/v1/tree?at=%d", tc.at), nil, nil, &tree); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range tree.Files {
+			got = append(got, f.Path)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("tree at %d = %v, want %s", tc.at, got, tc.want)
+		}
+	}
+	if body, err := e.readFile("b.txt", head); err != nil || body != "three" {
+		t.Fatalf("b.txt = %q, %v", body, err)
 	}
 }
