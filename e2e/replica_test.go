@@ -171,7 +171,7 @@ func TestReplicaThatCannotApplyAnEventKeepsServing(t *testing.T) {
 
 // TestReplicaInAnOlderLayoutRebuilds is an upgrade: the reader's projection
 // was written by a release with another key layout (before revisions were
-// stored newest first, its database had no layout key). The new reader
+// stored newest first, its position named no layout). The new reader
 // empties it at start, says why, rebuilds from the log, and answers trees
 // and files at past points as the log has them.
 func TestReplicaInAnOlderLayoutRebuilds(t *testing.T) {
@@ -190,18 +190,23 @@ func TestReplicaInAnOlderLayoutRebuilds(t *testing.T) {
 	if err := e.sys.Reader.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// What an older release left: the same database without the layout key.
+	// What an older release leaves: its position names no key layout.
 	dir := filepath.Join(e.data, "reader", "projection")
 	db, err := pebbledb.Open(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, closer, err := db.Get([]byte("m/layout")); err != nil {
-		t.Fatalf("the projection has no layout key to remove (%v): the test changes nothing", err)
-	} else {
-		closer.Close()
+	raw, ok, err := pebbledb.Get(db, []byte("m/pos"))
+	var pos map[string]any
+	if err == nil && ok {
+		err = json.Unmarshal(raw, &pos)
 	}
-	if err := db.Delete([]byte("m/layout"), pebble.Sync); err != nil {
+	if err != nil || pos["layout"] == nil {
+		t.Fatalf("the projection's position %s (%v) names no layout: the test changes nothing", raw, err)
+	}
+	delete(pos, "layout")
+	raw, _ = json.Marshal(pos)
+	if err := db.Set([]byte("m/pos"), raw, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

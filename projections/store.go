@@ -25,22 +25,23 @@ import (
 // last applied batch ended.
 const (
 	keyPosition  = "m/pos"
-	keyLayout    = "m/layout" // layout, below
-	prefixCur    = "cur/"     // cur/<path> → revision (the path's newest, a deletion too)
-	prefixRev    = "rev/"     // rev/<path>\x00<^seq> → revision (every change, newest first)
-	prefixEvent  = "ev/"      // ev/<seq> → event JSON
-	prefixAgent  = "ag/"      // ag/<name> → agent event JSON
-	prefixSnap   = "sn/"      // sn/<name> → SnapshotCreated JSON
-	prefixReview = "re/"      // re/<review id>\x00<seq> → review event JSON
-	prefixCoord  = "co/"      // co/<seq> → lease or session event JSON
-	prefixMsg    = "ms/"      // ms/<seq> → message event JSON
-	prefixTask   = "tk/"      // tk/<seq> → task event JSON
-	prefixAnn    = "an/"      // an/<annotation id>\x00<seq> → Annotation state JSON
+	prefixCur    = "cur/" // cur/<path> → revision (the path's newest, a deletion too)
+	prefixRev    = "rev/" // rev/<path>\x00<^seq> → revision (every change, newest first)
+	prefixEvent  = "ev/"  // ev/<seq> → event JSON
+	prefixAgent  = "ag/"  // ag/<name> → agent event JSON
+	prefixSnap   = "sn/"  // sn/<name> → SnapshotCreated JSON
+	prefixReview = "re/"  // re/<review id>\x00<seq> → review event JSON
+	prefixCoord  = "co/"  // co/<seq> → lease or session event JSON
+	prefixMsg    = "ms/"  // ms/<seq> → message event JSON
+	prefixTask   = "tk/"  // tk/<seq> → task event JSON
+	prefixAnn    = "an/"  // an/<annotation id>\x00<seq> → Annotation state JSON
 
-	// layout names this key layout. A projection written in another one
-	// is emptied at open and rebuilt from the writer's log: projections
-	// hold nothing the log does not. 2: revisions newest first, deletions
-	// kept in cur/.
+	// layout names this key layout; the position record carries it. A
+	// projection whose position names another layout (or none: releases
+	// before layout 2, which also rewrite the position without it on every
+	// apply) is emptied at open and rebuilt from the writer's log:
+	// projections hold nothing the log does not. 2: revisions newest
+	// first, deletions kept in cur/.
 	layout = "2"
 )
 
@@ -82,8 +83,9 @@ type Store struct {
 }
 
 type position struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"`
+	Seq    uint64 `json:"seq"`
+	Hash   string `json:"hash"`
+	Layout string `json:"layout,omitempty"`
 }
 
 // Open opens the projection in dir and loads its position and agents.
@@ -335,7 +337,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		}
 	}
 	last := events[len(events)-1]
-	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash})
+	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash, Layout: layout})
 	b.Set([]byte(keyPosition), pr, nil)
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
@@ -412,30 +414,30 @@ func forget(b *pebble.Batch) {
 	}
 }
 
-// checkLayout empties a projection written in another key layout (an older
-// release's), so that the follower rebuilds it from the writer's log, and
-// marks the database with this layout.
+// checkLayout empties a projection whose position names another key
+// layout (an older release's), so that the follower rebuilds it from the
+// writer's log. A position that does not decode is the caller's to report.
 func (s *Store) checkLayout() error {
-	got, ok, err := pebbledb.Get(s.db, []byte(keyLayout))
-	if err != nil || ok && string(got) == layout {
+	raw, ok, err := pebbledb.Get(s.db, []byte(keyPosition))
+	if err != nil || !ok {
 		return err
 	}
-	_, applied, err := pebbledb.Get(s.db, []byte(keyPosition))
-	if err != nil {
+	var p position
+	if err := json.Unmarshal(raw, &p); err != nil {
 		return err
+	}
+	if p.Layout == layout {
+		return nil
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	forget(b)
-	b.Set([]byte(keyLayout), []byte(layout), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("mark projection layout: %w", err)
+		return fmt.Errorf("empty projection of key layout %q: %w", p.Layout, err)
 	}
-	if applied {
-		s.rebuilds = 1
-		s.rebuilt = fmt.Sprintf("the projection was written in key layout %q, this release reads %q", got, layout)
-		s.log.Warn("projection in an older key layout: rebuilding from the writer's log", "layout", string(got), "want", layout)
-	}
+	s.rebuilds = 1
+	s.rebuilt = fmt.Sprintf("the projection was written in key layout %q, this release reads %q", p.Layout, layout)
+	s.log.Warn("projection in another key layout: rebuilding from the writer's log", "layout", p.Layout, "want", layout)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // TestPointQueriesMatchTheLog: Tree, File and History at every point of a
@@ -120,44 +121,81 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 	}
 }
 
-// TestOlderLayoutIsRebuilt: a projection written in another key layout
-// (revisions oldest first, before layout 2) is emptied at open, reports
-// why, and is rebuilt from the log like a new one.
+// TestOlderLayoutIsRebuilt: a projection an older release wrote to (its
+// position names no layout: releases before layout 2 wrote revisions
+// oldest first and rewrite the position without a layout on every apply,
+// even over a newer projection they were rolled back onto) is emptied at
+// open, reports why, and is rebuilt from the log like a new one.
 func TestOlderLayoutIsRebuilt(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	s, err := Open(dir, quiet, NewAgents())
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs := chain(t, w("a", "h1"), w("a", "h2"))
-	if err := s.Apply(context.Background(), evs); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := s.Rebuilt(); n != 0 {
-		t.Fatalf("a new projection reports %d rebuilds", n)
-	}
-	// What a release before layout 2 left: no layout key.
-	if err := s.db.Delete([]byte(keyLayout), nil); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s, err = Open(dir, quiet, NewAgents())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if n, reason := s.Rebuilt(); n != 1 || !strings.Contains(reason, "layout") || s.Head() != 0 {
-		t.Fatalf("rebuilt %d %q at %d; want 1, a layout reason, at 0", n, reason, s.Head())
-	}
-	if h, _ := s.History("a"); len(h) != 0 {
-		t.Fatalf("revisions of the old layout kept: %+v", h)
-	}
-	if err := s.Apply(context.Background(), evs); err != nil {
-		t.Fatal(err)
-	}
-	if f, err := s.File("a", 1); err != nil || f.Hash != "h1" {
-		t.Fatalf("File(a, 1) after the rebuild = %+v, %v", f, err)
+	evs := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), del("b"))
+	for _, tc := range []struct {
+		name  string
+		apply int // events this release applied before the older one ran
+	}{{"an older release's projection", 0}, {"rolled back onto a newer one and forward again", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := Open(dir, quiet, NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(context.Background(), evs[:tc.apply]); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := s.Rebuilt(); n != 0 {
+				t.Fatalf("a new projection reports %d rebuilds", n)
+			}
+			// What the older release leaves: its revisions oldest first, a
+			// deletion dropped from cur/, a position without a layout.
+			old := pebbledb.Key(prefixRev, []byte("a"), []byte{0}, pebbledb.Uint64(3))
+			if err := s.db.Set(old, []byte(`{"path":"a","hash":"h3","last_seq":3,"type":"file.written"}`), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Delete(pebbledb.Key(prefixCur, []byte("b")), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Set([]byte(keyPosition), []byte(fmt.Sprintf(`{"seq":4,"hash":%q}`, evs[3].Hash)), nil); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			s, err = Open(dir, quiet, NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, reason := s.Rebuilt(); n != 1 || !strings.Contains(reason, "layout") || s.Head() != 0 {
+				t.Fatalf("rebuilt %d %q at %d; want 1, a layout reason, at 0", n, reason, s.Head())
+			}
+			if h, _ := s.History("a"); len(h) != 0 {
+				t.Fatalf("revisions of the old layout kept: %+v", h)
+			}
+			if err := s.Apply(context.Background(), evs); err != nil {
+				t.Fatal(err)
+			}
+			for at, want := range map[uint64]string{2: "a:h1 b:h2", 3: "a:h3 b:h2", 4: "a:h3"} {
+				files, err := s.Tree(at, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, f := range files {
+					got = append(got, f.Path+":"+f.Hash)
+				}
+				if strings.Join(got, " ") != want {
+					t.Errorf("Tree(%d) after the rebuild = %v, want %s", at, got, want)
+				}
+			}
+			s.Close()
+			// This release's own position reopens as it is.
+			s, err = Open(dir, quiet, NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if n, _ := s.Rebuilt(); n != 0 || s.Head() != 4 {
+				t.Fatalf("reopened with %d rebuilds at %d, want 0 at 4", n, s.Head())
+			}
+		})
 	}
 }
