@@ -55,11 +55,10 @@ func runPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
 	if err != nil {
 		return err
 	}
-	defer release()
 	var content []byte
 	if onDisk {
 		// The same bytes go to the log and to the disk.
@@ -68,6 +67,11 @@ func runPut(ctx context.Context, args []string) error {
 		}
 		in = bytes.NewReader(content)
 	}
+	release, err := holdFor(ctx, tree, onDisk)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := w.WriteFile(ctx, paths[0], in, o)
 	if err != nil {
 		return err
@@ -97,25 +101,31 @@ func resolvePaths(ctx context.Context, c *connection, args []string) ([]string, 
 
 // treeFor returns the working tree that put, rm and mv change with the
 // log: the project's, when a watcher records it (else the watcher would
-// undo the change), held from the watcher's looks until release. Otherwise,
-// and with --log-only, they change the log alone, and a warning says so.
-func treeFor(ctx context.Context, c *connection, logOnly bool) (t cli.Tree, onDisk bool, release func(), err error) {
+// undo the change). Otherwise, and with --log-only, they change the log
+// alone, and a warning says so.
+func treeFor(ctx context.Context, c *connection, logOnly bool) (cli.Tree, bool, error) {
 	t, ok, err := c.WatchedTree(ctx)
 	if err != nil {
-		return t, false, nil, err
+		return t, false, err
 	}
 	switch {
 	case ok && logOnly:
 		fmt.Fprintln(os.Stderr, "warning: --log-only in a watched project: the watcher records the files on disk again at its next look, undoing this change in the log")
-		return t, false, func() {}, nil
+		return t, false, nil
 	case !ok && !logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so only the log changed; the files on disk were left alone")
 	}
-	if !ok {
-		return t, false, func() {}, nil
+	return t, ok && !logOnly, nil
+}
+
+// holdFor holds the watcher's looks from just before a change to the log
+// until release, after the same change on disk (cli.Tree.Hold); a change
+// of the log alone holds nothing.
+func holdFor(ctx context.Context, t cli.Tree, onDisk bool) (release func(), err error) {
+	if !onDisk {
+		return func() {}, nil
 	}
-	release, err = t.Hold(ctx)
-	return t, err == nil, release, err
+	return t.Hold(ctx)
 }
 
 func runCat(ctx context.Context, args []string) error {
@@ -172,7 +182,11 @@ func runRm(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	if err != nil {
+		return err
+	}
+	release, err := holdFor(ctx, tree, onDisk)
 	if err != nil {
 		return err
 	}
@@ -203,7 +217,11 @@ func runMv(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tree, onDisk, release, err := treeFor(ctx, &c, *logOnly)
+	tree, onDisk, err := treeFor(ctx, &c, *logOnly)
+	if err != nil {
+		return err
+	}
+	release, err := holdFor(ctx, tree, onDisk)
 	if err != nil {
 		return err
 	}

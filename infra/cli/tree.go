@@ -47,8 +47,10 @@ func (c *Connection) WatchedTree(ctx context.Context) (Tree, bool, error) {
 // Hold keeps the watcher from looking at the tree until release is called:
 // between a change to the log and the same change on disk, a look would
 // find the disk behind the log and record its older state over the change.
-// A look already under way finishes first. The watcher lets go by itself
-// if release never comes (a killed CLI), after its edit hold (10 s).
+// A look already under way finishes first, and no other recording reads
+// the disk meanwhile. The watcher lets go by itself if release never comes
+// (a killed CLI), after its longest hold (2 min by default); changes made
+// meanwhile are recorded then.
 func (t Tree) Hold(ctx context.Context) (release func(), err error) {
 	id := "cli-" + rand.Text()
 	var ok map[string]string

@@ -166,10 +166,11 @@ func TestFlush(t *testing.T) {
 }
 
 // TestSettledCallKeepsLooksOffAChange is the CLI's put, rm and mv: a call
-// begun with Settle waits for a look already under way, and a look that
-// fell due before it gives way, so no look reads the disk between the
-// change in the log and the same change on disk (which it would record
-// over the change: "the watcher undid put/mv/rm").
+// begun with Settle waits for a look already under way (and holds from
+// then on), a look that fell due before it gives way, and another call
+// ending with a recording waits for it, so nothing reads the disk between
+// the change in the log and the same change on disk (and records it over
+// the change: "the watcher undid put/mv/rm").
 func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	t.Parallel()
 	dir, data := t.TempDir(), t.TempDir()
@@ -180,7 +181,10 @@ func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	f.write("a.go", "v1", "Bearer watcher")
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true})
+	// The look under way below outlasts the longest hold: the hold must
+	// count from when the call is open, not from when it asked.
+	const maxHold = 2 * time.Second
+	w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true, MaxHold: maxHold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +224,7 @@ func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	select {
 	case err := <-begun:
 		t.Fatalf("a settling begin returned during a look (%v)", err)
-	case <-time.After(200 * time.Millisecond):
+	case <-time.After(maxHold + 200*time.Millisecond):
 	}
 	release()
 	if err := <-looked; err != nil {
@@ -231,13 +235,23 @@ func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	}
 
 	// The CLI's rm: the log first, then the disk. A look due meanwhile
-	// records nothing.
+	// records nothing, and an agent's call ending meanwhile records after.
 	f.mu.Lock()
 	f.appendLocked(domain.TypeFileDeleted, "a.go", map[string]any{"path": "a.go"}, "Bearer admin")
 	f.mu.Unlock()
 	w.markDirty("a.go")
 	if res, _, err := w.flushIdle(ctx); err != nil || res.Ops != 0 {
 		t.Fatalf("a look during the call recorded %d ops (%v)", res.Ops, err)
+	}
+	agentEnded := make(chan error, 1)
+	go func() {
+		_, err := w.EndCall(ctx, CallRequest{ToolUseID: "agent-1", Token: "agent", Record: true})
+		agentEnded <- err
+	}()
+	select {
+	case err := <-agentEnded:
+		t.Fatalf("an agent's call ended with a recording during the CLI's change (%v)", err)
+	case <-time.After(200 * time.Millisecond):
 	}
 	if err := os.Remove(filepath.Join(dir, "a.go")); err != nil {
 		t.Fatal(err)
@@ -246,13 +260,16 @@ func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	if err := local.Do(ctx, "/v1/calls/end", CallRequest{ToolUseID: "cli-1"}, &res); err != nil {
 		t.Fatal(err)
 	}
+	if err := <-agentEnded; err != nil {
+		t.Fatal(err)
+	}
 	if res, _, err := w.flushIdle(ctx); err != nil || res.Ops != 0 {
 		t.Fatalf("the look after the call recorded %d ops (%v): the disk is as the log has it", res.Ops, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, e := range f.events {
-		if c, _, _ := domain.AsFileChange(e); c.Path == "a.go" && e.AgentID == "Bearer watcher" && e.Seq > 1 {
+		if c, _, _ := domain.AsFileChange(e); c.Path == "a.go" && e.AgentID != "Bearer admin" && e.Seq > 1 {
 			t.Fatalf("the watcher recorded a.go over the CLI's change: %+v", e)
 		}
 	}

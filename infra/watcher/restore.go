@@ -34,9 +34,11 @@ func inScope(p string, paths []string) bool {
 // those the log no longer has.
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	w.barrier(ctx)
-	w.opMu.Lock()
-	defer w.opMu.Unlock()
 	var out RestoreResult
+	if err := w.lockSettled(ctx); err != nil {
+		return out, err
+	}
+	defer w.opMu.Unlock()
 	if err := w.sync(ctx); err != nil {
 		return out, err
 	}

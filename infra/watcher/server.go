@@ -32,9 +32,11 @@ type CallRequest struct {
 	SessionID string `json:"session_id,omitempty"`
 	Tool      string `json:"tool,omitempty"` // begin: the tool; an edit tool's call holds changes back briefly, Bash's up to MaxHold
 	Record    bool   `json:"record"`         // end: record the pending changes as this call's
-	// Settle (begin) also waits for a look already under way to finish, so
-	// that none reads the disk while the caller changes the log and then
-	// the disk the same way (the CLI's put, rm and mv).
+	// Settle (begin) makes a call that changes the log and then the disk
+	// the same way (the CLI's put, rm and mv): it waits for a look already
+	// under way, and until it ends no look and no recording (another
+	// call's end, a restore) reads the disk, which is behind the log
+	// meanwhile. It holds for MaxHold at most.
 	Settle bool `json:"settle,omitempty"`
 }
 
@@ -100,18 +102,19 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		if !decode(rw, r, &req) {
 			return
 		}
+		if req.Settle {
+			// The look under way finishes first; every later one, and every
+			// recording, sees the call (see lockSettled).
+			w.opMu.Lock()
+			defer w.opMu.Unlock()
+		}
 		w.mu.Lock()
 		hold := w.cfg.MaxHold
-		if req.Tool != "" && req.Tool != "Bash" {
+		if req.Tool != "" && req.Tool != "Bash" && !req.Settle {
 			hold = min(hold, editHold)
 		}
-		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, until: time.Now().Add(hold)}
+		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, until: time.Now().Add(hold), settle: req.Settle}
 		w.mu.Unlock()
-		if req.Settle {
-			// Wait for the look under way; the next one sees the call.
-			w.opMu.Lock()
-			w.opMu.Unlock()
-		}
 		reply(rw, http.StatusOK, map[string]string{"status": "open"})
 	})
 	mux.HandleFunc("POST /v1/calls/end", func(rw http.ResponseWriter, r *http.Request) {
@@ -185,7 +188,11 @@ func (w *Watcher) EndCall(ctx context.Context, req CallRequest) (CallResult, err
 		return CallResult{}, errors.New("no agent token for the call")
 	}
 	w.barrier(ctx)
-	res, spooled, err := w.flush(ctx, identity{Token: req.Token, Agent: true, CommandID: req.ToolUseID, SessionID: req.SessionID, Causation: req.ToolUseID})
+	if err := w.lockSettled(ctx); err != nil {
+		return CallResult{}, err
+	}
+	res, spooled, err := w.flushLocked(ctx, identity{Token: req.Token, Agent: true, CommandID: req.ToolUseID, SessionID: req.SessionID, Causation: req.ToolUseID})
+	w.opMu.Unlock()
 	switch {
 	case err != nil:
 		return CallResult{}, err

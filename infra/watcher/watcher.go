@@ -68,6 +68,7 @@ type Watcher struct {
 type call struct {
 	token, session string
 	until          time.Time // the call stops holding changes back then
+	settle         bool      // a CLI change of the log and then the disk (CallRequest.Settle)
 }
 
 // New checks cfg and returns a watcher; Run starts it.
@@ -262,6 +263,10 @@ func (w *Watcher) heldLocked(now time.Time) bool {
 			return true
 		}
 		delete(w.calls, id)
+		if c.settle {
+			w.cfg.Log.Warn("a CLI change to the files never ended; the watcher looks again", "call", id)
+			continue
+		}
 		w.cfg.Log.Warn("agent call never ended; its changes are recorded as the watcher's", "tool_use_id", id)
 	}
 	return false
@@ -489,6 +494,30 @@ func (w *Watcher) flushIdle(ctx context.Context) (sendResult, bool, error) {
 		return sendResult{}, false, nil
 	}
 	return w.flushLocked(ctx, identity{})
+}
+
+// lockSettled locks opMu once no settling call is open (polling every
+// 10 ms): a recording that reads the disk must not run between a CLI
+// change to the log and the same change on disk.
+func (w *Watcher) lockSettled(ctx context.Context) error {
+	for {
+		w.opMu.Lock()
+		w.mu.Lock()
+		now, settling := time.Now(), false
+		for _, c := range w.calls {
+			settling = settling || c.settle && now.Before(c.until)
+		}
+		w.mu.Unlock()
+		if !settling {
+			return nil
+		}
+		w.opMu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a CLI change to the files to finish: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // flushLocked is flush with opMu held.
