@@ -498,33 +498,35 @@ func (s *Store) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) er
 // File returns path's state as of seq at (0 means now). A path that does not
 // exist then is domain.ErrNotFound.
 func (s *Store) File(path string, at uint64) (FileInfo, error) {
-	if at == 0 || at >= s.Head() {
-		raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixCur, []byte(path)))
-		if err != nil {
-			return FileInfo{}, err
-		}
-		if !ok {
-			return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
-		}
-		r, err := decodeRevision(raw)
-		if err == nil && r.Deleted {
-			return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
-		}
-		return r.FileInfo, err
-	}
-	// The newest revision at or before at: one seek in the path's revisions.
-	lower := pebbledb.Key(prefixRev, []byte(path), []byte{0})
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
-	if err != nil {
-		return FileInfo{}, fmt.Errorf("iterate: %w", err)
-	}
-	defer it.Close()
-	if !it.SeekGE(revKey(path, at)) {
-		return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
-	}
-	r, err := decodeRevision(it.Value())
+	// The path's newest revision answers when it is not after at; checking
+	// its seq (rather than at against the head) also keeps out a batch
+	// committed just before the head moves.
+	raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixCur, []byte(path)))
 	if err != nil {
 		return FileInfo{}, err
+	}
+	if !ok {
+		return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
+	}
+	if seq, ok := revisionSeq(raw); at != 0 && (!ok || seq > at) {
+		// The newest revision at or before at: one seek in the path's revisions.
+		lower := pebbledb.Key(prefixRev, []byte(path), []byte{0})
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
+		if err != nil {
+			return FileInfo{}, fmt.Errorf("iterate: %w", err)
+		}
+		defer it.Close()
+		if !it.SeekGE(revKey(path, at)) {
+			return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
+		}
+		raw = it.Value()
+	}
+	r, err := decodeRevision(raw)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if r.Deleted && at == 0 {
+		return FileInfo{}, fmt.Errorf("file %s: %w", path, domain.ErrNotFound)
 	}
 	if r.Deleted {
 		return FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, domain.ErrNotFound)
@@ -533,14 +535,16 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 }
 
 // Tree returns every file below prefix ("" for all) as of seq at (0 means
-// now), sorted by path. It reads every path's newest revision in cur/; a
-// past tree also seeks, for each path changed after at, to its newest
+// now), sorted by path. It reads every path's newest revision in cur/; at
+// a point it also seeks, for each path changed after at, to its newest
 // revision at or before at: one forward seek per such path.
 func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 	var out []FileInfo
 	prefix = strings.TrimSuffix(prefix, "/")
 	under := func(p string) bool { return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") }
-	past := at != 0 && at < s.Head()
+	// Any point is checked against each path's newest seq, the head too: a
+	// batch committed just before the head moves must not show.
+	past := at != 0
 	var revs *pebble.Iterator
 	if past {
 		lower := pebbledb.Key(prefixRev, []byte(prefix))
