@@ -95,18 +95,7 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), notes: NewAnnotations(), advanced: make(chan struct{})}
-	err = s.checkLayout()
-	var raw []byte
-	var ok bool
-	if err == nil {
-		raw, ok, err = pebbledb.Get(db, []byte(keyPosition))
-	}
-	if err == nil && ok {
-		var p position
-		if err = json.Unmarshal(raw, &p); err == nil {
-			s.pos, s.hash = p.Seq, p.Hash
-		}
-	}
+	err = s.loadPosition()
 	if err == nil {
 		err = s.loadAgents()
 	}
@@ -414,10 +403,11 @@ func forget(b *pebble.Batch) {
 	}
 }
 
-// checkLayout empties a projection whose position names another key
-// layout (an older release's), so that the follower rebuilds it from the
-// writer's log. A position that does not decode is the caller's to report.
-func (s *Store) checkLayout() error {
+// loadPosition reads the applied position. A projection whose position
+// names another key layout (an older release's) is emptied instead, so that
+// the follower rebuilds it from the writer's log. A position that does not
+// decode is the caller's to report.
+func (s *Store) loadPosition() error {
 	raw, ok, err := pebbledb.Get(s.db, []byte(keyPosition))
 	if err != nil || !ok {
 		return err
@@ -427,6 +417,7 @@ func (s *Store) checkLayout() error {
 		return err
 	}
 	if p.Layout == layout {
+		s.pos, s.hash = p.Seq, p.Hash
 		return nil
 	}
 	b := s.db.NewBatch()
