@@ -100,6 +100,29 @@ func sum(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// syncedWatcher returns a polling watcher (longest hold maxHold, 0 for the
+// default) of a new tree holding a.go "v1", which the fake writer's log
+// has too, synced with that log. The writer's server closes with the test.
+func syncedWatcher(t *testing.T, maxHold time.Duration) (*Watcher, *fakeWriter, *httptest.Server) {
+	t.Helper()
+	dir, data := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeWriter()
+	f.write("a.go", "v1", "Bearer watcher")
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true, MaxHold: maxHold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w, f, srv
+}
+
 func TestFlush(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -116,22 +139,8 @@ func TestFlush(t *testing.T) {
 		{name: "writer down: spooled once", down: true, wantSpool: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, data := t.TempDir(), t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v1"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f := newFakeWriter()
-			f.write("a.go", "v1", "Bearer watcher")
-			srv := httptest.NewServer(f)
-			defer srv.Close()
-			w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			if err := w.sync(ctx); err != nil {
-				t.Fatal(err)
-			}
+			w, f, srv := syncedWatcher(t, 0)
+			dir, ctx := w.cfg.Dir, context.Background()
 			if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v2"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -173,26 +182,13 @@ func TestFlush(t *testing.T) {
 // the change: "the watcher undid put/mv/rm").
 func TestSettledCallKeepsLooksOffAChange(t *testing.T) {
 	t.Parallel()
-	dir, data := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "a.go"), []byte("v1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f := newFakeWriter()
-	f.write("a.go", "v1", "Bearer watcher")
-	srv := httptest.NewServer(f)
-	defer srv.Close()
 	// The look under way below outlasts the longest hold: the hold must
 	// count from when the call is open, not from when it asked.
 	const maxHold = 2 * time.Second
-	w, err := New(Config{Dir: dir, Data: data, Writer: client.New(srv.URL, "watcher"), Poll: true, MaxHold: maxHold})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, f, _ := syncedWatcher(t, maxHold)
+	dir, data := w.cfg.Dir, w.cfg.Data
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := w.sync(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := w.serve(ctx); err != nil {
 		t.Fatal(err)
 	}
