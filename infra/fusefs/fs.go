@@ -638,7 +638,10 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	if err != nil {
 		return nil, err
 	}
-	now := make(map[string]projections.FileInfo, len(list))
+	// The listing, cleaned and sorted by path (a path listed twice keeps
+	// its last entry). It is the only copy: on a full resync it holds every
+	// file, so it is not copied into a map.
+	kept := list[:0]
 	for _, fi := range list {
 		p, ok := cleanPath(fi.Path)
 		if !ok {
@@ -646,35 +649,22 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 			continue
 		}
 		fi.Path = p
-		now[p] = fi
+		kept = append(kept, fi)
 	}
-	// The candidates: every touched path, or on a full resync every path
-	// in either the old or the new tree.
-	cands := make(map[string]bool)
-	if all {
-		m.cur.mu.RLock()
-		for p := range m.cur.files {
-			cands[p] = true
+	list = kept
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Path < list[j].Path })
+	kept = list[:0]
+	for i, fi := range list {
+		if i+1 < len(list) && list[i+1].Path == fi.Path {
+			continue
 		}
-		m.cur.mu.RUnlock()
-		for p := range now {
-			cands[p] = true
-		}
-	} else {
-		for p := range touched {
-			if cp, ok := cleanPath(p); ok {
-				cands[cp] = true
-			}
-		}
-		for p := range now {
-			cands[p] = true
-		}
+		kept = append(kept, fi)
 	}
-	sorted := make([]string, 0, len(cands))
-	for p := range cands {
-		sorted = append(sorted, p)
+	list = kept
+	listed := func(p string) bool {
+		i := sort.Search(len(list), func(i int) bool { return list[i].Path >= p })
+		return i < len(list) && list[i].Path == p
 	}
-	sort.Strings(sorted)
 
 	removedAt := time.Now()
 	if seq > 0 {
@@ -687,12 +677,26 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	t := m.cur
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// The paths that are gone: on a full resync any path of the tree, else
+	// any touched path, that the listing does not hold.
+	var gone []string
+	if all {
+		for p := range t.files {
+			if !listed(p) {
+				gone = append(gone, p)
+			}
+		}
+	} else {
+		for p := range touched {
+			if cp, ok := cleanPath(p); ok && !listed(cp) {
+				gone = append(gone, cp)
+			}
+		}
+	}
+	sort.Strings(gone)
 	// Removals first, so a path can turn from file into directory (or
 	// back) within one batch.
-	for _, p := range sorted {
-		if _, ok := now[p]; ok {
-			continue
-		}
+	for _, p := range gone {
 		removed, dir, ok := t.remove(p, removedAt)
 		if !ok {
 			continue
@@ -700,11 +704,8 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 		n.removed = append(n.removed, removed...)
 		n.dirAndAncestors(dir)
 	}
-	for _, p := range sorted {
-		fi, ok := now[p]
-		if !ok {
-			continue
-		}
+	for _, fi := range list {
+		p := fi.Path
 		if old, had := t.files[p]; had && sameFile(old, fi) {
 			continue
 		}
