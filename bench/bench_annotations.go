@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -74,7 +75,7 @@ func (b *benchRun) benchAnnotations(ctx context.Context) error {
 			return benchLatencies{}, err
 		}
 		defer os.RemoveAll(dir)
-		s, err := projections.Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), projections.NewAgents())
+		s, err := projections.Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), projections.NewAgents())
 		if err != nil {
 			return benchLatencies{}, err
 		}

@@ -220,3 +220,60 @@ func TestDamagedContent(t *testing.T) {
 		t.Errorf("search over a damaged file: %v", lines)
 	}
 }
+
+// TestCacheSizeFlag: every process takes --cache-mib. A size below the
+// minimum is refused at start, naming the flag, before the data directory
+// is created; a writer and a reader at the minimum size append, catch up
+// and serve.
+func TestCacheSizeFlag(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"writer", "reader", "fuser"} {
+		bin, err := supervisor.FindBinary(binDir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(t.TempDir(), "data")
+		cmd := exec.Command(bin, "--data", data, "--cache-mib", "4", "--bus-url", "nats://127.0.0.1:1")
+		cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s --cache-mib 4 started:\n%s", name, out)
+		}
+		wantIn(t, name+" --cache-mib 4", string(out), "--cache-mib: pebble sizes: a cache of 4 MiB: at least 8 MiB")
+		if _, err := os.Stat(data); err == nil {
+			t.Fatalf("%s --cache-mib 4 created %s", name, data)
+		}
+	}
+
+	e := start(t, false, "--cache-mib", "8")
+	ctx := context.Background()
+	var last uint64
+	for i := range 50 {
+		res, err := e.admin.WriteFile(ctx, fmt.Sprintf("small-cache/f%d.txt", i), strings.NewReader(fmt.Sprintf("file %d\n", i)), client.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	small, err := startExtraReader(e, "--cache-mib", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree struct {
+		Files []struct {
+			Path string `json:"path"`
+		} `json:"files"`
+	}
+	if _, err := small.Do(ctx, "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", last), nil, nil, &tree); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range tree.Files {
+		if strings.HasPrefix(f.Path, "small-cache/") {
+			n++
+		}
+	}
+	if n != 50 {
+		t.Fatalf("a reader with an 8 MiB cache lists %d of the 50 files", n)
+	}
+}

@@ -50,16 +50,16 @@ func eventAt(e *env, seq uint64) (domain.Event, error) {
 	return evs[0], nil
 }
 
-// startExtraReader starts another reader process on a fresh directory and
-// returns a client for it, as admin.
-func startExtraReader(e *env) (*client.Client, error) {
+// startExtraReader starts another reader process on a fresh directory, with
+// flags added to its own, and returns a client for it, as admin.
+func startExtraReader(e *env, flags ...string) (*client.Client, error) {
 	bin, err := supervisor.FindBinary(binDir, "reader")
 	if err != nil {
 		return nil, err
 	}
 	data := e.t.TempDir()
-	p, err := supervisor.Start("reader-2", bin, []string{"--data", data, "--addr", "127.0.0.1:0", "--name", "reader-2",
-		"--token-file", filepath.Join(e.data, "service.token")},
+	p, err := supervisor.Start("reader-2", bin, append([]string{"--data", data, "--addr", "127.0.0.1:0", "--name", "reader-2",
+		"--token-file", filepath.Join(e.data, "service.token")}, flags...),
 		[]string{"LIGHTHOUSE_BUS_URL=" + e.sys.BusURL, "LIGHTHOUSE_URL=" + e.sys.WriterURL}, e.out)
 	if err != nil {
 		return nil, err

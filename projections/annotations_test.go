@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 func annotate(id, path string, start, end int, hash string) domain.Draft {
@@ -32,7 +33,7 @@ func TestAnnotationsFollowFiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	open := func() *Store {
-		s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+		s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // BenchmarkCatchUpPage is the reader's work per backfill page of file
@@ -17,7 +18,7 @@ import (
 // does, line by line), check the hash chain, apply it. Profile it with -cpuprofile.
 func BenchmarkCatchUpPage(b *testing.B) {
 	const page = 5000
-	s, err := Open(b.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	s, err := Open(b.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
 		b.Fatal(err)
 	}

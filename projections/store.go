@@ -88,9 +88,10 @@ type position struct {
 	Layout string `json:"layout,omitempty"`
 }
 
-// Open opens the projection in dir and loads its position and agents.
-func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
-	db, err := pebbledb.Open(dir, log)
+// Open opens the projection in dir, its Pebble database sized by sizes,
+// and loads its position and agents.
+func Open(dir string, sizes pebbledb.Sizes, log *slog.Logger, agents *Agents) (*Store, error) {
+	db, err := pebbledb.Open(dir, sizes, log)
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +160,8 @@ func Open(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
 // (Pebble finds corruption, or a record no longer decodes) it moves them
 // aside to dir.damaged-<time> and starts an empty projection, which the
 // follower rebuilds from the writer's log. Rebuilt reports it.
-func OpenOrRebuild(dir string, log *slog.Logger, agents *Agents) (*Store, error) {
-	s, err := Open(dir, log, agents)
+func OpenOrRebuild(dir string, sizes pebbledb.Sizes, log *slog.Logger, agents *Agents) (*Store, error) {
+	s, err := Open(dir, sizes, log, agents)
 	if err == nil || !damaged(err) {
 		return s, err
 	}
@@ -171,7 +172,7 @@ func OpenOrRebuild(dir string, log *slog.Logger, agents *Agents) (*Store, error)
 	}
 	reason := fmt.Sprintf("the projection's files were damaged (%v); they are kept in %s", err, aside)
 	agents.reset()
-	if s, err = Open(dir, log, agents); err != nil {
+	if s, err = Open(dir, sizes, log, agents); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

@@ -47,7 +47,7 @@ func del(path string) domain.Draft {
 func TestPointInTime(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestPointInTime(t *testing.T) {
 		t.Error("re-applying an old event succeeded")
 	}
 	s.Close()
-	s, err = Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	s, err = Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,16 +178,16 @@ func TestDamagedProjectionIsRebuilt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "projection")
-			s, err := Open(dir, quiet, NewAgents())
+			s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
 			c.damage(t, dir)
-			if _, err := Open(dir, quiet, NewAgents()); err == nil {
+			if _, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents()); err == nil {
 				t.Fatal("the damage went unnoticed by Open: the test damages nothing")
 			}
-			s, err = OpenOrRebuild(dir, quiet, NewAgents())
+			s, err = OpenOrRebuild(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
 			if err != nil {
 				t.Fatalf("OpenOrRebuild: %v", err)
 			}
@@ -207,7 +207,7 @@ func TestDamagedProjectionIsRebuilt(t *testing.T) {
 // memory is stored as its encoding. Either way it reads back with its hash.
 func TestApplyStoresReceivedBytes(t *testing.T) {
 	t.Parallel()
-	s, err := Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
 // BenchmarkTree lists a tree of 10,000 files, each written 20 times, at
@@ -17,7 +18,7 @@ import (
 // the ratio of the two, end to end.
 func BenchmarkTree(b *testing.B) {
 	const files, writes = 10000, 20
-	s, err := Open(b.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	s, err := Open(b.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 				}
 			}
 			evs := chain(t, drafts...)
-			s, err := Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+			s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s, err := Open(dir, quiet, NewAgents())
+			s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +160,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			s, err = Open(dir, quiet, NewAgents())
+			s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 			}
 			s.Close()
 			// This release's own position reopens as it is.
-			s, err = Open(dir, quiet, NewAgents())
+			s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
 			if err != nil {
 				t.Fatal(err)
 			}

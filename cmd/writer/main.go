@@ -24,6 +24,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/infra/notify"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 	"github.com/lighthouse-ai/lighthouse/infra/policyfile"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -48,6 +49,7 @@ type settings struct {
 	bodyIdle     time.Duration
 	notifyURL    string // webhook for review notifications
 	consoleURL   string // the console, linked from notifications
+	cacheMiB     int    // the log's Pebble block cache
 }
 
 func main() {
@@ -71,6 +73,7 @@ func main() {
 	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; default: the reader's in DATA/reader)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
+	fs.IntVar(&s.cacheMiB, "cache-mib", pebbledb.DefaultCacheMiB, fmt.Sprintf("the log's Pebble block cache, in MiB (at least %d); its memtables are half of it, at most 32 MiB", pebbledb.MinCacheMiB))
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
@@ -79,12 +82,16 @@ func main() {
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
 	ctx := parent
+	sizes := pebbledb.Sizes{CacheMiB: s.cacheMiB}
+	if err := sizes.Check(); err != nil {
+		return fmt.Errorf("--cache-mib: %w", err)
+	}
 	config.ServeDebug(s.debugAddr, log)
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	reg := metrics.NewRegistry("writer")
-	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithReserve(s.minFree), eventstore.WithMetrics(metrics.NewStore(reg)))
+	store, err := eventstore.Open(filepath.Join(s.data, "events"), log, eventstore.WithSizes(sizes), eventstore.WithReserve(s.minFree), eventstore.WithMetrics(metrics.NewStore(reg)))
 	if err != nil {
 		return err
 	}

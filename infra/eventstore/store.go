@@ -42,6 +42,7 @@ var ErrClosed = errors.New("event store closed")
 type Store struct {
 	dir     string
 	reserve uint64 // bytes the disk must keep free after an append
+	sizes   pebbledb.Sizes
 	db      *pebble.DB
 	log     *slog.Logger
 	now     func() time.Time
@@ -87,18 +88,18 @@ type Option func(*Store)
 // meets a full disk mid-commit, which Pebble cannot survive.
 func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
 
+// WithSizes sizes the log's Pebble block cache and memtables (default
+// pebbledb.DefaultSizes).
+func WithSizes(sizes pebbledb.Sizes) Option { return func(s *Store) { s.sizes = sizes } }
+
 // WithMetrics records append latency, group-commit sizes and fsync times in m.
 func WithMetrics(m *metrics.Store) Option { return func(s *Store) { s.metrics = m } }
 
 // Open opens the log in dir and starts its committer.
 func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
-	db, err := pebbledb.Open(dir, log)
-	if err != nil {
-		return nil, err
-	}
 	s := &Store{
 		dir:     dir,
-		db:      db,
+		sizes:   pebbledb.DefaultSizes(),
 		log:     log,
 		now:     time.Now,
 		reqs:    make(chan *pending, maxGroup),
@@ -109,6 +110,11 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	db, err := pebbledb.Open(dir, s.sizes, log)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
 	raw, ok, err := pebbledb.Get(db, []byte(keyHead))
 	if err != nil {
 		db.Close()

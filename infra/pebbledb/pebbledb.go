@@ -11,21 +11,59 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// cacheSize is the block cache of each database. Pebble's default (8 MiB)
-// makes every stream-version and last-event lookup a disk read once a log
-// grows past a few hundred MB.
-const cacheSize = 128 << 20
+// DefaultCacheMiB is the block cache of a database unless its process is
+// told otherwise. Pebble's own default (8 MiB) makes every stream-version
+// and last-event lookup of the writer a disk read once a log grows past a
+// few hundred MB, and a past tree one per changed path.
+const DefaultCacheMiB = 128
 
-// Open opens (creating if needed) the Pebble database in dir.
-func Open(dir string, log *slog.Logger) (*pebble.DB, error) {
+// MinCacheMiB is the smallest block cache Open accepts.
+const MinCacheMiB = 8
+
+// Sizes bound the memory Pebble holds outside the Go heap for one database.
+type Sizes struct {
+	// CacheMiB is the block cache, in MiB (at least MinCacheMiB). The
+	// memtable is half of it, at most 32 MiB; Pebble keeps up to two
+	// memtables before writes wait for a flush.
+	CacheMiB int
+}
+
+// DefaultSizes are the sizes of a database whose process is not told
+// otherwise.
+func DefaultSizes() Sizes { return Sizes{CacheMiB: DefaultCacheMiB} }
+
+// ErrSizes is returned by Open for sizes it cannot use.
+var ErrSizes = errors.New("pebble sizes")
+
+// Check returns ErrSizes, wrapped with the reason, for sizes Open refuses.
+func (s Sizes) Check() error {
+	_, _, err := s.options()
+	return err
+}
+
+func (s Sizes) options() (cache int64, memTable uint64, err error) {
+	if s.CacheMiB < MinCacheMiB {
+		return 0, 0, fmt.Errorf("%w: a cache of %d MiB: at least %d MiB", ErrSizes, s.CacheMiB, MinCacheMiB)
+	}
+	cache = int64(s.CacheMiB) << 20
+	return cache, uint64(min(cache/2, 32<<20)), nil
+}
+
+// Open opens (creating if needed) the Pebble database in dir, with the
+// given sizes (ErrSizes when they are too small).
+func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
+	cache, memTable, err := sizes.options()
+	if err != nil {
+		return nil, err
+	}
 	plog := log.With("component", "pebble")
 	if err := tuneMalloc(); err != nil {
 		plog.Warn("C allocator left at its defaults: freed Pebble memory may stay resident", "err", err)
 	}
 	db, err := pebble.Open(dir, &pebble.Options{
 		Logger:       slogger{plog},
-		CacheSize:    cacheSize,
-		MemTableSize: 32 << 20,
+		CacheSize:    cache,
+		MemTableSize: memTable,
 		// Pebble's default makes damaged data fatal (a panic in whatever
 		// goroutine read it). The read that found it fails with a
 		// corruption error instead, which the process reports (not ready,

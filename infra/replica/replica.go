@@ -21,6 +21,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
+	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -34,6 +35,21 @@ type Settings struct {
 	Name      string
 	LogLevel  string
 	DebugAddr string
+	// CacheMiB sizes the projection's Pebble block cache (and so its
+	// memtables, see pebbledb.Sizes).
+	CacheMiB int
+}
+
+// defaultCacheMiB is a replica's block cache unless told otherwise. The
+// reader answers past trees over REST, whose seeks into the revision index
+// want it cached; the fuser serves current/ mostly from the kernel's page
+// cache and keeps a quarter of that (measured in docs/bench-perf.txt: its
+// peak RSS halves, its catch-up and cold reads stay within the noise).
+func defaultCacheMiB(process string) int {
+	if process == "fuser" {
+		return 32
+	}
+	return pebbledb.DefaultCacheMiB
 }
 
 // Register adds the settings' flags to fs; process names the defaults
@@ -48,6 +64,7 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
 	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
+	fs.IntVar(&s.CacheMiB, "cache-mib", defaultCacheMiB(process), fmt.Sprintf("the projection's Pebble block cache, in MiB (at least %d); its memtables are half of it, at most 32 MiB", pebbledb.MinCacheMiB))
 }
 
 // Replica is an open projection with its content mirror and bus subscription.
@@ -71,6 +88,10 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 	if s.BusURL == "" {
 		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
+	sizes := pebbledb.Sizes{CacheMiB: s.CacheMiB}
+	if err := sizes.Check(); err != nil {
+		return nil, fmt.Errorf("--cache-mib: %w", err)
+	}
 	config.ServeDebug(s.DebugAddr, log)
 	token, err := config.Token(s.Token, s.TokenFile)
 	if err != nil {
@@ -80,7 +101,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	agents := projections.NewAgents()
-	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), log, agents)
+	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), sizes, log, agents)
 	if err != nil {
 		return nil, err
 	}
