@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -221,31 +224,58 @@ func TestDamagedContent(t *testing.T) {
 	}
 }
 
-// TestCacheSizeFlag: every process takes --cache-mib. A size below the
-// minimum is refused at start, naming the flag, before the data directory
-// is created; a writer and a reader at the minimum size append, catch up
-// and serve.
+// TestCacheSizeFlag: every process takes --cache-mib. A size out of bounds
+// is refused at start, naming the flag, before the data directory is
+// created (and before the fuser looks for /dev/fuse); the sizes a system
+// is started with are the ones its Pebble databases run with (their
+// OPTIONS files), the fuser's default included; and a writer and a reader
+// at the minimum size append, catch up and serve.
 func TestCacheSizeFlag(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"writer", "reader", "fuser"} {
-		bin, err := supervisor.FindBinary(binDir, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := filepath.Join(t.TempDir(), "data")
-		cmd := exec.Command(bin, "--data", data, "--cache-mib", "4", "--bus-url", "nats://127.0.0.1:1")
-		cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
-		out, err := cmd.CombinedOutput()
-		if err == nil {
-			t.Fatalf("%s --cache-mib 4 started:\n%s", name, out)
-		}
-		wantIn(t, name+" --cache-mib 4", string(out), "--cache-mib: pebble sizes: a cache of 4 MiB: at least 8 MiB")
-		if _, err := os.Stat(data); err == nil {
-			t.Fatalf("%s --cache-mib 4 created %s", name, data)
+		for _, c := range []struct{ mib, want string }{
+			{"4", "--cache-mib: pebble sizes: a cache of 4 MiB: at least 8 MiB"},
+			{"8796093022208", "--cache-mib: pebble sizes: a cache of 8796093022208 MiB: at most 1048576 MiB"},
+		} {
+			bin, err := supervisor.FindBinary(binDir, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(t.TempDir(), "data")
+			cmd := exec.Command(bin, "--data", data, "--cache-mib", c.mib, "--bus-url", "nats://127.0.0.1:1")
+			cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("%s --cache-mib %s started:\n%s", name, c.mib, out)
+			}
+			wantIn(t, name+" --cache-mib "+c.mib, string(out), c.want)
+			if _, err := os.Stat(data); err == nil {
+				t.Fatalf("%s --cache-mib %s created %s", name, c.mib, data)
+			}
 		}
 	}
 
-	e := start(t, false, "--cache-mib", "8")
+	cfg := supervisor.Config{WriterArgs: []string{"--rate", "0", "--cache-mib", "8"}, ReaderArgs: []string{"--cache-mib", "48"}}
+	_, fuseErr := os.Stat("/dev/fuse")
+	if fuseErr == nil && os.Geteuid() == 0 {
+		cfg.Mount = filepath.Join(t.TempDir(), "mnt")
+	}
+	e := startConfig(t, cfg)
+	want := map[string][2]int64{ // database → cache, memtable (bytes)
+		filepath.Join(e.data, "events"):               {8 << 20, 4 << 20},
+		filepath.Join(e.data, "reader", "projection"): {48 << 20, 24 << 20},
+	}
+	if e.sys.Fuser != nil {
+		want[filepath.Join(e.data, "fuser", "projection")] = [2]int64{32 << 20, 16 << 20} // the fuser's default
+	} else {
+		t.Logf("the fuser's default is not checked here: no mount (%v, uid %d)", fuseErr, os.Geteuid())
+	}
+	for dir, w := range want {
+		if cache, memTable := pebbleSizes(t, dir); cache != w[0] || memTable != w[1] {
+			t.Errorf("%s runs with a %d-byte cache and %d-byte memtables, want %d and %d", dir, cache, memTable, w[0], w[1])
+		}
+	}
+
 	ctx := context.Background()
 	var last uint64
 	for i := range 50 {
@@ -276,4 +306,31 @@ func TestCacheSizeFlag(t *testing.T) {
 	if n != 50 {
 		t.Fatalf("a reader with an 8 MiB cache lists %d of the 50 files", n)
 	}
+}
+
+// pebbleSizes reads the block cache and memtable sizes a Pebble database
+// was opened with from its newest OPTIONS file.
+func pebbleSizes(t *testing.T, dir string) (cache, memTable int64) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "OPTIONS-*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no OPTIONS file in %s: %v", dir, err)
+	}
+	sort.Strings(files)
+	b, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) int64 {
+		m := regexp.MustCompile(`(?m)^\s*` + name + `=(\d+)$`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no %s in %s", dir, name, files[len(files)-1])
+		}
+		v, err := strconv.ParseInt(string(m[1]), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	return field("cache_size"), field("mem_table_size")
 }

@@ -44,6 +44,9 @@ func (e noFUSE) Error() string { return "FUSE is not available: " + e.reason }
 func (noFUSE) ExitCode() int   { return supervisor.FuserExitNoFUSE }
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return noFUSE{"/dev/fuse is missing (install fuse3, or in a container add the /dev/fuse device and SYS_ADMIN)"}
 	}

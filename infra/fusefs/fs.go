@@ -673,19 +673,20 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 		}
 	}
 
-	n := &notes{dirs: make(map[string]bool)}
-	t := m.cur
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	// The paths that are gone: on a full resync any path of the tree, else
-	// any touched path, that the listing does not hold.
+	// any touched path, that the listing does not hold. Only this worker
+	// changes the tree, so what a read lock finds holds under the write
+	// lock below, and readers of the mount wait only for the changes.
+	t := m.cur
 	var gone []string
 	if all {
+		t.mu.RLock()
 		for p := range t.files {
 			if !listed(p) {
 				gone = append(gone, p)
 			}
 		}
+		t.mu.RUnlock()
 	} else {
 		for p := range touched {
 			if cp, ok := cleanPath(p); ok && !listed(cp) {
@@ -694,6 +695,10 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 		}
 	}
 	sort.Strings(gone)
+
+	n := &notes{dirs: make(map[string]bool)}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	// Removals first, so a path can turn from file into directory (or
 	// back) within one batch.
 	for _, p := range gone {

@@ -17,12 +17,15 @@ import (
 // few hundred MB, and a past tree one per changed path.
 const DefaultCacheMiB = 128
 
-// MinCacheMiB is the smallest block cache Open accepts.
-const MinCacheMiB = 8
+// MinCacheMiB and MaxCacheMiB bound the block cache Open accepts.
+const (
+	MinCacheMiB = 8
+	MaxCacheMiB = 1 << 20 // 1 TiB: anything larger is a typo
+)
 
 // Sizes bound the memory Pebble holds outside the Go heap for one database.
 type Sizes struct {
-	// CacheMiB is the block cache, in MiB (at least MinCacheMiB). The
+	// CacheMiB is the block cache, in MiB (MinCacheMiB to MaxCacheMiB). The
 	// memtable is half of it, at most 32 MiB; Pebble keeps up to two
 	// memtables before writes wait for a flush.
 	CacheMiB int
@@ -44,6 +47,9 @@ func (s Sizes) Check() error {
 func (s Sizes) options() (cache int64, memTable uint64, err error) {
 	if s.CacheMiB < MinCacheMiB {
 		return 0, 0, fmt.Errorf("%w: a cache of %d MiB: at least %d MiB", ErrSizes, s.CacheMiB, MinCacheMiB)
+	}
+	if s.CacheMiB > MaxCacheMiB {
+		return 0, 0, fmt.Errorf("%w: a cache of %d MiB: at most %d MiB", ErrSizes, s.CacheMiB, MaxCacheMiB)
 	}
 	cache = int64(s.CacheMiB) << 20
 	return cache, uint64(min(cache/2, 32<<20)), nil

@@ -9,7 +9,7 @@ import (
 )
 
 // TestSizes: the memtable is half the cache, at most 32 MiB, and a cache
-// below the minimum is refused before anything is created.
+// outside the bounds is refused before anything is created.
 func TestSizes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -21,6 +21,10 @@ func TestSizes(t *testing.T) {
 		{cacheMiB: 32, wantMemTable: 16 << 20},
 		{cacheMiB: MinCacheMiB, wantMemTable: MinCacheMiB << 19},
 		{cacheMiB: 1024, wantMemTable: 32 << 20},
+		{cacheMiB: MaxCacheMiB, wantMemTable: 32 << 20},
+		{cacheMiB: MaxCacheMiB + 1, wantErr: true},
+		{cacheMiB: 1 << 43, wantErr: true}, // would wrap to a negative byte count
+		{cacheMiB: 1 << 44, wantErr: true}, // would wrap to 0, Pebble's default
 		{cacheMiB: MinCacheMiB - 1, wantErr: true},
 		{cacheMiB: 0, wantErr: true},
 		{cacheMiB: -5, wantErr: true},

@@ -67,6 +67,22 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.IntVar(&s.CacheMiB, "cache-mib", defaultCacheMiB(process), fmt.Sprintf("the projection's Pebble block cache, in MiB (at least %d); its memtables are half of it, at most 32 MiB", pebbledb.MinCacheMiB))
 }
 
+// Check returns an error naming the flag for settings no replica can run
+// with. Open checks them first; a process with checks of its own (the
+// fuser's /dev/fuse) calls it before them, so a wrong flag is what it
+// reports.
+func (s Settings) Check() error {
+	if s.BusURL == "" {
+		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
+	}
+	if err := s.sizes().Check(); err != nil {
+		return fmt.Errorf("--cache-mib: %w", err)
+	}
+	return nil
+}
+
+func (s Settings) sizes() pebbledb.Sizes { return pebbledb.Sizes{CacheMiB: s.CacheMiB} }
+
 // Replica is an open projection with its content mirror and bus subscription.
 type Replica struct {
 	Model  *projections.Store
@@ -85,12 +101,8 @@ type Replica struct {
 // the replica's metrics (applied sequence, lag, consumption) on reg. Call
 // OnChange hooks on Model before Run.
 func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, error) {
-	if s.BusURL == "" {
-		return nil, fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
-	}
-	sizes := pebbledb.Sizes{CacheMiB: s.CacheMiB}
-	if err := sizes.Check(); err != nil {
-		return nil, fmt.Errorf("--cache-mib: %w", err)
+	if err := s.Check(); err != nil {
+		return nil, err
 	}
 	config.ServeDebug(s.DebugAddr, log)
 	token, err := config.Token(s.Token, s.TokenFile)
@@ -101,7 +113,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	agents := projections.NewAgents()
-	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), sizes, log, agents)
+	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), s.sizes(), log, agents)
 	if err != nil {
 		return nil, err
 	}
