@@ -34,8 +34,13 @@
 // FS.Sync waits for it), every new lookup, stat, open and read in current/
 // sees the state as of at least that call's seq, and no kernel cache
 // serves the old one. The worker repeats the invalidations about 50 ms
-// later to cover requests that were in flight during the update; the 1 s
-// attribute/entry timeouts bound anything else.
+// later to cover requests that were in flight during the update; the
+// 30 s attribute/entry timeouts bound anything else. They are a safety net,
+// not the way changes show: a repeated pass over a tree (grep -r, a build)
+// within them asks the fuser for no names and attributes again, only for
+// opens (1 s timeouts made every pass over a large tree look each file up
+// again: 4 KiB reads of 10,000 files 0.80-1.02 s warm against
+// 0.48-0.61 s with 30 s).
 //
 // # Freshness of pending/
 //
@@ -67,6 +72,10 @@ import (
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
+// defaultTimeout is how long the kernel may cache names and attributes of
+// current/ unless Options say otherwise.
+const defaultTimeout = 30 * time.Second
+
 // Options tune an FS. The zero value is usable.
 type Options struct {
 	// Logger receives Source errors (served as EIO) and warnings. Default:
@@ -74,8 +83,9 @@ type Options struct {
 	Logger *slog.Logger
 
 	// EntryTimeout and AttrTimeout are how long the kernel may cache names
-	// and attributes without asking. Zero means 1 s; negative means no
-	// caching.
+	// and attributes in current/ without asking (changes are invalidated
+	// at once; see the package doc). Zero means defaultTimeout; negative
+	// means no caching.
 	EntryTimeout time.Duration
 	AttrTimeout  time.Duration
 
@@ -151,10 +161,10 @@ func New(src Source, opts Options) *FS {
 		opts.RecentPoints = 20
 	}
 	if opts.EntryTimeout == 0 {
-		opts.EntryTimeout = time.Second
+		opts.EntryTimeout = defaultTimeout
 	}
 	if opts.AttrTimeout == 0 {
-		opts.AttrTimeout = time.Second
+		opts.AttrTimeout = defaultTimeout
 	}
 	return &FS{
 		src:     src,
