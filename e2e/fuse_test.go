@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -191,6 +192,32 @@ func TestMountEventsFollowAndRestart(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(mnt, "current", "c.txt"))
 		if err == nil && string(b) != "c" {
 			err = fmt.Errorf("content %q", b)
+		}
+		return err
+	})
+
+	// Each line of the events file is the writer's event, as JSON encodes
+	// it: the fuser serves the bytes it stored, which must be exactly that.
+	head, err := e.admin.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := e.admin.Events(context.Background(), 0, int(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for _, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(append(b, '\n'))
+	}
+	eventually(t, "the events file is the log as JSON lines", func() error {
+		b, err := os.ReadFile(events)
+		if err == nil && string(b) != want.String() {
+			err = fmt.Errorf("%d bytes, want %d:\n%s\nwant:\n%s", len(b), want.Len(), b, want.String())
 		}
 		return err
 	})

@@ -526,6 +526,42 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 	return r.FileInfo, nil
 }
 
+// Heads returns the newest state of each of paths that exists now (absent
+// and deleted paths are left out; a path listed twice is answered once),
+// sorted by path: what File(p, 0) answers for each, from one iterator whose
+// seeks only move forward, so a batch of paths costs less than as many
+// Files. The mount's worker asks it for the paths each applied batch
+// touched.
+func (s *Store) Heads(paths []string) ([]FileInfo, error) {
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	lower := []byte(prefixCur)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
+	if err != nil {
+		return nil, fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	out := make([]FileInfo, 0, len(sorted))
+	for _, p := range sorted {
+		key := pebbledb.Key(prefixCur, []byte(p))
+		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+			continue
+		}
+		r, err := decodeRevision(it.Value())
+		if err != nil {
+			return nil, err
+		}
+		if !r.Deleted {
+			out = append(out, r.FileInfo)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("iterate: %w", err)
+	}
+	return out, nil
+}
+
 // Tree returns every file below prefix ("" for all) as of seq at (0 means
 // now), sorted by path. It reads every path's newest revision in cur/; at
 // a point it also seeks, for each path changed after at, to its newest
@@ -634,9 +670,12 @@ func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
 			more = true
 			break
 		}
-		var e domain.Event
-		if err := json.Unmarshal(it.Value(), &e); err != nil {
-			return nil, 0, fmt.Errorf("decode event: %w", err)
+		// DecodeEvent keeps the bytes (Stored), so they are copied out of
+		// the iterator's buffer: the mount's events file serves them as
+		// they are, with no encoding paid again.
+		e, err := domain.DecodeEvent(append([]byte(nil), it.Value()...))
+		if err != nil {
+			return nil, 0, err
 		}
 		if !f.Until.IsZero() && e.Time.After(f.Until) {
 			break

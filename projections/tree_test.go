@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,6 +100,25 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 						t.Fatalf("File(%s, %d) = %+v, %v; want not found", q, e.Seq, f, err)
 					}
 				}
+			}
+			// Heads answers a batch of paths (unsorted, repeated, absent)
+			// as File answers each at head.
+			ask := []string{"nope", "z/y/x", "a", "a/b", "a", "b/a/c", ""}
+			ask = append(ask, paths...)
+			var want []FileInfo
+			for _, q := range slices.Compact(slices.Sorted(slices.Values(ask))) {
+				if f, err := s.File(q, 0); err == nil {
+					want = append(want, f)
+				} else if !errors.Is(err, domain.ErrNotFound) {
+					t.Fatal(err)
+				}
+			}
+			heads, err := s.Heads(ask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(heads, want) {
+				t.Fatalf("Heads(%q) =\n%+v\nwant (File at head for each)\n%+v", ask, heads, want)
 			}
 			for _, q := range paths {
 				revs, err := s.History(q)

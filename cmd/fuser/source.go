@@ -38,18 +38,7 @@ func (s *source) Tree(_ context.Context, at uint64) ([]projections.FileInfo, err
 }
 
 func (s *source) Files(_ context.Context, paths []string) ([]projections.FileInfo, error) {
-	out := make([]projections.FileInfo, 0, len(paths))
-	for _, p := range paths {
-		fi, err := s.model.File(p, 0)
-		if errors.Is(err, domain.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fi)
-	}
-	return out, nil
+	return s.model.Heads(paths)
 }
 
 func (s *source) OpenBlob(ctx context.Context, hash string) (fusefs.Blob, error) {

@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -42,12 +41,19 @@ func newEventLog(src Source) *eventLog {
 	return &eventLog{src: src, cps: []checkpoint{{0, 0}}}
 }
 
+// encodeEvent is an event's line in the events file: its stored form (the
+// bytes the replica received and checked, which json.Marshal of the event
+// reproduces; no encoding is paid for an event decoded from them) and a
+// newline.
 func encodeEvent(ev *domain.Event) ([]byte, error) {
-	b, err := json.Marshal(ev)
+	b, err := ev.Stored()
 	if err != nil {
-		return nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
+		return nil, err
 	}
-	return append(b, '\n'), nil
+	line := make([]byte, len(b)+1)
+	copy(line, b)
+	line[len(b)] = '\n'
+	return line, nil
 }
 
 // extend indexes the events up to the Source's head. It returns the size
@@ -73,7 +79,7 @@ func (l *eventLog) extend(ctx context.Context) (before, after int64, err error) 
 			if ev.Seq > head {
 				return before, l.size, nil
 			}
-			line, err := encodeEvent(ev)
+			stored, err := ev.Stored()
 			if err != nil {
 				return before, l.size, err
 			}
@@ -81,7 +87,7 @@ func (l *eventLog) extend(ctx context.Context) (before, after int64, err error) 
 				l.cps = append(l.cps, checkpoint{after: l.seq, off: l.size})
 				l.sinceCp = 0
 			}
-			l.size += int64(len(line))
+			l.size += int64(len(stored)) + 1 // the line encodeEvent renders
 			l.seq = ev.Seq
 			l.lastTime = ev.Time
 			l.sinceCp++
