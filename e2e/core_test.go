@@ -324,7 +324,7 @@ func TestLateReaderCatchesUp(t *testing.T) {
 		last = res.Seq
 	}
 	// A second reader on a fresh directory, started after the fact.
-	late, err := startExtraReader(e)
+	late, _, err := startExtraReader(e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,12 @@ func upProject(t *testing.T, bin, project string, extra ...string) *guarded {
 // and its own home directory, and stops it with SIGTERM when the test ends.
 func startUp(t *testing.T, bin, project, state string, flags ...string) *guarded {
 	t.Helper()
+	return startUpEnv(t, bin, project, state, nil, flags...)
+}
+
+// startUpEnv is startUp with variables added to the user's environment.
+func startUpEnv(t *testing.T, bin, project, state string, environ []string, flags ...string) *guarded {
+	t.Helper()
 	if state == "" {
 		state = t.TempDir()
 	}
@@ -55,7 +61,7 @@ func startUp(t *testing.T, bin, project, state string, flags ...string) *guarded
 	}
 	args := []string{"up", "--project", project, "--bin", binDir}
 	up := exec.Command(bin, append(args, flags...)...)
-	up.Env = g.env()
+	up.Env = g.env(environ...)
 	up.Stdout, up.Stderr = g.out, g.out
 	if err := up.Start(); err != nil {
 		t.Fatal(err)

@@ -205,7 +205,7 @@ func TestInvalidTextNeverBreaksTheChain(t *testing.T) {
 	if _, err := e.reader.Do(ctx, "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", head), nil, nil, nil); err != nil {
 		t.Fatalf("reader did not catch up to %d: %v", head, err)
 	}
-	late, err := startExtraReader(e)
+	late, _, err := startExtraReader(e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,33 +224,44 @@ func TestDamagedContent(t *testing.T) {
 	}
 }
 
-// TestCacheSizeFlag: every process takes --cache-mib. A size out of bounds
-// is refused at start, naming the flag, before the data directory is
-// created (and before the fuser looks for /dev/fuse); the sizes a system
-// is started with are the ones its Pebble databases run with (their
-// OPTIONS files), the fuser's default included; and a writer and a reader
-// at the minimum size append, catch up and serve.
+// TestCacheSizeFlag: every process takes --cache-mib, or its
+// LIGHTHOUSE_<PROCESS>_CACHE_MIB variable (the flag wins). A size out of
+// bounds, or a variable that is no number, is refused at start, naming the
+// flag or the variable, before the data directory is created (and before
+// the fuser looks for /dev/fuse); the sizes a system is started with are
+// the ones its Pebble databases run with (their OPTIONS files), the fuser's
+// default included; and a writer and a reader at the minimum size append,
+// catch up and serve.
 func TestCacheSizeFlag(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"writer", "reader", "fuser"} {
-		for _, c := range []struct{ mib, want string }{
-			{"4", "--cache-mib: pebble sizes: a cache of 4 MiB: at least 8 MiB"},
-			{"8796093022208", "--cache-mib: pebble sizes: a cache of 8796093022208 MiB: at most 1048576 MiB"},
+		env := "LIGHTHOUSE_" + strings.ToUpper(name) + "_CACHE_MIB"
+		for _, c := range []struct {
+			flag, environ []string
+			want          string
+		}{
+			{[]string{"--cache-mib", "4"}, nil, "--cache-mib (env " + env + "): block cache size: 4 MiB is under the minimum of 8 MiB"},
+			{[]string{"--cache-mib", "8796093022208"}, nil, "block cache size: 8796093022208 MiB is over the maximum of 1048576 MiB"},
+			{nil, []string{env + "=4"}, "--cache-mib (env " + env + "): block cache size: 4 MiB is under the minimum of 8 MiB"},
+			{nil, []string{env + "=abc"}, env + `="abc": parse error`},
+			// The command line wins over the environment.
+			{[]string{"--cache-mib", "4"}, []string{env + "=64"}, "4 MiB is under the minimum"},
 		} {
 			bin, err := supervisor.FindBinary(binDir, name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			data := filepath.Join(t.TempDir(), "data")
-			cmd := exec.Command(bin, "--data", data, "--cache-mib", c.mib, "--bus-url", "nats://127.0.0.1:1")
-			cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
+			cmd := exec.Command(bin, append([]string{"--data", data, "--bus-url", "nats://127.0.0.1:1"}, c.flag...)...)
+			cmd.Env = append(append(os.Environ(), "LIGHTHOUSE_TOKEN=t"), c.environ...)
+			what := fmt.Sprintf("%s %v %v", name, c.environ, c.flag)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
-				t.Fatalf("%s --cache-mib %s started:\n%s", name, c.mib, out)
+				t.Fatalf("%s started:\n%s", what, out)
 			}
-			wantIn(t, name+" --cache-mib "+c.mib, string(out), c.want)
+			wantIn(t, what, string(out), c.want)
 			if _, err := os.Stat(data); err == nil {
-				t.Fatalf("%s --cache-mib %s created %s", name, c.mib, data)
+				t.Fatalf("%s created %s", what, data)
 			}
 		}
 	}
@@ -285,9 +296,14 @@ func TestCacheSizeFlag(t *testing.T) {
 		}
 		last = res.Seq
 	}
-	small, err := startExtraReader(e, "--cache-mib", "8")
+	// The reader at the minimum size, set from the environment as under
+	// lighthouse up, which passes its environment to every process.
+	small, smallData, err := startExtraReader(e, []string{"LIGHTHOUSE_READER_CACHE_MIB=8"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cache, memTable := pebbleSizes(t, filepath.Join(smallData, "projection")); cache != 8<<20 || memTable != 4<<20 {
+		t.Errorf("LIGHTHOUSE_READER_CACHE_MIB=8: the reader runs with a %d-byte cache and %d-byte memtables", cache, memTable)
 	}
 	var tree struct {
 		Files []struct {
@@ -333,4 +349,24 @@ func pebbleSizes(t *testing.T, dir string) (cache, memTable int64) {
 		return v
 	}
 	return field("cache_size"), field("mem_table_size")
+}
+
+// TestUpPassesCacheSizes: under lighthouse up, the LIGHTHOUSE_*_CACHE_MIB
+// variables of its environment size its processes' databases, as the
+// README's Memory section says.
+func TestUpPassesCacheSizes(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "go.mod", "module shop\n")
+	g := startUpEnv(t, bin, project, "", []string{"LIGHTHOUSE_WRITER_CACHE_MIB=16", "LIGHTHOUSE_READER_CACHE_MIB=24"},
+		"--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
+	for dir, w := range map[string][2]int64{
+		filepath.Join(g.data, "events"):               {16 << 20, 8 << 20},
+		filepath.Join(g.data, "reader", "projection"): {24 << 20, 12 << 20},
+	} {
+		if cache, memTable := pebbleSizes(t, dir); cache != w[0] || memTable != w[1] {
+			t.Errorf("%s runs with a %d-byte cache and %d-byte memtables, want %d and %d", dir, cache, memTable, w[0], w[1])
+		}
+	}
 }

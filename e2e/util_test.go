@@ -51,30 +51,31 @@ func eventAt(e *env, seq uint64) (domain.Event, error) {
 }
 
 // startExtraReader starts another reader process on a fresh directory, with
-// flags added to its own, and returns a client for it, as admin.
-func startExtraReader(e *env, flags ...string) (*client.Client, error) {
+// variables added to its environment and flags to its own, and returns a
+// client for it, as admin, and its data directory.
+func startExtraReader(e *env, environ []string, flags ...string) (*client.Client, string, error) {
 	bin, err := supervisor.FindBinary(binDir, "reader")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	data := e.t.TempDir()
 	p, err := supervisor.Start("reader-2", bin, append([]string{"--data", data, "--addr", "127.0.0.1:0", "--name", "reader-2",
 		"--token-file", filepath.Join(e.data, "service.token")}, flags...),
-		[]string{"LIGHTHOUSE_BUS_URL=" + e.sys.BusURL, "LIGHTHOUSE_URL=" + e.sys.WriterURL}, e.out)
+		append([]string{"LIGHTHOUSE_BUS_URL=" + e.sys.BusURL, "LIGHTHOUSE_URL=" + e.sys.WriterURL}, environ...), e.out)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	e.t.Cleanup(func() { p.Stop(10 * time.Second) })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	addr, err := supervisor.WaitAddr(ctx, p, filepath.Join(data, "reader.addr"))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := supervisor.WaitReady(ctx, p, "http://"+addr+"/readyz"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return client.New("http://"+addr, e.sys.AdminToken), nil
+	return client.New("http://"+addr, e.sys.AdminToken), data, nil
 }
 
 func errorsAs(err error, target **client.Error) bool { return errors.As(err, target) }

@@ -5,6 +5,7 @@ package config
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,20 @@ func Env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// SetFromEnv sets the flag name of fs from the environment variable key
+// when that is set. Call it before fs.Parse, so the command line still
+// wins. The error names the variable and its value.
+func SetFromEnv(fs *flag.FlagSet, name, key string) error {
+	v := os.Getenv(key)
+	if v == "" {
+		return nil
+	}
+	if err := fs.Set(name, v); err != nil {
+		return fmt.Errorf("%s=%q: %w", key, v, err)
+	}
+	return nil
 }
 
 // Logger returns a JSON logger on stderr at level (debug, info, warn, error).

@@ -36,7 +36,7 @@ type Sizes struct {
 func DefaultSizes() Sizes { return Sizes{CacheMiB: DefaultCacheMiB} }
 
 // ErrSizes is returned by Open for sizes it cannot use.
-var ErrSizes = errors.New("pebble sizes")
+var ErrSizes = errors.New("block cache size")
 
 // Check returns ErrSizes, wrapped with the reason, for sizes Open refuses.
 func (s Sizes) Check() error {
@@ -46,10 +46,10 @@ func (s Sizes) Check() error {
 
 func (s Sizes) options() (cache int64, memTable uint64, err error) {
 	if s.CacheMiB < MinCacheMiB {
-		return 0, 0, fmt.Errorf("%w: a cache of %d MiB: at least %d MiB", ErrSizes, s.CacheMiB, MinCacheMiB)
+		return 0, 0, fmt.Errorf("%w: %d MiB is under the minimum of %d MiB", ErrSizes, s.CacheMiB, MinCacheMiB)
 	}
 	if s.CacheMiB > MaxCacheMiB {
-		return 0, 0, fmt.Errorf("%w: a cache of %d MiB: at most %d MiB", ErrSizes, s.CacheMiB, MaxCacheMiB)
+		return 0, 0, fmt.Errorf("%w: %d MiB is over the maximum of %d MiB", ErrSizes, s.CacheMiB, MaxCacheMiB)
 	}
 	cache = int64(s.CacheMiB) << 20
 	return cache, uint64(min(cache/2, 32<<20)), nil

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -38,6 +39,9 @@ type Settings struct {
 	// CacheMiB sizes the projection's Pebble block cache (and so its
 	// memtables, see pebbledb.Sizes).
 	CacheMiB int
+
+	cacheEnv string // the environment variable --cache-mib defaults from
+	envErr   error  // a LIGHTHOUSE_* variable Register could not use
 }
 
 // defaultCacheMiB is a replica's block cache unless told otherwise. The
@@ -64,7 +68,9 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
 	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
-	fs.IntVar(&s.CacheMiB, "cache-mib", defaultCacheMiB(process), fmt.Sprintf("the projection's Pebble block cache, in MiB (at least %d); its memtables are half of it, at most 32 MiB", pebbledb.MinCacheMiB))
+	s.cacheEnv = "LIGHTHOUSE_" + strings.ToUpper(process) + "_CACHE_MIB"
+	fs.IntVar(&s.CacheMiB, "cache-mib", defaultCacheMiB(process), fmt.Sprintf("the projection's Pebble block cache, in MiB (%d to %d); its memtables are half of it, at most 32 MiB (env %s)", pebbledb.MinCacheMiB, pebbledb.MaxCacheMiB, s.cacheEnv))
+	s.envErr = config.SetFromEnv(fs, "cache-mib", s.cacheEnv)
 }
 
 // Check returns an error naming the flag for settings no replica can run
@@ -72,11 +78,14 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 // fuser's /dev/fuse) calls it before them, so a wrong flag is what it
 // reports.
 func (s Settings) Check() error {
+	if s.envErr != nil {
+		return s.envErr
+	}
 	if s.BusURL == "" {
 		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
 	if err := s.sizes().Check(); err != nil {
-		return fmt.Errorf("--cache-mib: %w", err)
+		return fmt.Errorf("--cache-mib (env %s): %w", s.cacheEnv, err)
 	}
 	return nil
 }
