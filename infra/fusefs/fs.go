@@ -35,12 +35,14 @@
 // sees the state as of at least that call's seq, and no kernel cache
 // serves the old one. The worker repeats the invalidations about 50 ms
 // later to cover requests that were in flight during the update; the
-// 30 s attribute/entry timeouts bound anything else. They are a safety net,
-// not the way changes show: a repeated pass over a tree (grep -r, a build)
-// within them asks the fuser for no names and attributes again, only for
-// opens (1 s timeouts made every pass over a large tree look each file up
-// again: 4 KiB reads of 10,000 files 0.80-1.02 s warm against
-// 0.48-0.61 s with 30 s).
+// 30 s attribute/entry timeouts of current/ bound anything else. They are a
+// safety net, not the way changes show: a repeated pass over a tree
+// (grep -r, a build) within them asks the fuser for no names and attributes
+// again, only for opens (1 s timeouts made every pass over a large tree
+// look each file up again: 4 KiB reads of 10,000 files 0.80-1.02 s warm
+// against 0.48-0.61 s with 30 s). What the worker does not invalidate
+// (history/ and snapshots/ attributes, a history/TIME name resolved
+// against the replica's head) keeps the mount-wide liveTimeout of 1 s.
 //
 // # Freshness of pending/
 //
@@ -75,6 +77,11 @@ import (
 // defaultTimeout is how long the kernel may cache names and attributes of
 // current/ unless Options say otherwise.
 const defaultTimeout = 30 * time.Second
+
+// liveTimeout is how long the kernel may cache the names and attributes
+// the worker does not invalidate (outside current/ and the history points,
+// and pending/ and annotations/, which are not cached at all).
+const liveTimeout = time.Second
 
 // Options tune an FS. The zero value is usable.
 type Options struct {
@@ -392,8 +399,7 @@ func (f *FS) mount(ctx context.Context, mountpoint string) (*Mount, error) {
 	}
 	f.mu.Unlock()
 
-	entry, attr := f.opts.EntryTimeout, f.opts.AttrTimeout
-	entry, attr = max(entry, 0), max(attr, 0)
+	entry, attr := liveTimeout, liveTimeout
 	fopts := &fs.Options{
 		MountOptions: fuse.MountOptions{
 			FsName:           "lighthouse",

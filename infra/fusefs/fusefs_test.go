@@ -1145,3 +1145,44 @@ func BenchmarkMountRead4K(b *testing.B) {
 		})
 	}
 }
+
+// TestLiveNamesOutsideCurrentFollowChanges: what the worker does not
+// invalidate keeps short timeouts, whatever current/'s are: a
+// history/TIME name looked up before the replica had an event at or before
+// TIME resolves again (the event's file shows up), and the attributes of
+// snapshots/ (nlink, mtime) and history/ (mtime) follow a new snapshot and
+// a change. With current/'s 30 s applied to them these stayed stale.
+func TestLiveNamesOutsideCurrentFollowChanges(t *testing.T) {
+	src := newFakeSource()
+	s1 := src.write("a.txt", "v1\n", 0o644)
+	mt := mountFake(t, src, Options{})
+	when := src.timeOf(s1 + 1).Add(500 * time.Millisecond).Format(time.RFC3339Nano)
+	if _, err := os.Stat(mt.path("history", when, "late.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("history/%s/late.txt before it was written: %v", when, err)
+	}
+	var snaps0, hist0 syscall.Stat_t
+	if err := syscall.Stat(mt.path("snapshots"), &snaps0); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(mt.path("history"), &hist0); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := src.write("late.txt", "late\n", 0o644) // stamped before TIME
+	src.setSnapshot("snap", s2)
+	mt.fs.Changed(s2, []string{"late.txt"})
+	if err := mt.fs.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "history/TIME/late.txt once the replica has it", func() bool {
+		_, err := os.Stat(mt.path("history", when, "late.txt"))
+		return err == nil
+	})
+	eventually(t, "snapshots/ and history/ attributes follow", func() bool {
+		var snaps, hist syscall.Stat_t
+		if syscall.Stat(mt.path("snapshots"), &snaps) != nil || syscall.Stat(mt.path("history"), &hist) != nil {
+			return false
+		}
+		return snaps.Nlink == snaps0.Nlink+1 && snaps.Mtim != snaps0.Mtim && hist.Mtim != hist0.Mtim
+	})
+}

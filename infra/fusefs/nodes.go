@@ -257,19 +257,27 @@ func (n *dirNode) isPointRoot() bool { return n.path == "" && n.v.seq != 0 }
 // history point: its tree never changes.
 const pointTimeout = time.Hour
 
-// immutableEntry and immutableAttr set the long timeouts on what a history
-// point answers; in current/ the mount's own (short) timeouts stay.
-func (v *view) immutableEntry(out *fuse.EntryOut) {
+// viewEntry and viewAttr set the timeouts of what a view answers: an hour
+// in a history point, whose tree never changes; in current/ the mount's
+// current/ timeouts (Options.EntryTimeout and AttrTimeout), which the
+// worker's invalidations make safe to keep long. Everything else in the
+// mount keeps the mount-wide liveTimeout.
+func (v *view) viewEntry(out *fuse.EntryOut) {
 	if v.seq != 0 {
 		out.SetEntryTimeout(pointTimeout)
 		out.SetAttrTimeout(pointTimeout)
+		return
 	}
+	out.SetEntryTimeout(max(v.m.f.opts.EntryTimeout, 0))
+	out.SetAttrTimeout(max(v.m.f.opts.AttrTimeout, 0))
 }
 
-func (v *view) immutableAttr(out *fuse.AttrOut) {
+func (v *view) viewAttr(out *fuse.AttrOut) {
 	if v.seq != 0 {
 		out.SetTimeout(pointTimeout)
+		return
 	}
+	out.SetTimeout(max(v.m.f.opts.AttrTimeout, 0))
 }
 
 // OpendirHandle lets the kernel cache the listing across opens
@@ -349,7 +357,7 @@ func (n *dirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOu
 		return syscall.ENOENT
 	}
 	n.m.fillDir(&out.Attr, n.v.ino(n.path, true), uint32(2+nsub), mtime)
-	n.v.immutableAttr(out)
+	n.v.viewAttr(out)
 	return 0
 }
 
@@ -373,13 +381,13 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		ino := n.v.ino(p, false)
 		n.m.fillFile(&out.Attr, fi, ino)
 		child := &fileNode{base: n.base, v: n.v, path: p, last: fi}
-		n.v.immutableEntry(out)
+		n.v.viewEntry(out)
 		return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: ino}), 0
 	case isDir:
 		ino := n.v.ino(p, true)
 		n.m.fillDir(&out.Attr, ino, uint32(2+nsub), mtime)
 		child := &dirNode{base: n.base, v: n.v, path: p}
-		n.v.immutableEntry(out)
+		n.v.viewEntry(out)
 		return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
 	return nil, syscall.ENOENT
@@ -463,7 +471,7 @@ func (n *fileNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrO
 	if gone {
 		out.Nlink = 0
 	}
-	n.v.immutableAttr(out)
+	n.v.viewAttr(out)
 	return 0
 }
 
