@@ -49,8 +49,7 @@ type settings struct {
 	bodyIdle     time.Duration
 	notifyURL    string // webhook for review notifications
 	consoleURL   string // the console, linked from notifications
-	cacheMiB     int    // the log's Pebble block cache
-	envErr       error  // a LIGHTHOUSE_* variable the flags could not use
+	cache        *pebbledb.CacheFlag
 }
 
 func main() {
@@ -74,8 +73,7 @@ func main() {
 	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; default: the reader's in DATA/reader)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
-	fs.IntVar(&s.cacheMiB, "cache-mib", pebbledb.DefaultCacheMiB, fmt.Sprintf("the log's Pebble block cache, in MiB (%d to %d); its memtables are half of it, at most 32 MiB (env LIGHTHOUSE_WRITER_CACHE_MIB)", pebbledb.MinCacheMiB, pebbledb.MaxCacheMiB))
-	s.envErr = config.SetFromEnv(fs, "cache-mib", "LIGHTHOUSE_WRITER_CACHE_MIB")
+	s.cache = pebbledb.RegisterCacheFlag(fs, "the log", pebbledb.DefaultCacheMiB, "LIGHTHOUSE_WRITER_CACHE_MIB")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 
@@ -84,12 +82,9 @@ func main() {
 
 func run(parent context.Context, s settings, log *slog.Logger) error {
 	ctx := parent
-	if s.envErr != nil {
-		return s.envErr
-	}
-	sizes := pebbledb.Sizes{CacheMiB: s.cacheMiB}
-	if err := sizes.Check(); err != nil {
-		return fmt.Errorf("--cache-mib (env LIGHTHOUSE_WRITER_CACHE_MIB): %w", err)
+	sizes, err := s.cache.Sizes()
+	if err != nil {
+		return err
 	}
 	config.ServeDebug(s.debugAddr, log)
 	if err := os.MkdirAll(s.data, 0o700); err != nil {

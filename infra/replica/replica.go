@@ -36,12 +36,9 @@ type Settings struct {
 	Name      string
 	LogLevel  string
 	DebugAddr string
-	// CacheMiB sizes the projection's Pebble block cache (and so its
+	// Cache sizes the projection's Pebble block cache (and so its
 	// memtables, see pebbledb.Sizes).
-	CacheMiB int
-
-	cacheEnv string // the environment variable --cache-mib defaults from
-	envErr   error  // a LIGHTHOUSE_* variable Register could not use
+	Cache *pebbledb.CacheFlag
 }
 
 // defaultCacheMiB is a replica's block cache unless told otherwise. The
@@ -68,9 +65,7 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.StringVar(&s.Name, "name", "lighthouse-"+process, "name of this "+process+" on the bus")
 	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
-	s.cacheEnv = "LIGHTHOUSE_" + strings.ToUpper(process) + "_CACHE_MIB"
-	fs.IntVar(&s.CacheMiB, "cache-mib", defaultCacheMiB(process), fmt.Sprintf("the projection's Pebble block cache, in MiB (%d to %d); its memtables are half of it, at most 32 MiB (env %s)", pebbledb.MinCacheMiB, pebbledb.MaxCacheMiB, s.cacheEnv))
-	s.envErr = config.SetFromEnv(fs, "cache-mib", s.cacheEnv)
+	s.Cache = pebbledb.RegisterCacheFlag(fs, "the projection", defaultCacheMiB(process), "LIGHTHOUSE_"+strings.ToUpper(process)+"_CACHE_MIB")
 }
 
 // Check returns an error naming the flag for settings no replica can run
@@ -78,19 +73,14 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 // fuser's /dev/fuse) calls it before them, so a wrong flag is what it
 // reports.
 func (s Settings) Check() error {
-	if s.envErr != nil {
-		return s.envErr
+	if _, err := s.Cache.Sizes(); err != nil {
+		return err
 	}
 	if s.BusURL == "" {
 		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
-	if err := s.sizes().Check(); err != nil {
-		return fmt.Errorf("--cache-mib (env %s): %w", s.cacheEnv, err)
-	}
 	return nil
 }
-
-func (s Settings) sizes() pebbledb.Sizes { return pebbledb.Sizes{CacheMiB: s.CacheMiB} }
 
 // Replica is an open projection with its content mirror and bus subscription.
 type Replica struct {
@@ -113,6 +103,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
+	sizes, _ := s.Cache.Sizes() // checked above
 	config.ServeDebug(s.DebugAddr, log)
 	token, err := config.Token(s.Token, s.TokenFile)
 	if err != nil {
@@ -122,7 +113,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	agents := projections.NewAgents()
-	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), s.sizes(), log, agents)
+	model, err := projections.OpenOrRebuild(filepath.Join(s.Data, "projection"), sizes, log, agents)
 	if err != nil {
 		return nil, err
 	}
