@@ -173,6 +173,8 @@ func New(src Source, opts Options) *FS {
 	if opts.AttrTimeout == 0 {
 		opts.AttrTimeout = defaultTimeout
 	}
+	// Negative: no caching, which the kernel is told as 0.
+	opts.EntryTimeout, opts.AttrTimeout = max(opts.EntryTimeout, 0), max(opts.AttrTimeout, 0)
 	return &FS{
 		src:     src,
 		opts:    opts,
@@ -399,7 +401,7 @@ func (f *FS) mount(ctx context.Context, mountpoint string) (*Mount, error) {
 	}
 	f.mu.Unlock()
 
-	entry, attr := liveTimeout, liveTimeout
+	live := liveTimeout
 	fopts := &fs.Options{
 		MountOptions: fuse.MountOptions{
 			FsName:           "lighthouse",
@@ -412,8 +414,8 @@ func (f *FS) mount(ctx context.Context, mountpoint string) (*Mount, error) {
 			Debug:            f.opts.Debug,
 			Logger:           slog.NewLogLogger(f.log.Handler(), slog.LevelDebug),
 		},
-		EntryTimeout:   &entry,
-		AttrTimeout:    &attr,
+		EntryTimeout:   &live,
+		AttrTimeout:    &live,
 		RootStableAttr: &fs.StableAttr{Ino: inoRoot},
 		UID:            m.uid,
 		GID:            m.gid,

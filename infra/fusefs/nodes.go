@@ -268,8 +268,8 @@ func (v *view) viewEntry(out *fuse.EntryOut) {
 		out.SetAttrTimeout(pointTimeout)
 		return
 	}
-	out.SetEntryTimeout(max(v.m.f.opts.EntryTimeout, 0))
-	out.SetAttrTimeout(max(v.m.f.opts.AttrTimeout, 0))
+	out.SetEntryTimeout(v.m.f.opts.EntryTimeout)
+	out.SetAttrTimeout(v.m.f.opts.AttrTimeout)
 }
 
 func (v *view) viewAttr(out *fuse.AttrOut) {
@@ -277,7 +277,7 @@ func (v *view) viewAttr(out *fuse.AttrOut) {
 		out.SetTimeout(pointTimeout)
 		return
 	}
-	out.SetTimeout(max(v.m.f.opts.AttrTimeout, 0))
+	out.SetTimeout(v.m.f.opts.AttrTimeout)
 }
 
 // OpendirHandle lets the kernel cache the listing across opens
