@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -16,9 +15,10 @@ import (
 // the head, and annotations-history/POINT/PATH.json as of any point
 // history/ accepts (@SEQ, an RFC 3339 time, a snapshot name). Each file is
 // the JSON the reader's GET /v1/annotations?path=PATH&at=SEQ answers.
-// Like pending/, nothing here is cached by the kernel: every lookup,
-// listing and open asks Source.Annotations, so annotations/ is current
-// without the worker tracking it.
+// Like pending/, names and attributes here are not cached by the kernel:
+// every lookup and listing asks Source.Annotations, so annotations/ is
+// current without the worker tracking it. Each version of a document is
+// its own inode (docNode).
 
 // annDocs is the annotation documents of one point, by file path.
 type annDocs map[string][]byte
@@ -99,9 +99,20 @@ func (n *annDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return n.NewInode(ctx, &annDirNode{base: n.base, seq: n.seq, dir: p, ino: ino}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
 	file := strings.TrimSuffix(p, ".json")
-	child := &annFileNode{base: n.base, seq: n.seq, path: file}
-	child.fill(&out.Attr, docs[file])
-	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino}), 0
+	seq := n.seq
+	child := &docNode{
+		base: n.base,
+		ino:  docIno(annNS(seq), file, docs[file]),
+		doc:  docs[file],
+		time: n.m.headTime(),
+		now: func(ctx context.Context) ([]byte, bool, syscall.Errno) {
+			docs, errno := n.m.annotationDocs(ctx, seq, file)
+			doc, ok := docs[file]
+			return doc, ok, errno
+		},
+	}
+	child.fill(&out.Attr, 1)
+	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: child.ino}), 0
 }
 
 func (n *annDirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
@@ -121,68 +132,11 @@ func (n *annDirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) 
 		if kids[name] {
 			es = append(es, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: hashIno(annNS(n.seq), p, true)})
 		} else {
-			es = append(es, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: hashIno(annNS(n.seq), strings.TrimSuffix(p, ".json"), false)})
+			file := strings.TrimSuffix(p, ".json")
+			es = append(es, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: docIno(annNS(n.seq), file, docs[file])})
 		}
 	}
 	return fs.NewListDirStream(es), 0
-}
-
-// ---- annotations/PATH.json ----
-
-type annFileNode struct {
-	fs.Inode
-	base
-	seq  uint64
-	path string // the annotated file's path
-}
-
-var (
-	_ fs.NodeGetattrer = (*annFileNode)(nil)
-	_ fs.NodeOpener    = (*annFileNode)(nil)
-)
-
-func (n *annFileNode) fill(a *fuse.Attr, doc []byte) {
-	a.Ino = hashIno(annNS(n.seq), n.path, false)
-	a.Mode = syscall.S_IFREG | pendingMode
-	a.Size = uint64(len(doc))
-	a.Nlink = 1
-	n.m.setTimes(a, n.m.headTime())
-	n.m.owner(a)
-}
-
-func (n *annFileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if h, isOpen := fh.(*pendingHandle); isOpen {
-		n.fill(&out.Attr, h.data)
-		out.SetTimeout(uncached)
-		return 0
-	}
-	docs, errno := n.m.annotationDocs(ctx, n.seq, n.path)
-	if errno != 0 {
-		return errno
-	}
-	doc, ok := docs[n.path]
-	if !ok {
-		return syscall.ENOENT
-	}
-	n.fill(&out.Attr, doc)
-	out.SetTimeout(uncached)
-	return 0
-}
-
-func (n *annFileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if !readOnlyOpen(flags) {
-		return nil, 0, syscall.EROFS
-	}
-	docs, errno := n.m.annotationDocs(ctx, n.seq, n.path)
-	if errno != 0 {
-		return nil, 0, errno
-	}
-	doc, ok := docs[n.path]
-	if !ok {
-		return nil, 0, syscall.ENOENT
-	}
-	// The JSON as it is when opened, served until closed (see pending/).
-	return &pendingHandle{data: doc, time: time.Now()}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
 }
 
 // ---- annotations-history/ ----

@@ -3,9 +3,11 @@
 package fusefs
 
 import (
+	"io"
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -46,5 +48,43 @@ func TestAnnotationsTree(t *testing.T) {
 	src.mu.Unlock()
 	if got := lines(run(t, "ls", mt.path("annotations", "src"))); !slices.Equal(got, []string{"a.go.json", "b.go.json"}) {
 		t.Errorf("ls annotations/src after a new annotation = %v", got)
+	}
+}
+
+// A document that changes keeps its size here: only its inode (docNode)
+// tells the kernel the cached bytes are old. A descriptor opened before
+// keeps reading the version it opened.
+func TestAnnotationChangeOfTheSameSize(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	head := src.Head()
+	before, after := `{"note":"old"}`+"\n", `{"note":"new"}`+"\n"
+	src.mu.Lock()
+	src.notes = map[uint64]map[string][]byte{head: {"a.go": []byte(before)}}
+	src.mu.Unlock()
+	mt := mountFake(t, src, Options{})
+	p := mt.path("annotations", "a.go.json")
+	for range 2 {
+		if got := readFile(t, p); got != before {
+			t.Fatalf("read %q, want %q", got, before)
+		}
+	}
+	old, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	src.mu.Lock()
+	src.notes[head]["a.go"] = []byte(after)
+	src.mu.Unlock()
+	eventually(t, "the new version is read", func() bool {
+		b, err := os.ReadFile(p)
+		return err == nil && string(b) == after
+	})
+	if b, err := io.ReadAll(old); err != nil || string(b) != before {
+		t.Errorf("descriptor opened before the change read %q, %v; want %q", b, err, before)
+	}
+	if fi, err := old.Stat(); err != nil || fi.Sys().(*syscall.Stat_t).Nlink != 0 {
+		t.Errorf("fstat of the old version: %v, %v; want nlink 0", fi, err)
 	}
 }

@@ -38,20 +38,21 @@
 // 30 s attribute/entry timeouts of current/ bound anything else. They are a
 // safety net, not the way changes show: a repeated pass over a tree
 // (grep -r, a build) within them asks the fuser for no names and attributes
-// again, only for opens (1 s timeouts made every pass over a large tree
-// look each file up again: 4 KiB reads of 10,000 files 0.80-1.02 s warm
-// against 0.48-0.61 s with 30 s). What the worker does not invalidate
+// again (1 s timeouts made every pass over a large tree look each file up
+// again: 4 KiB reads of 10,000 files 0.80-1.02 s warm against 0.48-0.61 s
+// with 30 s), and no opens either (Mount.open). What the worker does not invalidate
 // (history/ and snapshots/ attributes, a history/TIME name resolved
 // against the replica's head) keeps the mount-wide liveTimeout of 1 s.
 //
 // # Freshness of pending/
 //
 // pending/ is not tracked by the worker: the kernel is told not to cache
-// it, so every listing and open there asks Source.Pending and sees the
-// reviews as they are at that moment, whether or not Changed has been
-// called (names and attributes may be cached for a clock tick or two;
-// see pending.go). A review decided after a listing answers ENOENT on
-// open; an already open file keeps reading the JSON it opened.
+// its names and attributes, so every listing and lookup there asks
+// Source.Pending and sees the reviews as they are at that moment, whether
+// or not Changed has been called (a name may be cached for a clock tick or
+// two; see pending.go). A review decided after a listing answers ENOENT
+// once its name is looked up again; an already open file keeps reading
+// the JSON it opened (each version of a review is its own inode, docNode).
 package fusefs
 
 import (
@@ -64,6 +65,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -308,6 +310,9 @@ type Mount struct {
 	log       *slog.Logger
 	uid, gid  uint32
 	mountedAt time.Time
+	// noOpen is set once the kernel is known to open files without asking
+	// (see Mount.open).
+	noOpen atomic.Bool
 
 	cur         *tree // current/, mutated only by the worker
 	curView     *view
@@ -432,6 +437,7 @@ func (f *FS) mount(ctx context.Context, mountpoint string) (*Mount, error) {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	m.server = server
+	m.noOpen.Store(server.KernelSettings().Flags64()&fuse.CAP_NO_OPEN_SUPPORT != 0)
 
 	wctx, stop := context.WithCancel(context.Background())
 	m.stop = stop

@@ -23,7 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -1185,4 +1188,67 @@ func TestLiveNamesOutsideCurrentFollowChanges(t *testing.T) {
 		}
 		return snaps.Nlink == snaps0.Nlink+1 && snaps.Mtim != snaps0.Mtim && hist.Mtim != hist0.Mtim
 	})
+}
+
+// A warm pass over files the kernel has read once costs the fuser no
+// OPEN, RELEASE, FLUSH or READ: the kernel opens them itself and keeps
+// their pages (Mount.open). Each kind of file of the mount is checked.
+func TestWarmOpensReachNoFuser(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+	src.request(id, "shell", 0)
+	head := src.Head()
+	src.mu.Lock()
+	src.notes = map[uint64]map[string][]byte{head: {"README.md": []byte("{}\n")}}
+	src.mu.Unlock()
+	reg := prometheus.NewRegistry()
+	mt := mountFake(t, src, Options{Metrics: metrics.NewFUSE(reg)})
+	if !mt.m.noOpen.Load() {
+		t.Skip("this kernel does not offer FUSE_NO_OPEN_SUPPORT")
+	}
+	files := []string{
+		mt.path("current", "src", "main.go"),
+		mt.path("history", "@2", "src", "main.go"),
+		mt.path("events"),
+		mt.path("pending", id+".json"),
+		mt.path("annotations", "README.md.json"),
+	}
+	ops := func() map[string]uint64 {
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "op" {
+						out[l.GetValue()] = m.GetHistogram().GetSampleCount()
+					}
+				}
+			}
+		}
+		return out
+	}
+	for range 2 {
+		for _, p := range files {
+			readFile(t, p)
+		}
+	}
+	before := ops()
+	for range 5 {
+		for _, p := range files {
+			readFile(t, p)
+		}
+	}
+	after := ops()
+	for _, op := range []string{"open", "release", "flush", "read"} {
+		if d := after[op] - before[op]; d != 0 {
+			t.Errorf("%d %s requests in 5 warm passes over %d files", d, op, len(files))
+		}
+	}
+	if before["open"] != 1 {
+		t.Errorf("%d opens in all, want 1: the first, answered ENOSYS", before["open"])
+	}
 }

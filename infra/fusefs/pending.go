@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
@@ -14,32 +15,33 @@ import (
 
 // pending/ holds one file per pending review, ID.json. Reviews are
 // requested and decided as events are applied, but rather than tracking
-// them in the worker, pending/ is simply never cached by the kernel, so
-// every name, attribute and byte comes from Source.Pending at the time of
-// the request. That is the simplest option that stays right whatever the
-// Source does and whenever Changed is (or is not) called, and costs little:
-// pending/ is a handful of small files read by people. Concretely:
+// them in the worker, pending/'s names and attributes are simply not
+// cached by the kernel, so every name and attribute comes from
+// Source.Pending at the time of the request. That is the simplest option
+// that stays right whatever the Source does and whenever Changed is (or is
+// not) called, and costs little: pending/ is a handful of small files read
+// by people. Concretely:
 //
 //   - Entries and attributes of pending/'s files are given a 1 ns timeout.
 //     go-fuse replaces a zero timeout with the mount-wide default (1 s), so
 //     1 ns is the smallest one that reaches the kernel, which rounds it up
 //     to the next clock tick: a lookup or stat is answered from the cache
 //     for at most two ticks (8 ms at HZ=250) and asks again after that.
-//     True zero would need the mount-wide defaults dropped and every node
-//     setting its own timeouts; not worth it for two ticks, since opens,
-//     reads and listings are never served from the cache anyway. Failed
-//     lookups are not cached (no negative timeout is set), so a new review
-//     shows up at once.
+//     Since the kernel opens files without asking (Mount.open), an open
+//     within those ticks of a decided review's last lookup still succeeds
+//     and reads its last JSON. True zero would need the mount-wide defaults
+//     dropped and every node setting its own timeouts; not worth it for two
+//     ticks. Failed lookups are not cached (no negative timeout is set), so
+//     a new review shows up at once.
 //   - Directory listings are never cached (no FOPEN_CACHE_DIR), and one
 //     listing reads Source.Pending once: the names and the attributes that
 //     READDIRPLUS returns with them come from the same answer.
-//   - Files are opened with FOPEN_DIRECT_IO, so reads bypass the page cache
-//     (and are not cut at a stale cached size); each open takes the review's
-//     JSON as it is then and serves it until closed, so a reader never sees
-//     two versions mixed (a review with several approvers changes while
-//     pending).
-//   - Open asks the Source again: a review decided between readdir (or a
-//     cached lookup) and open answers ENOENT.
+//   - Each version of a review's JSON is its own inode (docNode), whose
+//     bytes never change: the page cache the kernel keeps is never stale,
+//     a reader never sees two versions mixed (a review with several
+//     approvers changes while pending), and a descriptor keeps reading the
+//     version it opened, with nlink 0 once the review has changed or been
+//     decided.
 //
 // pending/ itself has fixed attributes (mode 0555, nlink 2, mtime the
 // mount time), so its own cached attributes are never stale.
@@ -109,14 +111,8 @@ func (m *Mount) pendingReview(ctx context.Context, id string) (PendingReview, bo
 	return PendingReview{}, false, 0
 }
 
-func (m *Mount) fillPending(a *fuse.Attr, r PendingReview) {
-	a.Ino = hashIno(pendingNS, r.ID, false)
-	a.Mode = syscall.S_IFREG | pendingMode
-	a.Size = uint64(len(r.JSON))
-	a.Nlink = 1
-	m.setTimes(a, r.Time)
-	m.owner(a)
-}
+// pendingIno is the inode number of review r's file as r is now (docNode).
+func pendingIno(r PendingReview) uint64 { return docIno(pendingNS, r.ID, r.JSON) }
 
 // ---- pending/ ----
 
@@ -151,14 +147,24 @@ func (n *pendingNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 	return n.child(ctx, r, out), 0
 }
 
-// child returns the inode of review r's file (the existing one if the
-// kernel already knows it) and fills out, uncached.
+// child returns the inode of review r's file as r is now (the existing
+// one if the kernel already knows this version) and fills out, uncached.
 func (n *pendingNode) child(ctx context.Context, r PendingReview, out *fuse.EntryOut) *fs.Inode {
-	n.m.fillPending(&out.Attr, r)
+	id := r.ID
+	doc := &docNode{
+		base: n.base,
+		ino:  pendingIno(r),
+		doc:  r.JSON,
+		time: r.Time,
+		now: func(ctx context.Context) ([]byte, bool, syscall.Errno) {
+			r, ok, errno := n.m.pendingReview(ctx, id)
+			return r.JSON, ok, errno
+		},
+	}
+	doc.fill(&out.Attr, 1)
 	out.SetEntryTimeout(uncached)
 	out.SetAttrTimeout(uncached)
-	child := &pendingFileNode{base: n.base, id: r.ID}
-	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	return n.NewInode(ctx, doc, fs.StableAttr{Mode: syscall.S_IFREG, Ino: doc.ino})
 }
 
 func (n *pendingNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -197,7 +203,7 @@ func (d *pendingDir) loadLocked(ctx context.Context) syscall.Errno {
 	d.byName = make(map[string]PendingReview, len(list))
 	for _, r := range list {
 		name, _ := pendingName(r.ID)
-		d.ents = append(d.ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: hashIno(pendingNS, r.ID, false)})
+		d.ents = append(d.ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: pendingIno(r)})
 		d.byName[name] = r
 	}
 	d.loaded = true
@@ -249,71 +255,69 @@ func (d *pendingDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 
 func (d *pendingDir) Releasedir(context.Context, uint32) {}
 
-// ---- pending/ID.json ----
+// ---- documents: pending/ID.json, annotations/PATH.json ----
 
-type pendingFileNode struct {
+// docNode is one version of a document the mount renders as JSON: a
+// pending review or a file's annotations. Its bytes never change. Its
+// inode number comes from its name and its bytes (docIno), so when the
+// document changes, the name's next lookup gives a new inode: the kernel's
+// page cache, kept across opens (Mount.open), never holds an old version
+// under the name, and a descriptor keeps reading the version it opened,
+// with nlink 0 once the name has moved on or gone (as after a rename over
+// an open file, or an unlink).
+type docNode struct {
 	fs.Inode
 	base
-	id string
+	ino  uint64
+	doc  []byte
+	time time.Time // the mtime
+	// now returns the document under the node's name now, or false.
+	now func(context.Context) (doc []byte, ok bool, errno syscall.Errno)
 }
 
 var (
-	_ fs.NodeGetattrer = (*pendingFileNode)(nil)
-	_ fs.NodeOpener    = (*pendingFileNode)(nil)
+	_ fs.NodeGetattrer = (*docNode)(nil)
+	_ fs.NodeOpener    = (*docNode)(nil)
+	_ fs.NodeReader    = (*docNode)(nil)
 )
 
-func (n *pendingFileNode) path() string {
-	name, _ := pendingName(n.id)
-	return "pending/" + name
+// docIno is the inode number of a document's version: key names the
+// document in namespace ns, doc is its bytes.
+func docIno(ns, key string, doc []byte) uint64 {
+	return hashIno(ns, key+"\x00"+string(doc), false)
 }
 
-func (n *pendingFileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	r, ok, errno := n.m.pendingReview(ctx, n.id)
+func (n *docNode) fill(a *fuse.Attr, nlink uint32) {
+	a.Ino = n.ino
+	a.Mode = syscall.S_IFREG | pendingMode
+	a.Size = uint64(len(n.doc))
+	a.Nlink = nlink
+	n.m.setTimes(a, n.time)
+	n.m.owner(a)
+}
+
+func (n *docNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	doc, ok, errno := n.now(ctx)
 	if errno != 0 {
 		return errno
 	}
-	if !ok {
-		// Decided. An open descriptor still reads what it opened.
-		h, isOpen := fh.(*pendingHandle)
-		if !isOpen {
-			return syscall.ENOENT
-		}
-		r = PendingReview{ID: n.id, JSON: h.data, Time: h.time}
+	var nlink uint32
+	if ok && bytes.Equal(doc, n.doc) {
+		nlink = 1
 	}
-	n.m.fillPending(&out.Attr, r)
-	if !ok {
-		out.Nlink = 0
-	}
+	n.fill(&out.Attr, nlink)
 	out.SetTimeout(uncached)
 	return 0
 }
 
-func (n *pendingFileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if !readOnlyOpen(flags) {
-		return nil, 0, syscall.EROFS
-	}
-	r, ok, errno := n.m.pendingReview(ctx, n.id)
-	if errno != 0 {
-		return nil, 0, errno
-	}
-	if !ok {
-		return nil, 0, syscall.ENOENT
-	}
-	return &pendingHandle{data: r.JSON, time: r.Time}, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NOFLUSH, 0
+func (n *docNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return n.m.open(flags)
 }
 
-// pendingHandle serves the JSON a review had when it was opened.
-type pendingHandle struct {
-	data []byte
-	time time.Time
-}
-
-var _ fs.FileReader = (*pendingHandle)(nil)
-
-func (h *pendingHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	if off < 0 || off >= int64(len(h.data)) {
+func (n *docNode) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off < 0 || off >= int64(len(n.doc)) {
 		return fuse.ReadResultData(nil), 0
 	}
-	end := min(off+int64(len(dest)), int64(len(h.data)))
-	return fuse.ReadResultData(h.data[off:end]), 0
+	end := min(off+int64(len(dest)), int64(len(n.doc)))
+	return fuse.ReadResultData(n.doc[off:end]), 0
 }
