@@ -1214,35 +1214,18 @@ func TestWarmOpensReachNoFuser(t *testing.T) {
 		mt.path("pending", id+".json"),
 		mt.path("annotations", "README.md.json"),
 	}
-	ops := func() map[string]uint64 {
-		fams, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]uint64{}
-		for _, f := range fams {
-			for _, m := range f.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "op" {
-						out[l.GetValue()] = m.GetHistogram().GetSampleCount()
-					}
-				}
-			}
-		}
-		return out
-	}
 	for range 2 {
 		for _, p := range files {
 			readFile(t, p)
 		}
 	}
-	before := ops()
+	before := fuseOps(t, reg)
 	for range 5 {
 		for _, p := range files {
 			readFile(t, p)
 		}
 	}
-	after := ops()
+	after := fuseOps(t, reg)
 	for _, op := range []string{"open", "release", "flush", "read"} {
 		if d := after[op] - before[op]; d != 0 {
 			t.Errorf("%d %s requests in 5 warm passes over %d files", d, op, len(files))
@@ -1251,4 +1234,67 @@ func TestWarmOpensReachNoFuser(t *testing.T) {
 	if before["open"] != 1 {
 		t.Errorf("%d opens in all, want 1: the first, answered ENOSYS", before["open"])
 	}
+}
+
+// On a kernel without FUSE_NO_OPEN_SUPPORT every open asks the fuser,
+// which answers without a handle: reads still go to the node, and the
+// page cache is still kept and still invalidated on change.
+func TestOpensOnAKernelWithoutNoOpen(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	const id = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+	jsonA := src.request(id, "shell", 0)
+	reg := prometheus.NewRegistry()
+	mt := mountFake(t, src, Options{Metrics: metrics.NewFUSE(reg)})
+	mt.m.noOpen.Store(false) // before the first open: what an older kernel gets
+	p := mt.path("current", "README.md")
+	pend := mt.path("pending", id+".json")
+	for range 3 {
+		readFile(t, p)
+		if got := readFile(t, pend); got != string(jsonA) {
+			t.Fatalf("pending read %q, want %q", got, jsonA)
+		}
+	}
+	calls := src.readAtCalls.Load()
+	readFile(t, p)
+	if got := src.readAtCalls.Load() - calls; got != 0 {
+		t.Errorf("%d blob reads for cached content", got)
+	}
+	content := "# Demo\nrewritten\n"
+	mt.fs.Changed(src.write("README.md", content, 0o644), []string{"README.md"})
+	if err := mt.fs.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, p); got != content {
+		t.Errorf("after a change read %q, want %q", got, content)
+	}
+	jsonB := src.request(id, "shell", 1)
+	eventually(t, "the review's new version is read", func() bool {
+		b, err := os.ReadFile(pend)
+		return err == nil && string(b) == string(jsonB)
+	})
+	opens := fuseOps(t, reg)["open"]
+	if opens < 8 {
+		t.Errorf("%d opens reached the fuser, want one per open (at least 8)", opens)
+	}
+}
+
+// fuseOps counts the FUSE requests the mount has served, by operation.
+func fuseOps(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "op" {
+					out[l.GetValue()] = m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return out
 }
