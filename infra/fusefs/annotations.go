@@ -111,8 +111,7 @@ func (n *annDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 			return doc, ok, errno
 		},
 	}
-	child.fill(&out.Attr, 1)
-	return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: child.ino}), 0
+	return docChild(ctx, &n.Inode, child, out), 0
 }
 
 func (n *annDirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {

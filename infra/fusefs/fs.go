@@ -791,8 +791,18 @@ func (m *Mount) notify(n *notes, late bool) {
 		}
 	}
 	for _, e := range n.added {
-		if parent := m.inodeAt(e.dir); parent != nil {
-			check("entry", e.path(), parent.NotifyEntry(e.name))
+		parent := m.inodeAt(e.dir)
+		if parent == nil {
+			continue
+		}
+		check("entry", e.path(), parent.NotifyEntry(e.name))
+		// A file created where one was removed has the same inode number,
+		// and the kernel may still hold that inode, with the old pages, for
+		// a descriptor left open: the next lookup would hand it back as it
+		// is, and a size and mtime that happen to match would keep the old
+		// pages in use. go-fuse keeps the old node linked until then.
+		if child := parent.GetChild(e.name); child != nil && !e.isDir {
+			check("content", e.path(), child.NotifyContent(0, 0))
 		}
 	}
 	for _, p := range n.content {

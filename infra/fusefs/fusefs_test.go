@@ -1298,3 +1298,52 @@ func fuseOps(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
 	}
 	return out
 }
+
+// A file removed while a descriptor holds it and created again gets the
+// same inode number, so the kernel hands the held inode back, pages and
+// all. With the same size and mtime (a Source without times here; events
+// pinned to one time after the clock steps back in a real log) only the
+// worker's invalidation tells it the pages are old.
+func TestRecreatedWhileOpenReadsTheNewContent(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	sameTime := func(p string) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		vs := src.versions[p]
+		vs[len(vs)-1].fi.Time = src.base
+	}
+	src.write("f.txt", "AAAA\n", 0o644)
+	sameTime("f.txt")
+	mt := mountFake(t, src, Options{})
+	p := mt.path("current", "f.txt")
+	held, err := os.Open(p) // less, tail -f, an editor
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if got := readFile(t, p); got != "AAAA\n" {
+		t.Fatalf("read %q", got)
+	}
+	sync := func(seq uint64) {
+		mt.fs.Changed(seq, []string{"f.txt"})
+		if err := mt.fs.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(src.remove("f.txt"))
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stat after the removal: %v", err)
+	}
+	seq := src.write("f.txt", "BBBB\n", 0o644)
+	sameTime("f.txt")
+	sync(seq)
+	if got := readFile(t, p); got != "BBBB\n" {
+		t.Errorf("the recreated file reads %q, want %q", got, "BBBB\n")
+	}
+	held.Close()
+	time.Sleep(100 * time.Millisecond) // past the worker's repeat
+	if got := readFile(t, p); got != "BBBB\n" {
+		t.Errorf("after the old descriptor is closed it reads %q, want %q", got, "BBBB\n")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -161,10 +162,7 @@ func (n *pendingNode) child(ctx context.Context, r PendingReview, out *fuse.Entr
 			return r.JSON, ok, errno
 		},
 	}
-	doc.fill(&out.Attr, 1)
-	out.SetEntryTimeout(uncached)
-	out.SetAttrTimeout(uncached)
-	return n.NewInode(ctx, doc, fs.StableAttr{Mode: syscall.S_IFREG, Ino: doc.ino})
+	return docChild(ctx, &n.Inode, doc, out)
 }
 
 func (n *pendingNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -271,6 +269,8 @@ type docNode struct {
 	ino  uint64
 	doc  []byte
 	time time.Time // the mtime
+	// nlink is 1 while the name holds this version, as last seen.
+	nlink atomic.Uint32
 	// now returns the document under the node's name now, or false.
 	now func(context.Context) (doc []byte, ok bool, errno syscall.Errno)
 }
@@ -287,6 +287,18 @@ func docIno(ns, key string, doc []byte) uint64 {
 	return hashIno(ns, key+"\x00"+string(doc), false)
 }
 
+// docChild returns the inode of d's version under parent (the existing
+// one if the kernel already knows this version), which the name now holds,
+// and fills out with its attributes, uncached.
+func docChild(ctx context.Context, parent *fs.Inode, d *docNode, out *fuse.EntryOut) *fs.Inode {
+	d.fill(&out.Attr, 1)
+	out.SetEntryTimeout(uncached)
+	out.SetAttrTimeout(uncached)
+	child := parent.NewInode(ctx, d, fs.StableAttr{Mode: syscall.S_IFREG, Ino: d.ino})
+	child.Operations().(*docNode).nlink.Store(1)
+	return child
+}
+
 func (n *docNode) fill(a *fuse.Attr, nlink uint32) {
 	a.Ino = n.ino
 	a.Mode = syscall.S_IFREG | pendingMode
@@ -297,15 +309,17 @@ func (n *docNode) fill(a *fuse.Attr, nlink uint32) {
 }
 
 func (n *docNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	doc, ok, errno := n.now(ctx)
-	if errno != 0 {
-		return errno
+	// A failing Source leaves nlink as last seen rather than failing: the
+	// kernel asks for attributes before reads, and an open descriptor keeps
+	// reading its version (a lookup by name reports the failure).
+	if doc, ok, errno := n.now(ctx); errno == 0 {
+		if ok && bytes.Equal(doc, n.doc) {
+			n.nlink.Store(1)
+		} else {
+			n.nlink.Store(0)
+		}
 	}
-	var nlink uint32
-	if ok && bytes.Equal(doc, n.doc) {
-		nlink = 1
-	}
-	n.fill(&out.Attr, nlink)
+	n.fill(&out.Attr, n.nlink.Load())
 	out.SetTimeout(uncached)
 	return 0
 }

@@ -237,3 +237,33 @@ func TestPendingSourceErrorIsEIO(t *testing.T) {
 		t.Errorf("after recovery: %q", got)
 	}
 }
+
+// An open review keeps reading while the Source fails: the kernel asks for
+// attributes before reads, and they come from the version opened.
+func TestOpenPendingFileReadsWhileTheSourceFails(t *testing.T) {
+	src := newFakeSource()
+	seedProject(src)
+	const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+	doc := src.request(id, "shell", 0)
+	mt := mountFake(t, src, Options{})
+	f, err := os.Open(mt.path("pending", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	if n, err := f.ReadAt(buf, 0); string(buf[:n]) != string(doc) {
+		t.Fatalf("first read %q, %v", buf[:n], err)
+	}
+	src.setPendingFail(true)
+	time.Sleep(20 * time.Millisecond) // past the 1 ns attribute timeout
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("read of the open file while the Source fails: %v", err)
+	} else if string(buf[:n]) != string(doc) {
+		t.Errorf("read %q while the Source fails, want %q", buf[:n], doc)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		t.Errorf("fstat while the Source fails: %v, %v; want nlink 1 as last seen", fi, err)
+	}
+}
