@@ -628,11 +628,6 @@ func (m *Mount) process(ctx context.Context) *notes {
 	return n
 }
 
-func sameFile(a, b projections.FileInfo) bool {
-	return a.Path == b.Path && a.Hash == b.Hash && a.Size == b.Size && a.Mode == b.Mode &&
-		a.Version == b.Version && a.AgentID == b.AgentID && a.Seq == b.Seq && a.Time.Equal(b.Time)
-}
-
 // apply brings the touched paths of current/ to their head state.
 func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool, seq uint64) (*notes, error) {
 	var list []projections.FileInfo
@@ -735,10 +730,15 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	}
 	for _, fi := range list {
 		p := fi.Path
-		if old, had := t.files[p]; had && sameFile(old, fi) {
+		f, ok := newFile(fi)
+		if !ok {
+			m.log.Warn("fusefs: skipping file", "path", p, "reason", "invalid content hash")
 			continue
 		}
-		created, replaced, why := t.put(fi)
+		if old, had := t.files[p]; had && old == f {
+			continue
+		}
+		created, replaced, why := t.put(p, f)
 		if why != "" {
 			m.log.Warn("fusefs: skipping file", "path", p, "reason", why)
 			continue

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -1066,9 +1067,17 @@ func TestTreeUnit(t *testing.T) {
 	files := []projectionsFile{
 		{"a/b/c.txt", 1}, {"/lead.txt", 2}, {"a/b", 3}, {"../evil", 4}, {"a/d.txt", 5},
 	}
-	tr := buildTree(5, toInfos(files), func(p, why string) { skipped = append(skipped, p+": "+why) })
-	if len(skipped) != 2 {
-		t.Errorf("skipped = %v", skipped)
+	infos := toInfos(files)
+	for _, h := range []string{"", strings.Repeat("A", 64), strings.Repeat("0", 63), strings.Repeat("g", 64)} {
+		infos = append(infos, projections.FileInfo{Path: "bad.txt", Hash: h, Size: 1})
+	}
+	tr := buildTree(5, infos, func(p, why string) { skipped = append(skipped, p+": "+why) })
+	if want := []string{"a/b: path is a directory", "../evil: invalid path", "bad.txt: invalid content hash",
+		"bad.txt: invalid content hash", "bad.txt: invalid content hash", "bad.txt: invalid content hash"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped = %v, want %v", skipped, want)
+	}
+	if f := tr.files["a/d.txt"]; f.contentHash() != fmt.Sprintf("%064x", 5) || f.seq != 5 || f.size != 1 || f.mode != 0o644 || !f.time().Equal(time.Unix(5, 0)) {
+		t.Errorf("a/d.txt = %+v", f)
 	}
 	if _, ok := tr.files["lead.txt"]; !ok {
 		t.Error("leading slash not cleaned")
@@ -1093,7 +1102,7 @@ type projectionsFile struct {
 func toInfos(fs []projectionsFile) []projections.FileInfo {
 	out := make([]projections.FileInfo, len(fs))
 	for i, f := range fs {
-		out[i] = projections.FileInfo{Path: f.path, Seq: f.seq, Size: 1, Mode: 0o644, Time: time.Unix(int64(f.seq), 0)}
+		out[i] = projections.FileInfo{Path: f.path, Hash: fmt.Sprintf("%064x", f.seq), Seq: f.seq, Size: 1, Mode: 0o644, Time: time.Unix(int64(f.seq), 0)}
 	}
 	return out
 }

@@ -12,8 +12,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
 // Fixed inode numbers of the top level. Everything else is hashed.
@@ -179,16 +177,16 @@ func (m *Mount) owner(a *fuse.Attr) {
 	a.Uid, a.Gid = m.uid, m.gid
 }
 
-func (m *Mount) fillFile(a *fuse.Attr, fi projections.FileInfo, ino uint64) {
+func (m *Mount) fillFile(a *fuse.Attr, f file, ino uint64) {
 	a.Ino = ino
-	perm := fi.Mode & 0o7777
+	perm := f.mode & 0o7777
 	if perm == 0 {
 		perm = 0o644
 	}
 	a.Mode = syscall.S_IFREG | perm
-	a.Size = uint64(max(fi.Size, 0))
+	a.Size = uint64(max(f.size, 0))
 	a.Nlink = 1
-	m.setTimes(a, fi.Time)
+	m.setTimes(a, f.time())
 	m.owner(a)
 }
 
@@ -393,7 +391,7 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	p := joinPath(n.path, name)
 	t.mu.RLock()
-	fi, isFile := t.files[p]
+	f, isFile := t.files[p]
 	d, isDir := t.dirs[p]
 	var nsub int
 	var mtime time.Time
@@ -404,8 +402,8 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	switch {
 	case isFile:
 		ino := n.v.ino(p, false)
-		n.m.fillFile(&out.Attr, fi, ino)
-		child := &fileNode{base: n.base, v: n.v, path: p, last: fi}
+		n.m.fillFile(&out.Attr, f, ino)
+		child := &fileNode{base: n.base, v: n.v, path: p, last: f}
 		n.v.viewEntry(out)
 		return n.NewInode(ctx, child, fs.StableAttr{Mode: syscall.S_IFREG, Ino: ino}), 0
 	case isDir:
@@ -459,7 +457,7 @@ type fileNode struct {
 	path string
 
 	mu   sync.Mutex
-	last projections.FileInfo // last state seen, served after deletion
+	last file // last state seen, served after deletion
 }
 
 var (
@@ -470,29 +468,29 @@ var (
 
 // info returns the file's state in its view. A file deleted from current/
 // keeps answering with its last state (for open descriptors); gone says so.
-func (n *fileNode) info(ctx context.Context) (fi projections.FileInfo, gone bool, err error) {
+func (n *fileNode) info(ctx context.Context) (f file, gone bool, err error) {
 	t, err := n.v.tree(ctx)
 	if err != nil {
-		return fi, false, err
+		return f, false, err
 	}
 	t.mu.RLock()
-	fi, ok := t.files[n.path]
+	f, ok := t.files[n.path]
 	t.mu.RUnlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if ok {
-		n.last = fi
-		return fi, false, nil
+		n.last = f
+		return f, false, nil
 	}
 	return n.last, true, nil
 }
 
 func (n *fileNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	fi, gone, err := n.info(ctx)
+	f, gone, err := n.info(ctx)
 	if err != nil {
 		return n.m.errno(ctx, "getattr", n.path, err)
 	}
-	n.m.fillFile(&out.Attr, fi, n.v.ino(n.path, false))
+	n.m.fillFile(&out.Attr, f, n.v.ino(n.path, false))
 	if gone {
 		out.Nlink = 0
 	}
@@ -510,17 +508,18 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 // the current content. The blob is opened per read: a warm read is served
 // from the page cache and costs no Source call.
 func (n *fileNode) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	fi, _, err := n.info(ctx)
+	f, _, err := n.info(ctx)
 	if err != nil {
 		return nil, n.m.errno(ctx, "read", n.path, err)
 	}
-	size := fi.Size
+	size := f.size
 	if off >= size || off < 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	blob, err := n.m.f.src.OpenBlob(ctx, fi.Hash)
+	hash := f.contentHash()
+	blob, err := n.m.f.src.OpenBlob(ctx, hash)
 	if err != nil {
-		return nil, n.m.errno(ctx, "open blob "+fi.Hash, n.path, err)
+		return nil, n.m.errno(ctx, "open blob "+hash, n.path, err)
 	}
 	defer blob.Close()
 	want := int64(len(dest))
@@ -529,7 +528,7 @@ func (n *fileNode) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off i
 	}
 	k, err := blob.ReadAt(dest[:want], off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, n.m.errno(ctx, "read blob "+fi.Hash+" at "+strconv.FormatInt(off, 10), n.path, err)
+		return nil, n.m.errno(ctx, "read blob "+hash+" at "+strconv.FormatInt(off, 10), n.path, err)
 	}
 	return fuse.ReadResultData(dest[:k]), 0
 }
