@@ -364,3 +364,12 @@ func (s *fakeSource) Annotations(_ context.Context, at uint64) (map[string][]byt
 	}
 	return s.notes[best], nil
 }
+
+// setLast edits the newest version of path, as a Source that says
+// something odd would.
+func (s *fakeSource) setLast(path string, edit func(v *fakeVersion)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.versions[path]
+	edit(&vs[len(vs)-1])
+}

@@ -660,11 +660,17 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	// The listing, cleaned and sorted by path (a path listed twice keeps
 	// its last entry). It is the only copy: on a full resync it holds every
 	// file, so it is not copied into a map.
+	// A file the tree cannot hold (see buildTree) is not listed, so a path
+	// it replaces is removed, as a new mount would not show it either.
 	kept := list[:0]
 	for _, fi := range list {
 		p, ok := cleanPath(fi.Path)
 		if !ok {
 			m.log.Warn("fusefs: skipping file", "path", fi.Path, "reason", "invalid path")
+			continue
+		}
+		if _, ok := newFile(fi); !ok {
+			m.log.Warn("fusefs: skipping file", "path", p, "reason", "invalid content hash")
 			continue
 		}
 		fi.Path = p
@@ -730,11 +736,7 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	}
 	for _, fi := range list {
 		p := fi.Path
-		f, ok := newFile(fi)
-		if !ok {
-			m.log.Warn("fusefs: skipping file", "path", p, "reason", "invalid content hash")
-			continue
-		}
+		f, _ := newFile(fi) // checked when the listing was cleaned
 		if old, had := t.files[p]; had && old == f {
 			continue
 		}

@@ -1356,3 +1356,60 @@ func TestRecreatedWhileOpenReadsTheNewContent(t *testing.T) {
 		t.Errorf("after the old descriptor is closed it reads %q, want %q", got, "BBBB\n")
 	}
 }
+
+// A file's mtime is the time of its last change, whatever the year, the
+// Unix epoch itself included.
+func TestFileTimesOfAnyYear(t *testing.T) {
+	src := newFakeSource()
+	want := map[string]time.Time{
+		"epoch.txt":  time.Unix(0, 0).UTC(),
+		"future.txt": time.Date(2300, 1, 2, 3, 4, 5, 6, time.UTC),
+		"past.txt":   time.Date(1600, 1, 2, 3, 4, 5, 6, time.UTC),
+		"now.txt":    time.Date(2026, 11, 30, 18, 0, 0, 123456789, time.UTC),
+	}
+	for p, tm := range want {
+		src.write(p, p, 0o644)
+		src.setLast(p, func(v *fakeVersion) { v.fi.Time = tm })
+	}
+	mt := mountFake(t, src, Options{})
+	for p, tm := range want {
+		st := statT(t, mt.path("current", p))
+		if got := time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC(); !got.Equal(tm) {
+			t.Errorf("%s: mtime %v, want %v", p, got, tm)
+		}
+	}
+}
+
+// A file the tree cannot hold (its hash names no content) is not shown,
+// and a change to one removes the file it replaces, as a new mount would.
+func TestFileWithAnInvalidHashIsNotShown(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprintf("full resync %v", full), func(t *testing.T) {
+			src := newFakeSource()
+			src.write("a.txt", "old\n", 0o644)
+			mt := mountFake(t, src, Options{})
+			p := mt.path("current", "a.txt")
+			readFile(t, p)
+			seq := src.write("a.txt", "new content\n", 0o644)
+			src.setLast("a.txt", func(v *fakeVersion) { v.fi.Hash = "" })
+			paths := []string{"a.txt"}
+			if full {
+				paths = nil
+			}
+			mt.fs.Changed(seq, paths)
+			if err := mt.fs.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("stat after the change: %v, want ENOENT", err)
+			}
+			if !mt.logs.contains("invalid content hash") {
+				t.Errorf("no log line for the skipped file:\n%s", mt.logs.String())
+			}
+			fresh := mountFake(t, src, Options{})
+			if _, err := os.Stat(fresh.path("current", "a.txt")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("stat in a new mount: %v, want ENOENT", err)
+			}
+		})
+	}
+}

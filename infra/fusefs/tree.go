@@ -30,17 +30,18 @@ type tree struct {
 // files built from a listing keeps 213 bytes a file, against 374 with the
 // listing's FileInfo and its strings.
 type file struct {
-	hash  [32]byte
-	size  int64
-	seq   uint64
-	mtime int64 // Unix nanoseconds; 0 when the Source gives no time
-	mode  uint32
+	hash [32]byte
+	size int64
+	seq  uint64
+	sec  int64 // the mtime, Unix seconds and nanoseconds (any year a time.Time holds)
+	nsec int32 // -1 when the Source gives no time
+	mode uint32
 }
 
 // newFile keeps what the mount needs of fi, or false if fi's hash is not
 // 64 lowercase hex digits (no content could be read for it).
 func newFile(fi projections.FileInfo) (file, bool) {
-	f := file{size: fi.Size, seq: fi.Seq, mode: fi.Mode}
+	f := file{size: fi.Size, seq: fi.Seq, mode: fi.Mode, nsec: -1}
 	if len(fi.Hash) != 2*len(f.hash) {
 		return f, false
 	}
@@ -51,7 +52,7 @@ func newFile(fi projections.FileInfo) (file, bool) {
 	}
 	hex.Decode(f.hash[:], []byte(fi.Hash)) // checked above
 	if !fi.Time.IsZero() {
-		f.mtime = fi.Time.UnixNano()
+		f.sec, f.nsec = fi.Time.Unix(), int32(fi.Time.Nanosecond())
 	}
 	return f, true
 }
@@ -61,10 +62,10 @@ func (f file) contentHash() string { return hex.EncodeToString(f.hash[:]) }
 
 // time is the file's mtime; zero when the Source gave none.
 func (f file) time() time.Time {
-	if f.mtime == 0 {
+	if f.nsec < 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, f.mtime)
+	return time.Unix(f.sec, int64(f.nsec))
 }
 
 // dirInfo is one derived directory.
