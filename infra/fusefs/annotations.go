@@ -90,10 +90,10 @@ func (n *annDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	out.SetEntryTimeout(uncached)
-	out.SetAttrTimeout(uncached)
 	p := joinPath(n.dir, name)
 	if isDir {
+		out.SetEntryTimeout(uncached)
+		out.SetAttrTimeout(uncached)
 		ino := hashIno(annNS(n.seq), p, true)
 		n.m.fillDir(&out.Attr, ino, 1, n.m.headTime())
 		return n.NewInode(ctx, &annDirNode{base: n.base, seq: n.seq, dir: p, ino: ino}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0

@@ -40,9 +40,10 @@
 // (grep -r, a build) within them asks the fuser for no names and attributes
 // again (1 s timeouts made every pass over a large tree look each file up
 // again: 4 KiB reads of 10,000 files 0.80-1.02 s warm against 0.48-0.61 s
-// with 30 s), and no opens either (Mount.open). What the worker does not invalidate
-// (history/ and snapshots/ attributes, a history/TIME name resolved
-// against the replica's head) keeps the mount-wide liveTimeout of 1 s.
+// with 30 s), and no opens either (Mount.open). What the worker does not
+// invalidate (history/ and snapshots/ attributes, a history/TIME name
+// resolved against the replica's head) keeps the mount-wide liveTimeout of
+// 1 s.
 //
 // # Freshness of pending/
 //
@@ -659,9 +660,9 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	}
 	// The listing, cleaned and sorted by path (a path listed twice keeps
 	// its last entry). It is the only copy: on a full resync it holds every
-	// file, so it is not copied into a map.
-	// A file the tree cannot hold (see buildTree) is not listed, so a path
-	// it replaces is removed, as a new mount would not show it either.
+	// file, so it is not copied into a map. A file the tree cannot hold (see
+	// buildTree) is left out, so the path is removed, as a new mount would
+	// not show it either.
 	kept := list[:0]
 	for _, fi := range list {
 		p, ok := cleanPath(fi.Path)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -42,13 +43,8 @@ type file struct {
 // 64 lowercase hex digits (no content could be read for it).
 func newFile(fi projections.FileInfo) (file, bool) {
 	f := file{size: fi.Size, seq: fi.Seq, mode: fi.Mode, nsec: -1}
-	if len(fi.Hash) != 2*len(f.hash) {
+	if !blobstore.ValidHash(fi.Hash) {
 		return f, false
-	}
-	for i := 0; i < len(fi.Hash); i++ {
-		if c := fi.Hash[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return f, false
-		}
 	}
 	hex.Decode(f.hash[:], []byte(fi.Hash)) // checked above
 	if !fi.Time.IsZero() {
