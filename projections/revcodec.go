@@ -1,148 +1,214 @@
 package projections
 
 import (
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
-// encodeRevision returns json.Marshal(r) byte for byte, written without
-// reflection when every text is plain (valid UTF-8 that JSON writes as is)
-// and the time is one JSON can hold: a replica encodes a revision for every
-// file event it applies. revcodec_test.go checks the identity.
-func encodeRevision(r Revision) ([]byte, error) {
-	year := r.Time.Year()
-	if !domain.PlainJSON(r.Path) || !domain.PlainJSON(r.Hash) || !domain.PlainJSON(r.AgentID) || !domain.PlainJSON(r.From) ||
-		!domain.PlainJSON(r.MovedTo) || !domain.PlainJSON(r.Type) || year < 0 || year > 9999 {
-		return json.Marshal(r)
-	}
-	b := make([]byte, 0, 192+len(r.Path)+len(r.Hash)+len(r.From)+len(r.MovedTo))
-	b = append(b, `{"path":"`...)
-	b = append(b, r.Path...)
-	b = append(b, `","hash":"`...)
-	b = append(b, r.Hash...)
-	b = append(b, `","size":`...)
-	b = strconv.AppendInt(b, r.Size, 10)
-	b = append(b, `,"mode":`...)
-	b = strconv.AppendUint(b, uint64(r.Mode), 10)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, r.Version, 10)
-	b = append(b, `,"last_agent":"`...)
-	b = append(b, r.AgentID...)
-	b = append(b, `","last_seq":`...)
-	b = strconv.AppendUint(b, r.Seq, 10)
-	b = append(b, `,"mtime":"`...)
-	b = r.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	if r.Deleted {
-		b = append(b, `,"deleted":true`...)
-	}
-	if r.From != "" {
-		b = append(b, `,"moved_from":"`...)
-		b = append(b, r.From...)
-		b = append(b, '"')
-	}
-	if r.MovedTo != "" {
-		b = append(b, `,"moved_to":"`...)
-		b = append(b, r.MovedTo...)
-		b = append(b, '"')
-	}
-	b = append(b, `,"type":"`...)
-	b = append(b, r.Type...)
-	return append(b, `"}`...), nil
-}
+// A stored revision (the value of cur/<path> and rev/<path>\x00<^seq>) is
+// binary, not JSON: a replica writes two per file event and a past tree
+// reads one per path, and the revision index must stay small enough for
+// the block cache (layout 3 made it about a third of its JSON size). The
+// path is the key's, so it is not stored again. Format 1:
+//
+//	byte     format (revFormat)
+//	byte     flags (revDeleted, revBinaryHash)
+//	uvarint  seq, the event's global sequence: first, so revisionSeq reads
+//	         nothing else
+//	uvarint  version (the file stream's)
+//	varint   size
+//	uvarint  mode
+//	varint   mtime, Unix seconds
+//	uvarint  mtime, nanoseconds within the second
+//	byte     type: an index into revTypes, or 0 and a text
+//	hash     32 bytes with revBinaryHash (a 64-digit lowercase hex hash),
+//	         else a text
+//	text     agent, moved from, moved to
+//
+// A text is a uvarint length and that many bytes. Times are decoded in UTC.
+const revFormat = 1
 
-// The fields of a stored revision, as bits, to refuse a key seen twice.
+// Revision flags.
 const (
-	revPath = 1 << iota
-	revHash
-	revSize
-	revMode
-	revVersion
-	revAgent
-	revSeq
-	revTime
-	revDeleted
-	revFrom
-	revMovedTo
-	revType
+	revDeleted = 1 << iota
+	revBinaryHash
+	revFlags = revDeleted | revBinaryHash
 )
 
-// decodeRevision decodes what encodeRevision writes. Listing a tree decodes
-// a revision per file, and encoding/json was half of that work; anything
-// outside the plain subset (see domain.PlainDecoder) is decoded by
-// encoding/json instead, so both give the same revision
-// (FuzzDecodeRevision checks it).
-func decodeRevision(raw []byte) (Revision, error) {
-	var r Revision
-	d := domain.NewPlainDecoder(raw)
-	ok := d.Object(func(key []byte) (bit int, ok bool) {
-		switch string(key) {
-		case "path":
-			r.Path, ok = d.Text()
-			return revPath, ok
-		case "hash":
-			r.Hash, ok = d.Text()
-			return revHash, ok
-		case "size":
-			v, ok := d.Uint()
-			r.Size = int64(v)
-			return revSize, ok && v <= 1<<63-1
-		case "mode":
-			v, ok := d.Uint()
-			r.Mode = uint32(v)
-			return revMode, ok && v <= 1<<32-1
-		case "version":
-			r.Version, ok = d.Uint()
-			return revVersion, ok
-		case "last_agent":
-			r.AgentID, ok = d.Text()
-			return revAgent, ok
-		case "last_seq":
-			r.Seq, ok = d.Uint()
-			return revSeq, ok
-		case "mtime":
-			r.Time, ok = d.Time()
-			return revTime, ok
-		case "deleted":
-			r.Deleted, ok = d.Bool()
-			return revDeleted, ok
-		case "moved_from":
-			r.From, ok = d.Text()
-			return revFrom, ok
-		case "moved_to":
-			r.MovedTo, ok = d.Text()
-			return revMovedTo, ok
-		case "type":
-			r.Type, ok = d.Text()
-			return revType, ok
-		}
-		return 0, false
-	})
-	if ok {
-		return r, nil
+// revTypes are the event types a revision names by index; index 0 means
+// the type follows as a text.
+var revTypes = [...]string{1: domain.TypeFileWritten, 2: domain.TypeFileDeleted, 3: domain.TypeFileMoved}
+
+// errRevision is the cause of every revision that does not decode.
+var errRevision = errors.New("damaged revision")
+
+// encodeRevision encodes r, all but its path, in format 1.
+func encodeRevision(r Revision) []byte {
+	b := make([]byte, 0, 64+len(r.AgentID)+len(r.From)+len(r.MovedTo))
+	var flags byte
+	if r.Deleted {
+		flags |= revDeleted
 	}
-	r = Revision{}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("decode revision: %w", err)
+	hash, binHash := binaryHash(r.Hash)
+	if binHash {
+		flags |= revBinaryHash
+	}
+	b = append(b, revFormat, flags)
+	b = binary.AppendUvarint(b, r.Seq)
+	b = binary.AppendUvarint(b, r.Version)
+	b = binary.AppendVarint(b, r.Size)
+	b = binary.AppendUvarint(b, uint64(r.Mode))
+	b = binary.AppendVarint(b, r.Time.Unix())
+	b = binary.AppendUvarint(b, uint64(r.Time.Nanosecond()))
+	typ := byte(0)
+	for i, t := range revTypes {
+		if i > 0 && t == r.Type {
+			typ = byte(i)
+		}
+	}
+	b = append(b, typ)
+	if typ == 0 {
+		b = appendText(b, r.Type)
+	}
+	if binHash {
+		b = append(b, hash[:]...)
+	} else {
+		b = appendText(b, r.Hash)
+	}
+	b = appendText(b, r.AgentID)
+	b = appendText(b, r.From)
+	return appendText(b, r.MovedTo)
+}
+
+// decodeRevision decodes the revision of path that encodeRevision wrote.
+// Anything else is an error wrapping errRevision: truncated, with bytes
+// left over, or of another format.
+func decodeRevision(path []byte, raw []byte) (Revision, error) {
+	d := revDecoder{b: raw}
+	if d.byte() != revFormat {
+		return Revision{}, fmt.Errorf("revision of %q: %w: not format %d", path, errRevision, revFormat)
+	}
+	flags := d.byte()
+	r := Revision{FileInfo: FileInfo{Path: string(path)}, Deleted: flags&revDeleted != 0}
+	r.Seq = d.uvarint()
+	r.Version = d.uvarint()
+	r.Size = d.varint()
+	mode := d.uvarint()
+	r.Mode = uint32(mode)
+	sec, nsec := d.varint(), d.uvarint()
+	r.Time = time.Unix(sec, int64(nsec)).UTC()
+	if typ := d.byte(); typ == 0 {
+		r.Type = d.text()
+	} else if int(typ) < len(revTypes) {
+		r.Type = revTypes[typ]
+	} else {
+		d.bad = true
+	}
+	if flags&revBinaryHash != 0 {
+		r.Hash = hex.EncodeToString(d.next(32))
+	} else {
+		r.Hash = d.text()
+	}
+	r.AgentID = d.text()
+	r.From = d.text()
+	r.MovedTo = d.text()
+	if d.bad || len(d.b) != 0 || flags&^revFlags != 0 || mode > 1<<32-1 || nsec >= 1e9 {
+		return Revision{}, fmt.Errorf("revision of %q: %w", path, errRevision)
 	}
 	return r, nil
 }
 
-// revisionSeq returns the last_seq of a revision that encodeRevision wrote,
-// without decoding the rest: a past tree checks it for every path. In JSON
-// text a quote inside a string is always escaped, so `,"last_seq":` occurs
-// only as the key itself. ok=false when it is not there as plain digits.
+// revisionSeq returns the seq of a revision that encodeRevision wrote,
+// without decoding the rest: a past tree checks it for every path.
+// ok=false when raw is not such a revision.
 func revisionSeq(raw []byte) (seq uint64, ok bool) {
-	const key = `,"last_seq":`
-	i := bytes.Index(raw, []byte(key))
-	if i < 0 {
+	if len(raw) < 3 || raw[0] != revFormat {
 		return 0, false
 	}
-	d := domain.NewPlainDecoder(raw[i+len(key):])
-	return d.Uint()
+	seq, n := binary.Uvarint(raw[2:])
+	return seq, n > 0
+}
+
+// binaryHash returns h's 32 bytes when h is 64 lowercase hex digits, the
+// only form that decodes back to the same text.
+func binaryHash(h string) (out [32]byte, ok bool) {
+	if len(h) != 64 {
+		return out, false
+	}
+	for i := range len(h) {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return out, false
+		}
+	}
+	_, err := hex.Decode(out[:], []byte(h))
+	return out, err == nil
+}
+
+func appendText(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// revDecoder reads a revision's fields in order. The first short or
+// malformed field sets bad, and every read after it returns zero values.
+type revDecoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *revDecoder) next(n int) []byte {
+	if d.bad || n < 0 || n > len(d.b) {
+		d.bad = true
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *revDecoder) byte() byte {
+	if b := d.next(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *revDecoder) uvarint() uint64 {
+	if d.bad {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *revDecoder) varint() int64 {
+	if d.bad {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *revDecoder) text() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	return string(d.next(int(n)))
 }

@@ -41,8 +41,9 @@ const (
 	// before layout 2, which also rewrite the position without it on every
 	// apply) is emptied at open and rebuilt from the writer's log:
 	// projections hold nothing the log does not. 2: revisions newest
-	// first, deletions kept in cur/.
-	layout = "2"
+	// first, deletions kept in cur/. 3: revisions in a binary format
+	// (revcodec.go).
+	layout = "3"
 )
 
 // Revision is one change of a file: its state after the change.
@@ -298,10 +299,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			rev := Revision{FileInfo: FileInfo{Path: string(c.Path), Hash: c.Hash, Size: c.Size, Mode: c.Mode,
 				Version: e.StreamVersion, AgentID: e.AgentID, Seq: e.Seq, Time: e.Time},
 				Deleted: c.Deleted, From: string(c.From), MovedTo: string(c.MovedTo), Type: e.Type}
-			rr, err := encodeRevision(rev)
-			if err != nil {
-				return fmt.Errorf("encode revision of event %d: %w", e.Seq, err)
-			}
+			rr := encodeRevision(rev)
 			b.Set(revKey(rev.Path, e.Seq), rr, nil)
 			// A deletion stays in cur/ as the path's newest revision, so cur/
 			// lists every path ever written: a past tree starts from it.
@@ -513,7 +511,7 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 		}
 		raw = it.Value()
 	}
-	r, err := decodeRevision(raw)
+	r, err := decodeRevision([]byte(path), raw)
 	if err != nil {
 		return FileInfo{}, err
 	}
@@ -548,7 +546,7 @@ func (s *Store) Heads(paths []string) ([]FileInfo, error) {
 		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
 			continue
 		}
-		r, err := decodeRevision(it.Value())
+		r, err := decodeRevision(key[len(prefixCur):], it.Value())
 		if err != nil {
 			return nil, err
 		}
@@ -597,7 +595,7 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 				v = revs.Value()
 			}
 		}
-		r, err := decodeRevision(v)
+		r, err := decodeRevision(path, v)
 		if err != nil {
 			return false, err
 		}
@@ -612,8 +610,9 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 // History returns every revision of path, oldest first.
 func (s *Store) History(path string) ([]Revision, error) {
 	var out []Revision
-	err := s.scanPrefix(pebbledb.Key(prefixRev, []byte(path), []byte{0}), func(_, v []byte) (bool, error) {
-		r, err := decodeRevision(v)
+	pb := []byte(path)
+	err := s.scanPrefix(pebbledb.Key(prefixRev, pb, []byte{0}), func(_, v []byte) (bool, error) {
+		r, err := decodeRevision(pb, v)
 		out = append(out, r)
 		return true, err
 	})

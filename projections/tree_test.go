@@ -144,16 +144,22 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 // TestOlderLayoutIsRebuilt: a projection an older release wrote to (its
 // position names no layout: releases before layout 2 wrote revisions
 // oldest first and rewrite the position without a layout on every apply,
-// even over a newer projection they were rolled back onto) is emptied at
-// open, reports why, and is rebuilt from the log like a new one.
+// even over a newer projection they were rolled back onto; or layout 2,
+// whose revisions are JSON) is emptied at open, reports why, and is
+// rebuilt from the log like a new one.
 func TestOlderLayoutIsRebuilt(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	evs := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), del("b"))
 	for _, tc := range []struct {
-		name  string
-		apply int // events this release applied before the older one ran
-	}{{"an older release's projection", 0}, {"rolled back onto a newer one and forward again", 2}} {
+		name   string
+		apply  int    // events this release applied before the older one ran
+		layout string // the layout the older release's position names
+	}{
+		{"an older release's projection", 0, ""},
+		{"rolled back onto a newer one and forward again", 2, ""},
+		{"layout 2, JSON revisions", 0, `,"layout":"2"`},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -176,7 +182,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 			if err := s.db.Delete(pebbledb.Key(prefixCur, []byte("b")), nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.db.Set([]byte(keyPosition), []byte(fmt.Sprintf(`{"seq":4,"hash":%q}`, evs[3].Hash)), nil); err != nil {
+			if err := s.db.Set([]byte(keyPosition), []byte(fmt.Sprintf(`{"seq":4,"hash":%q%s}`, evs[3].Hash, tc.layout)), nil); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
