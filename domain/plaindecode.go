@@ -6,9 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// NewPlainDecoder returns a PlainDecoder reading raw from its start.
-func NewPlainDecoder(raw []byte) *PlainDecoder { return &PlainDecoder{b: raw} }
-
 // Object reads a JSON object that is the whole input (whitespace aside),
 // calling field for each key with the decoder at its value; field reads
 // the value and returns the key's bit (to refuse a key seen twice) and
@@ -184,19 +181,6 @@ func (d *PlainDecoder) skipValue() bool {
 		d.i++
 	}
 	return depth == 0
-}
-
-// Bool reads the literal true or false.
-func (d *PlainDecoder) Bool() (v, ok bool) {
-	switch {
-	case len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "true":
-		d.i += 4
-		return true, true
-	case len(d.b)-d.i >= 5 && string(d.b[d.i:d.i+5]) == "false":
-		d.i += 5
-		return false, true
-	}
-	return false, false
 }
 
 // Time reads a string holding an RFC 3339 time, as time.Time's

@@ -14,28 +14,75 @@ import (
 
 // StreamVersion returns how many events stream has (0 for a new stream).
 func (s *Store) StreamVersion(stream string) (uint64, error) {
-	raw, ok, err := pebbledb.Get(s.db, pebbledb.Key(prefixVersion, []byte(stream)))
-	if err != nil || !ok {
-		return 0, err
-	}
-	return binary.BigEndian.Uint64(raw), nil
+	h, err := s.streamHead(stream)
+	return h.version, err
 }
 
 // LastEvent returns the newest event of stream, ok=false for a new stream.
 func (s *Store) LastEvent(stream string) (domain.Event, bool, error) {
-	v, err := s.StreamVersion(stream)
-	if err != nil || v == 0 {
+	h, err := s.streamHead(stream)
+	if err != nil || h.version == 0 {
 		return domain.Event{}, false, err
 	}
+	seq := h.seq
+	if seq == 0 {
+		// Not appended to since open: its index entry names the event.
+		if seq, err = s.streamSeq(stream, h.version); err != nil {
+			return domain.Event{}, false, err
+		}
+	}
+	e, err := s.Event(seq)
+	return e, err == nil, err
+}
+
+// streamHead returns stream's head: the zero head for a new stream, an
+// error wrapping errDamaged when its version record did not decode.
+func (s *Store) streamHead(stream string) (streamHead, error) {
+	s.mu.RLock()
+	h := s.streams[stream]
+	s.mu.RUnlock()
+	if h.damaged {
+		return streamHead{}, fmt.Errorf("stream %s: %w: its version record does not decode", stream, errDamaged)
+	}
+	return h, nil
+}
+
+// streamSeq returns the seq of version v of stream from the stream index.
+func (s *Store) streamSeq(stream string, v uint64) (uint64, error) {
 	raw, ok, err := pebbledb.Get(s.db, streamKey(stream, v))
 	if err != nil {
-		return domain.Event{}, false, err
+		return 0, s.noteDamage(err)
 	}
-	if !ok {
-		return domain.Event{}, false, fmt.Errorf("stream %s version %d has no index entry", stream, v)
+	if !ok || len(raw) != 8 {
+		return 0, s.noteDamage(fmt.Errorf("stream %s version %d: %w: no index entry of 8 bytes", stream, v, errDamaged))
 	}
-	e, err := s.Event(binary.BigEndian.Uint64(raw))
-	return e, err == nil, err
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// loadStreams reads every stream's version into s.streams. A version
+// record that does not decode marks its stream damaged (its appends and
+// reads fail) and the store with it (see Ready).
+func (s *Store) loadStreams() error {
+	s.streams = map[string]streamHead{}
+	lower := []byte(prefixVersion)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
+	if err != nil {
+		return fmt.Errorf("load stream versions: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		stream, raw := string(it.Key()[len(prefixVersion):]), it.Value()
+		if len(raw) != 8 {
+			s.noteDamage(fmt.Errorf("stream %s: %w: a version record of %d bytes", stream, errDamaged, len(raw)))
+			s.streams[stream] = streamHead{damaged: true}
+			continue
+		}
+		s.streams[stream] = streamHead{version: binary.BigEndian.Uint64(raw)}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("load stream versions: %w", s.noteDamage(err))
+	}
+	return nil
 }
 
 // Event returns the event at seq.
@@ -248,20 +295,10 @@ func (s *Store) StreamAt(stream string, seq uint64) (domain.Event, bool, error) 
 	if err != nil || v == 0 {
 		return domain.Event{}, false, err
 	}
-	seqOf := func(ver uint64) (uint64, error) {
-		raw, ok, err := pebbledb.Get(s.db, streamKey(stream, ver))
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			return 0, fmt.Errorf("stream %s version %d has no index entry", stream, ver)
-		}
-		return binary.BigEndian.Uint64(raw), nil
-	}
 	lo, hi := uint64(0), v // version lo is at or before seq (0: none)
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		at, err := seqOf(mid)
+		at, err := s.streamSeq(stream, mid)
 		if err != nil {
 			return domain.Event{}, false, err
 		}
@@ -274,7 +311,7 @@ func (s *Store) StreamAt(stream string, seq uint64) (domain.Event, bool, error) 
 	if lo == 0 {
 		return domain.Event{}, false, nil
 	}
-	at, err := seqOf(lo)
+	at, err := s.streamSeq(stream, lo)
 	if err != nil {
 		return domain.Event{}, false, err
 	}

@@ -60,6 +60,18 @@ type Store struct {
 	notify   chan struct{}
 	// observers are the views applied on commit (see Observe), under mu.
 	observers []Observer
+	// streams is every stream's head, loaded at open and moved after each
+	// commit, under mu: an append's version checks and its guards' last
+	// events read memory, not Pebble, where a new stream's version (a
+	// missing key) was a lookup in every level of the tree.
+	streams map[string]streamHead
+}
+
+// streamHead is what the log keeps in memory of one stream.
+type streamHead struct {
+	version uint64
+	seq     uint64 // of the stream's newest event; 0 until an append after open
+	damaged bool   // its version record does not decode
 }
 
 type pending struct {
@@ -133,6 +145,10 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 		} else if e.Hash != h.Hash {
 			s.noteDamage(fmt.Errorf("%w: event %d has hash %.12s, the head record says %.12s", errDamaged, h.Seq, e.Hash, h.Hash))
 		}
+	}
+	if err := s.loadStreams(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	go s.commitLoop()
 	return s, nil
@@ -317,6 +333,9 @@ func (s *Store) commitGroup(group []*pending) {
 			}
 			s.mu.Lock()
 			s.head, s.lastHash, s.lastTime = g.head, g.lastHash, g.lastTime
+			for stream, v := range g.versions {
+				s.streams[stream] = streamHead{version: v, seq: g.last[stream].Seq}
+			}
 			s.mu.Unlock()
 			select {
 			case s.notify <- struct{}{}:

@@ -329,3 +329,96 @@ func TestReplayLatestSeesEachStreamsNewestEvent(t *testing.T) {
 		t.Errorf("an error from fn: got %v after %d calls, want it returned after 1", err, calls)
 	}
 }
+
+// TestStreamHeadsAcrossReopen: each stream's version and newest event are
+// the log's, whether the stream was appended to before the store was
+// opened (read from disk at open) or after (kept from the commit), and a
+// group that fails to commit moves none of them.
+func TestStreamHeadsAcrossReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	for _, stream := range []string{"file:a", "file:b", "file:a"} {
+		if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write(stream)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)), WithReserve(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want map[string][2]uint64) {
+		t.Helper()
+		for stream, w := range want {
+			v, err := s.StreamVersion(stream)
+			e, ok, lerr := s.LastEvent(stream)
+			if err != nil || lerr != nil || v != w[0] || ok != (w[0] > 0) || e.Seq != w[1] || ok && e.StreamVersion != v {
+				t.Errorf("%s: %s at version %d (%v), last event seq %d version %d (%t, %v); want version %d, seq %d",
+					when, stream, v, err, e.Seq, e.StreamVersion, ok, lerr, w[0], w[1])
+			}
+		}
+	}
+	before := map[string][2]uint64{"file:a": {2, 3}, "file:b": {1, 2}, "file:c": {0, 0}}
+	check("after reopen", before)
+	// No disk has 4 EiB free: the append is refused before its commit.
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:a"), write("file:c")}}); err == nil {
+		t.Fatal("an append with no room left succeeded")
+	}
+	check("after a refused append", before)
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	check("after another reopen", before)
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:c"), write("file:a")},
+		Expect: []domain.Expectation{{StreamID: "file:a", Version: 2}, {StreamID: "file:c", Version: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after an append", map[string][2]uint64{"file:a": {3, 5}, "file:b": {1, 2}, "file:c": {1, 4}})
+	var conflict *domain.ConflictError
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:a")},
+		Expect: []domain.Expectation{{StreamID: "file:a", Version: 2}}}); !errors.As(err, &conflict) || conflict.Current != 3 {
+		t.Fatalf("a stale expectation: %v, want a conflict at version 3", err)
+	}
+}
+
+// TestDamagedVersionRecord: a stream whose version record does not decode
+// fails its reads and appends, and the store is not ready; other streams
+// work as before.
+func TestDamagedVersionRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	for _, stream := range []string{"file:a", "file:b"} {
+		if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write(stream)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.Set([]byte(prefixVersion+"file:a"), []byte{1, 2, 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	if err := s.Ready(); err == nil || !strings.Contains(err.Error(), "file:a") {
+		t.Errorf("Ready() = %v, want the damaged record of file:a", err)
+	}
+	if _, err := s.StreamVersion("file:a"); !errors.Is(err, errDamaged) {
+		t.Errorf("StreamVersion(file:a) = %v, want errDamaged", err)
+	}
+	if _, _, err := s.LastEvent("file:a"); !errors.Is(err, errDamaged) {
+		t.Errorf("LastEvent(file:a) = %v, want errDamaged", err)
+	}
+	head, _ := s.Head()
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:a")}}); !errors.Is(err, errDamaged) {
+		t.Errorf("an append to file:a: %v, want errDamaged", err)
+	}
+	if after, _ := s.Head(); after != head {
+		t.Errorf("the refused append moved the head %d → %d", head, after)
+	}
+	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:b")}}); err != nil {
+		t.Errorf("an append to file:b: %v", err)
+	}
+}
