@@ -133,14 +133,18 @@ func NewChangeAgentHandler(log EventLog, agents AgentDirectory, versions StreamV
 // domain.ErrNotFound; a concurrent change of the same agent is a
 // *domain.ConflictError.
 func (h ChangeAgentHandler) Handle(ctx context.Context, cmd ChangeAgent) (ChangedAgent, error) {
-	agent, ok := h.agents.ByName(cmd.Name)
-	if !ok {
-		return ChangedAgent{}, fmt.Errorf("agent %q: %w", cmd.Name, domain.ErrNotFound)
-	}
+	// The version first: the log moves it only after its views have the
+	// events, so the agent read next is at least that new, and a change
+	// committed in between makes this append conflict instead of being
+	// overwritten with what was read before it.
 	stream := domain.AgentStreamID(cmd.Name)
 	version, err := h.versions.StreamVersion(stream)
 	if err != nil {
 		return ChangedAgent{}, err
+	}
+	agent, ok := h.agents.ByName(cmd.Name)
+	if !ok {
+		return ChangedAgent{}, fmt.Errorf("agent %q: %w", cmd.Name, domain.ErrNotFound)
 	}
 	var d domain.Draft
 	var token string

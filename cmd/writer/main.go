@@ -73,7 +73,7 @@ func main() {
 	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; default: the reader's in DATA/reader)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
-	s.cache = pebbledb.RegisterCacheFlag(fs, "the log", pebbledb.DefaultCacheMiB, "LIGHTHOUSE_WRITER_CACHE_MIB")
+	s.cache = pebbledb.RegisterCacheFlag(fs, "the log", eventstore.DefaultCacheMiB, "LIGHTHOUSE_WRITER_CACHE_MIB")
 	fs.StringVar(&s.logLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Parse(os.Args[1:])
 

@@ -100,8 +100,16 @@ type Option func(*Store)
 // meets a full disk mid-commit, which Pebble cannot survive.
 func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = bytes } }
 
+// DefaultCacheMiB is the log's Pebble block cache unless its process is
+// told otherwise: a quarter of pebbledb.DefaultCacheMiB. Appends read
+// stream heads from memory, so what the cache serves them is content and
+// command-id lookups and recent events (docs/bench-perf.txt: 128 → 32 MiB
+// took the writer's peak RSS down by ~100 MiB, its append rate within the
+// noise; before the stream heads it halved the append rate).
+const DefaultCacheMiB = 32
+
 // WithSizes sizes the log's Pebble block cache and memtables (default
-// pebbledb.DefaultSizes).
+// DefaultCacheMiB).
 func WithSizes(sizes pebbledb.Sizes) Option { return func(s *Store) { s.sizes = sizes } }
 
 // WithMetrics records append latency, group-commit sizes and fsync times in m.
@@ -111,7 +119,7 @@ func WithMetrics(m *metrics.Store) Option { return func(s *Store) { s.metrics = 
 func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	s := &Store{
 		dir:     dir,
-		sizes:   pebbledb.DefaultSizes(),
+		sizes:   pebbledb.Sizes{CacheMiB: DefaultCacheMiB},
 		log:     log,
 		now:     time.Now,
 		reqs:    make(chan *pending, maxGroup),
@@ -313,9 +321,11 @@ func (s *Store) commitGroup(group []*pending) {
 				}
 			}
 		} else {
-			// The views first, then the head: the log's readers (the
-			// replicas' backfill, the relay) see no event before the
-			// writer's own views have it.
+			// The views first, then the head and the stream heads: the
+			// log's readers (the replicas' backfill, the relay) see no
+			// event before the writer's own views have it, and a view read
+			// after a stream's version is at least that new (see
+			// command.ChangeAgentHandler).
 			s.mu.RLock()
 			views := s.observers
 			s.mu.RUnlock()

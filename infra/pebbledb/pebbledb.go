@@ -12,9 +12,9 @@ import (
 )
 
 // DefaultCacheMiB is the block cache of a database unless its process is
-// told otherwise. Pebble's own default (8 MiB) makes every stream-version
-// and last-event lookup of the writer a disk read once a log grows past a
-// few hundred MB, and a past tree one per changed path.
+// told otherwise (the writer's log and the fuser keep less). Pebble's own
+// default (8 MiB) makes a past tree a disk read per changed path once a
+// projection grows past a few hundred MB.
 const DefaultCacheMiB = 128
 
 // MinCacheMiB and MaxCacheMiB bound the block cache Open accepts.
