@@ -179,29 +179,30 @@ func (d *revDecoder) byte() byte {
 }
 
 func (d *revDecoder) uvarint() uint64 {
-	if d.bad {
-		return 0
-	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
+	if !d.skip(n) {
 		return 0
 	}
-	d.b = d.b[n:]
 	return v
 }
 
 func (d *revDecoder) varint() int64 {
-	if d.bad {
+	v, n := binary.Varint(d.b)
+	if !d.skip(n) {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	return v
+}
+
+// skip moves past a varint of n bytes, as binary.Uvarint and Varint
+// report it (n <= 0: short or too long).
+func (d *revDecoder) skip(n int) bool {
+	if d.bad || n <= 0 {
 		d.bad = true
-		return 0
+		return false
 	}
 	d.b = d.b[n:]
-	return v
+	return true
 }
 
 func (d *revDecoder) text() string {

@@ -104,7 +104,11 @@ func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
 	}
 	if n <= InlineLimit && n <= limit {
 		sum := sha256.Sum256(buf.Bytes())
-		return Content{ContentRef: domain.ContentRef{Hash: hex.EncodeToString(sum[:]), Size: n}, Inline: buf.Bytes()}, nil
+		// Copied out at its size: a change set's contents are held until
+		// its append commits, and the read buffer's capacity (4 KiB or
+		// more, for a file of a few hundred bytes) would be held with each.
+		inline := bytes.Clone(buf.Bytes())
+		return Content{ContentRef: domain.ContentRef{Hash: hex.EncodeToString(sum[:]), Size: n}, Inline: inline}, nil
 	}
 	ref, err := s.putFile(io.MultiReader(buf, r), limit)
 	return Content{ContentRef: ref}, err

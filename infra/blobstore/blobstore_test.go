@@ -70,3 +70,23 @@ func TestDamagedBlobsAreFoundAndNeverServed(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestKeepsInlineContentAtItsSize: inline content holds no more
+// memory than its bytes (a change set holds every file's until its append
+// commits), and empty content is still inline, not a file.
+func TestIngestKeepsInlineContentAtItsSize(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), mapSmall{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{0, 1, 200, 4096, 5000, InlineLimit} {
+		c, err := s.Ingest(strings.NewReader(strings.Repeat("x", size)), 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Inline == nil || len(c.Inline) != size || cap(c.Inline) > size+size/8+16 || c.Size != int64(size) {
+			t.Errorf("%d bytes: inline %t, len %d, cap %d, size %d; want inline at its size (its allocation size class)", size, c.Inline != nil, len(c.Inline), cap(c.Inline), c.Size)
+		}
+	}
+}
