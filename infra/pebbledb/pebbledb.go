@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // DefaultCacheMiB is the block cache of a database unless its process is
@@ -66,7 +67,7 @@ func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
 	if err := tuneMalloc(); err != nil {
 		plog.Warn("C allocator left at its defaults: freed Pebble memory may stay resident", "err", err)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
+	opts := &pebble.Options{
 		Logger:       slogger{plog},
 		CacheSize:    cache,
 		MemTableSize: memTable,
@@ -77,7 +78,14 @@ func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
 		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
 			plog.Error("damaged data found", "file", info.Path, "err", info.Details)
 		}},
-	})
+	}
+	// A bloom filter in every table (10 bits a key, ~1 % false positives):
+	// a lookup of a key that is not there — the writer's check for new
+	// content, a command id seen for the first time — otherwise reads a
+	// data block in every level, and content makes those blocks too many
+	// to stay cached (docs/bench-perf.txt).
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
 	}
