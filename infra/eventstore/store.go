@@ -103,8 +103,8 @@ func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = byte
 // DefaultCacheMiB is the log's Pebble block cache unless its process is
 // told otherwise: half of pebbledb.DefaultCacheMiB. Appends read stream
 // heads from memory, so what the cache serves them is the check for new
-// content and command ids (bloom filters answer most of those) and recent
-// events. Measured in docs/bench-perf.txt on a 1M-event log: 128 → 64 MiB
+// content and command ids (bloom filters spare those every level but the
+// last) and recent events. Measured in docs/bench-perf.txt on a 1M-event log: 128 → 64 MiB
 // with the filters took the writer's peak RSS from ~500 to ~320 MiB and
 // its build rate up, not down; 32 MiB cost a quarter of the build rate.
 const DefaultCacheMiB = 64

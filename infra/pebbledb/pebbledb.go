@@ -79,12 +79,16 @@ func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
 			plog.Error("damaged data found", "file", info.Path, "err", info.Details)
 		}},
 	}
-	// A bloom filter in every table (10 bits a key, ~1 % false positives):
-	// a lookup of a key that is not there — the writer's check for new
-	// content, a command id seen for the first time — otherwise reads a
-	// data block in every level, and content makes those blocks too many
-	// to stay cached (docs/bench-perf.txt).
-	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
+	// A bloom filter in every table above the last level (10 bits a key,
+	// ~1 % false positives): a lookup of a key that is not there — the
+	// writer's check for new content, a command id seen for the first time
+	// — otherwise reads a data block in every level, and content makes
+	// those blocks too many to stay cached (docs/bench-perf.txt). Get never
+	// reads the last level's filters (Pebble's IterOptions.UseL6Filters is
+	// off for it), so none are written there: a missing key still costs a
+	// seek in the last level.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // L1–L5 inherit it
+	opts.Levels[len(opts.Levels)-1].FilterPolicy = pebble.NoFilterPolicy
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
