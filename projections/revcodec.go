@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 )
 
 // A stored revision (the value of cur/<path> and rev/<path>\x00<^seq>) is
@@ -54,7 +55,7 @@ func encodeRevision(r Revision) []byte {
 	if r.Deleted {
 		flags |= revDeleted
 	}
-	hash, binHash := binaryHash(r.Hash)
+	hash, binHash := blobstore.ParseHash(r.Hash)
 	if binHash {
 		flags |= revBinaryHash
 	}
@@ -88,13 +89,13 @@ func encodeRevision(r Revision) []byte {
 // decodeRevision decodes the revision of path that encodeRevision wrote.
 // Anything else is an error wrapping errRevision: truncated, with bytes
 // left over, or of another format.
-func decodeRevision(path []byte, raw []byte) (Revision, error) {
+func decodeRevision(path string, raw []byte) (Revision, error) {
 	d := revDecoder{b: raw}
 	if d.byte() != revFormat {
 		return Revision{}, fmt.Errorf("revision of %q: %w: not format %d", path, errRevision, revFormat)
 	}
 	flags := d.byte()
-	r := Revision{FileInfo: FileInfo{Path: string(path)}, Deleted: flags&revDeleted != 0}
+	r := Revision{FileInfo: FileInfo{Path: path}, Deleted: flags&revDeleted != 0}
 	r.Seq = d.uvarint()
 	r.Version = d.uvarint()
 	r.Size = d.varint()
@@ -132,21 +133,6 @@ func revisionSeq(raw []byte) (seq uint64, ok bool) {
 	}
 	seq, n := binary.Uvarint(raw[2:])
 	return seq, n > 0
-}
-
-// binaryHash returns h's 32 bytes when h is 64 lowercase hex digits, the
-// only form that decodes back to the same text.
-func binaryHash(h string) (out [32]byte, ok bool) {
-	if len(h) != 64 {
-		return out, false
-	}
-	for i := range len(h) {
-		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return out, false
-		}
-	}
-	_, err := hex.Decode(out[:], []byte(h))
-	return out, err == nil
 }
 
 func appendText(b []byte, s string) []byte {

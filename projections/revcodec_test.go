@@ -21,7 +21,7 @@ func FuzzRevisionCodec(f *testing.F) {
 			r := Revision{FileInfo: FileInfo{Path: path, Hash: hash, Size: size, Mode: mode, Version: version, AgentID: agent, Seq: seq, Time: at},
 				Deleted: deleted, From: from, MovedTo: to, Type: typ}
 			raw := encodeRevision(r)
-			got, err := decodeRevision([]byte(path), raw)
+			got, err := decodeRevision(path, raw)
 			want := r
 			want.Time = at.UTC()
 			if err != nil || !reflect.DeepEqual(got, want) {
@@ -43,14 +43,14 @@ func FuzzDecodeRevision(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		r, err := decodeRevision([]byte("p"), raw)
+		r, err := decodeRevision("p", raw)
 		if err != nil {
 			if !errors.Is(err, errRevision) {
 				t.Fatalf("decodeRevision(%q): %v, not errRevision", raw, err)
 			}
 			return
 		}
-		again, err := decodeRevision([]byte("p"), encodeRevision(r))
+		again, err := decodeRevision("p", encodeRevision(r))
 		if err != nil || !reflect.DeepEqual(again, r) {
 			t.Fatalf("decodeRevision(%q) = %+v, which round-trips to %+v, %v", raw, r, again, err)
 		}
@@ -92,7 +92,7 @@ func TestDamagedRevisions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r, err := decodeRevision([]byte("src/a.go"), tc.raw)
+			r, err := decodeRevision("src/a.go", tc.raw)
 			if !errors.Is(err, errRevision) || !strings.Contains(err.Error(), "src/a.go") {
 				t.Fatalf("decodeRevision(%q) = %+v, %v; want errRevision naming the path", tc.raw, r, err)
 			}

@@ -511,7 +511,7 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 		}
 		raw = it.Value()
 	}
-	r, err := decodeRevision([]byte(path), raw)
+	r, err := decodeRevision(path, raw)
 	if err != nil {
 		return FileInfo{}, err
 	}
@@ -546,7 +546,7 @@ func (s *Store) Heads(paths []string) ([]FileInfo, error) {
 		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
 			continue
 		}
-		r, err := decodeRevision(key[len(prefixCur):], it.Value())
+		r, err := decodeRevision(p, it.Value())
 		if err != nil {
 			return nil, err
 		}
@@ -582,14 +582,14 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 		revs = it
 	}
 	err := s.scanPrefix(pebbledb.Key(prefixCur, []byte(prefix)), func(k, v []byte) (bool, error) {
-		path := k[len(prefixCur):]
-		if !under(string(path)) {
+		path := string(k[len(prefixCur):])
+		if !under(path) {
 			return true, nil
 		}
 		if past {
 			if seq, ok := revisionSeq(v); !ok || seq > at {
 				// Paths come in order, so every seek moves forward.
-				if !revs.SeekGE(revKey(string(path), at)) || !bytes.Equal(revKeyPath(revs.Key()), path) {
+				if !revs.SeekGE(revKey(path, at)) || string(revKeyPath(revs.Key())) != path {
 					return true, revs.Error() // not written yet at at
 				}
 				v = revs.Value()
@@ -610,9 +610,8 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 // History returns every revision of path, oldest first.
 func (s *Store) History(path string) ([]Revision, error) {
 	var out []Revision
-	pb := []byte(path)
-	err := s.scanPrefix(pebbledb.Key(prefixRev, pb, []byte{0}), func(_, v []byte) (bool, error) {
-		r, err := decodeRevision(pb, v)
+	err := s.scanPrefix(pebbledb.Key(prefixRev, []byte(path), []byte{0}), func(_, v []byte) (bool, error) {
+		r, err := decodeRevision(path, v)
 		out = append(out, r)
 		return true, err
 	})

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"time"
 
@@ -30,10 +29,26 @@ var ErrTooLarge = errors.New("content too large")
 // damaged it.
 var ErrCorrupt = domain.ErrCorruptContent
 
-var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // ValidHash reports whether h is a lowercase hex SHA-256.
-func ValidHash(h string) bool { return hashRE.MatchString(h) }
+func ValidHash(h string) bool {
+	_, ok := ParseHash(h)
+	return ok
+}
+
+// ParseHash returns the 32 bytes of h when it is a lowercase hex SHA-256
+// (64 digits 0-9 a-f, the one spelling that encodes back to h).
+func ParseHash(h string) (sum [sha256.Size]byte, ok bool) {
+	if len(h) != 2*sha256.Size {
+		return sum, false
+	}
+	for i := range len(h) {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return sum, false
+		}
+	}
+	hex.Decode(sum[:], []byte(h)) // every digit checked above
+	return sum, true
+}
 
 // InlineLimit is the largest content kept in the Small store.
 const InlineLimit = 64 << 10

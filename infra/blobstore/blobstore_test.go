@@ -1,6 +1,7 @@
 package blobstore
 
 import (
+	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -87,6 +88,30 @@ func TestIngestKeepsInlineContentAtItsSize(t *testing.T) {
 		}
 		if c.Inline == nil || len(c.Inline) != size || cap(c.Inline) > size+size/8+16 || c.Size != int64(size) {
 			t.Errorf("%d bytes: inline %t, len %d, cap %d, size %d; want inline at its size (its allocation size class)", size, c.Inline != nil, len(c.Inline), cap(c.Inline), c.Size)
+		}
+	}
+}
+
+// TestParseHash: only 64 lowercase hex digits are a content hash, and
+// their bytes encode back to them.
+func TestParseHash(t *testing.T) {
+	t.Parallel()
+	good := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct {
+		h  string
+		ok bool
+	}{
+		{good, true},
+		{strings.Repeat("f", 64), true},
+		{strings.ToUpper(good), false},
+		{good[:63], false},
+		{good + "0", false},
+		{good[:63] + "g", false},
+		{"", false},
+	} {
+		sum, ok := ParseHash(tc.h)
+		if ok != tc.ok || ValidHash(tc.h) != tc.ok || ok && hex.EncodeToString(sum[:]) != tc.h {
+			t.Errorf("ParseHash(%q) = %x, %t; want ok %t and the same digits", tc.h, sum, ok, tc.ok)
 		}
 	}
 }

@@ -104,9 +104,10 @@ func WithReserve(bytes uint64) Option { return func(s *Store) { s.reserve = byte
 // told otherwise: half of pebbledb.DefaultCacheMiB. Appends read stream
 // heads from memory, so what the cache serves them is the check for new
 // content and command ids (bloom filters spare those every level but the
-// last) and recent events. Measured in docs/bench-perf.txt on a 1M-event log: 128 → 64 MiB
-// with the filters took the writer's peak RSS from ~500 to ~320 MiB and
-// its build rate up, not down; 32 MiB cost a quarter of the build rate.
+// last) and recent events. On a 1M-event log (docs/bench-perf.txt), 64 MiB
+// with the filters built faster than 128 MiB without them, with the
+// writer's peak RSS ~320 MiB against ~500; 32 MiB cost a quarter of the
+// build rate.
 const DefaultCacheMiB = 64
 
 // WithSizes sizes the log's Pebble block cache and memtables (default

@@ -43,10 +43,10 @@ type file struct {
 // 64 lowercase hex digits (no content could be read for it).
 func newFile(fi projections.FileInfo) (file, bool) {
 	f := file{size: fi.Size, seq: fi.Seq, mode: fi.Mode, nsec: -1}
-	if !blobstore.ValidHash(fi.Hash) {
+	var ok bool
+	if f.hash, ok = blobstore.ParseHash(fi.Hash); !ok {
 		return f, false
 	}
-	hex.Decode(f.hash[:], []byte(fi.Hash)) // checked above
 	if !fi.Time.IsZero() {
 		f.sec, f.nsec = fi.Time.Unix(), int32(fi.Time.Nanosecond())
 	}
