@@ -48,9 +48,8 @@ var revTypes = [...]string{1: domain.TypeFileWritten, 2: domain.TypeFileDeleted,
 // errRevision is the cause of every revision that does not decode.
 var errRevision = errors.New("damaged revision")
 
-// encodeRevision encodes r, all but its path, in format 1.
-func encodeRevision(r Revision) []byte {
-	b := make([]byte, 0, 64+len(r.AgentID)+len(r.From)+len(r.MovedTo))
+// appendRevision appends r, all but its path, in format 1 to b.
+func appendRevision(b []byte, r Revision) []byte {
 	var flags byte
 	if r.Deleted {
 		flags |= revDeleted
@@ -86,7 +85,7 @@ func encodeRevision(r Revision) []byte {
 	return appendText(b, r.MovedTo)
 }
 
-// decodeRevision decodes the revision of path that encodeRevision wrote.
+// decodeRevision decodes the revision of path that appendRevision wrote.
 // Anything else is an error wrapping errRevision: truncated, with bytes
 // left over, or of another format.
 func decodeRevision(path string, raw []byte) (Revision, error) {
@@ -124,7 +123,7 @@ func decodeRevision(path string, raw []byte) (Revision, error) {
 	return r, nil
 }
 
-// revisionSeq returns the seq of a revision that encodeRevision wrote,
+// revisionSeq returns the seq of a revision that appendRevision wrote,
 // without decoding the rest: a past tree checks it for every path.
 // ok=false when raw is not such a revision.
 func revisionSeq(raw []byte) (seq uint64, ok bool) {

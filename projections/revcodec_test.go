@@ -20,12 +20,12 @@ func FuzzRevisionCodec(f *testing.F) {
 		for _, at := range []time.Time{time.Unix(0, nanos).UTC(), time.Unix(nanos, 0).UTC(), time.Unix(0, nanos).In(time.FixedZone("x", 3600)), {}} {
 			r := Revision{FileInfo: FileInfo{Path: path, Hash: hash, Size: size, Mode: mode, Version: version, AgentID: agent, Seq: seq, Time: at},
 				Deleted: deleted, From: from, MovedTo: to, Type: typ}
-			raw := encodeRevision(r)
+			raw := appendRevision(nil, r)
 			got, err := decodeRevision(path, raw)
 			want := r
 			want.Time = at.UTC()
 			if err != nil || !reflect.DeepEqual(got, want) {
-				t.Fatalf("decodeRevision(encodeRevision(%+v)) = %+v, %v", r, got, err)
+				t.Fatalf("decodeRevision(appendRevision(nil, %+v)) = %+v, %v", r, got, err)
 			}
 			if s, ok := revisionSeq(raw); !ok || s != seq {
 				t.Fatalf("revisionSeq = %d, %t; want %d", s, ok, seq)
@@ -37,7 +37,7 @@ func FuzzRevisionCodec(f *testing.F) {
 // FuzzDecodeRevision: any bytes either fail to decode with errRevision or
 // decode to a revision that encodes back to a revision equal to it.
 func FuzzDecodeRevision(f *testing.F) {
-	good := encodeRevision(Revision{FileInfo: FileInfo{Hash: strings.Repeat("ab", 32), Size: 3, Seq: 7, AgentID: "ag",
+	good := appendRevision(nil, Revision{FileInfo: FileInfo{Hash: strings.Repeat("ab", 32), Size: 3, Seq: 7, AgentID: "ag",
 		Time: time.Date(2026, 11, 30, 10, 0, 0, 5, time.UTC)}, Type: "file.written"})
 	for _, s := range [][]byte{good, good[:len(good)-1], append(good, 0), {}, []byte(`{"path":"a"}`)} {
 		f.Add(s)
@@ -50,7 +50,7 @@ func FuzzDecodeRevision(f *testing.F) {
 			}
 			return
 		}
-		again, err := decodeRevision("p", encodeRevision(r))
+		again, err := decodeRevision("p", appendRevision(nil, r))
 		if err != nil || !reflect.DeepEqual(again, r) {
 			t.Fatalf("decodeRevision(%q) = %+v, which round-trips to %+v, %v", raw, r, again, err)
 		}
@@ -64,7 +64,7 @@ func FuzzDecodeRevision(f *testing.F) {
 // error naming the path, never a revision made up of what is left.
 func TestDamagedRevisions(t *testing.T) {
 	t.Parallel()
-	good := encodeRevision(Revision{FileInfo: FileInfo{Hash: strings.Repeat("ab", 32), Size: 3, Mode: 0o644, Seq: 7, AgentID: "ag",
+	good := appendRevision(nil, Revision{FileInfo: FileInfo{Hash: strings.Repeat("ab", 32), Size: 3, Mode: 0o644, Seq: 7, AgentID: "ag",
 		Time: time.Date(2026, 11, 30, 10, 0, 0, 5, time.UTC)}, From: "old", Type: "file.moved"})
 	// The type's index, then the binary hash and three texts: "ag", "old", "".
 	typeAt := len(good) - 1 - 32 - 3 - 4 - 1
@@ -106,7 +106,7 @@ func TestRevisionSize(t *testing.T) {
 	t.Parallel()
 	r := Revision{FileInfo: FileInfo{Path: "src/pkg042/file00042.go", Hash: strings.Repeat("9f", 32), Size: 4096, Mode: 0o644,
 		Version: 120, AgentID: "builder-1", Seq: 987654, Time: time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC)}, Type: "file.written"}
-	if n := len(encodeRevision(r)); n > 64 {
+	if n := len(appendRevision(nil, r)); n > 64 {
 		t.Fatalf("a file write's revision takes %d bytes, want at most 64", n)
 	}
 }

@@ -42,8 +42,9 @@ const (
 	// apply) is emptied at open and rebuilt from the writer's log:
 	// projections hold nothing the log does not. 2: revisions newest
 	// first, deletions kept in cur/. 3: revisions in a binary format
-	// (revcodec.go).
-	layout = "3"
+	// (revcodec.go). 4: file changes in log order and keyframes
+	// (keyframes.go).
+	layout = "4"
 )
 
 // Revision is one change of a file: its state after the change.
@@ -81,6 +82,8 @@ type Store struct {
 	rebuilds int    // times Reset was called since the process started
 	rebuilt  string // why, the last time
 	onReset  []func()
+
+	kf keyframes // Apply's, Reset's and Open's only
 }
 
 type position struct {
@@ -98,6 +101,9 @@ func Open(dir string, sizes pebbledb.Sizes, log *slog.Logger, agents *Agents) (*
 	}
 	s := &Store{db: db, log: log, agents: agents, reviews: NewReviews(), leases: NewLeases(), sessions: NewSessions(), messages: NewMessages(), tasks: NewTasks(), notes: NewAnnotations(), advanced: make(chan struct{})}
 	err = s.loadPosition()
+	if err == nil {
+		err = s.loadKeyframes()
+	}
 	if err == nil {
 		err = s.loadAgents()
 	}
@@ -189,7 +195,7 @@ func damaged(err error) bool {
 		se *json.SyntaxError
 		te *json.UnmarshalTypeError
 	)
-	return pebble.IsCorruptionError(err) || errors.As(err, &se) || errors.As(err, &te)
+	return pebble.IsCorruptionError(err) || errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, errRevision)
 }
 
 // Leases returns the view of active leases.
@@ -282,6 +288,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
 	}
 	var touched []string
+	var key, val []byte
+	changes := 0
 	for _, e := range events {
 		// The bytes the event was received as, when it was: what the chain
 		// was checked against is what is stored, and it is not encoded again.
@@ -289,7 +297,8 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		if err != nil {
 			return err
 		}
-		b.Set(pebbledb.Key(prefixEvent, pebbledb.Uint64(e.Seq)), raw, nil)
+		key = binary.BigEndian.AppendUint64(append(key[:0], prefixEvent...), e.Seq)
+		b.Set(key, raw, nil)
 		c, isFile, err := domain.AsFileChange(e)
 		if err != nil {
 			return err
@@ -299,12 +308,22 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			rev := Revision{FileInfo: FileInfo{Path: string(c.Path), Hash: c.Hash, Size: c.Size, Mode: c.Mode,
 				Version: e.StreamVersion, AgentID: e.AgentID, Seq: e.Seq, Time: e.Time},
 				Deleted: c.Deleted, From: string(c.From), MovedTo: string(c.MovedTo), Type: e.Type}
-			rr := encodeRevision(rev)
-			b.Set(revKey(rev.Path, e.Seq), rr, nil)
+			// One encoding serves the three values (a file change is the
+			// path, then the revision), and the batch copies keys and
+			// values, so both buffers are reused.
+			val = appendText(val[:0], rev.Path)
+			off := len(val)
+			val = appendRevision(val, rev)
+			rr := val[off:]
+			b.Set(appendRevKey(key[:0], rev.Path, e.Seq), rr, nil)
 			// A deletion stays in cur/ as the path's newest revision, so cur/
 			// lists every path ever written: a past tree starts from it.
-			b.Set(pebbledb.Key(prefixCur, []byte(rev.Path)), rr, nil)
+			key = append(append(key[:0], prefixCur...), rev.Path...)
+			b.Set(key, rr, nil)
+			key = binary.BigEndian.AppendUint64(append(key[:0], prefixChange...), e.Seq)
+			b.Set(key, val, nil)
 			touched = append(touched, rev.Path)
+			changes++
 		case strings.HasPrefix(e.StreamID, "review:"):
 			b.Set(pebbledb.Key(prefixReview, []byte(strings.TrimPrefix(e.StreamID, "review:")), []byte{0}, pebbledb.Uint64(e.Seq)), raw, nil)
 		case e.Type == domain.TypeSnapshotCreated:
@@ -329,6 +348,13 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	b.Set([]byte(keyPosition), pr, nil)
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
+	}
+	if s.kf.since += changes; s.kf.due() {
+		// A keyframe is only a shortcut: without it a past tree seeks
+		// instead, and the next apply tries again.
+		if err := s.writeKeyframe(last.Seq); err != nil {
+			s.log.Warn("keyframe not written", "err", err)
+		}
 	}
 	s.notes.commit(notes)
 	for _, e := range events {
@@ -381,6 +407,7 @@ func (s *Store) Reset(reason string) error {
 	s.messages.reset()
 	s.tasks.reset()
 	s.notes.reset()
+	s.kf = keyframes{minimum: s.kf.minimum}
 	s.mu.Lock()
 	s.pos, s.hash = 0, ""
 	s.rebuilds++
@@ -397,7 +424,7 @@ func (s *Store) Reset(reason string) error {
 // forget adds to b the deletion of everything the projection applied.
 func forget(b *pebble.Batch) {
 	b.Delete([]byte(keyPosition), nil)
-	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
+	for _, p := range []string{prefixCur, prefixRev, prefixChange, prefixKeyframe, prefixKeyFiles, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
 }
@@ -459,8 +486,12 @@ func (s *Store) WaitFor(ctx context.Context, seq uint64) error {
 // revKey is the key of path's revision at seq. The sequence is inverted,
 // so a path's revisions sort newest first and the newest at or before a
 // point is the first key at or after revKey(path, point): a forward seek.
-func revKey(path string, seq uint64) []byte {
-	return pebbledb.Key(prefixRev, []byte(path), []byte{0}, pebbledb.Uint64(^seq))
+func revKey(path string, seq uint64) []byte { return appendRevKey(nil, path, seq) }
+
+// appendRevKey appends revKey(path, seq) to b.
+func appendRevKey(b []byte, path string, seq uint64) []byte {
+	b = append(append(append(b, prefixRev...), path...), 0)
+	return binary.BigEndian.AppendUint64(b, ^seq)
 }
 
 // revKeyPath is the path of a revision key.
@@ -468,21 +499,7 @@ func revKeyPath(k []byte) []byte { return k[len(prefixRev) : len(k)-9] }
 
 // scanPrefix calls fn for every key with prefix until fn returns false.
 func (s *Store) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: pebbledb.PrefixEnd(prefix)})
-	if err != nil {
-		return fmt.Errorf("iterate: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		more, err := fn(it.Key(), it.Value())
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-	}
-	return it.Error()
+	return s.scanRange(prefix, pebbledb.PrefixEnd(prefix), fn)
 }
 
 // File returns path's state as of seq at (0 means now). A path that does not
@@ -561,9 +578,10 @@ func (s *Store) Heads(paths []string) ([]FileInfo, error) {
 }
 
 // Tree returns every file below prefix ("" for all) as of seq at (0 means
-// now), sorted by path. It reads every path's newest revision in cur/; at
-// a point it also seeks, for each path changed after at, to its newest
-// revision at or before at: one forward seek per such path.
+// now), sorted by path. At a point it reads whichever is shorter: the
+// keyframe at or before at and the file changes since (keyframes.go), or
+// every path's newest revision in cur/ and, for each path changed after
+// at, one forward seek to its newest revision at or before at.
 func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 	var out []FileInfo
 	prefix = strings.TrimSuffix(prefix, "/")
@@ -571,6 +589,15 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 	// Any point is checked against each path's newest seq, the head too: a
 	// batch committed just before the head moves must not show.
 	past := at != 0
+	if head := s.Head(); past && at < head {
+		kf, err := s.keyframeAt(at)
+		if err != nil {
+			return nil, err
+		}
+		if at-kf <= seekCost*(head-at) {
+			return s.treeFromKeyframe(kf, at, under, prefix)
+		}
+	}
 	var revs *pebble.Iterator
 	if past {
 		lower := pebbledb.Key(prefixRev, []byte(prefix))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
@@ -19,14 +21,19 @@ import (
 // TestPointQueriesMatchTheLog: Tree, File and History at every point of a
 // random log of writes and deletes answer what replaying the log up to that
 // point gives, for every prefix, including paths that are prefixes of other
-// paths and paths deleted and written again.
+// paths and paths deleted and written again; with keyframes rare (none in
+// this log: every past tree is read from the empty tree or by seeks) and
+// frequent, and across a reopen between applies.
 func TestPointQueriesMatchTheLog(t *testing.T) {
 	t.Parallel()
 	paths := []string{"a", "a.go", "a/b", "a/b/c", "a/bc", "ab", "b", "b/a", "z/y/x"}
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+	for _, tc := range []struct {
+		seed     uint64
+		keyframe int // the minimum file changes between keyframes
+	}{{1, keyframeMinimum}, {2, keyframeMinimum}, {1, 3}, {2, 3}, {3, 20}} {
+		t.Run(fmt.Sprintf("seed %d keyframes %d", tc.seed, tc.keyframe), func(t *testing.T) {
 			t.Parallel()
-			rng := rand.New(rand.NewPCG(seed, 0))
+			rng := rand.New(rand.NewPCG(tc.seed, 0))
 			var drafts []domain.Draft
 			for i := range 240 {
 				p := paths[rng.IntN(len(paths))]
@@ -37,14 +44,24 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 				}
 			}
 			evs := chain(t, drafts...)
-			s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
-			if err != nil {
-				t.Fatal(err)
+			dir := t.TempDir()
+			open := func() *Store {
+				s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.kf.minimum = tc.keyframe
+				return s
 			}
-			defer s.Close()
+			s := open()
+			defer func() { s.Close() }()
 			// Applied in uneven batches, so revisions sit in memtables and
 			// in flushed tables alike.
 			for i := 0; i < len(evs); {
+				if i > len(evs)/2 && rng.IntN(4) == 0 {
+					s.Close()
+					s = open()
+				}
 				n := min(1+rng.IntN(60), len(evs)-i)
 				if err := s.Apply(context.Background(), evs[i:i+n]); err != nil {
 					t.Fatal(err)
@@ -55,6 +72,9 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 					}
 				}
 				i += n
+			}
+			if frequent := tc.keyframe < keyframeMinimum; frequent != (s.kf.seq > 0) {
+				t.Fatalf("newest keyframe at %d with keyframes every %d changes", s.kf.seq, tc.keyframe)
 			}
 			state := map[string]string{} // path → hash, replayed
 			history := map[string][]string{}
@@ -145,7 +165,8 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 // position names no layout: releases before layout 2 wrote revisions
 // oldest first and rewrite the position without a layout on every apply,
 // even over a newer projection they were rolled back onto; or layout 2,
-// whose revisions are JSON) is emptied at open, reports why, and is
+// whose revisions are JSON; or layout 3, with no file changes in log order
+// to read a past tree from) is emptied at open, reports why, and is
 // rebuilt from the log like a new one.
 func TestOlderLayoutIsRebuilt(t *testing.T) {
 	t.Parallel()
@@ -159,6 +180,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 		{"an older release's projection", 0, ""},
 		{"rolled back onto a newer one and forward again", 2, ""},
 		{"layout 2, JSON revisions", 0, `,"layout":"2"`},
+		{"layout 3, no keyframes", 2, `,"layout":"3"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -221,6 +243,82 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 			defer s.Close()
 			if n, _ := s.Rebuilt(); n != 0 || s.Head() != 4 {
 				t.Fatalf("reopened with %d rebuilds at %d, want 0 at 4", n, s.Head())
+			}
+		})
+	}
+}
+
+// TestKeyframesAtOpen: a keyframe whose record was never written (a crash
+// while its files were) is deleted at open and never read; a keyframe
+// record that does not decode makes the projection damaged, so it is
+// rebuilt from the log.
+func TestKeyframesAtOpen(t *testing.T) {
+	t.Parallel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	evs := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), del("b"), w("c", "h5"), w("a", "h6"))
+	for _, tc := range []struct {
+		name    string
+		damage  func(db *pebble.DB) error
+		rebuilt int
+	}{
+		{"incomplete keyframe", func(db *pebble.DB) error {
+			return db.Set(pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(5), []byte("ghost")), appendRevision(nil, Revision{FileInfo: FileInfo{Hash: "hx", Seq: 5}}), nil)
+		}, 0},
+		{"keyframe record that does not decode", func(db *pebble.DB) error {
+			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{0xff}, nil)
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.kf.minimum = 2
+			if err := s.Apply(context.Background(), evs[:2]); err != nil {
+				t.Fatal(err)
+			}
+			if s.kf.seq != 2 {
+				t.Fatalf("newest keyframe at %d, want 2", s.kf.seq)
+			}
+			s.kf.minimum = keyframeMinimum // the only one
+			if err := s.Apply(context.Background(), evs[2:]); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.damage(s.db); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if s, err = OpenOrRebuild(dir, pebbledb.DefaultSizes(), quiet, NewAgents()); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if n, _ := s.Rebuilt(); n != tc.rebuilt {
+				t.Fatalf("rebuilt %d times, want %d", n, tc.rebuilt)
+			}
+			if tc.rebuilt > 0 {
+				if err := s.Apply(context.Background(), evs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, _, _ := pebbledb.Get(s.db, pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(5), []byte("ghost"))); got != nil {
+				t.Fatal("an incomplete keyframe's file is kept")
+			}
+			// Each point is read from the keyframe at 2 (or from the empty
+			// tree after a rebuild), however far from the head.
+			for at, want := range map[uint64]string{1: "a:h1", 2: "a:h1 b:h2", 4: "a:h3", 5: "a:h3 c:h5"} {
+				files, err := s.Tree(at, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, f := range files {
+					got = append(got, f.Path+":"+f.Hash)
+				}
+				if strings.Join(got, " ") != want {
+					t.Errorf("Tree(%d) = %v, want %s", at, got, want)
+				}
 			}
 		})
 	}
