@@ -1,10 +1,10 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -18,7 +18,9 @@ import (
 // keyframe is the whole tree at a seq, written every so many file changes,
 // and the tree at a point is the keyframe at or before it plus the file
 // changes between the two, read in log order from fc/. Both are sequential
-// reads.
+// reads. A keyframe is itself built that way, from the one before it and
+// the changes since, so writing it reads the files and the changes, not
+// every path ever written.
 //
 //	fc/<seq>        → uvarint path length, path, revision: every file change
 //	kf/<seq>        → uvarint files: the keyframe at seq is complete
@@ -26,7 +28,8 @@ import (
 //
 // A keyframe's files are written in batches of their own after the apply
 // that reached its seq committed, and its kf/ record last, so a keyframe
-// without one (a crash between) is never read; Open deletes its files.
+// without one is never read: Open deletes the files of one newer than the
+// newest complete one (a crash between), and a failed write deletes its own.
 const (
 	prefixChange    = "fc/"
 	prefixKeyframe  = "kf/"
@@ -35,8 +38,9 @@ const (
 	keyframeBatch   = 4 << 20
 	// seekCost is about how many file changes read in order cost as much
 	// as one seek (BenchmarkTree, all cached: ~5 µs a seek, ~1.2 µs a
-	// change): a point whose changes since its keyframe outnumber seekCost
-	// times those after it is read from the head instead.
+	// change). Tree compares the two in events, file changes or not: a
+	// point further from its keyframe than seekCost times its distance to
+	// the head is read from the head instead.
 	seekCost = 4
 )
 
@@ -51,21 +55,31 @@ type keyframes struct {
 }
 
 // due reports whether the changes applied since the newest keyframe call
-// for the next one: as many as the tree had files then (so keyframes cost
-// about one write per file change however large the tree), and at least
-// the minimum.
+// for the next one: as many as the tree had files then, and at least the
+// minimum. Writing a keyframe reads and writes its files and reads the
+// changes since the last, so keyframes cost about two reads and a write
+// per file change however large the tree.
 func (k *keyframes) due() bool { return k.since >= max(k.files, k.minimum) }
 
 // changeKey is the key of the file change at seq.
 func changeKey(seq uint64) []byte { return pebbledb.Key(prefixChange, pebbledb.Uint64(seq)) }
 
-// decodeChange splits a file change into its path and revision.
-func decodeChange(raw []byte) (path string, rev []byte, err error) {
+// decodeChange splits a file change into its path and revision, both
+// slices of raw.
+func decodeChange(raw []byte) (path, rev []byte, err error) {
 	n, w := binary.Uvarint(raw)
 	if w <= 0 || n > uint64(len(raw)-w) {
-		return "", nil, fmt.Errorf("file change: %w", errRevision)
+		return nil, nil, fmt.Errorf("file change: %w", errRevision)
 	}
-	return string(raw[w : w+int(n)]), raw[w+int(n):], nil
+	return raw[w : w+int(n)], raw[w+int(n):], nil
+}
+
+// keyframeSeq is the seq of a kf/ key.
+func keyframeSeq(k []byte) (uint64, error) {
+	if len(k) != len(prefixKeyframe)+8 {
+		return 0, fmt.Errorf("keyframe record %x: %w", k, errRevision)
+	}
+	return binary.BigEndian.Uint64(k[len(prefixKeyframe):]), nil
 }
 
 // loadKeyframes finds the newest complete keyframe and counts the file
@@ -77,13 +91,16 @@ func (s *Store) loadKeyframes() error {
 		return fmt.Errorf("iterate: %w", err)
 	}
 	if it.Last() {
-		k := it.Key()[len(prefixKeyframe):]
+		seq, err := keyframeSeq(it.Key())
 		files, n := binary.Uvarint(it.Value())
-		if len(k) != 8 || n <= 0 {
-			it.Close()
-			return fmt.Errorf("keyframe record %x: %w", it.Key(), errRevision)
+		if err == nil && n <= 0 {
+			err = fmt.Errorf("keyframe record %x: %w", it.Key(), errRevision)
 		}
-		s.kf.seq, s.kf.files = binary.BigEndian.Uint64(k), int(files)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		s.kf.seq, s.kf.files = seq, int(files)
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("iterate: %w", err)
@@ -99,118 +116,140 @@ func (s *Store) loadKeyframes() error {
 }
 
 // writeKeyframe writes the tree as of seq, which the last apply reached,
-// as a keyframe: every path in cur/ that is not deleted.
+// as a keyframe, from the newest keyframe and the changes since. A write
+// that fails deletes what it wrote, and the next is tried after as many
+// changes again: a keyframe is only a shortcut.
 func (s *Store) writeKeyframe(seq uint64) error {
+	kt := pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(seq))
 	b := s.db.NewBatch()
 	defer func() { b.Close() }()
 	files := 0
-	kt := pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(seq))
-	err := s.scanPrefix([]byte(prefixCur), func(k, v []byte) (bool, error) {
-		if revisionDeleted(v) {
-			return true, nil
-		}
-		b.Set(append(kt[:len(prefixKeyFiles)+8], k[len(prefixCur):]...), v, nil)
+	err := s.mergeKeyframe(s.kf.seq, seq, nil, func(path, rev []byte) error {
+		b.Set(append(kt[:len(kt):len(kt)], path...), rev, nil)
 		files++
 		if b.Len() < keyframeBatch {
-			return true, nil
+			return nil
 		}
 		if err := b.Commit(pebble.NoSync); err != nil {
-			return false, err
+			return err
 		}
 		b.Close()
 		b = s.db.NewBatch()
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("write keyframe at %d: %w", seq, err)
+	if err == nil {
+		b.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(seq)), binary.AppendUvarint(nil, uint64(files)), nil)
+		err = b.Commit(pebble.NoSync)
 	}
-	b.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(seq)), binary.AppendUvarint(nil, uint64(files)), nil)
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err != nil {
+		s.kf.since = 0
+		if derr := s.db.DeleteRange(kt, pebbledb.PrefixEnd(kt), pebble.NoSync); derr != nil {
+			err = fmt.Errorf("%w (and deleting what it wrote: %w)", err, derr)
+		}
 		return fmt.Errorf("write keyframe at %d: %w", seq, err)
 	}
 	s.kf.seq, s.kf.files, s.kf.since = seq, files, 0
 	return nil
 }
 
-// keyframeAt returns the newest complete keyframe at or before at, or 0,
-// the empty tree before the first event, when there is none.
-func (s *Store) keyframeAt(at uint64) (uint64, error) {
+// keyframeAt returns the newest complete keyframe at or before at and its
+// files, or 0, the empty tree before the first event, when there is none.
+func (s *Store) keyframeAt(at uint64) (seq uint64, files int, err error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixKeyframe), UpperBound: pebbledb.Key(prefixKeyframe, pebbledb.Uint64(at+1))})
 	if err != nil {
-		return 0, fmt.Errorf("iterate: %w", err)
+		return 0, 0, fmt.Errorf("iterate: %w", err)
 	}
 	defer it.Close()
 	if !it.Last() {
-		return 0, it.Error()
+		return 0, 0, it.Error()
 	}
-	return binary.BigEndian.Uint64(it.Key()[len(prefixKeyframe):]), nil
+	n, _ := binary.Uvarint(it.Value()) // a hint: loadKeyframes checks the newest
+	seq, err = keyframeSeq(it.Key())
+	return seq, int(min(n, 1<<24)), err
 }
 
-// treeFromKeyframe returns the files under prefix (as Tree) as of at, from
-// the keyframe at kf (at or before at) and the file changes in (kf, at].
-func (s *Store) treeFromKeyframe(kf, at uint64, under func(string) bool, prefix string) ([]FileInfo, error) {
+// mergeKeyframe calls fn, in path order, with every file under prefix
+// (nil for all; see underPrefix) as of at and its revision: the keyframe at
+// kf (at or before at) with the file changes in (kf, at] over it. Both
+// slices are valid only during the call.
+func (s *Store) mergeKeyframe(kf, at uint64, prefix []byte, fn func(path, rev []byte) error) error {
+	// The changes are copied (the iterator's bytes are only valid until
+	// it moves) into chunks that are never moved, and sorted by path, then
+	// log order; the last of each path is its newest. A sort, not a map:
+	// no allocation a path.
 	type change struct {
-		path string
-		rev  []byte
+		path, rev []byte
+		i         int // log order
 	}
-	var changes []change
+	var (
+		chunk   []byte
+		changes []change
+	)
 	err := s.scanRange(changeKey(kf+1), changeKey(at+1), func(_, v []byte) (bool, error) {
-		path, rev, err := decodeChange(v)
-		if err != nil {
-			return false, err
+		path, _, err := decodeChange(v)
+		if err != nil || !underPrefix(path, prefix) {
+			return err == nil, err
 		}
-		if under(path) {
-			changes = append(changes, change{path, slices.Clone(rev)})
+		if cap(chunk)-len(chunk) < len(v) {
+			chunk = make([]byte, 0, max(len(v), 64<<10))
 		}
+		chunk = append(chunk, v...)
+		path, rev, _ := decodeChange(chunk[len(chunk)-len(v):])
+		changes = append(changes, change{path, rev, len(changes)})
 		return true, nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// The newest change of each path, in path order.
-	slices.SortStableFunc(changes, func(a, b change) int { return strings.Compare(a.path, b.path) })
+	slices.SortFunc(changes, func(a, b change) int {
+		if c := bytes.Compare(a.path, b.path); c != 0 {
+			return c
+		}
+		return a.i - b.i
+	})
 	newest := changes[:0]
 	for i, c := range changes {
-		if i+1 < len(changes) && changes[i+1].path == c.path {
+		if i+1 < len(changes) && bytes.Equal(changes[i+1].path, c.path) {
 			continue
 		}
 		newest = append(newest, c)
 	}
-	var out []FileInfo
-	add := func(path string, raw []byte) error {
-		if revisionDeleted(raw) {
+	emit := func(path, rev []byte) error {
+		if revisionDeleted(rev) {
 			return nil
 		}
-		r, err := decodeRevision(path, raw)
-		if err == nil {
-			out = append(out, r.FileInfo)
-		}
-		return err
+		return fn(path, rev)
 	}
 	files := pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(kf))
 	lower := append(files[:len(files):len(files)], prefix...)
 	err = s.scanRange(lower, pebbledb.PrefixEnd(lower), func(k, v []byte) (bool, error) {
-		path := string(k[len(files):])
-		if !under(path) {
+		path := k[len(files):]
+		if !underPrefix(path, prefix) {
 			return true, nil
 		}
-		for len(newest) > 0 && newest[0].path < path {
-			if err := add(newest[0].path, newest[0].rev); err != nil {
+		for len(newest) > 0 && bytes.Compare(newest[0].path, path) < 0 {
+			if err := emit(newest[0].path, newest[0].rev); err != nil {
 				return false, err
 			}
 			newest = newest[1:]
 		}
-		if len(newest) > 0 && newest[0].path == path {
+		if len(newest) > 0 && bytes.Equal(newest[0].path, path) {
 			v, newest = newest[0].rev, newest[1:]
 		}
-		return true, add(path, v)
+		return true, emit(path, v)
 	})
 	for _, c := range newest {
 		if err == nil {
-			err = add(c.path, c.rev)
+			err = emit(c.path, c.rev)
 		}
 	}
-	return out, err
+	return err
+}
+
+// underPrefix reports whether path is prefix or below it (every path, for
+// an empty prefix): "a" holds "a" and "a/b", not "ab".
+func underPrefix(path, prefix []byte) bool {
+	return len(prefix) == 0 || bytes.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
 // revisionDeleted reports whether raw, a revision appendRevision wrote, is

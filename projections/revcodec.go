@@ -11,10 +11,11 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/blobstore"
 )
 
-// A stored revision (the value of cur/<path> and rev/<path>\x00<^seq>) is
-// binary, not JSON: a replica writes two per file event and a past tree
-// reads one per path, and the revision index must stay small enough for
-// the block cache (layout 3 made it about a third of its JSON size). The
+// A stored revision (the value of cur/<path>, rev/<path>\x00<^seq>, a file
+// change in fc/ and a keyframe's file in kt/) is binary, not JSON: a
+// replica writes three per file event and a past tree reads one per path,
+// and the indexes must stay small enough for the block cache (layout 3
+// made a revision about a third of its JSON size). The
 // path is the key's, so it is not stored again. Format 1:
 //
 //	byte     format (revFormat)

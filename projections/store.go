@@ -350,8 +350,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		return fmt.Errorf("apply events: %w", err)
 	}
 	if s.kf.since += changes; s.kf.due() {
-		// A keyframe is only a shortcut: without it a past tree seeks
-		// instead, and the next apply tries again.
+		// Without this keyframe a past tree reads from the one before.
 		if err := s.writeKeyframe(last.Seq); err != nil {
 			s.log.Warn("keyframe not written", "err", err)
 		}
@@ -435,8 +434,16 @@ func forget(b *pebble.Batch) {
 // decode is the caller's to report.
 func (s *Store) loadPosition() error {
 	raw, ok, err := pebbledb.Get(s.db, []byte(keyPosition))
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		// Nothing applied, or an older release emptied the projection and
+		// left the prefixes it does not know (fc/, kf/, kt/ before layout 4).
+		b := s.db.NewBatch()
+		defer b.Close()
+		forget(b)
+		return b.Commit(pebble.Sync)
 	}
 	var p position
 	if err := json.Unmarshal(raw, &p); err != nil {
@@ -584,23 +591,30 @@ func (s *Store) Heads(paths []string) ([]FileInfo, error) {
 // at, one forward seek to its newest revision at or before at.
 func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 	var out []FileInfo
-	prefix = strings.TrimSuffix(prefix, "/")
-	under := func(p string) bool { return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") }
+	pfx := []byte(strings.TrimSuffix(prefix, "/"))
 	// Any point is checked against each path's newest seq, the head too: a
 	// batch committed just before the head moves must not show.
 	past := at != 0
 	if head := s.Head(); past && at < head {
-		kf, err := s.keyframeAt(at)
+		kf, files, err := s.keyframeAt(at)
 		if err != nil {
 			return nil, err
 		}
 		if at-kf <= seekCost*(head-at) {
-			return s.treeFromKeyframe(kf, at, under, prefix)
+			if len(pfx) == 0 {
+				out = make([]FileInfo, 0, files)
+			}
+			err := s.mergeKeyframe(kf, at, pfx, func(path, rev []byte) error {
+				r, err := decodeRevision(string(path), rev)
+				out = append(out, r.FileInfo)
+				return err
+			})
+			return out, err
 		}
 	}
 	var revs *pebble.Iterator
 	if past {
-		lower := pebbledb.Key(prefixRev, []byte(prefix))
+		lower := pebbledb.Key(prefixRev, pfx)
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: pebbledb.PrefixEnd(lower)})
 		if err != nil {
 			return nil, fmt.Errorf("iterate: %w", err)
@@ -608,11 +622,11 @@ func (s *Store) Tree(at uint64, prefix string) ([]FileInfo, error) {
 		defer it.Close()
 		revs = it
 	}
-	err := s.scanPrefix(pebbledb.Key(prefixCur, []byte(prefix)), func(k, v []byte) (bool, error) {
-		path := string(k[len(prefixCur):])
-		if !under(path) {
+	err := s.scanPrefix(pebbledb.Key(prefixCur, pfx), func(k, v []byte) (bool, error) {
+		if !underPrefix(k[len(prefixCur):], pfx) {
 			return true, nil
 		}
+		path := string(k[len(prefixCur):])
 		if past {
 			if seq, ok := revisionSeq(v); !ok || seq > at {
 				// Paths come in order, so every seek moves forward.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -222,16 +223,8 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			for at, want := range map[uint64]string{2: "a:h1 b:h2", 3: "a:h3 b:h2", 4: "a:h3"} {
-				files, err := s.Tree(at, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, f := range files {
-					got = append(got, f.Path+":"+f.Hash)
-				}
-				if strings.Join(got, " ") != want {
-					t.Errorf("Tree(%d) after the rebuild = %v, want %s", at, got, want)
+				if got := treeAt(t, s, at); got != want {
+					t.Errorf("Tree(%d) after the rebuild = %s, want %s", at, got, want)
 				}
 			}
 			s.Close()
@@ -308,18 +301,127 @@ func TestKeyframesAtOpen(t *testing.T) {
 			// Each point is read from the keyframe at 2 (or from the empty
 			// tree after a rebuild), however far from the head.
 			for at, want := range map[uint64]string{1: "a:h1", 2: "a:h1 b:h2", 4: "a:h3", 5: "a:h3 c:h5"} {
-				files, err := s.Tree(at, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, f := range files {
-					got = append(got, f.Path+":"+f.Hash)
-				}
-				if strings.Join(got, " ") != want {
-					t.Errorf("Tree(%d) = %v, want %s", at, got, want)
+				if got := treeAt(t, s, at); got != want {
+					t.Errorf("Tree(%d) = %s, want %s", at, got, want)
 				}
 			}
 		})
 	}
+}
+
+// TestEmptiedByAnOlderRelease: an older release that empties a projection
+// (rolled back onto it, or rebuilding) deletes its position and the
+// prefixes it knows, not the file changes and keyframes of layout 4. With
+// no position left, they are not taken for this log's: a past tree after a
+// rebuild from another log shows only that log's files.
+func TestEmptiedByAnOlderRelease(t *testing.T) {
+	t.Parallel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.kf.minimum = 2
+	old := chain(t, w("a", "h1"), w("b", "h2"), w("c", "h3"), w("d", "h4"))
+	for i := 0; i < len(old); i += 2 {
+		if err := s.Apply(context.Background(), old[i:i+2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.kf.seq != 4 {
+		t.Fatalf("newest keyframe at %d, want 4", s.kf.seq)
+	}
+	// What layout 3 deletes when it empties a projection.
+	b := s.db.NewBatch()
+	b.Delete([]byte(keyPosition), nil)
+	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
+		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
+	}
+	if err := b.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	s.Close()
+	if s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := chain(t, w("x", "g1"), w("y", "g2"), w("z", "g3"), w("q", "g4"), w("r", "g5"))
+	if err := s.Apply(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[uint64]string{2: "x:g1 y:g2", 4: "q:g4 x:g1 y:g2 z:g3"} {
+		if got := treeAt(t, s, at); got != want {
+			t.Errorf("Tree(%d) = %s, want %s", at, got, want)
+		}
+	}
+}
+
+// TestKeyframesOfAChurningTree: files written and deleted again (scratch
+// files, build outputs) leave the tree small however many paths cur/ has
+// seen: keyframes come every minimum changes, hold only the files then,
+// and are built from the keyframe before and the changes since, not from
+// cur/ (emptied here before the last ones, which must not change them).
+func TestKeyframesOfAChurningTree(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.kf.minimum = 100
+	drafts := []domain.Draft{w("keep", "k")}
+	for i := range 1000 {
+		p := fmt.Sprintf("tmp/%05d", i)
+		drafts = append(drafts, w(p, "h"), del(p))
+	}
+	evs := chain(t, drafts...)
+	for i := 0; i < len(evs); i += 50 {
+		if i == len(evs)/2 {
+			if err := s.db.DeleteRange([]byte(prefixCur), pebbledb.PrefixEnd([]byte(prefixCur)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Apply(context.Background(), evs[i:min(i+50, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyframes := 0
+	err = s.scanPrefix([]byte(prefixKeyframe), func(k, v []byte) (bool, error) {
+		keyframes++
+		seq, _ := keyframeSeq(k)
+		var got []string
+		err := s.scanPrefix(pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(seq)), func(k, _ []byte) (bool, error) {
+			got = append(got, string(k[len(prefixKeyFiles)+8:]))
+			return true, nil
+		})
+		// After a batch of 50 (whole write and delete pairs, then the first
+		// write of the next pair when the batch ends on an odd seq), the
+		// tree is "keep" and at most one scratch file.
+		if n, _ := binary.Uvarint(v); err == nil && (len(got) == 0 || got[0] != "keep" || len(got) > 2 || int(n) != len(got)) {
+			t.Errorf("keyframe at %d holds %q (recorded %d files)", seq, got, n)
+		}
+		return true, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(evs) / 100; keyframes != want {
+		t.Errorf("%d keyframes for %d file changes, want %d", keyframes, len(evs), want)
+	}
+}
+
+// treeAt lists s's tree at at as "path:hash" pairs, space-separated.
+func treeAt(t *testing.T, s *Store, at uint64) string {
+	t.Helper()
+	files, err := s.Tree(at, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Path+":"+f.Hash)
+	}
+	return strings.Join(got, " ")
 }
