@@ -18,9 +18,7 @@ import (
 // keyframe is the whole tree at a seq, written every so many file changes,
 // and the tree at a point is the keyframe at or before it plus the file
 // changes between the two, read in log order from fc/. Both are sequential
-// reads. A keyframe is itself built that way, from the one before it and
-// the changes since, so writing it reads the files and the changes, not
-// every path ever written.
+// reads.
 //
 //	fc/<seq>        → uvarint path length, path, revision: every file change
 //	kf/<seq>        → uvarint files: the keyframe at seq is complete
@@ -35,7 +33,7 @@ const (
 	prefixKeyframe  = "kf/"
 	prefixKeyFiles  = "kt/"
 	keyframeMinimum = 1024 // file changes between keyframes of a small tree
-	keyframeBatch   = 4 << 20
+	keyframeBatch   = 1 << 20
 	// seekCost is about how many file changes read in order cost as much
 	// as one seek (BenchmarkTree, all cached: ~5 µs a seek, ~1.2 µs a
 	// change). Tree compares the two in events, file changes or not: a
@@ -52,13 +50,15 @@ type keyframes struct {
 	seq     uint64 // the newest keyframe's, 0 for none
 	files   int    // its files
 	since   int    // file changes applied after it
+	churn   bool   // cur/ was found to hold more deleted paths than files
 }
 
 // due reports whether the changes applied since the newest keyframe call
 // for the next one: as many as the tree had files then, and at least the
-// minimum. Writing a keyframe reads and writes its files and reads the
-// changes since the last, so keyframes cost about two reads and a write
-// per file change however large the tree.
+// minimum. Writing a keyframe reads its files (and the deleted paths of
+// cur/, or the changes since the last: see writeKeyframe) and writes
+// them, so keyframes cost about two reads and a write per file change
+// however large the tree.
 func (k *keyframes) due() bool { return k.since >= max(k.files, k.minimum) }
 
 // changeKey is the key of the file change at seq.
@@ -116,15 +116,18 @@ func (s *Store) loadKeyframes() error {
 }
 
 // writeKeyframe writes the tree as of seq, which the last apply reached,
-// as a keyframe, from the newest keyframe and the changes since. A write
-// that fails deletes what it wrote, and the next is tried after as many
-// changes again: a keyframe is only a shortcut.
+// as a keyframe. It reads cur/, streaming, until cur/ is found to hold more
+// deleted paths than files (a churning tree: cur/ keeps every path ever
+// written); from then on it merges the newest keyframe with the changes
+// since, which holds those changes in memory but reads only the tree and
+// them. A write that fails deletes what it wrote, and the next is tried
+// after as many changes again: a keyframe is only a shortcut.
 func (s *Store) writeKeyframe(seq uint64) error {
 	kt := pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(seq))
 	b := s.db.NewBatch()
 	defer func() { b.Close() }()
-	files := 0
-	err := s.mergeKeyframe(s.kf.seq, seq, nil, func(path, rev []byte) error {
+	files, deleted := 0, 0
+	put := func(path, rev []byte) error {
 		b.Set(append(kt[:len(kt):len(kt)], path...), rev, nil)
 		files++
 		if b.Len() < keyframeBatch {
@@ -136,7 +139,19 @@ func (s *Store) writeKeyframe(seq uint64) error {
 		b.Close()
 		b = s.db.NewBatch()
 		return nil
-	})
+	}
+	var err error
+	if s.kf.churn {
+		err = s.mergeKeyframe(s.kf.seq, seq, nil, put)
+	} else {
+		err = s.scanPrefix([]byte(prefixCur), func(k, v []byte) (bool, error) {
+			if revisionDeleted(v) {
+				deleted++
+				return true, nil
+			}
+			return true, put(k[len(prefixCur):], v)
+		})
+	}
 	if err == nil {
 		b.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(seq)), binary.AppendUvarint(nil, uint64(files)), nil)
 		err = b.Commit(pebble.NoSync)
@@ -149,6 +164,7 @@ func (s *Store) writeKeyframe(seq uint64) error {
 		return fmt.Errorf("write keyframe at %d: %w", seq, err)
 	}
 	s.kf.seq, s.kf.files, s.kf.since = seq, files, 0
+	s.kf.churn = s.kf.churn || deleted > files
 	return nil
 }
 

@@ -30,9 +30,10 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 	paths := []string{"a", "a.go", "a/b", "a/b/c", "a/bc", "ab", "b", "b/a", "z/y/x"}
 	for _, tc := range []struct {
 		seed     uint64
-		keyframe int // the minimum file changes between keyframes
-	}{{1, keyframeMinimum}, {2, keyframeMinimum}, {1, 3}, {2, 3}, {3, 20}} {
-		t.Run(fmt.Sprintf("seed %d keyframes %d", tc.seed, tc.keyframe), func(t *testing.T) {
+		keyframe int  // the minimum file changes between keyframes
+		churn    bool // keyframes merged from the one before, not read from cur/
+	}{{1, keyframeMinimum, false}, {2, keyframeMinimum, false}, {1, 3, false}, {2, 3, true}, {3, 20, false}, {3, 20, true}} {
+		t.Run(fmt.Sprintf("seed %d keyframes %d churn %v", tc.seed, tc.keyframe, tc.churn), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(tc.seed, 0))
 			var drafts []domain.Draft
@@ -51,7 +52,7 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s.kf.minimum = tc.keyframe
+				s.kf.minimum, s.kf.churn = tc.keyframe, tc.churn
 				return s
 			}
 			s := open()
@@ -360,9 +361,10 @@ func TestEmptiedByAnOlderRelease(t *testing.T) {
 
 // TestKeyframesOfAChurningTree: files written and deleted again (scratch
 // files, build outputs) leave the tree small however many paths cur/ has
-// seen: keyframes come every minimum changes, hold only the files then,
-// and are built from the keyframe before and the changes since, not from
-// cur/ (emptied here before the last ones, which must not change them).
+// seen: keyframes come every minimum changes and hold only the files then;
+// once cur/ holds more deleted paths than files, they are built from the
+// keyframe before and the changes since, not from cur/ (emptied here
+// before the last ones, which must not change them).
 func TestKeyframesOfAChurningTree(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
