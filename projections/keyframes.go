@@ -21,7 +21,8 @@ import (
 // reads.
 //
 //	fc/<seq>        → uvarint path length, path, revision: every file change
-//	kf/<seq>        → uvarint files: the keyframe at seq is complete
+//	kf/<seq>        → uvarint files, then a flags byte (keyframeChurn) or
+//	                  none: the keyframe at seq is complete
 //	kt/<seq><path>  → revision: a file (not a deletion) of the keyframe
 //
 // A keyframe's files are written in batches of their own after the apply
@@ -34,6 +35,10 @@ const (
 	prefixKeyFiles  = "kt/"
 	keyframeMinimum = 1024 // file changes between keyframes of a small tree
 	keyframeBatch   = 1 << 20
+	// keyframeChurn flags a keyframe written once cur/ was found to hold
+	// more deleted paths than files: the next is merged, after a restart
+	// too (see writeKeyframe).
+	keyframeChurn = 1
 	// seekCost is about how many file changes read in order cost as much
 	// as one seek (BenchmarkTree, all cached: ~5 µs a seek, ~1.2 µs a
 	// change). Tree compares the two in events, file changes or not: a
@@ -92,8 +97,10 @@ func (s *Store) loadKeyframes() error {
 	}
 	if it.Last() {
 		seq, err := keyframeSeq(it.Key())
-		files, n := binary.Uvarint(it.Value())
-		if err == nil && n <= 0 {
+		v := it.Value()
+		files, n := binary.Uvarint(v)
+		flags := v[max(n, 0):]
+		if err == nil && (n <= 0 || len(flags) > 1 || len(flags) == 1 && flags[0]&^keyframeChurn != 0) {
 			err = fmt.Errorf("keyframe record %x: %w", it.Key(), errRevision)
 		}
 		if err != nil {
@@ -101,6 +108,7 @@ func (s *Store) loadKeyframes() error {
 			return err
 		}
 		s.kf.seq, s.kf.files = seq, int(files)
+		s.kf.churn = len(flags) == 1 && flags[0]&keyframeChurn != 0
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("iterate: %w", err)
@@ -152,8 +160,13 @@ func (s *Store) writeKeyframe(seq uint64) error {
 			return true, put(k[len(prefixCur):], v)
 		})
 	}
+	churn := s.kf.churn || deleted > files
 	if err == nil {
-		b.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(seq)), binary.AppendUvarint(nil, uint64(files)), nil)
+		rec := binary.AppendUvarint(nil, uint64(files))
+		if churn {
+			rec = append(rec, keyframeChurn)
+		}
+		b.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(seq)), rec, nil)
 		err = b.Commit(pebble.NoSync)
 	}
 	if err != nil {
@@ -163,8 +176,7 @@ func (s *Store) writeKeyframe(seq uint64) error {
 		}
 		return fmt.Errorf("write keyframe at %d: %w", seq, err)
 	}
-	s.kf.seq, s.kf.files, s.kf.since = seq, files, 0
-	s.kf.churn = s.kf.churn || deleted > files
+	s.kf.seq, s.kf.files, s.kf.since, s.kf.churn = seq, files, 0, churn
 	return nil
 }
 
@@ -179,9 +191,11 @@ func (s *Store) keyframeAt(at uint64) (seq uint64, files int, err error) {
 	if !it.Last() {
 		return 0, 0, it.Error()
 	}
-	n, _ := binary.Uvarint(it.Value()) // a hint: loadKeyframes checks the newest
+	// A hint for the answer's size, bounded: loadKeyframes checks only the
+	// newest record.
+	n, _ := binary.Uvarint(it.Value())
 	seq, err = keyframeSeq(it.Key())
-	return seq, int(min(n, 1<<24)), err
+	return seq, int(min(n, 1<<16)), err
 }
 
 // mergeKeyframe calls fn, in path order, with every file under prefix

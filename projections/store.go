@@ -349,7 +349,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
-	if s.kf.since += changes; s.kf.due() {
+	// A batch applied again (the last apply failed after its commit) does
+	// not write its keyframe again.
+	if s.kf.since += changes; s.kf.due() && last.Seq != s.kf.seq {
 		// Without this keyframe a past tree reads from the one before.
 		if err := s.writeKeyframe(last.Seq); err != nil {
 			s.log.Warn("keyframe not written", "err", err)

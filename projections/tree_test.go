@@ -261,6 +261,9 @@ func TestKeyframesAtOpen(t *testing.T) {
 		{"keyframe record that does not decode", func(db *pebble.DB) error {
 			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{0xff}, nil)
 		}, 1},
+		{"keyframe record with an unknown flag", func(db *pebble.DB) error {
+			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{2, 4}, nil)
+		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -364,15 +367,20 @@ func TestEmptiedByAnOlderRelease(t *testing.T) {
 // seen: keyframes come every minimum changes and hold only the files then;
 // once cur/ holds more deleted paths than files, they are built from the
 // keyframe before and the changes since, not from cur/ (emptied here
-// before the last ones, which must not change them).
+// before the last ones, which must not change them), after a restart too.
 func TestKeyframesOfAChurningTree(t *testing.T) {
 	t.Parallel()
-	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.kf.minimum = 100
+		return s
 	}
-	defer s.Close()
-	s.kf.minimum = 100
+	s := open()
+	defer func() { s.Close() }()
 	drafts := []domain.Draft{w("keep", "k")}
 	for i := range 1000 {
 		p := fmt.Sprintf("tmp/%05d", i)
@@ -381,6 +389,10 @@ func TestKeyframesOfAChurningTree(t *testing.T) {
 	evs := chain(t, drafts...)
 	for i := 0; i < len(evs); i += 50 {
 		if i == len(evs)/2 {
+			s.Close()
+			if s = open(); !s.kf.churn {
+				t.Fatal("a churning tree is not known as one after a restart")
+			}
 			if err := s.db.DeleteRange([]byte(prefixCur), pebbledb.PrefixEnd([]byte(prefixCur)), nil); err != nil {
 				t.Fatal(err)
 			}
@@ -390,7 +402,7 @@ func TestKeyframesOfAChurningTree(t *testing.T) {
 		}
 	}
 	keyframes := 0
-	err = s.scanPrefix([]byte(prefixKeyframe), func(k, v []byte) (bool, error) {
+	err := s.scanPrefix([]byte(prefixKeyframe), func(k, v []byte) (bool, error) {
 		keyframes++
 		seq, _ := keyframeSeq(k)
 		var got []string
