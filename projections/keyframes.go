@@ -55,16 +55,38 @@ type keyframes struct {
 	seq     uint64 // the newest keyframe's, 0 for none
 	files   int    // its files
 	since   int    // file changes applied after it
+	redone  int    // of those, changes to a path written before (not a new file)
 	churn   bool   // cur/ was found to hold more deleted paths than files
 }
 
+// keyframeGrowth is how many times its files a tree may grow by new files
+// alone before the next keyframe (see due).
+const keyframeGrowth = 4
+
 // due reports whether the changes applied since the newest keyframe call
-// for the next one: as many as the tree had files then, and at least the
-// minimum. Writing a keyframe reads its files (and the deleted paths of
-// cur/, or the changes since the last: see writeKeyframe) and writes
-// them, so keyframes cost about two reads and a write per file change
-// however large the tree.
-func (k *keyframes) due() bool { return k.since >= max(k.files, k.minimum) }
+// for the next one. A point reads the keyframe's files and the changes
+// since; a change that writes a new path adds a file to the answer, so
+// only the others (rewrites, deletions, moves over a path) make it read
+// more than its tree. So: as many of those as the tree had files then, or
+// keyframeGrowth times that many changes of any kind (a growing tree, whose
+// keyframes would otherwise double in size each time and cost two writes
+// a change), and at least the minimum. Writing a keyframe reads its files
+// (and the deleted paths of cur/, or the changes since the last: see
+// writeKeyframe) and writes them: about two reads and a write per
+// rewriting change, however large the tree.
+func (k *keyframes) due() bool {
+	n := max(k.files, k.minimum)
+	return k.redone >= n || k.since >= keyframeGrowth*n
+}
+
+// count adds one applied change of a file stream's version (1: its first
+// event, a new path).
+func (k *keyframes) count(version uint64) {
+	k.since++
+	if version > 1 {
+		k.redone++
+	}
+}
 
 // changeKey is the key of the file change at seq.
 func changeKey(seq uint64) []byte { return pebbledb.Key(prefixChange, pebbledb.Uint64(seq)) }
@@ -117,9 +139,14 @@ func (s *Store) loadKeyframes() error {
 	if err := s.db.DeleteRange(incomplete, pebbledb.PrefixEnd([]byte(prefixKeyFiles)), pebble.NoSync); err != nil {
 		return fmt.Errorf("delete an incomplete keyframe: %w", err)
 	}
-	return s.scanRange(changeKey(s.kf.seq+1), pebbledb.PrefixEnd([]byte(prefixChange)), func(_, _ []byte) (bool, error) {
-		s.kf.since++
-		return true, nil
+	return s.scanRange(changeKey(s.kf.seq+1), pebbledb.PrefixEnd([]byte(prefixChange)), func(_, v []byte) (bool, error) {
+		_, rev, err := decodeChange(v)
+		if err == nil {
+			var r Revision
+			r, err = decodeRevision("", rev)
+			s.kf.count(r.Version)
+		}
+		return err == nil, err
 	})
 }
 
@@ -170,13 +197,13 @@ func (s *Store) writeKeyframe(seq uint64) error {
 		err = b.Commit(pebble.NoSync)
 	}
 	if err != nil {
-		s.kf.since = 0
+		s.kf.since, s.kf.redone = 0, 0
 		if derr := s.db.DeleteRange(kt, pebbledb.PrefixEnd(kt), pebble.NoSync); derr != nil {
 			err = fmt.Errorf("%w (and deleting what it wrote: %w)", err, derr)
 		}
 		return fmt.Errorf("write keyframe at %d: %w", seq, err)
 	}
-	s.kf.seq, s.kf.files, s.kf.since, s.kf.churn = seq, files, 0, churn
+	s.kf.seq, s.kf.files, s.kf.since, s.kf.redone, s.kf.churn = seq, files, 0, 0, churn
 	return nil
 }
 

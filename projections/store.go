@@ -289,7 +289,6 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	}
 	var touched []string
 	var key, val []byte
-	changes := 0
 	for _, e := range events {
 		// The bytes the event was received as, when it was: what the chain
 		// was checked against is what is stored, and it is not encoded again.
@@ -323,7 +322,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			key = binary.BigEndian.AppendUint64(append(key[:0], prefixChange...), e.Seq)
 			b.Set(key, val, nil)
 			touched = append(touched, rev.Path)
-			changes++
+			s.kf.count(e.StreamVersion)
 		case strings.HasPrefix(e.StreamID, "review:"):
 			b.Set(pebbledb.Key(prefixReview, []byte(strings.TrimPrefix(e.StreamID, "review:")), []byte{0}, pebbledb.Uint64(e.Seq)), raw, nil)
 		case e.Type == domain.TypeSnapshotCreated:
@@ -351,7 +350,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	}
 	// A batch applied again (the last apply failed after its commit) does
 	// not write its keyframe again.
-	if s.kf.since += changes; s.kf.due() && last.Seq != s.kf.seq {
+	if s.kf.due() && last.Seq != s.kf.seq {
 		// Without this keyframe a past tree reads from the one before.
 		if err := s.writeKeyframe(last.Seq); err != nil {
 			s.log.Warn("keyframe not written", "err", err)

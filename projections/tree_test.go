@@ -272,15 +272,15 @@ func TestKeyframesAtOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.kf.minimum = 2
-			if err := s.Apply(context.Background(), evs[:2]); err != nil {
+			s.kf.minimum = 1
+			if err := s.Apply(context.Background(), evs[:3]); err != nil {
 				t.Fatal(err)
 			}
-			if s.kf.seq != 2 {
-				t.Fatalf("newest keyframe at %d, want 2", s.kf.seq)
+			if s.kf.seq != 3 {
+				t.Fatalf("newest keyframe at %d, want 3", s.kf.seq)
 			}
 			s.kf.minimum = keyframeMinimum // the only one
-			if err := s.Apply(context.Background(), evs[2:]); err != nil {
+			if err := s.Apply(context.Background(), evs[3:]); err != nil {
 				t.Fatal(err)
 			}
 			if err := tc.damage(s.db); err != nil {
@@ -302,9 +302,9 @@ func TestKeyframesAtOpen(t *testing.T) {
 			if got, _, _ := pebbledb.Get(s.db, pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(5), []byte("ghost"))); got != nil {
 				t.Fatal("an incomplete keyframe's file is kept")
 			}
-			// Each point is read from the keyframe at 2 (or from the empty
+			// Each point is read from the keyframe at 3 (or from the empty
 			// tree after a rebuild), however far from the head.
-			for at, want := range map[uint64]string{1: "a:h1", 2: "a:h1 b:h2", 4: "a:h3", 5: "a:h3 c:h5"} {
+			for at, want := range map[uint64]string{1: "a:h1", 2: "a:h1 b:h2", 3: "a:h3 b:h2", 4: "a:h3", 5: "a:h3 c:h5"} {
 				if got := treeAt(t, s, at); got != want {
 					t.Errorf("Tree(%d) = %s, want %s", at, got, want)
 				}
@@ -327,7 +327,7 @@ func TestEmptiedByAnOlderRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.kf.minimum = 2
-	old := chain(t, w("a", "h1"), w("b", "h2"), w("c", "h3"), w("d", "h4"))
+	old := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), w("b", "h4"))
 	for i := 0; i < len(old); i += 2 {
 		if err := s.Apply(context.Background(), old[i:i+2]); err != nil {
 			t.Fatal(err)
@@ -421,8 +421,56 @@ func TestKeyframesOfAChurningTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(evs) / 100; keyframes != want {
-		t.Errorf("%d keyframes for %d file changes, want %d", keyframes, len(evs), want)
+	if keyframes < len(evs)/250 {
+		t.Errorf("%d keyframes for %d file changes (half of them deletions), want one every 200-250", keyframes, len(evs))
+	}
+}
+
+// TestKeyframeSpacing: keyframes come after as many rewrites (or
+// deletions) as the tree has files, or after keyframeGrowth times as many
+// changes of any kind when they are new files, and after at least the
+// minimum (here 10; batches of 10).
+func TestKeyframeSpacing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		drafts func(i int) domain.Draft
+		events int
+		want   []uint64
+	}{
+		// 40 files, then 40+160, then 200+800.
+		{"a growing tree", func(i int) domain.Draft { return w(fmt.Sprintf("f%04d", i), "h") }, 1000, []uint64{40, 200, 1000}},
+		// 10 new files, then a keyframe every 10 rewrites.
+		{"a tree rewritten", func(i int) domain.Draft { return w(fmt.Sprintf("f%d", i%10), fmt.Sprint("h", i)) }, 60, []uint64{20, 30, 40, 50, 60}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.kf.minimum = 10
+			var drafts []domain.Draft
+			for i := range tc.events {
+				drafts = append(drafts, tc.drafts(i))
+			}
+			evs := chain(t, drafts...)
+			for i := 0; i < len(evs); i += 10 {
+				if err := s.Apply(context.Background(), evs[i:i+10]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []uint64
+			err = s.scanPrefix([]byte(prefixKeyframe), func(k, _ []byte) (bool, error) {
+				seq, err := keyframeSeq(k)
+				got = append(got, seq)
+				return true, err
+			})
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("keyframes at %v (%v), want %v", got, err, tc.want)
+			}
+		})
 	}
 }
 
