@@ -48,11 +48,8 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 			evs := chain(t, drafts...)
 			dir := t.TempDir()
 			open := func() *Store {
-				s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.kf.minimum, s.kf.churn = tc.keyframe, tc.churn
+				s := openStore(t, dir, tc.keyframe)
+				s.kf.churn = tc.churn
 				return s
 			}
 			s := open()
@@ -172,7 +169,6 @@ func TestPointQueriesMatchTheLog(t *testing.T) {
 // rebuilt from the log like a new one.
 func TestOlderLayoutIsRebuilt(t *testing.T) {
 	t.Parallel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	evs := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), del("b"))
 	for _, tc := range []struct {
 		name   string
@@ -187,10 +183,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openStore(t, dir, 0)
 			if err := s.Apply(context.Background(), evs[:tc.apply]); err != nil {
 				t.Fatal(err)
 			}
@@ -210,10 +203,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s = openStore(t, dir, 0)
 			if n, reason := s.Rebuilt(); n != 1 || !strings.Contains(reason, "layout") || s.Head() != 0 {
 				t.Fatalf("rebuilt %d %q at %d; want 1, a layout reason, at 0", n, reason, s.Head())
 			}
@@ -230,10 +220,7 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 			}
 			s.Close()
 			// This release's own position reopens as it is.
-			s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s = openStore(t, dir, 0)
 			defer s.Close()
 			if n, _ := s.Rebuilt(); n != 0 || s.Head() != 4 {
 				t.Fatalf("reopened with %d rebuilds at %d, want 0 at 4", n, s.Head())
@@ -268,11 +255,7 @@ func TestKeyframesAtOpen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.kf.minimum = 1
+			s := openStore(t, dir, 1)
 			if err := s.Apply(context.Background(), evs[:3]); err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +270,8 @@ func TestKeyframesAtOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			if s, err = OpenOrRebuild(dir, pebbledb.DefaultSizes(), quiet, NewAgents()); err != nil {
+			s, err := OpenOrRebuild(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
+			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
@@ -320,13 +304,8 @@ func TestKeyframesAtOpen(t *testing.T) {
 // rebuild from another log shows only that log's files.
 func TestEmptiedByAnOlderRelease(t *testing.T) {
 	t.Parallel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
-	s, err := Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.kf.minimum = 2
+	s := openStore(t, dir, 2)
 	old := chain(t, w("a", "h1"), w("b", "h2"), w("a", "h3"), w("b", "h4"))
 	for i := 0; i < len(old); i += 2 {
 		if err := s.Apply(context.Background(), old[i:i+2]); err != nil {
@@ -347,9 +326,7 @@ func TestEmptiedByAnOlderRelease(t *testing.T) {
 	}
 	b.Close()
 	s.Close()
-	if s, err = Open(dir, pebbledb.DefaultSizes(), quiet, NewAgents()); err != nil {
-		t.Fatal(err)
-	}
+	s = openStore(t, dir, 0)
 	defer s.Close()
 	evs := chain(t, w("x", "g1"), w("y", "g2"), w("z", "g3"), w("q", "g4"), w("r", "g5"))
 	if err := s.Apply(context.Background(), evs); err != nil {
@@ -372,12 +349,7 @@ func TestKeyframesOfAChurningTree(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	open := func() *Store {
-		s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.kf.minimum = 100
-		return s
+		return openStore(t, dir, 100)
 	}
 	s := open()
 	defer func() { s.Close() }()
@@ -445,12 +417,8 @@ func TestKeyframeSpacing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openStore(t, t.TempDir(), 10)
 			defer s.Close()
-			s.kf.minimum = 10
 			var drafts []domain.Draft
 			for i := range tc.events {
 				drafts = append(drafts, tc.drafts(i))
@@ -462,7 +430,7 @@ func TestKeyframeSpacing(t *testing.T) {
 				}
 			}
 			var got []uint64
-			err = s.scanPrefix([]byte(prefixKeyframe), func(k, _ []byte) (bool, error) {
+			err := s.scanPrefix([]byte(prefixKeyframe), func(k, _ []byte) (bool, error) {
 				seq, err := keyframeSeq(k)
 				got = append(got, seq)
 				return true, err
@@ -472,6 +440,20 @@ func TestKeyframeSpacing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openStore opens the projection in dir with a quiet log, keyframes every
+// minimum file changes at least (0: the default).
+func openStore(t *testing.T, dir string, minimum int) *Store {
+	t.Helper()
+	s, err := Open(dir, pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if minimum > 0 {
+		s.kf.minimum = minimum
+	}
+	return s
 }
 
 // treeAt lists s's tree at at as "path:hash" pairs, space-separated.
