@@ -107,7 +107,7 @@ func benchParamsFor(quick bool) benchParams {
 		HistoryHotRevs:    1_000,
 		HistoryWorkers:    4,
 		HistoryFilePoints: 500,
-		HistoryTreePoints: 20,
+		HistoryTreePoints: 60, // its p50 over 20 moved by a third between runs
 		HistoryDiffSpan:   100_000,
 		HistoryBuild:      6 * time.Minute,
 
