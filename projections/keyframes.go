@@ -57,6 +57,9 @@ type keyframes struct {
 	since   int    // file changes applied after it
 	redone  int    // of those, changes to a path written before (not a new file)
 	churn   bool   // cur/ was found to hold more deleted paths than files
+	// top is the highest seq committed since open: cur/ holds the tree as
+	// of it, so a keyframe is written only by a commit that moves it up.
+	top uint64
 }
 
 // keyframeGrowth is how many times its files a tree may grow by new files
@@ -70,10 +73,11 @@ const keyframeGrowth = 4
 // more than its tree. So: as many of those as the tree had files then, or
 // keyframeGrowth times that many changes of any kind (a growing tree, whose
 // keyframes would otherwise double in size each time and cost two writes
-// a change), and at least the minimum. Writing a keyframe reads its files
+// a change), and at least the minimum. (A tree under a prefix reads every
+// change since, in the prefix or not.) Writing a keyframe reads its files
 // (and the deleted paths of cur/, or the changes since the last: see
-// writeKeyframe) and writes them: about two reads and a write per
-// rewriting change, however large the tree.
+// writeKeyframe) and writes them: about a write and one or two reads per
+// change applied, however large the tree.
 func (k *keyframes) due() bool {
 	n := max(k.files, k.minimum)
 	return k.redone >= n || k.since >= keyframeGrowth*n

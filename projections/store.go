@@ -348,9 +348,12 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
-	// A batch applied again (the last apply failed after its commit) does
-	// not write its keyframe again.
-	if s.kf.due() && last.Seq != s.kf.seq {
+	// A batch applied again (the last apply failed after its commit) writes
+	// no keyframe: cur/ may be past it, and a keyframe it wrote before is
+	// complete.
+	again := last.Seq <= s.kf.top
+	s.kf.top = max(s.kf.top, last.Seq)
+	if s.kf.due() && !again {
 		// Without this keyframe a past tree reads from the one before.
 		if err := s.writeKeyframe(last.Seq); err != nil {
 			s.log.Warn("keyframe not written", "err", err)

@@ -417,15 +417,23 @@ func TestKeyframeSpacing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := openStore(t, t.TempDir(), 10)
-			defer s.Close()
+			dir := t.TempDir()
+			s := openStore(t, dir, 10)
+			defer func() { s.Close() }()
 			var drafts []domain.Draft
 			for i := range tc.events {
 				drafts = append(drafts, tc.drafts(i))
 			}
 			evs := chain(t, drafts...)
-			for i := 0; i < len(evs); i += 10 {
-				if err := s.Apply(context.Background(), evs[i:i+10]); err != nil {
+			// Restarted between keyframes, it counts the changes since the
+			// last one again from fc/.
+			restart := len(evs)/2 + 5
+			for i := 0; i < len(evs); i += 5 {
+				if i == restart {
+					s.Close()
+					s = openStore(t, dir, 10)
+				}
+				if err := s.Apply(context.Background(), evs[i:i+5]); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -468,4 +476,45 @@ func treeAt(t *testing.T, s *Store, at uint64) string {
 		got = append(got, f.Path+":"+f.Hash)
 	}
 	return strings.Join(got, " ")
+}
+
+// TestKeyframesOfABatchAppliedAgain: an apply that fails after its commit
+// leaves the position where it was, and the follower applies from there
+// again, in the same batch or a shorter or longer one. cur/ may then be
+// past the batch's end: no keyframe is written from it, and one the
+// failed apply wrote stays whole.
+func TestKeyframesOfABatchAppliedAgain(t *testing.T) {
+	t.Parallel()
+	evs := chain(t, w("a", "h1"), w("a", "h2"), w("a", "h3"), w("b", "h4"), del("a"), w("c", "h6"))
+	want := map[uint64]string{1: "a:h1", 2: "a:h2", 3: "a:h3", 4: "a:h3 b:h4", 5: "b:h4", 6: "b:h4 c:h6"}
+	for _, tc := range []struct {
+		name          string
+		failed, again int // events in the failed apply and in the next one
+	}{
+		{"the same batch", 4, 4},
+		{"a shorter batch", 4, 3},
+		{"a longer batch", 3, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t, t.TempDir(), 1)
+			defer s.Close()
+			if err := s.Apply(context.Background(), evs[:tc.failed]); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			s.pos, s.hash = 0, "" // what a failure after the commit leaves
+			s.mu.Unlock()
+			for _, batch := range [][]domain.Event{evs[:tc.again], evs[tc.again:]} {
+				if err := s.Apply(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for at := uint64(1); at <= 6; at++ {
+				if got := treeAt(t, s, at); got != want[at] {
+					t.Errorf("Tree(%d) = %s, want %s", at, got, want[at])
+				}
+			}
+		})
+	}
 }
