@@ -69,3 +69,32 @@ func TestDecideProvenance(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionCacheHoldsNoMatches: the gate keeps the deciding rule, not
+// every rule that matched, in what it answers and caches (of the enforced
+// policy and the shadow one): a cache of 65,536 verdicts with their matches
+// made most of the collector's work on the hot path.
+func TestDecisionCacheHoldsNoMatches(t *testing.T) {
+	t.Parallel()
+	h := NewValidateHandler(nopLog{}, NewPolicyHolder(Policies{Enforced: policy.Default(), Shadow: policy.Default()}), projections.NewLearned(),
+		GateConfig{ProjectRoot: "/p", ReviewTimeout: time.Minute})
+	for _, tc := range []struct {
+		cmd  string
+		want policy.Decision
+	}{
+		{"go test ./... && git status | grep -v foo", policy.Allow},
+		{"rm -rf /", policy.Block},
+	} {
+		in, _ := json.Marshal(map[string]string{"command": tc.cmd})
+		call := ValidateCall{Agent: domain.Agent{ID: "a", Name: "b", Role: domain.RoleBuilder}, Tool: "Bash", Input: in, Cwd: "/p", Home: "/home/dev"}
+		for _, wantCached := range []bool{false, true} {
+			v, cached, err := h.Decide(call)
+			if err != nil || cached != wantCached || v.Verdict.Decision != tc.want || v.Verdict.Rule == "" {
+				t.Fatalf("%s: %s by %q, cached %v, err %v; want %s, cached %v", tc.cmd, v.Verdict.Decision, v.Verdict.Rule, cached, err, tc.want, wantCached)
+			}
+			if v.Verdict.Matches != nil || v.Shadow == nil || v.Shadow.Matches != nil || v.Shadow.Decision != tc.want {
+				t.Errorf("%s (cached %v): matches %v, shadow %+v; want none kept", tc.cmd, cached, v.Verdict.Matches, v.Shadow)
+			}
+		}
+	}
+}
