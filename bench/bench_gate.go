@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ const benchGateMix = "1 in 4 calls new → cache miss"
 const (
 	benchScGateMiss   = "gate in-process: Decide, cache miss (distinct Bash pipelines and lists)"
 	benchScGateHit    = "gate in-process: Decide, cache hit (same input repeated)"
+	benchScCPUFloor   = "gate in-process: CPU floor, work as long as a cache miss that neither allocates nor waits (SHA-256), after each miss"
 	benchScReloadPoll = "gate: policy reload, file rewritten (writer polls every 1 s)"
 	benchScReloadHUP  = "gate: policy reload, file rewritten + SIGHUP"
 )
@@ -104,16 +106,22 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	for i := range inputs {
 		inputs[i] = benchBashInput(benchMissCommand(i%50, i))
 	}
+	warmed := make([]time.Duration, 0, warm)
 	for _, in := range inputs[:warm] {
-		if _, _, err := h.Decide(call(in)); err != nil {
+		c := call(in)
+		t := time.Now()
+		if _, _, err := h.Decide(c); err != nil {
 			return err
 		}
+		warmed = append(warmed, time.Since(t))
 	}
+	floor := newBenchCPUFloor(benchSummarise(warmed).P50)
 	if v, _, _ := h.Decide(call(inputs[0])); v.Decision != policy.Allow {
 		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("gate in-process: %q is decided %s (%s), not allow", benchMissCommand(0, 0), v.Decision, v.Rule))
 	}
 
-	miss := make([]time.Duration, 0, n)
+	// Each miss is followed by a floor sample, so both meet the same noise.
+	miss, floors := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
 	for i, in := range inputs[warm:] {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -129,6 +137,7 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 			return fmt.Errorf("gate in-process: distinct call %d was answered from the cache", i)
 		}
 		miss = append(miss, d)
+		floors = append(floors, floor.sample())
 	}
 
 	hc := call(benchBashInput(benchHitCommands[0]))
@@ -162,7 +171,7 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	timer := time.Since(t0) / pairs
 	_ = sink
 
-	sm, sh := benchSummarise(miss), benchSummarise(hit)
+	sm, sh, sf := benchSummarise(miss), benchSummarise(hit), benchSummarise(floors)
 	b.gateMissP50 = us(sm.P50)
 	const scMiss = benchScGateMiss
 	b.rep.add(scMiss, "p50", us(sm.P50), "µs")
@@ -174,7 +183,41 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.rep.add(scHit, "calls", float64(sh.N), "samples")
 	b.rep.add(scHit, "timer overhead per sample (included)", us(timer), "µs")
 	b.rep.add(scHit, "miss p50 ÷ hit p50", ratio(us(sm.P50), us(sh.P50)), "×")
+	b.rep.add(benchScCPUFloor, "p50", us(sf.P50), "µs")
+	b.rep.add(benchScCPUFloor, "p99", us(sf.P99), "µs")
+	b.rep.add(benchScCPUFloor, "SHA-256s of 4 KiB per sample", float64(floor.reps), "hashes")
+	b.rep.add(benchScCPUFloor, "cache miss p99 ÷ floor p99", ratio(us(sm.P99), us(sf.P99)), "×")
 	return nil
+}
+
+// benchCPUFloor is work that takes about as long as a given sample and
+// neither allocates nor waits on anything (SHA-256 of 4 KiB, repeated): the
+// tail that the machine alone (other processes, the hypervisor, interrupts)
+// puts on a task that long, the floor under any in-process p99.
+type benchCPUFloor struct {
+	reps  int // hashes per sample
+	block [4096]byte
+}
+
+// newBenchCPUFloor calibrates the work to take about d.
+func newBenchCPUFloor(d time.Duration) *benchCPUFloor {
+	f := &benchCPUFloor{reps: 64}
+	cal := make([]time.Duration, 9) // the cost of one hash, median of 9 runs of 64
+	for i := range cal {
+		cal[i] = f.sample() / 64
+	}
+	one := max(benchSummarise(cal).P50, 1)
+	f.reps = max(1, int((d+one/2)/one))
+	return f
+}
+
+// sample times one run of the work.
+func (f *benchCPUFloor) sample() time.Duration {
+	t := time.Now()
+	for range f.reps {
+		sha256.Sum256(f.block[:])
+	}
+	return time.Since(t)
 }
 
 // --- agents ------------------------------------------------------------------

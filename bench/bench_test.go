@@ -122,6 +122,9 @@ func TestBenchQuick(t *testing.T) {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / calls")
 	}
 	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50")
+	for _, f := range []string{"p50", "p99", "SHA-256s of 4 KiB per sample", "cache miss p99 ÷ floor p99"} {
+		want = append(want, benchScCPUFloor+" / "+f)
+	}
 	// Leases and the stale-write guard (issue 13).
 	loaded := fmt.Sprintf("leases and guard on, %d leases", benchLeases)
 	for _, v := range []string{"no coordination (before)", "leases and guard on, 0 leases", loaded} {
