@@ -59,10 +59,10 @@ func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
 const maxCached = 1 << 16
 
 // Verdict is the policy's answer for one call, before learned decisions.
-// It carries no Matches (nor does its Shadow): the gate answers and audits
-// the deciding rule alone, and every rule that matched, held in the
-// decision cache, made most of its memory and of the collector's work
-// (`lighthouse policy explain` lists them).
+// It carries no Matches (policy.Evaluate's, nor its Shadow's): the gate
+// answers and audits the deciding rule alone, and every rule that matched,
+// held in the decision cache, made most of its memory and of the
+// collector's work (`lighthouse policy explain` lists them).
 type Verdict struct {
 	policy.Verdict
 	Revision       string          // the revision of the policy that decided
@@ -184,7 +184,6 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
 		Role: string(call.Agent.Role), AgentID: call.Agent.ID, Home: call.Home, Protected: h.protected, Provenance: h.provenance, Leases: leases}
 	v = Verdict{Verdict: st.Enforced.Evaluate(pc), Revision: st.Enforced.Revision()}
-	v.Verdict.Matches = nil
 	// Only an escalation's shape is used (a learned decision, a review),
 	// and computing it analyses the call again.
 	if v.Verdict.Decision == policy.Escalate {
@@ -194,7 +193,6 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	}
 	if st.Shadow != nil {
 		sv := st.Shadow.Evaluate(pc)
-		sv.Matches = nil
 		v.Shadow, v.ShadowRevision = &sv, st.Shadow.Revision()
 	}
 	// A verdict that asked who changed the files the call runs holds only

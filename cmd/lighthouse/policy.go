@@ -146,7 +146,7 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 	if err != nil {
 		return err
 	}
-	v := p.Evaluate(call)
+	v := p.Explain(call)
 	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\nrevision: %s\nroot:     %s (from %s)\n", v.Decision, v.Rule, v.Reason, p.Revision(), call.ProjectRoot, rootFrom)
 	if v.Decision == policy.Escalate {
 		fmt.Printf("approvals required: %d\n", v.Approvals)

@@ -77,7 +77,7 @@ type Verdict struct {
 	Decision  Decision
 	Reason    string  // reason of the deciding rule
 	Rule      string  // id of the deciding rule
-	Matches   []Match // every rule that matched, in evaluation order
+	Matches   []Match // every rule that matched, in evaluation order (Explain only)
 	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
 	// Route is where an escalation goes: "capability:NAME" lets the agents
 	// with that capability decide it (besides reviewers); "" is the
@@ -151,21 +151,25 @@ func (p *Policy) candidates(prog string) []*rule {
 	return p.anyProg
 }
 
-// verdictBuilder accumulates matches and picks the strongest.
-// Among matches of equal strength the one from the earliest rule decides;
-// builtin checks come before every rule.
+// verdictBuilder picks the strongest match, and keeps every match when
+// explaining. Among matches of equal strength the one from the earliest
+// rule decides; builtin checks come before every rule.
 type verdictBuilder struct {
-	matches   []Match
-	best      int // index into matches of the deciding match, -1 if none
+	explain   bool
+	matches   []Match // every match, when explaining
+	best      Match   // the deciding match, if found
+	found     bool
 	bestOrder int // rule position of the deciding match
 	approvals int
 }
 
 func (b *verdictBuilder) add(m Match, order, approvals int) {
-	b.matches = append(b.matches, m)
-	if b.best < 0 || m.Decision.rank() > b.matches[b.best].Decision.rank() ||
-		m.Decision.rank() == b.matches[b.best].Decision.rank() && order < b.bestOrder {
-		b.best, b.bestOrder = len(b.matches)-1, order
+	if b.explain {
+		b.matches = append(b.matches, m)
+	}
+	if !b.found || m.Decision.rank() > b.best.Decision.rank() ||
+		m.Decision.rank() == b.best.Decision.rank() && order < b.bestOrder {
+		b.best, b.bestOrder, b.found = m, order, true
 	}
 	if m.Decision == Escalate && approvals > b.approvals {
 		b.approvals = approvals
@@ -173,13 +177,23 @@ func (b *verdictBuilder) add(m Match, order, approvals int) {
 }
 
 // Evaluate decides one call. It never fails: calls it cannot understand are
-// escalated (or decided by the policy default).
-func (p *Policy) Evaluate(c Call) Verdict {
+// escalated (or decided by the policy default). Its Verdict has no Matches:
+// the gate's hot path keeps only the deciding rule (see Explain).
+func (p *Policy) Evaluate(c Call) Verdict { return p.evaluate(c, false) }
+
+// Explain decides one call as Evaluate does and lists in Verdict.Matches
+// every rule that matched, in evaluation order.
+func (p *Policy) Explain(c Call) Verdict { return p.evaluate(c, true) }
+
+func (p *Policy) evaluate(c Call, explain bool) Verdict {
 	a := p.getAnalysis()
 	defer p.putAnalysis(a)
 	a.run(&c)
 
-	b := verdictBuilder{best: -1, matches: make([]Match, 0, len(a.commands)+len(a.findings)+4)}
+	b := verdictBuilder{explain: explain}
+	if explain {
+		b.matches = make([]Match, 0, len(a.commands)+len(a.findings)+4)
+	}
 	for _, f := range a.findings {
 		b.add(Match{Rule: f.id, Decision: f.decision, Reason: f.reason, Subject: f.subject}, -1, 1)
 	}
@@ -211,14 +225,14 @@ func (p *Policy) Evaluate(c Call) Verdict {
 	}
 	a.checkProtected(func(m Match) { b.add(m, len(p.rules)+1, 1) })
 	a.checkLeases(p.leaseDec, func(m Match) { b.add(m, -1, 1) })
-	if b.best < 0 {
+	if !b.found {
 		if a.isBash && len(a.commands) == 0 {
 			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched", FileDependent: a.consulted}
 		}
 		m := Match{Rule: "default", Decision: p.def, Reason: "no rule matched; policy default", Subject: c.Tool}
 		b.add(m, len(p.rules), 1)
 	}
-	best := b.matches[b.best]
+	best := b.best
 	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches, FileDependent: a.consulted}
 	if v.Decision == Escalate {
 		v.Approvals = max(b.approvals, 1)

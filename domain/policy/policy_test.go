@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,9 +36,18 @@ func runEvalCases(t *testing.T, p *Policy, cases []evalCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := p.Evaluate(tc.call)
+			v, e := p.Evaluate(tc.call), p.Explain(tc.call)
 			if v.Decision != tc.want || (tc.rule != "" && v.Rule != tc.rule) {
-				t.Errorf("Evaluate(%v) = %s by %q (%s), want %s by %q\nmatches: %+v", tc.call.Input, v.Decision, v.Rule, v.Reason, tc.want, tc.rule, v.Matches)
+				t.Errorf("Evaluate(%v) = %s by %q (%s), want %s by %q\nmatches: %+v", tc.call.Input, v.Decision, v.Rule, v.Reason, tc.want, tc.rule, e.Matches)
+			}
+			// Explain decides alike, and lists the deciding rule among its
+			// matches (none when no command runs).
+			listed := slices.ContainsFunc(e.Matches, func(m Match) bool { return m.Rule == e.Rule && m.Decision == e.Decision })
+			if v.Matches != nil || !listed && len(e.Matches) > 0 {
+				t.Errorf("Evaluate lists %d matches; Explain %+v, deciding %s by %q", len(v.Matches), e.Matches, e.Decision, e.Rule)
+			}
+			if e.Matches = nil; !reflect.DeepEqual(v, e) {
+				t.Errorf("Evaluate = %+v, Explain = %+v", v, e)
 			}
 			if v.Decision == Escalate && v.Approvals < 1 {
 				t.Errorf("escalation needs at least one approver, got %d", v.Approvals)

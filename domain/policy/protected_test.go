@@ -62,7 +62,7 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 			if home == "" {
 				home = "/home/dev"
 			}
-			v := defaultPolicy.Evaluate(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: home, Protected: prot})
+			v := defaultPolicy.Explain(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: home, Protected: prot})
 			if tt.wantNoRule != "" {
 				for _, m := range v.Matches {
 					if m.Rule == tt.wantNoRule {

@@ -86,7 +86,7 @@ func TestProvenance(t *testing.T) {
 			t.Parallel()
 			v := defaultPolicy.Evaluate(withProvenance(bash(tc.cmd), tc.prov))
 			if v.Decision != tc.want || tc.rule != "" && v.Rule != tc.rule || !strings.Contains(v.Reason, tc.reason) {
-				t.Errorf("%s = %s by %s (%s), want %s by %s (%q)\n%+v", tc.cmd, v.Decision, v.Rule, v.Reason, tc.want, tc.rule, tc.reason, v.Matches)
+				t.Errorf("%s = %s by %s (%s), want %s by %s (%q)\n%+v", tc.cmd, v.Decision, v.Rule, v.Reason, tc.want, tc.rule, tc.reason, defaultPolicy.Explain(withProvenance(bash(tc.cmd), tc.prov)).Matches)
 			}
 		})
 	}
