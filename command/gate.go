@@ -59,42 +59,59 @@ func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
 const maxCached = 1 << 16
 
 // Verdict is the policy's answer for one call, before learned decisions.
-// It carries no Matches (policy.Evaluate's, nor its Shadow's): the gate
-// answers and audits the deciding rule alone, and every rule that matched,
-// held in the decision cache, made most of its memory and of the
-// collector's work (`lighthouse policy explain` lists them).
+// It is comparable, so the decision cache keeps each distinct one once.
 type Verdict struct {
 	policy.Verdict
-	Revision       string          // the revision of the policy that decided
-	Shape          string          // an escalation's shape; "" for other verdicts and calls without one
-	Shadow         *policy.Verdict // the shadow policy's answer, if one is loaded
-	ShadowRevision string
+	Revision       string         // the revision of the policy that decided
+	Shape          string         // an escalation's shape; "" for other verdicts and calls without one
+	Shadow         policy.Verdict // the shadow policy's answer, when ShadowRevision is set
+	ShadowRevision string         // the shadow policy's revision; "" when none is loaded
 }
 
+// decisionCache maps a call's key to its verdict. Calls share few distinct
+// verdicts (one per deciding rule, and per shape of an escalation), so
+// each is kept once and the call's entry holds its index: an index without
+// pointers is never scanned by the collector, which marked every cached
+// verdict's strings on each cycle and taxed the gate's allocations with
+// that work (the cache-miss tail).
 type decisionCache struct {
-	mu  sync.RWMutex
-	m   map[[32]byte]Verdict
-	max int
+	mu       sync.RWMutex
+	index    map[[32]byte]uint32 // call key → position in verdicts
+	verdicts []Verdict           // distinct verdicts
+	ids      map[Verdict]uint32  // verdict → position in verdicts
+	max      int                 // calls (and distinct verdicts) kept before starting over
 }
 
 func newDecisionCache(max int) *decisionCache {
-	return &decisionCache{m: make(map[[32]byte]Verdict), max: max}
+	return &decisionCache{index: make(map[[32]byte]uint32), ids: make(map[Verdict]uint32), max: max}
 }
 
 func (c *decisionCache) get(k [32]byte) (Verdict, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	v, ok := c.m[k]
-	return v, ok
+	i, ok := c.index[k]
+	if !ok {
+		return Verdict{}, false
+	}
+	return c.verdicts[i], true
 }
 
 func (c *decisionCache) put(k [32]byte, v Verdict) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		clear(c.m)
+	if len(c.index) >= c.max || len(c.verdicts) >= c.max {
+		clear(c.index)
+		clear(c.ids)
+		clear(c.verdicts)
+		c.verdicts = c.verdicts[:0]
 	}
-	c.m[k] = v
+	i, ok := c.ids[v]
+	if !ok {
+		i = uint32(len(c.verdicts))
+		c.verdicts = append(c.verdicts, v)
+		c.ids[v] = i
+	}
+	c.index[k] = i
 }
 
 // ValidateCall asks the gate about one tool call.
@@ -177,8 +194,8 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	if c, ok := st.cache.get(key); ok {
 		return c, true, nil
 	}
-	var input map[string]any
-	if err := json.Unmarshal(call.Input, &input); err != nil {
+	input, err := domain.DecodeToolInput(call.Input)
+	if err != nil {
 		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}
 	pc := policy.Call{Tool: call.Tool, Input: input, Cwd: call.Cwd, ProjectRoot: h.projectRoot,
@@ -192,12 +209,11 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 		}
 	}
 	if st.Shadow != nil {
-		sv := st.Shadow.Evaluate(pc)
-		v.Shadow, v.ShadowRevision = &sv, st.Shadow.Revision()
+		v.Shadow, v.ShadowRevision = st.Shadow.Evaluate(pc), st.Shadow.Revision()
 	}
 	// A verdict that asked who changed the files the call runs holds only
 	// while they stay unchanged: it is not cached.
-	if !v.Verdict.FileDependent && (v.Shadow == nil || !v.Shadow.FileDependent) {
+	if !v.Verdict.FileDependent && !v.Shadow.FileDependent {
 		st.cache.put(key, v)
 	}
 	return v, false, nil
@@ -226,7 +242,7 @@ func (h *ValidateHandler) Handle(ctx context.Context, call ValidateCall) (GateDe
 	input := auditInput(call.Input)
 	audit := domain.GateDecided{DecisionID: out.DecisionID, Tool: call.Tool, Input: input, ToolUseID: call.ToolUseID, Cwd: call.Cwd,
 		Decision: out.Decision, Reason: out.Reason, Rule: out.Rule, PolicyRevision: out.PolicyRevision, Cached: cached, LearnedID: out.LearnedID}
-	if v.Shadow != nil {
+	if v.ShadowRevision != "" {
 		audit.ShadowDecision, audit.ShadowRule, audit.ShadowRevision = string(v.Shadow.Decision), v.Shadow.Rule, v.ShadowRevision
 	}
 	drafts := []domain.Draft{{StreamID: domain.GateStreamID(call.Agent.ID), Type: domain.TypeGateDecided, SchemaVersion: 1}}

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,31 +71,52 @@ func TestDecideProvenance(t *testing.T) {
 	}
 }
 
-// TestDecisionCacheHoldsNoMatches: the gate keeps the deciding rule, not
-// every rule that matched, in what it answers and caches (of the enforced
-// policy and the shadow one): a cache of 65,536 verdicts with their matches
-// made most of the collector's work on the hot path.
-func TestDecisionCacheHoldsNoMatches(t *testing.T) {
+// TestDecisionCache: a hit answers what the miss decided, the enforced
+// policy's and the shadow's; calls deciding alike share one kept verdict;
+// past its bound the cache starts over.
+func TestDecisionCache(t *testing.T) {
 	t.Parallel()
+	const max = 8
 	h := NewValidateHandler(nopLog{}, NewPolicyHolder(Policies{Enforced: policy.Default(), Shadow: policy.Default()}), projections.NewLearned(),
 		GateConfig{ProjectRoot: "/p", ReviewTimeout: time.Minute})
-	for _, tc := range []struct {
-		cmd  string
-		want policy.Decision
+	st := h.policies.state.Load()
+	st.cache = newDecisionCache(max)
+	for i, tc := range []struct {
+		cmd      string
+		want     policy.Decision
+		verdicts int // distinct verdicts kept after the call
 	}{
-		{"go test ./... && git status | grep -v foo", policy.Allow},
-		{"rm -rf /", policy.Block},
+		{"go test ./a/... && git status | grep -v foo", policy.Allow, 1},
+		{"rm -rf /", policy.Block, 2},
+		{"go test ./b/... && git status | grep -v bar", policy.Allow, 2},
+		{"rm  -rf /", policy.Block, 2},
 	} {
 		in, _ := json.Marshal(map[string]string{"command": tc.cmd})
 		call := ValidateCall{Agent: domain.Agent{ID: "a", Name: "b", Role: domain.RoleBuilder}, Tool: "Bash", Input: in, Cwd: "/p", Home: "/home/dev"}
+		var first Verdict
 		for _, wantCached := range []bool{false, true} {
 			v, cached, err := h.Decide(call)
 			if err != nil || cached != wantCached || v.Verdict.Decision != tc.want || v.Verdict.Rule == "" {
 				t.Fatalf("%s: %s by %q, cached %v, err %v; want %s, cached %v", tc.cmd, v.Verdict.Decision, v.Verdict.Rule, cached, err, tc.want, wantCached)
 			}
-			if v.Verdict.Matches != nil || v.Shadow == nil || v.Shadow.Matches != nil || v.Shadow.Decision != tc.want {
-				t.Errorf("%s (cached %v): matches %v, shadow %+v; want none kept", tc.cmd, cached, v.Verdict.Matches, v.Shadow)
+			if v.ShadowRevision == "" || v.Shadow != v.Verdict {
+				t.Errorf("%s (cached %v): shadow %+v (revision %q), want the same verdict", tc.cmd, cached, v.Shadow, v.ShadowRevision)
+			}
+			if !wantCached {
+				first = v
+			} else if v != first {
+				t.Errorf("%s: hit %+v, miss %+v", tc.cmd, v, first)
 			}
 		}
+		if len(st.cache.index) != i+1 || len(st.cache.verdicts) != tc.verdicts {
+			t.Errorf("after %s: %d calls, %d verdicts kept; want %d, %d", tc.cmd, len(st.cache.index), len(st.cache.verdicts), i+1, tc.verdicts)
+		}
+	}
+	for i := range max {
+		in, _ := json.Marshal(map[string]string{"command": fmt.Sprintf("go vet ./%d/...", i)})
+		h.Decide(ValidateCall{Agent: domain.Agent{ID: "a", Role: domain.RoleBuilder}, Tool: "Bash", Input: in, Cwd: "/p"})
+	}
+	if len(st.cache.index) > max || len(st.cache.verdicts) > max || len(st.cache.ids) != len(st.cache.verdicts) {
+		t.Errorf("past its bound the cache holds %d calls, %d verdicts, %d ids", len(st.cache.index), len(st.cache.verdicts), len(st.cache.ids))
 	}
 }

@@ -146,7 +146,7 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 	if err != nil {
 		return err
 	}
-	v := p.Explain(call)
+	v, matches := p.Explain(call)
 	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\nrevision: %s\nroot:     %s (from %s)\n", v.Decision, v.Rule, v.Reason, p.Revision(), call.ProjectRoot, rootFrom)
 	if v.Decision == policy.Escalate {
 		fmt.Printf("approvals required: %d\n", v.Approvals)
@@ -155,7 +155,7 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 		fmt.Printf("shape:    %s\n", shape)
 	}
 	fmt.Println("matched rules:")
-	for _, m := range v.Matches {
+	for _, m := range matches {
 		fmt.Printf("  %-8s %-32s %s — %s\n", m.Decision, m.Rule, m.Subject, m.Reason)
 	}
 	return nil

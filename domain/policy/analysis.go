@@ -113,7 +113,8 @@ func (c *command) option(name string) (option, bool) {
 
 // analysis holds everything known about one call.
 type analysis struct {
-	call      *Call
+	call      *Call // &callv
+	callv     Call  // the call, held here so that a caller's copy does not escape to the heap
 	res       resolver
 	tmpdir    bool // $TMPDIR names a temporary directory: the call never assigns it
 	consulted bool // the call's Provenance was asked
@@ -139,16 +140,18 @@ func (a *analysis) find(id string, d Decision, reason, subject string) {
 
 // run analyses c. An analysis may be reused: run resets it, keeping its
 // parser and the capacity of its buffers.
-func (a *analysis) run(c *Call) {
+func (a *analysis) run(call Call) {
 	clear(a.commands)
 	clear(a.paths)
 	clear(a.words)
 	clear(a.args)
 	*a = analysis{
-		call: c, res: newResolver(c), parser: a.parser,
+		callv: call, res: newResolver(&call), parser: a.parser,
 		commands: a.commands[:0], paths: a.paths[:0], findings: a.findings[:0],
 		words: a.words[:0], args: a.args[:0],
 	}
+	a.call = &a.callv
+	c := a.call
 	switch c.Tool {
 	case "Bash":
 		a.isBash = true

@@ -14,7 +14,7 @@ import (
 func describe(cmd string) string {
 	c := bash(cmd)
 	var a analysis
-	a.run(&c)
+	a.run(c)
 	return describeAnalysis(&a)
 }
 
@@ -110,7 +110,7 @@ func TestAnalysis(t *testing.T) {
 func fastAndSlow(cmd string) (fast, slow string, took bool) {
 	c := bash(cmd)
 	var f, s analysis
-	f.run(&c)
+	f.run(c)
 	s.call, s.res, s.isBash, s.source = &c, newResolver(&c), true, cmd
 	s.parseAndWalk(cmd, s.shellContext(cmd))
 	s.checkProvenance()

@@ -14,8 +14,7 @@
 //
 // Every rule that matches contributes its decision; block overrides escalate,
 // which overrides allow. Among equal decisions the earliest rule is reported
-// as the deciding one (Verdict.Rule); Explain's Verdict.Matches lists them
-// all.
+// as the deciding one (Verdict.Rule); Explain also lists them all.
 //
 // A rule either judges the call as a whole (no `command` key) or judges each
 // command a Bash call runs (with a `command` key). Every command of a Bash

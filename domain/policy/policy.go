@@ -72,12 +72,12 @@ type Match struct {
 	Route string
 }
 
-// Verdict is the policy's answer for one call.
+// Verdict is the policy's answer for one call. It is comparable (==), so a
+// cache can keep each distinct verdict once.
 type Verdict struct {
 	Decision  Decision
 	Reason    string  // reason of the deciding rule
 	Rule      string  // id of the deciding rule
-	Matches   []Match // every rule that matched, in evaluation order (Explain only)
 	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
 	// Route is where an escalation goes: "capability:NAME" lets the agents
 	// with that capability decide it (besides reviewers); "" is the
@@ -132,7 +132,7 @@ func (p *Policy) getAnalysis() *analysis {
 // putAnalysis returns a to the pool unless a pathological call left it with
 // large buffers.
 func (p *Policy) putAnalysis(a *analysis) {
-	a.call = nil
+	a.call, a.callv = nil, Call{} // hold nothing of the call while pooled
 	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 {
 		return
 	}
@@ -177,18 +177,21 @@ func (b *verdictBuilder) add(m Match, order, approvals int) {
 }
 
 // Evaluate decides one call. It never fails: calls it cannot understand are
-// escalated (or decided by the policy default). Its Verdict has no Matches:
-// the gate's hot path keeps only the deciding rule (see Explain).
-func (p *Policy) Evaluate(c Call) Verdict { return p.evaluate(c, false) }
+// escalated (or decided by the policy default). It keeps only the deciding
+// rule, which is what the gate's hot path needs (see Explain).
+func (p *Policy) Evaluate(c Call) Verdict {
+	v, _ := p.evaluate(c, false)
+	return v
+}
 
-// Explain decides one call as Evaluate does and lists in Verdict.Matches
-// every rule that matched, in evaluation order.
-func (p *Policy) Explain(c Call) Verdict { return p.evaluate(c, true) }
+// Explain decides one call as Evaluate does and also returns every rule
+// that matched, in evaluation order.
+func (p *Policy) Explain(c Call) (Verdict, []Match) { return p.evaluate(c, true) }
 
-func (p *Policy) evaluate(c Call, explain bool) Verdict {
+func (p *Policy) evaluate(c Call, explain bool) (Verdict, []Match) {
 	a := p.getAnalysis()
 	defer p.putAnalysis(a)
-	a.run(&c)
+	a.run(c)
 
 	b := verdictBuilder{explain: explain}
 	if explain {
@@ -227,18 +230,18 @@ func (p *Policy) evaluate(c Call, explain bool) Verdict {
 	a.checkLeases(p.leaseDec, func(m Match) { b.add(m, -1, 1) })
 	if !b.found {
 		if a.isBash && len(a.commands) == 0 {
-			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched", FileDependent: a.consulted}
+			return Verdict{Decision: Allow, Rule: "default", Reason: "no command runs and no rule matched", FileDependent: a.consulted}, b.matches
 		}
 		m := Match{Rule: "default", Decision: p.def, Reason: "no rule matched; policy default", Subject: c.Tool}
 		b.add(m, len(p.rules), 1)
 	}
 	best := b.best
-	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, Matches: b.matches, FileDependent: a.consulted}
+	v := Verdict{Decision: best.Decision, Reason: best.Reason, Rule: best.Rule, FileDependent: a.consulted}
 	if v.Decision == Escalate {
 		v.Approvals = max(b.approvals, 1)
 		v.Route = best.Route
 	}
-	return v
+	return v, b.matches
 }
 
 func quoteSubject(s string) string {

@@ -62,9 +62,9 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 			if home == "" {
 				home = "/home/dev"
 			}
-			v := defaultPolicy.Explain(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: home, Protected: prot})
+			v, matches := defaultPolicy.Explain(Call{Tool: tt.tool, Input: tt.input, Cwd: cwd, ProjectRoot: root, Role: "builder", Home: home, Protected: prot})
 			if tt.wantNoRule != "" {
-				for _, m := range v.Matches {
+				for _, m := range matches {
 					if m.Rule == tt.wantNoRule {
 						t.Fatalf("rule %s matched: %+v", tt.wantNoRule, v)
 					}

@@ -26,7 +26,7 @@ var literalOptions = map[string]bool{
 // change.
 func Shape(c Call) (string, bool) {
 	var a analysis
-	a.run(&c)
+	a.run(c)
 	if len(a.findings) > 0 {
 		// Every builtin finding (dynamic names, parse errors, PATH changes,
 		// ...) is about something a shape would not show.
