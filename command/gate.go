@@ -58,6 +58,10 @@ func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
 // maxCached bounds the decision cache; past it the cache starts over.
 const maxCached = 1 << 16
 
+// maxPooledInput is the most members a tool_input map may have to be
+// reused; a larger one is left to the collector.
+const maxPooledInput = 16
+
 // Verdict is the policy's answer for one call, before learned decisions.
 // It is comparable, so the decision cache keeps each distinct one once.
 type Verdict struct {
@@ -158,6 +162,9 @@ type ValidateHandler struct {
 	coord         *Coordination
 	agents        AgentLister
 	now           func() time.Time
+	// inputs holds decoded tool_input maps between cache misses: a map is
+	// the largest allocation of a miss, and nothing keeps it past Decide.
+	inputs sync.Pool
 }
 
 // GateConfig configures the ValidateHandler.
@@ -194,7 +201,11 @@ func (h *ValidateHandler) Decide(call ValidateCall) (v Verdict, cached bool, err
 	if c, ok := st.cache.get(key); ok {
 		return c, true, nil
 	}
-	input, err := domain.DecodeToolInput(call.Input)
+	input, _ := h.inputs.Get().(map[string]any)
+	input, err = domain.DecodeToolInput(call.Input, input)
+	if input != nil && len(input) <= maxPooledInput {
+		defer h.inputs.Put(input)
+	}
 	if err != nil {
 		return v, false, domain.Invalid("tool_input", "tool_input_invalid", "tool_input must be a JSON object")
 	}

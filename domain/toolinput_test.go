@@ -49,7 +49,8 @@ func TestDecodeToolInput(t *testing.T) {
 		sameAsJSON(t, []byte(raw))
 	}
 	for _, raw := range toolInputSeeds[:7] {
-		if _, ok := decodeFlatObject([]byte(raw)); !ok {
+		var m map[string]any
+		if !decodeFlatObject([]byte(raw), &m) {
 			t.Errorf("decodeFlatObject(%s) went to encoding/json", raw)
 		}
 	}
@@ -63,7 +64,8 @@ func FuzzDecodeToolInput(f *testing.F) {
 		f.Add([]byte(raw))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if fast, ok := decodeFlatObject(raw); ok {
+		var fast map[string]any
+		if decodeFlatObject(raw, &fast) {
 			var want map[string]any
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatalf("decodeFlatObject accepted %q, encoding/json refuses it: %v", raw, err)
@@ -80,11 +82,14 @@ func sameAsJSON(t *testing.T, raw []byte) {
 	t.Helper()
 	var want map[string]any
 	jerr := json.Unmarshal(raw, &want)
-	got, err := DecodeToolInput(raw)
-	if (err == nil) != (jerr == nil) {
-		t.Fatalf("DecodeToolInput(%q) error %v, encoding/json %v", raw, err, jerr)
-	}
-	if err == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("DecodeToolInput(%q) = %#v, encoding/json %#v", raw, got, want)
+	// Into nothing, and into a map that held another input.
+	for _, into := range []map[string]any{nil, {"command": "ls", "a": 1.0}} {
+		got, err := DecodeToolInput(raw, into)
+		if (err == nil) != (jerr == nil) {
+			t.Fatalf("DecodeToolInput(%q, %v) error %v, encoding/json %v", raw, into, err, jerr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeToolInput(%q, %v) = %#v, encoding/json %#v", raw, into, got, want)
+		}
 	}
 }
