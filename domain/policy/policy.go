@@ -76,9 +76,9 @@ type Match struct {
 // cache can keep each distinct verdict once.
 type Verdict struct {
 	Decision  Decision
-	Reason    string  // reason of the deciding rule
-	Rule      string  // id of the deciding rule
-	Approvals int     // approvers required when Decision is Escalate (>= 1); 0 otherwise
+	Reason    string // reason of the deciding rule
+	Rule      string // id of the deciding rule
+	Approvals int    // approvers required when Decision is Escalate (>= 1); 0 otherwise
 	// Route is where an escalation goes: "capability:NAME" lets the agents
 	// with that capability decide it (besides reviewers); "" is the
 	// reviewers alone. It is the deciding rule's.
