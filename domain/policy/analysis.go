@@ -127,6 +127,8 @@ type analysis struct {
 	reader    strings.Reader
 	words     []wordVal // arena for word lists; slices taken from it stay valid
 	args      []arg     // arena for command operands
+	programs  []string  // arena for the upstream programs of pipeline stages
+	scopes    scopeArena
 }
 
 func (a *analysis) find(id string, d Decision, reason, subject string) {
@@ -145,10 +147,12 @@ func (a *analysis) run(call Call) {
 	clear(a.paths)
 	clear(a.words)
 	clear(a.args)
+	clear(a.programs)
+	a.scopes.reset()
 	*a = analysis{
 		callv: call, res: newResolver(&call), parser: a.parser,
 		commands: a.commands[:0], paths: a.paths[:0], findings: a.findings[:0],
-		words: a.words[:0], args: a.args[:0],
+		words: a.words[:0], args: a.args[:0], programs: a.programs[:0], scopes: a.scopes,
 	}
 	a.call = &a.callv
 	c := a.call

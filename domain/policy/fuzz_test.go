@@ -22,6 +22,11 @@ func FuzzEvaluateBash(f *testing.F) {
 		if !v.Decision.Valid() || v.Rule == "" {
 			t.Fatalf("invalid verdict %+v", v)
 		}
+		// The pool's analysis, reused after earlier inputs, decides as a
+		// fresh one does.
+		if fresh, _ := p.evaluateWith(&analysis{parser: newShellParser()}, c, false); fresh != v {
+			t.Fatalf("%q: reused analysis %+v, fresh %+v", cmd, v, fresh)
+		}
 		if _, err := (&analysis{}).parse(cmd); err != nil && v.Decision == Allow {
 			t.Fatalf("unparsable command %q allowed", cmd)
 		}

@@ -133,7 +133,7 @@ func (p *Policy) getAnalysis() *analysis {
 // large buffers.
 func (p *Policy) putAnalysis(a *analysis) {
 	a.call, a.callv = nil, Call{} // hold nothing of the call while pooled
-	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 {
+	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 || cap(a.programs) > 1024 || cap(a.scopes.chunk) > 1024 {
 		return
 	}
 	p.scratch.Put(a)
@@ -191,6 +191,12 @@ func (p *Policy) Explain(c Call) (Verdict, []Match) { return p.evaluate(c, true)
 func (p *Policy) evaluate(c Call, explain bool) (Verdict, []Match) {
 	a := p.getAnalysis()
 	defer p.putAnalysis(a)
+	return p.evaluateWith(a, c, explain)
+}
+
+// evaluateWith decides c with the analysis a, which may hold the buffers
+// and arenas of earlier calls.
+func (p *Policy) evaluateWith(a *analysis, c Call, explain bool) (Verdict, []Match) {
 	a.run(c)
 
 	b := verdictBuilder{explain: explain}
