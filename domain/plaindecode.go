@@ -19,6 +19,25 @@ func (d *PlainDecoder) Object(field func(key []byte) (bit int, ok bool)) bool {
 // enclosing object, or the whole input), as Object does, and stops after
 // its closing brace.
 func (d *PlainDecoder) Members(field func(key []byte) (bit int, ok bool)) bool {
+	seen := 0
+	var key []byte
+	return d.members(func() (ok bool) {
+		key, ok = d.str()
+		return ok
+	}, func() bool {
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	})
+}
+
+// members reads a JSON object at the decoder's position and stops after
+// its closing brace. For each member, key reads its key and value its
+// value, each called with the decoder at it.
+func (d *PlainDecoder) members(key, value func() bool) bool {
 	if !d.byte('{') {
 		return false
 	}
@@ -26,11 +45,9 @@ func (d *PlainDecoder) Members(field func(key []byte) (bit int, ok bool)) bool {
 	if d.byte('}') {
 		return true
 	}
-	seen := 0
 	for {
 		d.ws()
-		key, ok := d.str()
-		if !ok {
+		if !key() {
 			return false
 		}
 		d.ws()
@@ -38,11 +55,9 @@ func (d *PlainDecoder) Members(field func(key []byte) (bit int, ok bool)) bool {
 			return false
 		}
 		d.ws()
-		bit, ok := field(key)
-		if !ok || bit == 0 || seen&bit != 0 {
+		if !value() {
 			return false
 		}
-		seen |= bit
 		d.ws()
 		if d.byte('}') {
 			return true

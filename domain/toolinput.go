@@ -35,40 +35,24 @@ func DecodeToolInput(raw []byte, m map[string]any) (map[string]any, error) {
 func decodeFlatObject(raw []byte, m *map[string]any) bool {
 	d := PlainDecoder{b: raw}
 	d.ws()
-	if !d.byte('{') {
-		return false
-	}
-	if *m == nil {
-		*m = make(map[string]any, 4)
-	}
-	d.ws()
-	if d.byte('}') {
-		return d.end()
-	}
-	for {
-		d.ws()
-		key, ok := d.key()
-		if !ok {
-			return false
-		}
-		d.ws()
-		if !d.byte(':') {
-			return false
-		}
-		d.ws()
+	var key string
+	ok := d.members(func() (ok bool) {
+		key, ok = d.key()
+		return ok
+	}, func() bool {
 		v, ok := d.scalar()
-		if !ok {
-			return false
+		if ok {
+			if *m == nil {
+				*m = make(map[string]any, 4)
+			}
+			(*m)[key] = v
 		}
-		(*m)[key] = v
-		d.ws()
-		if d.byte('}') {
-			return d.end()
-		}
-		if !d.byte(',') {
-			return false
-		}
+		return ok
+	})
+	if ok && *m == nil {
+		*m = map[string]any{}
 	}
+	return ok && d.end()
 }
 
 // key reads an object's key, without allocating for the keys Claude
