@@ -77,7 +77,9 @@ type Verdict struct {
 // each is kept once and the call's entry holds its index: an index without
 // pointers is never scanned by the collector, which marked every cached
 // verdict's strings on each cycle and taxed the gate's allocations with
-// that work (the cache-miss tail).
+// that work (the cache-miss tail). Escalations of distinct shapes, or with
+// reasons that quote their command, stay distinct: each is kept in verdicts
+// and as a key of ids, and scanned as before.
 type decisionCache struct {
 	mu       sync.RWMutex
 	index    map[[32]byte]uint32 // call key → position in verdicts
@@ -341,9 +343,13 @@ func cacheKey(c ValidateCall, leaseGen uint64) [32]byte {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], leaseGen)
 	h.Write(g[:])
+	// Each field's length before it: a separator alone would let a field
+	// that holds it (a cwd with a NUL) shift the fields after it.
+	var n [4]byte
 	for _, s := range []string{string(c.Agent.Role), c.Agent.ID, c.Tool, c.Cwd, c.Home} {
+		binary.LittleEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
 		h.Write([]byte(s))
-		h.Write([]byte{0})
 	}
 	h.Write(c.Input)
 	var k [32]byte

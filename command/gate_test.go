@@ -71,6 +71,24 @@ func TestDecideProvenance(t *testing.T) {
 	}
 }
 
+// TestCacheKeyFieldsDoNotShift: calls whose fields differ only in where a
+// NUL splits them (a cwd holding one) get different keys, so neither is
+// answered from the other's cached verdict.
+func TestCacheKeyFieldsDoNotShift(t *testing.T) {
+	t.Parallel()
+	in := json.RawMessage(`{"command":"rm -rf build"}`)
+	a := domain.Agent{ID: "a", Role: domain.RoleBuilder}
+	for _, tc := range []struct{ x, y ValidateCall }{
+		{ValidateCall{Agent: a, Tool: "Bash", Cwd: "/p\x00/h", Home: "x", Input: in}, ValidateCall{Agent: a, Tool: "Bash", Cwd: "/p", Home: "/h\x00x", Input: in}},
+		{ValidateCall{Agent: a, Tool: "Bash\x00/p", Input: in}, ValidateCall{Agent: a, Tool: "Bash", Cwd: "/p\x00", Input: in}},
+		{ValidateCall{Agent: domain.Agent{Role: "builder\x00a"}, Tool: "Bash", Input: in}, ValidateCall{Agent: domain.Agent{Role: "builder", ID: "a\x00"}, Tool: "Bash", Input: in}},
+	} {
+		if cacheKey(tc.x, 0) == cacheKey(tc.y, 0) {
+			t.Errorf("%+v and %+v share a cache key", tc.x, tc.y)
+		}
+	}
+}
+
 // TestDecisionCache: a hit answers what the miss decided, the enforced
 // policy's and the shadow's; calls deciding alike share one kept verdict;
 // past its bound the cache starts over.

@@ -70,7 +70,9 @@ func (d *PlainDecoder) members(key, value func() bool) bool {
 
 // PlainDecoder reads the plain subset of JSON that this package's encoders
 // and PlainJSON texts produce, without reflection: unescaped valid UTF-8
-// strings, plain unsigned integers, true and false, objects of known keys.
+// strings, plain unsigned integers, true and false, objects of known keys
+// (and, for DecodeToolInput, escaped strings, any number, null and objects
+// of any keys whose members are scalars).
 // Each method reports false for anything outside that subset, and the
 // caller then decodes the whole input with encoding/json, so a fast decode
 // is never a different answer, only a faster one.

@@ -11,7 +11,8 @@ import (
 // DecodeToolInput decodes a tool call's tool_input as json.Unmarshal does
 // into a map[string]any, with the same map (nil for null) or a failure
 // where it fails (and then no map). A non-nil m is cleared and filled, so
-// that its room serves again; the map returned is m unless raw is null. The usual tool_input, an object of strings, numbers and
+// that its room serves again: the map returned is then m, unless raw is
+// null or fails (m may then hold some members; clear it before reuse). The usual tool_input, an object of strings, numbers and
 // booleans (a Bash command, a file path and its content), is read without
 // reflection: on a gate's cache miss encoding/json was a third of the time
 // and half of the bytes allocated. Anything else (nested values, a lone
