@@ -308,6 +308,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	}
 	var touched []string
 	var key, val []byte
+	// This batch's file changes that no commit since open counted (a batch
+	// applied again counts only what it adds), added once it commits.
+	var counted keyframes
 	for _, e := range events {
 		// The bytes the event was received as, when it was: what the chain
 		// was checked against is what is stored, and it is not encoded again.
@@ -341,7 +344,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			key = binary.BigEndian.AppendUint64(append(key[:0], prefixChange...), e.Seq)
 			b.Set(key, val, nil)
 			touched = append(touched, rev.Path)
-			s.kf.count(e.StreamVersion)
+			if e.Seq > s.kf.top {
+				counted.count(e.StreamVersion)
+			}
 		case strings.HasPrefix(e.StreamID, "review:"):
 			b.Set(pebbledb.Key(prefixReview, []byte(strings.TrimPrefix(e.StreamID, "review:")), []byte{0}, pebbledb.Uint64(e.Seq)), raw, nil)
 		case e.Type == domain.TypeSnapshotCreated:
@@ -367,6 +372,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
+	s.kf.since, s.kf.redone = s.kf.since+counted.since, s.kf.redone+counted.redone
 	// A batch applied again (the last apply failed after its commit) writes
 	// no keyframe: cur/ may be past it, and a keyframe it wrote before is
 	// complete.

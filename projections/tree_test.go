@@ -464,6 +464,46 @@ func openStore(t *testing.T, dir string, minimum int) *Store {
 	return s
 }
 
+// TestKeyframeCountsOfABatchAppliedAgain: a batch applied again after a
+// failure past its commit counts only the changes it adds, so the counts
+// that space keyframes are what a restart recounts from fc/.
+func TestKeyframeCountsOfABatchAppliedAgain(t *testing.T) {
+	t.Parallel()
+	evs := chain(t, w("a", "h1"), w("a", "h2"), w("b", "h3"), w("a", "h4"), del("b"), w("c", "h6"))
+	for _, tc := range []struct {
+		name          string
+		failed, again int // events in the failed apply and in the next one
+	}{
+		{"the same batch", 4, 4},
+		{"a shorter batch", 4, 2},
+		{"a longer batch", 2, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := openStore(t, dir, 1<<20)
+			if err := s.Apply(context.Background(), evs[:tc.failed]); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			s.pos, s.hash = 0, "" // what a failure after the commit leaves
+			s.mu.Unlock()
+			for _, batch := range [][]domain.Event{evs[:tc.again], evs[tc.again:]} {
+				if err := s.Apply(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			since, redone := s.kf.since, s.kf.redone
+			s.Close()
+			r := openStore(t, dir, 1<<20)
+			defer r.Close()
+			if since != r.kf.since || redone != r.kf.redone || since != 6 || redone != 3 {
+				t.Errorf("counted %d changes, %d rewrites; a restart recounts %d, %d (want 6, 3)", since, redone, r.kf.since, r.kf.redone)
+			}
+		})
+	}
+}
+
 // treeAt lists s's tree at at as "path:hash" pairs, space-separated.
 func treeAt(t *testing.T, s *Store, at uint64) string {
 	t.Helper()
