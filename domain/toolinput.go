@@ -12,10 +12,11 @@ import (
 // into a map[string]any, with the same map (nil for null) or a failure
 // where it fails (and then no map). A non-nil m is cleared and filled, so
 // that its room serves again: the map returned is then m, unless raw is
-// null or fails (m may then hold some members; clear it before reuse). The usual tool_input, an object of strings, numbers and
-// booleans (a Bash command, a file path and its content), is read without
-// reflection: on a gate's cache miss encoding/json was a third of the time
-// and half of the bytes allocated. Anything else (nested values, a lone
+// null or fails (m may then hold some members; clear it before reuse).
+// The usual tool_input, an object of strings, numbers and booleans (a Bash
+// command, a file path and its content), is read without reflection: on a
+// gate's cache miss encoding/json was a third of the time and half of the
+// bytes allocated. Anything else (nested values, a lone
 // surrogate, invalid UTF-8, bad syntax) goes to encoding/json, so the fast
 // read is never a different answer (FuzzDecodeToolInput checks it).
 func DecodeToolInput(raw []byte, m map[string]any) (map[string]any, error) {

@@ -464,35 +464,47 @@ func openStore(t *testing.T, dir string, minimum int) *Store {
 	return s
 }
 
+// appliedAgain are the ways a follower applies events again after an apply
+// that failed past its commit: the same batch, a shorter or a longer one.
+var appliedAgain = []struct {
+	name          string
+	failed, again int // events in the failed apply and in the next one
+}{
+	{"the same batch", 4, 4},
+	{"a shorter batch", 4, 3},
+	{"a longer batch", 3, 4},
+}
+
+// applyAgain applies evs[:failed], leaves the position as a failure after
+// the commit does, and applies evs again from the start in two batches
+// split at again.
+func applyAgain(t *testing.T, s *Store, evs []domain.Event, failed, again int) {
+	t.Helper()
+	if err := s.Apply(context.Background(), evs[:failed]); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.pos, s.hash = 0, ""
+	s.mu.Unlock()
+	for _, batch := range [][]domain.Event{evs[:again], evs[again:]} {
+		if err := s.Apply(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestKeyframeCountsOfABatchAppliedAgain: a batch applied again after a
 // failure past its commit counts only the changes it adds, so the counts
 // that space keyframes are what a restart recounts from fc/.
 func TestKeyframeCountsOfABatchAppliedAgain(t *testing.T) {
 	t.Parallel()
 	evs := chain(t, w("a", "h1"), w("a", "h2"), w("b", "h3"), w("a", "h4"), del("b"), w("c", "h6"))
-	for _, tc := range []struct {
-		name          string
-		failed, again int // events in the failed apply and in the next one
-	}{
-		{"the same batch", 4, 4},
-		{"a shorter batch", 4, 2},
-		{"a longer batch", 2, 5},
-	} {
+	for _, tc := range appliedAgain {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			s := openStore(t, dir, 1<<20)
-			if err := s.Apply(context.Background(), evs[:tc.failed]); err != nil {
-				t.Fatal(err)
-			}
-			s.mu.Lock()
-			s.pos, s.hash = 0, "" // what a failure after the commit leaves
-			s.mu.Unlock()
-			for _, batch := range [][]domain.Event{evs[:tc.again], evs[tc.again:]} {
-				if err := s.Apply(context.Background(), batch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			applyAgain(t, s, evs, tc.failed, tc.again)
 			since, redone := s.kf.since, s.kf.redone
 			s.Close()
 			r := openStore(t, dir, 1<<20)
@@ -527,29 +539,12 @@ func TestKeyframesOfABatchAppliedAgain(t *testing.T) {
 	t.Parallel()
 	evs := chain(t, w("a", "h1"), w("a", "h2"), w("a", "h3"), w("b", "h4"), del("a"), w("c", "h6"))
 	want := map[uint64]string{1: "a:h1", 2: "a:h2", 3: "a:h3", 4: "a:h3 b:h4", 5: "b:h4", 6: "b:h4 c:h6"}
-	for _, tc := range []struct {
-		name          string
-		failed, again int // events in the failed apply and in the next one
-	}{
-		{"the same batch", 4, 4},
-		{"a shorter batch", 4, 3},
-		{"a longer batch", 3, 4},
-	} {
+	for _, tc := range appliedAgain {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := openStore(t, t.TempDir(), 1)
 			defer s.Close()
-			if err := s.Apply(context.Background(), evs[:tc.failed]); err != nil {
-				t.Fatal(err)
-			}
-			s.mu.Lock()
-			s.pos, s.hash = 0, "" // what a failure after the commit leaves
-			s.mu.Unlock()
-			for _, batch := range [][]domain.Event{evs[:tc.again], evs[tc.again:]} {
-				if err := s.Apply(context.Background(), batch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			applyAgain(t, s, evs, tc.failed, tc.again)
 			for at := uint64(1); at <= 6; at++ {
 				if got := treeAt(t, s, at); got != want[at] {
 					t.Errorf("Tree(%d) = %s, want %s", at, got, want[at])
