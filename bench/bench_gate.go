@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -122,6 +123,13 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 
 	// Each miss is followed by a floor sample, so both meet the same noise.
 	miss, floors := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	// What the misses cost beyond their own work: collection cycles, and
+	// page faults on memory the heap grows into (on this kind of VM every
+	// miss that faulted took over 20 µs).
+	var ms0, ms1 runtime.MemStats
+	var ru0, ru1 syscall.Rusage
+	runtime.ReadMemStats(&ms0)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	for i, in := range inputs[warm:] {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -139,6 +147,8 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 		miss = append(miss, d)
 		floors = append(floors, floor.sample())
 	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&ms1)
 
 	hc := call(benchBashInput(benchHitCommands[0]))
 	if _, _, err := h.Decide(hc); err != nil {
@@ -177,6 +187,9 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.rep.add(scMiss, "p50", us(sm.P50), "µs")
 	b.rep.add(scMiss, "p99", us(sm.P99), "µs")
 	b.rep.add(scMiss, "calls", float64(sm.N), "samples")
+	b.rep.add(scMiss, "allocated per miss", float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(sm.N), "bytes")
+	b.rep.add(scMiss, "collections during the misses", float64(ms1.NumGC-ms0.NumGC), "cycles")
+	b.rep.add(scMiss, "minor page faults during the misses (bench process)", float64(ru1.Minflt-ru0.Minflt), "faults")
 	const scHit = benchScGateHit
 	b.rep.add(scHit, "p50", us(sh.P50), "µs")
 	b.rep.add(scHit, "p99", us(sh.P99), "µs")

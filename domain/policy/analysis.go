@@ -129,6 +129,40 @@ type analysis struct {
 	args      []arg     // arena for command operands
 	programs  []string  // arena for the upstream programs of pipeline stages
 	scopes    scopeArena
+	flagArena []string // arenas for argParsers from openArgs
+	optArena  []option
+	posArena  []int
+}
+
+// openArgs returns a parser that appends to the tails of a's arenas, so a
+// command's flags, options and operand indices cost no allocation once the
+// pooled analysis has grown them. Until keepArgs, nothing else may be
+// analysed: a nested analysis would parse into the same tails.
+func (a *analysis) openArgs() argParser {
+	return argParser{flags: a.flagArena[len(a.flagArena):], options: a.optArena[len(a.optArena):],
+		positional: a.posArena[len(a.posArena):]}
+}
+
+// keepArgs makes what p parsed part of a's arenas and returns it, each
+// slice capped so that appending to it copies.
+func (a *analysis) keepArgs(p *argParser) ([]string, []option, []int) {
+	return claim(&a.flagArena, p.flags), claim(&a.optArena, p.options), claim(&a.posArena, p.positional)
+}
+
+// claim adds s to the end of *arena and returns it there, capped; nil when
+// s is empty. A parser appended s in place at the arena's tail unless it
+// outgrew the tail's capacity, in which case s is copied.
+func claim[T any](arena *[]T, s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	n := len(*arena)
+	if cap(*arena) > n && &(*arena)[:n+1][n] == &s[0] {
+		*arena = (*arena)[:n+len(s)]
+	} else {
+		*arena = append(*arena, s...)
+	}
+	return (*arena)[n:len(*arena):len(*arena)]
 }
 
 func (a *analysis) find(id string, d Decision, reason, subject string) {
@@ -149,10 +183,14 @@ func (a *analysis) run(call Call) {
 	clear(a.args)
 	clear(a.programs)
 	a.scopes.reset()
+	// Whole capacities: an unkept parser may have left strings past the end.
+	clear(a.flagArena[:cap(a.flagArena)])
+	clear(a.optArena[:cap(a.optArena)])
 	*a = analysis{
 		callv: call, res: newResolver(&call), parser: a.parser,
 		commands: a.commands[:0], paths: a.paths[:0], findings: a.findings[:0],
 		words: a.words[:0], args: a.args[:0], programs: a.programs[:0], scopes: a.scopes,
+		flagArena: a.flagArena[:0], optArena: a.optArena[:0], posArena: a.posArena[:0],
 	}
 	a.call = &a.callv
 	c := a.call

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -237,4 +238,51 @@ func ExampleShape() {
 	s, ok := Shape(Call{Tool: "Bash", Input: map[string]any{"command": "git push origin feature-1"}, Cwd: "/p", ProjectRoot: "/p"})
 	fmt.Println(s, ok)
 	// Output: Bash: git push <arg> true
+}
+
+// TestClaim checks that a parser's slices join the arena whether they were
+// appended in place at its tail or outgrew it, and come back capped.
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		arena []string // before the parser opens
+		add   []string // what the parser appends
+	}{
+		{"in place", make([]string, 1, 8), []string{"a", "b"}},
+		{"outgrows the tail", make([]string, 1, 2), []string{"a", "b", "c"}},
+		{"empty arena", nil, []string{"a"}},
+		{"nothing parsed", make([]string, 1, 8), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			arena := c.arena
+			before := slices.Clone(arena)
+			s := arena[len(arena):]
+			s = append(s, c.add...)
+			got := claim(&arena, s)
+			if !slices.Equal(got, c.add) {
+				t.Fatalf("claimed %q, want %q", got, c.add)
+			}
+			if len(c.add) == 0 {
+				if got != nil || len(arena) != len(before) {
+					t.Fatalf("nothing parsed: got %q, arena %q", got, arena)
+				}
+				return
+			}
+			if cap(got) != len(got) {
+				t.Fatalf("claimed slice has spare capacity %d", cap(got)-len(got))
+			}
+			if want := append(before, c.add...); !slices.Equal(arena, want) {
+				t.Fatalf("arena %q, want %q", arena, want)
+			}
+			// The next parser writes into the tail; the claim must not change.
+			next := append(arena[len(arena):], "x", "y", "z")
+			_ = claim(&arena, next)
+			if !slices.Equal(got, c.add) {
+				t.Fatalf("a later claim changed this one: %q", got)
+			}
+		})
+	}
 }

@@ -80,10 +80,10 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	if shells[prog] {
 		spec = programs["sh"]
 	}
-	var p argParser
+	p := a.openArgs()
 	p.parse(spec, rest, prog == "chmod")
-	cmd.flags, cmd.options = p.flags, p.options
-	pos := p.positional
+	var pos []int
+	cmd.flags, cmd.options, pos = a.keepArgs(&p)
 	subIdx := -1
 	if spec != nil && spec.subcommand && len(pos) > 0 {
 		k := 0
@@ -215,7 +215,9 @@ func skipFlags(spec *progSpec, words []wordVal) []wordVal {
 	return words
 }
 
-// argParser splits a command line into flags, options and operands.
+// argParser splits a command line into flags, options and operands. Its
+// zero value appends to slices of its own; one from analysis.openArgs
+// appends to the tails of the analysis's arenas instead.
 type argParser struct {
 	flags      []string // canonical, sorted, unique
 	options    []option
