@@ -324,6 +324,84 @@ func TestCacheSizeFlag(t *testing.T) {
 	}
 }
 
+// TestBackfillPageFlag: the reader and the fuser take --backfill-page, the
+// events a catch-up asks the writer for at once; a size out of bounds is
+// refused at start, naming the flag, before the data directory is created.
+// A reader started late with pages of 100 asks for the log in pages of
+// that size and lists every file.
+func TestBackfillPageFlag(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"reader", "fuser"} {
+		for _, c := range []struct {
+			value, want string
+		}{
+			{"99", "--backfill-page 99: must be between 100 and 100000 events"},
+			{"100001", "--backfill-page 100001: must be between 100 and 100000 events"},
+			{"many", `invalid value "many" for flag -backfill-page`},
+		} {
+			bin, err := supervisor.FindBinary(binDir, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(t.TempDir(), "data")
+			cmd := exec.Command(bin, "--data", data, "--bus-url", "nats://127.0.0.1:1", "--backfill-page", c.value)
+			cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
+			what := fmt.Sprintf("%s --backfill-page %s", name, c.value)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("%s started:\n%s", what, out)
+			}
+			wantIn(t, what, string(out), c.want)
+			if _, err := os.Stat(data); err == nil {
+				t.Fatalf("%s created %s", what, data)
+			}
+		}
+	}
+
+	e := start(t, false)
+	ctx := context.Background()
+	const files = 250
+	var last uint64
+	for i := range files {
+		res, err := e.admin.WriteFile(ctx, fmt.Sprintf("paged/f%d.txt", i), strings.NewReader(fmt.Sprintf("file %d\n", i)), client.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Seq
+	}
+	pages := func() float64 {
+		v, _ := metricValue(scrape(t, e.sys.WriterURL), "lighthouse_http_request_duration_seconds",
+			map[string]string{"route": "/v1/events", "method": "GET", "status": "200"})
+		return v
+	}
+	before := pages()
+	late, _, err := startExtraReader(e, nil, "--backfill-page", "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 250 writes and the system's own first events: at least three pages.
+	if n := pages() - before; n < 3 {
+		t.Errorf("the late reader asked for %v pages of events, want at least 3 of 100", n)
+	}
+	var tree struct {
+		Files []struct {
+			Path string `json:"path"`
+		} `json:"files"`
+	}
+	if _, err := late.Do(ctx, "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", last), nil, nil, &tree); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range tree.Files {
+		if strings.HasPrefix(f.Path, "paged/") {
+			n++
+		}
+	}
+	if n != files {
+		t.Fatalf("a reader catching up in pages of 100 lists %d of the %d files", n, files)
+	}
+}
+
 // pebbleSizes reads the block cache and memtable sizes a Pebble database
 // was opened with from its newest OPTIONS file.
 func pebbleSizes(t *testing.T, dir string) (cache, memTable int64) {
