@@ -247,22 +247,7 @@ func TestCacheSizeFlag(t *testing.T) {
 			// The command line wins over the environment.
 			{[]string{"--cache-mib", "4"}, []string{env + "=64"}, "4 MiB is under the minimum"},
 		} {
-			bin, err := supervisor.FindBinary(binDir, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data := filepath.Join(t.TempDir(), "data")
-			cmd := exec.Command(bin, append([]string{"--data", data, "--bus-url", "nats://127.0.0.1:1"}, c.flag...)...)
-			cmd.Env = append(append(os.Environ(), "LIGHTHOUSE_TOKEN=t"), c.environ...)
-			what := fmt.Sprintf("%s %v %v", name, c.environ, c.flag)
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("%s started:\n%s", what, out)
-			}
-			wantIn(t, what, string(out), c.want)
-			if _, err := os.Stat(data); err == nil {
-				t.Fatalf("%s created %s", what, data)
-			}
+			refusedAtStart(t, name, c.flag, c.environ, c.want)
 		}
 	}
 
@@ -305,21 +290,7 @@ func TestCacheSizeFlag(t *testing.T) {
 	if cache, memTable := pebbleSizes(t, filepath.Join(smallData, "projection")); cache != 8<<20 || memTable != 4<<20 {
 		t.Errorf("LIGHTHOUSE_READER_CACHE_MIB=8: the reader runs with a %d-byte cache and %d-byte memtables", cache, memTable)
 	}
-	var tree struct {
-		Files []struct {
-			Path string `json:"path"`
-		} `json:"files"`
-	}
-	if _, err := small.Do(ctx, "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", last), nil, nil, &tree); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range tree.Files {
-		if strings.HasPrefix(f.Path, "small-cache/") {
-			n++
-		}
-	}
-	if n != 50 {
+	if n := filesUnder(t, small, "small-cache/", last); n != 50 {
 		t.Fatalf("a reader with an 8 MiB cache lists %d of the 50 files", n)
 	}
 }
@@ -339,22 +310,7 @@ func TestBackfillPageFlag(t *testing.T) {
 			{"100001", "--backfill-page 100001: must be between 100 and 100000 events"},
 			{"many", `invalid value "many" for flag -backfill-page`},
 		} {
-			bin, err := supervisor.FindBinary(binDir, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data := filepath.Join(t.TempDir(), "data")
-			cmd := exec.Command(bin, "--data", data, "--bus-url", "nats://127.0.0.1:1", "--backfill-page", c.value)
-			cmd.Env = append(os.Environ(), "LIGHTHOUSE_TOKEN=t")
-			what := fmt.Sprintf("%s --backfill-page %s", name, c.value)
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("%s started:\n%s", what, out)
-			}
-			wantIn(t, what, string(out), c.want)
-			if _, err := os.Stat(data); err == nil {
-				t.Fatalf("%s created %s", what, data)
-			}
+			refusedAtStart(t, name, []string{"--backfill-page", c.value}, nil, c.want)
 		}
 	}
 
@@ -383,23 +339,53 @@ func TestBackfillPageFlag(t *testing.T) {
 	if n := pages() - before; n < 3 {
 		t.Errorf("the late reader asked for %v pages of events, want at least 3 of 100", n)
 	}
+	if n := filesUnder(t, late, "paged/", last); n != files {
+		t.Fatalf("a reader catching up in pages of 100 lists %d of the %d files", n, files)
+	}
+}
+
+// refusedAtStart runs the process name with a data directory and args
+// (environ added to its environment) and checks that it exits at once
+// with a message holding want, before creating its data directory.
+func refusedAtStart(t *testing.T, name string, args, environ []string, want string) {
+	t.Helper()
+	bin, err := supervisor.FindBinary(binDir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, append([]string{"--data", data, "--bus-url", "nats://127.0.0.1:1"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "LIGHTHOUSE_TOKEN=t"), environ...)
+	what := fmt.Sprintf("%s %v %v", name, environ, args)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("%s started:\n%s", what, out)
+	}
+	wantIn(t, what, string(out), want)
+	if _, err := os.Stat(data); err == nil {
+		t.Fatalf("%s created %s", what, data)
+	}
+}
+
+// filesUnder counts the files under prefix in the tree a reader serves
+// once it has applied seq minSeq.
+func filesUnder(t *testing.T, reader *client.Client, prefix string, minSeq uint64) int {
+	t.Helper()
 	var tree struct {
 		Files []struct {
 			Path string `json:"path"`
 		} `json:"files"`
 	}
-	if _, err := late.Do(ctx, "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", last), nil, nil, &tree); err != nil {
+	if _, err := reader.Do(context.Background(), "GET", fmt.Sprintf("/v1/tree?min_seq=%d&wait=20s", minSeq), nil, nil, &tree); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, f := range tree.Files {
-		if strings.HasPrefix(f.Path, "paged/") {
+		if strings.HasPrefix(f.Path, prefix) {
 			n++
 		}
 	}
-	if n != files {
-		t.Fatalf("a reader catching up in pages of 100 lists %d of the %d files", n, files)
-	}
+	return n
 }
 
 // pebbleSizes reads the block cache and memtable sizes a Pebble database
