@@ -14,6 +14,10 @@ import (
 	"github.com/google/uuid"
 )
 
+// MaxEventsPage is the most events one GET /v1/events answer holds; a
+// request for more is refused (400, limit_invalid).
+const MaxEventsPage = 10000
+
 // Event is one entry of the log: a fact with its envelope. Seq is the global,
 // gap-free position starting at 1; Hash chains every event to the one before.
 type Event struct {

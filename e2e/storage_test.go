@@ -299,15 +299,19 @@ func TestCacheSizeFlag(t *testing.T) {
 // events a catch-up asks the writer for at once; a size out of bounds is
 // refused at start, naming the flag, before the data directory is created.
 // A reader started late with pages of 100 asks for the log in pages of
-// that size and lists every file.
+// that size and lists every file; one with the largest page keeps
+// following the log once it has caught up (its later requests ask for one
+// event more than the page).
 func TestBackfillPageFlag(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"reader", "fuser"} {
 		for _, c := range []struct {
 			value, want string
 		}{
-			{"99", "--backfill-page 99: must be between 100 and 100000 events"},
-			{"100001", "--backfill-page 100001: must be between 100 and 100000 events"},
+			{"99", "--backfill-page 99: must be between 100 and 9999 events"},
+			// The writer answers at most 10,000 events, and a catch-up
+			// asks for one more than its page.
+			{"10000", "--backfill-page 10000: must be between 100 and 9999 events"},
 			{"many", `invalid value "many" for flag -backfill-page`},
 		} {
 			refusedAtStart(t, name, []string{"--backfill-page", c.value}, nil, c.want)
@@ -316,7 +320,7 @@ func TestBackfillPageFlag(t *testing.T) {
 
 	e := start(t, false)
 	ctx := context.Background()
-	const files = 250
+	const files = 600
 	var last uint64
 	for i := range files {
 		res, err := e.admin.WriteFile(ctx, fmt.Sprintf("paged/f%d.txt", i), strings.NewReader(fmt.Sprintf("file %d\n", i)), client.WriteOptions{})
@@ -335,12 +339,26 @@ func TestBackfillPageFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 250 writes and the system's own first events: at least three pages.
-	if n := pages() - before; n < 3 {
-		t.Errorf("the late reader asked for %v pages of events, want at least 3 of 100", n)
+	// 600 writes: at least six pages (the default asks for one, and the
+	// system's reader polls every 2 s when idle).
+	if n := pages() - before; n < 6 {
+		t.Errorf("the late reader asked for %v pages of events, want at least 6 of 100", n)
 	}
 	if n := filesUnder(t, late, "paged/", last); n != files {
 		t.Fatalf("a reader catching up in pages of 100 lists %d of the %d files", n, files)
+	}
+
+	largest, _, err := startExtraReader(e, nil, "--backfill-page", "9999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // idle: the reader asks the writer for what it missed
+	res, err := e.admin.WriteFile(ctx, "paged/after.txt", strings.NewReader("after\n"), client.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := filesUnder(t, largest, "paged/", res.Seq); n != files+1 {
+		t.Fatalf("a reader with pages of 9999 lists %d of the %d files after a later write", n, files+1)
 	}
 }
 
@@ -354,7 +372,10 @@ func refusedAtStart(t *testing.T, name string, args, environ []string, want stri
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(bin, append([]string{"--data", data, "--bus-url", "nats://127.0.0.1:1"}, args...)...)
+	// A process that wrongly starts is stopped, and fails the test, here.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--data", data, "--bus-url", "nats://127.0.0.1:1"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "LIGHTHOUSE_TOKEN=t"), environ...)
 	what := fmt.Sprintf("%s %v %v", name, environ, args)
 	out, err := cmd.CombinedOutput()

@@ -251,6 +251,7 @@ func TestClaim(t *testing.T) {
 	}{
 		{"in place", make([]string, 1, 8), []string{"a", "b"}},
 		{"outgrows the tail", make([]string, 1, 2), []string{"a", "b", "c"}},
+		{"full arena", make([]string, 2, 2), []string{"a"}},
 		{"empty arena", nil, []string{"a"}},
 		{"nothing parsed", make([]string, 1, 8), nil},
 	}

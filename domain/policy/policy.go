@@ -132,8 +132,11 @@ func (p *Policy) getAnalysis() *analysis {
 // putAnalysis returns a to the pool unless a pathological call left it with
 // large buffers.
 func (p *Policy) putAnalysis(a *analysis) {
-	a.call, a.callv = nil, Call{} // hold nothing of the call while pooled
-	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 || cap(a.programs) > 1024 || cap(a.scopes.chunk) > 1024 {
+	// The call itself is dropped; the buffers keep substrings of its
+	// source (so the source) until the next run clears them.
+	a.call, a.callv = nil, Call{}
+	if cap(a.words) > 1024 || cap(a.commands) > 64 || cap(a.paths) > 256 || cap(a.programs) > 1024 || cap(a.scopes.chunk) > 1024 ||
+		cap(a.flagArena) > 1024 || cap(a.optArena) > 256 || cap(a.posArena) > 1024 {
 		return
 	}
 	p.scratch.Put(a)

@@ -44,7 +44,9 @@ type Follower struct {
 	// Idle is how long the follower waits for a message before it asks the
 	// writer whether it missed any.
 	Idle time.Duration
-	// PageSize is the backfill page size.
+	// PageSize is the backfill page size, in events (0: 5,000). Once the
+	// projection holds events, a request asks for one more: the
+	// projection's last, to compare with the writer's.
 	PageSize int
 	// OnCaughtUp, if set, is called once the first catch-up is done.
 	OnCaughtUp func()

@@ -291,8 +291,8 @@ func (r *Reader) events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > maxEventsPage {
-		return badRequest("limit", "limit_invalid", "limit must be 1 to 10000")
+	if limit == 0 || limit > domain.MaxEventsPage {
+		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", domain.MaxEventsPage))
 	}
 	f.Limit = int(limit)
 	if p := c.QueryParam("path"); p != "" {

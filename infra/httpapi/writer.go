@@ -69,9 +69,6 @@ type DiskRestorer interface {
 	RestoreOnDisk(ctx context.Context, token string, req RestoreRequest) (status int, body []byte, ok bool, err error)
 }
 
-// maxEventsPage bounds one GET /v1/events answer.
-const maxEventsPage = 10000
-
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
 	e := newEcho(w.Log, w.Ready, w.Metrics)
@@ -432,8 +429,8 @@ func (w *Writer) events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > maxEventsPage {
-		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", maxEventsPage))
+	if limit == 0 || limit > domain.MaxEventsPage {
+		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", domain.MaxEventsPage))
 	}
 	head, _ := w.Events.Head()
 	evs, err := w.Events.ReadRaw(after, int(limit))

@@ -44,10 +44,12 @@ type Settings struct {
 	PageSize int
 }
 
-// Bounds of Settings.PageSize.
+// Bounds of Settings.PageSize. A catch-up asks for one event more than its
+// page (the projection's last, to compare with the writer's), and the
+// writer answers at most domain.MaxEventsPage.
 const (
 	minPageSize = 100
-	maxPageSize = 100_000
+	maxPageSize = domain.MaxEventsPage - 1
 )
 
 // defaultPageSize is a replica's backfill page unless told otherwise. While
