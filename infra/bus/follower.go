@@ -31,6 +31,13 @@ type Backfill interface {
 	Events(ctx context.Context, after uint64, limit int) ([]domain.Event, uint64, error)
 }
 
+// refusal is a Backfill error that asking again does not change: the writer
+// refused the request itself (client.Error's 4xx).
+type refusal interface {
+	error
+	Refused() bool
+}
+
 // Follower feeds a projection from the bus, exactly once and in order: it
 // drops what it has already applied, and fills any gap (a late start, a lost
 // message, a crash) from the writer's log. Every event is checked against the
@@ -282,6 +289,12 @@ func (f *Follower) catchUp(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			// Retrying a refused request would hold the follower here,
+			// the bus unread, for good; it is reported instead, and asked
+			// again when the bus is next idle.
+			if r, ok := errors.AsType[refusal](err); ok && r.Refused() {
+				return fmt.Errorf("backfill after %d refused: %w", pos, err)
 			}
 			f.Log.Warn("backfill failed; retrying", "after", pos, "err", err)
 			select {

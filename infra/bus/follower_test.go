@@ -421,3 +421,91 @@ func TestFollowerCatchUpPrefetch(t *testing.T) {
 		})
 	}
 }
+
+// refusingLog refuses every backfill while refuse is set, as a writer does
+// a request over its page limit or with a revoked token.
+type refusingLog struct {
+	fakeLog
+	refuse atomic.Bool
+}
+
+type refused struct{}
+
+func (refused) Error() string { return "400 limit_invalid (field limit): limit must be 1 to 10000" }
+func (refused) Refused() bool { return true }
+
+func (l *refusingLog) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, uint64, error) {
+	if l.refuse.Load() {
+		l.mu.Lock()
+		l.calls++
+		l.mu.Unlock()
+		return nil, 0, refused{}
+	}
+	return l.fakeLog.Events(ctx, after, limit)
+}
+
+// TestFollowerReportsARefusedBackfill: a backfill the writer refuses is
+// reported as a failure, not retried in place, so the follower goes on
+// applying what the bus brings; it asks again when the bus is idle and
+// reports recovery once the writer answers.
+func TestFollowerReportsARefusedBackfill(t *testing.T) {
+	t.Parallel()
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	log := &refusingLog{}
+	evs := log.append(t, 5)
+	log.refuse.Store(true)
+	tgt := &target{}
+	var mu sync.Mutex
+	var failures []error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &Follower{Subscriber: ps, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: 50 * time.Millisecond, PageSize: 2, OnFailure: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failures = append(failures, err)
+		}}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	lastFailure := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failures) == 0 {
+			return nil
+		}
+		return failures[len(failures)-1]
+	}
+	waitFor("the refusal reported", func() bool {
+		err := lastFailure()
+		return err != nil && strings.Contains(err.Error(), "refused") && strings.Contains(err.Error(), "limit_invalid")
+	})
+	// The bus is read while the writer refuses.
+	publish(t, ps, evs[:3])
+	waitFor("the bus's events applied", func() bool { pos, _ := tgt.Position(); return pos == 3 })
+	log.mu.Lock()
+	asked := log.calls
+	log.mu.Unlock()
+	if asked > 50 {
+		t.Fatalf("a refused backfill was asked for %d times in a row", asked)
+	}
+	log.refuse.Store(false)
+	waitFor("recovery from the writer's log", func() bool {
+		pos, _ := tgt.Position()
+		return pos == 5 && lastFailure() == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

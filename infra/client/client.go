@@ -45,6 +45,12 @@ type Error struct {
 	URL    string `json:"-"`
 }
 
+// Refused reports whether the server refused the request itself (a 4xx
+// other than 408 and 429): sending it again gets the same answer.
+func (e *Error) Refused() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
+}
+
 func (e *Error) Error() string {
 	if e.Field != "" {
 		return fmt.Sprintf("%d %s (field %s): %s", e.Status, e.Code, e.Field, e.Message)
