@@ -296,8 +296,10 @@ func TestCacheSizeFlag(t *testing.T) {
 }
 
 // TestBackfillPageFlag: the reader and the fuser take --backfill-page, the
-// events a catch-up asks the writer for at once; a size out of bounds is
-// refused at start, naming the flag, before the data directory is created.
+// events a catch-up asks the writer for at once, or its
+// LIGHTHOUSE_<PROCESS>_BACKFILL_PAGE variable (the flag wins); a size out
+// of bounds, or a variable that is no number, is refused at start, naming
+// the flag and the variable, before the data directory is created.
 // A reader started late with pages of 100 asks for the log in pages of
 // that size and lists every file; one with the largest page keeps
 // following the log once it has caught up (its later requests ask for one
@@ -305,16 +307,22 @@ func TestCacheSizeFlag(t *testing.T) {
 func TestBackfillPageFlag(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"reader", "fuser"} {
+		env := "LIGHTHOUSE_" + strings.ToUpper(name) + "_BACKFILL_PAGE"
 		for _, c := range []struct {
-			value, want string
+			flag, environ []string
+			want          string
 		}{
-			{"99", "--backfill-page 99: must be between 100 and 9999 events"},
+			{[]string{"--backfill-page", "99"}, nil, "--backfill-page 99 (env " + env + "): must be between 100 and 9999 events"},
 			// The writer answers at most 10,000 events, and a catch-up
 			// asks for one more than its page.
-			{"10000", "--backfill-page 10000: must be between 100 and 9999 events"},
-			{"many", `invalid value "many" for flag -backfill-page`},
+			{[]string{"--backfill-page", "10000"}, nil, "--backfill-page 10000 (env " + env + "): must be between 100 and 9999 events"},
+			{[]string{"--backfill-page", "many"}, nil, `invalid value "many" for flag -backfill-page`},
+			{nil, []string{env + "=50"}, "--backfill-page 50 (env " + env + "): must be between 100 and 9999 events"},
+			{nil, []string{env + "=many"}, env + `="many": parse error`},
+			// The command line wins over the environment.
+			{[]string{"--backfill-page", "99"}, []string{env + "=1000"}, "--backfill-page 99 "},
 		} {
-			refusedAtStart(t, name, []string{"--backfill-page", c.value}, nil, c.want)
+			refusedAtStart(t, name, c.flag, c.environ, c.want)
 		}
 	}
 

@@ -42,6 +42,8 @@ type Settings struct {
 	// PageSize is how many events a catch-up asks the writer for at once
 	// (minPageSize to maxPageSize).
 	PageSize int
+	pageEnv  string // the variable that sets PageSize, for errors
+	pageErr  error  // a value of pageEnv that is not a number
 }
 
 // Bounds of Settings.PageSize. A catch-up asks for one event more than its
@@ -90,8 +92,10 @@ func (s *Settings) Register(fs *flag.FlagSet, process string) {
 	fs.StringVar(&s.LogLevel, "log-level", config.Env("LIGHTHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	s.Cache = pebbledb.RegisterCacheFlag(fs, "the projection", defaultCacheMiB(process), "LIGHTHOUSE_"+strings.ToUpper(process)+"_CACHE_MIB")
+	s.pageEnv = "LIGHTHOUSE_" + strings.ToUpper(process) + "_BACKFILL_PAGE"
 	fs.IntVar(&s.PageSize, "backfill-page", defaultPageSize(process),
-		fmt.Sprintf("events asked of the writer at once while catching up (%d to %d)", minPageSize, maxPageSize))
+		fmt.Sprintf("events asked of the writer at once while catching up (%d to %d; env %s)", minPageSize, maxPageSize, s.pageEnv))
+	s.pageErr = config.SetFromEnv(fs, "backfill-page", s.pageEnv)
 }
 
 // Check returns an error naming the flag for settings no replica can run
@@ -105,8 +109,11 @@ func (s Settings) Check() error {
 	if s.BusURL == "" {
 		return fmt.Errorf("no bus: pass --bus-url or set LIGHTHOUSE_BUS_URL")
 	}
+	if s.pageErr != nil {
+		return s.pageErr
+	}
 	if s.PageSize < minPageSize || s.PageSize > maxPageSize {
-		return fmt.Errorf("--backfill-page %d: must be between %d and %d events", s.PageSize, minPageSize, maxPageSize)
+		return fmt.Errorf("--backfill-page %d (env %s): must be between %d and %d events", s.PageSize, s.pageEnv, minPageSize, maxPageSize)
 	}
 	return nil
 }
