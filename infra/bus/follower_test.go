@@ -223,6 +223,52 @@ func (p *failingTarget) Apply(ctx context.Context, evs []domain.Event) error {
 // TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
 // reported, the last good state stays, and the follower carries on once it
 // can apply again, without stopping.
+// failures records what a follower reports to OnFailure.
+type failures struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (f *failures) add(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs = append(f.errs, err)
+}
+
+// last is the last report (nil for a success), and whether there was one.
+func (f *failures) last() (error, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) == 0 {
+		return nil, false
+	}
+	return f.errs[len(f.errs)-1], true
+}
+
+// runReporting runs a follower of backfill into tgt, subscribed to sub,
+// polling when idle for idle, in pages of page, its reports recorded in
+// reported. done gets Run's result once cancel is called.
+func runReporting(sub message.Subscriber, backfill Backfill, tgt Projection, idle time.Duration, page int, reported *failures) (done <-chan error, cancel context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Follower{Subscriber: sub, Backfill: backfill, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: idle, PageSize: page, OnFailure: reported.add}
+	ch := make(chan error, 1)
+	go func() { ch <- f.Run(ctx) }()
+	return ch, cancel
+}
+
+// waitFor polls ok for up to 5 s and fails the test if it stays false.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
 	t.Parallel()
 	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
@@ -230,33 +276,10 @@ func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
 	log := &fakeLog{}
 	log.append(t, 6)
 	tgt := &failingTarget{failAt: 4}
-	var mu sync.Mutex
-	var failures []error
-	ctx, cancel := context.WithCancel(context.Background())
+	var reported failures
+	done, cancel := runReporting(ps, log, tgt, 20*time.Millisecond, 1, &reported)
 	defer cancel()
-	f := &Follower{Subscriber: ps, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Idle: 20 * time.Millisecond, PageSize: 1, OnFailure: func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			failures = append(failures, err)
-		}}
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("a reported failure", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(failures) > 0 && failures[len(failures)-1] != nil
-	})
+	waitFor(t, "a reported failure", func() bool { err, ok := reported.last(); return ok && err != nil })
 	if pos, _ := tgt.Position(); pos != 3 {
 		t.Fatalf("last good state at %d, want 3", pos)
 	}
@@ -266,11 +289,10 @@ func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
 	default:
 	}
 	tgt.healed.Store(true)
-	waitFor("recovery", func() bool {
+	waitFor(t, "recovery", func() bool {
 		pos, _ := tgt.Position()
-		mu.Lock()
-		defer mu.Unlock()
-		return pos == 6 && failures[len(failures)-1] == nil
+		err, _ := reported.last()
+		return pos == 6 && err == nil
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -456,43 +478,16 @@ func TestFollowerReportsARefusedBackfill(t *testing.T) {
 	evs := log.append(t, 5)
 	log.refuse.Store(true)
 	tgt := &target{}
-	var mu sync.Mutex
-	var failures []error
-	ctx, cancel := context.WithCancel(context.Background())
+	var reported failures
+	done, cancel := runReporting(ps, log, tgt, 50*time.Millisecond, 2, &reported)
 	defer cancel()
-	f := &Follower{Subscriber: ps, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Idle: 50 * time.Millisecond, PageSize: 2, OnFailure: func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			failures = append(failures, err)
-		}}
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	lastFailure := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(failures) == 0 {
-			return nil
-		}
-		return failures[len(failures)-1]
-	}
-	waitFor("the refusal reported", func() bool {
-		err := lastFailure()
+	waitFor(t, "the refusal reported", func() bool {
+		err, _ := reported.last()
 		return err != nil && strings.Contains(err.Error(), "refused") && strings.Contains(err.Error(), "limit_invalid")
 	})
 	// The bus is read while the writer refuses.
 	publish(t, ps, evs[:3])
-	waitFor("the bus's events applied", func() bool { pos, _ := tgt.Position(); return pos == 3 })
+	waitFor(t, "the bus's events applied", func() bool { pos, _ := tgt.Position(); return pos == 3 })
 	log.mu.Lock()
 	asked := log.calls
 	log.mu.Unlock()
@@ -500,9 +495,10 @@ func TestFollowerReportsARefusedBackfill(t *testing.T) {
 		t.Fatalf("a refused backfill was asked for %d times in a row", asked)
 	}
 	log.refuse.Store(false)
-	waitFor("recovery from the writer's log", func() bool {
+	waitFor(t, "recovery from the writer's log", func() bool {
 		pos, _ := tgt.Position()
-		return pos == 5 && lastFailure() == nil
+		err, ok := reported.last()
+		return pos == 5 && ok && err == nil
 	})
 	cancel()
 	if err := <-done; err != nil {
