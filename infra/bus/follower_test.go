@@ -220,9 +220,6 @@ func (p *failingTarget) Apply(ctx context.Context, evs []domain.Event) error {
 	return p.target.Apply(ctx, evs)
 }
 
-// TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
-// reported, the last good state stays, and the follower carries on once it
-// can apply again, without stopping.
 // failures records what a follower reports to OnFailure.
 type failures struct {
 	mu   sync.Mutex
@@ -269,6 +266,9 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
+// reported, the last good state stays, and the follower carries on once it
+// can apply again, without stopping.
 func TestFollowerSurvivesAnApplyFailure(t *testing.T) {
 	t.Parallel()
 	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})

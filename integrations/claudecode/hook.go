@@ -368,7 +368,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 				break // our deadline, not the writer's fault
 			}
 			var ce *client.Error
-			if errors.As(err, &ce) && ce.Status/100 == 4 && ce.Status != http.StatusRequestTimeout && ce.Status != http.StatusTooManyRequests {
+			if errors.As(err, &ce) && ce.Refused() {
 				return blocked(err)
 			}
 			var se *json.SyntaxError
