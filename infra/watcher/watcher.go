@@ -17,6 +17,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 )
 
@@ -710,9 +711,8 @@ func (w *Watcher) collect(dirty map[string]bool, full bool) ([]string, map[strin
 
 // sync folds the log's new events into the watcher's view of it.
 func (w *Watcher) sync(ctx context.Context) error {
-	const page = 10000
 	for {
-		evs, head, err := w.cfg.Writer.Events(ctx, w.st.cursor, page)
+		evs, head, err := w.cfg.Writer.Events(ctx, w.st.cursor, domain.MaxEventsPage)
 		if err != nil {
 			return fmt.Errorf("read the log: %w", err)
 		}
@@ -721,7 +721,7 @@ func (w *Watcher) sync(ctx context.Context) error {
 				return fmt.Errorf("fold event %d: %w", e.Seq, err)
 			}
 		}
-		if len(evs) < page || w.st.cursor >= head {
+		if len(evs) < domain.MaxEventsPage || w.st.cursor >= head {
 			return nil
 		}
 	}
