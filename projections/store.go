@@ -705,6 +705,31 @@ func (s *Store) Event(seq uint64) (domain.Event, error) {
 	return e, nil
 }
 
+// EachStoredEvent calls fn with up to limit stored events after global
+// sequence after, in ascending order: each one's sequence and its stored
+// form (the JSON the replica checked and keeps, which domain.DecodeEvent
+// reads). stored is valid only during the call. Nothing is decoded, so a
+// reader that needs only the bytes or their length (the mount's events
+// file) pays no decoding. An error from fn stops the walk and is returned.
+func (s *Store) EachStoredEvent(after uint64, limit int, fn func(seq uint64, stored []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: pebbledb.Key(prefixEvent, pebbledb.Uint64(after+1)),
+		UpperBound: pebbledb.PrefixEnd([]byte(prefixEvent)),
+	})
+	if err != nil {
+		return fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok && n < limit; ok = it.Next() {
+		if err := fn(binary.BigEndian.Uint64(it.Key()[len(prefixEvent):]), it.Value()); err != nil {
+			return err
+		}
+		n++
+	}
+	return it.Error()
+}
+
 // EventFilter selects events. Zero fields match everything.
 type EventFilter struct {
 	AfterSeq   uint64 // seq > AfterSeq

@@ -1,12 +1,14 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,3 +248,53 @@ func TestApplyStoresReceivedBytes(t *testing.T) {
 }
 
 func eventKey(seq uint64) []byte { return pebbledb.Key(prefixEvent, pebbledb.Uint64(seq)) }
+
+// TestEachStoredEvent walks the stored events from a sequence, in pages,
+// as the mount's events file does: each event's stored bytes, in order,
+// and no more than asked for; an error from the callback stops the walk.
+func TestEachStoredEvent(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := chain(t, w("a", "h1"), w("b", "h2"), del("a"), w("c", "h3"), w("b", "h4"))
+	if err := s.Apply(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after uint64
+		limit int
+		want  []uint64
+	}{
+		{0, 10, []uint64{1, 2, 3, 4, 5}},
+		{0, 2, []uint64{1, 2}},
+		{2, 2, []uint64{3, 4}},
+		{4, 10, []uint64{5}},
+		{5, 10, nil},
+		{1, 0, nil},
+	} {
+		var got []uint64
+		err := s.EachStoredEvent(tc.after, tc.limit, func(seq uint64, stored []byte) error {
+			got = append(got, seq)
+			want, err := evs[seq-1].Encode()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(stored, want) {
+				t.Errorf("event %d stored as %q, want %q", seq, stored, want)
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("after %d, limit %d: %v, %v; want %v", tc.after, tc.limit, got, err, tc.want)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = s.EachStoredEvent(0, 10, func(uint64, []byte) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("a failing callback: %d calls, %v; want 1, stop", calls, err)
+	}
+}

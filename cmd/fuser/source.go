@@ -46,9 +46,8 @@ func (s *source) OpenBlob(ctx context.Context, hash string) (fusefs.Blob, error)
 	return b, notExist(err)
 }
 
-func (s *source) Events(_ context.Context, after uint64, limit int) ([]domain.Event, error) {
-	evs, _, err := s.model.Events(projections.EventFilter{AfterSeq: after, Limit: limit})
-	return evs, err
+func (s *source) StoredEvents(_ context.Context, after uint64, limit int, fn func(seq uint64, stored []byte) error) error {
+	return s.model.EachStoredEvent(after, limit, fn)
 }
 
 func (s *source) SeqAtTime(_ context.Context, t time.Time) (uint64, error) {

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -14,6 +15,9 @@ import (
 // checkpoints of the events file: a read re-encodes at most this many
 // events before the bytes it wants.
 const checkpointEvery = 64
+
+// errFilled stops a walk of the log once a read has its bytes.
+var errFilled = errors.New("read filled")
 
 // checkpoint says: the events after seq `after` start at byte off.
 type checkpoint struct {
@@ -41,57 +45,42 @@ func newEventLog(src Source) *eventLog {
 	return &eventLog{src: src, cps: []checkpoint{{0, 0}}}
 }
 
-// encodeEvent is an event's line in the events file: its stored form (the
-// bytes the replica received and checked, which json.Marshal of the event
-// reproduces; no encoding is paid for an event decoded from them) and a
-// newline.
-func encodeEvent(ev *domain.Event) ([]byte, error) {
-	b, err := ev.Stored()
-	if err != nil {
-		return nil, err
-	}
-	line := make([]byte, len(b)+1)
-	copy(line, b)
-	line[len(b)] = '\n'
-	return line, nil
-}
-
 // extend indexes the events up to the Source's head. It returns the size
-// before and after.
+// before and after. It reads the events' stored forms and decodes only the
+// last one of each page, for its time: indexing pays no decoding.
 func (l *eventLog) extend(ctx context.Context) (before, after int64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	before = l.size
 	head := l.src.Head()
+	var last []byte // the stored form of the page's last indexed event
 	for l.seq < head {
-		evs, err := l.src.Events(ctx, l.seq, 1024)
-		if err != nil {
-			return before, l.size, fmt.Errorf("events after %d: %w", l.seq, err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for i := range evs {
-			ev := &evs[i]
-			if ev.Seq <= l.seq {
-				continue // defensive: the Source repeated itself
-			}
-			if ev.Seq > head {
-				return before, l.size, nil
-			}
-			stored, err := ev.Stored()
-			if err != nil {
-				return before, l.size, err
+		last = last[:0]
+		err := l.src.StoredEvents(ctx, l.seq, 1024, func(seq uint64, stored []byte) error {
+			if seq <= l.seq || seq > head {
+				return nil // defensive: the Source repeated itself; or past the head read above
 			}
 			if l.sinceCp == checkpointEvery {
 				l.cps = append(l.cps, checkpoint{after: l.seq, off: l.size})
 				l.sinceCp = 0
 			}
-			l.size += int64(len(stored)) + 1 // the line encodeEvent renders
-			l.seq = ev.Seq
-			l.lastTime = ev.Time
+			l.size += int64(len(stored)) + 1 // the line readAt renders
+			l.seq = seq
 			l.sinceCp++
+			last = append(last[:0], stored...)
+			return nil
+		})
+		if err != nil {
+			return before, l.size, fmt.Errorf("events after %d: %w", l.seq, err)
 		}
+		if len(last) == 0 {
+			break
+		}
+		ev, err := domain.DecodeEvent(last)
+		if err != nil {
+			return before, l.size, fmt.Errorf("event %d: %w", l.seq, err)
+		}
+		l.lastTime = ev.Time
 	}
 	return before, l.size, nil
 }
@@ -126,39 +115,40 @@ func (l *eventLog) readAt(ctx context.Context, dest []byte, off int64) (int, err
 	}
 	filled := 0
 	for pos < end {
-		evs, err := l.src.Events(ctx, after, limit)
-		if err != nil {
-			return filled, fmt.Errorf("events after %d: %w", after, err)
-		}
-		if len(evs) == 0 {
-			return filled, fmt.Errorf("events after %d: log ended at byte %d, indexed up to %d", after, pos, size)
-		}
-		for k := range evs {
-			ev := &evs[k]
-			if ev.Seq <= after {
-				continue
+		read := false
+		err := l.src.StoredEvents(ctx, after, limit, func(seq uint64, stored []byte) error {
+			if seq <= after {
+				return nil
 			}
-			line, err := encodeEvent(ev)
-			if err != nil {
-				return filled, err
-			}
-			lineEnd := pos + int64(len(line))
+			read = true
+			// The line is stored and a newline; copy the part of it in [off, end).
+			lineEnd := pos + int64(len(stored)) + 1
 			if lineEnd > off {
-				from := int64(0)
-				if off > pos {
-					from = off - pos
+				from := max(off-pos, 0)
+				to := min(lineEnd, end) - pos
+				dst := dest[pos+from-off:]
+				if from < int64(len(stored)) {
+					n := copy(dst, stored[from:min(to, int64(len(stored)))])
+					filled += n
+					dst = dst[n:]
 				}
-				to := int64(len(line))
-				if lineEnd > end {
-					to -= lineEnd - end
+				if to == int64(len(stored))+1 {
+					dst[0] = '\n'
+					filled++
 				}
-				filled += copy(dest[pos+from-off:], line[from:to])
 			}
 			pos = lineEnd
-			after = ev.Seq
+			after = seq
 			if pos >= end {
-				break
+				return errFilled
 			}
+			return nil
+		})
+		if err != nil && err != errFilled {
+			return filled, fmt.Errorf("events after %d: %w", after, err)
+		}
+		if !read && pos < end {
+			return filled, fmt.Errorf("events after %d: log ended at byte %d, indexed up to %d", after, pos, size)
 		}
 	}
 	return filled, nil

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -255,14 +256,23 @@ func (s *fakeSource) OpenBlob(ctx context.Context, hash string) (Blob, error) {
 	return &fakeBlob{src: s, r: bytes.NewReader(b)}, nil
 }
 
-func (s *fakeSource) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error) {
+func (s *fakeSource) StoredEvents(ctx context.Context, after uint64, limit int, fn func(seq uint64, stored []byte) error) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if after >= uint64(len(s.events)) {
-		return nil, nil
+	var evs []domain.Event
+	if after < uint64(len(s.events)) {
+		evs = slices.Clone(s.events[after:min(after+uint64(limit), uint64(len(s.events)))])
 	}
-	end := min(after+uint64(limit), uint64(len(s.events)))
-	return append([]domain.Event(nil), s.events[after:end]...), nil
+	s.mu.Unlock()
+	for _, e := range evs {
+		stored, err := e.Stored()
+		if err != nil {
+			return err
+		}
+		if err := fn(e.Seq, stored); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *fakeSource) SeqAtTime(ctx context.Context, t time.Time) (uint64, error) {

@@ -57,6 +57,7 @@
 package fusefs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -287,20 +289,28 @@ func (f *FS) eventTime(ctx context.Context, seq uint64) (time.Time, error) {
 	if ok {
 		return t, nil
 	}
-	evs, err := f.src.Events(ctx, seq-1, 1)
+	found := false
+	err := f.src.StoredEvents(ctx, seq-1, 1, func(at uint64, stored []byte) error {
+		if at != seq {
+			return nil
+		}
+		ev, err := domain.DecodeEvent(bytes.Clone(stored))
+		t, found = ev.Time, err == nil
+		return err
+	})
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("event %d: %w", seq, err)
 	}
-	if len(evs) == 0 || evs[0].Seq != seq {
+	if !found {
 		return time.Time{}, fmt.Errorf("event %d not found", seq)
 	}
 	f.timesMu.Lock()
 	if len(f.times) >= 4096 {
 		clear(f.times)
 	}
-	f.times[seq] = evs[0].Time
+	f.times[seq] = t
 	f.timesMu.Unlock()
-	return evs[0].Time, nil
+	return t, nil
 }
 
 // Mount is one mounted instance of an FS.

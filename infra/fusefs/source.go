@@ -5,7 +5,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -37,9 +36,12 @@ type Source interface {
 	// OpenBlob opens the content whose SHA-256 (lower-case hex) is hash.
 	OpenBlob(ctx context.Context, hash string) (Blob, error)
 
-	// Events returns up to limit events with Seq > after, in ascending Seq
-	// order. An empty result means there are none (yet).
-	Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error)
+	// StoredEvents calls fn with up to limit events with Seq > after, in
+	// ascending Seq order: each one's global sequence and its stored form
+	// (the JSON that domain.DecodeEvent reads and the events file serves as
+	// a line), valid only during the call. No call means there are none
+	// (yet). An error from fn stops the walk and is returned.
+	StoredEvents(ctx context.Context, after uint64, limit int, fn func(seq uint64, stored []byte) error) error
 
 	// SeqAtTime returns the last global sequence whose event time is <= t.
 	// Before the first event it returns 0 or an error wrapping
