@@ -322,11 +322,14 @@ func (b *benchRun) streamState(ctx context.Context, nd *benchNATSNode) (leader s
 	return "", 0, 0, errors.New("no lighthouse_events stream on " + nd.name)
 }
 
-// scalePhase writes open loop at rate for d (latency from the scheduled
-// send), reading every nth write back from the reader.
+// phase writes open loop at rate for d (latency from the scheduled send),
+// and waits for every nth write to be visible in the reader. The waits run
+// beside the writers, not in them: a reader that falls behind (its bus
+// connection moving to another node) would otherwise hold the writers and
+// show up as late writes.
 func (s *scaleSystem) phase(ctx context.Context, rate float64, d time.Duration, nth int) (writes, visible []time.Duration, failed int, err error) {
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var wg, waits sync.WaitGroup
 	n := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
@@ -352,19 +355,24 @@ func (s *scaleSystem) phase(ctx context.Context, rate float64, d time.Duration, 
 				}
 				mu.Unlock()
 				if err == nil && i%nth == 0 {
-					verr := s.visible(ctx, s.readers[0], seq)
-					mu.Lock()
-					if verr != nil {
-						failed++
-					} else {
-						visible = append(visible, time.Since(done))
-					}
-					mu.Unlock()
+					waits.Add(1)
+					go func() {
+						defer waits.Done()
+						verr := s.visible(ctx, s.readers[0], seq)
+						mu.Lock()
+						if verr != nil {
+							failed++
+						} else {
+							visible = append(visible, time.Since(done))
+						}
+						mu.Unlock()
+					}()
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	waits.Wait()
 	return writes, visible, failed, ctx.Err()
 }
 
