@@ -139,11 +139,14 @@ const hashInputStack = 1024
 // than hashInputStack.
 func (e Event) sum() [sha256.Size]byte {
 	fields := []string{e.PrevHash, e.StreamID, e.Type, e.AgentID, e.SessionID, e.CorrelationID, e.CausationID}
-	// Sixteen lengths and numbers, the ID, the payload and the change set's
-	// marker, besides the fields'.
-	n := 16*8 + uuidLen + len(e.Payload) + len("change_set")
+	// Thirteen lengths and numbers, the ID and the payload besides the
+	// fields; a change set adds its marker, its length and two numbers.
+	n := 13*8 + uuidLen + len(e.Payload)
 	for _, f := range fields {
 		n += len(f)
+	}
+	if e.ChangeSet != (ChangeSet{}) {
+		n += 3*8 + len("change_set")
 	}
 	var stack [hashInputStack]byte
 	b := stack[:0]

@@ -764,8 +764,7 @@ func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
 			break
 		}
 		// DecodeEvent keeps the bytes (Stored), so they are copied out of
-		// the iterator's buffer: the mount's events file serves them as
-		// they are, with no encoding paid again.
+		// the iterator's buffer, which the next step reuses.
 		e, err := domain.DecodeEvent(append([]byte(nil), it.Value()...))
 		if err != nil {
 			return nil, 0, err

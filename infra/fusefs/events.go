@@ -12,8 +12,8 @@ import (
 )
 
 // checkpointEvery is how many events lie between two byte-offset
-// checkpoints of the events file: a read re-encodes at most this many
-// events before the bytes it wants.
+// checkpoints of the events file: a read walks at most this many events
+// before the bytes it wants.
 const checkpointEvery = 64
 
 // errFilled stops a walk of the log once a read has its bytes.
@@ -27,9 +27,9 @@ type checkpoint struct {
 
 // eventLog renders the event log as JSON lines, one domain.Event per line,
 // without holding it in memory: it keeps a sparse, append-only index of
-// byte offsets, and reads re-encode events paged from the Source.
-// Encoding is deterministic, so a line always has the length it was
-// indexed with.
+// byte offsets, and reads copy the events' stored forms paged from the
+// Source. A stored event never changes, so a line always has the length it
+// was indexed with.
 type eventLog struct {
 	src Source
 
@@ -70,17 +70,21 @@ func (l *eventLog) extend(ctx context.Context) (before, after int64, err error) 
 			last = append(last[:0], stored...)
 			return nil
 		})
+		// The time goes with what was indexed, even when the walk failed
+		// part way: the size and the time move together.
+		if len(last) > 0 {
+			ev, derr := domain.DecodeEvent(last)
+			if derr != nil {
+				return before, l.size, fmt.Errorf("event %d: %w", l.seq, derr)
+			}
+			l.lastTime = ev.Time
+		}
 		if err != nil {
 			return before, l.size, fmt.Errorf("events after %d: %w", l.seq, err)
 		}
 		if len(last) == 0 {
 			break
 		}
-		ev, err := domain.DecodeEvent(last)
-		if err != nil {
-			return before, l.size, fmt.Errorf("event %d: %w", l.seq, err)
-		}
-		l.lastTime = ev.Time
 	}
 	return before, l.size, nil
 }
@@ -144,7 +148,7 @@ func (l *eventLog) readAt(ctx context.Context, dest []byte, off int64) (int, err
 			}
 			return nil
 		})
-		if err != nil && err != errFilled {
+		if err != nil && !errors.Is(err, errFilled) {
 			return filled, fmt.Errorf("events after %d: %w", after, err)
 		}
 		if !read && pos < end {

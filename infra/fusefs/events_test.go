@@ -3,6 +3,7 @@ package fusefs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,6 +67,61 @@ func TestEventLogReadAt(t *testing.T) {
 		got, err := l.readAt(ctx, buf, off)
 		if w := want[off:min(off+4096, int64(len(want)))]; err != nil || !bytes.Equal(buf[:got], w) {
 			t.Fatalf("readAt(4096 bytes, %d) = %d bytes, %v; want %d", off, got, err, len(w))
+		}
+	}
+}
+
+// failingEvents is a Source whose walks of the log fail after failAfter
+// events in all (once), mid-page.
+type failingEvents struct {
+	*fakeSource
+	failAfter int
+	walked    int
+}
+
+func (s *failingEvents) StoredEvents(ctx context.Context, after uint64, limit int, fn func(seq uint64, stored []byte) error) error {
+	return s.fakeSource.StoredEvents(ctx, after, limit, func(seq uint64, stored []byte) error {
+		if s.walked == s.failAfter {
+			s.walked++
+			return errors.New("the store failed")
+		}
+		s.walked++
+		return fn(seq, stored)
+	})
+}
+
+// TestEventLogExtendFailsMidPage: a walk that fails part way keeps what it
+// indexed, with the time of the last event it indexed, and the next extend
+// goes on from there.
+func TestEventLogExtendFailsMidPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, failAfter := range []int{0, 1, 150, 1023, 1024, 1199} {
+		src := &failingEvents{fakeSource: newFakeSource(), failAfter: failAfter}
+		for i := range 1200 {
+			src.write("f.txt", strconv.Itoa(i), 0o644)
+		}
+		l := newEventLog(src)
+		if _, _, err := l.extend(ctx); err == nil {
+			t.Fatalf("fail after %d: extend succeeded", failAfter)
+		}
+		all := src.allEvents(t)
+		size, mtime := l.stat()
+		indexed := bytes.Count(all[:size], []byte("\n"))
+		if size > 0 && all[size-1] != '\n' {
+			t.Fatalf("fail after %d: size %d is not at a line's end", failAfter, size)
+		}
+		if indexed != failAfter {
+			t.Errorf("fail after %d: %d events indexed", failAfter, indexed)
+		}
+		if indexed > 0 && !mtime.Equal(src.events[indexed-1].Time) {
+			t.Errorf("fail after %d: time %v, want event %d's %v", failAfter, mtime, indexed, src.events[indexed-1].Time)
+		}
+		if _, after, err := l.extend(ctx); err != nil || after != int64(len(all)) {
+			t.Errorf("fail after %d: the next extend: %d bytes, %v; want %d", failAfter, after, err, len(all))
+		}
+		if _, mtime := l.stat(); !mtime.Equal(src.events[len(src.events)-1].Time) {
+			t.Errorf("fail after %d: time %v after the next extend, want the last event's", failAfter, mtime)
 		}
 	}
 }

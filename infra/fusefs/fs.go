@@ -57,7 +57,6 @@
 package fusefs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -294,7 +293,7 @@ func (f *FS) eventTime(ctx context.Context, seq uint64) (time.Time, error) {
 		if at != seq {
 			return nil
 		}
-		ev, err := domain.DecodeEvent(bytes.Clone(stored))
+		ev, err := domain.DecodeEvent(stored) // only its time is kept
 		t, found = ev.Time, err == nil
 		return err
 	})
@@ -622,12 +621,13 @@ func (m *Mount) process(ctx context.Context) *notes {
 	m.retry = 0
 	m.notify(n, false)
 
-	if before, after, err := f.evlog.extend(ctx); err != nil {
-		if ctx.Err() == nil {
-			m.log.Error("fusefs: index events", "err", err)
-		}
-	} else if after > before {
-		// Only the page holding the old end and what follows can be stale.
+	before, after, err := f.evlog.extend(ctx)
+	if err != nil && ctx.Err() == nil {
+		m.log.Error("fusefs: index events", "err", err)
+	}
+	if after > before {
+		// Only the page holding the old end and what follows can be stale;
+		// a failed extend may still have indexed some events.
 		m.eventsInode.NotifyContent(before&^4095, 0)
 	}
 

@@ -160,8 +160,8 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	sizes, _ := s.Cache.Sizes() // checked above
-	if os.Getenv("GOGC") == "" {
+	sizes, _ := s.Cache.Sizes()                     // checked above
+	if s.gcPercent > 0 && os.Getenv("GOGC") == "" { // 0: Settings not from Register
 		debug.SetGCPercent(s.gcPercent)
 	}
 	config.ServeDebug(s.DebugAddr, log)
