@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -747,41 +748,41 @@ type EventFilter struct {
 func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
 	var out []domain.Event
 	var last uint64
-	start := pebbledb.Key(prefixEvent, pebbledb.Uint64(f.AfterSeq+1))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: pebbledb.PrefixEnd([]byte(prefixEvent))})
-	if err != nil {
-		return nil, 0, fmt.Errorf("iterate: %w", err)
-	}
-	defer it.Close()
 	more := false
-	for ok := it.First(); ok; ok = it.Next() {
-		seq := binary.BigEndian.Uint64(it.Key()[len(prefixEvent):])
+	err := s.EachStoredEvent(f.AfterSeq, math.MaxInt, func(seq uint64, stored []byte) error {
 		if f.UntilSeq != 0 && seq > f.UntilSeq {
-			break
+			return errWalkDone
 		}
 		if len(out) == f.Limit {
 			more = true
-			break
+			return errWalkDone
 		}
 		// DecodeEvent keeps the bytes (Stored), so they are copied out of
 		// the iterator's buffer, which the next step reuses.
-		e, err := domain.DecodeEvent(append([]byte(nil), it.Value()...))
+		e, err := domain.DecodeEvent(bytes.Clone(stored))
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		if !f.Until.IsZero() && e.Time.After(f.Until) {
-			break
+			return errWalkDone
 		}
 		last = seq
 		if f.matches(e) {
 			out = append(out, e)
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errWalkDone) {
+		return nil, 0, err
 	}
 	if !more {
 		last = 0
 	}
-	return out, last, it.Error()
+	return out, last, nil
 }
+
+// errWalkDone ends a walk of the stored events early.
+var errWalkDone = errors.New("walk done")
 
 func (f EventFilter) matches(e domain.Event) bool {
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
