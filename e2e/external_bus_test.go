@@ -62,4 +62,8 @@ func TestExternalBroker(t *testing.T) {
 	if info.State.Msgs == 0 || info.Config.MaxAge == 0 {
 		t.Fatalf("stream %s holds %d messages (max age %s), want the published events", bus.Topic, info.State.Msgs, info.Config.MaxAge)
 	}
+	// An external cluster keeps the stream on its disks, unbounded but by age.
+	if info.Config.Storage != nats.FileStorage || info.Config.MaxBytes > 0 {
+		t.Fatalf("stream %s: storage %v, max bytes %d; want file storage without a byte bound", bus.Topic, info.Config.Storage, info.Config.MaxBytes)
+	}
 }

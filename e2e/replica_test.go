@@ -9,12 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/nats-io/nats.go"
 
+	"github.com/lighthouse-ai/lighthouse/command"
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/bus"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/eventstore"
 	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
@@ -252,5 +257,74 @@ func TestReplicaInAnOlderLayoutRebuilds(t *testing.T) {
 	}
 	if body, err := e.readFile("b.txt", head); err != nil || body != "three" {
 		t.Fatalf("b.txt = %q, %v", body, err)
+	}
+}
+
+// TestReplicaBehindTheBoundedBusCatchesUp stops the reader while more events
+// pass than the embedded broker's stream holds (it keeps them in memory, up
+// to a bound), so the broker drops messages the reader never received. Once
+// resumed, the reader fills the gap from the writer's log and serves every
+// file.
+func TestReplicaBehindTheBoundedBusCatchesUp(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	nc, err := nats.Connect(e.sys.BusURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.StreamInfo(bus.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Storage != nats.MemoryStorage || info.Config.MaxBytes <= 0 {
+		t.Fatalf("embedded stream: storage %v, max bytes %d; want memory with a bound", info.Config.Storage, info.Config.MaxBytes)
+	}
+
+	first := e.put(e.admin, "first.txt", "first")
+	if _, err := e.readFile("first.txt", first); err != nil {
+		t.Fatal(err)
+	}
+	reader := e.sys.Reader.Pid()
+	if err := syscall.Kill(reader, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(reader, syscall.SIGCONT)
+	// Change sets of long paths (~1 KiB an event) until the stream has
+	// dropped messages the reader did not receive.
+	dir := strings.Repeat("d", 200) + "/" + strings.Repeat("e", 200) + "/" + strings.Repeat("f", 200)
+	var res client.CommandResult
+	sets := 0
+	for ; ; sets++ {
+		if info, err = js.StreamInfo(bus.Topic); err != nil {
+			t.Fatal(err)
+		}
+		if info.State.FirstSeq > 1 {
+			break
+		}
+		if sets == 100 {
+			t.Fatalf("the stream kept every message (%d, %d bytes) after %d change sets", info.State.Msgs, info.State.Bytes, sets)
+		}
+		ops := make([]map[string]any, command.MaxOps)
+		for i := range ops {
+			ops[i] = map[string]any{"op": "write", "path": fmt.Sprintf("%s/%d/%d.txt", dir, sets, i), "content": fmt.Sprintf("%d/%d", sets, i)}
+		}
+		if err := e.admin.PostJSON(ctx, "/v1/changes", map[string]any{"ops": ops}, &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Kill(reader, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][2]int{{0, 0}, {0, command.MaxOps - 1}, {sets - 1, command.MaxOps - 1}} {
+		path := fmt.Sprintf("%s/%d/%d.txt", dir, f[0], f[1])
+		if got, err := e.readFile(path, res.Seq); err != nil || got != fmt.Sprintf("%d/%d", f[0], f[1]) {
+			t.Errorf("read %s = %q, %v", path, got, err)
+		}
 	}
 }

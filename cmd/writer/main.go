@@ -213,8 +213,8 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	go watcher.Run(ctx, time.Second)
 
-	busURL := s.busURL
-	if busURL == "" {
+	busURL, embedded := s.busURL, s.busURL == ""
+	if embedded {
 		emb, err := startEmbeddedBus(s)
 		if err != nil {
 			return err
@@ -227,7 +227,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	sctx, scancel := context.WithTimeout(ctx, time.Minute)
-	replicas, err := bus.EnsureStream(sctx, busURL, log.With("component", "bus"))
+	replicas, err := bus.EnsureStream(sctx, busURL, embedded, log.With("component", "bus"))
 	scancel()
 	if err != nil {
 		return err

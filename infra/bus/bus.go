@@ -29,6 +29,13 @@ const Topic = "lighthouse_events"
 // further behind backfill from the writer's log, which keeps everything.
 const retention = 24 * time.Hour
 
+// embeddedStreamBytes bounds the embedded broker's stream, which it keeps in
+// memory. The writer's log is the durable copy and every follower fills a gap
+// from it, so the stream only needs to cover the moments a subscriber is
+// behind; a stream on disk held ~60 MB of 8 MiB block buffers in the
+// writer's heap and wrote every message twice (message, consumer state).
+const embeddedStreamBytes = 16 << 20
+
 // Embedded is a NATS JetStream server inside the writer process.
 type Embedded struct {
 	srv *server.Server
@@ -80,12 +87,14 @@ const maxReplicas = 3
 
 // EnsureStream creates the events stream on the broker at url (one URL or a
 // comma-separated list of a cluster's servers) if it is missing, with the
-// retention Lighthouse wants, and returns its replica count. On a cluster the
+// retention Lighthouse wants, and returns its replica count. The embedded
+// broker's stream lives in its memory, at most embeddedStreamBytes; a stream
+// it kept on disk (an older writer's) is replaced. On a cluster the
 // stream gets 3 replicas when the cluster can place them (3 or more
 // JetStream nodes), else 1; an existing single-replica stream on such a
 // cluster is raised to 3. It retries until ctx ends while JetStream is not
 // ready (a cluster electing its meta leader right after a start).
-func EnsureStream(ctx context.Context, url string, log *slog.Logger) (int, error) {
+func EnsureStream(ctx context.Context, url string, embedded bool, log *slog.Logger) (int, error) {
 	nc, err := nats.Connect(url, nats.Name("lighthouse-provision"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		return 0, fmt.Errorf("connect to bus: %w", err)
@@ -99,7 +108,7 @@ func EnsureStream(ctx context.Context, url string, log *slog.Logger) (int, error
 	start := time.Now()
 	for {
 		patient := time.Since(start) < placementPatience
-		replicas, err := ensureStream(js, nc.ConnectedClusterName() != "", patient, log)
+		replicas, err := ensureStream(js, embedded, nc.ConnectedClusterName() != "", patient, log)
 		if err == nil {
 			return replicas, nil
 		}
@@ -120,7 +129,7 @@ const placementPatience = 20 * time.Second
 
 // ensureStream is one attempt of EnsureStream. patient: a replica that cannot
 // be placed because a peer is offline is worth another attempt.
-func ensureStream(js nats.JetStreamContext, clustered, patient bool, log *slog.Logger) (int, error) {
+func ensureStream(js nats.JetStreamContext, embedded, clustered, patient bool, log *slog.Logger) (int, error) {
 	if _, err := js.AccountInfo(); err != nil {
 		return 0, fmt.Errorf("jetstream account: %w", err)
 	}
@@ -129,6 +138,13 @@ func ensureStream(js nats.JetStreamContext, clustered, patient bool, log *slog.L
 		want = maxReplicas
 	}
 	info, err := js.StreamInfo(Topic)
+	if err == nil && embedded && info.Config.Storage != nats.MemoryStorage {
+		if err := js.DeleteStream(Topic); err != nil {
+			return 0, fmt.Errorf("replace the embedded broker's stream on disk: %w", err)
+		}
+		log.Info("embedded bus stream moved from disk to memory")
+		info, err = nil, nats.ErrStreamNotFound
+	}
 	switch {
 	case err == nil:
 		if info.Config.Replicas >= want {
@@ -147,6 +163,9 @@ func ensureStream(js nats.JetStreamContext, clustered, patient bool, log *slog.L
 		return 0, fmt.Errorf("stream info: %w", err)
 	}
 	cfg := &nats.StreamConfig{Name: Topic, Subjects: []string{Topic}, Storage: nats.FileStorage, MaxAge: retention, Replicas: want}
+	if embedded {
+		cfg.Storage, cfg.MaxBytes = nats.MemoryStorage, embeddedStreamBytes
+	}
 	_, err = js.AddStream(cfg)
 	if err != nil && want > 1 && patient && strings.Contains(err.Error(), "offline") {
 		return 0, fmt.Errorf("create stream %s with %d replicas: %w", Topic, want, err)
