@@ -73,9 +73,10 @@ func (b *benchRun) benchCoordination(ctx context.Context) error {
 		log := &benchCoordLog{}
 		cfg := command.GateConfig{ProjectRoot: benchProjectRoot, ReviewTimeout: time.Minute}
 		if coordinated {
-			ls, ss, fr := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
+			files := projections.NewProvenance()
+			ls, ss, fr := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness(files)
 			fr.Live()
-			log.views = []command.Observer{ls, ss, fr}
+			log.views = []command.Observer{files, ls, ss, fr}
 			co := command.NewCoordination(log, ls, ss, fr)
 			for i := range leases {
 				if _, _, err := co.Grant(ctx, command.GrantLease{Agent: other, Paths: []string{fmt.Sprintf("src/mod%d/**", i)}, Exclusive: true, TTL: time.Hour}); err != nil {

@@ -41,9 +41,10 @@ func (l *memLog) LastEvent(string) (domain.Event, bool, error) { return domain.E
 // coordFixture is a coordination handler over a memory log and a gate using it.
 func coordFixture(t *testing.T) (*Coordination, *ValidateHandler, *ObservedLog) {
 	t.Helper()
-	leases, sessions, fresh := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
+	files := projections.NewProvenance()
+	leases, sessions, fresh := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness(files)
 	fresh.Live()
-	log := NewObservedLog(&memLog{}, leases, sessions, fresh)
+	log := NewObservedLog(&memLog{}, files, leases, sessions, fresh)
 	c := NewCoordination(log, leases, sessions, fresh)
 	h := NewValidateHandler(log, NewPolicyHolder(Policies{Enforced: policy.Default()}), projections.NewLearned(),
 		GateConfig{ProjectRoot: "/p", ReviewTimeout: time.Minute, Coordination: c})

@@ -384,16 +384,15 @@ func (s *Sessions) List(agentID string) []SessionView {
 	return out
 }
 
-// Freshness is the writer's view for the stale-write guard: the last change
-// of each project file and, per session, the sequence of each file's
-// version the session last read or wrote. It is safe for concurrent use.
+// Freshness is the writer's view for the stale-write guard: per session,
+// the sequence of each file's version the session last read or wrote. The
+// last change of each file it reads from the writer's Provenance, which
+// must observe every event before it. It is safe for concurrent use.
 type Freshness struct {
-	mu     sync.RWMutex
-	names  map[string]string // agent id -> name
-	last   map[string]fileChange
-	seen   map[string]map[string]uint64 // session -> path -> seq
-	lastBy map[string]string            // path -> session of the last change
-	live   atomic.Bool                  // past the replay at start: writes mark what sessions saw
+	files *Provenance
+	mu    sync.RWMutex
+	seen  map[string]map[string]uint64 // session -> path -> seq
+	live  atomic.Bool                  // past the replay at start: writes mark what sessions saw
 }
 
 // Live makes file events from now on mark what their session saw. Before,
@@ -401,24 +400,16 @@ type Freshness struct {
 // in memory only and would otherwise pile up for every past session.
 func (f *Freshness) Live() { f.live.Store(true) }
 
-// NewFreshness returns an empty view.
-func NewFreshness() *Freshness {
-	return &Freshness{names: map[string]string{}, last: map[string]fileChange{}, seen: map[string]map[string]uint64{}, lastBy: map[string]string{}}
+// NewFreshness returns an empty view over files, the last change of each
+// file.
+func NewFreshness(files *Provenance) *Freshness {
+	return &Freshness{files: files, seen: map[string]map[string]uint64{}}
 }
 
-// Apply learns from file, agent and session events; others are ignored.
+// Apply learns from session events and, once live, from file events;
+// others are ignored.
 func (f *Freshness) Apply(e domain.Event) error {
-	switch e.Type {
-	case domain.TypeAgentRegistered:
-		var r domain.AgentRegistered
-		if err := e.DecodePayload(&r); err != nil {
-			return err
-		}
-		f.mu.Lock()
-		f.names[r.AgentID] = r.Name
-		f.mu.Unlock()
-		return nil
-	case domain.TypeSessionEnded:
+	if e.Type == domain.TypeSessionEnded {
 		var p domain.SessionEnded
 		if err := e.DecodePayload(&p); err != nil {
 			return err
@@ -428,27 +419,16 @@ func (f *Freshness) Apply(e domain.Event) error {
 		f.mu.Unlock()
 		return nil
 	}
-	c, ok, err := domain.AsFileChange(e)
-	if !ok || err != nil {
-		return err
-	}
-	path := string(c.Path)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c.Deleted {
-		delete(f.last, path)
-		delete(f.lastBy, path)
+	if e.SessionID == "" || !f.live.Load() {
 		return nil
 	}
-	f.last[path] = fileChange{agentID: e.AgentID, seq: e.Seq}
-	if e.SessionID != "" {
-		f.lastBy[path] = e.SessionID
-		if f.live.Load() {
-			f.markLocked(e.SessionID, path, e.Seq)
-		}
-	} else {
-		delete(f.lastBy, path)
+	c, ok, err := domain.AsFileChange(e)
+	if !ok || err != nil || c.Deleted {
+		return err
 	}
+	f.mu.Lock()
+	f.markLocked(e.SessionID, string(c.Path), e.Seq)
+	f.mu.Unlock()
 	return nil
 }
 
@@ -464,11 +444,11 @@ func (f *Freshness) markLocked(session, path string, seq uint64) {
 // MarkSeen records that session read the current version of path and
 // returns its sequence (0 when the log has no such file).
 func (f *Freshness) MarkSeen(session, path string) uint64 {
+	fc, _, _ := f.files.lastChangeOf(path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	seq := f.last[path].seq
-	f.markLocked(session, path, seq)
-	return seq
+	f.markLocked(session, path, fc.seq)
+	return fc.seq
 }
 
 // HasSeen reports whether session has seen any file: only then can one of
@@ -495,18 +475,14 @@ func (f *Freshness) Stale(session, path string) (StaleChange, bool) {
 		return StaleChange{}, false
 	}
 	f.mu.RLock()
-	defer f.mu.RUnlock()
 	seen, ok := f.seen[session][path]
+	f.mu.RUnlock()
 	if !ok {
 		return StaleChange{}, false
 	}
-	c, ok := f.last[path]
-	if !ok || c.seq <= seen || f.lastBy[path] == session {
+	c, name, ok := f.files.lastChangeOf(path)
+	if !ok || c.seq <= seen || c.sessionID == session {
 		return StaleChange{}, false
-	}
-	name := f.names[c.agentID]
-	if name == "" {
-		name = c.agentID
 	}
 	return StaleChange{Agent: name, Seq: c.seq, SeenSeq: seen}, true
 }

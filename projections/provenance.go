@@ -21,9 +21,12 @@ type Provenance struct {
 	last   map[string]fileChange   // by project-relative path
 }
 
+// fileChange is a file's last change: who made it, in which session (empty
+// for none), at which sequence.
 type fileChange struct {
-	agentID string
-	seq     uint64
+	agentID   string
+	sessionID string
+	seq       uint64
 }
 
 // NewProvenance returns an empty view.
@@ -53,8 +56,24 @@ func (p *Provenance) Apply(e domain.Event) error {
 		delete(p.last, string(c.Path))
 		return nil
 	}
-	p.last[string(c.Path)] = fileChange{agentID: e.AgentID, seq: e.Seq}
+	p.last[string(c.Path)] = fileChange{agentID: e.AgentID, sessionID: e.SessionID, seq: e.Seq}
 	return nil
+}
+
+// lastChangeOf returns the last change of the file at rel and the name of
+// the agent that made it (its id when the view does not know the agent).
+func (p *Provenance) lastChangeOf(rel string) (fileChange, string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	fc, ok := p.last[rel]
+	if !ok {
+		return fileChange{}, "", false
+	}
+	name := fc.agentID
+	if ag, ok := p.agents[fc.agentID]; ok && ag.Name != "" {
+		name = ag.Name
+	}
+	return fc, name, true
 }
 
 // change turns a recorded change into the policy's form. The caller holds

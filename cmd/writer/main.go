@@ -118,7 +118,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	reviews := projections.NewReviews()
 	learned := projections.NewLearned()
 	provenance := projections.NewProvenance()
-	leases, sessions, freshness := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness()
+	leases, sessions, freshness := projections.NewLeases(), projections.NewSessions(), projections.NewFreshness(provenance)
 	events := store
 	coord := command.NewCoordination(events, leases, sessions, freshness)
 	messages := projections.NewMessages()
@@ -137,11 +137,11 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		replay func(string, func(domain.Event) error) error
 		views  []command.Observer
 	}{
-		{"agent:", store.ReplayStreams, []command.Observer{agents, provenance, freshness}},
+		{"agent:", store.ReplayStreams, []command.Observer{agents, provenance}},
 		{"review:", store.ReplayStreams, []command.Observer{reviews, deadlines}},
 		{"learned:", store.ReplayStreams, []command.Observer{learned}},
-		{"file:", store.ReplayLatest, []command.Observer{provenance, freshness}},
-		{"session:", store.ReplayStreams, []command.Observer{sessions, freshness}},
+		{"file:", store.ReplayLatest, []command.Observer{provenance}},
+		{"session:", store.ReplayStreams, []command.Observer{sessions}},
 		{"lease:", store.ReplayStreams, []command.Observer{leases}},
 		{"message:", store.ReplayStreams, []command.Observer{messages}},
 		{"task:", store.ReplayStreams, []command.Observer{tasks}},
