@@ -481,7 +481,7 @@ func (f *Freshness) Stale(session, path string) (StaleChange, bool) {
 		return StaleChange{}, false
 	}
 	c, name, ok := f.files.lastChangeOf(path)
-	if !ok || c.seq <= seen || c.sessionID == session {
+	if !ok || c.seq <= seen || c.sessionID.Value() == session {
 		return StaleChange{}, false
 	}
 	return StaleChange{Agent: name, Seq: c.seq, SeenSeq: seen}, true

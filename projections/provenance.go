@@ -3,6 +3,7 @@ package projections
 import (
 	"strings"
 	"sync"
+	"unique"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/domain/policy"
@@ -22,10 +23,12 @@ type Provenance struct {
 }
 
 // fileChange is a file's last change: who made it, in which session (empty
-// for none), at which sequence.
+// for none), at which sequence. The ids are interned: a writer holds one
+// fileChange for every file of the project, and a few agents and sessions
+// made them all.
 type fileChange struct {
-	agentID   string
-	sessionID string
+	agentID   unique.Handle[string]
+	sessionID unique.Handle[string]
 	seq       uint64
 }
 
@@ -56,7 +59,7 @@ func (p *Provenance) Apply(e domain.Event) error {
 		delete(p.last, string(c.Path))
 		return nil
 	}
-	p.last[string(c.Path)] = fileChange{agentID: e.AgentID, sessionID: e.SessionID, seq: e.Seq}
+	p.last[string(c.Path)] = fileChange{agentID: unique.Make(e.AgentID), sessionID: unique.Make(e.SessionID), seq: e.Seq}
 	return nil
 }
 
@@ -69,8 +72,8 @@ func (p *Provenance) lastChangeOf(rel string) (fileChange, string, bool) {
 	if !ok {
 		return fileChange{}, "", false
 	}
-	name := fc.agentID
-	if ag, ok := p.agents[fc.agentID]; ok && ag.Name != "" {
+	name := fc.agentID.Value()
+	if ag, ok := p.agents[name]; ok && ag.Name != "" {
 		name = ag.Name
 	}
 	return fc, name, true
@@ -79,8 +82,8 @@ func (p *Provenance) lastChangeOf(rel string) (fileChange, string, bool) {
 // change turns a recorded change into the policy's form. The caller holds
 // the read lock.
 func (p *Provenance) change(path string, fc fileChange) policy.Change {
-	c := policy.Change{Path: path, Kind: policy.ChangedByAgent, Agent: fc.agentID, Seq: fc.seq}
-	if ag, ok := p.agents[fc.agentID]; ok {
+	c := policy.Change{Path: path, Kind: policy.ChangedByAgent, Agent: fc.agentID.Value(), Seq: fc.seq}
+	if ag, ok := p.agents[c.Agent]; ok {
 		c.Agent = ag.Name
 		if ag.Role == domain.RoleAdmin || ag.Role == domain.RoleReviewer || ag.Name == domain.AgentWatcher {
 			c.Kind = policy.ChangedByHuman

@@ -139,7 +139,7 @@ func TestFileViewsNeedOnlyEachFilesNewestEvent(t *testing.T) {
 	}
 	bySession := 0
 	for _, fc := range wp.last {
-		if fc.sessionID != "" {
+		if fc.sessionID.Value() != "" {
 			bySession++
 		}
 	}
