@@ -328,3 +328,43 @@ func TestReplicaBehindTheBoundedBusCatchesUp(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaSubscribesAgainWhenTheWriterRestarts kills the writer, whose
+// embedded broker keeps no consumers, and starts it again: the reader
+// subscribes again as soon as its bus connection is back, before anything
+// is written (its idle check would only act on a write the bus missed),
+// and what is written next comes to it over the bus.
+func TestReplicaSubscribesAgainWhenTheWriterRestarts(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	seq := e.put(e.admin, "before.txt", "before")
+	if _, err := e.readFile("before.txt", seq); err != nil {
+		t.Fatal(err)
+	}
+	e.sys.Writer.Kill()
+	<-e.sys.Writer.Done()
+	if err := e.sys.StartWriter(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reader subscribed again", func() error {
+		if n := sumMetric(t, e.sys.ReaderURL, "lighthouse_bus_resubscribes_total", nil); n < 1 {
+			return fmt.Errorf("%v resubscriptions", n)
+		}
+		return nil
+	})
+	bus := map[string]string{"source": "bus"}
+	before := sumMetric(t, e.sys.ReaderURL, "lighthouse_replica_applied_events_total", bus)
+	for i := range 3 {
+		path := fmt.Sprintf("after%d.txt", i)
+		seq := e.put(e.admin, path, "after")
+		if got, err := e.readFile(path, seq); err != nil || got != "after" {
+			t.Fatalf("read %s = %q, %v", path, got, err)
+		}
+	}
+	if after := sumMetric(t, e.sys.ReaderURL, "lighthouse_replica_applied_events_total", bus); after <= before {
+		t.Fatalf("events applied from the bus: %v before the writes, %v after; want the new subscription to deliver", before, after)
+	}
+	if !strings.Contains(e.out.String(), "connected to the bus again") {
+		t.Error("the reader did not log its new subscription")
+	}
+}

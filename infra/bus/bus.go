@@ -204,13 +204,32 @@ func NewPublisher(url string, log *slog.Logger) (*wmnats.Publisher, error) {
 	return p, nil
 }
 
+// Subscriber is a Watermill subscriber to the events stream that also
+// tells when its connection to the broker is re-established.
+type Subscriber struct {
+	*wmnats.Subscriber
+	reconnected chan struct{}
+}
+
+// Reconnected receives a value after the subscriber's connection to the
+// broker was lost and made again; signals that come while one is pending
+// are merged into it.
+func (s *Subscriber) Reconnected() <-chan struct{} { return s.reconnected }
+
 // NewSubscriber returns a Watermill subscriber that sees every message
 // published from now on. It needs no durable state on the broker: the
 // projection keeps its own checkpoint and backfills what came before.
-func NewSubscriber(url, name string, log *slog.Logger) (*wmnats.Subscriber, error) {
+func NewSubscriber(url, name string, log *slog.Logger) (*Subscriber, error) {
+	reconnected := make(chan struct{}, 1)
+	onReconnect := nats.ReconnectHandler(func(*nats.Conn) {
+		select {
+		case reconnected <- struct{}{}:
+		default:
+		}
+	})
 	s, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
 		URL:            url,
-		NatsOptions:    natsOptions(name),
+		NatsOptions:    append(natsOptions(name), onReconnect),
 		Unmarshaler:    &wmnats.NATSMarshaler{},
 		AckWaitTimeout: 10 * time.Second,
 		CloseTimeout:   2 * time.Second,
@@ -222,7 +241,7 @@ func NewSubscriber(url, name string, log *slog.Logger) (*wmnats.Subscriber, erro
 	if err != nil {
 		return nil, fmt.Errorf("bus subscriber: %w", err)
 	}
-	return s, nil
+	return &Subscriber{Subscriber: s, reconnected: reconnected}, nil
 }
 
 func natsOptions(name string) []nats.Option {

@@ -51,6 +51,12 @@ type Follower struct {
 	// Idle is how long the follower waits for a message before it asks the
 	// writer whether it missed any.
 	Idle time.Duration
+	// Reconnected, if set, signals each new connection to the broker after a
+	// lost one (Subscriber.Reconnected). The subscription's consumer may
+	// have gone with the broker: an embedded broker restarts with the
+	// writer and keeps no consumers, a cluster node that died took its own.
+	// The follower subscribes again at once instead of after an idle period.
+	Reconnected <-chan struct{}
 	// PageSize is the backfill page size, in events (0: 5,000). Once the
 	// projection holds events, a request asks for one more: the
 	// projection's last, to compare with the writer's.
@@ -84,6 +90,9 @@ func (f *Follower) projection() Projection {
 	}
 	return f.whole
 }
+
+// resubscribeRetry is the pause between tries of a new subscription.
+const resubscribeRetry = 100 * time.Millisecond
 
 // ErrChainBroken means an event from the writer does not continue the chain
 // the projection holds: the log or the projection was tampered with.
@@ -132,6 +141,31 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 	resubscribed := make(chan subscribed, 1)
 	resubscribing := false
+	// resubscribe replaces the subscription in the background. A broker
+	// that is back may not have the stream yet (the writer creates it once
+	// its embedded broker is up), so a failed try is repeated for up to an
+	// idle period.
+	resubscribe := func() {
+		if resubscribing || ctx.Err() != nil {
+			return
+		}
+		msgs, resubscribing = nil, true
+		subCtx := newSubscription()
+		go func() {
+			deadline := time.Now().Add(idle)
+			m, err := f.Subscriber.Subscribe(subCtx, Topic)
+			for err != nil && time.Now().Before(deadline) {
+				select {
+				case <-subCtx.Done():
+					resubscribed <- subscribed{nil, err}
+					return
+				case <-time.After(resubscribeRetry):
+				}
+				m, err = f.Subscriber.Subscribe(subCtx, Topic)
+			}
+			resubscribed <- subscribed{m, err}
+		}()
+	}
 	timer := time.NewTimer(idle)
 	defer timer.Stop()
 	for {
@@ -155,10 +189,20 @@ func (f *Follower) Run(ctx context.Context) error {
 			resubscribing = false
 			if r.err != nil {
 				f.Log.Warn("subscribing again failed; following the writer's log until the next try", "err", r.err)
-			} else {
-				msgs = r.msgs
-				f.Metrics.Resubscribed()
+				break
 			}
+			msgs = r.msgs
+			f.Metrics.Resubscribed()
+			// What was published before the new subscription began is not
+			// on it (deliver-new): read it from the writer's log.
+			err := f.catchUp(ctx)
+			if err != nil && f.OnFailure == nil {
+				return err
+			}
+			f.report(err)
+		case <-f.Reconnected:
+			f.Log.Info("connected to the bus again; subscribing again")
+			resubscribe()
 		case <-timer.C:
 			before, _ := f.projection().Position()
 			err := f.catchUp(ctx)
@@ -174,12 +218,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				// Subscribe again; anything delivered twice is dropped by
 				// sequence, anything missed is backfilled.
 				f.Log.Warn("bus delivered nothing while the writer's log grew; subscribing again", "from", before, "to", after)
-				msgs, resubscribing = nil, true
-				subCtx := newSubscription()
-				go func() {
-					m, err := f.Subscriber.Subscribe(subCtx, Topic)
-					resubscribed <- subscribed{m, err}
-				}()
+				resubscribe()
 			}
 		}
 		if !timer.Stop() {

@@ -402,6 +402,63 @@ func testResubscribe(t *testing.T, failSecond bool, subs int) {
 	}
 }
 
+// TestFollowerResubscribesOnReconnect: a new connection to the broker makes
+// the follower subscribe again at once (its idle period here is an hour),
+// trying again while the broker has no stream yet, and read what the log
+// got before the new subscription began.
+func TestFollowerResubscribesOnReconnect(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		failSecond bool
+		subs       int
+	}{
+		{"first try works", false, 2},
+		{"a failed try is repeated", true, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+			defer ps.Close()
+			sub := &countingSubscriber{Subscriber: ps, failSecond: tt.failSecond}
+			log := &fakeLog{}
+			tgt := &target{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			caught := make(chan struct{})
+			reconnected := make(chan struct{}, 1)
+			f := &Follower{Subscriber: sub, Reconnected: reconnected, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Idle: time.Hour, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
+			done := make(chan error, 1)
+			go func() { done <- f.Run(ctx) }()
+			<-caught
+
+			log.append(t, 2) // written while the broker was away: on no subscription
+			reconnected <- struct{}{}
+			waitFor := func(what string, ok func() bool) {
+				t.Helper()
+				deadline := time.Now().Add(5 * time.Second)
+				for !ok() {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: subscriptions %d, applied %v", what, sub.count(), tgt.applied)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			waitFor("subscribed again and read the log", func() bool {
+				pos, _ := tgt.Position()
+				return pos == 2 && sub.count() == tt.subs && testutil.ToFloat64(f.Metrics.Resubs) == 1
+			})
+			publish(t, ps, log.append(t, 1))
+			waitFor("event 3 applied from the bus", func() bool { return testutil.ToFloat64(f.Metrics.BusEvents) == 1 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // TestFollowerCatchUpPrefetch: catch-up fetches the next page while it
 // applies one; every event is still applied once and in order (the target
 // panics otherwise), from a projection at 0 or part of the way, and no page

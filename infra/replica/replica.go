@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
@@ -147,7 +146,7 @@ type Replica struct {
 
 	log      *slog.Logger
 	page     int // backfill page, events
-	sub      message.Subscriber
+	sub      *bus.Subscriber
 	caughtUp chan struct{}
 	failure  atomic.Pointer[error] // the last failure to apply the log, nil when applying works
 	metrics  *metrics.Follower
@@ -205,7 +204,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 
 // Run follows the stream until ctx ends or the follower fails.
 func (r *Replica) Run(ctx context.Context) error {
-	f := &bus.Follower{Subscriber: r.sub, Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
+	f := &bus.Follower{Subscriber: r.sub, Reconnected: r.sub.Reconnected(), Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
 		OnCaughtUp: func() { close(r.caughtUp) }, Metrics: r.metrics, PageSize: r.page,
 		OnFailure: func(err error) {
 			if err == nil {
