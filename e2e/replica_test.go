@@ -364,7 +364,7 @@ func TestReplicaSubscribesAgainWhenTheWriterRestarts(t *testing.T) {
 	if after := sumMetric(t, e.sys.ReaderURL, "lighthouse_replica_applied_events_total", bus); after <= before {
 		t.Fatalf("events applied from the bus: %v before the writes, %v after; want the new subscription to deliver", before, after)
 	}
-	if !strings.Contains(e.out.String(), "connected to the bus again") {
+	if !strings.Contains(e.out.String(), "may have lost its consumer; subscribing again") {
 		t.Error("the reader did not log its new subscription")
 	}
 }

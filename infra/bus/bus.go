@@ -205,43 +205,59 @@ func NewPublisher(url string, log *slog.Logger) (*wmnats.Publisher, error) {
 }
 
 // Subscriber is a Watermill subscriber to the events stream that also
-// tells when its connection to the broker is re-established.
+// tells when its subscription may have lost its consumer on the broker.
 type Subscriber struct {
 	*wmnats.Subscriber
-	reconnected chan struct{}
+	lost chan struct{}
 }
 
-// Reconnected receives a value after the subscriber's connection to the
-// broker was lost and made again; signals that come while one is pending
-// are merged into it.
-func (s *Subscriber) Reconnected() <-chan struct{} { return s.reconnected }
+// Lost receives a value when the subscription may have lost its consumer:
+// the connection to the broker was lost and made again (an embedded broker
+// restarted with the writer keeps no consumers), or the consumer's
+// heartbeats stopped (its cluster node went down while this connection's
+// did not). Signals that come while one is pending are merged into it.
+func (s *Subscriber) Lost() <-chan struct{} { return s.lost }
+
+// consumerHeartbeat is how often an idle consumer tells its subscriber it
+// is alive. The client counts it lost after two intervals without a
+// message or a heartbeat, checked every two intervals: 0.5-1 s.
+const consumerHeartbeat = 250 * time.Millisecond
 
 // NewSubscriber returns a Watermill subscriber that sees every message
 // published from now on. It needs no durable state on the broker: the
 // projection keeps its own checkpoint and backfills what came before.
 func NewSubscriber(url, name string, log *slog.Logger) (*Subscriber, error) {
-	reconnected := make(chan struct{}, 1)
-	onReconnect := nats.ReconnectHandler(func(*nats.Conn) {
+	lost := make(chan struct{}, 1)
+	signal := func() {
 		select {
-		case reconnected <- struct{}{}:
+		case lost <- struct{}{}:
 		default:
 		}
-	})
+	}
+	opts := append(natsOptions(name),
+		nats.ReconnectHandler(func(*nats.Conn) { signal() }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrConsumerNotActive) {
+				signal()
+				return
+			}
+			log.Warn("bus connection error", "err", err)
+		}))
 	s, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
 		URL:            url,
-		NatsOptions:    append(natsOptions(name), onReconnect),
+		NatsOptions:    opts,
 		Unmarshaler:    &wmnats.NATSMarshaler{},
 		AckWaitTimeout: 10 * time.Second,
 		CloseTimeout:   2 * time.Second,
 		JetStream: wmnats.JetStreamConfig{
 			AckAsync:         true,
-			SubscribeOptions: []nats.SubOpt{nats.DeliverNew(), nats.AckExplicit()},
+			SubscribeOptions: []nats.SubOpt{nats.DeliverNew(), nats.AckExplicit(), nats.IdleHeartbeat(consumerHeartbeat)},
 		},
 	}, watermill.NewSlogLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("bus subscriber: %w", err)
 	}
-	return &Subscriber{Subscriber: s, reconnected: reconnected}, nil
+	return &Subscriber{Subscriber: s, lost: lost}, nil
 }
 
 func natsOptions(name string) []nats.Option {

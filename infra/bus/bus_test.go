@@ -76,3 +76,77 @@ func TestEnsureStreamStorage(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriberSignalsALostConsumer checks both ways a subscription's
+// consumer goes without the subscription closing: deleted on the broker
+// (as when its cluster node dies), its heartbeats stop; the broker restarts
+// (as the embedded one does with the writer), the connection is made again.
+func TestSubscriberSignalsALostConsumer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		lose func(t *testing.T, emb **Embedded, js nats.JetStreamContext, addr, dir string)
+	}{
+		{"consumer deleted", func(t *testing.T, _ **Embedded, js nats.JetStreamContext, _, _ string) {
+			for name := range js.ConsumerNames(Topic) {
+				if err := js.DeleteConsumer(Topic, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"broker restarted", func(t *testing.T, emb **Embedded, _ nats.JetStreamContext, addr, dir string) {
+			(*emb).Close()
+			again, err := StartEmbedded(addr, dir, "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			*emb = again
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			emb, err := StartEmbedded("127.0.0.1:0", dir, "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { emb.Close() }()
+			addr := emb.srv.Addr().String()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := EnsureStream(ctx, emb.URL(), true, log); err != nil {
+				t.Fatal(err)
+			}
+			sub, err := NewSubscriber(emb.URL(), "test", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if _, err := sub.Subscribe(ctx, Topic); err != nil {
+				t.Fatal(err)
+			}
+			nc, err := nats.Connect(emb.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, err := nc.JetStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Heartbeats flow while the consumer lives: no signal.
+			select {
+			case <-sub.Lost():
+				t.Fatal("a live consumer was reported lost")
+			case <-time.After(4 * consumerHeartbeat):
+			}
+			tc.lose(t, &emb, js, addr, dir)
+			select {
+			case <-sub.Lost():
+			case <-ctx.Done():
+				t.Fatal("the lost consumer was never reported")
+			}
+		})
+	}
+}

@@ -51,12 +51,11 @@ type Follower struct {
 	// Idle is how long the follower waits for a message before it asks the
 	// writer whether it missed any.
 	Idle time.Duration
-	// Reconnected, if set, signals each new connection to the broker after a
-	// lost one (Subscriber.Reconnected). The subscription's consumer may
-	// have gone with the broker: an embedded broker restarts with the
-	// writer and keeps no consumers, a cluster node that died took its own.
-	// The follower subscribes again at once instead of after an idle period.
-	Reconnected <-chan struct{}
+	// Lost, if set, signals that the subscription may have lost its
+	// consumer (Subscriber.Lost): the broker connection was made again, or
+	// the consumer's heartbeats stopped. The follower subscribes again at
+	// once instead of after an idle period.
+	Lost <-chan struct{}
 	// PageSize is the backfill page size, in events (0: 5,000). Once the
 	// projection holds events, a request asks for one more: the
 	// projection's last, to compare with the writer's.
@@ -200,8 +199,8 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			f.report(err)
-		case <-f.Reconnected:
-			f.Log.Info("connected to the bus again; subscribing again")
+		case <-f.Lost:
+			f.Log.Info("bus subscription may have lost its consumer; subscribing again")
 			resubscribe()
 		case <-timer.C:
 			before, _ := f.projection().Position()

@@ -427,7 +427,7 @@ func TestFollowerResubscribesOnReconnect(t *testing.T) {
 			defer cancel()
 			caught := make(chan struct{})
 			reconnected := make(chan struct{}, 1)
-			f := &Follower{Subscriber: sub, Reconnected: reconnected, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			f := &Follower{Subscriber: sub, Lost: reconnected, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Idle: time.Hour, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
 			done := make(chan error, 1)
 			go func() { done <- f.Run(ctx) }()

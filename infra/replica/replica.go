@@ -204,7 +204,7 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 
 // Run follows the stream until ctx ends or the follower fails.
 func (r *Replica) Run(ctx context.Context) error {
-	f := &bus.Follower{Subscriber: r.sub, Reconnected: r.sub.Reconnected(), Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
+	f := &bus.Follower{Subscriber: r.sub, Lost: r.sub.Lost(), Backfill: r.Writer, Target: r.Model, Log: r.log.With("component", "follower"),
 		OnCaughtUp: func() { close(r.caughtUp) }, Metrics: r.metrics, PageSize: r.page,
 		OnFailure: func(err error) {
 			if err == nil {
