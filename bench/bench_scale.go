@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,34 +293,51 @@ type benchJSZ struct {
 				Msgs  uint64 `json:"messages"`
 				Bytes uint64 `json:"bytes"`
 			} `json:"state"`
+			Consumers []struct {
+				Cluster struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"consumer_detail"`
 		} `json:"stream_detail"`
 	} `json:"account_details"`
 }
 
-// streamState asks a node's monitoring port for the events stream's leader
-// and its stored messages and bytes.
-func (b *benchRun) streamState(ctx context.Context, nd *benchNATSNode) (leader string, msgs, bytes uint64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nd.monitor+"/jsz?accounts=true&streams=true", nil)
+// benchStreamState is what a node's monitoring port says of the events
+// stream: its leader, stored messages and bytes, and the node of each
+// consumer (the replicas' subscriptions).
+type benchStreamState struct {
+	leader        string
+	msgs, bytes   uint64
+	consumerNodes []string
+}
+
+// streamState asks a node's monitoring port for the events stream's state.
+func (b *benchRun) streamState(ctx context.Context, nd *benchNATSNode) (benchStreamState, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nd.monitor+"/jsz?accounts=true&streams=true&consumers=true", nil)
 	if err != nil {
-		return "", 0, 0, err
+		return benchStreamState{}, err
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {
-		return "", 0, 0, err
+		return benchStreamState{}, err
 	}
 	defer resp.Body.Close()
 	var j benchJSZ
 	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
-		return "", 0, 0, fmt.Errorf("decode /jsz: %w", err)
+		return benchStreamState{}, fmt.Errorf("decode /jsz: %w", err)
 	}
 	for _, a := range j.Accounts {
 		for _, s := range a.Streams {
 			if s.Name == "lighthouse_events" {
-				return s.Cluster.Leader, s.State.Msgs, s.State.Bytes, nil
+				st := benchStreamState{leader: s.Cluster.Leader, msgs: s.State.Msgs, bytes: s.State.Bytes}
+				for _, c := range s.Consumers {
+					st.consumerNodes = append(st.consumerNodes, c.Cluster.Leader)
+				}
+				return st, nil
 			}
 		}
 	}
-	return "", 0, 0, errors.New("no lighthouse_events stream on " + nd.name)
+	return benchStreamState{}, errors.New("no lighthouse_events stream on " + nd.name)
 }
 
 // phase writes open loop at rate for d (latency from the scheduled send),
@@ -419,21 +437,31 @@ func (b *benchRun) scaleNATSDown(ctx context.Context, p benchScaleParams) error 
 		return err
 	}
 	record("all 3 up", writes, visible, failed)
-	leader, msgs, bytes, err := b.streamState(ctx, nodes[0])
+	st, err := b.streamState(ctx, nodes[0])
 	if err != nil {
 		return err
 	}
-	if head, err := s.sysHead(ctx); err == nil && head > 0 && msgs > 0 {
-		b.rep.add(sc, "stream bytes per event (one replica)", float64(bytes)/float64(head), "B")
-		b.rep.add(sc, "events per message", float64(head)/float64(msgs), "events")
+	if head, err := s.sysHead(ctx); err == nil && head > 0 && st.msgs > 0 {
+		b.rep.add(sc, "stream bytes per event (one replica)", float64(st.bytes)/float64(head), "B")
+		b.rep.add(sc, "events per message", float64(head)/float64(st.msgs), "events")
 	}
+	// The node killed is not the stream's leader, so writes go on, and
+	// holds the reader's consumer when another node leads: then the
+	// visible figures measure how the reader finds its consumer gone.
 	var victim *benchNATSNode
 	for _, nd := range nodes {
-		if nd.name != leader {
+		if nd.name != st.leader && (victim == nil || slices.Contains(st.consumerNodes, nd.name)) {
 			victim = nd
-			break
 		}
 	}
+	onVictim := 0
+	for _, n := range st.consumerNodes {
+		if n == victim.name {
+			onVictim++
+		}
+	}
+	b.rep.add(sc, "bus consumers (the reader's)", float64(len(st.consumerNodes)), "consumers")
+	b.rep.add(sc, "1 node down: bus consumers on the killed node", float64(onVictim), "consumers")
 	victim.proc.Kill()
 	victim.proc = nil
 	writes, visible, failed, err = s.phase(ctx, p.PhaseRate, p.Phase, p.VisibleOne)
