@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -294,6 +295,7 @@ type benchJSZ struct {
 				Bytes uint64 `json:"bytes"`
 			} `json:"state"`
 			Consumers []struct {
+				Name    string `json:"name"`
 				Cluster struct {
 					Leader string `json:"leader"`
 				} `json:"cluster"`
@@ -304,11 +306,11 @@ type benchJSZ struct {
 
 // benchStreamState is what a node's monitoring port says of the events
 // stream: its leader, stored messages and bytes, and the node of each
-// consumer (the replicas' subscriptions).
+// consumer it holds (the replicas' subscriptions), by consumer name.
 type benchStreamState struct {
-	leader        string
-	msgs, bytes   uint64
-	consumerNodes []string
+	leader      string
+	msgs, bytes uint64
+	consumers   map[string]string
 }
 
 // streamState asks a node's monitoring port for the events stream's state.
@@ -329,9 +331,9 @@ func (b *benchRun) streamState(ctx context.Context, nd *benchNATSNode) (benchStr
 	for _, a := range j.Accounts {
 		for _, s := range a.Streams {
 			if s.Name == "lighthouse_events" {
-				st := benchStreamState{leader: s.Cluster.Leader, msgs: s.State.Msgs, bytes: s.State.Bytes}
+				st := benchStreamState{leader: s.Cluster.Leader, msgs: s.State.Msgs, bytes: s.State.Bytes, consumers: map[string]string{}}
 				for _, c := range s.Consumers {
-					st.consumerNodes = append(st.consumerNodes, c.Cluster.Leader)
+					st.consumers[c.Name] = c.Cluster.Leader
 				}
 				return st, nil
 			}
@@ -445,22 +447,30 @@ func (b *benchRun) scaleNATSDown(ctx context.Context, p benchScaleParams) error 
 		b.rep.add(sc, "stream bytes per event (one replica)", float64(st.bytes)/float64(head), "B")
 		b.rep.add(sc, "events per message", float64(head)/float64(st.msgs), "events")
 	}
+	// A node lists only the consumers it holds.
+	consumerNodes := map[string]string{}
+	for _, nd := range nodes {
+		if other, err := b.streamState(ctx, nd); err == nil {
+			maps.Copy(consumerNodes, other.consumers)
+		}
+	}
 	// The node killed is not the stream's leader, so writes go on, and
 	// holds the reader's consumer when another node leads: then the
 	// visible figures measure how the reader finds its consumer gone.
 	var victim *benchNATSNode
 	for _, nd := range nodes {
-		if nd.name != st.leader && (victim == nil || slices.Contains(st.consumerNodes, nd.name)) {
+		holds := slices.Contains(slices.Collect(maps.Values(consumerNodes)), nd.name)
+		if nd.name != st.leader && (victim == nil || holds) {
 			victim = nd
 		}
 	}
 	onVictim := 0
-	for _, n := range st.consumerNodes {
+	for _, n := range consumerNodes {
 		if n == victim.name {
 			onVictim++
 		}
 	}
-	b.rep.add(sc, "bus consumers (the reader's)", float64(len(st.consumerNodes)), "consumers")
+	b.rep.add(sc, "bus consumers (the reader's)", float64(len(consumerNodes)), "consumers")
 	b.rep.add(sc, "1 node down: bus consumers on the killed node", float64(onVictim), "consumers")
 	victim.proc.Kill()
 	victim.proc = nil
