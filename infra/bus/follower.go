@@ -93,6 +93,10 @@ func (f *Follower) projection() Projection {
 // resubscribeRetry is the pause between tries of a new subscription.
 const resubscribeRetry = 100 * time.Millisecond
 
+// pollWithoutBus is how often a follower without a subscription reads the
+// writer's log.
+const pollWithoutBus = 200 * time.Millisecond
+
 // ErrChainBroken means an event from the writer does not continue the chain
 // the projection holds: the log or the projection was tampered with.
 var ErrChainBroken = errors.New("hash chain broken")
@@ -192,6 +196,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			msgs = r.msgs
 			f.Metrics.Resubscribed()
+			f.Log.Info("subscribed to the bus again")
 			// What was published before the new subscription began is not
 			// on it (deliver-new): read it from the writer's log.
 			err := f.catchUp(ctx)
@@ -226,7 +231,14 @@ func (f *Follower) Run(ctx context.Context) error {
 			default:
 			}
 		}
-		timer.Reset(idle)
+		if msgs == nil {
+			// No subscription (one is being made, or the last try failed):
+			// follow the writer's log closely until the bus is back. Making
+			// a consumer can take seconds while a cluster replaces a node.
+			timer.Reset(min(idle, pollWithoutBus))
+		} else {
+			timer.Reset(idle)
+		}
 	}
 }
 

@@ -459,6 +459,89 @@ func TestFollowerResubscribesOnReconnect(t *testing.T) {
 	}
 }
 
+// TestFollowerPollsTheLogWhileSubscribing: while a new subscription takes
+// its time (a cluster replacing a node), the follower reads the writer's
+// log often, not once an idle period (an hour here).
+func TestFollowerPollsTheLogWhileSubscribing(t *testing.T) {
+	t.Parallel()
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	release := make(chan struct{})
+	sub := &blockingSubscriber{Subscriber: ps, release: release}
+	log := &fakeLog{}
+	tgt := &target{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	caught := make(chan struct{})
+	lost := make(chan struct{}, 1)
+	f := &Follower{Subscriber: sub, Lost: lost, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: time.Hour, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	<-caught
+	lost <- struct{}{}
+	sub.waitBlocked(t)
+	log.append(t, 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for pos, _ := tgt.Position(); pos != 2; pos, _ = tgt.Position() {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %v while the subscription was being made; want the log's 2 events", tgt.applied)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blockingSubscriber's second and later subscriptions wait for release.
+type blockingSubscriber struct {
+	message.Subscriber
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+	blocked chan struct{}
+}
+
+func (b *blockingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	b.mu.Lock()
+	b.n++
+	n := b.n
+	if b.blocked == nil {
+		b.blocked = make(chan struct{})
+	}
+	blocked := b.blocked
+	b.mu.Unlock()
+	if n > 1 {
+		if n == 2 {
+			close(blocked)
+		}
+		select {
+		case <-b.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return b.Subscriber.Subscribe(ctx, topic)
+}
+
+func (b *blockingSubscriber) waitBlocked(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	if b.blocked == nil {
+		b.blocked = make(chan struct{})
+	}
+	blocked := b.blocked
+	b.mu.Unlock()
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower did not subscribe again")
+	}
+}
+
 // TestFollowerCatchUpPrefetch: catch-up fetches the next page while it
 // applies one; every event is still applied once and in order (the target
 // panics otherwise), from a projection at 0 or part of the way, and no page
