@@ -37,15 +37,7 @@ func TestEnsureStreamStorage(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer emb.Close()
-			nc, err := nats.Connect(emb.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := nc.JetStream()
-			if err != nil {
-				t.Fatal(err)
-			}
+			js := jetStream(t, emb.URL())
 			if tc.existing != nil {
 				if _, err := js.AddStream(tc.existing); err != nil {
 					t.Fatal(err)
@@ -126,15 +118,7 @@ func TestSubscriberSignalsALostConsumer(t *testing.T) {
 			if _, err := sub.Subscribe(ctx, Topic); err != nil {
 				t.Fatal(err)
 			}
-			nc, err := nats.Connect(emb.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := nc.JetStream()
-			if err != nil {
-				t.Fatal(err)
-			}
+			js := jetStream(t, emb.URL())
 			// Heartbeats flow while the consumer lives: no signal.
 			select {
 			case <-sub.Lost():
@@ -149,4 +133,19 @@ func TestSubscriberSignalsALostConsumer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jetStream connects to the broker at url for the length of the test.
+func jetStream(t *testing.T, url string) nats.JetStreamContext {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }

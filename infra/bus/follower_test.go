@@ -266,6 +266,28 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// startFollower runs a follower of a new fakeLog into a new target,
+// subscribed to sub, told of lost subscriptions on lost, and returns once it
+// has caught up. stop cancels it and checks Run's result.
+func startFollower(t *testing.T, sub message.Subscriber, lost <-chan struct{}, idle time.Duration) (f *Follower, log *fakeLog, tgt *target, stop func()) {
+	t.Helper()
+	log, tgt = &fakeLog{}, &target{}
+	ctx, cancel := context.WithCancel(context.Background())
+	caught := make(chan struct{})
+	f = &Follower{Subscriber: sub, Lost: lost, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Idle: idle, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	<-caught
+	return f, log, tgt, func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestFollowerSurvivesAnApplyFailure: an event that cannot be applied is
 // reported, the last good state stays, and the follower carries on once it
 // can apply again, without stopping.
@@ -355,31 +377,12 @@ func testResubscribe(t *testing.T, failSecond bool, subs int) {
 	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
 	defer ps.Close()
 	sub := &countingSubscriber{Subscriber: ps, failSecond: failSecond}
-	log := &fakeLog{}
-	tgt := &target{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	caught := make(chan struct{})
-	f := &Follower{Subscriber: sub, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Idle: 200 * time.Millisecond, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	<-caught
+	f, log, tgt, stop := startFollower(t, sub, nil, 200*time.Millisecond)
 
 	log.append(t, 3) // never published: the silent subscription misses them
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: subscriptions %d, applied %v", what, sub.count(), tgt.applied)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("backfilled and subscribed again", func() bool { pos, _ := tgt.Position(); return pos == 3 && sub.count() == subs })
+	waitFor(t, "backfilled and subscribed again", func() bool { pos, _ := tgt.Position(); return pos == 3 && sub.count() == subs })
 	// The subscription is handed over asynchronously: wait until it is in use.
-	waitFor("new subscription in use", func() bool { return testutil.ToFloat64(f.Metrics.Resubs) == 1 })
+	waitFor(t, "new subscription in use", func() bool { return testutil.ToFloat64(f.Metrics.Resubs) == 1 })
 	sub.mu.Lock()
 	first := sub.first
 	sub.mu.Unlock()
@@ -389,17 +392,14 @@ func testResubscribe(t *testing.T, failSecond bool, subs int) {
 	// The new subscription delivers: event 4 comes over the bus, well
 	// before the next idle backfill.
 	publish(t, ps, log.append(t, 1))
-	waitFor("event 4 applied", func() bool { pos, _ := tgt.Position(); return pos == 4 })
+	waitFor(t, "event 4 applied", func() bool { pos, _ := tgt.Position(); return pos == 4 })
 	if n := testutil.ToFloat64(f.Metrics.BusEvents); n != 1 {
 		t.Fatalf("%v events came over the bus, want event 4", n)
 	}
 	if n := testutil.ToFloat64(f.Metrics.Resubs); n != 1 {
 		t.Fatalf("%v resubscriptions counted, want 1", n)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // TestFollowerResubscribesOnReconnect: a new connection to the broker makes
@@ -421,40 +421,18 @@ func TestFollowerResubscribesOnReconnect(t *testing.T) {
 			ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
 			defer ps.Close()
 			sub := &countingSubscriber{Subscriber: ps, failSecond: tt.failSecond}
-			log := &fakeLog{}
-			tgt := &target{}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			caught := make(chan struct{})
 			reconnected := make(chan struct{}, 1)
-			f := &Follower{Subscriber: sub, Lost: reconnected, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Idle: time.Hour, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
-			done := make(chan error, 1)
-			go func() { done <- f.Run(ctx) }()
-			<-caught
+			f, log, tgt, stop := startFollower(t, sub, reconnected, time.Hour)
 
 			log.append(t, 2) // written while the broker was away: on no subscription
 			reconnected <- struct{}{}
-			waitFor := func(what string, ok func() bool) {
-				t.Helper()
-				deadline := time.Now().Add(5 * time.Second)
-				for !ok() {
-					if time.Now().After(deadline) {
-						t.Fatalf("%s: subscriptions %d, applied %v", what, sub.count(), tgt.applied)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-			waitFor("subscribed again and read the log", func() bool {
+			waitFor(t, "subscribed again and read the log", func() bool {
 				pos, _ := tgt.Position()
 				return pos == 2 && sub.count() == tt.subs && testutil.ToFloat64(f.Metrics.Resubs) == 1
 			})
 			publish(t, ps, log.append(t, 1))
-			waitFor("event 3 applied from the bus", func() bool { return testutil.ToFloat64(f.Metrics.BusEvents) == 1 })
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			waitFor(t, "event 3 applied from the bus", func() bool { return testutil.ToFloat64(f.Metrics.BusEvents) == 1 })
+			stop()
 		})
 	}
 }
@@ -468,32 +446,14 @@ func TestFollowerPollsTheLogWhileSubscribing(t *testing.T) {
 	defer ps.Close()
 	release := make(chan struct{})
 	sub := &blockingSubscriber{Subscriber: ps, release: release}
-	log := &fakeLog{}
-	tgt := &target{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	caught := make(chan struct{})
 	lost := make(chan struct{}, 1)
-	f := &Follower{Subscriber: sub, Lost: lost, Backfill: log, Target: tgt, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Idle: time.Hour, OnCaughtUp: func() { close(caught) }, Metrics: metrics.NewFollower(prometheus.NewRegistry())}
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	<-caught
+	_, log, tgt, stop := startFollower(t, sub, lost, time.Hour)
 	lost <- struct{}{}
 	sub.waitBlocked(t)
 	log.append(t, 2)
-	deadline := time.Now().Add(5 * time.Second)
-	for pos, _ := tgt.Position(); pos != 2; pos, _ = tgt.Position() {
-		if time.Now().After(deadline) {
-			t.Fatalf("applied %v while the subscription was being made; want the log's 2 events", tgt.applied)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the log's 2 events applied while the subscription was being made", func() bool { pos, _ := tgt.Position(); return pos == 2 })
 	close(release)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // blockingSubscriber's second and later subscriptions wait for release.
