@@ -242,8 +242,11 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 	failed := true
 	defer func() {
 		logFile.Close()
-		if failed {
-			benchLogTail(stderr, logPath, 40)
+		if lines := benchLogTail(logPath, 40); failed && len(lines) > 0 {
+			fmt.Fprintf(stderr, "bench: last %d lines of the processes' output:\n", len(lines))
+			for _, l := range lines {
+				fmt.Fprintln(stderr, "  "+l)
+			}
 		}
 		if o.Keep {
 			fmt.Fprintf(stderr, "bench: kept %s\n", dir)
@@ -472,11 +475,12 @@ func benchFormat(v float64, unit string) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-// benchLogTail prints the end of the processes' log, to explain a failure.
-func benchLogTail(w io.Writer, path string, n int) {
+// benchLogTail returns the last n lines of a processes' log, to explain a
+// failure; none if it cannot be read.
+func benchLogTail(path string, n int) []string {
 	f, err := os.Open(path)
 	if err != nil {
-		return
+		return nil
 	}
 	defer f.Close()
 	var lines []string
@@ -488,13 +492,7 @@ func benchLogTail(w io.Writer, path string, n int) {
 			lines = lines[1:]
 		}
 	}
-	if len(lines) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "bench: last %d lines of the writer's and reader's output:\n", len(lines))
-	for _, l := range lines {
-		fmt.Fprintln(w, "  "+l)
-	}
+	return lines
 }
 
 // errBenchTimeout marks a wait that took too long.

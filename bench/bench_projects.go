@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,6 +104,7 @@ func benchProjVerdict(p benchProjParams, first, s benchProjStep) (ok bool, why s
 type benchProject struct {
 	tree   string
 	sys    *supervisor.System
+	log    *os.File // its processes' output, apart from the other projects'.
 	agents []benchGateAgent
 	writer []*client.Client // as each agent
 	edits  int              // disk edits made so far
@@ -152,9 +154,15 @@ func (b *benchRun) startProject(ctx context.Context, p benchProjParams, root str
 	if b.fuseSkip == "" {
 		mount = filepath.Join(dir, "mnt")
 	}
-	sys, err := supervisor.StartSystem(ctx, supervisor.Config{Data: filepath.Join(dir, "data"), Project: pr.tree, Mount: mount,
-		BinDir: b.opts.Bin, Output: b.logOut})
+	log, err := os.Create(filepath.Join(dir, "processes.log"))
 	if err != nil {
+		return nil, fmt.Errorf("project %d: %w", k, err)
+	}
+	pr.log = log
+	sys, err := supervisor.StartSystem(ctx, supervisor.Config{Data: filepath.Join(dir, "data"), Project: pr.tree, Mount: mount,
+		BinDir: b.opts.Bin, Output: log})
+	if err != nil {
+		log.Close()
 		return nil, fmt.Errorf("project %d: %w", k, err)
 	}
 	pr.sys = sys
@@ -167,6 +175,7 @@ func (b *benchRun) startProject(ctx context.Context, p benchProjParams, root str
 		name := fmt.Sprintf("agent-%d", a)
 		if err := admin.PostJSON(ctx, "/v1/agents", map[string]string{"name": name, "role": string(domain.RoleBuilder)}, &res); err != nil {
 			sys.Stop()
+			log.Close()
 			return nil, fmt.Errorf("project %d: register %s: %w", k, name, err)
 		}
 		pr.agents = append(pr.agents, benchGateAgent{ID: res.Agent.ID, Name: name, Token: res.Token})
@@ -196,6 +205,7 @@ func (b *benchRun) benchProjects(ctx context.Context) error {
 				if err := pr.sys.Stop(); err != nil {
 					b.progress("projects: stopping %s: %v", pr.tree, err)
 				}
+				pr.log.Close()
 			}()
 		}
 		wg.Wait()
@@ -402,6 +412,9 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 			select {
 			case <-proc.Done():
 				s.Dead++
+				b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("projects: the %s of %s exited: %v", proc.Name, pr.tree, proc.Err()))
+				tail := benchLogTail(pr.log.Name(), 10)
+				b.progress("projects: the %s of %s exited (%v); its project's output ends:\n  %s", proc.Name, pr.tree, proc.Err(), strings.Join(tail, "\n  "))
 				continue
 			default:
 			}

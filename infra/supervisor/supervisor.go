@@ -103,8 +103,6 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// WaitReady polls url (a /readyz endpoint) until it answers 200, the
-// process exits, or ctx ends.
 // FreeAddr returns a loopback address with a port that was free just now.
 // Another process may take the port before it is bound: use it only for a
 // server whose address others must know before it starts (a NATS cluster's
@@ -135,6 +133,8 @@ func WaitAddr(ctx context.Context, p *Process, file string) (string, error) {
 	}
 }
 
+// WaitReady polls url (a /readyz endpoint) until it answers 200, the
+// process exits, or ctx ends.
 func WaitReady(ctx context.Context, p *Process, url string) error {
 	c := &http.Client{Timeout: time.Second}
 	for {
