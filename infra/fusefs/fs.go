@@ -717,11 +717,11 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	var gone []string
 	if all {
 		t.mu.RLock()
-		for p := range t.files {
+		t.eachFile(func(p string, _ file) {
 			if !listed(p) {
 				gone = append(gone, p)
 			}
-		}
+		})
 		t.mu.RUnlock()
 	} else {
 		for p := range touched {
@@ -748,7 +748,7 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 	for _, fi := range list {
 		p := fi.Path
 		f, _ := newFile(fi) // checked when the listing was cleaned
-		if old, had := t.files[p]; had && old == f {
+		if old, had := t.file(p); had && old == f {
 			continue
 		}
 		created, replaced, why := t.put(p, f)

@@ -1076,17 +1076,17 @@ func TestTreeUnit(t *testing.T) {
 		"bad.txt: invalid content hash", "bad.txt: invalid content hash", "bad.txt: invalid content hash"}; !slices.Equal(skipped, want) {
 		t.Errorf("skipped = %v, want %v", skipped, want)
 	}
-	if f := tr.files["a/d.txt"]; f.contentHash() != fmt.Sprintf("%064x", 5) || f.seq != 5 || f.size != 1 || f.mode != 0o644 || !f.time().Equal(time.Unix(5, 0)) {
+	if f, _ := tr.file("a/d.txt"); f.contentHash() != fmt.Sprintf("%064x", 5) || f.seq != 5 || f.size != 1 || f.mode != 0o644 || !f.time().Equal(time.Unix(5, 0)) {
 		t.Errorf("a/d.txt = %+v", f)
 	}
-	if _, ok := tr.files["lead.txt"]; !ok {
+	if _, ok := tr.file("lead.txt"); !ok {
 		t.Error("leading slash not cleaned")
 	}
-	if d := tr.dirs["a"]; d == nil || d.nsub != 1 || !reflect.DeepEqual(d.sortedKids(), []entry{{name: "b", isDir: true}, {name: "d.txt"}}) {
+	if d := tr.dirs["a"]; d == nil || len(d.subdirs) != 1 || !reflect.DeepEqual(d.sortedKids(), []entry{{name: "b", isDir: true}, {name: "d.txt"}}) {
 		t.Errorf("dir a = %+v", d)
 	}
 	removed, dir, ok := tr.remove("a/b/c.txt", time.Unix(100, 0))
-	if !ok || dir != "a" || len(removed) != 2 || tr.dirs["a/b"] != nil || tr.dirs["a"].nsub != 0 {
+	if !ok || dir != "a" || len(removed) != 2 || tr.dirs["a/b"] != nil || len(tr.dirs["a"].subdirs) != 0 {
 		t.Errorf("remove: %v %q %v", removed, dir, ok)
 	}
 	if got := tr.dirs[""].mtime; !got.Equal(time.Unix(100, 0)) {

@@ -142,7 +142,7 @@ func (m *Mount) open(flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 func (b base) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	t := b.m.cur
 	t.mu.RLock()
-	files, bytes := len(t.files), t.bytes
+	files, bytes := t.nfiles, t.bytes
 	t.mu.RUnlock()
 	out.Bsize = 4096
 	out.Frsize = 4096
@@ -373,7 +373,7 @@ func (n *dirNode) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOu
 	var nsub int
 	var mtime time.Time
 	if d != nil {
-		nsub, mtime = d.nsub, d.mtime
+		nsub, mtime = len(d.subdirs), d.mtime
 	}
 	t.mu.RUnlock()
 	if d == nil {
@@ -391,12 +391,12 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	p := joinPath(n.path, name)
 	t.mu.RLock()
-	f, isFile := t.files[p]
+	f, isFile := t.file(p)
 	d, isDir := t.dirs[p]
 	var nsub int
 	var mtime time.Time
 	if isDir {
-		nsub, mtime = d.nsub, d.mtime
+		nsub, mtime = len(d.subdirs), d.mtime
 	}
 	t.mu.RUnlock()
 	switch {
@@ -474,7 +474,7 @@ func (n *fileNode) info(ctx context.Context) (f file, gone bool, err error) {
 		return f, false, err
 	}
 	t.mu.RLock()
-	f, ok := t.files[n.path]
+	f, ok := t.file(n.path)
 	t.mu.RUnlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -12,24 +12,22 @@ import (
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
-// tree is the directory structure of one view of the project: files by
-// path, and directories derived from the file paths. The current view
+// tree is the directory structure of one view of the project: its
+// directories by path, each holding its files by name. The current view
 // mutates it under mu; history views build it once and never change it.
 type tree struct {
-	mu    sync.RWMutex
-	seq   uint64 // the global sequence the tree reflects (best known)
-	files map[string]file
-	dirs  map[string]*dirInfo // "" is the view's root
-	bytes int64               // total size of files
+	mu     sync.RWMutex
+	seq    uint64              // the global sequence the tree reflects (best known)
+	dirs   map[string]*dirInfo // directory path → directory; "" is the view's root
+	nfiles int                 // number of files
+	bytes  int64               // total size of files
 }
 
 // file is what the mount keeps of a file: what it serves (size, mode,
 // mtime, content) and the event that last changed it, with the content
 // hash in binary; the path is the tree's key. The fuser keeps one per file
 // of the project, so it leaves out what a projections.FileInfo carries and
-// the mount never shows (the agent, the stream version): a tree of 110,000
-// files built from a listing keeps 213 bytes a file, against 374 with the
-// listing's FileInfo and its strings.
+// the mount never shows (the agent, the stream version).
 type file struct {
 	hash [32]byte
 	size int64
@@ -64,11 +62,13 @@ func (f file) time() time.Time {
 	return time.Unix(f.sec, int64(f.nsec))
 }
 
-// dirInfo is one derived directory.
+// dirInfo is one derived directory. Its files sit in it by name, not in
+// one map of the tree by path: a file then costs one map slot and its name,
+// not two slots and its whole path (the fuser keeps one per file).
 type dirInfo struct {
-	kids  map[string]bool // child name → is a directory
-	nsub  int             // number of child directories
-	mtime time.Time       // latest change of anything beneath
+	files   map[string]file     // child file name → file; nil while none
+	subdirs map[string]struct{} // child directory names; nil while none
+	mtime   time.Time           // latest change of anything beneath
 }
 
 // entry names a directory entry: the directory's path and the child's name.
@@ -80,10 +80,26 @@ type entry struct {
 func (e entry) path() string { return joinPath(e.dir, e.name) }
 
 func newTree(seq uint64) *tree {
-	return &tree{
-		seq:   seq,
-		files: make(map[string]file),
-		dirs:  map[string]*dirInfo{"": {kids: make(map[string]bool)}},
+	return &tree{seq: seq, dirs: map[string]*dirInfo{"": {}}}
+}
+
+// file returns the file at path p, if there is one.
+func (t *tree) file(p string) (file, bool) {
+	dir, name := splitPath(p)
+	d := t.dirs[dir]
+	if d == nil {
+		return file{}, false
+	}
+	f, ok := d.files[name]
+	return f, ok
+}
+
+// eachFile calls fn with every file's path, in no particular order.
+func (t *tree) eachFile(fn func(p string, f file)) {
+	for dir, d := range t.dirs {
+		for name, f := range d.files {
+			fn(joinPath(dir, name), f)
+		}
 	}
 }
 
@@ -153,21 +169,11 @@ func (t *tree) put(p string, f file) (created []entry, replaced bool, conflict s
 		return nil, false, "path is a directory"
 	}
 	// Check every ancestor before changing anything.
-	for d := p; ; {
-		d, _ = splitPath(d)
-		if _, isFile := t.files[d]; isFile && d != "" {
+	for d, _ := splitPath(p); d != ""; d, _ = splitPath(d) {
+		if _, isFile := t.file(d); isFile {
 			return nil, false, "an ancestor is a file"
 		}
-		if d == "" {
-			break
-		}
 	}
-	old, replaced := t.files[p]
-	if replaced {
-		t.bytes -= old.size
-	}
-	t.files[p] = f
-	t.bytes += f.size
 
 	// Create missing directories from the outside in.
 	var missing []string
@@ -181,17 +187,31 @@ func (t *tree) put(p string, f file) (created []entry, replaced bool, conflict s
 	for i := len(missing) - 1; i >= 0; i-- {
 		d := missing[i]
 		parent, name := splitPath(d)
-		t.dirs[d] = &dirInfo{kids: make(map[string]bool)}
+		t.dirs[d] = &dirInfo{}
 		pd := t.dirs[parent]
-		pd.kids[name] = true
-		pd.nsub++
+		if pd.subdirs == nil {
+			pd.subdirs = make(map[string]struct{})
+		}
+		pd.subdirs[name] = struct{}{}
 		created = append(created, entry{dir: parent, name: name, isDir: true})
 	}
+
 	dir, name := splitPath(p)
-	if !replaced {
-		t.dirs[dir].kids[name] = false
+	d := t.dirs[dir]
+	old, replaced := d.files[name]
+	if replaced {
+		t.bytes -= old.size
+		d.files[name] = f
+	} else {
+		if d.files == nil {
+			d.files = make(map[string]file)
+		}
+		// The name alone, so the map does not keep the caller's whole path.
+		d.files[strings.Clone(name)] = f
+		t.nfiles++
 		created = append(created, entry{dir: dir, name: name})
 	}
+	t.bytes += f.size
 	t.touch(dir, f.time())
 	return created, replaced, ""
 }
@@ -200,21 +220,24 @@ func (t *tree) put(p string, f file) (created []entry, replaced bool, conflict s
 // the removed entries, innermost first, and the deepest directory that
 // still exists (whose listing changed).
 func (t *tree) remove(p string, at time.Time) (removed []entry, changedDir string, ok bool) {
-	old, ok := t.files[p]
+	dir, name := splitPath(p)
+	d := t.dirs[dir]
+	if d == nil {
+		return nil, "", false
+	}
+	old, ok := d.files[name]
 	if !ok {
 		return nil, "", false
 	}
-	delete(t.files, p)
+	delete(d.files, name)
+	t.nfiles--
 	t.bytes -= old.size
-	dir, name := splitPath(p)
-	delete(t.dirs[dir].kids, name)
 	removed = append(removed, entry{dir: dir, name: name})
-	for dir != "" && len(t.dirs[dir].kids) == 0 {
+	for dir != "" && len(d.files) == 0 && len(d.subdirs) == 0 {
 		parent, dname := splitPath(dir)
 		delete(t.dirs, dir)
-		pd := t.dirs[parent]
-		delete(pd.kids, dname)
-		pd.nsub--
+		d = t.dirs[parent]
+		delete(d.subdirs, dname)
 		removed = append(removed, entry{dir: parent, name: dname, isDir: true})
 		dir = parent
 	}
@@ -237,9 +260,12 @@ func (t *tree) touch(dir string, at time.Time) {
 
 // sortedKids lists a directory's children by name.
 func (d *dirInfo) sortedKids() []entry {
-	out := make([]entry, 0, len(d.kids))
-	for name, isDir := range d.kids {
-		out = append(out, entry{name: name, isDir: isDir})
+	out := make([]entry, 0, len(d.files)+len(d.subdirs))
+	for name := range d.files {
+		out = append(out, entry{name: name})
+	}
+	for name := range d.subdirs {
+		out = append(out, entry{name: name, isDir: true})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
@@ -250,12 +276,14 @@ func (d *dirInfo) sortedKids() []entry {
 func (t *tree) recentSeqs(n int) []uint64 {
 	seen := make(map[uint64]bool)
 	var out []uint64
-	for _, f := range t.files {
-		if f.seq == 0 || seen[f.seq] {
-			continue
+	for _, d := range t.dirs {
+		for _, f := range d.files {
+			if f.seq == 0 || seen[f.seq] {
+				continue
+			}
+			seen[f.seq] = true
+			out = append(out, f.seq)
 		}
-		seen[f.seq] = true
-		out = append(out, f.seq)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
 	if len(out) > n {
@@ -271,13 +299,11 @@ func (t *tree) filesUnder(dir string) []string {
 		return nil
 	}
 	var out []string
-	for name, isDir := range d.kids {
-		p := joinPath(dir, name)
-		if isDir {
-			out = append(out, t.filesUnder(p)...)
-		} else {
-			out = append(out, p)
-		}
+	for name := range d.files {
+		out = append(out, joinPath(dir, name))
+	}
+	for name := range d.subdirs {
+		out = append(out, t.filesUnder(joinPath(dir, name))...)
 	}
 	return out
 }
