@@ -41,6 +41,11 @@ func (s *source) Files(_ context.Context, paths []string) ([]projections.FileInf
 	return s.model.Heads(paths)
 }
 
+func (s *source) File(_ context.Context, path string, at uint64) (projections.FileInfo, error) {
+	fi, err := s.model.File(path, at)
+	return fi, notExist(err)
+}
+
 func (s *source) OpenBlob(ctx context.Context, hash string) (fusefs.Blob, error) {
 	b, err := s.blobs.Open(ctx, hash)
 	return b, notExist(err)

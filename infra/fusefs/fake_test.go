@@ -243,6 +243,15 @@ func (s *fakeSource) Files(ctx context.Context, paths []string) ([]projections.F
 	return out, nil
 }
 
+func (s *fakeSource) File(ctx context.Context, path string, at uint64) (projections.FileInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fi, ok := s.stateLocked(path, at); ok {
+		return fi, nil
+	}
+	return projections.FileInfo{}, fmt.Errorf("file %s at %d: %w", path, at, iofs.ErrNotExist)
+}
+
 func (s *fakeSource) OpenBlob(ctx context.Context, hash string) (Blob, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"strconv"
@@ -505,8 +506,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 // Read reads the file's content as it is now through Blob.ReadAt. If the
 // file changes while it is open, reads follow the new content (as with a
 // file rewritten in place), so the kernel's page cache only ever holds
-// the current content. The blob is opened per read: a warm read is served
-// from the page cache and costs no Source call.
+// the current content. The content's hash is the change's (Source.File at
+// the change's seq), and the blob is opened per read: a warm read is
+// served from the page cache and costs no Source call.
 func (n *fileNode) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f, _, err := n.info(ctx)
 	if err != nil {
@@ -516,7 +518,16 @@ func (n *fileNode) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off i
 	if off >= size || off < 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	hash := f.contentHash()
+	fi, err := n.m.f.src.File(ctx, n.path, f.seq)
+	if err == nil && fi.Seq != f.seq {
+		// The projection no longer holds the change the tree shows (it
+		// was reset and is being rebuilt): no content is known for it.
+		err = fmt.Errorf("change %d of %s not in the projection (its newest at that point is %d)", f.seq, n.path, fi.Seq)
+	}
+	if err != nil {
+		return nil, n.m.errno(ctx, "read", n.path, err)
+	}
+	hash := fi.Hash
 	blob, err := n.m.f.src.OpenBlob(ctx, hash)
 	if err != nil {
 		return nil, n.m.errno(ctx, "open blob "+hash, n.path, err)

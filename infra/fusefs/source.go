@@ -33,6 +33,13 @@ type Source interface {
 	// without rebuilding the whole tree.
 	Files(ctx context.Context, paths []string) ([]projections.FileInfo, error)
 
+	// File returns path's state as of global sequence at (its newest
+	// change at or before at), or an error wrapping io/fs.ErrNotExist when
+	// the path did not exist then. The mount keeps no content hash in its
+	// tree (one per file of the project); it asks File for the hash of the
+	// change it shows when it reads the content.
+	File(ctx context.Context, path string, at uint64) (projections.FileInfo, error)
+
 	// OpenBlob opens the content whose SHA-256 (lower-case hex) is hash.
 	OpenBlob(ctx context.Context, hash string) (Blob, error)
 

@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"encoding/hex"
 	"path"
 	"sort"
 	"strings"
@@ -24,12 +23,12 @@ type tree struct {
 }
 
 // file is what the mount keeps of a file: what it serves (size, mode,
-// mtime, content) and the event that last changed it, with the content
-// hash in binary; the path is the tree's key. The fuser keeps one per file
-// of the project, so it leaves out what a projections.FileInfo carries and
-// the mount never shows (the agent, the stream version).
+// mtime) and the event that last changed it; the path is the tree's key.
+// The fuser keeps one per file of the project, so it leaves out what a
+// projections.FileInfo carries and the mount never shows (the agent, the
+// stream version) and what it needs only to read the content (the hash,
+// which Source.File gives for the change's seq).
 type file struct {
-	hash [32]byte
 	size int64
 	seq  uint64
 	sec  int64 // the mtime, Unix seconds and nanoseconds (any year a time.Time holds)
@@ -41,8 +40,7 @@ type file struct {
 // 64 lowercase hex digits (no content could be read for it).
 func newFile(fi projections.FileInfo) (file, bool) {
 	f := file{size: fi.Size, seq: fi.Seq, mode: fi.Mode, nsec: -1}
-	var ok bool
-	if f.hash, ok = blobstore.ParseHash(fi.Hash); !ok {
+	if !blobstore.ValidHash(fi.Hash) {
 		return f, false
 	}
 	if !fi.Time.IsZero() {
@@ -50,9 +48,6 @@ func newFile(fi projections.FileInfo) (file, bool) {
 	}
 	return f, true
 }
-
-// contentHash is the hash the Source names the content by.
-func (f file) contentHash() string { return hex.EncodeToString(f.hash[:]) }
 
 // time is the file's mtime; zero when the Source gave none.
 func (f file) time() time.Time {

@@ -83,7 +83,7 @@ func defaultCacheMiB(process string) int {
 }
 
 // defaultGCPercent is a replica's GOGC unless its environment sets one. The
-// fuser keeps the mount's tree (about 130 bytes a file) for as long as it
+// fuser keeps the mount's tree (about 90 bytes a file) for as long as it
 // runs, and at Go's default of 100 its heap peaked at about twice that
 // while it caught up. At 50 its peak RSS fell by ~25 MiB (162-169 to
 // 138-144 MiB) with its catch-up within the noise, after the events file's
