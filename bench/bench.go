@@ -299,16 +299,8 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return nil, fmt.Errorf("bench: start system: %w", err)
 	}
-	switch {
-	case mount == "":
-	case b.sys.Fuser == nil:
-		b.fuseSkip = fmt.Sprintf("the fuser did not start: %v", b.sys.FuserError)
-	default:
-		// FUSE works. The fuser is started again for the FUSE scenarios:
-		// until then it would share the CPUs with the others.
-		if err := b.sys.Fuser.Stop(15 * time.Second); err != nil {
-			b.fuseSkip = "stopping the fuser after the start-up check: " + err.Error()
-		}
+	if mount != "" {
+		b.fuseSkip = parkFuser(b.sys)
 	}
 	runErr := b.scenarios(ctx)
 	progress("stopping writer and reader")
@@ -412,6 +404,20 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 		}
 	}
 	return b.alive()
+}
+
+// parkFuser stops the fuser sys started, whose start showed that FUSE
+// works: it is started again for the scenarios that use it, and until
+// then it would share the CPUs with the others. It returns why those
+// scenarios cannot run, or "".
+func parkFuser(sys *supervisor.System) string {
+	if sys.Fuser == nil {
+		return fmt.Sprintf("the fuser did not start: %v", sys.FuserError)
+	}
+	if err := sys.Fuser.Stop(15 * time.Second); err != nil {
+		return "stopping the fuser after the start-up check: " + err.Error()
+	}
+	return ""
 }
 
 // selected says whether --only (if given) asks for the step.

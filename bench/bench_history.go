@@ -54,6 +54,7 @@ const (
 	benchScTTTree   = "time travel: GET /v1/tree?at=SEQ (whole tree)"
 	benchScTTDiff   = "time travel: GET /v1/diff of two points"
 	benchScTTSearch = "time travel: GET /v1/search at head vs grep -r -n on disk (1% of files match)"
+	benchScTTFuser  = "time travel: a fuser started on the whole log (its own mount)"
 )
 
 // benchTTEventsFigure and benchTTCutFigure name the log's size figures:
@@ -229,13 +230,18 @@ type benchHistory struct {
 	firstTree uint64
 	data      string  // the system's data directory
 	treeP50   float64 // tree at a past point, ms
+	fuseSkip  string  // why the fuser step cannot run, if it cannot
 }
 
 func (b *benchRun) benchHistory(ctx context.Context) error {
 	p := b.p
 	data := filepath.Join(b.dir, "history-data")
+	mount := ""
+	if b.fuseSkip == "" {
+		mount = filepath.Join(b.dir, "history-mnt")
+	}
 	b.progress("time travel: starting a writer and reader of their own on %s", data)
-	sys, err := supervisor.StartSystem(ctx, supervisor.Config{Data: data, BinDir: b.opts.Bin, Output: b.logOut,
+	sys, err := supervisor.StartSystem(ctx, supervisor.Config{Data: data, BinDir: b.opts.Bin, Output: b.logOut, Mount: mount,
 		WriterArgs: b.rep.WriterArg, ReaderArgs: b.rep.ReaderArg})
 	if err != nil {
 		return fmt.Errorf("start the time-travel system: %w", err)
@@ -243,7 +249,10 @@ func (b *benchRun) benchHistory(ctx context.Context) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = p.HistoryWorkers + 4
 	h := &benchHistory{b: b, sys: sys, cl: &http.Client{Transport: tr, Timeout: 5 * time.Minute},
-		plan: benchHistPlan{Files: p.HistoryFiles}, data: data}
+		plan: benchHistPlan{Files: p.HistoryFiles}, data: data, fuseSkip: b.fuseSkip}
+	if mount != "" {
+		h.fuseSkip = parkFuser(sys)
+	}
 	defer func() {
 		tr.CloseIdleConnections()
 		if err := sys.Stop(); err != nil {
@@ -257,7 +266,7 @@ func (b *benchRun) benchHistory(ctx context.Context) error {
 			b.progress("time travel: removed its data in %.1f s", time.Since(t).Seconds())
 		}
 	}()
-	steps := []func(context.Context) error{h.build, h.search, h.fileAtPoints, h.treeAtPoints, h.diff, h.rss}
+	steps := []func(context.Context) error{h.build, h.search, h.fileAtPoints, h.treeAtPoints, h.diff, h.rss, h.fuser}
 	for _, step := range steps {
 		if err := h.alive(); err != nil {
 			return err
@@ -913,6 +922,51 @@ func (h *benchHistory) rss(context.Context) error {
 	if du, err := benchDiskUsage(filepath.Join(h.data, "reader")); err == nil {
 		h.b.rep.add(benchScTTLog, "reader data on disk (after the scenarios)", du/(1<<20), "MiB")
 	}
+	return nil
+}
+
+// fuser starts a fuser on the whole log, as a user mounting an existing
+// project does: its catch-up, what its mount shows and its peak RSS (the
+// issue's "peak RSS after 1M events: fuser"). It runs after the other
+// steps, which it would share the CPUs with, and after the writer's and
+// reader's RSS, which its catch-up's requests would add to.
+func (h *benchHistory) fuser(ctx context.Context) error {
+	b := h.b
+	if h.fuseSkip != "" {
+		b.progress("time travel: no fuser: %s", h.fuseSkip)
+		return nil
+	}
+	b.progress("time travel: starting a fuser on the log (head %d)", h.head)
+	started := time.Now()
+	if err := h.sys.StartFuser(ctx); err != nil {
+		b.rep.Warnings = append(b.rep.Warnings, "time travel: the fuser did not start again: "+err.Error())
+		return nil
+	}
+	ready := time.Since(started)
+	files := 0
+	err := filepath.WalkDir(filepath.Join(h.sys.MountDir(), "current"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files++
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("time travel: walk the fuser's current/: %w", err)
+	}
+	if want := h.plan.Files + 1; files != want {
+		return fmt.Errorf("time travel: the fuser's current/ shows %d files once ready, want %d", files, want)
+	}
+	sc := benchScTTFuser
+	b.rep.add(sc, "log events the fuser caught up on", float64(h.head), "events")
+	b.rep.add(sc, "fuser start → ready (caught up on the log)", ready.Seconds(), "s")
+	b.rep.add(sc, "catch-up rate", float64(h.head)/ready.Seconds(), "events/s")
+	b.rep.add(sc, "files in current/", float64(files), "files")
+	rss, err := benchVmHWM(h.sys.Fuser.Pid())
+	if err != nil {
+		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("time-travel fuser RSS: %v", err))
+		return nil
+	}
+	b.rep.add("peak RSS (VmHWM)", "time-travel fuser", rss, "MiB")
 	return nil
 }
 

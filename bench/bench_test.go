@@ -198,7 +198,13 @@ func TestBenchQuick(t *testing.T) {
 				want = append(want, sc+" / "+f)
 			}
 		}
-		want = append(want, "peak RSS (VmHWM) / fuser")
+		want = append(want, "peak RSS (VmHWM) / fuser", "peak RSS (VmHWM) / time-travel fuser")
+		for _, f := range []string{"log events the fuser caught up on", "fuser start → ready (caught up on the log)", "catch-up rate", "files in current/"} {
+			want = append(want, benchScTTFuser+" / "+f)
+		}
+		if n := got[benchScTTFuser+" / files in current/"].Value; n != float64(rep.Params.HistoryFiles+1) {
+			t.Errorf("time-travel fuser: %v files in current/, want %d", n, rep.Params.HistoryFiles+1)
+		}
 		if n := got[benchScFUSETree+" / files"].Value; n != float64(rep.Params.FUSEFiles) {
 			t.Errorf("FUSE tree files = %v, want %d", n, rep.Params.FUSEFiles)
 		}
