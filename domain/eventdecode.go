@@ -71,7 +71,7 @@ func decodeFast(raw []byte) (e Event, ok bool) {
 			return fieldCausationID, ok
 		case "payload":
 			start := d.i
-			if !d.skipValue() || !json.Valid(raw[start:d.i]) {
+			if !d.value(0) {
 				return fieldPayload, false
 			}
 			e.Payload = json.RawMessage(raw[start:d.i:d.i])

@@ -154,3 +154,18 @@ func FuzzDecodeFileWrittenFast(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeEvent decodes the stored forms every replica decodes for
+// every event of the log.
+func BenchmarkDecodeEvent(b *testing.B) {
+	for i, raw := range sealedForms(b) {
+		b.Run([]string{"file written", "file deleted", "gate decided"}[i], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeEvent(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -156,48 +156,113 @@ func (d *PlainDecoder) Uint() (uint64, bool) {
 	return v, err == nil
 }
 
-// skipValue moves past one JSON value without checking it (json.Valid
-// does): strings, with their escapes, and nested brackets.
-func (d *PlainDecoder) skipValue() bool {
-	depth := 0
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch c {
-		case '"':
-			d.i++
-			for d.i < len(d.b) && d.b[d.i] != '"' {
-				if d.b[d.i] == '\\' {
-					d.i++
-				}
-				d.i++
-			}
-			if d.i >= len(d.b) {
+// maxValueDepth bounds the nesting Value follows. Deeper values are left
+// to encoding/json (whose own bound is 10,000): a payload of ours nests a
+// few levels.
+const maxValueDepth = 64
+
+// value moves past one JSON value nested depth levels deep, checking it as
+// json.Valid does (RFC 8259: strings without control characters and with
+// valid escapes, numbers, true, false, null, objects and arrays), and
+// reports whether it was one. It accepts nothing json.Valid refuses; it
+// refuses values nested deeper than maxValueDepth, which the caller leaves
+// to encoding/json.
+func (d *PlainDecoder) value(depth int) bool {
+	if d.i >= len(d.b) || depth > maxValueDepth {
+		return false
+	}
+	switch c := d.b[d.i]; {
+	case c == '"':
+		return d.validStr()
+	case c == '{':
+		return d.members(d.validStr, func() bool { return d.value(depth + 1) })
+	case c == '[':
+		d.i++
+		d.ws()
+		if d.byte(']') {
+			return true
+		}
+		for {
+			d.ws()
+			if !d.value(depth + 1) {
 				return false
 			}
-			d.i++
-			if depth == 0 {
+			d.ws()
+			if d.byte(']') {
 				return true
 			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return true // a scalar ended by its container
-			}
-			depth--
-			if depth == 0 {
-				d.i++
-				return true
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return true
+			if !d.byte(',') {
+				return false
 			}
 		}
-		d.i++
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number()
 	}
-	return depth == 0
+	return d.literal("true") || d.literal("false") || d.literal("null")
+}
+
+// validStr moves past a JSON string as json.Valid checks it: no control
+// characters, escapes of the eight letters or of four hex digits. Like
+// json.Valid, it does not check the bytes are UTF-8.
+func (d *PlainDecoder) validStr() bool {
+	if !d.byte('"') {
+		return false
+	}
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		d.i++
+		switch {
+		case c == '"':
+			return true
+		case c < 0x20:
+			return false
+		case c != '\\':
+			continue
+		}
+		if d.i >= len(d.b) {
+			return false
+		}
+		esc := d.b[d.i]
+		d.i++
+		switch esc {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if len(d.b)-d.i < 4 {
+				return false
+			}
+			for _, h := range d.b[d.i : d.i+4] {
+				if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+					return false
+				}
+			}
+			d.i += 4
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// number moves past a JSON number (RFC 8259 grammar).
+func (d *PlainDecoder) number() bool {
+	d.byte('-')
+	switch {
+	case d.byte('0'):
+	case d.digits() == 0:
+		return false
+	}
+	if d.byte('.') && d.digits() == 0 {
+		return false
+	}
+	if d.byte('e') || d.byte('E') {
+		if !d.byte('+') {
+			d.byte('-')
+		}
+		if d.digits() == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Time reads a string holding an RFC 3339 time, as time.Time's
