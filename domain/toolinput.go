@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -130,33 +131,17 @@ func (d *PlainDecoder) literal(word string) bool {
 
 // float reads a JSON number (RFC 8259 grammar) that fits a float64.
 func (d *PlainDecoder) float() (float64, bool) {
-	start, neg, integer := d.i, 0, true
-	if d.byte('-') {
-		neg = 1
-	}
-	switch {
-	case d.byte('0'):
-	case d.digits() == 0:
+	start := d.i
+	if !d.number() {
 		return 0, false
 	}
-	if d.byte('.') {
-		integer = false
-		if d.digits() == 0 {
-			return 0, false
-		}
-	}
-	if d.byte('e') || d.byte('E') {
-		integer = false
-		if !d.byte('+') {
-			d.byte('-')
-		}
-		if d.digits() == 0 {
-			return 0, false
-		}
-	}
 	num := d.b[start:d.i]
+	neg := 0
+	if num[0] == '-' {
+		neg = 1
+	}
 	// A short integer is exact in a float64: no string for ParseFloat.
-	if n := len(num); n <= 15 && integer {
+	if n := len(num); n <= 15 && !bytes.ContainsAny(num, ".eE") {
 		var v int64
 		for _, c := range num[neg:] {
 			v = v*10 + int64(c-'0')

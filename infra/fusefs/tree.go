@@ -23,7 +23,8 @@ type tree struct {
 }
 
 // file is what the mount keeps of a file: what it serves (size, mode,
-// mtime) and the event that last changed it; the path is the tree's key.
+// mtime) and the event that last changed it; its name is its directory's
+// key.
 // The fuser keeps one per file of the project, so it leaves out what a
 // projections.FileInfo carries and the mount never shows (the agent, the
 // stream version) and what it needs only to read the content (the hash,
