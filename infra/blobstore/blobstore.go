@@ -111,6 +111,15 @@ func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
 		ref, err := s.putFile(r, limit)
 		return Content{ContentRef: ref}, err
 	}
+	if sr, ok := r.(interface{ Len() int }); ok && sr.Len() <= InlineLimit && int64(sr.Len()) <= limit {
+		// Content already in memory (a change set's "content") is copied
+		// once, at its size, instead of through a buffer grown to it.
+		inline := make([]byte, sr.Len())
+		if _, err := io.ReadFull(r, inline); err != nil {
+			return Content{}, fmt.Errorf("read content: %w", err)
+		}
+		return inlineContent(inline), nil
+	}
 	head := make([]byte, 0, 4096)
 	buf := bytes.NewBuffer(head)
 	n, err := io.Copy(buf, io.LimitReader(r, min(InlineLimit, limit)+1))
@@ -118,15 +127,19 @@ func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
 		return Content{}, fmt.Errorf("read content: %w", err)
 	}
 	if n <= InlineLimit && n <= limit {
-		sum := sha256.Sum256(buf.Bytes())
 		// Copied out at its size: a change set's contents are held until
 		// its append commits, and the read buffer's capacity (4 KiB or
 		// more, for a file of a few hundred bytes) would be held with each.
-		inline := bytes.Clone(buf.Bytes())
-		return Content{ContentRef: domain.ContentRef{Hash: hex.EncodeToString(sum[:]), Size: n}, Inline: inline}, nil
+		return inlineContent(bytes.Clone(buf.Bytes())), nil
 	}
 	ref, err := s.putFile(io.MultiReader(buf, r), limit)
 	return Content{ContentRef: ref}, err
+}
+
+// inlineContent is data kept whole, named by its SHA-256.
+func inlineContent(data []byte) Content {
+	sum := sha256.Sum256(data)
+	return Content{ContentRef: domain.ContentRef{Hash: hex.EncodeToString(sum[:]), Size: int64(len(data))}, Inline: data}
 }
 
 func (s *Store) path(hash string) string {

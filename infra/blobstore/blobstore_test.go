@@ -1,11 +1,14 @@
 package blobstore
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -74,20 +77,40 @@ func TestDamagedBlobsAreFoundAndNeverServed(t *testing.T) {
 
 // TestIngestKeepsInlineContentAtItsSize: inline content holds no more
 // memory than its bytes (a change set holds every file's until its append
-// commits), and empty content is still inline, not a file.
+// commits), and empty content is still inline, not a file. Content read
+// from memory (a reader that knows its length) and from a stream must come
+// out the same, and both must keep to the limit.
 func TestIngestKeepsInlineContentAtItsSize(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.TempDir(), mapSmall{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []int{0, 1, 200, 4096, 5000, InlineLimit} {
-		c, err := s.Ingest(strings.NewReader(strings.Repeat("x", size)), 1<<30)
-		if err != nil {
-			t.Fatal(err)
+	readers := map[string]func(string) io.Reader{
+		"in memory": func(c string) io.Reader { return strings.NewReader(c) },
+		"streamed":  func(c string) io.Reader { return iotest.HalfReader(strings.NewReader(c)) },
+	}
+	for name, reader := range readers {
+		for _, size := range []int{0, 1, 200, 4096, 5000, InlineLimit} {
+			content := strings.Repeat("x", size)
+			c, err := s.Ingest(reader(content), 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256([]byte(content))
+			if c.Inline == nil || len(c.Inline) != size || cap(c.Inline) > size+size/8+16 || c.Size != int64(size) {
+				t.Errorf("%s, %d bytes: inline %t, len %d, cap %d, size %d; want inline at its size (its allocation size class)", name, size, c.Inline != nil, len(c.Inline), cap(c.Inline), c.Size)
+			}
+			if c.Hash != hex.EncodeToString(sum[:]) || string(c.Inline) != content {
+				t.Errorf("%s, %d bytes: hash %s and %d bytes inline, want the content's", name, size, c.Hash, len(c.Inline))
+			}
 		}
-		if c.Inline == nil || len(c.Inline) != size || cap(c.Inline) > size+size/8+16 || c.Size != int64(size) {
-			t.Errorf("%d bytes: inline %t, len %d, cap %d, size %d; want inline at its size (its allocation size class)", size, c.Inline != nil, len(c.Inline), cap(c.Inline), c.Size)
+		big := strings.Repeat("y", InlineLimit+1)
+		if c, err := s.Ingest(reader(big), 1<<30); err != nil || c.Inline != nil || c.Size != int64(len(big)) {
+			t.Errorf("%s, %d bytes: inline %t, size %d, err %v; want a file", name, len(big), c.Inline != nil, c.Size, err)
+		}
+		if _, err := s.Ingest(reader("0123456789"), 9); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s, 10 bytes with a limit of 9: err %v, want ErrTooLarge", name, err)
 		}
 	}
 }

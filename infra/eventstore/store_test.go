@@ -2,10 +2,13 @@ package eventstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -420,5 +423,52 @@ func TestDamagedVersionRecord(t *testing.T) {
 	}
 	if _, err := s.Append(ctx, domain.AppendRequest{Drafts: []domain.Draft{write("file:b")}}); err != nil {
 		t.Errorf("an append to file:b: %v", err)
+	}
+}
+
+// TestGroupBatchSizeCoversTheBatch: a group's batch is sized up front from
+// its requests, and must not need to grow for what the group writes (file
+// writes with and without content, a command id, one event and many), nor
+// hold much more than it.
+func TestGroupBatchSizeCoversTheBatch(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	fileWrite := func(i int, content []byte) (domain.Draft, map[string][]byte) {
+		sum := sha256.Sum256(content)
+		h := hex.EncodeToString(sum[:])
+		p := fmt.Sprintf("src/module-%03d/some/deeper/directory/file-%06d.go", i%100, i)
+		return domain.Draft{StreamID: "file:" + p, Type: domain.TypeFileWritten, SchemaVersion: 1,
+			Payload: domain.FileWritten{Path: domain.Path(p), Hash: h, Size: int64(len(content)), Mode: 0o644}}, map[string][]byte{h: content}
+	}
+	cases := []struct {
+		name    string
+		files   int
+		content int
+	}{
+		{"one write, no content", 1, 0},
+		{"one write, 4 KiB", 1, 4096},
+		{"a change set of 1,000 writes of 200 bytes", 1000, 200},
+		{"a change set of 1,000 writes of 4 KiB", 1000, 4096},
+	}
+	for k, c := range cases {
+		req := domain.AppendRequest{CommandID: fmt.Sprintf("cmd-%d", k), Meta: domain.Metadata{AgentID: "agent-with-a-long-name", SessionID: "session-0123456789"}, Blobs: map[string][]byte{}}
+		for i := range c.files {
+			content := []byte(strings.Repeat(fmt.Sprint(k, "-", i, ";"), c.content+1)[:c.content])
+			d, blobs := fileWrite(k*10000+i, content)
+			req.Drafts = append(req.Drafts, d)
+			if c.content > 0 {
+				maps.Copy(req.Blobs, blobs)
+			}
+		}
+		group := []*pending{{ctx: context.Background(), req: req}}
+		g := &groupState{store: s, batch: s.db.NewBatch(), versions: map[string]uint64{}, commands: map[string]commandRecord{}, last: map[string]domain.Event{}}
+		if _, err := g.add(req); err != nil {
+			t.Fatal(err)
+		}
+		if est, got := groupBatchSize(group), len(g.batch.Repr()); est < got || est > got*3/2 {
+			t.Errorf("%s: estimated %d bytes, the batch holds %d; want at least that, at most half again", c.name, est, got)
+		}
+		g.batch.Close()
 	}
 }

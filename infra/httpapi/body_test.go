@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,5 +110,47 @@ func TestPlainErrorsBecomeJSON(t *testing.T) {
 			!strings.Contains(rec.Body.String(), `"code":"`+c.code+`"`) {
 			t.Errorf("%s: %d %q %s", c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
 		}
+	}
+}
+
+// TestReadBody: a body is read whole whether or not it declares its length,
+// one that declares it is held at exactly its size, and either is refused
+// past the limit.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("{}", 3000)
+	cases := []struct {
+		name     string
+		length   int64 // the request's ContentLength; -1 is unknown (chunked)
+		limit    int64
+		wantErr  bool
+		exactCap bool
+	}{
+		{"declared", int64(len(body)), 1 << 20, false, true},
+		{"chunked", -1, 1 << 20, false, false},
+		{"declared, over the limit", int64(len(body)), 100, true, false},
+		{"chunked, over the limit", -1, 100, true, false},
+		{"declared, at the limit", int64(len(body)), int64(len(body)), false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			req.ContentLength = c.length
+			raw, err := readBody(req, httptest.NewRecorder(), c.limit)
+			if c.wantErr {
+				var mbe *http.MaxBytesError
+				if !errors.As(err, &mbe) {
+					t.Fatalf("err %v, want *http.MaxBytesError", err)
+				}
+				return
+			}
+			if err != nil || string(raw) != body {
+				t.Fatalf("%d bytes, err %v; want the body's %d", len(raw), err, len(body))
+			}
+			if c.exactCap && cap(raw) != len(body) {
+				t.Errorf("cap %d, want exactly the body's %d bytes", cap(raw), len(body))
+			}
+		})
 	}
 }
