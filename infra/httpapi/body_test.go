@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/labstack/echo/v4"
 )
@@ -113,43 +114,46 @@ func TestPlainErrorsBecomeJSON(t *testing.T) {
 	}
 }
 
-// TestReadBody: a body is read whole whether or not it declares its length,
-// one that declares it is held at exactly its size, and either is refused
-// past the limit.
+// TestReadBody: a body is read whole whether or not it declares its length
+// (small, and large enough to grow the buffer), one that declares it is
+// held at exactly its size, one shorter than it declares is an error, and
+// either is refused past the limit.
 func TestReadBody(t *testing.T) {
 	t.Parallel()
-	body := strings.Repeat("{}", 3000)
+	small, large := strings.Repeat("{}", 3000), strings.Repeat("[1]", 100_000)
 	cases := []struct {
 		name     string
+		body     string
 		length   int64 // the request's ContentLength; -1 is unknown (chunked)
 		limit    int64
-		wantErr  bool
+		wantErr  error
 		exactCap bool
 	}{
-		{"declared", int64(len(body)), 1 << 20, false, true},
-		{"chunked", -1, 1 << 20, false, false},
-		{"declared, over the limit", int64(len(body)), 100, true, false},
-		{"chunked, over the limit", -1, 100, true, false},
-		{"declared, at the limit", int64(len(body)), int64(len(body)), false, true},
+		{"declared", small, int64(len(small)), 1 << 20, nil, true},
+		{"declared, large", large, int64(len(large)), 1 << 20, nil, true},
+		{"chunked", small, -1, 1 << 20, nil, false},
+		{"chunked, large", large, -1, 1 << 20, nil, false},
+		{"declared, at the limit", large, int64(len(large)), int64(len(large)), nil, true},
+		{"declared, over the limit", small, int64(len(small)), 100, &http.MaxBytesError{}, false},
+		{"chunked, over the limit", large, -1, 100, &http.MaxBytesError{}, false},
+		{"declared, shorter than declared", large, int64(len(large)) + 1, 1 << 20, io.ErrUnexpectedEOF, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			req := httptest.NewRequest(http.MethodPost, "/", iotest.HalfReader(strings.NewReader(c.body)))
 			req.ContentLength = c.length
 			raw, err := readBody(req, httptest.NewRecorder(), c.limit)
-			if c.wantErr {
-				var mbe *http.MaxBytesError
-				if !errors.As(err, &mbe) {
-					t.Fatalf("err %v, want *http.MaxBytesError", err)
-				}
-				return
+			var mbe *http.MaxBytesError
+			switch {
+			case c.wantErr == nil && (err != nil || string(raw) != c.body):
+				t.Fatalf("%d bytes, err %v; want the body's %d", len(raw), err, len(c.body))
+			case c.wantErr == io.ErrUnexpectedEOF && !errors.Is(err, io.ErrUnexpectedEOF),
+				c.wantErr != nil && c.wantErr != io.ErrUnexpectedEOF && !errors.As(err, &mbe):
+				t.Fatalf("err %v, want %T %v", err, c.wantErr, c.wantErr)
 			}
-			if err != nil || string(raw) != body {
-				t.Fatalf("%d bytes, err %v; want the body's %d", len(raw), err, len(body))
-			}
-			if c.exactCap && cap(raw) != len(body) {
-				t.Errorf("cap %d, want exactly the body's %d bytes", cap(raw), len(body))
+			if c.exactCap && cap(raw) != len(c.body) {
+				t.Errorf("cap %d, want exactly the body's %d bytes", cap(raw), len(c.body))
 			}
 		})
 	}
