@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,10 +112,10 @@ func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
 		ref, err := s.putFile(r, limit)
 		return Content{ContentRef: ref}, err
 	}
-	if sr, ok := r.(interface{ Len() int }); ok && sr.Len() <= InlineLimit && int64(sr.Len()) <= limit {
+	if size, ok := inMemory(r); ok && size <= InlineLimit && int64(size) <= limit {
 		// Content already in memory (a change set's "content") is copied
 		// once, at its size, instead of through a buffer grown to it.
-		inline := make([]byte, sr.Len())
+		inline := make([]byte, size)
 		if _, err := io.ReadFull(r, inline); err != nil {
 			return Content{}, fmt.Errorf("read content: %w", err)
 		}
@@ -134,6 +135,18 @@ func (s *Store) Ingest(r io.Reader, limit int64) (Content, error) {
 	}
 	ref, err := s.putFile(io.MultiReader(buf, r), limit)
 	return Content{ContentRef: ref}, err
+}
+
+// inMemory returns the bytes left in r when r is a reader over memory,
+// whose Len is exactly what it has left to read.
+func inMemory(r io.Reader) (int, bool) {
+	switch r := r.(type) {
+	case *strings.Reader:
+		return r.Len(), true
+	case *bytes.Reader:
+		return r.Len(), true
+	}
+	return 0, false
 }
 
 // inlineContent is data kept whole, named by its SHA-256.

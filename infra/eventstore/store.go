@@ -280,7 +280,10 @@ func (s *Store) commitLoop() {
 // stream keys (each holding the stream id), per content its bytes and key,
 // per request its command record. Grown from Pebble's 1 KiB by doubling,
 // the batch of a group of change sets (megabytes of contents) was copied a
-// dozen times and kept up to twice its size.
+// dozen times and kept up to twice its size. The estimate stops at
+// maxBatchEstimate: it counts content and commands the group may find
+// already stored (a retried change set writes almost nothing), and a batch
+// past it grows as before.
 func groupBatchSize(group []*pending) int {
 	n := 0
 	for _, p := range group {
@@ -292,8 +295,13 @@ func groupBatchSize(group []*pending) int {
 			n += len(data) + 128
 		}
 	}
-	return n
+	return min(n, maxBatchEstimate)
 }
+
+// maxBatchEstimate bounds groupBatchSize: room for a group of several
+// change sets of megabytes (the time-travel bench's four clients commit
+// ~16 MB groups), half of the largest request body.
+const maxBatchEstimate = 32 << 20
 
 func (s *Store) commitGroup(group []*pending) {
 	s.mu.RLock()

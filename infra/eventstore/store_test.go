@@ -429,7 +429,7 @@ func TestDamagedVersionRecord(t *testing.T) {
 // TestGroupBatchSizeCoversTheBatch: a group's batch is sized up front from
 // its requests, and must not need to grow for what the group writes (file
 // writes with and without content, a command id, one event and many), nor
-// hold much more than it.
+// hold much more than it, nor more than its bound.
 func TestGroupBatchSizeCoversTheBatch(t *testing.T) {
 	t.Parallel()
 	s := open(t, t.TempDir())
@@ -470,5 +470,11 @@ func TestGroupBatchSizeCoversTheBatch(t *testing.T) {
 			t.Errorf("%s: estimated %d bytes, the batch holds %d; want at least that, at most half again", c.name, est, got)
 		}
 		g.batch.Close()
+	}
+	// A retried 64 MiB change set may write almost nothing: the estimate
+	// stops at its bound.
+	huge := &pending{req: domain.AppendRequest{Blobs: map[string][]byte{"h": make([]byte, 64<<20)}}}
+	if got := groupBatchSize([]*pending{huge}); got != maxBatchEstimate {
+		t.Errorf("a 64 MiB content estimated at %d bytes, want the bound %d", got, maxBatchEstimate)
 	}
 }

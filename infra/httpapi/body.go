@@ -140,11 +140,16 @@ func readBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, erro
 		m, err := body.Read(raw[len(raw):cap(raw)])
 		raw = raw[:len(raw)+m]
 		if err == io.EOF && int64(len(raw)) < n {
-			return nil, io.ErrUnexpectedEOF
+			return nil, &BodyError{Err: fmt.Errorf("%w: %d of the %d bytes declared", io.ErrUnexpectedEOF, len(raw), n)}
 		}
 		if err != nil && err != io.EOF {
 			return nil, err
 		}
+	}
+	// net/http stops a body at its Content-Length; a body that does not
+	// (a test's, a proxy's) must not lose its tail unseen.
+	if m, _ := body.Read(make([]byte, 1)); m > 0 {
+		return nil, &BodyError{Err: fmt.Errorf("body longer than the %d bytes declared", n)}
 	}
 	return raw, nil
 }

@@ -116,8 +116,8 @@ func TestPlainErrorsBecomeJSON(t *testing.T) {
 
 // TestReadBody: a body is read whole whether or not it declares its length
 // (small, and large enough to grow the buffer), one that declares it is
-// held at exactly its size, one shorter than it declares is an error, and
-// either is refused past the limit.
+// held at exactly its size, one shorter or longer than it declares is the
+// client's error, and either is refused past the limit.
 func TestReadBody(t *testing.T) {
 	t.Parallel()
 	small, large := strings.Repeat("{}", 3000), strings.Repeat("[1]", 100_000)
@@ -126,7 +126,7 @@ func TestReadBody(t *testing.T) {
 		body     string
 		length   int64 // the request's ContentLength; -1 is unknown (chunked)
 		limit    int64
-		wantErr  error
+		wantErr  error // nil, or the type it must be
 		exactCap bool
 	}{
 		{"declared", small, int64(len(small)), 1 << 20, nil, true},
@@ -136,7 +136,8 @@ func TestReadBody(t *testing.T) {
 		{"declared, at the limit", large, int64(len(large)), int64(len(large)), nil, true},
 		{"declared, over the limit", small, int64(len(small)), 100, &http.MaxBytesError{}, false},
 		{"chunked, over the limit", large, -1, 100, &http.MaxBytesError{}, false},
-		{"declared, shorter than declared", large, int64(len(large)) + 1, 1 << 20, io.ErrUnexpectedEOF, false},
+		{"declared, shorter than declared", large, int64(len(large)) + 1, 1 << 20, &BodyError{}, false},
+		{"declared, longer than declared", large, int64(len(large)) - 1, 1 << 20, &BodyError{}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -144,13 +145,27 @@ func TestReadBody(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", iotest.HalfReader(strings.NewReader(c.body)))
 			req.ContentLength = c.length
 			raw, err := readBody(req, httptest.NewRecorder(), c.limit)
-			var mbe *http.MaxBytesError
-			switch {
-			case c.wantErr == nil && (err != nil || string(raw) != c.body):
-				t.Fatalf("%d bytes, err %v; want the body's %d", len(raw), err, len(c.body))
-			case c.wantErr == io.ErrUnexpectedEOF && !errors.Is(err, io.ErrUnexpectedEOF),
-				c.wantErr != nil && c.wantErr != io.ErrUnexpectedEOF && !errors.As(err, &mbe):
-				t.Fatalf("err %v, want %T %v", err, c.wantErr, c.wantErr)
+			var (
+				mbe *http.MaxBytesError
+				be  *BodyError
+			)
+			switch want := c.wantErr.(type) {
+			case nil:
+				if err != nil || string(raw) != c.body {
+					t.Fatalf("%d bytes, err %v; want the body's %d", len(raw), err, len(c.body))
+				}
+			case *http.MaxBytesError:
+				if !errors.As(err, &mbe) {
+					t.Fatalf("err %v, want %T", err, want)
+				}
+			case *BodyError:
+				// A client's fault: 400, not 500.
+				if !errors.As(err, &be) {
+					t.Fatalf("err %v, want %T", err, want)
+				}
+				if status, _ := statusOf(err); status != http.StatusBadRequest {
+					t.Errorf("err %v answers %d, want 400", err, status)
+				}
 			}
 			if c.exactCap && cap(raw) != len(c.body) {
 				t.Errorf("cap %d, want exactly the body's %d bytes", cap(raw), len(c.body))
