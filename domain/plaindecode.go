@@ -156,7 +156,7 @@ func (d *PlainDecoder) Uint() (uint64, bool) {
 	return v, err == nil
 }
 
-// maxValueDepth bounds the nesting Value follows. Deeper values are left
+// maxValueDepth bounds the nesting value follows. Deeper values are left
 // to encoding/json (whose own bound is 10,000): a payload of ours nests a
 // few levels.
 const maxValueDepth = 64
@@ -227,15 +227,9 @@ func (d *PlainDecoder) validStr() bool {
 		switch esc {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 		case 'u':
-			if len(d.b)-d.i < 4 {
+			if _, ok := d.hex4(); !ok {
 				return false
 			}
-			for _, h := range d.b[d.i : d.i+4] {
-				if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-					return false
-				}
-			}
-			d.i += 4
 		default:
 			return false
 		}

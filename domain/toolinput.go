@@ -221,30 +221,36 @@ func (d *PlainDecoder) escapedStr() (string, bool) {
 		case 't':
 			out.WriteByte('\t')
 		case 'u':
-			if len(d.b)-d.i < 4 {
-				return "", false
-			}
-			var r rune
-			for _, h := range d.b[d.i : d.i+4] {
-				switch {
-				case h >= '0' && h <= '9':
-					r = r<<4 | rune(h-'0')
-				case h >= 'a' && h <= 'f':
-					r = r<<4 | rune(h-'a'+10)
-				case h >= 'A' && h <= 'F':
-					r = r<<4 | rune(h-'A'+10)
-				default:
-					return "", false
-				}
-			}
-			if utf16.IsSurrogate(r) {
+			r, ok := d.hex4()
+			if !ok || utf16.IsSurrogate(r) {
 				return "", false
 			}
 			out.WriteRune(r)
-			d.i += 4
 		default:
 			return "", false
 		}
 	}
 	return "", false
+}
+
+// hex4 reads the four hex digits of a \u escape as a UTF-16 code unit.
+func (d *PlainDecoder) hex4() (rune, bool) {
+	if len(d.b)-d.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, h := range d.b[d.i : d.i+4] {
+		switch {
+		case h >= '0' && h <= '9':
+			r = r<<4 | rune(h-'0')
+		case h >= 'a' && h <= 'f':
+			r = r<<4 | rune(h-'a'+10)
+		case h >= 'A' && h <= 'F':
+			r = r<<4 | rune(h-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	d.i += 4
+	return r, true
 }
