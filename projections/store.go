@@ -58,8 +58,10 @@ type Revision struct {
 }
 
 // ChangeFunc is told, after each applied batch, the new position and the
-// paths it touched.
-type ChangeFunc func(seq uint64, paths []string)
+// batch's file changes in log order, each the path's newest revision as of
+// its event (a path changed twice is there twice, the later being its
+// state now). A batch without file changes tells an empty, non-nil slice.
+type ChangeFunc func(seq uint64, changed []Revision)
 
 // Store is a projection of the file shadow, the log and the agents, kept in
 // its own Pebble database. It is safe for concurrent use.
@@ -307,7 +309,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		raw, _ := json.Marshal(n)
 		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
 	}
-	var touched []string
+	touched := []Revision{}
 	var key, val []byte
 	// This batch's file changes that no commit since open counted (a batch
 	// applied again counts only what it adds), added once it commits.
@@ -344,7 +346,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			b.Set(key, rr, nil)
 			key = binary.BigEndian.AppendUint64(append(key[:0], prefixChange...), e.Seq)
 			b.Set(key, val, nil)
-			touched = append(touched, rev.Path)
+			touched = append(touched, rev)
 			if e.Seq > s.kf.top {
 				counted.count(e.StreamVersion)
 			}
@@ -582,8 +584,8 @@ func (s *Store) File(path string, at uint64) (FileInfo, error) {
 // and deleted paths are left out; a path listed twice is answered once),
 // sorted by path: what File(p, 0) answers for each, from one iterator whose
 // seeks only move forward, so a batch of paths costs less than as many
-// Files. The mount's worker asks it for the paths each applied batch
-// touched.
+// Files. The mount's worker asks it for the files beneath a directory a
+// batch deleted as a whole.
 func (s *Store) Heads(paths []string) ([]FileInfo, error) {
 	sorted := slices.Clone(paths)
 	slices.Sort(sorted)

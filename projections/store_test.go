@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -62,15 +63,22 @@ func TestPointInTime(t *testing.T) {
 		w("bx", "h5"),  // 6
 	)
 	var told []string
-	s.OnChange(func(seq uint64, paths []string) { told = append(told, paths...) })
+	s.OnChange(func(seq uint64, changed []Revision) {
+		for _, r := range changed {
+			told = append(told, fmt.Sprintf("%s:%s:%t@%d", r.Path, r.Hash, r.Deleted, r.Seq))
+		}
+		told = append(told, fmt.Sprintf("at %d", seq))
+	})
 	if err := s.Apply(context.Background(), evs[:3]); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Apply(context.Background(), evs[3:]); err != nil {
 		t.Fatal(err)
 	}
-	if len(told) != 6 {
-		t.Fatalf("OnChange told %v", told)
+	// Each change as of its event, in log order, then the batch's position.
+	if want := []string{"a:h1:false@1", "b/c:h2:false@2", "a:h3:false@3", "at 3",
+		"b/c::true@4", "b/d:h4:false@5", "bx:h5:false@6", "at 6"}; !slices.Equal(told, want) {
+		t.Fatalf("OnChange told\n%q\nwant\n%q", told, want)
 	}
 	trees := []struct {
 		at     uint64

@@ -60,12 +60,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	defer r.Close()
 	fsys := fusefs.New(&source{model: r.Model, blobs: r.Blobs}, fusefs.Options{Logger: log.With("component", "fuse"), Metrics: metrics.NewFUSE(reg)})
-	r.Model.OnChange(func(seq uint64, paths []string) {
-		if paths == nil {
-			paths = []string{} // no file changed: only the events file grows
-		}
-		fsys.Changed(seq, paths)
-	})
+	r.Model.OnChange(fsys.Changed)
 	// A projection rebuilt from the log may differ anywhere.
 	r.Model.OnReset(func() { fsys.Changed(0, nil) })
 

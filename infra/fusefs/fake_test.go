@@ -392,3 +392,19 @@ func (s *fakeSource) setLast(path string, edit func(v *fakeVersion)) {
 	vs := s.versions[path]
 	edit(&vs[len(vs)-1])
 }
+
+// changes is what a replica tells FS.Changed after the source's last
+// write to paths: each path's newest revision, deleted when it has no file.
+func (s *fakeSource) changes(paths ...string) []projections.Revision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []projections.Revision{}
+	for _, p := range paths {
+		fi, ok := s.stateLocked(p, uint64(len(s.events)))
+		if !ok {
+			fi = projections.FileInfo{Path: p}
+		}
+		out = append(out, projections.Revision{FileInfo: fi, Deleted: !ok})
+	}
+	return out
+}

@@ -145,7 +145,7 @@ type FS struct {
 	evlog *eventLog
 
 	mu       sync.Mutex
-	pending  map[string]struct{}
+	pending  map[string]projections.Revision // by path, its newest queued revision
 	pendAll  bool
 	pendSeq  uint64
 	enqGen   uint64        // Changed calls so far
@@ -185,7 +185,7 @@ func New(src Source, opts Options) *FS {
 		log:     opts.Logger,
 		hist:    newHistCache(src, opts.Logger, opts.HistoryCache),
 		evlog:   newEventLog(src),
-		pending: make(map[string]struct{}),
+		pending: make(map[string]projections.Revision),
 		doneCh:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		times:   make(map[uint64]time.Time),
@@ -193,31 +193,36 @@ func New(src Source, opts Options) *FS {
 }
 
 // Changed tells the filesystem that applying events up to global sequence
-// seq touched paths (written, changed or deleted files). It never blocks
-// on I/O: it queues the paths and wakes the worker. A nil paths means
-// "anything may have changed" and resynchronises the whole tree; an empty
-// non-nil paths only extends events. Safe for concurrent use; may be
-// called before Mount (the mount's initial load covers what came before).
-func (f *FS) Changed(seq uint64, paths []string) {
+// seq made changed: written, changed or deleted files, each its path's
+// newest revision as of its event, in log order (projections.ChangeFunc's
+// shape). The worker takes each path's state from its last revision
+// rather than reading it back from the Source: reading the heads of a
+// catch-up page was ~7 µs a path, the replica's whole budget for an event
+// (docs/bench-perf.txt item 30). It never blocks on I/O: it queues the
+// revisions and wakes the worker. A nil changed means "anything may have
+// changed" and resynchronises the whole tree; an empty non-nil changed
+// only extends events. Safe for concurrent use; may be called before
+// Mount (the mount's initial load covers what came before).
+func (f *FS) Changed(seq uint64, changed []projections.Revision) {
 	f.mu.Lock()
 	f.enqGen++
 	f.pendSeq = max(f.pendSeq, seq)
-	if seq > 0 && (paths == nil || len(paths) > 0) {
+	if seq > 0 && (changed == nil || len(changed) > 0) {
 		f.addRecentLocked(seq)
 	}
 	switch {
-	case paths == nil:
+	case changed == nil:
 		f.pendAll = true
 	case !f.pendAll:
-		for _, p := range paths {
-			f.pending[p] = struct{}{}
+		for _, r := range changed {
+			f.pending[r.Path] = r
 		}
 		if len(f.pending) > maxPendingPaths {
 			f.pendAll = true
 		}
 	}
 	if f.pendAll && len(f.pending) > 0 {
-		f.pending = make(map[string]struct{})
+		f.pending = make(map[string]projections.Revision)
 	}
 	f.mu.Unlock()
 	f.poke()
@@ -595,7 +600,7 @@ func (m *Mount) process(ctx context.Context) *notes {
 		return nil
 	}
 	paths, all, seq, gen := f.pending, f.pendAll, f.pendSeq, f.enqGen
-	f.pending, f.pendAll = make(map[string]struct{}), false
+	f.pending, f.pendAll = make(map[string]projections.Revision), false
 	f.mu.Unlock()
 
 	n, err := m.apply(ctx, paths, all, seq)
@@ -610,8 +615,11 @@ func (m *Mount) process(ctx context.Context) *notes {
 			f.pendAll = true
 			clear(f.pending)
 		} else {
-			for p := range paths {
-				f.pending[p] = struct{}{}
+			// A path queued again meanwhile has a newer revision.
+			for p, r := range paths {
+				if _, queued := f.pending[p]; !queued {
+					f.pending[p] = r
+				}
 			}
 		}
 		f.mu.Unlock()
@@ -640,30 +648,38 @@ func (m *Mount) process(ctx context.Context) *notes {
 }
 
 // apply brings the touched paths of current/ to their head state.
-func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool, seq uint64) (*notes, error) {
+func (m *Mount) apply(ctx context.Context, touched map[string]projections.Revision, all bool, seq uint64) (*notes, error) {
 	var list []projections.FileInfo
 	var err error
+	// The paths whose removal is checked: every touched one, and the files
+	// beneath a touched path that is a directory here.
+	var paths []string
 	if all {
 		list, err = m.f.src.Tree(ctx, 0)
 	} else {
 		// A touched path that is a directory here stands for the files
-		// beneath it (say, a directory deleted as a whole).
+		// beneath it (say, a directory deleted as a whole); their state is
+		// read from the Source.
+		var beneath []string
 		m.cur.mu.RLock()
-		for p := range touched {
+		for p, r := range touched {
+			paths = append(paths, p)
+			if !r.Deleted {
+				list = append(list, r.FileInfo)
+			}
 			if cp, ok := cleanPath(p); ok {
 				if _, isDir := m.cur.dirs[cp]; isDir {
-					for _, f := range m.cur.filesUnder(cp) {
-						touched[f] = struct{}{}
-					}
+					beneath = append(beneath, m.cur.filesUnder(cp)...)
 				}
 			}
 		}
 		m.cur.mu.RUnlock()
-		ps := make([]string, 0, len(touched))
-		for p := range touched {
-			ps = append(ps, p)
+		if len(beneath) > 0 {
+			var under []projections.FileInfo
+			under, err = m.f.src.Files(ctx, beneath)
+			list = append(list, under...)
+			paths = append(paths, beneath...)
 		}
-		list, err = m.f.src.Files(ctx, ps)
 	}
 	if err != nil {
 		return nil, err
@@ -724,7 +740,7 @@ func (m *Mount) apply(ctx context.Context, touched map[string]struct{}, all bool
 		})
 		t.mu.RUnlock()
 	} else {
-		for p := range touched {
+		for _, p := range paths {
 			if cp, ok := cleanPath(p); ok && !listed(cp) {
 				gone = append(gone, cp)
 			}

@@ -390,7 +390,7 @@ func TestChangedInvalidatesCachedFile(t *testing.T) {
 	readFile(t, p)
 
 	seq := src.write("README.md", "# Demo\nhello, changed and longer\n", 0o644)
-	mt.fs.Changed(seq, []string{"README.md"})
+	mt.fs.Changed(seq, src.changes("README.md"))
 	took := eventually(t, "README.md shows the new content", func() bool {
 		b, err := os.ReadFile(p)
 		return err == nil && string(b) == "# Demo\nhello, changed and longer\n"
@@ -405,7 +405,7 @@ func TestChangedInvalidatesCachedFile(t *testing.T) {
 	}
 
 	start := time.Now()
-	mt.fs.Changed(src.write("README.md", "# Demo\nhello, changed and longer\n", 0o644), []string{"README.md"})
+	mt.fs.Changed(src.write("README.md", "# Demo\nhello, changed and longer\n", 0o644), src.changes("README.md"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestChangedInvalidatesCachedFile(t *testing.T) {
 	// shorter-to-longer and longer-to-shorter rewrite.
 	for i, content := range []string{"short\n", strings.Repeat("long line\n", 100), "x"} {
 		seq := src.write("README.md", content, 0o644)
-		mt.fs.Changed(seq, []string{"README.md"})
+		mt.fs.Changed(seq, src.changes("README.md"))
 		if err := mt.fs.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -425,7 +425,7 @@ func TestChangedInvalidatesCachedFile(t *testing.T) {
 	}
 
 	// An event touching no file only grows events.
-	mt.fs.Changed(src.note("hello"), []string{})
+	mt.fs.Changed(src.note("hello"), src.changes())
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestChangedCreatesAndRemoves(t *testing.T) {
 	beforeNlink := statT(t, cur).Nlink
 
 	seq := src.write("new/deep/file.txt", "fresh\n", 0o600)
-	mt.fs.Changed(seq, []string{"new/deep/file.txt"})
+	mt.fs.Changed(seq, src.changes("new/deep/file.txt"))
 	eventually(t, "new file appears", func() bool {
 		b, err := os.ReadFile(mt.path("current/new/deep/file.txt"))
 		return err == nil && string(b) == "fresh\n"
@@ -484,7 +484,7 @@ func TestChangedCreatesAndRemoves(t *testing.T) {
 
 	// Removing the only file removes its now empty directories.
 	seq = src.remove("new/deep/file.txt")
-	mt.fs.Changed(seq, []string{"new/deep/file.txt"})
+	mt.fs.Changed(seq, src.changes("new/deep/file.txt"))
 	eventually(t, "file and empty dirs disappear", func() bool {
 		_, err1 := os.Stat(mt.path("current/new/deep/file.txt"))
 		_, err2 := os.Stat(mt.path("current/new"))
@@ -497,14 +497,14 @@ func TestChangedCreatesAndRemoves(t *testing.T) {
 
 	// A path turns from a file into a directory in one batch.
 	seq = src.write("x", "file x\n", 0o644)
-	mt.fs.Changed(seq, []string{"x"})
+	mt.fs.Changed(seq, src.changes("x"))
 	eventually(t, "x is a file", func() bool {
 		b, err := os.ReadFile(mt.path("current/x"))
 		return err == nil && string(b) == "file x\n"
 	})
 	src.remove("x")
 	seq = src.write("x/y", "y\n", 0o644)
-	mt.fs.Changed(seq, []string{"x", "x/y"})
+	mt.fs.Changed(seq, src.changes("x", "x/y"))
 	eventually(t, "x is a directory", func() bool {
 		st, err := os.Stat(mt.path("current/x"))
 		if err != nil || !st.IsDir() {
@@ -517,16 +517,24 @@ func TestChangedCreatesAndRemoves(t *testing.T) {
 	// A directory path stands for everything beneath it.
 	src.write("olddir/a", "a\n", 0o644)
 	seq = src.write("olddir/b/c", "c\n", 0o644)
-	mt.fs.Changed(seq, []string{"olddir/a", "olddir/b/c"})
+	calls := src.filesCalls.Load()
+	mt.fs.Changed(seq, src.changes("olddir/a", "olddir/b/c"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// A changed file's state is the revision it was queued with.
+	if got := src.filesCalls.Load() - calls; got != 0 {
+		t.Errorf("the worker read the Source's files %d times for changes it was given", got)
 	}
 	run(t, "find", mt.path("current/olddir"))
 	src.remove("olddir/a")
 	seq = src.remove("olddir/b/c")
-	mt.fs.Changed(seq, []string{"olddir"})
+	mt.fs.Changed(seq, src.changes("olddir"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if got := src.filesCalls.Load() - calls; got != 1 {
+		t.Errorf("the worker read the Source's files %d times for a directory's, want once", got)
 	}
 	if _, err := os.Stat(mt.path("current/olddir")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("olddir after removing it as a whole: %v", err)
@@ -579,7 +587,7 @@ func TestCachedListingFollowsChanges(t *testing.T) {
 		}
 	}
 	seq := src.write("src/added.go", "package main\n", 0o644)
-	mt.fs.Changed(seq, []string{"src/added.go"})
+	mt.fs.Changed(seq, src.changes("src/added.go"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +595,7 @@ func TestCachedListingFollowsChanges(t *testing.T) {
 		t.Errorf("after adding: ls current/src = %v", got)
 	}
 	seq = src.remove("src/main.go")
-	mt.fs.Changed(seq, []string{"src/main.go"})
+	mt.fs.Changed(seq, src.changes("src/main.go"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +644,7 @@ func TestConcurrentReadersDuringChanges(t *testing.T) {
 				touched = append(touched, p)
 			}
 		}
-		mt.fs.Changed(seq, touched)
+		mt.fs.Changed(seq, src.changes(touched...))
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
@@ -705,7 +713,7 @@ func TestEventsFile(t *testing.T) {
 	// Growth: the size follows new events once Changed is called.
 	size0 := int64(len(want))
 	seq := src.write("late.txt", "late\n", 0o644)
-	mt.fs.Changed(seq, []string{"late.txt"})
+	mt.fs.Changed(seq, src.changes("late.txt"))
 	want = src.allEvents(t)
 	eventually(t, "events grows", func() bool { return statT(t, ev).Size == int64(len(want)) })
 	tail := make([]byte, int64(len(want))-size0)
@@ -769,7 +777,7 @@ func TestEventsTailFollow(t *testing.T) {
 	for i := range 3 {
 		start := time.Now()
 		seq := src.write("follow.txt", strings.Repeat("f", i+1), 0o644)
-		mt.fs.Changed(seq, []string{"follow.txt"})
+		mt.fs.Changed(seq, src.changes("follow.txt"))
 		if e := next(); e.Seq != seq || e.Type != "file.written" {
 			t.Fatalf("followed event: seq %d type %s, want %d", e.Seq, e.Type, seq)
 		}
@@ -1018,7 +1026,7 @@ func TestEmptyProject(t *testing.T) {
 		t.Errorf("history/@1 of an empty log: %v", err)
 	}
 	seq := src.write("first.txt", "1\n", 0o644)
-	mt.fs.Changed(seq, []string{"first.txt"})
+	mt.fs.Changed(seq, src.changes("first.txt"))
 	eventually(t, "first file", func() bool {
 		b, err := os.ReadFile(mt.path("current/first.txt"))
 		return err == nil && string(b) == "1\n"
@@ -1182,7 +1190,7 @@ func TestLiveNamesOutsideCurrentFollowChanges(t *testing.T) {
 
 	s2 := src.write("late.txt", "late\n", 0o644) // stamped before TIME
 	src.setSnapshot("snap", s2)
-	mt.fs.Changed(s2, []string{"late.txt"})
+	mt.fs.Changed(s2, src.changes("late.txt"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -1270,7 +1278,7 @@ func TestOpensOnAKernelWithoutNoOpen(t *testing.T) {
 		t.Errorf("%d blob reads for cached content", got)
 	}
 	content := "# Demo\nrewritten\n"
-	mt.fs.Changed(src.write("README.md", content, 0o644), []string{"README.md"})
+	mt.fs.Changed(src.write("README.md", content, 0o644), src.changes("README.md"))
 	if err := mt.fs.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -1335,7 +1343,7 @@ func TestRecreatedWhileOpenReadsTheNewContent(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 	sync := func(seq uint64) {
-		mt.fs.Changed(seq, []string{"f.txt"})
+		mt.fs.Changed(seq, src.changes("f.txt"))
 		if err := mt.fs.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -1422,11 +1430,11 @@ func TestFileWithAnInvalidHashIsNotShown(t *testing.T) {
 			readFile(t, p)
 			seq := src.write("a.txt", "new content\n", 0o644)
 			src.setLast("a.txt", func(v *fakeVersion) { v.fi.Hash = "" })
-			paths := []string{"a.txt"}
-			if full {
-				paths = nil
+			var changed []projections.Revision // nil: a full resync
+			if !full {
+				changed = src.changes("a.txt")
 			}
-			mt.fs.Changed(seq, paths)
+			mt.fs.Changed(seq, changed)
 			if err := mt.fs.Sync(context.Background()); err != nil {
 				t.Fatal(err)
 			}

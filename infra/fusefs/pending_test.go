@@ -109,7 +109,7 @@ func TestPendingReviews(t *testing.T) {
 	jsonC := src.request(idC, "db", 0)
 	jsonB2 := src.request(idB, "http", 1)
 	seq := src.decide(idA)
-	mt.fs.Changed(seq, []string{})
+	mt.fs.Changed(seq, src.changes())
 
 	// Opening a name from the earlier listing: ENOENT once the kernel looks
 	// it up again, within a clock tick or two (see pending.go).
@@ -146,7 +146,7 @@ func TestPendingReviews(t *testing.T) {
 	}
 
 	// B is decided while open: the name goes, the descriptor stays.
-	mt.fs.Changed(src.decide(idB), []string{})
+	mt.fs.Changed(src.decide(idB), src.changes())
 	eventually(t, nameB+" disappears", func() bool {
 		_, err := os.Stat(fileB)
 		return errors.Is(err, os.ErrNotExist) && slices.Equal(lines(run(t, "ls", pend)), []string{nameC})
@@ -159,7 +159,7 @@ func TestPendingReviews(t *testing.T) {
 		return err == nil && fi.Sys().(*syscall.Stat_t).Nlink == 0 && fi.Size() == int64(len(jsonB))
 	})
 	// An id can be looked up again once it comes back.
-	mt.fs.Changed(src.decide(idC), []string{})
+	mt.fs.Changed(src.decide(idC), src.changes())
 	eventually(t, "pending/ empty", func() bool {
 		ents, err := os.ReadDir(pend)
 		return err == nil && len(ents) == 0
