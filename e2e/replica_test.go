@@ -197,7 +197,7 @@ func TestReplicaInAnOlderLayoutRebuilds(t *testing.T) {
 	}
 	// What an older release leaves: its position names no key layout.
 	dir := filepath.Join(e.data, "reader", "projection")
-	db, err := pebbledb.Open(dir, pebbledb.DefaultSizes(), slog.New(slog.DiscardHandler))
+	db, err := pebbledb.Open(dir, pebbledb.DefaultSizes(), pebbledb.Logged, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,10 @@ type ChangeFunc func(seq uint64, changed []Revision)
 
 // Store is a projection of the file shadow, the log and the agents, kept in
 // its own Pebble database. It is safe for concurrent use.
+//
+// The database has no write-ahead log (pebbledb.Derived): a crash keeps
+// the projection as of an earlier position, whose commits all survived,
+// and the follower applies the writer's log again from there.
 type Store struct {
 	db       *pebble.DB
 	log      *slog.Logger
@@ -98,7 +102,7 @@ type position struct {
 // Open opens the projection in dir, its Pebble database sized by sizes,
 // and loads its position and agents.
 func Open(dir string, sizes pebbledb.Sizes, log *slog.Logger, agents *Agents) (*Store, error) {
-	db, err := pebbledb.Open(dir, sizes, log)
+	db, err := pebbledb.Open(dir, sizes, pebbledb.Derived, log)
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +238,15 @@ func (s *Store) loadAgents() error {
 	})
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes what the projection holds in memory to its files and
+// closes the database: without a write-ahead log, a close that did not
+// flush would lose every commit since the last flush.
+func (s *Store) Close() error {
+	if err := s.db.Flush(); err != nil {
+		return errors.Join(fmt.Errorf("flush projection: %w", err), s.db.Close())
+	}
+	return s.db.Close()
+}
 
 // OnChange registers fn to be told of every applied batch. Register before
 // the projection starts following.
@@ -284,7 +295,7 @@ func applyBatchSize(events []domain.Event) int {
 }
 
 // Apply applies events, which must follow the position without a gap, in
-// one batch with the new position. The batch is not fsync'd: after a crash
+// one batch with the new position. The batch is not logged: after a crash
 // the projection resumes from an earlier position and re-applies.
 func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if len(events) == 0 {
@@ -428,7 +439,10 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	forget(b)
-	if err := b.Commit(pebble.Sync); err != nil {
+	// Not flushed: a crash before the next flush brings back what was
+	// forgotten, and the follower finds again that the log does not
+	// continue it.
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("reset projection: %w", err)
 	}
 	s.agents.reset()
@@ -475,7 +489,7 @@ func (s *Store) loadPosition() error {
 		b := s.db.NewBatch()
 		defer b.Close()
 		forget(b)
-		return b.Commit(pebble.Sync)
+		return b.Commit(pebble.NoSync)
 	}
 	var p position
 	if err := json.Unmarshal(raw, &p); err != nil {
@@ -488,7 +502,7 @@ func (s *Store) loadPosition() error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	forget(b)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("empty projection of key layout %q: %w", p.Layout, err)
 	}
 	s.rebuilds = 1

@@ -193,13 +193,13 @@ func TestOlderLayoutIsRebuilt(t *testing.T) {
 			// What the older release leaves: its revisions oldest first, a
 			// deletion dropped from cur/, a position without a layout.
 			old := pebbledb.Key(prefixRev, []byte("a"), []byte{0}, pebbledb.Uint64(3))
-			if err := s.db.Set(old, []byte(`{"path":"a","hash":"h3","last_seq":3,"type":"file.written"}`), nil); err != nil {
+			if err := s.db.Set(old, []byte(`{"path":"a","hash":"h3","last_seq":3,"type":"file.written"}`), pebble.NoSync); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.db.Delete(pebbledb.Key(prefixCur, []byte("b")), nil); err != nil {
+			if err := s.db.Delete(pebbledb.Key(prefixCur, []byte("b")), pebble.NoSync); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.db.Set([]byte(keyPosition), []byte(fmt.Sprintf(`{"seq":4,"hash":%q%s}`, evs[3].Hash, tc.layout)), nil); err != nil {
+			if err := s.db.Set([]byte(keyPosition), []byte(fmt.Sprintf(`{"seq":4,"hash":%q%s}`, evs[3].Hash, tc.layout)), pebble.NoSync); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -243,13 +243,13 @@ func TestKeyframesAtOpen(t *testing.T) {
 		rebuilt int
 	}{
 		{"incomplete keyframe", func(db *pebble.DB) error {
-			return db.Set(pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(5), []byte("ghost")), appendRevision(nil, Revision{FileInfo: FileInfo{Hash: "hx", Seq: 5}}), nil)
+			return db.Set(pebbledb.Key(prefixKeyFiles, pebbledb.Uint64(5), []byte("ghost")), appendRevision(nil, Revision{FileInfo: FileInfo{Hash: "hx", Seq: 5}}), pebble.NoSync)
 		}, 0},
 		{"keyframe record that does not decode", func(db *pebble.DB) error {
-			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{0xff}, nil)
+			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{0xff}, pebble.NoSync)
 		}, 1},
 		{"keyframe record with an unknown flag", func(db *pebble.DB) error {
-			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{2, 4}, nil)
+			return db.Set(pebbledb.Key(prefixKeyframe, pebbledb.Uint64(5)), []byte{2, 4}, pebble.NoSync)
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,7 +321,7 @@ func TestEmptiedByAnOlderRelease(t *testing.T) {
 	for _, p := range []string{prefixCur, prefixRev, prefixEvent, prefixAgent, prefixSnap, prefixReview, prefixCoord, prefixMsg, prefixTask, prefixAnn} {
 		b.DeleteRange([]byte(p), pebbledb.PrefixEnd([]byte(p)), nil)
 	}
-	if err := b.Commit(nil); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -365,7 +365,7 @@ func TestKeyframesOfAChurningTree(t *testing.T) {
 			if s = open(); !s.kf.churn {
 				t.Fatal("a churning tree is not known as one after a restart")
 			}
-			if err := s.db.DeleteRange([]byte(prefixCur), pebbledb.PrefixEnd([]byte(prefixCur)), nil); err != nil {
+			if err := s.db.DeleteRange([]byte(prefixCur), pebbledb.PrefixEnd([]byte(prefixCur)), pebble.NoSync); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -132,7 +132,7 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	db, err := pebbledb.Open(dir, s.sizes, log)
+	db, err := pebbledb.Open(dir, s.sizes, pebbledb.Logged, log)
 	if err != nil {
 		return nil, err
 	}

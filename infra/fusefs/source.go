@@ -29,8 +29,9 @@ type Source interface {
 
 	// Files returns the head state of those of paths that exist at head;
 	// a path missing from the result does not exist (was deleted or never
-	// written). Order does not matter. It is how Changed is applied
-	// without rebuilding the whole tree.
+	// written). Order does not matter. Changed brings each changed file's
+	// state; Files answers for the files beneath a path that was a
+	// directory (deleted as a whole), without rebuilding the whole tree.
 	Files(ctx context.Context, paths []string) ([]projections.FileInfo, error)
 
 	// File returns path's state as of global sequence at (its newest

@@ -16,7 +16,7 @@ import (
 // reads, is written without them.
 func TestFiltersAboveTheLastLevel(t *testing.T) {
 	t.Parallel()
-	db, err := Open(t.TempDir(), DefaultSizes(), slog.New(slog.DiscardHandler))
+	db, err := Open(t.TempDir(), DefaultSizes(), Logged, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ func TestOpenTunesTheAllocator(t *testing.T) {
 	if err := tuneMalloc(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(t.TempDir(), DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	db, err := Open(t.TempDir(), DefaultSizes(), Logged, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

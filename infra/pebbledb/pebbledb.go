@@ -56,9 +56,29 @@ func (s Sizes) options() (cache int64, memTable uint64, err error) {
 	return cache, uint64(min(cache/2, 32<<20)), nil
 }
 
+// Durability says which of a database's commits a crash keeps.
+type Durability int
+
+const (
+	// Logged databases write every commit to Pebble's write-ahead log
+	// before applying it: a commit survives a kill of the process, and with
+	// pebble.Sync a crash of the machine. The writer's event log is one.
+	Logged Durability = iota
+	// Derived databases have no write-ahead log. A crash keeps the commits
+	// up to the last flush of a memtable, which is always a prefix of them
+	// (Pebble flushes its memtables oldest first), and loses the rest; a
+	// commit with pebble.Sync fails, and Close does not flush (call
+	// DB.Flush first). For state rebuilt from elsewhere, such as a
+	// replica's projection, which resumes from the position it kept: the
+	// log was about half the bytes a replica wrote as it caught up, and
+	// its writes were in every commit's path (docs/bench-perf.txt item 30).
+	Derived
+)
+
 // Open opens (creating if needed) the Pebble database in dir, with the
-// given sizes (ErrSizes when they are too small).
-func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
+// given sizes (ErrSizes when they are too small) and durability. A Derived
+// database still replays the write-ahead log a Logged one left.
+func Open(dir string, sizes Sizes, durability Durability, log *slog.Logger) (*pebble.DB, error) {
 	cache, memTable, err := sizes.options()
 	if err != nil {
 		return nil, err
@@ -71,6 +91,7 @@ func Open(dir string, sizes Sizes, log *slog.Logger) (*pebble.DB, error) {
 		Logger:       slogger{plog},
 		CacheSize:    cache,
 		MemTableSize: memTable,
+		DisableWAL:   durability == Derived,
 		// Pebble's default makes damaged data fatal (a panic in whatever
 		// goroutine read it). The read that found it fails with a
 		// corruption error instead, which the process reports (not ready,

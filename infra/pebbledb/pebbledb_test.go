@@ -42,7 +42,7 @@ func TestSizes(t *testing.T) {
 		}
 	}
 	dir := t.TempDir() + "/db"
-	if _, err := Open(dir, Sizes{CacheMiB: 1}, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrSizes) {
+	if _, err := Open(dir, Sizes{CacheMiB: 1}, Logged, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrSizes) {
 		t.Fatalf("Open with a 1 MiB cache: %v, want ErrSizes", err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
