@@ -39,6 +39,8 @@ type fakeSource struct {
 	pending  map[string]PendingReview
 	extra    []PendingReview              // returned by Pending as they are (invalid ids, duplicates)
 	failPend bool                         // Pending fails
+	failFile bool                         // Files called now fails
+	filesIn  chan struct{}                // when set, Files receives from it twice first: on entering, and to go on
 	notes    map[uint64]map[string][]byte // annotation documents from a seq on
 
 	pendingCalls atomic.Int64
@@ -170,6 +172,14 @@ func (s *fakeSource) decide(id string) uint64 {
 	return s.appendLocked("review.approved", "", map[string]any{"review_id": id})
 }
 
+// setFiles makes Files fail, and makes it receive from gate twice first
+// (on entering, and to go on) when gate is not nil.
+func (s *fakeSource) setFiles(fail bool, gate chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failFile, s.filesIn = fail, gate
+}
+
 func (s *fakeSource) setPendingFail(fail bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,6 +242,16 @@ func (s *fakeSource) Tree(ctx context.Context, at uint64) ([]projections.FileInf
 
 func (s *fakeSource) Files(ctx context.Context, paths []string) ([]projections.FileInfo, error) {
 	s.filesCalls.Add(1)
+	s.mu.Lock()
+	gate, fail := s.filesIn, s.failFile // as of the call
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+		<-gate
+	}
+	if fail {
+		return nil, errors.New("fake: files unavailable")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []projections.FileInfo

@@ -431,6 +431,35 @@ func TestChangedInvalidatesCachedFile(t *testing.T) {
 	}
 }
 
+// TestRetriedBatchKeepsNewerRevisions: a batch the worker could not apply
+// is queued again, but a path queued again while it was being applied
+// keeps its newer revision. Here a directory deleted as a whole, whose
+// files the worker reads from a Source that fails, and then a file
+// written at its path.
+func TestRetriedBatchKeepsNewerRevisions(t *testing.T) {
+	src := newFakeSource()
+	src.write("olddir/a", "a\n", 0o644)
+	mt := mountFake(t, src, Options{})
+	if got := readFile(t, mt.path("current/olddir/a")); got != "a\n" {
+		t.Fatalf("olddir/a = %q", got)
+	}
+	gate := make(chan struct{})
+	src.setFiles(true, gate)
+	mt.fs.Changed(src.remove("olddir/a"), src.changes("olddir"))
+	gate <- struct{}{} // the worker is in Files
+	mt.fs.Changed(src.write("olddir", "now a file\n", 0o644), src.changes("olddir"))
+	src.setFiles(false, nil) // for the retries
+	gate <- struct{}{}       // this Files fails: the batch is queued again
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mt.fs.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, mt.path("current/olddir")); got != "now a file\n" {
+		t.Errorf("olddir = %q, want the file written after the directory", got)
+	}
+}
+
 func TestPageCacheIsKept(t *testing.T) {
 	src := newFakeSource()
 	seedProject(src)
