@@ -68,7 +68,8 @@ type ChangeFunc func(seq uint64, changed []Revision)
 //
 // The database has no write-ahead log (pebbledb.Derived): a crash keeps
 // the projection as of an earlier position, whose commits all survived,
-// and the follower applies the writer's log again from there.
+// and the follower applies the writer's log again from there. A commit is
+// flushed within flushAfter.
 type Store struct {
 	db       *pebble.DB
 	log      *slog.Logger
@@ -91,6 +92,39 @@ type Store struct {
 	onReset  []func()
 
 	kf keyframes // Apply's, Reset's and Open's only
+
+	flushMu    sync.Mutex
+	flushTimer *time.Timer // a flush due, nil when none
+	closed     bool
+}
+
+// flushAfter bounds how long a commit is held only in a memtable. A kill
+// loses what was applied since the last flush, and a replica that comes
+// back while the writer is down serves that older state until it can
+// catch up (an agent's token revoked since would work again): Pebble
+// alone flushes only a full memtable, which on a quiet project could be
+// days of events. While a replica catches up its memtable fills faster
+// than this, so the bound adds no flushes then.
+const flushAfter = time.Second
+
+// flushSoon has the database flushed within flushAfter of a commit.
+func (s *Store) flushSoon() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if s.closed || s.flushTimer != nil {
+		return
+	}
+	s.flushTimer = time.AfterFunc(flushAfter, func() {
+		s.flushMu.Lock()
+		defer s.flushMu.Unlock()
+		s.flushTimer = nil
+		if s.closed {
+			return
+		}
+		if _, err := s.db.AsyncFlush(); err != nil {
+			s.log.Warn("flush projection", "err", err)
+		}
+	})
 }
 
 type position struct {
@@ -242,6 +276,12 @@ func (s *Store) loadAgents() error {
 // closes the database: without a write-ahead log, a close that did not
 // flush would lose every commit since the last flush.
 func (s *Store) Close() error {
+	s.flushMu.Lock()
+	s.closed = true
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+	}
+	s.flushMu.Unlock()
 	if err := s.db.Flush(); err != nil {
 		return errors.Join(fmt.Errorf("flush projection: %w", err), s.db.Close())
 	}
@@ -386,6 +426,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
+	s.flushSoon()
 	s.kf.since, s.kf.redone = s.kf.since+counted.since, s.kf.redone+counted.redone
 	// A batch applied again (the last apply failed after its commit) writes
 	// no keyframe: cur/ may be past it, and a keyframe it wrote before is
@@ -439,12 +480,12 @@ func (s *Store) Reset(reason string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	forget(b)
-	// Not flushed: a crash before the next flush brings back what was
-	// forgotten, and the follower finds again that the log does not
-	// continue it.
+	// A crash before the flush brings back what was forgotten, and the
+	// follower finds again that the log does not continue it.
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("reset projection: %w", err)
 	}
+	s.flushSoon()
 	s.agents.reset()
 	s.reviews.reset()
 	s.leases.reset()

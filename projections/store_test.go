@@ -306,3 +306,26 @@ func TestEachStoredEvent(t *testing.T) {
 		t.Errorf("a failing callback: %d calls, %v; want 1, stop", calls, err)
 	}
 }
+
+// TestAppliedEventsAreFlushedSoon: without a write-ahead log, what a
+// projection applied is written to its files within flushAfter, not when
+// a memtable fills, so a kill loses at most that much.
+func TestAppliedEventsAreFlushedSoon(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.DiscardHandler), NewAgents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	flushes := s.db.Metrics().Flush.Count
+	if err := s.Apply(context.Background(), chain(t, w("a", "h1"), w("b", "h2"))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * flushAfter)
+	for s.db.Metrics().Flush.Count == flushes {
+		if time.Now().After(deadline) {
+			t.Fatalf("no flush %v after an apply", 10*flushAfter)
+		}
+		time.Sleep(flushAfter / 10)
+	}
+}
