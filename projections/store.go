@@ -91,7 +91,8 @@ type Store struct {
 	rebuilt  string // why, the last time
 	onReset  []func()
 
-	kf keyframes // Apply's, Reset's and Open's only
+	kf   keyframes // Apply's, Reset's and Open's only
+	page pageKeys  // Apply's only
 
 	flushMu    sync.Mutex
 	flushTimer *time.Timer // a flush due, nil when none
@@ -356,6 +357,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	// page's batch (megabytes) was copied a dozen times.
 	b := s.db.NewBatchWithSize(applyBatchSize(events))
 	defer b.Close()
+	defer s.page.reset()
 	for _, n := range notes {
 		raw, _ := json.Marshal(n)
 		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
@@ -390,13 +392,13 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			off := len(val)
 			val = appendRevision(val, rev)
 			rr := val[off:]
-			b.Set(appendRevKey(key[:0], rev.Path, e.Seq), rr, nil)
+			s.page.rev.add(appendRevKey(key[:0], rev.Path, e.Seq), rr)
 			// A deletion stays in cur/ as the path's newest revision, so cur/
 			// lists every path ever written: a past tree starts from it.
 			key = append(append(key[:0], prefixCur...), rev.Path...)
-			b.Set(key, rr, nil)
+			s.page.cur.add(key, rr)
 			key = binary.BigEndian.AppendUint64(append(key[:0], prefixChange...), e.Seq)
-			b.Set(key, val, nil)
+			s.page.fc.add(key, val)
 			touched = append(touched, rev)
 			if e.Seq > s.kf.top {
 				counted.count(e.StreamVersion)
@@ -420,6 +422,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 			b.Set(pebbledb.Key(prefixAgent, []byte(strings.TrimPrefix(e.StreamID, "agent:"))), raw, nil)
 		}
 	}
+	s.page.set(b)
 	last := events[len(events)-1]
 	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash, Layout: layout})
 	b.Set([]byte(keyPosition), pr, nil)
