@@ -15,8 +15,21 @@ import (
 
 // BenchmarkCatchUpPage is the reader's work per backfill page of file
 // writes: decode the page as it comes from the writer (as infra/client
-// does, line by line), check the hash chain, apply it. Profile it with -cpuprofile.
+// does, line by line), check the hash chain, apply it. Profile it with
+// -cpuprofile. "new files" writes a new path with every event (the bench's
+// catch-up scenario); "rewrites" writes 10,001 paths in turn (its time
+// travel log), so a page's cur/ and rev/ keys fall among the same paths'
+// older ones in the memtable.
 func BenchmarkCatchUpPage(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		files uint64 // distinct paths, 0: one per event
+	}{{"new files", 0}, {"rewrites", 10001}} {
+		b.Run(c.name, func(b *testing.B) { benchCatchUpPage(b, c.files) })
+	}
+}
+
+func benchCatchUpPage(b *testing.B, files uint64) {
 	const page = 5000
 	s, err := Open(b.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.NewTextHandler(io.Discard, nil)), NewAgents())
 	if err != nil {
@@ -30,12 +43,16 @@ func BenchmarkCatchUpPage(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		evs := make([]domain.Event, 0, page)
-		for i := range page {
+		for range page {
 			seq++
-			p := fmt.Sprintf("src/pkg%03d/file%06d.go", i%100, seq)
+			file, version := seq, uint64(1)
+			if files > 0 {
+				file, version = seq%files, 1+seq/files
+			}
+			p := fmt.Sprintf("src/pkg%03d/file%06d.go", file%100, file)
 			d := domain.Draft{StreamID: "file:" + p, Type: domain.TypeFileWritten,
 				Payload: domain.FileWritten{Path: domain.Path(p), Hash: fmt.Sprintf("%064x", seq), Size: 200}}
-			e, err := d.Seal(seq, 1, t0.Add(time.Duration(seq)*time.Millisecond), domain.Metadata{AgentID: "ag-1", SessionID: "s-1"}, prev, domain.ChangeSet{})
+			e, err := d.Seal(seq, version, t0.Add(time.Duration(seq)*time.Millisecond), domain.Metadata{AgentID: "ag-1", SessionID: "s-1"}, prev, domain.ChangeSet{})
 			if err != nil {
 				b.Fatal(err)
 			}
