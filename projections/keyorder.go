@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"slices"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -13,14 +14,14 @@ import (
 //
 // Why: Pebble's memtable is a skiplist, and its inserter keeps the splice
 // of the last insert. A key that follows the last one with nothing between
-// them is linked there without a search; any other key is searched for
-// from the top of the list. In log order a page's four keys an event
-// (ev/, fc/, rev/, cur/) took turns, so every insert searched from the top,
-// and applying the batch to the memtable was about a quarter of a catching
-// up reader's CPU (docs/bench-perf.txt item 31). ev/ and fc/ keys ascend
-// with the sequence and follow what the memtable holds, so in runs of one
-// kind they are linked in place; rev/ and cur/ keys sorted share their
-// searches' paths in the CPU's cache.
+// them is linked there after at most a short search near it; any other key
+// is searched for from the top of the list. In log order each file event's
+// four keys (ev/, rev/, cur/, fc/) took turns, so every insert searched
+// from the top, and applying the batch to the memtable was about a
+// quarter of a catching-up reader's CPU (docs/bench-perf.txt item 31). ev/
+// and fc/ keys ascend with the sequence and follow what the memtable
+// holds, so in runs of one kind they are linked in place; rev/ and cur/
+// keys sorted share their searches' paths in the CPU's cache.
 type pageSets struct {
 	buf  []byte
 	sets []pageSet
@@ -29,8 +30,9 @@ type pageSets struct {
 // pageSet is one Set: its key is buf[key:val], its value buf[val:end].
 type pageSet struct{ key, val, end int }
 
-// maxRetainedPageSets bounds the buffer a pageSets keeps between pages; a
-// larger one (a page of unusually large change sets) is let go.
+// maxRetainedPageSets bounds the bytes a pageSets keeps between pages, its
+// buffer and its Sets each (so a pageKeys keeps at most six times this); a
+// larger one, after a page of unusually large change sets, is let go.
 const maxRetainedPageSets = 4 << 20
 
 func (s *pageSets) add(key, val []byte) {
@@ -50,8 +52,8 @@ func (s *pageSets) setInOrder(b *pebble.Batch) {
 }
 
 // setSorted adds the Sets to b in key order. Of several Sets of one key
-// only the last added is kept, which is what b would hold had they been
-// added in order.
+// only the last added is kept: had they all been added in order, it is the
+// one the commit would leave.
 func (s *pageSets) setSorted(b *pebble.Batch) {
 	slices.SortStableFunc(s.sets, func(x, y pageSet) int { return bytes.Compare(s.key(x), s.key(y)) })
 	for i, p := range s.sets {
@@ -64,7 +66,7 @@ func (s *pageSets) setSorted(b *pebble.Batch) {
 
 // reset empties s for the next page.
 func (s *pageSets) reset() {
-	if cap(s.buf) > maxRetainedPageSets {
+	if cap(s.buf) > maxRetainedPageSets || cap(s.sets)*int(unsafe.Sizeof(pageSet{})) > maxRetainedPageSets {
 		s.buf, s.sets = nil, nil
 		return
 	}

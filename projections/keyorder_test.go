@@ -1,17 +1,23 @@
 package projections
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
 // TestPageSetsOrder: a page's Sets reach the batch in the order asked for,
 // and of several Sets of one key only the last added is kept.
 func TestPageSetsOrder(t *testing.T) {
 	t.Parallel()
-	type kv struct{ k, v string }
+	type kv = setKV
 	cases := []struct {
 		name   string
 		add    []kv
@@ -23,6 +29,9 @@ func TestPageSetsOrder(t *testing.T) {
 		{"last of a key kept", []kv{{"cur/b", "1"}, {"cur/a", "2"}, {"cur/b", "3"}, {"cur/a", "4"}, {"cur/b", "5"}}, true, []kv{{"cur/a", "4"}, {"cur/b", "5"}}},
 		{"a key that is another's prefix", []kv{{"cur/ab", "1"}, {"cur/a", "2"}, {"cur/a/b", "3"}}, true, []kv{{"cur/a", "2"}, {"cur/a/b", "3"}, {"cur/ab", "1"}}},
 		{"empty", nil, true, nil},
+		// Past a dozen elements Go's sort is no longer an insertion sort,
+		// so an unstable one would keep the wrong Set of a key.
+		{"last of a key kept, many", many(40, 3), true, []kv{{"cur/0", "39"}, {"cur/1", "37"}, {"cur/2", "38"}}},
 	}
 	var s pageSets // reused, as Apply reuses it
 	for _, c := range cases {
@@ -56,6 +65,19 @@ func TestPageSetsOrder(t *testing.T) {
 	}
 }
 
+// setKV is a Set in TestPageSetsOrder.
+type setKV struct{ k, v string }
+
+// many returns n Sets over keys cur/0 to cur/<keys-1> in turn, valued by
+// their index.
+func many(n, keys int) []setKV {
+	var out []setKV
+	for i := range n {
+		out = append(out, setKV{fmt.Sprintf("cur/%d", i%keys), fmt.Sprint(i)})
+	}
+	return out
+}
+
 // TestPageSetsRetention: an unusually large page's buffer is not kept for
 // the pages after it.
 func TestPageSetsRetention(t *testing.T) {
@@ -70,5 +92,44 @@ func TestPageSetsRetention(t *testing.T) {
 	s.reset()
 	if cap(s.buf) != 0 || len(s.sets) != 0 {
 		t.Fatalf("kept %d bytes after a page over the %d retained", cap(s.buf), maxRetainedPageSets)
+	}
+	// Many small Sets: the Sets' slice is over the bound, the buffer not.
+	for range maxRetainedPageSets / 8 {
+		s.add(nil, nil)
+	}
+	s.reset()
+	if cap(s.sets) != 0 {
+		t.Fatalf("kept room for %d Sets after a page of %d", cap(s.sets), maxRetainedPageSets/8)
+	}
+}
+
+// TestFailedPageLeavesNoKeys: a page that fails part way through (a file
+// event whose payload does not decode) leaves none of its keys for the
+// next Apply, which here applies a shorter page.
+func TestFailedPageLeavesNoKeys(t *testing.T) {
+	t.Parallel()
+	evs := chain(t, w("a", "h1"), w("b", "h2"), w("c", "h3"), w("d", "h4"))
+	for _, badAt := range []int{2, 3} {
+		t.Run(fmt.Sprint("bad event ", badAt), func(t *testing.T) {
+			t.Parallel()
+			page := append([]domain.Event(nil), evs[:badAt+1]...)
+			page[badAt].Payload = json.RawMessage(`{"path":5}`)
+			s := openStore(t, t.TempDir(), 0)
+			defer s.Close()
+			if err := s.Apply(context.Background(), page); err == nil {
+				t.Fatal("a page with an undecodable file event was applied")
+			}
+			if err := s.Apply(context.Background(), evs[:1]); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"b", "c"} {
+				if f, err := s.File(p, 0); !errors.Is(err, domain.ErrNotFound) {
+					t.Errorf("File(%s) = %+v, %v after applying only a's write; want not found", p, f, err)
+				}
+			}
+			if got := treeAt(t, s, 1); got != "a:h1" {
+				t.Errorf("Tree(1) = %s, want a:h1", got)
+			}
+		})
 	}
 }

@@ -423,6 +423,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		}
 	}
 	s.page.set(b)
+	s.page.reset() // b holds its copy; the deferred reset is for the returns above
 	last := events[len(events)-1]
 	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash, Layout: layout})
 	b.Set([]byte(keyPosition), pr, nil)
