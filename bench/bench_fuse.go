@@ -132,6 +132,7 @@ func (b *benchRun) benchFUSE(ctx context.Context) error {
 		return nil
 	}
 	ready := time.Since(started)
+	b.addCPUPerEvent(sc, "fuser", b.sys.Fuser.Pid(), head)
 	last := filepath.Join(mountRoot, filepath.FromSlash(t.sub(t.Files-1)))
 	want := t.content(t.Files - 1)
 	for {

@@ -943,6 +943,8 @@ func (h *benchHistory) fuser(ctx context.Context) error {
 		return nil
 	}
 	ready := time.Since(started)
+	// Read before the walk below, which the fuser serves.
+	b.addCPUPerEvent(benchScTTFuser, "fuser", h.sys.Fuser.Pid(), h.head)
 	files := 0
 	err := filepath.WalkDir(filepath.Join(h.sys.MountDir(), "current"), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {

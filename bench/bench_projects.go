@@ -339,9 +339,9 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 			pids = append(pids, proc.Pid())
 		}
 	}
-	cpuBefore := make([]uint64, len(pids))
+	cpuBefore := make([]time.Duration, len(pids))
 	for i, pid := range pids {
-		cpuBefore[i], _ = benchCPUTicks(pid)
+		cpuBefore[i], _ = benchProcCPU(pid)
 	}
 	cpuFrom := time.Now()
 	b.progress("projects: %d at once for %s: %.1f validates/s and an edit every %s each", n, p.Window, p.validateRate(), p.EditEvery)
@@ -398,14 +398,13 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 		return s, fmt.Errorf("disk edits: %w", edits.FirstErr)
 	}
 	// Measure the processes before the edit check below adds reads.
-	var cpuTicks uint64
+	var used time.Duration
 	for i, pid := range pids {
-		if t, err := benchCPUTicks(pid); err == nil && t >= cpuBefore[i] {
-			cpuTicks += t - cpuBefore[i]
+		if t, err := benchProcCPU(pid); err == nil && t >= cpuBefore[i] {
+			used += t - cpuBefore[i]
 		}
 	}
-	const hz = 100 // USER_HZ on Linux
-	cpu := float64(cpuTicks) / hz / time.Since(cpuFrom).Seconds() * 100
+	cpu := used.Seconds() / time.Since(cpuFrom).Seconds() * 100
 	roles := map[string][]float64{}
 	for _, pr := range projects {
 		for _, proc := range pr.procs() {

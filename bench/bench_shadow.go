@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -195,7 +193,7 @@ func benchPollReader(ctx context.Context, cl *http.Client, url, token string, wa
 // benchCPUOver returns a process's CPU use over d as a percentage of one
 // core, while load (if any) runs.
 func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (float64, error) {
-	before, err := benchCPUTicks(pid)
+	before, err := benchProcCPU(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -211,29 +209,9 @@ func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (fl
 	time.Sleep(d)
 	close(stop)
 	<-done
-	after, err := benchCPUTicks(pid)
+	after, err := benchProcCPU(pid)
 	if err != nil {
 		return 0, err
 	}
-	const hz = 100 // USER_HZ on Linux
-	return float64(after-before) / hz / time.Since(start).Seconds() * 100, nil
-}
-
-// benchCPUTicks reads utime+stime of pid from /proc.
-func benchCPUTicks(pid int) (uint64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("cpu of %d: %w", pid, err)
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("cpu of %d: short /proc stat", pid)
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("cpu of %d: bad /proc stat", pid)
-	}
-	return u + st, nil
+	return (after - before).Seconds() / time.Since(start).Seconds() * 100, nil
 }

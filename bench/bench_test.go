@@ -110,7 +110,8 @@ func TestBenchQuick(t *testing.T) {
 		want = append(want, "write → reader-visible lag / "+f)
 	}
 	for _, f := range []string{"writer bulk append rate (deduplicated content)", "events replayed", "time to /readyz 200",
-		"time to applied ≥ head", "catch-up rate", "catch-up rate ÷ writer bulk append"} {
+		"time to applied ≥ head", "catch-up rate", "catch-up rate ÷ writer bulk append",
+		"catch-up reader CPU (user + system)", "catch-up reader CPU per event"} {
 		want = append(want, "reader catch-up / "+f)
 	}
 	for _, f := range []string{"writer", "reader", "catch-up reader"} {
@@ -184,7 +185,8 @@ func TestBenchQuick(t *testing.T) {
 	case rep.FUSE == "ran":
 		for _, f := range []string{"files", "size", "written through POST /v1/changes (500 ops per change set)",
 			"write rate through POST /v1/changes", "fuser start → ready (caught up on the log)",
-			"fuser start → last file readable in the mount", "log events the fuser caught up on"} {
+			"fuser start → last file readable in the mount", "log events the fuser caught up on",
+			"fuser CPU (user + system)", "fuser CPU per event"} {
 			want = append(want, benchScFUSETree+" / "+f)
 		}
 		zeroOK = append(zeroOK, benchScFUSETree+" / page cache dropped before each cold pass")
@@ -199,7 +201,8 @@ func TestBenchQuick(t *testing.T) {
 			}
 		}
 		want = append(want, "peak RSS (VmHWM) / fuser", "peak RSS (VmHWM) / time-travel fuser")
-		for _, f := range []string{"log events the fuser caught up on", "fuser start → ready (caught up on the log)", "catch-up rate", "files in current/"} {
+		for _, f := range []string{"log events the fuser caught up on", "fuser start → ready (caught up on the log)", "catch-up rate", "files in current/",
+			"fuser CPU (user + system)", "fuser CPU per event"} {
 			want = append(want, benchScTTFuser+" / "+f)
 		}
 		if n := got[benchScTTFuser+" / files in current/"].Value; n != float64(rep.Params.HistoryFiles+1) {
