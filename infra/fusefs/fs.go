@@ -63,6 +63,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -704,7 +705,9 @@ func (m *Mount) apply(ctx context.Context, touched map[string]projections.Revisi
 		kept = append(kept, fi)
 	}
 	list = kept
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Path < list[j].Path })
+	// slices' generic sort, not sort.SliceStable's reflection swapper:
+	// a page's ~120-byte FileInfos sorted 1.7x faster (item 31).
+	slices.SortStableFunc(list, func(a, b projections.FileInfo) int { return strings.Compare(a.Path, b.Path) })
 	kept = list[:0]
 	for i, fi := range list {
 		if i+1 < len(list) && list[i+1].Path == fi.Path {

@@ -460,6 +460,36 @@ func TestRetriedBatchKeepsNewerRevisions(t *testing.T) {
 	}
 }
 
+// TestSourceStateWinsOverQueuedRevision: a batch that holds a directory
+// deleted as a whole and an older revision of a file beneath it takes that
+// file's state from the Source, listed after the queued revisions, so the
+// listing's sort must keep the later of a path's two entries; forty other
+// changes make the listing too long for a sort that is stable by accident.
+func TestSourceStateWinsOverQueuedRevision(t *testing.T) {
+	src := newFakeSource()
+	src.write("d/x", "v1\n", 0o644)
+	mt := mountFake(t, src, Options{})
+	src.write("d/x", "v2\n", 0o644)
+	queued := src.changes("d/x") // v2, handed on after v3 is written
+	var others []string
+	for i := range 40 {
+		p := fmt.Sprintf("other/f%02d", i)
+		src.write(p, "o\n", 0o644)
+		others = append(others, p)
+	}
+	seq := src.write("d/x", "v3\n", 0o644)
+	revs := append(src.changes("d"), queued...)
+	mt.fs.Changed(seq, append(revs, src.changes(others...)...))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mt.fs.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, mt.path("current/d/x")); got != "v3\n" {
+		t.Errorf("d/x = %q, want the Source's v3", got)
+	}
+}
+
 func TestPageCacheIsKept(t *testing.T) {
 	src := newFakeSource()
 	seedProject(src)
