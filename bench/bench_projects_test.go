@@ -26,16 +26,23 @@ func TestBenchStatusMiB(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := benchStatusMiB(strings.NewReader(c.text), c.field)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want one containing %q", err, c.err)
-				}
-				return
-			}
-			if err != nil || got != c.want {
-				t.Fatalf("= %v, %v; want %v", got, err, c.want)
-			}
+			wantParsed(t, got, err, c.want, c.err)
 		})
+	}
+}
+
+// wantParsed fails t unless a parse that should fail (wantErr set) failed
+// with an error containing wantErr, or one that should succeed gave want.
+func wantParsed[T comparable](t *testing.T, got T, err error, want T, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil || got != want {
+		t.Fatalf("= %v, %v; want %v", got, err, want)
 	}
 }
 
@@ -56,15 +63,7 @@ func TestBenchStatCPU(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := benchStatCPU([]byte(c.stat))
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want one containing %q", err, c.err)
-				}
-				return
-			}
-			if err != nil || got != c.want {
-				t.Fatalf("= %v, %v; want %v", got, err, c.want)
-			}
+			wantParsed(t, got, err, c.want, c.err)
 		})
 	}
 }
