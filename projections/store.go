@@ -94,6 +94,9 @@ type Store struct {
 	kf   keyframes // Apply's, Reset's and Open's only
 	page pageKeys  // Apply's only
 
+	batch    *pebble.Batch // Apply's only: the page batch kept for the next page (pageBatch)
+	batchCap int           // the bytes batch was made with
+
 	flushMu    sync.Mutex
 	flushTimer *time.Timer // a flush due, nil when none
 	closed     bool
@@ -283,6 +286,10 @@ func (s *Store) Close() error {
 		s.flushTimer.Stop()
 	}
 	s.flushMu.Unlock()
+	if s.batch != nil {
+		s.batch.Close()
+		s.batch = nil
+	}
 	if err := s.db.Flush(); err != nil {
 		return errors.Join(fmt.Errorf("flush projection: %w", err), s.db.Close())
 	}
@@ -335,6 +342,51 @@ func applyBatchSize(events []domain.Event) int {
 	return n
 }
 
+// maxKeptBatch bounds the page batch a Store keeps from one Apply to the
+// next; a page that needs more gets a batch of its own.
+const maxKeptBatch = 8 << 20
+
+// pageBatch returns the batch for a page of about size bytes
+// (applyBatchSize). It is sized for the page up front: grown from Pebble's
+// 1 KiB by doubling, a page's batch (megabytes) was copied a dozen times.
+// And up to maxKeptBatch it is kept and reset for the next page: made anew
+// for each page, a catching-up replica allocated, cleared and collected
+// megabytes a page (docs/bench-perf.txt item 32). Hand it back with
+// donePageBatch.
+func (s *Store) pageBatch(size int) *pebble.Batch {
+	if size > maxKeptBatch {
+		return s.db.NewBatchWithSize(size)
+	}
+	if s.batch == nil || s.batchCap < size {
+		if s.batch != nil {
+			s.batch.Close()
+		}
+		// Room for pages somewhat larger than this one, so that a run of
+		// similar pages keeps one batch.
+		s.batchCap = min(max(2*size, 64<<10), maxKeptBatch)
+		s.batch = s.db.NewBatchWithSize(s.batchCap, pebble.WithMaxRetainedSizeBytes(maxKeptBatch))
+	}
+	return s.batch
+}
+
+// donePageBatch resets b for the next page, or lets it go: a batch of its
+// own, a page that was not committed (a failed page's batch is not reused),
+// one that outgrew what it was made with, or one whose buffer Pebble kept
+// (a batch past Pebble's large-batch threshold is flushed as it is, and
+// left empty).
+func (s *Store) donePageBatch(b *pebble.Batch, committed bool) {
+	if b != s.batch {
+		b.Close()
+		return
+	}
+	if !committed || b.Empty() || b.Len() > s.batchCap {
+		b.Close()
+		s.batch, s.batchCap = nil, 0
+		return
+	}
+	b.Reset()
+}
+
 // Apply applies events, which must follow the position without a gap, in
 // one batch with the new position. The batch is not logged: after a crash
 // the projection resumes from an earlier position and re-applies.
@@ -353,10 +405,9 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err != nil {
 		return err
 	}
-	// Sized for the page up front: grown from Pebble's 1 KiB by doubling, a
-	// page's batch (megabytes) was copied a dozen times.
-	b := s.db.NewBatchWithSize(applyBatchSize(events))
-	defer b.Close()
+	b := s.pageBatch(applyBatchSize(events))
+	committed := false
+	defer func() { s.donePageBatch(b, committed) }()
 	defer s.page.reset()
 	for _, n := range notes {
 		raw, _ := json.Marshal(n)
@@ -430,6 +481,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("apply events: %w", err)
 	}
+	committed = true
 	s.flushSoon()
 	s.kf.since, s.kf.redone = s.kf.since+counted.since, s.kf.redone+counted.redone
 	// A batch applied again (the last apply failed after its commit) writes

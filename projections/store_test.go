@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -327,5 +328,82 @@ func TestAppliedEventsAreFlushedSoon(t *testing.T) {
 			t.Fatalf("no flush %v after an apply", 10*flushAfter)
 		}
 		time.Sleep(flushAfter / 10)
+	}
+}
+
+// TestPageBatchIsKept: Apply keeps its batch for the next page, and lets
+// it go after a failed page and when Pebble took its buffer (a page past
+// the large-batch threshold of a small memtable, flushed as it is); a page
+// over maxKeptBatch gets a batch of its own and leaves the kept one be.
+// Every page's files are there afterwards.
+func TestPageBatchIsKept(t *testing.T) {
+	t.Parallel()
+	var drafts []domain.Draft
+	for i := range 12000 {
+		drafts = append(drafts, w(fmt.Sprintf("d%02d/f%05d", i%50, i), fmt.Sprintf("h%d", i)))
+	}
+	evs := chain(t, drafts...)
+	if n := applyBatchSize(evs[40:]); n <= maxKeptBatch {
+		t.Fatalf("the large page's batch is %d bytes, not over %d", n, maxKeptBatch)
+	}
+	bad := append([]domain.Event(nil), evs[20:22]...)
+	bad[1].Payload = json.RawMessage(`{"path":5}`)
+	open := func(sizes pebbledb.Sizes) *Store {
+		s, err := Open(t.TempDir(), sizes, slog.New(slog.DiscardHandler), NewAgents())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	apply := func(s *Store, page []domain.Event) {
+		t.Helper()
+		if err := s.Apply(context.Background(), page); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := open(pebbledb.DefaultSizes())
+	apply(s, evs[:10])
+	kept := s.batch
+	if kept == nil {
+		t.Fatal("no batch kept after a page")
+	}
+	apply(s, evs[10:20])
+	if s.batch != kept {
+		t.Error("the next page did not reuse the kept batch")
+	}
+	if err := s.Apply(context.Background(), bad); err == nil {
+		t.Fatal("a page with an undecodable file event was applied")
+	}
+	if s.batch != nil {
+		t.Error("a failed page's batch was kept")
+	}
+	apply(s, evs[20:40])
+	kept = s.batch
+	apply(s, evs[40:])
+	if s.batch != kept {
+		t.Error("a page over maxKeptBatch replaced the kept batch")
+	}
+	for _, i := range []int{0, 15, 25, 5000, len(evs) - 1} {
+		if _, err := s.File(fmt.Sprintf("d%02d/f%05d", i%50, i), 0); err != nil {
+			t.Errorf("file of event %d: %v", i, err)
+		}
+	}
+
+	// 8 MiB of cache: 4 MiB memtables, whose large-batch threshold a page
+	// of 5,000 file events is past.
+	small := open(pebbledb.Sizes{CacheMiB: pebbledb.MinCacheMiB})
+	apply(small, evs[:10])
+	apply(small, evs[10:5010])
+	if small.batch != nil {
+		t.Error("a batch Pebble flushed as it was was kept")
+	}
+	apply(small, evs[5010:5020])
+	if small.batch == nil {
+		t.Error("no batch kept after a page")
+	}
+	if _, err := small.File("d15/f05015", 0); err != nil {
+		t.Errorf("file of the page after: %v", err)
 	}
 }
