@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -405,5 +406,42 @@ func TestPageBatchIsKept(t *testing.T) {
 	}
 	if _, err := small.File("d15/f05015", 0); err != nil {
 		t.Errorf("file of the page after: %v", err)
+	}
+}
+
+// TestPageBatchBufferIsKept: the kept batch keeps its buffer, so a page
+// after another allocates a batch's worth less than the same page applied
+// with a new batch. (Not parallel: it counts the process's allocations.)
+func TestPageBatchBufferIsKept(t *testing.T) {
+	var drafts []domain.Draft
+	for i := range 4000 {
+		drafts = append(drafts, w(fmt.Sprintf("d%02d/f%05d", i%50, i), fmt.Sprintf("h%d", i)))
+	}
+	evs := chain(t, drafts...)
+	second := func(newBatch bool) uint64 {
+		s, err := Open(t.TempDir(), pebbledb.DefaultSizes(), slog.New(slog.DiscardHandler), NewAgents())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Apply(context.Background(), evs[:2000]); err != nil {
+			t.Fatal(err)
+		}
+		if newBatch {
+			s.batch.Close()
+			s.batch, s.batchCap = nil, 0
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := s.Apply(context.Background(), evs[2000:]); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	kept, fresh, batch := second(false), second(true), uint64(applyBatchSize(evs[2000:]))
+	t.Logf("the second page allocated %d bytes with the kept batch, %d with a new one; its batch is about %d", kept, fresh, batch)
+	if kept+batch/2 > fresh {
+		t.Errorf("the second page allocated %d bytes with the kept batch, %d with a new one (its batch about %d): the kept batch's buffer was not kept", kept, fresh, batch)
 	}
 }
