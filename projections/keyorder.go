@@ -77,12 +77,13 @@ func (s *pageSets) reset() {
 // keys are in its batch.
 type pageKeys struct{ fc, rev, cur pageSets }
 
-// set adds the page's file keys to b: fc/ in log order, then rev/ and cur/
-// each sorted.
+// set adds the page's file keys to b, fc/ in log order, then rev/ and cur/
+// each sorted, and empties p: b holds its copy.
 func (p *pageKeys) set(b *pebble.Batch) {
 	p.fc.setInOrder(b)
 	p.rev.setSorted(b)
 	p.cur.setSorted(b)
+	p.reset()
 }
 
 func (p *pageKeys) reset() {

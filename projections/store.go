@@ -408,7 +408,7 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 	b := s.pageBatch(applyBatchSize(events))
 	committed := false
 	defer func() { s.donePageBatch(b, committed) }()
-	defer s.page.reset()
+	defer s.page.reset() // for the returns before set
 	for _, n := range notes {
 		raw, _ := json.Marshal(n)
 		b.Set(pebbledb.Key(prefixAnn, []byte(n.ID), []byte{0}, pebbledb.Uint64(n.Seq)), raw, nil)
@@ -474,7 +474,6 @@ func (s *Store) Apply(ctx context.Context, events []domain.Event) error {
 		}
 	}
 	s.page.set(b)
-	s.page.reset() // b holds its copy; the deferred reset is for the returns above
 	last := events[len(events)-1]
 	pr, _ := json.Marshal(position{Seq: last.Seq, Hash: last.Hash, Layout: layout})
 	b.Set([]byte(keyPosition), pr, nil)

@@ -49,6 +49,17 @@ type mounted struct {
 	logs *logBuffer
 }
 
+// sync waits, up to 30 s, until the mount has applied every change
+// handed to it.
+func (mt *mounted) sync(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mt.fs.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (mt *mounted) path(p ...string) string {
 	return filepath.Join(append([]string{mt.dir}, p...)...)
 }
@@ -450,11 +461,7 @@ func TestRetriedBatchKeepsNewerRevisions(t *testing.T) {
 	mt.fs.Changed(src.write("olddir", "now a file\n", 0o644), src.changes("olddir"))
 	src.setFiles(false, nil) // for the retries
 	gate <- struct{}{}       // this Files fails: the batch is queued again
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mt.fs.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mt.sync(t)
 	if got := readFile(t, mt.path("current/olddir")); got != "now a file\n" {
 		t.Errorf("olddir = %q, want the file written after the directory", got)
 	}
@@ -480,11 +487,7 @@ func TestSourceStateWinsOverQueuedRevision(t *testing.T) {
 	seq := src.write("d/x", "v3\n", 0o644)
 	revs := append(src.changes("d"), queued...)
 	mt.fs.Changed(seq, append(revs, src.changes(others...)...))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mt.fs.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mt.sync(t)
 	if got := readFile(t, mt.path("current/d/x")); got != "v3\n" {
 		t.Errorf("d/x = %q, want the Source's v3", got)
 	}
