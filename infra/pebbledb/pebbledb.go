@@ -120,8 +120,9 @@ func Open(dir string, sizes Sizes, durability Durability, log *slog.Logger) (*pe
 		// A replica writes as fast as it can while it catches up, and
 		// compactions were a third of its CPU. Each L0 compaction rewrites
 		// the base level's tables it overlaps, so compacting twice as many
-		// L0 sublevels at once rewrites them half as often: 300k file
-		// events compacted ~35 % fewer bytes (docs/bench-perf.txt item 33).
+		// L0 sublevels at once rewrites them half as often:
+		// BenchmarkCatchUpPage compacts ~40 % fewer bytes an event
+		// (docs/bench-perf.txt item 33).
 		// Reads merge up to twice as many L0 sublevels; the writer's
 		// lookups on the gate's path keep Pebble's defaults.
 		opts.L0CompactionThreshold = DerivedL0CompactionThreshold
