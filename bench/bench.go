@@ -347,6 +347,7 @@ type benchRun struct {
 
 	fsyncP50, fsyncOps float64 // baseline: fdatasync of 1 KiB, µs and ops/s
 	loopP50, loopOps   float64 // baseline: GET /healthz, µs and ops/s
+	stallRate          float64 // baseline: stalls a busy goroutine meets, per second
 	catchReaderRSS     float64 // MiB
 	bulkRate           float64 // catch-up: writer bulk append, events/s
 	lagP50             float64 // write → reader-visible lag, ms
@@ -367,6 +368,7 @@ func (b *benchRun) scenarios(ctx context.Context) error {
 	}{
 		{"baseline: fdatasync", b.benchFsync},
 		{"baseline: loopback HTTP", b.benchLoopback},
+		{"baseline: stalls", b.benchStalls},
 		{"gate in-process", b.benchGateInProcess},
 		{"gate in-process: leases", b.benchCoordination},
 		{"annotations in-process", b.benchAnnotations},

@@ -190,6 +190,10 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.rep.add(scMiss, "allocated per miss", float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(sm.N), "bytes")
 	b.rep.add(scMiss, "collections during the misses", float64(ms1.NumGC-ms0.NumGC), "cycles")
 	b.rep.add(scMiss, "minor page faults during the misses (bench process)", float64(ru1.Minflt-ru0.Minflt), "faults")
+	// Issue 15's target is a p99 of 20 µs: at most 1 % of misses over it.
+	// The machine's stalls alone put about this share of them over it.
+	b.rep.add(scMiss, "misses over 20 µs", benchShareOver(miss, 20*time.Microsecond), "%")
+	b.rep.add(scMiss, "misses expected to meet a machine stall (baseline stalls/s × mean miss)", benchStallShare(b.stallRate, benchMean(miss)), "%")
 	const scHit = benchScGateHit
 	b.rep.add(scHit, "p50", us(sh.P50), "µs")
 	b.rep.add(scHit, "p99", us(sh.P99), "µs")

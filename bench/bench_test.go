@@ -101,6 +101,10 @@ func TestBenchQuick(t *testing.T) {
 	for _, sc := range []string{"baseline: 1 KiB append+fdatasync, 1 goroutine", "baseline: GET /healthz, 1 goroutine"} {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / ops/s")
 	}
+	for _, f := range []string{"iteration p50", "stalls/s (an iteration over its p50 by more than 10 µs)", "stall p50 (beyond the iteration's p50)",
+		"stall p99", "time lost to stalls", "iterations"} {
+		want = append(want, benchScStalls+" / "+f)
+	}
 	for _, sc := range []string{benchScAppends(1), benchScAppends(64), benchScAppends(1000)} {
 		for _, f := range []string{"appends/s", "p50", "p99", "p99.9", "requests", "p50 ÷ fdatasync p50", "appends/s ÷ fdatasync ops/s"} {
 			want = append(want, sc+" / "+f)
@@ -122,7 +126,8 @@ func TestBenchQuick(t *testing.T) {
 	for _, sc := range []string{benchScGateMiss, benchScGateHit} {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / calls")
 	}
-	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50")
+	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50",
+		benchScGateMiss+" / misses over 20 µs", benchScGateMiss+" / misses expected to meet a machine stall (baseline stalls/s × mean miss)")
 	for _, f := range []string{"p50", "p99", "SHA-256s of 4 KiB per sample", "cache miss p99 ÷ floor p99"} {
 		want = append(want, benchScCPUFloor+" / "+f)
 	}
