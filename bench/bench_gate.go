@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -40,8 +41,8 @@ const benchGateMix = "1 in 4 calls new → cache miss"
 const (
 	benchScGateMiss = "gate in-process: Decide, cache miss (distinct Bash pipelines and lists)"
 	benchScGateHit  = "gate in-process: Decide, cache hit (same input repeated)"
-	// The same misses in a gate whose heap has cycled (see benchGateInProcess).
-	benchScGateMissSettled = "gate in-process: Decide, cache miss, the heap settled first (distinct misses until 2 collections)"
+	// The same misses in a gate that has run a while (see benchGateInProcess).
+	benchScGateMissSettled = "gate in-process: Decide, cache miss, in a gate that has run a while (its decision cache started over, 2 collections since)"
 	benchScCPUFloor        = "gate in-process: CPU floor, work as long as a cache miss that neither allocates nor waits (SHA-256), after each miss"
 	benchScReloadPoll      = "gate: policy reload, file rewritten (writer polls every 1 s)"
 	benchScReloadHUP       = "gate: policy reload, file rewritten + SIGHUP"
@@ -104,14 +105,17 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	}
 	const warm = 500
 	n := b.p.GateMissCalls
-	// Built beforehand, so only Decide is timed: the warm-up's, the fresh
-	// gate's misses and the settled heap's, each command distinct.
-	inputs := make([]json.RawMessage, warm+2*n)
-	for i := range inputs {
-		inputs[i] = benchBashInput(benchMissCommand(i%50, i))
+	// Each command distinct, built beforehand so only Decide is timed.
+	inputs := func(from, count int) []json.RawMessage {
+		in := make([]json.RawMessage, count)
+		for i := range in {
+			in[i] = benchBashInput(benchMissCommand((from+i)%50, from+i))
+		}
+		return in
 	}
+	freshInputs := inputs(0, warm+n)
 	warmed := make([]time.Duration, 0, warm)
-	for _, in := range inputs[:warm] {
+	for _, in := range freshInputs[:warm] {
 		c := call(in)
 		t := time.Now()
 		if _, _, err := h.Decide(c); err != nil {
@@ -120,28 +124,36 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 		warmed = append(warmed, time.Since(t))
 	}
 	floor := newBenchCPUFloor(benchSummarise(warmed).P50)
-	if v, _, _ := h.Decide(call(inputs[0])); v.Decision != policy.Allow {
+	if v, _, _ := h.Decide(call(freshInputs[0])); v.Decision != policy.Allow {
 		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("gate in-process: %q is decided %s (%s), not allow", benchMissCommand(0, 0), v.Decision, v.Rule))
 	}
-	fresh, err := timeMisses(ctx, h, call, floor, inputs[warm:warm+n])
+	fresh, err := timeMisses(ctx, h, call, floor, freshInputs[warm:], "fresh gate")
 	if err != nil {
 		return err
 	}
-	// A gate that has run a while: distinct misses, made as they go (as a
-	// request's body is), until the collector has run twice, so the heap
-	// has grown to the size it cycles in. The fresh gate's misses grew it
-	// into memory the process had never touched, and on this kind of VM a
-	// page fault costs more than the 20 µs target (docs/bench-perf.txt
-	// item 36).
-	var gc0, gc runtime.MemStats
-	runtime.ReadMemStats(&gc0)
-	settling := 0
-	for i := len(inputs); settling < 50*n; i++ {
-		if settling%1024 == 0 {
+	// A gate that has run a while: the fresh gate's misses grew the heap,
+	// and the decision cache's map, into memory the process had never
+	// touched, and on this kind of VM a page fault costs more than the
+	// 20 µs target (docs/bench-perf.txt item 36). Distinct misses, made as
+	// they go (as a request's body is), until the decision cache has
+	// started over (its map keeps the memory it grew to) and the collector
+	// has run twice since the fresh gate's (the heap has grown to the size
+	// it cycles in). The timed misses then fit in the cache before it
+	// starts over again.
+	settledInputs := inputs(warm+n, n)
+	cycles := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	collections := func() uint64 { metrics.Read(cycles); return cycles[0].Value.Uint64() }
+	gc0, seen, settling := collections(), warm+n, 0
+	for i := warm + 2*n; ; i++ {
+		if settling%256 == 0 {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if runtime.ReadMemStats(&gc); gc.NumGC >= gc0.NumGC+2 {
+			if seen+settling > command.MaxCachedDecisions && collections() >= gc0+2 {
+				break
+			}
+			if settling >= 50*n {
+				b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("gate in-process: %d misses did not settle the gate (%d collections, want 2): its figures are a gate still growing", settling, collections()-gc0))
 				break
 			}
 		}
@@ -150,7 +162,7 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 		}
 		settling++
 	}
-	settled, err := timeMisses(ctx, h, call, floor, inputs[warm+n:])
+	settled, err := timeMisses(ctx, h, call, floor, settledInputs, "settled gate")
 	if err != nil {
 		return err
 	}
@@ -189,7 +201,7 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	sm, sh, sf := fresh.report(b, benchScGateMiss), benchSummarise(hit), benchSummarise(fresh.floors)
 	b.gateMissP50 = us(sm.P50)
 	settled.report(b, benchScGateMissSettled)
-	b.rep.add(benchScGateMissSettled, "misses to settle the heap (until 2 collections)", float64(settling), "calls")
+	b.rep.add(benchScGateMissSettled, "distinct misses before, made as they went", float64(settling), "calls")
 	b.rep.add(benchScGateMissSettled, "CPU floor p99, after each miss", us(benchSummarise(settled.floors).P99), "µs")
 	const scHit = benchScGateHit
 	b.rep.add(scHit, "p50", us(sh.P50), "µs")
@@ -208,13 +220,18 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 type benchMisses struct {
 	miss, floors []time.Duration // each miss, and the CPU floor sample after it
 	allocated    uint64          // bytes allocated during the run
-	collections  uint32
-	faults       int64 // minor page faults of the whole bench process
+	collections  uint32          // Go collection cycles that ended during the run
+	faults       int64           // minor page faults of the whole bench process
 }
+
+// benchMissTarget is issue 15's p99 for a cache miss: at most 1 % of the
+// misses may take longer.
+const benchMissTarget = 20 * time.Microsecond
 
 // timeMisses times Decide on each input, which must all miss the decision
 // cache, each followed by a CPU floor sample, so both meet the same noise.
-func timeMisses(ctx context.Context, h *command.ValidateHandler, call func(json.RawMessage) command.ValidateCall, floor *benchCPUFloor, inputs []json.RawMessage) (benchMisses, error) {
+// run names the run in its errors.
+func timeMisses(ctx context.Context, h *command.ValidateHandler, call func(json.RawMessage) command.ValidateCall, floor *benchCPUFloor, inputs []json.RawMessage, run string) (benchMisses, error) {
 	m := benchMisses{miss: make([]time.Duration, 0, len(inputs)), floors: make([]time.Duration, 0, len(inputs))}
 	// What the misses cost beyond their own work: collection cycles, and
 	// page faults on memory the heap grows into (on this kind of VM every
@@ -235,7 +252,7 @@ func timeMisses(ctx context.Context, h *command.ValidateHandler, call func(json.
 			return m, err
 		}
 		if cached {
-			return m, fmt.Errorf("gate in-process: distinct call %d was answered from the cache", i)
+			return m, fmt.Errorf("gate in-process, %s: distinct call %d was answered from the cache", run, i)
 		}
 		m.miss = append(m.miss, d)
 		m.floors = append(m.floors, floor.sample())
@@ -255,9 +272,8 @@ func (m benchMisses) report(b *benchRun, scenario string) benchLatencies {
 	b.rep.add(scenario, "allocated per miss", float64(m.allocated)/float64(max(s.N, 1)), "bytes")
 	b.rep.add(scenario, "collections during the misses", float64(m.collections), "cycles")
 	b.rep.add(scenario, "minor page faults during the misses (bench process)", float64(m.faults), "faults")
-	// Issue 15's target is a p99 of 20 µs: at most 1 % of misses over it.
-	// The machine's stalls alone put about this share of them over it.
-	b.rep.add(scenario, "misses over 20 µs", benchShareOver(m.miss, 20*time.Microsecond), "%")
+	// What the machine's stalls alone would put over the target, at most.
+	b.rep.add(scenario, fmt.Sprintf("misses over %v", benchMissTarget), benchShareOver(m.miss, benchMissTarget), "%")
 	b.rep.add(scenario, "misses expected to meet a machine stall (baseline stalls/s × mean miss)", benchStallShare(b.stallRate, benchMean(m.miss)), "%")
 	return s
 }

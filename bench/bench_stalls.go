@@ -3,17 +3,18 @@ package bench
 import (
 	"context"
 	"crypto/sha256"
-	"slices"
+	"fmt"
 	"time"
 )
 
-// The machine's own stalls: how often, and for how long, something outside
-// the process (the kernel's timer tick, the hypervisor, other processes)
-// stops a thread that only computes. On the 2-core VMs this project is
+// The machine's own stalls: how often, and for how long, something stops
+// a goroutine that only computes — mostly outside the process (the
+// kernel's timer tick, the hypervisor, other processes), though the loop
+// would also meet this process's own collections and scheduling. On the 2-core VMs this project is
 // measured on, a busy thread lost ~42 µs once every millisecond
 // (docs/bench-perf.txt item 35): an operation of T µs then meets one in
-// about T/10 % of its samples, which the machine alone puts past 40 µs. A
-// p99 is that stall once the share nears 1 %.
+// about T/10 % of its samples, which that puts past 40 µs. A p99 is that
+// stall once the share nears 1 %.
 
 // benchScStalls names the baseline.
 const benchScStalls = "baseline: stalls of a busy goroutine (4 KiB SHA-256s back to back)"
@@ -50,7 +51,7 @@ func (b *benchRun) benchStalls(ctx context.Context) error {
 	}
 	median := benchSummarise(cal).P50
 	stalls := make([]time.Duration, benchStallsKept)
-	n, iterations := 0, 0
+	n, iterations, lost := 0, 0, time.Duration(0)
 	start := time.Now()
 	prev = start
 	for deadline := start.Add(b.p.Baseline); prev.Before(deadline); iterations++ {
@@ -60,6 +61,7 @@ func (b *benchRun) benchStalls(ctx context.Context) error {
 		hash()
 		now := time.Now()
 		if lap := now.Sub(prev); lap > median+benchStallOver {
+			lost += lap - median
 			if n < len(stalls) {
 				stalls[n] = lap - median
 			}
@@ -69,17 +71,12 @@ func (b *benchRun) benchStalls(ctx context.Context) error {
 		prev = now
 	}
 	elapsed := prev.Sub(start)
-	kept := stalls[:min(n, len(stalls))]
-	var lost time.Duration
-	for _, s := range kept {
-		lost += s
-	}
-	s := benchSummarise(slices.Clone(kept))
+	s := benchSummarise(stalls[:min(n, len(stalls))])
 	b.stallRate = perSecond(n, elapsed)
 	b.rep.add(benchScStalls, "iteration p50", us(median), "µs")
-	b.rep.add(benchScStalls, "stalls/s (an iteration over its p50 by more than 10 µs)", b.stallRate, "stalls/s")
+	b.rep.add(benchScStalls, fmt.Sprintf("stalls/s (an iteration over its p50 by more than %v)", benchStallOver), b.stallRate, "stalls/s")
 	b.rep.add(benchScStalls, "stall p50 (beyond the iteration's p50)", us(s.P50), "µs")
-	b.rep.add(benchScStalls, "stall p99", us(s.P99), "µs")
+	b.rep.add(benchScStalls, "stall p99", us(s.P99), "µs") // of the first benchStallsKept
 	b.rep.add(benchScStalls, "time lost to stalls", 100*ratio(float64(lost), float64(elapsed)), "%")
 	b.rep.add(benchScStalls, "iterations", float64(iterations), "iterations")
 	return nil
@@ -87,7 +84,8 @@ func (b *benchRun) benchStalls(ctx context.Context) error {
 
 // benchStallShare is the share of samples of the given mean length that
 // would meet a stall at rate stalls a second by chance, in percent: a
-// stall lands in a sample about rate × length times.
+// stall lands in a sample about rate × length times. It bounds the share
+// the stalls push past a limit from above: a short stall may not.
 func benchStallShare(rate float64, mean time.Duration) float64 {
 	return min(100, 100*rate*mean.Seconds())
 }

@@ -123,7 +123,7 @@ func TestBenchQuick(t *testing.T) {
 		want = append(want, sc+" / p50", sc+" / p99", sc+" / calls")
 	}
 	want = append(want, benchScGateHit+" / timer overhead per sample (included)", benchScGateHit+" / miss p50 ÷ hit p50")
-	for _, f := range []string{"p50", "p99", "calls", "allocated per miss", "misses to settle the heap (until 2 collections)", "CPU floor p99, after each miss"} {
+	for _, f := range []string{"p50", "p99", "calls", "allocated per miss", "distinct misses before, made as they went", "CPU floor p99, after each miss"} {
 		want = append(want, benchScGateMissSettled+" / "+f)
 	}
 	for _, f := range []string{"p50", "p99", "SHA-256s of 4 KiB per sample", "cache miss p99 ÷ floor p99"} {
@@ -147,12 +147,12 @@ func TestBenchQuick(t *testing.T) {
 	// The machine's stalls (none on a quiet machine) and what the cache
 	// misses met of them and of the heap.
 	want = append(want, benchScStalls+" / iteration p50", benchScStalls+" / iterations")
-	for _, f := range []string{"stalls/s (an iteration over its p50 by more than 10 µs)", "stall p50 (beyond the iteration's p50)", "stall p99", "time lost to stalls"} {
+	for _, f := range []string{fmt.Sprintf("stalls/s (an iteration over its p50 by more than %v)", benchStallOver), "stall p50 (beyond the iteration's p50)", "stall p99", "time lost to stalls"} {
 		zeroOK = append(zeroOK, benchScStalls+" / "+f)
 	}
 	for _, sc := range []string{benchScGateMiss, benchScGateMissSettled} {
 		for _, f := range []string{"collections during the misses", "minor page faults during the misses (bench process)",
-			"misses over 20 µs", "misses expected to meet a machine stall (baseline stalls/s × mean miss)"} {
+			fmt.Sprintf("misses over %v", benchMissTarget), "misses expected to meet a machine stall (baseline stalls/s × mean miss)"} {
 			zeroOK = append(zeroOK, sc+" / "+f)
 		}
 	}

@@ -49,14 +49,16 @@ func NewPolicyHolder(p Policies) *PolicyHolder {
 
 // Swap puts p in force.
 func (h *PolicyHolder) Swap(p Policies) {
-	h.state.Store(&policyState{Policies: p, cache: newDecisionCache(maxCached)})
+	h.state.Store(&policyState{Policies: p, cache: newDecisionCache(MaxCachedDecisions)})
 }
 
 // Load returns the policies in force.
 func (h *PolicyHolder) Load() Policies { return h.state.Load().Policies }
 
-// maxCached bounds the decision cache; past it the cache starts over.
-const maxCached = 1 << 16
+// MaxCachedDecisions bounds the decision cache (calls, and distinct
+// verdicts): the call after that many starts it over, empty, in the memory
+// it had grown to.
+const MaxCachedDecisions = 1 << 16
 
 // maxPooledInput is the most members a tool_input map may have to be
 // reused; a larger one is left to the collector.
