@@ -170,6 +170,7 @@ type benchFigure struct {
 type benchReport struct {
 	Machine   benchMachine  `json:"machine"`
 	Quick     bool          `json:"quick"`
+	Only      string        `json:"only,omitempty"` // --only: the steps run besides the baselines
 	Params    benchParams   `json:"params"`
 	WriterArg []string      `json:"writer_args"`
 	ReaderArg []string      `json:"reader_args"`
@@ -271,7 +272,7 @@ func benchRunAll(ctx context.Context, o benchOptions, stdout, stderr io.Writer) 
 	rep := &benchReport{
 		Machine: benchMachine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, Hostname: host, DataFS: benchFSType(dir), DataDir: dir},
-		Quick: o.Quick, Params: p, WriterArg: writerArgs, ReaderArg: benchReaderArgs, Started: start.UTC(),
+		Quick: o.Quick, Only: o.Only, Params: p, WriterArg: writerArgs, ReaderArg: benchReaderArgs, Started: start.UTC(),
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
 	progress("%d cores, %s, data on %s at %s", rep.Machine.Cores, rep.Machine.GoVersion, rep.Machine.DataFS, dir)
@@ -453,6 +454,9 @@ func benchPrintTable(w io.Writer, r *benchReport) {
 	mode := "full"
 	if r.Quick {
 		mode = "quick"
+	}
+	if r.Only != "" {
+		mode += ", only " + strconv.Quote(r.Only)
 	}
 	fmt.Fprintf(w, "lighthouse bench (%s) — %d cores (GOMAXPROCS %d), %s %s/%s, data on %s, %.0f s\n",
 		mode, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.DataFS, r.Seconds)
