@@ -272,7 +272,8 @@ func (m benchMisses) report(b *benchRun, scenario string) benchLatencies {
 	b.rep.add(scenario, "allocated per miss", float64(m.allocated)/float64(max(s.N, 1)), "bytes")
 	b.rep.add(scenario, "collections during the misses", float64(m.collections), "cycles")
 	b.rep.add(scenario, "minor page faults during the misses (bench process)", float64(m.faults), "faults")
-	// What the machine's stalls alone would put over the target, at most.
+	// The share over the target, and the most of it the machine's stalls
+	// alone would explain.
 	b.rep.add(scenario, fmt.Sprintf("misses over %v", benchMissTarget), benchShareOver(m.miss, benchMissTarget), "%")
 	b.rep.add(scenario, "misses expected to meet a machine stall (baseline stalls/s × mean miss)", benchStallShare(b.stallRate, benchMean(m.miss)), "%")
 	return s

@@ -10,11 +10,11 @@ import (
 // The machine's own stalls: how often, and for how long, something stops
 // a goroutine that only computes — mostly outside the process (the
 // kernel's timer tick, the hypervisor, other processes), though the loop
-// would also meet this process's own collections and scheduling. On the 2-core VMs this project is
-// measured on, a busy thread lost ~42 µs once every millisecond
-// (docs/bench-perf.txt item 35): an operation of T µs then meets one in
-// about T/10 % of its samples, which that puts past 40 µs. A p99 is that
-// stall once the share nears 1 %.
+// would also meet this process's own collections and scheduling. On the
+// 2-core VMs this project is measured on, a busy thread lost ~42 µs once
+// every millisecond (docs/bench-perf.txt item 35): an operation of T µs
+// then meets one in about T/10 % of its samples, which that puts past
+// 40 µs. A p99 is that stall once the share nears 1 %.
 
 // benchScStalls names the baseline.
 const benchScStalls = "baseline: stalls of a busy goroutine (4 KiB SHA-256s back to back)"
