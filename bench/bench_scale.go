@@ -247,17 +247,15 @@ type benchNATSNode struct {
 
 // benchNATSCluster starts n nats-server processes clustered on loopback.
 func (b *benchRun) benchNATSCluster(ctx context.Context, bin string, n int) ([]*benchNATSNode, error) {
+	// A client, a route and a monitoring port per node, all distinct.
+	addrs, err := supervisor.FreeAddrs(3 * n)
+	if err != nil {
+		return nil, err
+	}
 	var nodes []*benchNATSNode
 	for i := range n {
-		var addrs [3]string
-		for j := range addrs {
-			a, err := supervisor.FreeAddr()
-			if err != nil {
-				return nil, err
-			}
-			addrs[j] = a
-		}
-		nodes = append(nodes, &benchNATSNode{name: fmt.Sprintf("n%d", i+1), addr: addrs[0], cluster: addrs[1], monitor: addrs[2],
+		a := addrs[3*i:]
+		nodes = append(nodes, &benchNATSNode{name: fmt.Sprintf("n%d", i+1), addr: a[0], cluster: a[1], monitor: a[2],
 			dir: filepath.Join(b.dir, "scale-nats", fmt.Sprintf("n%d", i+1))})
 	}
 	var routes []string

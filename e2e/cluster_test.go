@@ -54,13 +54,13 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 	t.Helper()
 	bin := buildNATSServer(t, t.TempDir())
 	c := &natsCluster{t: t, bin: bin, token: "cluster-s3cret", out: &syncBuffer{}}
+	// A client and a route port per node, all distinct.
+	addrs, err := supervisor.FreeAddrs(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < n; i++ {
-		addr, err1 := supervisor.FreeAddr()
-		caddr, err2 := supervisor.FreeAddr()
-		if err1 != nil || err2 != nil {
-			t.Fatal(err1, err2)
-		}
-		c.nodes = append(c.nodes, &natsNode{name: fmt.Sprintf("n%d", i+1), addr: addr, clusterAddr: caddr, dir: t.TempDir()})
+		c.nodes = append(c.nodes, &natsNode{name: fmt.Sprintf("n%d", i+1), addr: addrs[2*i], clusterAddr: addrs[2*i+1], dir: t.TempDir()})
 	}
 	for _, nd := range c.nodes {
 		c.start(nd)

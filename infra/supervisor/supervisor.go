@@ -103,17 +103,24 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// FreeAddr returns a loopback address with a port that was free just now.
-// Another process may take the port before it is bound: use it only for a
-// server whose address others must know before it starts (a NATS cluster's
-// routes); everything else binds port 0 and reports its address.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
+// FreeAddrs returns n distinct loopback addresses whose ports were free just
+// now. It holds every port until it has them all, because a port closed
+// early may be handed out again by the next pick (two servers of one NATS
+// node once got the same port that way). Another process may still take a
+// port before it is bound: use it only for servers whose addresses others
+// must know before they start (a NATS cluster's routes); everything else
+// binds port 0 and reports its address.
+func FreeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
 
 // WaitAddr waits until p has written the address it listens on to file
