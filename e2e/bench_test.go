@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +93,49 @@ func TestBenchMessagesAndProjects(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "only") {
 		t.Errorf("lighthouse bench --only (no value): err %v, output %q; want a non-zero exit naming --only", err, out)
 	}
+}
+
+// TestBenchOutputClosed runs `lighthouse bench … | true` through sh -c: the
+// pipe's reader is gone before the bench prints its table. The bench must
+// then clean up as on Ctrl-C (its temporary directory removed, no process
+// left on it), not die of SIGPIPE at its first line and leave them behind.
+func TestBenchOutputClosed(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	line := fmt.Sprintf("%s bench --quick --only lag --bin %s --dir %s | true", filepath.Join(binDir, "lighthouse"), binDir, dir)
+	sh := exec.CommandContext(ctx, "sh", "-c", line)
+	var stderr bytes.Buffer
+	sh.Stderr = &stderr
+	sh.WaitDelay = 5 * time.Second // a process left running would hold stderr open
+	if err := sh.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, tail(stderr.String(), 40))
+	}
+	if !strings.Contains(stderr.String(), "bench: stopping writer and reader") {
+		t.Fatalf("the bench did not run to its end:\n%s", tail(stderr.String(), 40))
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("the bench left %v in %s after its output closed", left, dir)
+	}
+	if pids := processesNaming(dir); len(pids) > 0 {
+		t.Errorf("processes %v still run on %s", pids, dir)
+	}
+}
+
+// processesNaming lists the live processes whose command line holds s.
+func processesNaming(s string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
