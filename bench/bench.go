@@ -186,6 +186,15 @@ func (r *benchReport) add(scenario, figure string, value float64, unit string) {
 	r.Figures = append(r.Figures, benchFigure{Scenario: scenario, Figure: figure, Value: value, Unit: unit})
 }
 
+// addRatio records a ÷ base (×). A base of zero is one this run did not
+// measure (its scenario was left out with --only): the figure is left out
+// too, rather than printed as 0.00 ×.
+func (r *benchReport) addRatio(scenario, figure string, a, base float64) {
+	if base > 0 {
+		r.add(scenario, figure, a/base, "×")
+	}
+}
+
 // ErrUsage marks bad command-line input to Run.
 var ErrUsage = errors.New("usage")
 

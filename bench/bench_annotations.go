@@ -174,6 +174,6 @@ func (b *benchRun) benchAnnotations(ctx context.Context) error {
 		b.rep.add(sc, "p99", us(v.l.P99), "µs")
 		b.rep.add(sc, "applies", float64(v.l.N), "samples")
 	}
-	b.rep.add(benchScNotes("to unannotated files, 100 other files annotated"), "p50 ÷ p50 before", ratio(us(others.P50), us(before.P50)), "×")
+	b.rep.addRatio(benchScNotes("to unannotated files, 100 other files annotated"), "p50 ÷ p50 before", us(others.P50), us(before.P50))
 	return nil
 }

@@ -113,7 +113,7 @@ func (b *benchRun) benchCoordination(ctx context.Context) error {
 		b.rep.add(sc, "calls", float64(s.N), "samples")
 		p50s[i] = us(s.P50)
 	}
-	b.rep.add(benchScCoord(fmt.Sprintf("leases and guard on, %d leases", benchLeases)), "p50 ÷ p50 with no coordination", ratio(p50s[2], p50s[0]), "×")
+	b.rep.addRatio(benchScCoord(fmt.Sprintf("leases and guard on, %d leases", benchLeases)), "p50 ÷ p50 with no coordination", p50s[2], p50s[0])
 	return nil
 }
 

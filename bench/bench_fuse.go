@@ -268,10 +268,10 @@ func (b *benchRun) fuseWalks(ctx context.Context, t benchFUSETree, diskRoot, mou
 		diskWarm, mountWarm := benchSummarise(disk).P50, benchSummarise(mount).P50
 		b.rep.add(w.scenario, "disk, cold", diskCold.Seconds(), "s")
 		b.rep.add(w.scenario, "mount, cold", mountCold.Seconds(), "s")
-		b.rep.add(w.scenario, "mount ÷ disk, cold", ratio(mountCold.Seconds(), diskCold.Seconds()), "×")
+		b.rep.addRatio(w.scenario, "mount ÷ disk, cold", mountCold.Seconds(), diskCold.Seconds())
 		b.rep.add(w.scenario, "disk, warm (median)", diskWarm.Seconds(), "s")
 		b.rep.add(w.scenario, "mount, warm (median)", mountWarm.Seconds(), "s")
-		b.rep.add(w.scenario, "mount ÷ disk, warm", ratio(mountWarm.Seconds(), diskWarm.Seconds()), "×")
+		b.rep.addRatio(w.scenario, "mount ÷ disk, warm", mountWarm.Seconds(), diskWarm.Seconds())
 	}
 	yes := 0.0
 	if dropped {
@@ -369,7 +369,7 @@ func (b *benchRun) fuseLag(ctx context.Context) error {
 		b.rep.add(m.sc, "p99", ms(s.P99), "ms")
 		b.rep.add(m.sc, "max", ms(s.Max), "ms")
 		b.rep.add(m.sc, "samples", float64(s.N), "samples")
-		b.rep.add(m.sc, "p50 ÷ reader-visible lag p50", ratio(ms(s.P50), b.lagP50), "×")
+		b.rep.addRatio(m.sc, "p50 ÷ reader-visible lag p50", ms(s.P50), b.lagP50)
 	}
 	return nil
 }

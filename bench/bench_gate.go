@@ -208,11 +208,11 @@ func (b *benchRun) benchGateInProcess(ctx context.Context) error {
 	b.rep.add(scHit, "p99", us(sh.P99), "µs")
 	b.rep.add(scHit, "calls", float64(sh.N), "samples")
 	b.rep.add(scHit, "timer overhead per sample (included)", us(timer), "µs")
-	b.rep.add(scHit, "miss p50 ÷ hit p50", ratio(us(sm.P50), us(sh.P50)), "×")
+	b.rep.addRatio(scHit, "miss p50 ÷ hit p50", us(sm.P50), us(sh.P50))
 	b.rep.add(benchScCPUFloor, "p50", us(sf.P50), "µs")
 	b.rep.add(benchScCPUFloor, "p99", us(sf.P99), "µs")
 	b.rep.add(benchScCPUFloor, "SHA-256s of 4 KiB per sample", float64(floor.reps), "hashes")
-	b.rep.add(benchScCPUFloor, "cache miss p99 ÷ floor p99", ratio(us(sm.P99), us(sf.P99)), "×")
+	b.rep.addRatio(benchScCPUFloor, "cache miss p99 ÷ floor p99", us(sm.P99), us(sf.P99))
 	return nil
 }
 
@@ -597,8 +597,8 @@ func (b *benchRun) benchGateHTTP(ctx context.Context) error {
 		b.rep.add(sc, "requests", float64(s.N), "requests")
 		b.rep.add(sc, "failed requests", float64(l.failed.Load()), "errors")
 		b.rep.add(sc, "answered from the decision cache", 100*float64(l.cached.Load())/float64(s.N), "%")
-		b.rep.add(sc, "p50 ÷ in-process miss p50", ratio(us(s.P50), b.gateMissP50), "×")
-		b.rep.add(sc, "p50 ÷ GET /healthz p50", ratio(us(s.P50), b.loopP50), "×")
+		b.rep.addRatio(sc, "p50 ÷ in-process miss p50", us(s.P50), b.gateMissP50)
+		b.rep.addRatio(sc, "p50 ÷ GET /healthz p50", us(s.P50), b.loopP50)
 		l.warn(b, sc)
 	}
 	return nil
@@ -796,7 +796,7 @@ func (b *benchRun) benchGateReload(ctx context.Context) error {
 	b.rep.add(sc, "validate p50 during the window", ms(lat.P50), "ms")
 	b.rep.add(sc, "validate p99 during the window", ms(lat.P99), "ms")
 	if b.gate64P99 > 0 && len(agents) == 64 {
-		b.rep.add(sc, "p99 ÷ steady 64-agent p99", ratio(ms(lat.P99), b.gate64P99), "×")
+		b.rep.addRatio(sc, "p99 ÷ steady 64-agent p99", ms(lat.P99), b.gate64P99)
 	}
 	l.warn(b, sc)
 	for _, m := range []struct {

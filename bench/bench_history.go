@@ -478,7 +478,7 @@ func (h *benchHistory) build(ctx context.Context) error {
 	b.rep.add(sc, "build rate, last tenth of the change sets", perSecond(lastT.n-before.n, lastT.at-before.at), "events/s")
 	b.rep.add(sc, "reader behind when the last append returned", float64(head-min(applied, head)), "events")
 	b.rep.add(sc, "last append → reader applied head", settle.Seconds(), "s")
-	b.rep.add(sc, "build rate ÷ catch-up scenario's bulk append rate", ratio(perSecond(h.events, elapsed), b.bulkRate), "×")
+	b.rep.addRatio(sc, "build rate ÷ catch-up scenario's bulk append rate", perSecond(h.events, elapsed), b.bulkRate)
 	if du, err := benchDiskUsage(h.data, "reader"); err == nil {
 		b.rep.add(sc, "writer data on disk", du/(1<<20), "MiB")
 	}
@@ -641,9 +641,9 @@ func (h *benchHistory) fileAtPoints(ctx context.Context) error {
 	b.rep.add(sc, "p99, read again", ms(sa.P99), "ms")
 	b.rep.add(sc, "head (no at) p50", ms(sh.P50), "ms")
 	b.rep.add(sc, "head (no at) p99", ms(sh.P99), "ms")
-	b.rep.add(sc, "first read p50 ÷ head p50", ratio(ms(sf.P50), ms(sh.P50)), "×")
-	b.rep.add(sc, "read again p50 ÷ head p50", ratio(ms(sa.P50), ms(sh.P50)), "×")
-	b.rep.add(sc, "head p50 ÷ GET /healthz p50", ratio(us(sh.P50), b.loopP50), "×")
+	b.rep.addRatio(sc, "first read p50 ÷ head p50", ms(sf.P50), ms(sh.P50))
+	b.rep.addRatio(sc, "read again p50 ÷ head p50", ms(sa.P50), ms(sh.P50))
+	b.rep.addRatio(sc, "head p50 ÷ GET /healthz p50", us(sh.P50), b.loopP50)
 	b.rep.add(sc, "wrong answers", float64(wrongs), "answers")
 	return nil
 }
@@ -709,7 +709,7 @@ func (h *benchHistory) treeAtPoints(ctx context.Context) error {
 	b.rep.add(sc, "p99", ms(sp.P99), "ms")
 	b.rep.add(sc, "head (no at) p50", ms(sh.P50), "ms")
 	b.rep.add(sc, "head (no at) p99", ms(sh.P99), "ms")
-	b.rep.add(sc, "p50 ÷ head p50", ratio(ms(sp.P50), ms(sh.P50)), "×")
+	b.rep.addRatio(sc, "p50 ÷ head p50", ms(sp.P50), ms(sh.P50))
 	b.rep.add(sc, "wrong answers", float64(wrongs), "answers")
 	return nil
 }
@@ -790,8 +790,8 @@ func (h *benchHistory) diff(ctx context.Context) error {
 	b.rep.add(sc, "patches=true, first (contents fetched from the writer)", ms(first), "ms")
 	b.rep.add(sc, "patches=true, again (median of 2)", ms(sa.P50), "ms")
 	b.rep.add(sc, "answer size, patches=true", float64(size)/(1<<20), "MiB")
-	b.rep.add(sc, "patches=false ÷ (2 × tree-at-point p50)", ratio(ms(sp.P50), 2*h.treeP50), "×")
-	b.rep.add(sc, "patches=true again ÷ patches=false", ratio(ms(sa.P50), ms(sp.P50)), "×")
+	b.rep.addRatio(sc, "patches=false ÷ (2 × tree-at-point p50)", ms(sp.P50), 2*h.treeP50)
+	b.rep.addRatio(sc, "patches=true again ÷ patches=false", ms(sa.P50), ms(sp.P50))
 	b.rep.add(sc, "wrong answers", float64(wrongs), "answers")
 	return nil
 }
@@ -893,10 +893,10 @@ func (h *benchHistory) search(ctx context.Context) error {
 	b.rep.add(sc, "matches, grep -r -n", float64(grepN), "lines")
 	b.rep.add(sc, "search, cold (first: contents fetched from the writer)", lhCold.Seconds(), "s")
 	b.rep.add(sc, "grep, cold", grepCold.Seconds(), "s")
-	b.rep.add(sc, "search ÷ grep, cold", ratio(lhCold.Seconds(), grepCold.Seconds()), "×")
+	b.rep.addRatio(sc, "search ÷ grep, cold", lhCold.Seconds(), grepCold.Seconds())
 	b.rep.add(sc, fmt.Sprintf("search, warm (median of %d)", p.WarmPasses), lhWarm.Seconds(), "s")
 	b.rep.add(sc, fmt.Sprintf("grep, warm (median of %d)", p.WarmPasses), grepWarm.Seconds(), "s")
-	b.rep.add(sc, "search ÷ grep, warm", ratio(lhWarm.Seconds(), grepWarm.Seconds()), "×")
+	b.rep.addRatio(sc, "search ÷ grep, warm", lhWarm.Seconds(), grepWarm.Seconds())
 	yes := 0.0
 	if dropped {
 		yes = 1

@@ -207,8 +207,8 @@ func (b *benchRun) benchMessages(ctx context.Context) error {
 		b.rep.add(sc, "send (POST /v1/messages answered) p99", ms(s.P99), "ms")
 		b.rep.add(sc, "GET /healthz p50 (baseline, same rate)", ms(h.P50), "ms")
 		b.rep.add(sc, "GET /healthz p99 (baseline, same rate)", ms(h.P99), "ms")
-		b.rep.add(sc, "delivery p50 ÷ GET /healthz p50", ratio(us(dl.P50), us(h.P50)), "×")
-		b.rep.add(sc, "delivery p99 ÷ GET /healthz p99", ratio(us(dl.P99), us(h.P99)), "×")
+		b.rep.addRatio(sc, "delivery p50 ÷ GET /healthz p50", us(dl.P50), us(h.P50))
+		b.rep.addRatio(sc, "delivery p99 ÷ GET /healthz p99", us(dl.P99), us(h.P99))
 		b.rep.add(sc, "dispatcher late by, at worst", ms(sent.MaxBehind), "ms")
 		b.rep.add(sc, "read marks answered 404 at first (writer behind its reader)", float64(count.markRaced.Load()), "marks")
 		if sent.Failed > 0 || missing > sent.Failed || count.pollErrs.Load() > 0 || count.markErrs.Load() > 0 {

@@ -267,9 +267,9 @@ func (b *benchRun) benchOpen(ctx context.Context) error {
 		if what == benchOpenHealthz {
 			healthP[rate] = s
 		} else if h, ok := healthP[rate]; ok {
-			b.rep.add(sc, "p50 ÷ GET /healthz p50 (same rate)", ratio(us(s.P50), us(h.P50)), "×")
-			b.rep.add(sc, "p99 ÷ GET /healthz p99 (same rate)", ratio(us(s.P99), us(h.P99)), "×")
-			b.rep.add(sc, "p99.9 ÷ GET /healthz p99.9 (same rate)", ratio(us(s.P999), us(h.P999)), "×")
+			b.rep.addRatio(sc, "p50 ÷ GET /healthz p50 (same rate)", us(s.P50), us(h.P50))
+			b.rep.addRatio(sc, "p99 ÷ GET /healthz p99 (same rate)", us(s.P99), us(h.P99))
+			b.rep.addRatio(sc, "p99.9 ÷ GET /healthz p99.9 (same rate)", us(s.P999), us(h.P999))
 		}
 		if r.Failed > 0 {
 			b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("%s: %d calls failed, first: %v", sc, r.Failed, r.FirstErr))

@@ -291,7 +291,7 @@ func (b *benchRun) benchProjects(ctx context.Context) error {
 		per := best.RSS / float64(bestN)
 		b.rep.add(benchScProjSum, fmt.Sprintf("RSS per project at %d", bestN), per, "MiB")
 		b.rep.add(benchScProjSum, "projects the budget holds at that RSS (memory alone, computed)", budget/per, "projects")
-		b.rep.add(benchScProjSum, fmt.Sprintf("validate p99 at %d ÷ at 1", bestN), ratio(us(best.Validate.P99), us(first.Validate.P99)), "×")
+		b.rep.addRatio(benchScProjSum, fmt.Sprintf("validate p99 at %d ÷ at 1", bestN), us(best.Validate.P99), us(first.Validate.P99))
 	}
 	return nil
 }

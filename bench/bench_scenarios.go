@@ -314,8 +314,8 @@ func (b *benchRun) appendLevel(ctx context.Context, c int) error {
 	b.rep.add(sc, "p99", ms(s.P99), "ms")
 	b.rep.add(sc, "p99.9", ms(s.P999), "ms")
 	b.rep.add(sc, "requests", float64(s.N), "requests")
-	b.rep.add(sc, "p50 ÷ fdatasync p50", ratio(us(s.P50), b.fsyncP50), "×")
-	b.rep.add(sc, "appends/s ÷ fdatasync ops/s", ratio(ops, b.fsyncOps), "×")
+	b.rep.addRatio(sc, "p50 ÷ fdatasync p50", us(s.P50), b.fsyncP50)
+	b.rep.addRatio(sc, "appends/s ÷ fdatasync ops/s", ops, b.fsyncOps)
 	if n := errs.Load(); n > 0 {
 		b.rep.add(sc, "errors", float64(n), "errors")
 		b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("%s: %d requests failed, first: %v", sc, n, firstErr.Load()))
@@ -363,7 +363,7 @@ func (b *benchRun) benchLag(ctx context.Context) error {
 	b.rep.add(sc, "p99", ms(s.P99), "ms")
 	b.rep.add(sc, "max", ms(s.Max), "ms")
 	b.rep.add(sc, "samples", float64(s.N), "samples")
-	b.rep.add(sc, "p50 ÷ GET /healthz p50", ratio(us(s.P50), b.loopP50), "×")
+	b.rep.addRatio(sc, "p50 ÷ GET /healthz p50", us(s.P50), b.loopP50)
 	return nil
 }
 
@@ -468,7 +468,7 @@ func (b *benchRun) benchCatchUp(ctx context.Context) error {
 	b.rep.add(sc, "time to /readyz 200", ready.Seconds(), "s")
 	b.rep.add(sc, "time to applied ≥ head", elapsed.Seconds(), "s")
 	b.rep.add(sc, "catch-up rate", rate, "events/s")
-	b.rep.add(sc, "catch-up rate ÷ writer bulk append", ratio(rate, bulkRate), "×")
+	b.rep.addRatio(sc, "catch-up rate ÷ writer bulk append", rate, bulkRate)
 	return nil
 }
 

@@ -42,6 +42,27 @@ func TestBenchPercentile(t *testing.T) {
 	}
 }
 
+// TestBenchAddRatio: a ratio against a baseline the run did not measure
+// is left out, not reported as 0 ×.
+func TestBenchAddRatio(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		a, base float64
+		want    []benchFigure
+	}{
+		{"measured", 3, 2, []benchFigure{{Scenario: "s", Figure: "f", Value: 1.5, Unit: "×"}}},
+		{"zero numerator", 0, 2, []benchFigure{{Scenario: "s", Figure: "f", Value: 0, Unit: "×"}}},
+		{"baseline not run", 3, 0, nil},
+	} {
+		var r benchReport
+		r.addRatio("s", "f", c.a, c.base)
+		if !slices.Equal(r.Figures, c.want) {
+			t.Errorf("%s: figures %+v, want %+v", c.name, r.Figures, c.want)
+		}
+	}
+}
+
 // TestBenchQuick runs `lighthouse bench --quick --json` end to end against
 // real writer and reader binaries. It checks the report's structure and
 // sanity only, never timings.
