@@ -2,11 +2,14 @@ package query
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sync"
 
@@ -62,16 +65,9 @@ type SearchHandler struct {
 
 // Handle calls emit for each match; binary files are skipped, like grep -I.
 func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) error) (SearchSummary, error) {
-	expr := q.Pattern
-	if q.Literal {
-		expr = regexp.QuoteMeta(expr)
-	}
-	if q.IgnoreCase {
-		expr = "(?i)" + expr
-	}
-	re, err := regexp.Compile(expr)
+	m, err := newLineMatcher(q)
 	if err != nil {
-		return SearchSummary{}, domain.Invalid("q", "pattern_invalid", "bad regular expression: %v", err)
+		return SearchSummary{}, err
 	}
 	for _, g := range q.Globs {
 		if _, err := path.Match(g, ""); err != nil {
@@ -118,18 +114,21 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte // this worker's file contents, one at a time
 			for i := range work {
-				m, err := h.searchFile(ctx, files[i], re, limit)
+				var ms []Match
+				var err error
+				ms, buf, err = h.searchFile(ctx, files[i], m, limit, buf)
 				if errors.Is(err, domain.ErrCorruptContent) {
 					corruptMu.Lock()
 					corrupt = append(corrupt, files[i].Path)
 					corruptMu.Unlock()
-					m, err = nil, nil
+					ms, err = nil, nil
 				}
 				if err != nil {
 					fail(err)
 				}
-				results[i] <- m
+				results[i] <- ms
 			}
 		}()
 	}
@@ -185,33 +184,170 @@ func (h SearchHandler) Handle(ctx context.Context, q Search, emit func(Match) er
 	return sum, nil
 }
 
-func (h SearchHandler) searchFile(ctx context.Context, f projections.FileInfo, re *regexp.Regexp, limit int) ([]Match, error) {
+// searchFile returns f's matching lines. A file of at most maxSearchLine
+// bytes is read whole into buf (returned for the next file) and searched
+// with m.find; a larger one line by line.
+func (h SearchHandler) searchFile(ctx context.Context, f projections.FileInfo, m *lineMatcher, limit int, buf []byte) ([]Match, []byte, error) {
 	if ctx.Err() != nil {
-		return nil, nil
+		return nil, buf, nil
 	}
 	rc, err := h.Content.Open(ctx, f.Hash)
 	if err != nil {
-		return nil, err
+		return nil, buf, err
 	}
 	defer rc.Close()
+	if f.Size <= maxSearchLine {
+		// One byte more than the file should hold shows whether it does.
+		data, err := readUpTo(rc, buf[:0], maxSearchLine+1)
+		if err != nil {
+			return nil, data, err
+		}
+		if isBinary(data) {
+			return nil, data, nil
+		}
+		if len(data) <= maxSearchLine {
+			return m.find(f.Path, data, limit), data, nil
+		}
+		if _, err := rc.Seek(0, io.SeekStart); err != nil {
+			return nil, data, fmt.Errorf("search %s: %w", f.Path, err)
+		}
+	}
 	br := bufio.NewReaderSize(rc, 64<<10)
 	if head, _ := br.Peek(8000); isBinary(head) {
-		return nil, nil
+		return nil, buf, nil
 	}
 	var out []Match
 	for n := 1; len(out) < limit; n++ {
 		line, err := readLine(br)
-		if len(line) > 0 && re.Match(line) {
+		if len(line) > 0 && m.line.Match(line) {
 			out = append(out, Match{Path: f.Path, Line: n, Text: string(line)})
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, buf, err
 		}
 	}
-	return out, nil
+	return out, buf, nil
+}
+
+// readUpTo appends up to max bytes of r to buf.
+func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// lineMatcher matches a search's pattern against lines, as grep does: a
+// line matches when the pattern matches somewhere in it, without its
+// newline (nor a carriage return before it).
+type lineMatcher struct {
+	line *regexp.Regexp // the pattern, matched against one line
+	// file is the pattern in multi-line mode, run over a whole file to find
+	// the lines worth matching: one scan instead of one match a line. Nil
+	// when it could miss a line line does match (see newLineMatcher).
+	file *regexp.Regexp
+}
+
+// newLineMatcher compiles q's pattern; a bad one is a *domain.ValidationError.
+func newLineMatcher(q Search) (*lineMatcher, error) {
+	expr := q.Pattern
+	if q.Literal {
+		expr = regexp.QuoteMeta(expr)
+	}
+	if q.IgnoreCase {
+		expr = "(?i)" + expr
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, domain.Invalid("q", "pattern_invalid", "bad regular expression: %v", err)
+	}
+	m := &lineMatcher{line: re}
+	// With the m flag, ^ and $ hold at a line's ends inside a file as they
+	// do at the ends of a line alone, and so do \b and \B (a newline is not
+	// a word character). So a match within a line is a match in the file,
+	// starting at the same byte: the file's leftmost match starts in the
+	// first line that matches, or in an earlier line (then a match that ran
+	// over a newline, which that line's own match rejects). Only \A and \z
+	// (and ^ or $ with the m flag cleared) hold at a line's ends and not
+	// inside a file: such a pattern is matched line by line.
+	//
+	// The scan pays only for a pattern that starts with a literal, which
+	// the regexp package finds with a fast byte search; any other pattern
+	// (one that starts with ^, a class, or ignores case) costs as much over
+	// a file as over its lines, and more when only a line's start can match.
+	wrapped := "(?m:" + expr + ")"
+	if tree, err := syntax.Parse(wrapped, syntax.Perl); err == nil && !hasTextAnchor(tree) {
+		if file, err := regexp.Compile(wrapped); err == nil {
+			if prefix, _ := file.LiteralPrefix(); prefix != "" {
+				m.file = file
+			}
+		}
+	}
+	return m, nil
+}
+
+// hasTextAnchor reports whether re holds \A or \z (or ^, $ without the m flag).
+func hasTextAnchor(re *syntax.Regexp) bool {
+	if re.Op == syntax.OpBeginText || re.Op == syntax.OpEndText {
+		return true
+	}
+	return slices.ContainsFunc(re.Sub, hasTextAnchor)
+}
+
+// find returns the lines of data that match, at most limit, numbered from
+// 1. data holds no line over maxSearchLine bytes (it is no longer).
+func (m *lineMatcher) find(path string, data []byte, limit int) []Match {
+	var out []Match
+	if m.file == nil || bytes.IndexByte(data, '\r') >= 0 {
+		// Line by line: a line's carriage return is not part of it.
+		for n, pos := 1, 0; pos < len(data) && len(out) < limit; n++ {
+			end := len(data)
+			if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
+				end = pos + i
+			}
+			line := data[pos:end]
+			if end < len(data) {
+				line = bytes.TrimSuffix(line, []byte{'\r'}) // as bufio.Reader.ReadLine
+			}
+			if len(line) > 0 && m.line.Match(line) {
+				out = append(out, Match{Path: path, Line: n, Text: string(line)})
+			}
+			pos = end + 1
+		}
+		return out
+	}
+	n := 1 // the line number at pos, a line's start
+	for pos := 0; pos < len(data) && len(out) < limit; {
+		loc := m.file.FindIndex(data[pos:])
+		if loc == nil {
+			break
+		}
+		at := pos + loc[0]
+		start := pos + bytes.LastIndexByte(data[pos:at], '\n') + 1
+		end := len(data)
+		if i := bytes.IndexByte(data[at:], '\n'); i >= 0 {
+			end = at + i
+		}
+		n += bytes.Count(data[pos:start], []byte{'\n'})
+		if line := data[start:end]; len(line) > 0 && m.line.Match(line) {
+			out = append(out, Match{Path: path, Line: n, Text: string(line)})
+		}
+		pos, n = end+1, n+1
+	}
+	return out
 }
 
 // readLine returns the next line without its newline, cut at maxSearchLine.
