@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -133,11 +132,11 @@ func (h DiffHandler) patch(ctx context.Context, c *Change) error {
 		c.TooLarge = true
 		return nil
 	}
-	a, err := h.read(ctx, c.OldHash)
+	a, err := h.read(ctx, c.OldHash, c.OldSize)
 	if err != nil {
 		return err
 	}
-	b, err := h.read(ctx, c.NewHash)
+	b, err := h.read(ctx, c.NewHash, c.NewSize)
 	if err != nil {
 		return err
 	}
@@ -154,7 +153,7 @@ func (h DiffHandler) patch(ctx context.Context, c *Change) error {
 	case Moved:
 		from = "a/" + c.From
 	}
-	c.Patch = unifiedDiff(splitLines(a), splitLines(b), from, to, 3)
+	c.Patch = unifiedDiff(lineText(a), lineText(b), from, to, 3)
 	return nil
 }
 
@@ -166,14 +165,14 @@ type lineOp struct {
 	a, b int
 }
 
-// unifiedDiff returns the unified diff of two contents cut into lines (each
-// ending in a newline), with context lines around each change, or "" when
+// unifiedDiff returns the unified diff of two texts whose every line ends in
+// a newline (lineText), with context lines around each change, or "" when
 // they are equal. The lines are matched by sergi/go-diff's line mode
 // (Myers' algorithm, no time limit, so the same contents give the same patch).
-func unifiedDiff(a, b []string, from, to string, context int) string {
+func unifiedDiff(a, b string, from, to string, context int) string {
 	dmp := diffmatchpatch.New()
 	dmp.DiffTimeout = 0
-	ca, cb, lines := dmp.DiffLinesToChars(strings.Join(a, ""), strings.Join(b, ""))
+	ca, cb, lines := dmp.DiffLinesToChars(a, b)
 	var ops []lineOp
 	ai, bi := 0, 0
 	for _, d := range dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines) {
@@ -245,7 +244,9 @@ func hunkRange(start, count int) string {
 	return fmt.Sprintf("%d,%d", start+1, count)
 }
 
-func (h DiffHandler) read(ctx context.Context, hash string) ([]byte, error) {
+// read returns the content hash names, of size bytes (as the index says;
+// at most maxPatchBytes are read).
+func (h DiffHandler) read(ctx context.Context, hash string, size int64) ([]byte, error) {
 	if hash == "" {
 		return nil, nil
 	}
@@ -254,7 +255,7 @@ func (h DiffHandler) read(ctx context.Context, hash string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxPatchBytes))
+	return readUpTo(rc, make([]byte, 0, min(size, maxPatchBytes)+1), maxPatchBytes)
 }
 
 // isBinary reports content with a NUL byte in its first 8000 bytes, as git does.
@@ -262,17 +263,11 @@ func isBinary(b []byte) bool {
 	return bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0
 }
 
-// splitLines cuts content into lines that each end in a newline (one is
-// added to a last line without it), with no empty line after a final newline.
-func splitLines(b []byte) []string {
-	if len(b) == 0 {
-		return nil
+// lineText is content as text whose every line ends in a newline: one is
+// added to a last line without it.
+func lineText(b []byte) string {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return string(b) + "\n"
 	}
-	lines := strings.SplitAfter(string(b), "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	} else {
-		lines[len(lines)-1] += "\n"
-	}
-	return lines
+	return string(b)
 }

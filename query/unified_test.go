@@ -66,7 +66,7 @@ func TestUnifiedDiffApplies(t *testing.T) {
 		if i%3 == 0 { // mostly shared content, as edits are
 			b = append(append(append([]string{}, a[:len(a)/2]...), text(3)...), a[len(a)/2:]...)
 		}
-		p := unifiedDiff(a, b, "a/f", "b/f", 3)
+		p := unifiedDiff(strings.Join(a, ""), strings.Join(b, ""), "a/f", "b/f", 3)
 		if strings.Join(a, "") == strings.Join(b, "") {
 			if p != "" {
 				t.Fatalf("equal contents give a patch:\n%s", p)
@@ -80,7 +80,7 @@ func TestUnifiedDiffApplies(t *testing.T) {
 			t.Fatalf("case %d: the patch does not give b\na=%q\nb=%q\npatch:\n%s", i, a, b, p)
 		}
 	}
-	if p := unifiedDiff(nil, []string{"x\n"}, "/dev/null", "b/f", 3); p != "--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+x\n" {
+	if p := unifiedDiff("", "x\n", "/dev/null", "b/f", 3); p != "--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+x\n" {
 		t.Errorf("added file: %q", p)
 	}
 }
