@@ -1,16 +1,15 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/lighthouse-ai/lighthouse/infra/testchild"
 )
 
 // signalHelperEnv makes the test binary act as a CLI whose output is cut.
@@ -26,25 +25,15 @@ func TestSignalContextEndsWhenOutputCloses(t *testing.T) {
 		os.Exit(signalHelper())
 	}
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSignalContextEndsWhenOutputCloses$")
-	cmd.Env = append(os.Environ(), signalHelperEnv+"=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		_ = cmd.Process.Kill()
-		t.Fatalf("helper's first line %q, %v; stderr: %s", line, err, stderr.String())
+	cmd, out, line := testchild.Start(context.Background(), t, "TestSignalContextEndsWhenOutputCloses", signalHelperEnv+"=1")
+	if line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper's first line %q", line)
 	}
 	out.Close()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("helper: %v (a signal here is the SIGPIPE death this prevents); stderr: %s", err, stderr.String())
+		t.Fatalf("helper: %v (a signal here is the SIGPIPE death this prevents)", err)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
+	"github.com/lighthouse-ai/lighthouse/infra/testchild"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -994,20 +995,11 @@ func TestMountClearsStaleMount(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperMountAndHang$")
-	cmd.Env = append(os.Environ(), "FUSEFS_HELPER_DIR="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "mounted\n" {
+	cmd, _, line := testchild.Start(ctx, t, "TestHelperMountAndHang", "FUSEFS_HELPER_DIR="+dir)
+	if line != "mounted\n" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("helper: %q, %v", line, err)
+		t.Fatalf("helper: %q", line)
 	}
 	if got := readFile(t, filepath.Join(dir, "current/who.txt")); got != "helper\n" {
 		t.Fatalf("helper mount: %q", got)

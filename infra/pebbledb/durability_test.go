@@ -1,16 +1,16 @@
 package pebbledb
 
 import (
-	"bufio"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/lighthouse-ai/lighthouse/infra/testchild"
 )
 
 // crashChild names the variable that makes the test binary the process
@@ -40,22 +40,7 @@ func TestDurabilityAfterKill(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDurabilityAfterKill$")
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", crashChild, dir, c.durability))
-			cmd.Stderr = os.Stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			line, err := bufio.NewReader(out).ReadString('\n')
-			if err != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("the child wrote nothing: %v", err)
-			}
+			cmd, _, line := testchild.Start(context.Background(), t, "TestDurabilityAfterKill", fmt.Sprintf("%s=%s %d", crashChild, dir, c.durability))
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
