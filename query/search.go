@@ -206,7 +206,7 @@ func (h SearchHandler) searchFile(ctx context.Context, f projections.FileInfo, m
 			return nil, data, nil
 		}
 		if len(data) <= maxSearchLine {
-			return m.find(f.Path, data, limit), data, nil
+			return m.find(ctx, f.Path, data, limit), data, nil
 		}
 		if _, err := rc.Seek(0, io.SeekStart); err != nil {
 			return nil, data, fmt.Errorf("search %s: %w", f.Path, err)
@@ -233,13 +233,21 @@ func (h SearchHandler) searchFile(ctx context.Context, f projections.FileInfo, m
 }
 
 // readUpTo appends up to max bytes of r to buf.
+// A reader that returns nothing, and no error, 100 times running is an
+// io.ErrNoProgress, as in bufio.
 func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
-	for len(buf) < max {
+	for empty := 0; len(buf) < max; {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
 		buf = buf[:len(buf)+n]
+		if empty = empty + 1; n > 0 {
+			empty = 0
+		}
+		if empty == 100 && err == nil {
+			return buf, io.ErrNoProgress
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
@@ -284,12 +292,16 @@ func newLineMatcher(q Search) (*lineMatcher, error) {
 	// (and ^ or $ with the m flag cleared) hold at a line's ends and not
 	// inside a file: such a pattern is matched line by line.
 	//
+	// A pattern that can match a newline ([^x], \s, (?s:.)) is matched line
+	// by line too: its matches run on over lines, up to the end of the
+	// file, so each line where one starts would rescan the rest of it.
+	//
 	// The scan pays only for a pattern that starts with a literal, which
 	// the regexp package finds with a fast byte search; any other pattern
 	// (one that starts with ^, a class, or ignores case) costs as much over
 	// a file as over its lines, and more when only a line's start can match.
 	wrapped := "(?m:" + expr + ")"
-	if tree, err := syntax.Parse(wrapped, syntax.Perl); err == nil && !hasTextAnchor(tree) {
+	if tree, err := syntax.Parse(wrapped, syntax.Perl); err == nil && !hasTextAnchor(tree) && !matchesNewline(tree) {
 		if file, err := regexp.Compile(wrapped); err == nil {
 			if prefix, _ := file.LiteralPrefix(); prefix != "" {
 				m.file = file
@@ -307,13 +319,35 @@ func hasTextAnchor(re *syntax.Regexp) bool {
 	return slices.ContainsFunc(re.Sub, hasTextAnchor)
 }
 
+// matchesNewline reports whether re can match a newline character.
+func matchesNewline(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpAnyChar:
+		return true
+	case syntax.OpLiteral:
+		return slices.Contains(re.Rune, '\n')
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return true
+			}
+		}
+		return false
+	}
+	return slices.ContainsFunc(re.Sub, matchesNewline)
+}
+
 // find returns the lines of data that match, at most limit, numbered from
 // 1. data holds no line over maxSearchLine bytes (it is no longer).
-func (m *lineMatcher) find(path string, data []byte, limit int) []Match {
+// It gives up, returning nil, when ctx ends.
+func (m *lineMatcher) find(ctx context.Context, path string, data []byte, limit int) []Match {
 	var out []Match
 	if m.file == nil || bytes.IndexByte(data, '\r') >= 0 {
 		// Line by line: a line's carriage return is not part of it.
 		for n, pos := 1, 0; pos < len(data) && len(out) < limit; n++ {
+			if n%1024 == 0 && ctx.Err() != nil {
+				return nil
+			}
 			end := len(data)
 			if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
 				end = pos + i
@@ -331,6 +365,9 @@ func (m *lineMatcher) find(path string, data []byte, limit int) []Match {
 	}
 	n := 1 // the line number at pos, a line's start
 	for pos := 0; pos < len(data) && len(out) < limit; {
+		if ctx.Err() != nil {
+			return nil
+		}
 		loc := m.file.FindIndex(data[pos:])
 		if loc == nil {
 			break

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
@@ -143,7 +146,7 @@ func TestLineMatcherScansWholeFiles(t *testing.T) {
 		scan bool
 	}{
 		{Search{Pattern: "TODO"}, true},
-		{Search{Pattern: `a\sb`}, true},
+		{Search{Pattern: `a b`}, true},
 		{Search{Pattern: "a.b(", Literal: true}, true},
 		{Search{Pattern: `b\z`}, false},
 		{Search{Pattern: "b(?-m)$"}, false},
@@ -151,6 +154,13 @@ func TestLineMatcherScansWholeFiles(t *testing.T) {
 		{Search{Pattern: "todo", IgnoreCase: true}, false},
 		{Search{Pattern: "[ab]c"}, false},
 		{Search{Pattern: ""}, false},
+		{Search{Pattern: "a."}, true},
+		{Search{Pattern: "a[^~]*z"}, false}, // would run on over lines: quadratic
+		{Search{Pattern: `a\s`}, false},
+		{Search{Pattern: "a(?s:.)"}, false},
+		{Search{Pattern: `a\n`}, false},
+		{Search{Pattern: `a[\x00-\x20]`}, false},
+		{Search{Pattern: `a[\x0b-\x20]`}, true},
 	} {
 		m, err := newLineMatcher(c.q)
 		if err != nil {
@@ -158,6 +168,35 @@ func TestLineMatcherScansWholeFiles(t *testing.T) {
 		}
 		if (m.file != nil) != c.scan {
 			t.Errorf("%+v: scans whole files %v, want %v", c.q, m.file != nil, c.scan)
+		}
+	}
+}
+
+// zeroReader returns nothing and no error, forever.
+type zeroReader struct{}
+
+func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestReadUpTo(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		r       io.Reader
+		max     int
+		want    string
+		wantErr error
+	}{
+		{"all of it", strings.NewReader("hello"), 10, "hello", nil},
+		{"cut at max", strings.NewReader("hello"), 3, "hel", nil},
+		{"empty", strings.NewReader(""), 3, "", nil},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader("hello")), 10, "hello", nil},
+		{"data with EOF", iotest.DataErrReader(strings.NewReader("hi")), 10, "hi", nil},
+		{"an error", iotest.ErrReader(errors.New("boom")), 10, "", errors.New("boom")},
+		{"no progress", zeroReader{}, 10, "", io.ErrNoProgress},
+	} {
+		got, err := readUpTo(c.r, nil, c.max)
+		if string(got) != c.want || (err == nil) != (c.wantErr == nil) || (err != nil && err.Error() != c.wantErr.Error()) {
+			t.Errorf("%s: %q, %v; want %q, %v", c.name, got, err, c.want, c.wantErr)
 		}
 	}
 }
