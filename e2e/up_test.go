@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -349,4 +350,23 @@ func findChild(parent int, name string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// TestDaemonLogClosed starts the writer with its log piped into `head -1`
+// (bash, for the writer's own exit status): once head has gone, the writer's
+// next log line must stop it through its context, not kill it with SIGPIPE
+// (status 141), which would leave a fuser's mount behind.
+func TestDaemonLogClosed(t *testing.T) {
+	t.Parallel()
+	line := fmt.Sprintf("%s --data %s --addr 127.0.0.1:0 --bus-addr 127.0.0.1:0 --project-root %s 2>&1 | head -1 >/dev/null; echo ${PIPESTATUS[0]}",
+		filepath.Join(binDir, "writer"), t.TempDir(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", "-c", line).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if status := strings.TrimSpace(string(out)); status == "141" || status == "" {
+		t.Fatalf("the writer exited with status %q after its log closed (141: killed by SIGPIPE)", status)
+	}
 }

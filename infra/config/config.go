@@ -11,9 +11,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only by ServeDebug
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 )
 
 // Env returns the environment variable key, or def when it is unset or empty.
@@ -96,17 +94,19 @@ type ExitCoder interface {
 }
 
 // RunDaemon is the main of every long-running process: a JSON logger at
-// level, a context that SIGTERM and SIGINT cancel, run, and an exit status
-// (1 on error, or the error's own ExitCode).
+// level, a SignalContext (SIGTERM, SIGINT, or its log's reader gone), run,
+// and an exit status (1 on error, or the error's own ExitCode).
 func RunDaemon(process, level string, run func(ctx context.Context, log *slog.Logger) error) {
 	log, err := Logger(level, process)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", process, err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// Held to the last line logged: a log whose reader has gone must not
+	// kill the process with SIGPIPE at that line.
+	ctx, stop := SignalContext(context.Background())
+	defer stop()
 	err = run(ctx, log)
-	stop()
 	if err != nil {
 		log.Error(process+" failed", "err", err)
 		fmt.Fprintf(os.Stderr, "%s: %v\n", process, err)

@@ -1,4 +1,4 @@
-package cli
+package config
 
 import (
 	"context"
@@ -16,7 +16,8 @@ var ErrOutputClosed = errors.New("standard output closed")
 
 // SignalContext returns a context that ends on SIGINT or SIGTERM, or when
 // standard output or error is a pipe whose reader has gone (`lighthouse
-// bench | head -2`). Without it, the first write to such a pipe kills the
+// bench | head -2`, a daemon's log piped to a reader that quit). The CLI
+// and every daemon (RunDaemon) run under it. Without it, the first write to such a pipe kills the
 // process with SIGPIPE before it can stop its children, unmount or remove
 // its temporary files; with it, that write fails with EPIPE and the command
 // stops as it would on Ctrl-C. A SIGPIPE from any other descriptor (a peer
