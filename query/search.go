@@ -242,10 +242,9 @@ func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
 		}
 		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
 		buf = buf[:len(buf)+n]
-		if empty = empty + 1; n > 0 {
+		if n > 0 {
 			empty = 0
-		}
-		if empty == 100 && err == nil {
+		} else if empty++; empty == 100 && err == nil {
 			return buf, io.ErrNoProgress
 		}
 		if err == io.EOF {
@@ -286,15 +285,14 @@ func newLineMatcher(q Search) (*lineMatcher, error) {
 	// With the m flag, ^ and $ hold at a line's ends inside a file as they
 	// do at the ends of a line alone, and so do \b and \B (a newline is not
 	// a word character). So a match within a line is a match in the file,
-	// starting at the same byte: the file's leftmost match starts in the
-	// first line that matches, or in an earlier line (then a match that ran
-	// over a newline, which that line's own match rejects). Only \A and \z
-	// (and ^ or $ with the m flag cleared) hold at a line's ends and not
-	// inside a file: such a pattern is matched line by line.
-	//
-	// A pattern that can match a newline ([^x], \s, (?s:.)) is matched line
-	// by line too: its matches run on over lines, up to the end of the
-	// file, so each line where one starts would rescan the rest of it.
+	// starting at the same byte, and the file's leftmost match starts in
+	// the first line that matches. Only \A and \z (and ^ or $ with the m
+	// flag cleared) hold at a line's ends and not inside a file: such a
+	// pattern is matched line by line. So is a pattern that can match a
+	// newline ([^x], \s, (?s:.)): its matches would run on over lines, to
+	// the end of the file, so each line where one starts would rescan the
+	// rest of it. find still matches each line the scan finds as a line, a
+	// guard that costs one match a matching line.
 	//
 	// The scan pays only for a pattern that starts with a literal, which
 	// the regexp package finds with a fast byte search; any other pattern
