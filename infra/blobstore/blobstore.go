@@ -57,6 +57,9 @@ const InlineLimit = 64 << 10
 // Small keeps small blobs durably, normally in the writer's event store.
 type Small interface {
 	Blob(hash string) ([]byte, bool, error)
+	// BlobSize is Blob's size alone: what Stat asks, for many blobs at
+	// once (a search's prefetch), without copying each content.
+	BlobSize(hash string) (size int64, ok bool, err error)
 	PutBlob(hash string, data []byte) error
 }
 
@@ -217,8 +220,10 @@ func (s *Store) Stat(hash string) (domain.ContentRef, error) {
 	if !ValidHash(hash) {
 		return domain.ContentRef{}, domain.Invalid("hash", "hash_invalid", "hash must be 64 lowercase hex digits")
 	}
-	if data, ok, err := s.smallBlob(hash); ok || err != nil {
-		return domain.ContentRef{Hash: hash, Size: int64(len(data))}, err
+	if s.small != nil {
+		if size, ok, err := s.small.BlobSize(hash); ok || err != nil {
+			return domain.ContentRef{Hash: hash, Size: size}, err
+		}
 	}
 	fi, err := os.Stat(s.path(hash))
 	if errors.Is(err, os.ErrNotExist) {

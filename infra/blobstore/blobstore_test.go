@@ -16,7 +16,11 @@ import (
 type mapSmall map[string][]byte
 
 func (m mapSmall) Blob(h string) ([]byte, bool, error) { b, ok := m[h]; return b, ok, nil }
-func (m mapSmall) PutBlob(h string, b []byte) error    { m[h] = append([]byte(nil), b...); return nil }
+func (m mapSmall) BlobSize(h string) (int64, bool, error) {
+	b, ok := m[h]
+	return int64(len(b)), ok, nil
+}
+func (m mapSmall) PutBlob(h string, b []byte) error { m[h] = append([]byte(nil), b...); return nil }
 func (m mapSmall) EachBlob(fn func(string, []byte) bool) error {
 	for h, b := range m {
 		if !fn(h, b) {

@@ -206,6 +206,20 @@ func (b Blobs) Blob(hash string) ([]byte, bool, error) {
 	return Get(b.DB, Key(BlobPrefix, []byte(hash)))
 }
 
+// BlobSize returns the size in bytes of the content with hash, without
+// copying the content out of Pebble.
+func (b Blobs) BlobSize(hash string) (size int64, ok bool, err error) {
+	v, closer, err := b.DB.Get(Key(BlobPrefix, []byte(hash)))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("get blob %s: %w", hash, err)
+	}
+	size = int64(len(v))
+	return size, true, closer.Close()
+}
+
 // PutBlob stores content under its hash.
 func (b Blobs) PutBlob(hash string, data []byte) error {
 	if err := CheckSpace(b.Dir, 2*uint64(len(data)), b.Reserve); err != nil {
