@@ -341,7 +341,7 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 	}
 	cpuBefore := make([]time.Duration, len(pids))
 	for i, pid := range pids {
-		cpuBefore[i], _ = benchProcCPU(pid)
+		cpuBefore[i], _ = supervisor.ProcessCPU(pid)
 	}
 	cpuFrom := time.Now()
 	b.progress("projects: %d at once for %s: %.1f validates/s and an edit every %s each", n, p.Window, p.validateRate(), p.EditEvery)
@@ -400,7 +400,7 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 	// Measure the processes before the edit check below adds reads.
 	var used time.Duration
 	for i, pid := range pids {
-		if t, err := benchProcCPU(pid); err == nil && t >= cpuBefore[i] {
+		if t, err := supervisor.ProcessCPU(pid); err == nil && t >= cpuBefore[i] {
 			used += t - cpuBefore[i]
 		}
 	}

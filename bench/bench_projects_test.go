@@ -46,28 +46,6 @@ func wantParsed[T comparable](t *testing.T, got T, err error, want T, wantErr st
 	}
 }
 
-func TestBenchStatCPU(t *testing.T) {
-	t.Parallel()
-	const tail = " S 1 2 3 0 -1 4194560 1021 0 0 0 1234 566 0 0 20 0 9 0 5000 900000 3000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
-	for _, c := range []struct {
-		name, stat string
-		want       time.Duration
-		err        string
-	}{
-		{"reader", "4242 (reader)" + tail, 18 * time.Second, ""},
-		{"a name with spaces and parentheses", "4242 (a) b (c))" + tail, 18 * time.Second, ""},
-		{"no name", "4242 reader" + tail, 0, "no command name"},
-		{"cut short", "4242 (reader) S 1 2 3 0 -1 4194560 1021 0 0 0 1234", 0, "fields after the command name"},
-		{"not a number", "4242 (reader) S 1 2 3 0 -1 4194560 1021 0 0 0 12x4 566 0", 0, "invalid syntax"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := benchStatCPU([]byte(c.stat))
-			wantParsed(t, got, err, c.want, c.err)
-		})
-	}
-}
-
 func TestBenchProjVerdict(t *testing.T) {
 	t.Parallel()
 	p := benchProjParamsFor(false)

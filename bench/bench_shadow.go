@@ -193,7 +193,7 @@ func benchPollReader(ctx context.Context, cl *http.Client, url, token string, wa
 // benchCPUOver returns a process's CPU use over d as a percentage of one
 // core, while load (if any) runs.
 func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (float64, error) {
-	before, err := benchProcCPU(pid)
+	before, err := supervisor.ProcessCPU(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -209,7 +209,7 @@ func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (fl
 	time.Sleep(d)
 	close(stop)
 	<-done
-	after, err := benchProcCPU(pid)
+	after, err := supervisor.ProcessCPU(pid)
 	if err != nil {
 		return 0, err
 	}

@@ -463,3 +463,108 @@ func TestUpPassesCacheSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaDiskFull fills a reader's disk, so its projection's flushes
+// fail. The reader keeps serving what it applied, retries without spinning
+// a core or flooding its log, flushes by itself once space is freed, and
+// stops on SIGTERM while its disk is full; started again, it serves every
+// file, what it could not flush applied again from the writer's log.
+func TestReplicaDiskFull(t *testing.T) {
+	t.Parallel()
+	disk := smallDisk(t, 32<<20)
+	e := startConfig(t, supervisor.Config{WriterArgs: []string{"--rate", "0"}, ReaderData: disk})
+	filler := filepath.Join(disk, "filler")
+	fill := func() {
+		t.Helper()
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(disk, &st); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(st.Bavail)*int64(st.Bsize)); err != nil {
+			t.Fatalf("fallocate: %v", err)
+		}
+	}
+	acked := map[string]string{}
+	put := func(prefix string) uint64 {
+		var seq uint64
+		for i := range 20 {
+			p, c := fmt.Sprintf("%s/%d.txt", prefix, i), fmt.Sprint(prefix, " content ", i)
+			seq = e.put(e.admin, p, c)
+			acked[p] = c
+		}
+		return seq
+	}
+
+	fill()
+	seq := put("full")
+	if got, err := e.readFile("full/19.txt", seq); err != nil || got != acked["full/19.txt"] {
+		t.Fatalf("full/19.txt from a reader with a full disk: %q, %v", got, err)
+	}
+	// The reader asks for a flush within a second of applying.
+	eventually(t, "the reader's flush fails", func() error {
+		if !strings.Contains(e.out.String(), "no space left on device") {
+			return fmt.Errorf("no flush has failed yet")
+		}
+		return nil
+	})
+	pid := e.sys.Reader.Pid()
+	linesBefore := strings.Count(e.out.String(), "\n")
+	cpuBefore, err := supervisor.ProcessCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = 4 * time.Second
+	time.Sleep(window)
+	cpuAfter, err := supervisor.ProcessCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent, lines := cpuAfter-cpuBefore, strings.Count(e.out.String(), "\n")-linesBefore
+	t.Logf("with its disk full the reader spent %s of CPU and logged %d lines in %s", spent, lines, window)
+	if spent > window/4 {
+		t.Errorf("the reader spent %s of CPU in %s with its disk full: it retries its flush without pause", spent, window)
+	}
+	if lines > 20 {
+		t.Errorf("%d lines logged in %s with the reader's disk full, want at most 20:\n%s", lines, window, tail(e.out.String(), 2000))
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reader flushes once space is freed", func() error {
+		if !strings.Contains(e.out.String(), "background work recovered") {
+			return fmt.Errorf("no recovery logged yet")
+		}
+		return nil
+	})
+
+	fill()
+	seq = put("full-again")
+	if _, err := e.readFile("full-again/19.txt", seq); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	if err := e.sys.Reader.Stop(15 * time.Second); err != nil {
+		t.Fatalf("stop the reader with its disk full: %v", err)
+	}
+	t.Logf("the reader stopped in %s with its disk full", time.Since(stopped).Round(time.Millisecond))
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.sys.StartReader(ctx); err != nil {
+		t.Fatalf("restart the reader: %v", err)
+	}
+	for p, c := range acked {
+		if got, err := e.readFile(p, seq); err != nil || got != c {
+			t.Errorf("%s after the reader's disk was full: %q, %v", p, got, err)
+		}
+	}
+}

@@ -290,10 +290,33 @@ func (s *Store) Close() error {
 		s.batch.Close()
 		s.batch = nil
 	}
-	if err := s.db.Flush(); err != nil {
-		return errors.Join(fmt.Errorf("flush projection: %w", err), s.db.Close())
+	if err := s.flushWithin(closeFlushWait); err != nil {
+		// The commits it leaves unflushed are applied again from the
+		// writer's log at the next start, as after a crash.
+		s.log.Warn("projection closed without its last flush", "err", err)
 	}
 	return s.db.Close()
+}
+
+// closeFlushWait bounds Close's flush. A flush that cannot finish (a full
+// disk: Pebble retries it until it can) must not keep the process from
+// stopping; a 32 MiB memtable takes well under a second on a working disk.
+const closeFlushWait = 5 * time.Second
+
+// flushWithin flushes the database and waits up to d for the flush.
+func (s *Store) flushWithin(d time.Duration) error {
+	flushed, err := s.db.AsyncFlush()
+	if err != nil {
+		return fmt.Errorf("flush projection: %w", err)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-flushed:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("flush projection: not done within %s", d)
+	}
 }
 
 // OnChange registers fn to be told of every applied batch. Register before

@@ -106,6 +106,7 @@ func Open(dir string, sizes Sizes, durability Durability, log *slog.Logger) (*pe
 			plog.Error("damaged data found", "file", info.Path, "err", info.Details)
 		}},
 	}
+	newBackgroundErrors(plog).listen(opts.EventListener)
 	// A bloom filter in every table above the last level (10 bits a key,
 	// ~1 % false positives): a lookup of a key that is not there — the
 	// writer's check for new content, a command id seen for the first time
