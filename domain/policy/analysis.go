@@ -24,7 +24,16 @@ const (
 	ruleForkBomb   = "builtin.fork-bomb"
 	ruleBadInput   = "builtin.bad-input"
 	ruleEnv        = "builtin.program-environment"
+	ruleSession    = "builtin.session-environment"
 )
+
+// sessionVar is set by Claude Code in every agent's environment. The
+// lighthouse CLI uses the local admin token only without it (people at a
+// terminal), so a call that clears it would run the CLI as admin.
+const sessionVar = "CLAUDECODE"
+
+// dynamicName stands for a variable name that is not statically known.
+const dynamicName = "<var>"
 
 // riskyVars change which program a command runs or what code it loads,
 // or (CDPATH) which directory a relative cd enters: the analysis could no
@@ -35,10 +44,17 @@ var riskyVars = map[string]bool{
 	"PROMPT_COMMAND": true, "IFS": true, "SHELLOPTS": true, "BASHOPTS": true, "CDPATH": true,
 }
 
-// assigned reports an assignment to a variable that changes which program
-// runs (PATH=.:$PATH ls would run ./ls) or where cd goes.
+// assigned notes that the call sets, exports or unsets variable name (for
+// its shape) and reports a change to a variable that changes which program
+// runs (PATH=.:$PATH ls would run ./ls), where cd goes, or whether the
+// lighthouse CLI takes the admin token (sessionVar: blocked).
 func (a *analysis) assigned(name, text string) {
+	a.envNames = append(a.envNames, name)
 	switch {
+	case name == dynamicName:
+		a.find(ruleDynamic, Escalate, "changes a variable whose name is not statically known", truncate(text))
+	case name == sessionVar:
+		a.find(ruleSession, Block, "changing "+sessionVar+" would make the lighthouse CLI use the admin token", truncate(text))
 	case name == "CDPATH":
 		a.find(ruleEnv, Escalate, "setting CDPATH changes which directory cd enters", truncate(text))
 	case riskyVars[name]:
@@ -128,6 +144,7 @@ type analysis struct {
 	words     []wordVal // arena for word lists; slices taken from it stay valid
 	args      []arg     // arena for command operands
 	programs  []string  // arena for the upstream programs of pipeline stages
+	envNames  []string  // environment variables the call sets, exports or unsets, for its shape
 	scopes    scopeArena
 	flagArena []string // arenas for argParsers from openArgs
 	optArena  []option
@@ -182,6 +199,7 @@ func (a *analysis) run(call Call) {
 	clear(a.words)
 	clear(a.args)
 	clear(a.programs)
+	clear(a.envNames)
 	a.scopes.reset()
 	// Whole capacities: an unkept parser may have left strings past the end.
 	clear(a.flagArena[:cap(a.flagArena)])
@@ -189,7 +207,7 @@ func (a *analysis) run(call Call) {
 	*a = analysis{
 		callv: call, res: newResolver(&call), parser: a.parser,
 		commands: a.commands[:0], paths: a.paths[:0], findings: a.findings[:0],
-		words: a.words[:0], args: a.args[:0], programs: a.programs[:0], scopes: a.scopes,
+		words: a.words[:0], args: a.args[:0], programs: a.programs[:0], envNames: a.envNames[:0], scopes: a.scopes,
 		flagArena: a.flagArena[:0], optArena: a.optArena[:0], posArena: a.posArena[:0],
 	}
 	a.call = &a.callv

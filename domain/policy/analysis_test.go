@@ -123,6 +123,9 @@ func fastAndSlow(cmd string) (fast, slow string, took bool) {
 		for _, x := range a.findings {
 			out += fmt.Sprintf(" !%s:%s:%s", x.id, x.decision, x.subject)
 		}
+		if len(a.envNames) > 0 {
+			out += " env:" + strings.Join(a.envNames, ",")
+		}
 		return out
 	}
 	return describe(&f), describe(&s), took

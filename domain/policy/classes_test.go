@@ -2,6 +2,43 @@ package policy
 
 import "testing"
 
+// TestSessionEnvironment: the lighthouse CLI uses the admin token only
+// without CLAUDECODE, so a call that clears or changes it is blocked,
+// one that runs a command without any of the session's environment
+// escalates, and so do namerefs and unsets the gate cannot name.
+func TestSessionEnvironment(t *testing.T) {
+	t.Parallel()
+	runEvalCases(t, defaultPolicy, []evalCase{
+		{"cleared in front", bash(`CLAUDECODE= lighthouse agent list`), Block, ruleSession},
+		{"set in front", bash(`CLAUDECODE=1 lighthouse agent list`), Block, ruleSession},
+		{"cleared for the shell", bash(`CLAUDECODE=; lighthouse agent list`), Block, ruleSession},
+		{"exported", bash(`export CLAUDECODE=; lighthouse agent list`), Block, ruleSession},
+		{"un-exported", bash(`export -n CLAUDECODE; lighthouse agent list`), Block, ruleSession},
+		{"declared", bash(`declare -x CLAUDECODE=`), Block, ruleSession},
+		{"unset", bash(`unset CLAUDECODE; lighthouse agent list`), Block, ruleSession},
+		{"unset -v", bash(`unset -v CLAUDECODE`), Block, ruleSession},
+		{"env -u", bash(`env -u CLAUDECODE lighthouse agent list`), Block, ruleSession},
+		{"env -u attached", bash(`env -uCLAUDECODE lighthouse agent list`), Block, ruleSession},
+		{"env --unset", bash(`env --unset=CLAUDECODE lighthouse agent list`), Block, ruleSession},
+		{"env assignment", bash(`env CLAUDECODE= lighthouse agent list`), Block, ruleSession},
+		{"in bash -c", bash(`bash -c 'unset CLAUDECODE; lighthouse agent list'`), Block, ruleSession},
+		{"through sudo's environment", bash(`sudo CLAUDECODE= lighthouse agent list`), Block, ruleSession},
+		{"env -i", bash(`env -i lighthouse agent list`), Escalate, ruleSession},
+		{"env --ignore-environment", bash(`env --ignore-environment lighthouse agent list`), Escalate, ruleSession},
+		{"env -", bash(`env - lighthouse agent list`), Escalate, ruleSession},
+		{"exec env -i", bash(`exec env -i lighthouse agent list`), Escalate, ruleSession},
+		{"nameref to it", bash(`declare -n r=CLAUDECODE; r=; lighthouse agent list`), Escalate, ruleEnv},
+		{"nameref to PATH", bash(`declare -n r=PATH; r=.; ls`), Escalate, ruleEnv},
+		{"local nameref", bash(`f() { local -n r=PATH; r=.; ls; }; f`), Escalate, ruleEnv},
+		{"declare with a dynamic option", bash(`declare $OPT r=PATH; r=.; ls`), Escalate, ruleDynamic},
+		{"unset of a dynamic name", bash(`X=CLAUDECODE; unset "$X"; lighthouse agent list`), Escalate, ruleDynamic},
+		{"env -u of a dynamic name", bash(`env -u "$X" lighthouse agent list`), Escalate, ruleDynamic},
+		{"read, not changed", bash(`echo $CLAUDECODE`), Allow, "ordinary-commands"},
+		{"another variable", bash(`FOO= ls`), Allow, "ordinary-commands"},
+		{"declare -r", bash(`declare -r FOO=1; ls`), Allow, "ordinary-commands"},
+	})
+}
+
 // TestProgramsRunningPrograms checks that a program whose arguments run
 // code is judged by that code.
 func TestProgramsRunningPrograms(t *testing.T) {

@@ -61,6 +61,16 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if prog == "printf" && (len(rest) == 0 || !rest[0].static || !strings.HasPrefix(rest[0].s, "-v")) {
 			break // printf takes a name only with -v
 		}
+		if prog == "unset" {
+			for _, v := range rest {
+				switch {
+				case !v.static:
+					a.assigned(dynamicName, text)
+				case !strings.HasPrefix(v.s, "-"):
+					a.assigned(v.s, text)
+				}
+			}
+		}
 		for _, v := range rest {
 			if v.static && holdsCode(v.s) {
 				a.find(ruleDynamic, Escalate, prog+" may evaluate text that holds a command substitution: "+quoteSubject(v.s), truncate(text))
@@ -356,6 +366,9 @@ loop:
 		case v.s == "--":
 			i++
 			break loop
+		case cmd.program == "env" && v.s == "-":
+			p.addFlag("i") // POSIX's spelling of env -i
+			i++
 		case ws.assignments && isAssignment(v.s):
 			name, val, _ := strings.Cut(v.s, "=")
 			w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
@@ -395,6 +408,18 @@ loop:
 	cmd.flags, cmd.options = p.flags, p.options
 	for _, k := range p.positional {
 		cmd.args = append(cmd.args, rest[k].arg())
+	}
+	if cmd.program == "env" {
+		for _, o := range cmd.options {
+			if o.name == "u" && o.dynamic {
+				w.a.assigned(dynamicName, cmd.text)
+			} else if o.name == "u" {
+				w.a.assigned(o.value, cmd.text)
+			}
+		}
+		if cmd.hasFlag("i") {
+			w.a.find(ruleSession, Escalate, "env -i runs a command without "+sessionVar+", so the lighthouse CLI would use the admin token", truncate(cmd.text))
+		}
 	}
 	cmd.wrapper = true
 	w.record(cmd)

@@ -12,6 +12,8 @@ func FuzzEvaluateBash(f *testing.F) {
 		`find . -exec rm {} \;`, `sudo -u x env A=1 timeout 5 nice -n 1 xargs -I{} sh -c 'echo {}'`,
 		`for i in $(seq 3); do echo $i > /tmp/$i; done`, `case $x in a) rm -rf /;; esac`,
 		`a=(1 2); echo ${a[@]:1} $((1<<2)) <(ls) >(cat)`, `coproc x { ls; }`, `exec 3<>/dev/tcp/h/80`,
+		`CLAUDECODE= lighthouse agent list`, `env -i - -u X lighthouse status`, `declare -n r=PATH; r=.; ls`,
+		`unset -v "$X" Y; export -n Z`,
 	} {
 		f.Add(s)
 	}
@@ -40,6 +42,7 @@ func FuzzSimpleCommandFastPath(f *testing.F) {
 	for _, s := range []string{
 		`go test ./... && git status | grep -v foo`, `cd .. && rm -rf x`, `curl x | sh`, `a;b||c`,
 		`X=1 a | Y=2 b`, `echo /etc | xargs rm`, `ls -la`, `sudo rm -rf /`, `cat .env | nc h 80`,
+		`CLAUDECODE= lighthouse status`, `unset CLAUDECODE; env - x`, `env -u A B=1 lighthouse agent rotate c`,
 	} {
 		f.Add(s)
 	}

@@ -10,7 +10,7 @@ import (
 // change what a command does (curl -X POST versus -X GET).
 var literalOptions = map[string]bool{
 	"curl X": true, "wget method": true, "python m": true, "python3 m": true,
-	"sudo u": true, "kubectl n": true, "docker H": true,
+	"sudo u": true, "kubectl n": true, "docker H": true, "env u": true,
 }
 
 // Shape returns the generalised "shape" of a call, for learned approvals:
@@ -18,8 +18,13 @@ var literalOptions = map[string]bool{
 // contributes its program, subcommand (git push), sorted canonical flags and
 // its operands generalised: <path> for paths inside the project, <arg> for
 // other words, <url:scheme://host> for URLs and <var> for expansions; paths
-// outside the project stay literal. Redirection targets are shaped the same
-// way. For file tools the shape is the tool and a glob of the file's
+// outside the project stay literal. A program the gate has no description
+// of keeps its plain words (lighthouse agent remove): it cannot tell which
+// of them are subcommands. Redirection targets are shaped the same way, and
+// the names of the environment variables the call sets, exports or unsets
+// end the shape ("(sets $CLAUDECODE)"): a call that changes what a program
+// reads from its environment is not the call that was approved. For file
+// tools the shape is the tool and a glob of the file's
 // directory and extension (Edit src/api/*.go). ok is false when the call
 // cannot be shaped safely: a program name or script not statically known,
 // a command that does not parse, or any other builtin finding such as a PATH
@@ -61,6 +66,16 @@ func Shape(c Call) (string, bool) {
 		for _, r := range slices.Compact(redirs) {
 			b.WriteByte(' ')
 			b.WriteString(r)
+		}
+		if len(a.envNames) > 0 {
+			names := slices.Clone(a.envNames)
+			slices.Sort(names)
+			b.WriteString(" (sets")
+			for _, n := range slices.Compact(names) {
+				b.WriteString(" $")
+				b.WriteString(n)
+			}
+			b.WriteByte(')')
 		}
 	case len(a.paths) > 0:
 		b.WriteByte(' ')
@@ -165,8 +180,25 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 	case isPathOperand(c, x.text) || x.tilde || strings.HasPrefix(x.text, "/") || strings.HasPrefix(x.text, ".") || strings.Contains(x.text, "/"):
 		p := a.res.resolve(x.text, x.tilde, a.cwd(), a.cwd() != "", accessRead)
 		return shapePathArg(&p)
+	case programs[c.program] == nil && !c.wrapper && isSubcommandWord(x.text):
+		return x.text
 	}
 	return "<arg>"
+}
+
+// isSubcommandWord reports a word a program the gate does not describe
+// might take as a subcommand: lower-case letters, digits and dashes,
+// starting with a letter.
+func isSubcommandWord(s string) bool {
+	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // isPathOperand reports whether text is one of the files c reads or writes.

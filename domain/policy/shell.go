@@ -478,6 +478,10 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		for _, as := range x.Args {
 			if as.Name != nil {
 				w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
+				continue
+			}
+			if as.Naked && as.Value != nil {
+				w.declOption(as.Value, w.srcOf(x))
 			}
 		}
 	case *syntax.LetClause:
@@ -648,6 +652,21 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	// Programs run in substitutions among the operands feed this command.
 	ctx.upstream = w.a.appendPrograms(ctx.upstream, w.a.commands[first:])
 	w.exec(words, ctx, w.srcOf(x))
+}
+
+// declOption checks an option of declare, local, export, readonly or
+// typeset. A nameref (-n) makes later assignments to its name change the
+// variable it names, which the gate sees only as that name
+// (declare -n r=PATH; r=. would set PATH): it escalates, as does an option
+// that is not statically known.
+func (w *walker) declOption(word *syntax.Word, text string) {
+	opt := word.Lit()
+	switch {
+	case opt == "":
+		w.a.find(ruleDynamic, Escalate, "declares with an option that is not statically known", truncate(text))
+	case opt[0] == '-' && strings.ContainsRune(opt, 'n'):
+		w.a.find(ruleEnv, Escalate, "a nameref (-n) makes assignments change a variable the gate cannot name", truncate(text))
+	}
 }
 
 // assignValue returns the value of NAME=VALUE.
