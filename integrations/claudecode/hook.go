@@ -54,6 +54,9 @@ const (
 	hookPollGap        = 500 * time.Millisecond
 	hookMaxBackoff     = 5 * time.Second
 	hookMaxReasonBytes = 1000
+	// hookStopCloseTimeout bounds closing the review of a hook that is being
+	// stopped: whoever stops it may kill it soon after.
+	hookStopCloseTimeout = 2 * time.Second
 )
 
 // Exit codes Claude Code understands.
@@ -337,6 +340,20 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 		hookFail(stderr, fmt.Sprintf("Lighthouse escalated this call for review %s and could not get the decision, so it is blocked: %v", ans.ReviewID, err))
 		return hookExitBlock
 	}
+	// stopped blocks the call when the hook itself is stopped (Claude Code
+	// timed it out, the user interrupted it) and first closes its review,
+	// as when its wait runs out, so that no reviewer is left approving a
+	// call nobody waits for. Only a kill it cannot catch leaves the review
+	// open, until its deadline.
+	stopped := func() int {
+		cause := context.Cause(ctx)
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookStopCloseTimeout)
+		defer cancel()
+		if _, err := hookAbandon(closeCtx, o, ans.ReviewID, "the agent's hook was stopped: "+cause.Error()); err != nil {
+			return blocked(fmt.Errorf("%w (closing review %s failed: %w; it stays open until its deadline, and approving it will not run this call)", cause, ans.ReviewID, err))
+		}
+		return blocked(fmt.Errorf("%w; review %s is closed", cause, ans.ReviewID))
+	}
 	gap := o.PollGap
 	if gap <= 0 {
 		gap = hookPollGap
@@ -362,7 +379,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 			"/v1/reviews/"+url.PathEscape(ans.ReviewID)+"?wait="+strconv.Itoa(secs)+"s", nil, nil, &r)
 		if err != nil {
 			if ctx.Err() != nil {
-				return blocked(ctx.Err())
+				return stopped()
 			}
 			if wctx.Err() != nil {
 				break // our deadline, not the writer's fault
@@ -380,7 +397,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 			lastErr = err
 			failures++
 			if !sleepCtx(wctx, min(gap<<min(failures, 8), hookMaxBackoff)) && ctx.Err() != nil {
-				return blocked(ctx.Err())
+				return stopped()
 			}
 			continue
 		}
@@ -403,7 +420,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 			// the poll: never poll more often than every gap.
 			if d := gap - time.Since(start); d > 0 {
 				if !sleepCtx(wctx, d) && ctx.Err() != nil {
-					return blocked(ctx.Err())
+					return stopped()
 				}
 			}
 		default:
@@ -411,7 +428,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 		}
 	}
 	if ctx.Err() != nil {
-		return blocked(ctx.Err())
+		return stopped()
 	}
 	if lastErr != nil {
 		return blocked(lastErr)
@@ -423,7 +440,7 @@ func hookAwaitReview(ctx context.Context, stdout, stderr io.Writer, o hookOption
 	closeNote := ""
 	if err != nil {
 		if ctx.Err() != nil {
-			return blocked(ctx.Err())
+			return stopped()
 		}
 		closeNote = fmt.Sprintf(" (closing review %s failed: %v; it stays open until its deadline, and approving it will not run this call)", ans.ReviewID, err)
 	}
