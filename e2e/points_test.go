@@ -90,6 +90,10 @@ func TestPointInsideAChangeSet(t *testing.T) {
 			if (want == last) != (err == nil) || (err != nil && !isStatus(err, 404)) {
 				t.Errorf("%s at %d: %v (the point is %d)", p, at, err, want)
 			}
+			// The 404 of a point inside the set says why the file is not there.
+			if inside := fmt.Sprintf("@%d is inside an atomic change set, so it reads as @%d", at, base); at != base && want == base && (err == nil || !strings.Contains(err.Error(), inside)) {
+				t.Errorf("%s at %d: %v, want it to say %q", p, at, err, inside)
+			}
 		}
 		var diff struct {
 			To      uint64 `json:"to"`
@@ -110,6 +114,12 @@ func TestPointInsideAChangeSet(t *testing.T) {
 		if (want == last && matches != len(set)) || (want == base && matches != 0) {
 			t.Errorf("search at %d finds %d of the set's files", at, matches)
 		}
+	}
+
+	// The same, as a user asks for the revision a tree lists.
+	out, err := cli(t, e, "show", fmt.Sprintf("%s@%d", set[0], first))
+	if wantMsg := fmt.Sprintf("@%d is inside an atomic change set, so it reads as @%d", first, base); err == nil || !strings.Contains(out, wantMsg) {
+		t.Errorf("lighthouse show %s@%d: %v\n%s\nwant it to say %q", set[0], first, err, out, wantMsg)
 	}
 
 	// The mount's history/@SEQ: the same answers.

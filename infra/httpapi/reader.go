@@ -262,7 +262,13 @@ func (r *Reader) file(c echo.Context) error {
 	r.setSeq(c)
 	fi, content, err := r.File.Handle(c.Request().Context(), query.File{Path: p, At: point})
 	if errors.Is(err, domain.ErrNotFound) {
-		return &apiError{status: http.StatusNotFound, detail: ErrorDetail{Code: "file_not_found", Field: "path", Message: "no file " + string(p) + " at this point"}}
+		msg := "no file " + string(p) + " at this point"
+		if asked, perr := strconv.ParseUint(c.QueryParam("at"), 10, 64); perr == nil && point != 0 && asked != point {
+			// The sequence a tree or a history shows for a file written in a
+			// change set is inside that set, and reads as the state before it.
+			msg = fmt.Sprintf("no file %s at @%d: @%d is inside an atomic change set, so it reads as @%d, the state just before the set", p, point, asked, point)
+		}
+		return &apiError{status: http.StatusNotFound, detail: ErrorDetail{Code: "file_not_found", Field: "path", Message: msg}}
 	}
 	if err != nil {
 		return err
