@@ -81,7 +81,7 @@ func TestCLIPathsFromASubdirectory(t *testing.T) {
 		return nil
 	})
 	_, errOut = g.runAs(cart, nil, 0, "restore", "before-refactor", "cart.go")
-	wantIn(t, "restore", errOut, "restored 1 files and deleted 0 as of @"+fmt.Sprint(point), "on disk: wrote 1 files")
+	wantIn(t, "restore", errOut, "restored 1 file and deleted 0 as of @"+fmt.Sprint(point), "on disk: wrote 1 file,")
 	if b, _ := os.ReadFile(filepath.Join(cart, "cart.go")); string(b) != "package cart\n" {
 		t.Fatalf("cart.go on disk after the restore: %q", b)
 	}

@@ -83,7 +83,7 @@ func TestSnapshotChangeRestore(t *testing.T) {
 	}
 	// The whole project, with the CLI; history is kept, not rewritten.
 	out, err := cli(t, e, "restore", "before")
-	if err != nil || !strings.Contains(out, "restored 1 files and deleted 1") {
+	if err != nil || !strings.Contains(out, "restored 1 file and deleted 1") {
 		t.Fatalf("restore before: %v %s", err, out)
 	}
 	seq := e.writerHead()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 )
 
@@ -167,10 +168,10 @@ func runRestore(ctx context.Context, args []string) error {
 	if len(out.Recorded) > 0 {
 		fmt.Fprintf(os.Stderr, "recorded local changes first: %s\n", strings.Join(out.Recorded, ", "))
 	}
-	fmt.Fprintf(os.Stderr, "restored %d files and deleted %d as of @%d\n", out.Restored, out.Deleted, out.Point)
+	fmt.Fprintf(os.Stderr, "restored %s and deleted %d as of @%d\n", cli.Plural(out.Restored, "file"), out.Deleted, out.Point)
 	switch {
 	case out.OnDisk:
-		fmt.Fprintf(os.Stderr, "on disk: wrote %d files, removed %d\n", len(out.Written), len(out.Removed))
+		fmt.Fprintf(os.Stderr, "on disk: wrote %s, removed %d\n", cli.Plural(len(out.Written), "file"), len(out.Removed))
 	case !*logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")
 	}

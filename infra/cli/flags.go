@@ -172,13 +172,13 @@ func countError(fs *flag.FlagSet, pos []string, minArgs, maxArgs int) error {
 	var want string
 	switch {
 	case minArgs == maxArgs:
-		want = fmt.Sprintf("exactly %s", plural(minArgs, "argument"))
+		want = fmt.Sprintf("exactly %s", Plural(minArgs, "argument"))
 	case maxArgs < 0:
-		want = fmt.Sprintf("at least %s", plural(minArgs, "argument"))
+		want = fmt.Sprintf("at least %s", Plural(minArgs, "argument"))
 	case len(pos) < minArgs:
-		want = fmt.Sprintf("at least %s", plural(minArgs, "argument"))
+		want = fmt.Sprintf("at least %s", Plural(minArgs, "argument"))
 	default:
-		want = fmt.Sprintf("at most %s", plural(maxArgs, "argument"))
+		want = fmt.Sprintf("at most %s", Plural(maxArgs, "argument"))
 	}
 	got := "none"
 	if len(pos) > 0 {
@@ -187,7 +187,8 @@ func countError(fs *flag.FlagSet, pos []string, minArgs, maxArgs int) error {
 	return Usagef("%s: want %s, got %s", fs.Name(), want, got)
 }
 
-func plural(n int, what string) string {
+// Plural returns n and what, with an s unless n is 1 ("1 file", "2 files").
+func Plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
