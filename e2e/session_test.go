@@ -60,6 +60,9 @@ func TestAgentCannotRunTheCLIAsAdmin(t *testing.T) {
 		{"env -u CLAUDECODE lighthouse status", "admin token"},
 		{"unset CLAUDECODE; lighthouse status", "admin token"},
 		{"export CLAUDECODE=; lighthouse status", "admin token"},
+		{"for CLAUDECODE in ''; do lighthouse status; done", "admin token"},
+		{"read CLAUDECODE </dev/null; lighthouse status", "admin token"},
+		{"make test CLAUDECODE=", "admin token"},
 	} {
 		res := claudeHook(t, pre, agentEnv("1"), call(c.command))
 		reason := res.denied(t)

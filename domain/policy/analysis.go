@@ -49,6 +49,9 @@ var riskyVars = map[string]bool{
 // runs (PATH=.:$PATH ls would run ./ls), where cd goes, or whether the
 // lighthouse CLI takes the admin token (sessionVar: blocked).
 func (a *analysis) assigned(name, text string) {
+	if i := strings.IndexByte(name, '['); i > 0 {
+		name = name[:i] // an element of an array: X[0]= sets, unset 'X[0]' unsets X
+	}
 	a.envNames = append(a.envNames, name)
 	switch {
 	case name == dynamicName:

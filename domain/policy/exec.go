@@ -61,22 +61,19 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if prog == "printf" && (len(rest) == 0 || !rest[0].static || !strings.HasPrefix(rest[0].s, "-v")) {
 			break // printf takes a name only with -v
 		}
-		if prog == "unset" {
-			for _, v := range rest {
-				switch {
-				case !v.static:
-					a.assigned(dynamicName, text)
-				case !strings.HasPrefix(v.s, "-"):
-					a.assigned(v.s, text)
-				}
-			}
-		}
+		w.builtinSets(prog, rest, text)
 		for _, v := range rest {
 			if v.static && holdsCode(v.s) {
 				a.find(ruleDynamic, Escalate, prog+" may evaluate text that holds a command substitution: "+quoteSubject(v.s), truncate(text))
 				break
 			}
 		}
+	case "export", "declare", "typeset", "local", "readonly":
+		// Reached as words (command export X=, builtin declare X=), not
+		// as the parser's declaration.
+		w.builtinSets(prog, rest, text)
+	case "set":
+		w.setOptions(rest, text)
 	case "su":
 		if w.su(&cmd, rest, ctx) {
 			return
@@ -145,7 +142,10 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		}
 	case "python", "python3":
 		w.httpServer(&cmd, ctx)
+	case "make", "gmake":
+		w.makeOverrides(&cmd, rest, ctx)
 	}
+	w.programOptions(&cmd, ctx)
 	w.projectRuns(&cmd, pw, rest, pos, ctx)
 	if w.archive(&cmd, rest, ctx) {
 		w.record(&cmd)
@@ -295,6 +295,9 @@ func (p *argParser) flag(spec *progSpec, words []wordVal, i int) (int, string) {
 		}
 		name, val, hasVal := strings.Cut(body, "=")
 		c := spec.canonical(name)
+		if long {
+			c = spec.canonicalLong(name)
+		}
 		p.addFlag(c)
 		if hasVal {
 			p.options = append(p.options, option{name: c, value: val})
@@ -417,9 +420,9 @@ loop:
 				w.a.assigned(o.value, cmd.text)
 			}
 		}
-		if cmd.hasFlag("i") {
-			w.a.find(ruleSession, Escalate, "env -i runs a command without "+sessionVar+", so the lighthouse CLI would use the admin token", truncate(cmd.text))
-		}
+	}
+	if cmd.program == "env" && cmd.hasFlag("i") || cmd.program == "exec" && cmd.hasFlag("c") {
+		w.a.find(ruleSession, Escalate, cmd.program+" runs a command with an empty environment, without "+sessionVar+", so the lighthouse CLI would use the admin token", truncate(cmd.text))
 	}
 	cmd.wrapper = true
 	w.record(cmd)

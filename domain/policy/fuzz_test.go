@@ -13,7 +13,8 @@ func FuzzEvaluateBash(f *testing.F) {
 		`for i in $(seq 3); do echo $i > /tmp/$i; done`, `case $x in a) rm -rf /;; esac`,
 		`a=(1 2); echo ${a[@]:1} $((1<<2)) <(ls) >(cat)`, `coproc x { ls; }`, `exec 3<>/dev/tcp/h/80`,
 		`CLAUDECODE= lighthouse agent list`, `env -i - -u X lighthouse status`, `declare -n r=PATH; r=.; ls`,
-		`unset -v "$X" Y; export -n Z`,
+		`unset -v "$X" Y; export -n Z`, `for X in a; do read -ra Y; printf -v Z x; wait -p W; done`,
+		`set -k; make A= test SHELL=sh; command export B=`, `go test -exec 'env --uns=X' ./...`,
 	} {
 		f.Add(s)
 	}

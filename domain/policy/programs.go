@@ -68,6 +68,44 @@ func (s *progSpec) canonical(f string) string {
 	return f
 }
 
+// canonicalLong returns the canonical name of the long option --f. GNU's
+// getopt_long takes any unambiguous prefix of a long option (env --uns=X
+// is env --unset=X), so a prefix of the long names this spec knows that
+// leads to one canonical flag is that flag. Go-style programs
+// (singleDashLong) take exact names only.
+func (s *progSpec) canonicalLong(f string) string {
+	if s == nil || s.singleDashLong || f == "" {
+		return s.canonical(f)
+	}
+	if c, ok := s.alias[f]; ok {
+		return c
+	}
+	if len(f) > 1 && s.value[f] {
+		return f // a long canonical name itself (--data-binary)
+	}
+	match := ""
+	for long, c := range s.alias {
+		if len(long) > len(f) && strings.HasPrefix(long, f) {
+			if match != "" && match != c {
+				return f // ambiguous: the program refuses it
+			}
+			match = c
+		}
+	}
+	for v := range s.value {
+		if len(v) > len(f) && strings.HasPrefix(v, f) {
+			if match != "" && match != v {
+				return f
+			}
+			match = v
+		}
+	}
+	if match == "" {
+		return f
+	}
+	return match
+}
+
 const (
 	curlValues = "X d F T H o u A b c K e x m w E r U Y y z C data-binary data-raw data-urlencode json url form-string output-dir connect-timeout retry retry-delay cert key cacert proxy-user resolve"
 	grepValues = "e f m A B C g t T max-count context after-context before-context type type-not glob regexp file label color colour"
@@ -99,7 +137,7 @@ var programs = map[string]*progSpec{
 	"mkdir":     mkSpec("parents=p mode=m verbose=v", "m"),
 	"truncate":  mkSpec("size=s reference=r", "s r"),
 	"sed":       mkSpec("in-place=i expression=e file=f regexp-extended=E quiet=n silent=n", "e f l", withOptAttached("i")),
-	"sort":      mkSpec("output=o key=k field-separator=t reverse=r", "o k t T S"),
+	"sort":      mkSpec("output=o key=k field-separator=t reverse=r", "o k t T S compress-program"),
 	"head":      mkSpec("lines=n bytes=c", "n c"),
 	"tail":      mkSpec("lines=n bytes=c", "n c"),
 	"grep":      mkSpec("regexp=e file=f max-count=m", grepValues),
@@ -113,7 +151,7 @@ var programs = map[string]*progSpec{
 	"wget":      mkSpec("output-document=O output-file=o quiet=q directory-prefix=P input-file=i user-agent=U continue=c execute=e tries=t timeout=T", "O o P i U t T e header post-data post-file method body-data body-file"),
 	"git":       mkSpec("force=f message=m all=a dry-run=n verbose=v quiet=q set-upstream=u delete=d patch=p file=F", gitValues, withSubcommand),
 	"go":        mkSpec("", goValues, withSubcommand, withSingleDashLong),
-	"npm":       mkSpec("global=g save-dev=D save=S save-exact=E yes=y workspace=w force=f", pkgValues, withSubcommand),
+	"npm":       mkSpec("global=g save-dev=D save=S save-exact=E yes=y workspace=w force=f", pkgValues+" script-shell node-options", withSubcommand),
 	"pnpm":      mkSpec("global=g save-dev=D workspace=w force=f", pkgValues, withSubcommand),
 	"yarn":      mkSpec("global=g dev=D", pkgValues, withSubcommand),
 	"bun":       mkSpec("global=g dev=d", pkgValues, withSubcommand),
@@ -132,7 +170,7 @@ var programs = map[string]*progSpec{
 	"podman":    mkSpec("volume=v env=e publish=p user=u workdir=w file=f", dockValues, withSubcommand),
 	"kubectl":   mkSpec("namespace=n filename=f output=o selector=l container=c", kubeValues, withSubcommand),
 	"helm":      mkSpec("namespace=n values=f", "n f kube-context kubeconfig set set-string version", withSubcommand),
-	"make":      mkSpec("directory=C file=f makefile=f jobs=j dry-run=n just-print=n keep-going=k silent=s always-make=B", "C f o W I", withSubcommand),
+	"make":      mkSpec("directory=C file=f makefile=f jobs=j dry-run=n just-print=n keep-going=k silent=s always-make=B eval=E", "C f o W I E", withSubcommand),
 	"cargo":     mkSpec("package=p jobs=j", "p j features F target manifest-path bin example test bench Z color target-dir profile", withSubcommand),
 	"rustup":    mkSpec("", "", withSubcommand),
 	"gh":        mkSpec("repo=R method=X field=F raw-field=f header=H", "R X f F H q t b B L jq template", withSubcommand),

@@ -19,7 +19,7 @@ var opaqueVars = map[string]bool{
 	"GIT_EXEC_PATH": true, "GIT_CONFIG": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true,
 	"GIT_CONFIG_PARAMETERS": true, "GIT_CONFIG_COUNT": true, "GIT_DIR": true, "GIT_WORK_TREE": true,
 	"GIT_TEMPLATE_DIR": true, "NODE_OPTIONS": true, "PYTHONSTARTUP": true, "PERL5OPT": true,
-	"RUBYOPT": true,
+	"RUBYOPT": true, "MAKEFLAGS": true, "MFLAGS": true, "GNUMAKEFLAGS": true,
 }
 
 // assignVar analyses NAME=VALUE in front of a command, in env or export:

@@ -454,6 +454,9 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		w.stmts(x.Do, ctx.subshell())
 	case *syntax.ForClause:
 		w.nested(x.Loop, ctx)
+		if it, ok := x.Loop.(*syntax.WordIter); ok && it.Name != nil {
+			w.a.assigned(it.Name.Value, w.srcOf(x)) // for X in …; select X in …
+		}
 		w.stmts(x.Do, ctx.subshell())
 	case *syntax.CaseClause:
 		w.nested(x.Word, ctx)

@@ -1,0 +1,144 @@
+package policy
+
+import "strings"
+
+// Builtins that set variables named by their words, and how: the options
+// that take a value, the option whose value is a variable name, and which
+// operands are names.
+var settingBuiltins = map[string]struct {
+	values   string // option letters that take a value
+	nameOpt  byte   // the option whose value names a variable (0: none)
+	operands int    // -1: every operand names a variable; n > 0: only the n-th (1-based)
+}{
+	"read":      {values: "adinNptu", nameOpt: 'a', operands: -1},
+	"mapfile":   {values: "dnOsuCc", operands: 1},
+	"readarray": {values: "dnOsuCc", operands: 1},
+	"printf":    {values: "v", nameOpt: 'v'},
+	"wait":      {values: "p", nameOpt: 'p'},
+	"getopts":   {operands: 2},
+	"unset":     {operands: -1},
+	"export":    {operands: -1},
+	"declare":   {operands: -1},
+	"typeset":   {operands: -1},
+	"local":     {operands: -1},
+	"readonly":  {operands: -1},
+}
+
+// builtinSets notes the variables a builtin sets or unsets through its
+// words (read X, printf -v X, wait -p X, unset X, command export X=…), as
+// an assignment to each (assigned): a name that is not statically known
+// escalates.
+func (w *walker) builtinSets(prog string, words []wordVal, text string) {
+	b, ok := settingBuiltins[prog]
+	if !ok {
+		return
+	}
+	name := func(v wordVal) {
+		if !v.static {
+			w.a.assigned(dynamicName, text)
+			return
+		}
+		n, _, _ := strings.Cut(v.s, "=")
+		w.a.assigned(n, text)
+	}
+	operand := 0
+	options := true
+	for i := 0; i < len(words); i++ {
+		v := words[i]
+		if options && v.static && v.s == "--" {
+			options = false
+			continue
+		}
+		if options && v.static && len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+' && prog != "read") {
+			for j := 1; j < len(v.s); j++ {
+				c := v.s[j]
+				if !strings.ContainsRune(b.values, rune(c)) {
+					continue
+				}
+				val := wordVal{s: v.s[j+1:], static: true}
+				if j+1 == len(v.s) {
+					if i+1 >= len(words) {
+						break
+					}
+					i++
+					val = words[i]
+				}
+				if c == b.nameOpt {
+					name(val)
+				}
+				break
+			}
+			continue
+		}
+		options = prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
+		operand++
+		if b.operands == -1 || b.operands == operand {
+			name(v)
+		}
+	}
+}
+
+// setOptions escalates set -k (set -o keyword): it makes NAME=VALUE words
+// anywhere on a later command line part of that command's environment,
+// where the analysis reads them as operands.
+func (w *walker) setOptions(words []wordVal, text string) {
+	for i, v := range words {
+		switch {
+		case !v.static:
+			w.a.find(ruleDynamic, Escalate, "set with an option that is not statically known", truncate(text))
+			return
+		case len(v.s) > 1 && v.s[0] == '-' && v.s[1] != '-' && v.s[1] != 'o' && strings.ContainsRune(v.s, 'k'),
+			v.s == "-o" && i+1 < len(words) && words[i+1].static && words[i+1].s == "keyword":
+			w.a.find(ruleEnv, Escalate, "set -k makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
+			return
+		}
+	}
+}
+
+// makeOverrides reads what a make command line sets for its recipes:
+// NAME=VALUE operands are variables the recipes see in their environment
+// (an override of one make took from the environment, CLAUDECODE=, is
+// exported as given), SHELL= picks the program that runs every recipe, and
+// --eval (-E) is makefile text the gate does not analyse.
+func (w *walker) makeOverrides(cmd *command, words []wordVal, ctx shellCtx) {
+	for _, v := range words {
+		if !v.static || !isAssignment(v.s) {
+			continue
+		}
+		n, val, _ := strings.Cut(v.s, "=")
+		n = strings.TrimSuffix(strings.TrimSuffix(n, ":"), "+") // NAME:=, NAME+=
+		w.a.assigned(n, cmd.text)
+		if n == "SHELL" || n == "MAKESHELL" {
+			w.runString(cmd, "make "+n+"=", wordVal{s: val, static: true}, ctx)
+		}
+	}
+	if _, ok := cmd.option("E"); ok {
+		w.a.find(ruleDynamic, Escalate, "make --eval evaluates makefile text the gate does not analyse", truncate(cmd.text))
+	}
+}
+
+// runOptions are options whose value is a command line the program runs:
+// go's test binaries run through -exec, its tools through -toolexec, go
+// vet's analysis through -vettool, sort's compressor, npm's scripts
+// through --script-shell.
+var runOptions = map[string]bool{
+	"go exec": true, "go toolexec": true, "go vettool": true,
+	"sort compress-program": true, "npm script-shell": true,
+}
+
+// programOptions analyses the command lines cmd's options run (runOptions)
+// and escalates options that make it load code the gate cannot see.
+func (w *walker) programOptions(cmd *command, ctx shellCtx) {
+	for _, o := range cmd.options {
+		key := cmd.program + " " + o.name
+		switch {
+		case runOptions[key]:
+			// The program adds what it runs to the option's command line
+			// (go -exec 'env -u X' runs env -u X ./pkg.test): a stand-in
+			// operand makes a wrapper there run something.
+			w.runString(cmd, cmd.program+" -"+o.name, wordVal{s: o.value + " true", static: !o.dynamic}, ctx)
+		case key == "npm node-options":
+			w.a.find(ruleEnv, Escalate, "npm --node-options makes node load code or configuration the gate cannot see", truncate(cmd.text))
+		}
+	}
+}
