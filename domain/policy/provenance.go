@@ -60,16 +60,36 @@ type runRef struct {
 }
 
 // runsFile records that cmd runs the file or tree v names, when it lies in
-// the project.
+// the project. One outside the project and outside the system's
+// directories (a script in /tmp, a makefile in the home directory) has no
+// author the log could vouch for, and a call may have just written it
+// there: running it escalates.
 func (w *walker) runsFile(cmd *command, v wordVal, suffix, via string, ctx shellCtx) {
 	if !v.static {
 		return
 	}
 	p := w.a.res.resolve(v.s, v.tilde, ctx.sc.cwd, ctx.sc.known, accessRead)
-	if p.dynamic || !p.inside {
+	if p.dynamic {
+		return
+	}
+	if !p.inside {
+		if w.a.call.ProjectRoot != "" && (p.abs != "" || p.tilde != "") && !systemFile(p.abs) {
+			w.a.find(ruleProvenance, Escalate, "runs "+p.display()+" ("+via+"), outside the project: the log cannot tell who wrote it", truncate(cmd.text))
+		}
 		return
 	}
 	cmd.runs = append(cmd.runs, runRef{abs: p.abs, rel: p.rel, suffix: suffix, via: via})
+}
+
+// systemFile reports a path under the directories the system's packages
+// install to, which an agent's ordinary commands do not write.
+func systemFile(abs string) bool {
+	for _, dir := range [...]string{"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/", "/opt/", "/nix/store/", "/snap/", "/System/", "/Library/"} {
+		if strings.HasPrefix(abs, dir) {
+			return true
+		}
+	}
+	return false
 }
 
 // runsIn records that cmd runs the first of names found in dir (make reads
@@ -131,7 +151,11 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		w.runsFile(cmd, rest[pos[0]], "", prog, ctx)
 	case prog == "make" || prog == "gmake":
 		if o, ok := cmd.option("f"); ok {
-			w.runsFile(cmd, wordVal{s: path.Join(dirOpt("C").s, o.value), static: !o.dynamic, tilde: o.tilde}, "", "make", ctx)
+			file := o.value
+			if !o.tilde && !path.IsAbs(file) {
+				file = path.Join(dirOpt("C").s, file) // make -C DIR -f FILE reads DIR/FILE
+			}
+			w.runsFile(cmd, wordVal{s: file, static: !o.dynamic, tilde: o.tilde}, "", "make", ctx)
 			return
 		}
 		w.runsIn(cmd, dirOpt("C"), makefiles, "make", ctx)

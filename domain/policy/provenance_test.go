@@ -79,7 +79,12 @@ func TestProvenance(t *testing.T) {
 		{"write a go file then generate", "echo '//go:generate rm -rf ~' > internal/api/x.go && go generate ./...", nil, Escalate, ruleProvenance, "which this call writes"},
 		{"make without provenance", "make", nil, Allow, "build-and-test", ""},
 		{"a script without provenance", "./scripts/ci.sh", nil, Escalate, "default", ""},
-		{"a script outside the project", "~/bin/x.sh", prov, Escalate, "default", ""},
+		{"a script outside the project", "~/bin/x.sh", prov, Escalate, ruleProvenance, "outside the project"},
+		{"a script in /tmp", "python3 /tmp/x.py", prov, Escalate, ruleProvenance, "outside the project"},
+		{"a makefile outside the project", "make -f /tmp/x.mk", prov, Escalate, ruleProvenance, "outside the project"},
+		{"a makefile given with ~", "make -f ~/x.mk", prov, Escalate, ruleProvenance, "outside the project"},
+		{"another directory's makefile", "make -C ../other test", prov, Escalate, ruleProvenance, "outside the project"},
+		{"a system makefile", "make -f /usr/share/doc/x/Makefile", prov, Allow, "build-and-test", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
