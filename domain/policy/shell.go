@@ -484,7 +484,8 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 				continue
 			}
 			if as.Naked && as.Value != nil {
-				w.declOption(as.Value, w.srcOf(x))
+				opt := as.Value.Lit()
+				w.declOption(x.Variant.Value, opt, opt != "", w.srcOf(x))
 			}
 		}
 	case *syntax.LetClause:
@@ -657,18 +658,18 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	w.exec(words, ctx, w.srcOf(x))
 }
 
-// declOption checks an option of declare, local, export, readonly or
-// typeset. A nameref (-n) makes later assignments to its name change the
-// variable it names, which the gate sees only as that name
-// (declare -n r=PATH; r=. would set PATH): it escalates, as does an option
-// that is not statically known.
-func (w *walker) declOption(word *syntax.Word, text string) {
-	opt := word.Lit()
+// declOption checks an option of declare, typeset, local, export or
+// readonly (prog). A nameref (declare -n) makes later assignments to its
+// name change the variable it names, which the gate sees only as that
+// name (declare -n r=PATH; r=. would set PATH): it escalates, as does an
+// option that is not statically known. (export -n un-exports: the names
+// after it are noted as changed.)
+func (w *walker) declOption(prog, opt string, static bool, text string) {
 	switch {
-	case opt == "":
-		w.a.find(ruleDynamic, Escalate, "declares with an option that is not statically known", truncate(text))
-	case opt[0] == '-' && strings.ContainsRune(opt, 'n'):
-		w.a.find(ruleEnv, Escalate, "a nameref (-n) makes assignments change a variable the gate cannot name", truncate(text))
+	case !static:
+		w.a.find(ruleDynamic, Escalate, prog+" with an option that is not statically known", truncate(text))
+	case prog != "export" && len(opt) > 1 && opt[0] == '-' && strings.ContainsRune(opt, 'n'):
+		w.a.find(ruleEnv, Escalate, "a nameref ("+prog+" -n) makes assignments change a variable the gate cannot name", truncate(text))
 	}
 }
 

@@ -41,12 +41,17 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string) {
 		n, _, _ := strings.Cut(v.s, "=")
 		w.a.assigned(n, text)
 	}
+	declaration := prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
 	operand := 0
 	options := true
 	for i := 0; i < len(words); i++ {
 		v := words[i]
 		if options && v.static && v.s == "--" {
 			options = false
+			continue
+		}
+		if options && declaration && (!v.static || len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+')) {
+			w.declOption(prog, v.s, v.static, text)
 			continue
 		}
 		if options && v.static && len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+' && prog != "read") {
@@ -70,7 +75,7 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string) {
 			}
 			continue
 		}
-		options = prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
+		options = declaration // declare takes options among its names
 		operand++
 		if b.operands == -1 || b.operands == operand {
 			name(v)
@@ -82,13 +87,21 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string) {
 // anywhere on a later command line part of that command's environment,
 // where the analysis reads them as operands.
 func (w *walker) setOptions(words []wordVal, text string) {
-	for i, v := range words {
+	for i := 0; i < len(words); i++ {
+		v := words[i]
 		switch {
+		case v.static && (v.s == "--" || v.s == "-" || v.s == "" || v.s[0] != '-' && v.s[0] != '+'):
+			return // the positional parameters follow
 		case !v.static:
 			w.a.find(ruleDynamic, Escalate, "set with an option that is not statically known", truncate(text))
 			return
-		case len(v.s) > 1 && v.s[0] == '-' && v.s[1] != '-' && v.s[1] != 'o' && strings.ContainsRune(v.s, 'k'),
-			v.s == "-o" && i+1 < len(words) && words[i+1].static && words[i+1].s == "keyword":
+		case v.s == "-o" || v.s == "+o":
+			i++ // its option name
+			if v.s == "-o" && i < len(words) && (!words[i].static || words[i].s == "keyword") {
+				w.a.find(ruleEnv, Escalate, "set -o keyword makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
+				return
+			}
+		case v.s[0] == '-' && strings.ContainsRune(v.s, 'k'):
 			w.a.find(ruleEnv, Escalate, "set -k makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
 			return
 		}
