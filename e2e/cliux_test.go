@@ -189,12 +189,7 @@ func TestCLIUsageAndHelp(t *testing.T) {
 // it learns before and after; a removed agent's name is refused as retired.
 func TestCLIShortIDsPatternsAndNames(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "go.mod", "module shop\n")
-	g := upProject(t, bin, project)
-	g.run(project, 0, "init", "claude")
-	pre, _ := settingsCommands(t, project)
+	g, project, pre := claudeShop(t)
 	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=60"}
 	done := claudeHookAsync(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
 		"tool_name": "Bash", "tool_input": map[string]any{"command": "npx cowsay hi"}, "tool_use_id": "toolu_npx"})

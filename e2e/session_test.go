@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +14,7 @@ import (
 // environment (CLAUDECODE=1).
 func TestAgentCannotRunTheCLIAsAdmin(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "go.mod", "module shop\n")
-	g := upProject(t, bin, project)
-	g.run(project, 0, "init", "claude")
-	pre, _ := settingsCommands(t, project)
+	g, project, pre := claudeShop(t)
 	agentEnv := func(wait string) []string {
 		return []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "CLAUDECODE=1", "LIGHTHOUSE_HOOK_WAIT=" + wait}
 	}
