@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +69,21 @@ func TestAgentCannotRunTheCLIAsAdmin(t *testing.T) {
 			t.Errorf("%s: denied with %q, want it to mention %q", c.command, reason, c.want)
 		}
 	}
+
+	// Behind the gate, the CLI itself: run from the agent's shell (started
+	// with CLAUDECODE=1) with the variable cleared, it still refuses the
+	// admin token, from the environment its parent shell started with.
+	for _, line := range []string{
+		`CLAUDECODE= "$0" agent list; exit $?`,
+		`unset CLAUDECODE; "$0" agent list; exit $?`,
+		`env -u CLAUDECODE "$0" agent list; exit $?`,
+	} {
+		cmd := exec.Command("/bin/sh", "-c", line, g.bin)
+		cmd.Dir, cmd.Env = project, g.env("CLAUDECODE=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "inside a Claude Code session the admin token is not used") {
+			t.Errorf("sh -c %s: %v\n%s", line, err, out)
+		}
+	}
+	g.run(project, 0, "agent", "list") // a person's terminal: the admin token
 }

@@ -16,6 +16,10 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
+// sessionVar is what Claude Code sets in the environment of the commands
+// it runs for an agent.
+const sessionVar = "CLAUDECODE"
+
 // UsageError is bad command-line input (exit status 2).
 type UsageError struct{ Msg string }
 
@@ -101,7 +105,7 @@ func (c *Connection) ResolveToken() (string, error) {
 	if c.NoAdmin {
 		return "", errors.New("no token for this agent: set LIGHTHOUSE_TOKEN, or run `lighthouse init claude` to store one for the project (the admin token is never used by hooks)")
 	}
-	if os.Getenv("CLAUDECODE") != "" {
+	if inAgentSession() {
 		return "", errors.New("no token: inside a Claude Code session the admin token is not used; set LIGHTHOUSE_TOKEN")
 	}
 	data, err := c.DataDir()
