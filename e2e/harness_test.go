@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	lhcli "github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
@@ -28,6 +30,9 @@ var binDir string
 var gateProject string
 
 func TestMain(m *testing.M) {
+	if lhcli.InAgentSession() && os.Getenv(detachedEnv) == "" {
+		os.Exit(runDetached())
+	}
 	binDir = os.Getenv("LIGHTHOUSE_BIN")
 	if binDir == "" {
 		dir, err := os.MkdirTemp("", "lighthouse-bin-")
@@ -55,6 +60,52 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// detachedEnv marks the test binary runDetached started.
+const detachedEnv = "LH_E2E_DETACHED"
+
+// runDetached runs this test binary again outside the Claude Code session
+// this one runs in (a developer's agent running make test): the tests act
+// as people too, and the CLI refuses people's admin-token fallback to any
+// process below one that started with CLAUDECODE. The copy starts without
+// the variable, in a background subshell whose parent exits at once, so
+// its only ancestor is the system's. It returns the copy's exit status.
+func runDetached() int {
+	codeFile, err := os.CreateTemp("", "lighthouse-e2e-code-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	codeFile.Close()
+	defer os.Remove(codeFile.Name())
+	cmd := exec.Command("/bin/sh", "-c", `("$@"; echo $? > "$LH_E2E_CODE_FILE") &`, "sh", os.Args[0])
+	cmd.Args = append(cmd.Args, os.Args[1:]...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CLAUDECODE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, detachedEnv+"=1", "LH_E2E_CODE_FILE="+codeFile.Name())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	io.Copy(os.Stdout, out) // until the copy and its subshell close it
+	cmd.Wait()
+	raw, err := os.ReadFile(codeFile.Name())
+	code, convErr := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || convErr != nil {
+		fmt.Fprintln(os.Stderr, "e2e: the detached test run left no exit status")
+		return 1
+	}
+	return code
 }
 
 // syncBuffer collects process output for assertions and for failure logs.

@@ -105,7 +105,7 @@ func (c *Connection) ResolveToken() (string, error) {
 	if c.NoAdmin {
 		return "", errors.New("no token for this agent: set LIGHTHOUSE_TOKEN, or run `lighthouse init claude` to store one for the project (the admin token is never used by hooks)")
 	}
-	if inAgentSession() {
+	if InAgentSession() {
 		return "", errors.New("no token: inside a Claude Code session the admin token is not used; set LIGHTHOUSE_TOKEN")
 	}
 	data, err := c.DataDir()

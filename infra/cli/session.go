@@ -10,13 +10,13 @@ import (
 // maxAncestors bounds the walk up the process tree.
 const maxAncestors = 64
 
-// inAgentSession reports whether this process runs inside a Claude Code
+// InAgentSession reports whether this process runs inside a Claude Code
 // session: CLAUDECODE is set in its environment, or was set in the
 // environment an ancestor started with. A command can clear the variable
 // for what it runs (CLAUDECODE= lighthouse …), but not in the environment
 // its parent shell was started with, which /proc keeps as it was. Where
 // there is no /proc, only the variable itself counts.
-func inAgentSession() bool {
+func InAgentSession() bool {
 	if os.Getenv(sessionVar) != "" {
 		return true
 	}

@@ -33,7 +33,7 @@ func TestSessionIn(t *testing.T) {
 func TestAgentSessionSurvivesAClearedVariable(t *testing.T) {
 	if os.Getenv("LH_SESSION_CHILD") == "1" {
 		println := func(s string) { os.Stdout.WriteString(s + "\n") }
-		if inAgentSession() {
+		if InAgentSession() {
 			println("in session; own CLAUDECODE=" + os.Getenv(sessionVar))
 		} else {
 			println("outside; own CLAUDECODE=" + os.Getenv(sessionVar))
@@ -60,7 +60,7 @@ func TestAgentSessionSurvivesAClearedVariable(t *testing.T) {
 	if out := run("CLAUDECODE=1"); !strings.HasPrefix(out, "in session; own CLAUDECODE=\n") {
 		t.Errorf("child of a shell started with CLAUDECODE=1: %q", out)
 	}
-	if inAgentSession() {
+	if InAgentSession() {
 		t.Skip("this test itself runs inside a Claude Code session")
 	}
 	if out := run(); !strings.HasPrefix(out, "outside; own CLAUDECODE=\n") {
