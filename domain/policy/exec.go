@@ -61,7 +61,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if prog == "printf" && (len(rest) == 0 || !rest[0].static || !strings.HasPrefix(rest[0].s, "-v")) {
 			break // printf takes a name only with -v
 		}
-		w.builtinSets(prog, rest, text)
+		w.builtinSets(prog, rest, text, ctx)
 		for _, v := range rest {
 			if v.static && holdsCode(v.s) {
 				a.find(ruleDynamic, Escalate, prog+" may evaluate text that holds a command substitution: "+quoteSubject(v.s), truncate(text))
@@ -71,7 +71,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	case "export", "declare", "typeset", "local", "readonly":
 		// Reached as words (command export X=, builtin declare X=), not
 		// as the parser's declaration.
-		w.builtinSets(prog, rest, text)
+		w.builtinSets(prog, rest, text, ctx)
 	case "set":
 		w.setOptions(rest, text)
 	case "su":
@@ -142,8 +142,36 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		}
 	case "python", "python3":
 		w.httpServer(&cmd, ctx)
+	case "go":
+		if cmd.subcommand == "env" && cmd.hasFlag("w") {
+			a.find(ruleEnv, Escalate, "go env -w changes the go command's settings for every later call", truncate(text))
+		}
+		if cmd.subcommand == "build" || cmd.subcommand == "test" {
+			w.addOption(&cmd, "o", accessWrite, ctx)
+		}
+	case "shopt":
+		keyword, o := false, false
+		for _, v := range rest {
+			keyword = keyword || v.s == "keyword"
+			o = o || strings.HasPrefix(v.s, "-") && strings.ContainsRune(v.s, 'o')
+		}
+		if keyword && o {
+			a.find(ruleEnv, Escalate, "shopt -o keyword makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
+		}
 	case "make", "gmake":
-		w.makeOverrides(&cmd, rest, ctx)
+		// Its operands: what the spec read as a subcommand too (a target,
+		// or an assignment before the first target).
+		var ops []wordVal
+		for _, k := range append([]int{subIdx}, pos...) {
+			switch {
+			case k < 0:
+			case k > 0 && (rest[k-1].s == "-j" || rest[k-1].s == "-l") && (!rest[k].static || isDigits(rest[k].s)):
+				// -j's optional count: make -j $(nproc)
+			default:
+				ops = append(ops, rest[k])
+			}
+		}
+		w.makeOverrides(&cmd, ops, ctx)
 	}
 	w.programOptions(&cmd, ctx)
 	w.projectRuns(&cmd, pw, rest, pos, ctx)
@@ -296,7 +324,7 @@ func (p *argParser) flag(spec *progSpec, words []wordVal, i int) (int, string) {
 		name, val, hasVal := strings.Cut(body, "=")
 		c := spec.canonical(name)
 		if long {
-			c = spec.canonicalLong(name)
+			c = spec.canonicalLong(name, hasVal)
 		}
 		p.addFlag(c)
 		if hasVal {
@@ -368,6 +396,12 @@ loop:
 			break loop
 		case v.s == "--":
 			i++
+			for ws.assignments && i < len(rest) && rest[i].static && isAssignment(rest[i].s) {
+				// env -- X=1 cmd: assignments still come before the command
+				name, val, _ := strings.Cut(rest[i].s, "=")
+				w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
+				i++
+			}
 			break loop
 		case cmd.program == "env" && v.s == "-":
 			p.addFlag("i") // POSIX's spelling of env -i
@@ -432,7 +466,11 @@ loop:
 			w.a.find(ruleDynamic, Escalate, cmd.program+" runs a command line that is not statically known", truncate(cmd.text))
 			return true
 		}
-		w.a.parseAndWalk(script.value, ctx.script(true))
+		line := script.value
+		if cmd.program == "env" {
+			line = "env " + line // env -S splits its value into env's own arguments, options too
+		}
+		w.a.parseAndWalk(line, ctx.script(true))
 	case ws.joinArgs:
 		var b strings.Builder
 		for k, v := range inner {
@@ -538,6 +576,10 @@ loop:
 		case isFlagWord(v):
 			if !strings.HasPrefix(v.s, "--") && strings.IndexByte(v.s[1:], 'c') >= 0 {
 				hasC = true
+			}
+			if !strings.HasPrefix(v.s, "--") && strings.IndexByte(v.s[1:], 'k') >= 0 ||
+				strings.HasSuffix(v.s, "o") && !strings.HasPrefix(v.s, "--") && i+1 < len(rest) && rest[i+1].s == "keyword" {
+				w.a.find(ruleEnv, Escalate, cmd.program+" -k makes NAME=VALUE words anywhere on a command line part of its environment", truncate(cmd.text))
 			}
 			n, _ := p.flag(spec, rest, i)
 			i += n

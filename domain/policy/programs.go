@@ -68,15 +68,29 @@ func (s *progSpec) canonical(f string) string {
 	return f
 }
 
-// canonicalLong returns the canonical name of the long option --f. GNU's
-// getopt_long takes any unambiguous prefix of a long option (env --uns=X
-// is env --unset=X), so a prefix of the long names this spec knows that
-// leads to one canonical flag is that flag. Go-style programs
-// (singleDashLong) take exact names only.
-func (s *progSpec) canonicalLong(f string) string {
+// canonicalLong returns the canonical name of the long option --f, given
+// with its value attached (--f=v) or not. GNU's getopt_long takes any
+// unambiguous prefix of a long option (env --uns=X is env --unset=X), so a
+// prefix of the long names this spec knows that leads to one canonical
+// flag is that flag, but only where reading it so cannot hide a word: a
+// flag that takes a value is taken from a prefix only with the value
+// attached, since the prefix may be a whole option the spec does not list
+// (tar --checkpoint is not --checkpoint-action, and must not swallow the
+// --to-command after it). Go-style programs (singleDashLong) take exact
+// names only.
+func (s *progSpec) canonicalLong(f string, attached bool) string {
 	if s == nil || s.singleDashLong || f == "" {
 		return s.canonical(f)
 	}
+	if c := s.expandLong(f); c != f && (attached || !s.takesValue(c)) {
+		return c
+	}
+	return s.canonical(f)
+}
+
+// expandLong is the flag an unambiguous prefix f of a known long name
+// stands for, else f.
+func (s *progSpec) expandLong(f string) string {
 	if c, ok := s.alias[f]; ok {
 		return c
 	}

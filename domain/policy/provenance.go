@@ -65,20 +65,35 @@ type runRef struct {
 // author the log could vouch for, and a call may have just written it
 // there: running it escalates.
 func (w *walker) runsFile(cmd *command, v wordVal, suffix, via string, ctx shellCtx) {
+	if p, ok := w.runsOutside(cmd, v, via, ctx); ok {
+		cmd.runs = append(cmd.runs, runRef{abs: p.abs, rel: p.rel, suffix: suffix, via: via})
+	}
+}
+
+// runsOutside escalates cmd running the file or tree v names when it lies
+// outside the project and outside the system's directories. It returns the
+// path and true when the path is static and inside the project.
+func (w *walker) runsOutside(cmd *command, v wordVal, via string, ctx shellCtx) (pathRef, bool) {
 	if !v.static {
-		return
+		return pathRef{}, false
 	}
 	p := w.a.res.resolve(v.s, v.tilde, ctx.sc.cwd, ctx.sc.known, accessRead)
 	if p.dynamic {
-		return
+		return p, false
 	}
 	if !p.inside {
 		if w.a.call.ProjectRoot != "" && (p.abs != "" || p.tilde != "") && !systemFile(p.abs) {
 			w.a.find(ruleProvenance, Escalate, "runs "+p.display()+" ("+via+"), outside the project: the log cannot tell who wrote it", truncate(cmd.text))
 		}
-		return
+		return p, false
 	}
-	cmd.runs = append(cmd.runs, runRef{abs: p.abs, rel: p.rel, suffix: suffix, via: via})
+	return p, true
+}
+
+// isPathWord reports an operand written as a path (./x, /x, ~/x, x.go)
+// rather than a name a tool looks up (a Go import path, a test id).
+func isPathWord(s, ext string) bool {
+	return strings.HasPrefix(s, ".") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "~") || ext != "" && strings.HasSuffix(s, ext)
 }
 
 // systemFile reports a path under the directories the system's packages
@@ -103,10 +118,12 @@ func (w *walker) runsIn(cmd *command, dir wordVal, names []string, via string, c
 }
 
 var (
-	makefiles     = []string{"GNUmakefile", "makefile", "Makefile"}
-	justfiles     = []string{"justfile", "Justfile", ".justfile"}
-	composeFiles  = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
-	packageJSON   = []string{"package.json"}
+	makefiles    = []string{"GNUmakefile", "makefile", "Makefile"}
+	justfiles    = []string{"justfile", "Justfile", ".justfile"}
+	composeFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+	// A package manager's scripts and settings: .npmrc and .yarnrc can
+	// name the shell that runs every script (script-shell).
+	packageFiles  = []string{"package.json", ".npmrc", ".yarnrc", ".yarnrc.yml"}
 	pmReadOnlySub = map[string]bool{
 		"ls": true, "list": true, "why": true, "info": true, "view": true, "outdated": true, "audit": true,
 		"config": true, "help": true, "version": true, "whoami": true, "search": true, "cache": true,
@@ -139,6 +156,17 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		w.runsFile(cmd, pw, "", "run", ctx)
 	}
 	switch prog := cmd.program; {
+	case prog == "pytest" || prog == "py.test" || interpreters[prog] && hasOptionValue(cmd, "m", "pytest"):
+		args := 0
+		for _, a := range cmd.args {
+			if !strings.HasPrefix(a.text, "-") {
+				args++
+				w.runsOutside(cmd, wordVal{s: strings.SplitN(a.text, "::", 2)[0], static: !a.dynamic, tilde: a.tilde}, "pytest", ctx)
+			}
+		}
+		if args == 0 {
+			w.runsOutside(cmd, cwd, "pytest", ctx)
+		}
 	case shells[prog] || interpreters[prog] || prog == "source" || prog == ".":
 		if len(pos) == 0 || !rest[pos[0]].static || rest[pos[0]].s == "-" {
 			return
@@ -150,6 +178,10 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		}
 		w.runsFile(cmd, rest[pos[0]], "", prog, ctx)
 	case prog == "make" || prog == "gmake":
+		if o, ok := cmd.option("f"); ok && (o.dynamic || o.value == "-") {
+			w.a.find(ruleDynamic, Escalate, "make reads a makefile from standard input or from a name not statically known", truncate(cmd.text))
+			return
+		}
 		if o, ok := cmd.option("f"); ok {
 			file := o.value
 			if !o.tilde && !path.IsAbs(file) {
@@ -163,11 +195,31 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		w.runsIn(cmd, cwd, justfiles, "just", ctx)
 	case prog == "npm":
 		if npmScriptSub[cmd.subcommand] {
-			w.runsIn(cmd, dirOpt("prefix", "C"), packageJSON, "npm "+cmd.subcommand, ctx)
+			w.runsIn(cmd, dirOpt("prefix", "C"), packageFiles, "npm "+cmd.subcommand, ctx)
 		}
 	case prog == "pnpm" || prog == "yarn" || prog == "bun":
 		if !pmReadOnlySub[cmd.subcommand] {
-			w.runsIn(cmd, dirOpt("dir", "C", "cwd"), packageJSON, prog+" "+cmd.subcommand, ctx)
+			w.runsIn(cmd, dirOpt("dir", "C", "cwd"), packageFiles, prog+" "+cmd.subcommand, ctx)
+		}
+	case prog == "go" && (cmd.subcommand == "run" || cmd.subcommand == "test"):
+		// The project's own code is what go run and go test are for; code
+		// outside it has no author the log knows. (A module fetched by
+		// version, pkg@v1, escalates by its own rule.)
+		files := 0
+		for _, a := range cmd.args {
+			if isPathWord(a.text, ".go") {
+				files++
+				w.runsOutside(cmd, wordVal{s: a.text, static: !a.dynamic, tilde: a.tilde}, "go "+cmd.subcommand, ctx)
+			}
+		}
+		if files == 0 {
+			w.runsOutside(cmd, cwd, "go "+cmd.subcommand, ctx) // the package in the working directory, or the ones named in it
+		}
+	case prog == "cargo":
+		if o, ok := cmd.option("manifest-path"); ok {
+			w.runsOutside(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, "cargo", ctx)
+		} else if cmd.subcommand == "run" || cmd.subcommand == "test" || cmd.subcommand == "build" {
+			w.runsOutside(cmd, cwd, "cargo "+cmd.subcommand, ctx)
 		}
 	case prog == "go" && cmd.subcommand == "generate":
 		if len(cmd.args) == 0 {
@@ -280,4 +332,10 @@ func uitoa(n uint64) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// hasOptionValue reports whether cmd has option name with value v.
+func hasOptionValue(cmd *command, name, v string) bool {
+	o, ok := cmd.option(name)
+	return ok && o.value == v
 }

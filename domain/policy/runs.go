@@ -19,7 +19,7 @@ var opaqueVars = map[string]bool{
 	"GIT_EXEC_PATH": true, "GIT_CONFIG": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true,
 	"GIT_CONFIG_PARAMETERS": true, "GIT_CONFIG_COUNT": true, "GIT_DIR": true, "GIT_WORK_TREE": true,
 	"GIT_TEMPLATE_DIR": true, "NODE_OPTIONS": true, "PYTHONSTARTUP": true, "PERL5OPT": true,
-	"RUBYOPT": true, "MAKEFLAGS": true, "MFLAGS": true, "GNUMAKEFLAGS": true,
+	"RUBYOPT": true, "MAKEFLAGS": true, "MFLAGS": true, "GNUMAKEFLAGS": true, "GOENV": true,
 }
 
 // assignVar analyses NAME=VALUE in front of a command, in env or export:
@@ -36,8 +36,35 @@ func (a *analysis) assignVar(name string, val wordVal, text string, ctx shellCtx
 		if strings.TrimSpace(val.s) != "" {
 			a.parseAndWalk(val.s, ctx.script(false))
 		}
-	case opaqueVars[name] || strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_"):
+	case name == "GOFLAGS":
+		a.goFlags(val, text, ctx)
+	case opaqueVars[name] || strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_") ||
+		strings.HasPrefix(strings.ToLower(name), "npm_config_"): // npm_config_script_shell, …
 		a.find(ruleEnv, Escalate, "setting "+name+" makes a program load code or configuration the gate cannot see", truncate(text))
+	}
+}
+
+// goFlags analyses GOFLAGS, flags every go command takes as if given:
+// the programs -exec, -toolexec and -vettool run are analysed as the
+// option's are (programOptions), and -overlay, which replaces source files
+// with files the gate does not see, escalates.
+func (a *analysis) goFlags(val wordVal, text string, ctx shellCtx) {
+	if !val.static {
+		a.find(ruleDynamic, Escalate, "GOFLAGS is not statically known", truncate(text))
+		return
+	}
+	if strings.ContainsAny(val.s, `'"\`) {
+		a.find(ruleEnv, Escalate, "GOFLAGS with quoting the gate does not split", truncate(text))
+		return
+	}
+	for _, f := range strings.Fields(val.s) {
+		name, v, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		switch {
+		case runOptions["go "+name]:
+			a.parseAndWalk(v+" true", ctx.script(false))
+		case name == "overlay":
+			a.find(ruleEnv, Escalate, "GOFLAGS=-overlay makes go build files the gate cannot see", truncate(text))
+		}
 	}
 }
 

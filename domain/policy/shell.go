@@ -478,8 +478,14 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 	case *syntax.DeclClause:
 		w.nested(x, ctx)
 		w.quotedCode(x)
+		inspects := false // declare -p X prints X; declare -f X names a function
 		for _, as := range x.Args {
-			if as.Name != nil {
+			if as.Naked && as.Name == nil && as.Value != nil && strings.HasPrefix(as.Value.Lit(), "-") && strings.ContainsAny(as.Value.Lit(), "pfF") {
+				inspects = true
+			}
+		}
+		for _, as := range x.Args {
+			if as.Name != nil && !(inspects && as.Naked) {
 				w.a.assignVar(as.Name.Value, w.assignValue(as), w.srcOf(x), ctx)
 				continue
 			}

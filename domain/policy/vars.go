@@ -28,20 +28,27 @@ var settingBuiltins = map[string]struct {
 // words (read X, printf -v X, wait -p X, unset X, command export X=…), as
 // an assignment to each (assigned): a name that is not statically known
 // escalates.
-func (w *walker) builtinSets(prog string, words []wordVal, text string) {
+func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shellCtx) {
 	b, ok := settingBuiltins[prog]
 	if !ok {
 		return
 	}
+	declaration := prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
+	inspects := false // declare -p X prints X; declare -f X names a function
 	name := func(v wordVal) {
 		if !v.static {
 			w.a.assigned(dynamicName, text)
 			return
 		}
-		n, _, _ := strings.Cut(v.s, "=")
-		w.a.assigned(n, text)
+		n, val, hasVal := strings.Cut(v.s, "=")
+		n = strings.TrimSuffix(n, "+") // X+=
+		switch {
+		case declaration && hasVal:
+			w.a.assignVar(n, wordVal{s: val, static: true}, text, ctx)
+		case !inspects:
+			w.a.assigned(n, text)
+		}
 	}
-	declaration := prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
 	operand := 0
 	options := true
 	for i := 0; i < len(words); i++ {
@@ -52,7 +59,11 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string) {
 		}
 		if options && declaration && (!v.static || len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+')) {
 			w.declOption(prog, v.s, v.static, text)
+			inspects = inspects || v.static && v.s[0] == '-' && strings.ContainsAny(v.s, "pfF")
 			continue
+		}
+		if options && (prog == "mapfile" || prog == "readarray") && v.static && strings.HasPrefix(v.s, "-") && strings.ContainsRune(v.s, 'C') {
+			w.a.find(ruleDynamic, Escalate, prog+" -C runs a callback the gate does not analyse", truncate(text))
 		}
 		if options && v.static && len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+' && prog != "read") {
 			for j := 1; j < len(v.s); j++ {
@@ -108,26 +119,58 @@ func (w *walker) setOptions(words []wordVal, text string) {
 	}
 }
 
-// makeOverrides reads what a make command line sets for its recipes:
-// NAME=VALUE operands are variables the recipes see in their environment
-// (an override of one make took from the environment, CLAUDECODE=, is
-// exported as given), SHELL= picks the program that runs every recipe, and
-// --eval (-E) is makefile text the gate does not analyse.
-func (w *walker) makeOverrides(cmd *command, words []wordVal, ctx shellCtx) {
-	for _, v := range words {
-		if !v.static || !isAssignment(v.s) {
+// makeOverrides reads what a make command line sets for its recipes.
+// Every operand holding '=' is a variable assignment in make's grammar
+// (NAME=, NAME:=, NAME::=, NAME += …, spaces allowed around the
+// operator): the recipes see it in their environment (an override of one
+// make took from the environment, CLAUDECODE=, is exported as given);
+// NAME != CMD runs CMD while make reads its command line, and SHELL=
+// picks the program that runs every recipe, so both are analysed as the
+// command lines they run; --eval (-E) is makefile text the gate does not
+// analyse.
+func (w *walker) makeOverrides(cmd *command, operands []wordVal, ctx shellCtx) {
+	for _, v := range operands {
+		if !v.static {
+			// make $X: an assignment if it expands to one
+			w.a.find(ruleDynamic, Escalate, "make takes an operand that is not statically known, which may assign a variable", truncate(cmd.text))
 			continue
 		}
-		n, val, _ := strings.Cut(v.s, "=")
-		n = strings.TrimSuffix(strings.TrimSuffix(n, ":"), "+") // NAME:=, NAME+=
-		w.a.assigned(n, cmd.text)
-		if n == "SHELL" || n == "MAKESHELL" {
-			w.runString(cmd, "make "+n+"=", wordVal{s: val, static: true}, ctx)
+		name, op, val, ok := makeAssignment(v.s)
+		if !ok {
+			continue
+		}
+		w.a.assigned(name, cmd.text)
+		switch {
+		case op == "!=":
+			w.runString(cmd, "make "+name+" !=", wordVal{s: val, static: true}, ctx)
+		case name == "SHELL" || name == "MAKESHELL":
+			w.runString(cmd, "make "+name+"=", wordVal{s: val + " -c true", static: true}, ctx)
 		}
 	}
 	if _, ok := cmd.option("E"); ok {
 		w.a.find(ruleDynamic, Escalate, "make --eval evaluates makefile text the gate does not analyse", truncate(cmd.text))
 	}
+}
+
+// makeAssignment splits a make command-line assignment: the name, the
+// operator (=, :=, ::=, :::=, +=, ?= or !=) and the value, with the spaces
+// around the operator dropped. ok is false for a word without '=' or
+// without a name.
+func makeAssignment(s string) (name, op, val string, ok bool) {
+	eq := strings.IndexByte(s, '=')
+	if eq < 0 {
+		return "", "", "", false
+	}
+	lhs, val := s[:eq], strings.TrimLeft(s[eq+1:], " \t")
+	i := len(lhs)
+	for i > 0 && strings.IndexByte(":+?!", lhs[i-1]) >= 0 {
+		i--
+	}
+	name, op = strings.TrimSpace(lhs[:i]), lhs[i:]+"="
+	if name == "" || strings.ContainsAny(name, " \t") {
+		return "", "", "", false
+	}
+	return name, op, val, true
 }
 
 // runOptions are options whose value is a command line the program runs:
