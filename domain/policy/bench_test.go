@@ -61,3 +61,16 @@ func BenchmarkDefault(b *testing.B) {
 		Default()
 	}
 }
+
+// TestOrdinaryCallAllocatesNothing keeps the gate's commonest decision
+// (a test run, from the fast path) free of allocations once the policy's
+// pooled analysis has grown; BenchmarkEvaluateBashSimple measures it. Not
+// parallel: AllocsPerRun counts the whole process's allocations.
+func TestOrdinaryCallAllocatesNothing(t *testing.T) {
+	p := Default()
+	c := bash(`go test -race -count=1 ./internal/...`)
+	p.Evaluate(c)
+	if n := testing.AllocsPerRun(100, func() { p.Evaluate(c) }); n != 0 {
+		t.Errorf("Evaluate(%q) allocates %.1f times a call, want 0", c.Input["command"], n)
+	}
+}

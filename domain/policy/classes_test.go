@@ -78,6 +78,7 @@ func TestSessionEnvironment(t *testing.T) {
 		{"go run outside the project", bash(`go run /tmp/x.go`), Escalate, ruleProvenance},
 		{"go test outside the project", bash(`go test /tmp/x_test.go`), Escalate, ruleProvenance},
 		{"go test in a directory outside", bash(`cd /tmp/x && go test ./...`), Escalate, ruleProvenance},
+		{"go test of a sibling project", bash(`go test ../other/...`), Escalate, ruleProvenance},
 		{"pytest outside", bash(`pytest /tmp/test_x.py`), Escalate, ruleProvenance},
 		{"python -m pytest outside", bash(`python3 -m pytest /tmp/t/`), Escalate, ruleProvenance},
 		{"cargo --manifest-path outside", bash(`cargo run --manifest-path /tmp/x/Cargo.toml`), Escalate, ruleProvenance},

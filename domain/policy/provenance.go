@@ -90,6 +90,23 @@ func (w *walker) runsOutside(cmd *command, v wordVal, via string, ctx shellCtx) 
 	return p, true
 }
 
+// checkOutside is runsOutside where only an escalation matters: a path
+// relative to a working directory inside the project, without "..", is
+// inside and is not resolved, so the commonest calls (go test ./...) cost
+// no allocation.
+func (w *walker) checkOutside(cmd *command, v wordVal, via string, ctx shellCtx) {
+	if v.static && !v.tilde && !path.IsAbs(v.s) && !climbs(v.s) &&
+		ctx.sc.known && w.a.res.root != "" && within(ctx.sc.cwd, w.a.res.root) {
+		return
+	}
+	w.runsOutside(cmd, v, via, ctx)
+}
+
+// climbs reports a relative path with a ".." component (./... has none).
+func climbs(p string) bool {
+	return p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../")
+}
+
 // isPathWord reports an operand written as a path (./x, /x, ~/x, x.go)
 // rather than a name a tool looks up (a Go import path, a test id).
 func isPathWord(s, ext string) bool {
@@ -161,11 +178,11 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		for _, a := range cmd.args {
 			if !strings.HasPrefix(a.text, "-") {
 				args++
-				w.runsOutside(cmd, wordVal{s: strings.SplitN(a.text, "::", 2)[0], static: !a.dynamic, tilde: a.tilde}, "pytest", ctx)
+				w.checkOutside(cmd, wordVal{s: strings.SplitN(a.text, "::", 2)[0], static: !a.dynamic, tilde: a.tilde}, "pytest", ctx)
 			}
 		}
 		if args == 0 {
-			w.runsOutside(cmd, cwd, "pytest", ctx)
+			w.checkOutside(cmd, cwd, "pytest", ctx)
 		}
 	case shells[prog] || interpreters[prog] || prog == "source" || prog == ".":
 		if len(pos) == 0 || !rest[pos[0]].static || rest[pos[0]].s == "-" {
@@ -209,17 +226,17 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		for _, a := range cmd.args {
 			if isPathWord(a.text, ".go") {
 				files++
-				w.runsOutside(cmd, wordVal{s: a.text, static: !a.dynamic, tilde: a.tilde}, "go "+cmd.subcommand, ctx)
+				w.checkOutside(cmd, wordVal{s: a.text, static: !a.dynamic, tilde: a.tilde}, "go "+cmd.subcommand, ctx)
 			}
 		}
 		if files == 0 {
-			w.runsOutside(cmd, cwd, "go "+cmd.subcommand, ctx) // the package in the working directory, or the ones named in it
+			w.checkOutside(cmd, cwd, "go "+cmd.subcommand, ctx) // the package in the working directory, or the ones named in it
 		}
 	case prog == "cargo":
 		if o, ok := cmd.option("manifest-path"); ok {
-			w.runsOutside(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, "cargo", ctx)
+			w.checkOutside(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, "cargo", ctx)
 		} else if cmd.subcommand == "run" || cmd.subcommand == "test" || cmd.subcommand == "build" {
-			w.runsOutside(cmd, cwd, "cargo "+cmd.subcommand, ctx)
+			w.checkOutside(cmd, cwd, "cargo "+cmd.subcommand, ctx)
 		}
 	case prog == "go" && cmd.subcommand == "generate":
 		if len(cmd.args) == 0 {
