@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // progSpec describes how one program's command line is read: which flags are
 // spelled differently but mean the same, which take a value, and whether the
@@ -82,36 +85,53 @@ func (s *progSpec) canonicalLong(f string, attached bool) string {
 	if s == nil || s.singleDashLong || f == "" {
 		return s.canonical(f)
 	}
-	if c := s.expandLong(f); c != f && (attached || !s.takesValue(c)) {
+	if c := s.expandLong(f, attached); c != f && (attached || !s.takesValue(c)) {
 		return c
 	}
 	return s.canonical(f)
 }
 
-// expandLong is the flag an unambiguous prefix f of a known long name
-// stands for, else f.
-func (s *progSpec) expandLong(f string) string {
+// expandLong is the flag a prefix f of the known long names stands for,
+// else f. A prefix of one flag's names stands for it. One several flags
+// share is resolved by how it is written when that leaves one: with its
+// value attached, the one that takes a value; without, the one that takes
+// none. A spec shared by a program's subcommands lists options each
+// subcommand does not have (git's format is log's; git clean --for is
+// --force), and an option that takes no value is the one that cannot
+// hide the word after it.
+func (s *progSpec) expandLong(f string, attached bool) string {
 	if c, ok := s.alias[f]; ok {
 		return c
 	}
 	if len(f) > 1 && s.value[f] {
 		return f // a long canonical name itself (--data-binary)
 	}
-	match := ""
+	var candidates []string
+	add := func(c string) {
+		if !slices.Contains(candidates, c) {
+			candidates = append(candidates, c)
+		}
+	}
 	for long, c := range s.alias {
 		if len(long) > len(f) && strings.HasPrefix(long, f) {
-			if match != "" && match != c {
-				return f // ambiguous: the program refuses it
-			}
-			match = c
+			add(c)
 		}
 	}
 	for v := range s.value {
 		if len(v) > len(f) && strings.HasPrefix(v, f) {
-			if match != "" && match != v {
-				return f
+			add(v)
+		}
+	}
+	if len(candidates) == 1 {
+		return candidates[0]
+	}
+	match := ""
+	for _, c := range candidates {
+		if s.takesValue(c) == attached {
+			if match != "" {
+				return f // ambiguous: the program refuses it
 			}
-			match = v
+			match = c
 		}
 	}
 	if match == "" {
@@ -163,7 +183,7 @@ var programs = map[string]*progSpec{
 	"gawk":      mkSpec("field-separator=F assign=v file=f source=e", "F v f e"),
 	"curl":      mkSpec("request=X data=d data-ascii=d form=F upload-file=T header=H output=o user=u user-agent=A location=L silent=s show-error=S fail=f include=i head=I insecure=k remote-name=O verbose=v cookie=b cookie-jar=c config=K referer=e proxy=x max-time=m write-out=w", curlValues),
 	"wget":      mkSpec("output-document=O output-file=o quiet=q directory-prefix=P input-file=i user-agent=U continue=c execute=e tries=t timeout=T", "O o P i U t T e header post-data post-file method body-data body-file"),
-	"git":       mkSpec("force=f message=m all=a dry-run=n verbose=v quiet=q set-upstream=u delete=d patch=p file=F", gitValues, withSubcommand),
+	"git":       mkSpec("force=f message=m all=a dry-run=n verbose=v quiet=q set-upstream=u delete=d patch=p file=F hard=hard merge=merge keep=keep mirror=mirror", gitValues, withSubcommand),
 	"go":        mkSpec("", goValues, withSubcommand, withSingleDashLong),
 	"npm":       mkSpec("global=g save-dev=D save=S save-exact=E yes=y workspace=w force=f", pkgValues+" script-shell node-options", withSubcommand),
 	"pnpm":      mkSpec("global=g save-dev=D workspace=w force=f", pkgValues, withSubcommand),
