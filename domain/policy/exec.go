@@ -165,7 +165,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		for _, k := range append([]int{subIdx}, pos...) {
 			switch {
 			case k < 0:
-			case k > 0 && (rest[k-1].s == "-j" || rest[k-1].s == "-l") && (!rest[k].static || isDigits(rest[k].s)):
+			case k > 0 && jobsOption(rest[k-1].s) && (!rest[k].static || isDigits(rest[k].s)):
 				// -j's optional count: make -j $(nproc)
 			default:
 				ops = append(ops, rest[k])
@@ -1037,4 +1037,14 @@ func isRemote(s string) bool {
 	}
 	slash := strings.IndexByte(s, '/')
 	return slash < 0 || colon < slash
+}
+
+// jobsOption reports make's -j and -l (also at the end of a cluster, -sj,
+// and as --jobs, --load-average), whose count is optional and may follow
+// as the next word.
+func jobsOption(s string) bool {
+	if s == "--jobs" || s == "--load-average" {
+		return true
+	}
+	return len(s) > 1 && s[0] == '-' && s[1] != '-' && (s[len(s)-1] == 'j' || s[len(s)-1] == 'l')
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -174,11 +175,25 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 	}
 	switch prog := cmd.program; {
 	case prog == "pytest" || prog == "py.test" || interpreters[prog] && hasOptionValue(cmd, "m", "pytest"):
+		words := rest
+		if prog != "pytest" && prog != "py.test" {
+			// python -m pytest ARGS: pytest's words follow the module name
+			if i := slices.IndexFunc(rest, func(v wordVal) bool { return v.s == "pytest" }); i >= 0 {
+				words = rest[i+1:]
+			}
+		}
 		args := 0
-		for _, a := range cmd.args {
-			if !strings.HasPrefix(a.text, "-") {
+		for i := 0; i < len(words); i++ {
+			v := words[i]
+			switch {
+			case strings.HasPrefix(v.s, "-"):
+				if pytestValues[strings.TrimLeft(v.s, "-")] {
+					i++ // --junitxml /tmp/report.xml: the option's value
+				}
+			default:
 				args++
-				w.checkOutside(cmd, wordVal{s: strings.SplitN(a.text, "::", 2)[0], static: !a.dynamic, tilde: a.tilde}, "pytest", ctx)
+				v.s = strings.SplitN(v.s, "::", 2)[0] // tests/test_x.py::test_a
+				w.checkOutside(cmd, v, "pytest", ctx)
 			}
 		}
 		if args == 0 {
@@ -223,10 +238,10 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		// outside it has no author the log knows. (A module fetched by
 		// version, pkg@v1, escalates by its own rule.)
 		files := 0
-		for _, a := range cmd.args {
-			if isPathWord(a.text, ".go") {
+		for _, k := range pos[:goPackages(cmd.subcommand, rest, pos)] {
+			if v := rest[k]; isPathWord(v.s, ".go") {
 				files++
-				w.checkOutside(cmd, wordVal{s: a.text, static: !a.dynamic, tilde: a.tilde}, "go "+cmd.subcommand, ctx)
+				w.checkOutside(cmd, v, "go "+cmd.subcommand, ctx)
 			}
 		}
 		if files == 0 {
@@ -355,4 +370,45 @@ func uitoa(n uint64) string {
 func hasOptionValue(cmd *command, name, v string) bool {
 	o, ok := cmd.option(name)
 	return ok && o.value == v
+}
+
+// pytestValues are pytest's options that take their value as the next
+// word (pytest has no progSpec: its options reach the analysis as operands).
+var pytestValues = map[string]bool{
+	"c": true, "k": true, "m": true, "p": true, "o": true, "W": true, "junitxml": true, "junit-xml": true,
+	"junit-prefix": true, "basetemp": true, "html": true, "log-file": true, "log-level": true,
+	"log-cli-level": true, "confcutdir": true, "rootdir": true, "maxfail": true, "tb": true,
+	"durations": true, "cov": true, "cov-report": true, "cov-config": true, "deselect": true,
+	"ignore": true, "ignore-glob": true, "import-mode": true, "capture": true, "override-ini": true,
+	"pythonwarnings": true, "result-log": true, "n": true, "dist": true, "timeout": true,
+}
+
+// goPackages returns how many of the operands (rest at pos) go run or go
+// test takes as the packages or files to build: for go run the .go files
+// it starts with, else its first operand; for go test its operands before
+// -args. What follows is the program's own arguments (go run ./cmd/x -out
+// /tmp/o).
+func goPackages(sub string, rest []wordVal, pos []int) int {
+	if sub == "test" {
+		end := len(rest)
+		for i, v := range rest {
+			if v.s == "-args" || v.s == "--args" {
+				end = i
+				break
+			}
+		}
+		n := 0
+		for n < len(pos) && pos[n] < end {
+			n++
+		}
+		return n
+	}
+	n := 0
+	for n < len(pos) && strings.HasSuffix(rest[pos[n]].s, ".go") {
+		n++
+	}
+	if n == 0 && len(pos) > 0 {
+		n = 1
+	}
+	return n
 }

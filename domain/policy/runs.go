@@ -19,7 +19,14 @@ var opaqueVars = map[string]bool{
 	"GIT_EXEC_PATH": true, "GIT_CONFIG": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true,
 	"GIT_CONFIG_PARAMETERS": true, "GIT_CONFIG_COUNT": true, "GIT_DIR": true, "GIT_WORK_TREE": true,
 	"GIT_TEMPLATE_DIR": true, "NODE_OPTIONS": true, "PYTHONSTARTUP": true, "PERL5OPT": true,
-	"RUBYOPT": true, "MAKEFLAGS": true, "MFLAGS": true, "GNUMAKEFLAGS": true, "GOENV": true,
+	"RUBYOPT": true,
+}
+
+// npmCodeSettings are npm settings (npm_config_NAME) that name a program
+// npm runs or a file of settings it loads.
+var npmCodeSettings = map[string]bool{
+	"script_shell": true, "shell": true, "node_options": true, "userconfig": true, "globalconfig": true,
+	"onload_script": true, "init_module": true, "git": true, "editor": true, "browser": true, "node_gyp": true,
 }
 
 // assignVar analyses NAME=VALUE in front of a command, in env or export:
@@ -38,8 +45,14 @@ func (a *analysis) assignVar(name string, val wordVal, text string, ctx shellCtx
 		}
 	case name == "GOFLAGS":
 		a.goFlags(val, text, ctx)
-	case opaqueVars[name] || strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_") ||
-		strings.HasPrefix(strings.ToLower(name), "npm_config_"): // npm_config_script_shell, …
+	case name == "MAKEFLAGS" || name == "MFLAGS" || name == "GNUMAKEFLAGS":
+		a.makeFlags(name, val, text, ctx)
+	case name == "GOENV" && !(val.static && val.s == "off"):
+		a.find(ruleEnv, Escalate, "GOENV makes go load settings the gate cannot see", truncate(text))
+	case len(name) > len("npm_config_") && strings.EqualFold(name[:len("npm_config_")], "npm_config_") &&
+		npmCodeSettings[strings.ToLower(strings.ReplaceAll(name[len("npm_config_"):], "-", "_"))]:
+		a.find(ruleEnv, Escalate, "setting "+name+" makes npm run a program or load settings the gate cannot see", truncate(text))
+	case opaqueVars[name] || strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_"):
 		a.find(ruleEnv, Escalate, "setting "+name+" makes a program load code or configuration the gate cannot see", truncate(text))
 	}
 }
@@ -64,6 +77,38 @@ func (a *analysis) goFlags(val wordVal, text string, ctx shellCtx) {
 			a.parseAndWalk(v+" true", ctx.script(false))
 		case name == "overlay":
 			a.find(ruleEnv, Escalate, "GOFLAGS=-overlay makes go build files the gate cannot see", truncate(text))
+		}
+	}
+}
+
+// makeFlags analyses MAKEFLAGS (and MFLAGS, GNUMAKEFLAGS), the options
+// and variable assignments every make below takes as given on its command
+// line: an assignment is one to its variable (CLAUDECODE= is blocked,
+// SHELL= and != run their command lines), and options that read makefile
+// text the gate does not see (-f, --file, --makefile, --eval, -E) escalate.
+func (a *analysis) makeFlags(name string, val wordVal, text string, ctx shellCtx) {
+	for _, f := range strings.Fields(val.s) {
+		opt := strings.TrimLeft(f, "-")
+		switch {
+		case strings.HasPrefix(f, "-"):
+			if opt == "f" || opt == "E" || strings.HasPrefix(opt, "file") || strings.HasPrefix(opt, "makefile") || strings.HasPrefix(opt, "eval") ||
+				!strings.HasPrefix(f, "--") && strings.ContainsAny(opt, "fE") {
+				a.find(ruleEnv, Escalate, name+" makes make read makefile text the gate cannot see", truncate(text))
+			}
+		case strings.HasPrefix(f, "$") || strings.HasPrefix(f, "`"):
+			a.find(ruleDynamic, Escalate, name+" holds a word that is not statically known", truncate(text))
+		default:
+			n, op, v, ok := makeAssignment(f)
+			if !ok {
+				continue
+			}
+			a.assigned(n, text)
+			switch {
+			case op == "!=":
+				a.parseAndWalk(v, ctx.script(false))
+			case n == "SHELL" || n == "MAKESHELL":
+				a.parseAndWalk(v+" -c true", ctx.script(false))
+			}
 		}
 	}
 }

@@ -490,8 +490,7 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 				continue
 			}
 			if as.Naked && as.Value != nil {
-				opt := as.Value.Lit()
-				w.declOption(x.Variant.Value, opt, opt != "", w.srcOf(x))
+				w.declWord(x.Variant.Value, w.word(as.Value), inspects, w.srcOf(x), ctx)
 			}
 		}
 	case *syntax.LetClause:
@@ -662,6 +661,29 @@ func (w *walker) call(x *syntax.CallExpr, ctx shellCtx) {
 	// Programs run in substitutions among the operands feed this command.
 	ctx.upstream = w.a.appendPrograms(ctx.upstream, w.a.commands[first:])
 	w.exec(words, ctx, w.srcOf(x))
+}
+
+// declWord analyses a word of a declaration the parser could not split
+// into a name and a value: an option, or a quoted or expanded NAME=VALUE
+// (export "FOO=bar", declare "X=$v"). A name that may vary ($k=$v)
+// escalates.
+func (w *walker) declWord(prog string, v wordVal, inspects bool, text string, ctx shellCtx) {
+	src := strings.TrimLeft(v.s, `"'`)
+	switch {
+	case strings.HasPrefix(src, "-") || strings.HasPrefix(src, "+"):
+		w.declOption(prog, v.s, v.static, text)
+	case v.static:
+		name, val, hasVal := strings.Cut(v.s, "=")
+		if hasVal || !inspects {
+			w.a.assignVar(strings.TrimSuffix(name, "+"), wordVal{s: val, static: true}, text, ctx)
+		}
+	default:
+		if name, ok := staticName(v.s); ok {
+			w.a.assignVar(name, wordVal{s: v.s}, text, ctx) // the value is not known
+		} else {
+			w.a.assigned(dynamicName, text)
+		}
+	}
 }
 
 // declOption checks an option of declare, typeset, local, export or

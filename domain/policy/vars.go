@@ -37,7 +37,11 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 	inspects := false // declare -p X prints X; declare -f X names a function
 	name := func(v wordVal) {
 		if !v.static {
-			w.a.assigned(dynamicName, text)
+			if n, ok := staticName(v.s); ok {
+				w.a.assigned(n, text) // "arr[$i]", "X=$v": only the value varies
+			} else {
+				w.a.assigned(dynamicName, text)
+			}
 			return
 		}
 		n, val, hasVal := strings.Cut(v.s, "=")
@@ -45,6 +49,8 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 		switch {
 		case declaration && hasVal:
 			w.a.assignVar(n, wordVal{s: val, static: true}, text, ctx)
+		case prog == "unset" && n == "IFS":
+			w.a.envNames = append(w.a.envNames, n) // restores the default splitting
 		case !inspects:
 			w.a.assigned(n, text)
 		}
@@ -94,6 +100,22 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 	}
 }
 
+// staticName returns the variable name a word that is not static still
+// names, from its source text: an identifier at its start (after any
+// quote) followed by '[' or '=' ("arr[$i]", "EXTRA=$PWD"). ok is false when
+// the name itself may vary ($k=$v, VAR_$i=1).
+func staticName(src string) (string, bool) {
+	src = strings.TrimLeft(src, `"'`)
+	i := 0
+	for i < len(src) && (src[i] == '_' || src[i] >= 'a' && src[i] <= 'z' || src[i] >= 'A' && src[i] <= 'Z' || i > 0 && src[i] >= '0' && src[i] <= '9') {
+		i++
+	}
+	if i == 0 || i == len(src) || src[i] != '[' && src[i] != '=' && !(src[i] == '+' && i+1 < len(src) && src[i+1] == '=') {
+		return "", false
+	}
+	return src[:i], true
+}
+
 // setOptions escalates set -k (set -o keyword): it makes NAME=VALUE words
 // anywhere on a later command line part of that command's environment,
 // where the analysis reads them as operands.
@@ -130,12 +152,25 @@ func (w *walker) setOptions(words []wordVal, text string) {
 // analyse.
 func (w *walker) makeOverrides(cmd *command, operands []wordVal, ctx shellCtx) {
 	for _, v := range operands {
-		if !v.static {
-			// make $X: an assignment if it expands to one
-			w.a.find(ruleDynamic, Escalate, "make takes an operand that is not statically known, which may assign a variable", truncate(cmd.text))
-			continue
+		if strings.HasPrefix(strings.TrimLeft(v.s, `"'`), "-") {
+			continue // an option (its source text when not static: -j$(nproc))
 		}
 		name, op, val, ok := makeAssignment(v.s)
+		if !v.static {
+			switch {
+			case ok && !strings.ContainsAny(name, "$`"):
+				// NAME=$value: the name is known, only the value varies.
+				w.a.assigned(name, cmd.text)
+				if op == "!=" || name == "SHELL" || name == "MAKESHELL" {
+					w.a.find(ruleDynamic, Escalate, "make "+name+" runs a command that is not statically known", truncate(cmd.text))
+				}
+			case strings.HasPrefix(strings.TrimLeft(v.s, `"'`), "$") || strings.HasPrefix(v.s, "`"):
+				// make $X: an assignment if it expands to one (test-$pkg cannot
+				// name a variable that matters).
+				w.a.find(ruleDynamic, Escalate, "make takes an operand that is not statically known, which may assign a variable", truncate(cmd.text))
+			}
+			continue
+		}
 		if !ok {
 			continue
 		}
