@@ -174,7 +174,7 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 		w.runsFile(cmd, pw, "", "run", ctx)
 	}
 	switch prog := cmd.program; {
-	case prog == "pytest" || prog == "py.test" || interpreters[prog] && hasOptionValue(cmd, "m", "pytest"):
+	case prog == "pytest" || prog == "py.test" || hasOptionValue(cmd, "m", "pytest") && interpreters[prog]:
 		words := rest
 		if prog != "pytest" && prog != "py.test" {
 			// python -m pytest ARGS: pytest's words follow the module name

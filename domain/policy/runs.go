@@ -59,7 +59,7 @@ func (a *analysis) assignVar(name string, val wordVal, text string, ctx shellCtx
 
 // goFlags analyses GOFLAGS, flags every go command takes as if given:
 // the programs -exec, -toolexec and -vettool run are analysed as the
-// option's are (programOptions), and -overlay, which replaces source files
+// options' are (programOptions), and -overlay, which replaces source files
 // with files the gate does not see, escalates.
 func (a *analysis) goFlags(val wordVal, text string, ctx shellCtx) {
 	if !val.static {
@@ -73,7 +73,7 @@ func (a *analysis) goFlags(val wordVal, text string, ctx shellCtx) {
 	for _, f := range strings.Fields(val.s) {
 		name, v, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
 		switch {
-		case runOptions["go "+name]:
+		case runsOption("go", name):
 			a.parseAndWalk(v+" true", ctx.script(false))
 		case name == "overlay":
 			a.find(ruleEnv, Escalate, "GOFLAGS=-overlay makes go build files the gate cannot see", truncate(text))

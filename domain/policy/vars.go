@@ -208,27 +208,34 @@ func makeAssignment(s string) (name, op, val string, ok bool) {
 	return name, op, val, true
 }
 
-// runOptions are options whose value is a command line the program runs:
-// go's test binaries run through -exec, its tools through -toolexec, go
-// vet's analysis through -vettool, sort's compressor, npm's scripts
-// through --script-shell.
-var runOptions = map[string]bool{
-	"go exec": true, "go toolexec": true, "go vettool": true,
-	"sort compress-program": true, "npm script-shell": true,
+// runsOption reports an option whose value is a command line the program
+// runs: go's test binaries run through -exec, its tools through
+// -toolexec, go vet's analysis through -vettool, sort's compressor, npm's
+// scripts through --script-shell. (A switch, not a map keyed by a joined
+// string: it is asked for every option of every go command.)
+func runsOption(program, option string) bool {
+	switch program {
+	case "go":
+		return option == "exec" || option == "toolexec" || option == "vettool"
+	case "sort":
+		return option == "compress-program"
+	case "npm":
+		return option == "script-shell"
+	}
+	return false
 }
 
-// programOptions analyses the command lines cmd's options run (runOptions)
+// programOptions analyses the command lines cmd's options run (runsOption)
 // and escalates options that make it load code the gate cannot see.
 func (w *walker) programOptions(cmd *command, ctx shellCtx) {
 	for _, o := range cmd.options {
-		key := cmd.program + " " + o.name
 		switch {
-		case runOptions[key]:
+		case runsOption(cmd.program, o.name):
 			// The program adds what it runs to the option's command line
 			// (go -exec 'env -u X' runs env -u X ./pkg.test): a stand-in
 			// operand makes a wrapper there run something.
 			w.runString(cmd, cmd.program+" -"+o.name, wordVal{s: o.value + " true", static: !o.dynamic}, ctx)
-		case key == "npm node-options":
+		case cmd.program == "npm" && o.name == "node-options":
 			w.a.find(ruleEnv, Escalate, "npm --node-options makes node load code or configuration the gate cannot see", truncate(cmd.text))
 		}
 	}
