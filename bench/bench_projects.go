@@ -15,6 +15,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -341,7 +342,9 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 	}
 	cpuBefore := make([]time.Duration, len(pids))
 	for i, pid := range pids {
-		cpuBefore[i], _ = supervisor.ProcessCPU(pid)
+		if st, err := procstat.Read(pid); err == nil {
+			cpuBefore[i] = st.CPU
+		}
 	}
 	cpuFrom := time.Now()
 	b.progress("projects: %d at once for %s: %.1f validates/s and an edit every %s each", n, p.Window, p.validateRate(), p.EditEvery)
@@ -400,8 +403,8 @@ func (b *benchRun) projStep(ctx context.Context, p benchProjParams, projects []*
 	// Measure the processes before the edit check below adds reads.
 	var used time.Duration
 	for i, pid := range pids {
-		if t, err := supervisor.ProcessCPU(pid); err == nil && t >= cpuBefore[i] {
-			used += t - cpuBefore[i]
+		if st, err := procstat.Read(pid); err == nil && st.CPU >= cpuBefore[i] {
+			used += st.CPU - cpuBefore[i]
 		}
 	}
 	cpu := used.Seconds() / time.Since(cpuFrom).Seconds() * 100

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -598,11 +599,12 @@ func benchVmHWM(pid int) (float64, error) { return benchProcMiB(pid, "VmHWM") }
 // addCPUPerEvent reports the CPU process pid has used so far, per event of
 // events, under sc (or a warning naming who when it cannot be read).
 func (b *benchRun) addCPUPerEvent(sc, who string, pid int, events uint64) {
-	cpu, err := supervisor.ProcessCPU(pid)
+	st, err := procstat.Read(pid)
 	if err != nil {
 		b.rep.Warnings = append(b.rep.Warnings, who+" CPU: "+err.Error())
 		return
 	}
+	cpu := st.CPU
 	b.rep.add(sc, who+" CPU (user + system)", cpu.Seconds(), "s")
 	if events > 0 {
 		b.rep.add(sc, who+" CPU per event", float64(cpu.Microseconds())/float64(events), "µs")

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -193,7 +194,7 @@ func benchPollReader(ctx context.Context, cl *http.Client, url, token string, wa
 // benchCPUOver returns a process's CPU use over d as a percentage of one
 // core, while load (if any) runs.
 func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (float64, error) {
-	before, err := supervisor.ProcessCPU(pid)
+	before, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -209,9 +210,9 @@ func benchCPUOver(pid int, d time.Duration, load func(stop <-chan struct{})) (fl
 	time.Sleep(d)
 	close(stop)
 	<-done
-	after, err := supervisor.ProcessCPU(pid)
+	after, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
-	return (after - before).Seconds() / time.Since(start).Seconds() * 100, nil
+	return (after.CPU - before.CPU).Seconds() / time.Since(start).Seconds() * 100, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -514,17 +515,17 @@ func TestReplicaDiskFull(t *testing.T) {
 	})
 	pid := e.sys.Reader.Pid()
 	linesBefore := strings.Count(e.out.String(), "\n")
-	cpuBefore, err := supervisor.ProcessCPU(pid)
+	before, err := procstat.Read(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const window = 4 * time.Second
 	time.Sleep(window)
-	cpuAfter, err := supervisor.ProcessCPU(pid)
+	after, err := procstat.Read(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spent, lines := cpuAfter-cpuBefore, strings.Count(e.out.String(), "\n")-linesBefore
+	spent, lines := after.CPU-before.CPU, strings.Count(e.out.String(), "\n")-linesBefore
 	t.Logf("with its disk full the reader spent %s of CPU and logged %d lines in %s", spent, lines, window)
 	if spent > window/4 {
 		t.Errorf("the reader spent %s of CPU in %s with its disk full: it retries its flush without pause", spent, window)

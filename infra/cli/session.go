@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"strconv"
+
+	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 )
 
 // maxAncestors bounds the walk up the process tree.
@@ -28,11 +29,11 @@ func InAgentSession() bool {
 		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && sessionIn(env) {
 			return true
 		}
-		ppid, err := parentOf(pid)
+		st, err := procstat.Read(pid)
 		if err != nil {
 			return false
 		}
-		pid = ppid
+		pid = st.Parent
 	}
 	return false
 }
@@ -46,22 +47,4 @@ func sessionIn(env []byte) bool {
 		}
 	}
 	return false
-}
-
-// parentOf reads the parent of process pid from /proc/PID/stat (field 4,
-// counted after the command name, which may hold spaces and parentheses).
-func parentOf(pid int) (int, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := bytes.Fields(stat[i+1:])
-	if len(f) < 2 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	return strconv.Atoi(string(f[1]))
 }
