@@ -96,6 +96,7 @@ func TestSessionEnvironment(t *testing.T) {
 		{"env -- assignment", bash(`env -- CLAUDECODE= lighthouse status`), Block, ruleSession},
 		{"env -S options", bash(`env -S'-u CLAUDECODE lighthouse status'`), Block, ruleSession},
 		{"command export PATH+=", bash(`command export PATH+=:.; ls`), Escalate, ruleEnv},
+		{"command export of a program variable's dynamic value", bash(`command export EDITOR="$X"; git commit`), Escalate, ruleDynamic},
 		{"command export NODE_OPTIONS", bash(`command export NODE_OPTIONS='--require ./x.js'; npm test`), Escalate, ruleEnv},
 		{"mapfile -C", bash(`mapfile -C 'lighthouse status' -c 1 arr < f`), Escalate, ruleDynamic},
 		{"declare -p reads it", bash(`declare -p CLAUDECODE`), Allow, ""},

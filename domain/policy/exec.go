@@ -61,7 +61,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if prog == "printf" && (len(rest) == 0 || !rest[0].static || !strings.HasPrefix(rest[0].s, "-v")) {
 			break // printf takes a name only with -v
 		}
-		w.builtinSets(prog, rest, text, ctx)
+		w.builtinSets(prog, rest, text)
 		for _, v := range rest {
 			if v.static && holdsCode(v.s) {
 				a.find(ruleDynamic, Escalate, prog+" may evaluate text that holds a command substitution: "+quoteSubject(v.s), truncate(text))
@@ -71,7 +71,7 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	case "export", "declare", "typeset", "local", "readonly":
 		// Reached as words (command export X=, builtin declare X=), not
 		// as the parser's declaration.
-		w.builtinSets(prog, rest, text, ctx)
+		w.declWords(prog, rest, text, ctx)
 	case "set":
 		w.setOptions(rest, text)
 	case "su":
@@ -372,13 +372,17 @@ func isAssignment(s string) bool {
 	if eq <= 0 {
 		return false
 	}
-	for i := 0; i < eq; i++ {
-		c := s[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
+	return identLen(s[:eq]) == eq
+}
+
+// identLen returns the length of the shell identifier s starts with
+// (a letter or _, then letters, digits and _).
+func identLen(s string) int {
+	i := 0
+	for i < len(s) && (s[i] == '_' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || i > 0 && s[i] >= '0' && s[i] <= '9') {
+		i++
 	}
-	return true
+	return i
 }
 
 // wrapper analyses a command-running wrapper. It returns false when the
@@ -397,9 +401,7 @@ loop:
 		case v.s == "--":
 			i++
 			for ws.assignments && i < len(rest) && rest[i].static && isAssignment(rest[i].s) {
-				// env -- X=1 cmd: assignments still come before the command
-				name, val, _ := strings.Cut(rest[i].s, "=")
-				w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
+				w.wrapperAssign(cmd, rest[i].s, ctx) // env -- X=1 cmd: still before the command
 				i++
 			}
 			break loop
@@ -407,8 +409,7 @@ loop:
 			p.addFlag("i") // POSIX's spelling of env -i
 			i++
 		case ws.assignments && isAssignment(v.s):
-			name, val, _ := strings.Cut(v.s, "=")
-			w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
+			w.wrapperAssign(cmd, v.s, ctx)
 			i++
 		case ws.extraArgs && v.s == "-0":
 			p.addFlag("0")
@@ -446,13 +447,13 @@ loop:
 	for _, k := range p.positional {
 		cmd.args = append(cmd.args, rest[k].arg())
 	}
-	if cmd.program == "env" {
-		for _, o := range cmd.options {
-			if o.name == "u" && o.dynamic {
-				w.a.assigned(dynamicName, cmd.text)
-			} else if o.name == "u" {
-				w.a.assigned(o.value, cmd.text)
-			}
+	for _, o := range cmd.options {
+		switch {
+		case cmd.program != "env" || o.name != "u":
+		case o.dynamic:
+			w.a.assigned(dynamicName, cmd.text)
+		default:
+			w.a.assigned(o.value, cmd.text) // env -u NAME
 		}
 	}
 	if cmd.program == "env" && cmd.hasFlag("i") || cmd.program == "exec" && cmd.hasFlag("c") {
@@ -489,6 +490,13 @@ loop:
 		w.execArgs(inner, ctx.deeper(), w.textOf(inner, cmd.text), ws.extraArgs || cmd.extraArgs)
 	}
 	return true
+}
+
+// wrapperAssign analyses a NAME=VALUE word a wrapper (env, sudo) puts in
+// the environment of the command it runs.
+func (w *walker) wrapperAssign(cmd *command, word string, ctx shellCtx) {
+	name, val, _ := strings.Cut(word, "=")
+	w.a.assignVar(name, wordVal{s: val, static: true}, cmd.text, ctx)
 }
 
 // maxItems bounds the run-time operands (find start points, printed words)

@@ -98,16 +98,8 @@ func (a *analysis) makeFlags(name string, val wordVal, text string, ctx shellCtx
 		case strings.HasPrefix(f, "$") || strings.HasPrefix(f, "`"):
 			a.find(ruleDynamic, Escalate, name+" holds a word that is not statically known", truncate(text))
 		default:
-			n, op, v, ok := makeAssignment(f)
-			if !ok {
-				continue
-			}
-			a.assigned(n, text)
-			switch {
-			case op == "!=":
-				a.parseAndWalk(v, ctx.script(false))
-			case n == "SHELL" || n == "MAKESHELL":
-				a.parseAndWalk(v+" -c true", ctx.script(false))
+			if n, op, v, ok := makeAssignment(f); ok {
+				a.makeVariable(n, op, wordVal{s: v, static: true}, text, ctx)
 			}
 		}
 	}

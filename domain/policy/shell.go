@@ -480,7 +480,7 @@ func (w *walker) command(cmd syntax.Command, ctx shellCtx) {
 		w.quotedCode(x)
 		inspects := false // declare -p X prints X; declare -f X names a function
 		for _, as := range x.Args {
-			if as.Naked && as.Name == nil && as.Value != nil && strings.HasPrefix(as.Value.Lit(), "-") && strings.ContainsAny(as.Value.Lit(), "pfF") {
+			if as.Naked && as.Name == nil && as.Value != nil && inspectsOption(as.Value.Lit()) {
 				inspects = true
 			}
 		}

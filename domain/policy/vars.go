@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Builtins that set variables named by their words, and how: the options
 // that take a value, the option whose value is a variable name, and which
@@ -17,43 +20,31 @@ var settingBuiltins = map[string]struct {
 	"wait":      {values: "p", nameOpt: 'p'},
 	"getopts":   {operands: 2},
 	"unset":     {operands: -1},
-	"export":    {operands: -1},
-	"declare":   {operands: -1},
-	"typeset":   {operands: -1},
-	"local":     {operands: -1},
-	"readonly":  {operands: -1},
 }
 
 // builtinSets notes the variables a builtin sets or unsets through its
-// words (read X, printf -v X, wait -p X, unset X, command export X=…), as
-// an assignment to each (assigned): a name that is not statically known
-// escalates.
-func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shellCtx) {
+// words (read X, printf -v X, wait -p X, unset X), as an assignment to
+// each (assigned): a name that is not statically known escalates.
+// Declarations have their own analysis (declWord).
+func (w *walker) builtinSets(prog string, words []wordVal, text string) {
 	b, ok := settingBuiltins[prog]
 	if !ok {
 		return
 	}
-	declaration := prog == "export" || prog == "declare" || prog == "typeset" || prog == "local" || prog == "readonly"
-	inspects := false // declare -p X prints X; declare -f X names a function
 	name := func(v wordVal) {
 		if !v.static {
 			if n, ok := staticName(v.s); ok {
-				w.a.assigned(n, text) // "arr[$i]", "X=$v": only the value varies
+				w.a.assigned(n, text) // "arr[$i]": only the index varies
 			} else {
 				w.a.assigned(dynamicName, text)
 			}
 			return
 		}
-		n, val, hasVal := strings.Cut(v.s, "=")
-		n = strings.TrimSuffix(n, "+") // X+=
-		switch {
-		case declaration && hasVal:
-			w.a.assignVar(n, wordVal{s: val, static: true}, text, ctx)
-		case prog == "unset" && n == "IFS":
-			w.a.envNames = append(w.a.envNames, n) // restores the default splitting
-		case !inspects:
-			w.a.assigned(n, text)
+		if prog == "unset" && v.s == "IFS" {
+			w.a.envNames = append(w.a.envNames, v.s) // restores the default splitting
+			return
 		}
+		w.a.assigned(v.s, text)
 	}
 	operand := 0
 	options := true
@@ -61,11 +52,6 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 		v := words[i]
 		if options && v.static && v.s == "--" {
 			options = false
-			continue
-		}
-		if options && declaration && (!v.static || len(v.s) > 1 && (v.s[0] == '-' || v.s[0] == '+')) {
-			w.declOption(prog, v.s, v.static, text)
-			inspects = inspects || v.static && v.s[0] == '-' && strings.ContainsAny(v.s, "pfF")
 			continue
 		}
 		if options && (prog == "mapfile" || prog == "readarray") && v.static && strings.HasPrefix(v.s, "-") && strings.ContainsRune(v.s, 'C') {
@@ -92,12 +78,29 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 			}
 			continue
 		}
-		options = declaration // declare takes options among its names
+		options = false
 		operand++
 		if b.operands == -1 || b.operands == operand {
 			name(v)
 		}
 	}
+}
+
+// declWords analyses a declaration reached as words (command export X=,
+// builtin declare -n r=PATH), each word as declWord analyses the parser's.
+func (w *walker) declWords(prog string, words []wordVal, text string, ctx shellCtx) {
+	inspects := slices.ContainsFunc(words, func(v wordVal) bool { return v.static && inspectsOption(v.s) })
+	for _, v := range words {
+		if !v.static || v.s != "--" {
+			w.declWord(prog, v, inspects, text, ctx)
+		}
+	}
+}
+
+// inspectsOption reports a declaration option after which the names are
+// read, not set: declare -p X prints X, declare -f X names a function.
+func inspectsOption(opt string) bool {
+	return len(opt) > 1 && opt[0] == '-' && strings.ContainsAny(opt, "pfF")
 }
 
 // staticName returns the variable name a word that is not static still
@@ -106,10 +109,7 @@ func (w *walker) builtinSets(prog string, words []wordVal, text string, ctx shel
 // the name itself may vary ($k=$v, VAR_$i=1).
 func staticName(src string) (string, bool) {
 	src = strings.TrimLeft(src, `"'`)
-	i := 0
-	for i < len(src) && (src[i] == '_' || src[i] >= 'a' && src[i] <= 'z' || src[i] >= 'A' && src[i] <= 'Z' || i > 0 && src[i] >= '0' && src[i] <= '9') {
-		i++
-	}
+	i := identLen(src)
 	if i == 0 || i == len(src) || src[i] != '[' && src[i] != '=' && !(src[i] == '+' && i+1 < len(src) && src[i+1] == '=') {
 		return "", false
 	}
@@ -160,10 +160,7 @@ func (w *walker) makeOverrides(cmd *command, operands []wordVal, ctx shellCtx) {
 			switch {
 			case ok && !strings.ContainsAny(name, "$`"):
 				// NAME=$value: the name is known, only the value varies.
-				w.a.assigned(name, cmd.text)
-				if op == "!=" || name == "SHELL" || name == "MAKESHELL" {
-					w.a.find(ruleDynamic, Escalate, "make "+name+" runs a command that is not statically known", truncate(cmd.text))
-				}
+				w.a.makeVariable(name, op, wordVal{s: val}, cmd.text, ctx)
 			case strings.HasPrefix(strings.TrimLeft(v.s, `"'`), "$") || strings.HasPrefix(v.s, "`"):
 				// make $X: an assignment if it expands to one (test-$pkg cannot
 				// name a variable that matters).
@@ -171,19 +168,31 @@ func (w *walker) makeOverrides(cmd *command, operands []wordVal, ctx shellCtx) {
 			}
 			continue
 		}
-		if !ok {
-			continue
-		}
-		w.a.assigned(name, cmd.text)
-		switch {
-		case op == "!=":
-			w.runString(cmd, "make "+name+" !=", wordVal{s: val, static: true}, ctx)
-		case name == "SHELL" || name == "MAKESHELL":
-			w.runString(cmd, "make "+name+"=", wordVal{s: val + " -c true", static: true}, ctx)
+		if ok {
+			w.a.makeVariable(name, op, wordVal{s: val, static: true}, cmd.text, ctx)
 		}
 	}
 	if _, ok := cmd.option("E"); ok {
 		w.a.find(ruleDynamic, Escalate, "make --eval evaluates makefile text the gate does not analyse", truncate(cmd.text))
+	}
+}
+
+// makeVariable notes make's assignment of name (operator op, value val)
+// from a make command line or MAKEFLAGS: the recipes see the variable in
+// their environment, NAME != CMD runs CMD while make reads it, and SHELL=
+// is the program that runs every recipe (SHELL -c RECIPE).
+func (a *analysis) makeVariable(name, op string, val wordVal, text string, ctx shellCtx) {
+	a.assigned(name, text)
+	if op != "!=" && name != "SHELL" && name != "MAKESHELL" {
+		return
+	}
+	switch {
+	case !val.static:
+		a.find(ruleDynamic, Escalate, "make "+name+" runs a command that is not statically known", truncate(text))
+	case op == "!=":
+		a.parseAndWalk(val.s, ctx.script(false))
+	default:
+		a.parseAndWalk(val.s+" -c true", ctx.script(false))
 	}
 }
 
