@@ -205,6 +205,7 @@ var programs = map[string]*progSpec{
 	"kubectl":   mkSpec("namespace=n filename=f output=o selector=l container=c", kubeValues, withSubcommand),
 	"helm":      mkSpec("namespace=n values=f", "n f kube-context kubeconfig set set-string version", withSubcommand),
 	"make":      mkSpec("directory=C file=f makefile=f jobs=j dry-run=n just-print=n keep-going=k silent=s always-make=B eval=E", "C f o W I E", withSubcommand),
+	"pytest":    mkSpec("junit-xml=junitxml override-ini=o", "c k m p o W junitxml junit-prefix basetemp html log-file log-level log-cli-level confcutdir rootdir maxfail tb durations cov cov-report cov-config deselect ignore ignore-glob import-mode capture pythonwarnings result-log n dist timeout"),
 	"cargo":     mkSpec("package=p jobs=j", "p j features F target manifest-path bin example test bench Z color target-dir profile", withSubcommand),
 	"rustup":    mkSpec("", "", withSubcommand),
 	"gh":        mkSpec("repo=R method=X field=F raw-field=f header=H", "R X f F H q t b B L jq template", withSubcommand),

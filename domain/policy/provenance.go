@@ -182,21 +182,16 @@ func (w *walker) projectRuns(cmd *command, pw wordVal, rest []wordVal, pos []int
 				words = rest[i+1:]
 			}
 		}
-		args := 0
-		for i := 0; i < len(words); i++ {
-			v := words[i]
-			switch {
-			case strings.HasPrefix(v.s, "-"):
-				if pytestValues[strings.TrimLeft(v.s, "-")] {
-					i++ // --junitxml /tmp/report.xml: the option's value
-				}
-			default:
-				args++
-				v.s = strings.SplitN(v.s, "::", 2)[0] // tests/test_x.py::test_a
-				w.checkOutside(cmd, v, "pytest", ctx)
-			}
+		// pytest's operands, by its spec (--junitxml /tmp/report.xml is an
+		// option's value, not a test to run).
+		var p argParser
+		p.parse(programs["pytest"], words, false)
+		for _, k := range p.positional {
+			v := words[k]
+			v.s, _, _ = strings.Cut(v.s, "::") // tests/test_x.py::test_a
+			w.checkOutside(cmd, v, "pytest", ctx)
 		}
-		if args == 0 {
+		if len(p.positional) == 0 {
 			w.checkOutside(cmd, cwd, "pytest", ctx)
 		}
 	case shells[prog] || interpreters[prog] || prog == "source" || prog == ".":
@@ -370,17 +365,6 @@ func uitoa(n uint64) string {
 func hasOptionValue(cmd *command, name, v string) bool {
 	o, ok := cmd.option(name)
 	return ok && o.value == v
-}
-
-// pytestValues are pytest's options that take their value as the next
-// word (pytest has no progSpec: its options reach the analysis as operands).
-var pytestValues = map[string]bool{
-	"c": true, "k": true, "m": true, "p": true, "o": true, "W": true, "junitxml": true, "junit-xml": true,
-	"junit-prefix": true, "basetemp": true, "html": true, "log-file": true, "log-level": true,
-	"log-cli-level": true, "confcutdir": true, "rootdir": true, "maxfail": true, "tb": true,
-	"durations": true, "cov": true, "cov-report": true, "cov-config": true, "deselect": true,
-	"ignore": true, "ignore-glob": true, "import-mode": true, "capture": true, "override-ini": true,
-	"pythonwarnings": true, "result-log": true, "n": true, "dist": true, "timeout": true,
 }
 
 // goPackages returns how many of the operands (rest at pos) go run or go
