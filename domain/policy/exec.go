@@ -585,8 +585,7 @@ loop:
 			if !strings.HasPrefix(v.s, "--") && strings.IndexByte(v.s[1:], 'c') >= 0 {
 				hasC = true
 			}
-			if !strings.HasPrefix(v.s, "--") && strings.IndexByte(v.s[1:], 'k') >= 0 ||
-				strings.HasSuffix(v.s, "o") && !strings.HasPrefix(v.s, "--") && i+1 < len(rest) && rest[i+1].s == "keyword" {
+			if keywordMode(rest, i) {
 				w.a.find(ruleEnv, Escalate, cmd.program+" -k makes NAME=VALUE words anywhere on a command line part of its environment", truncate(cmd.text))
 			}
 			n, _ := p.flag(spec, rest, i)

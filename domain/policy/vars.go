@@ -128,17 +128,28 @@ func (w *walker) setOptions(words []wordVal, text string) {
 		case !v.static:
 			w.a.find(ruleDynamic, Escalate, "set with an option that is not statically known", truncate(text))
 			return
-		case v.s == "-o" || v.s == "+o":
-			i++ // its option name
-			if v.s == "-o" && i < len(words) && (!words[i].static || words[i].s == "keyword") {
-				w.a.find(ruleEnv, Escalate, "set -o keyword makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
-				return
-			}
-		case v.s[0] == '-' && strings.ContainsRune(v.s, 'k'):
+		case keywordMode(words, i):
 			w.a.find(ruleEnv, Escalate, "set -k makes NAME=VALUE words anywhere on a command line part of its environment", truncate(text))
 			return
+		case strings.HasSuffix(v.s, "o"):
+			i++ // -o NAME, -euo NAME: the option's name
 		}
 	}
+}
+
+// keywordMode reports whether the option word words[i] of set or of a
+// shell's invocation turns on keyword mode: -k, a cluster holding k, or
+// -o keyword (also ending a cluster, -eo keyword; a name not statically
+// known counts).
+func keywordMode(words []wordVal, i int) bool {
+	s := words[i].s
+	if len(s) < 2 || s[0] != '-' || s[1] == '-' {
+		return false
+	}
+	if strings.HasSuffix(s, "o") && i+1 < len(words) && (!words[i+1].static || words[i+1].s == "keyword") {
+		return true
+	}
+	return strings.ContainsRune(s[1:], 'k')
 }
 
 // makeOverrides reads what a make command line sets for its recipes.
