@@ -146,9 +146,6 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if cmd.subcommand == "env" && cmd.hasFlag("w") {
 			a.find(ruleEnv, Escalate, "go env -w changes the go command's settings for every later call", truncate(text))
 		}
-		if cmd.subcommand == "build" || cmd.subcommand == "test" {
-			w.addOption(&cmd, "o", accessWrite, ctx)
-		}
 	case "shopt":
 		keyword, o := false, false
 		for _, v := range rest {
@@ -174,6 +171,9 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		w.makeOverrides(&cmd, ops, ctx)
 	}
 	w.programOptions(&cmd, ctx)
+	for _, name := range outputOptions(prog) {
+		w.addPathOption(&cmd, name, accessWrite, ctx)
+	}
 	w.projectRuns(&cmd, pw, rest, pos, ctx)
 	if w.archive(&cmd, rest, ctx) {
 		w.record(&cmd)
@@ -872,6 +872,43 @@ func (w *walker) addOperand(cmd *command, v wordVal, acc access, ctx shellCtx) {
 	p := w.pathOf(v, ctx, acc)
 	if w.a.addPath(p) {
 		cmd.paths = append(cmd.paths, p)
+	}
+}
+
+// outputOptions are the options whose value is where a build tool writes
+// what it builds: a binary it writes onto PATH or into a dotfile's place
+// is a write like any other.
+// (A switch: it is asked for every command.)
+func outputOptions(prog string) []string {
+	switch prog {
+	case "go":
+		return goOutput
+	case "rustc":
+		return rustcOutput
+	case "cargo":
+		return cargoOutput
+	case "tsc":
+		return tscOutput
+	case "javac":
+		return javacOutput
+	}
+	return nil
+}
+
+var (
+	goOutput    = []string{"o"}
+	rustcOutput = []string{"o", "out-dir"}
+	cargoOutput = []string{"target-dir"}
+	tscOutput   = []string{"outDir", "outFile", "declarationDir"}
+	javacOutput = []string{"d", "s", "h"}
+)
+
+// addPathOption adds the values of cmd's option name as paths it accesses.
+func (w *walker) addPathOption(cmd *command, name string, acc access, ctx shellCtx) {
+	for _, o := range cmd.options {
+		if o.name == name {
+			w.addOperand(cmd, wordVal{s: o.value, static: !o.dynamic, tilde: o.tilde}, acc, ctx)
+		}
 	}
 }
 
