@@ -146,6 +146,20 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 		if cmd.subcommand == "env" && cmd.hasFlag("w") {
 			a.find(ruleEnv, Escalate, "go env -w changes the go command's settings for every later call", truncate(text))
 		}
+	case "zip":
+		// zip -TT CMD tests the archive with CMD, which runsOption cannot
+		// see: its cluster parser reads -TT as -T -T.
+		for i, v := range rest {
+			val, ok := strings.CutPrefix(v.s, "--unzip-command=")
+			cmdline := wordVal{s: val, static: v.static}
+			if !ok && (v.s == "-TT" || v.s == "--unzip-command") && i+1 < len(rest) {
+				cmdline, ok = rest[i+1], true
+			}
+			if ok {
+				cmdline.s += " true" // zip adds the archive's name
+				w.runString(&cmd, "zip -TT", cmdline, ctx)
+			}
+		}
 	case "shopt":
 		keyword, o := false, false
 		for _, v := range rest {
