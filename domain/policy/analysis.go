@@ -27,10 +27,11 @@ const (
 	ruleSession    = "builtin.session-environment"
 )
 
-// sessionVar is set by Claude Code in every agent's environment. The
-// lighthouse CLI uses the local admin token only without it (people at a
-// terminal), so a call that clears it would run the CLI as admin.
-const sessionVar = "CLAUDECODE"
+// SessionVar is set by Claude Code in the environment of every command it
+// runs for an agent. The lighthouse CLI uses the local admin token only
+// without it (people at a terminal), so a call that clears it would run the
+// CLI as admin.
+const SessionVar = "CLAUDECODE"
 
 // dynamicName stands for a variable name that is not statically known.
 const dynamicName = "<var>"
@@ -47,7 +48,7 @@ var riskyVars = map[string]bool{
 // assigned notes that the call sets, exports or unsets variable name (for
 // its shape) and reports a change to a variable that changes which program
 // runs (PATH=.:$PATH ls would run ./ls), where cd goes, or whether the
-// lighthouse CLI takes the admin token (sessionVar: blocked).
+// lighthouse CLI takes the admin token (SessionVar: blocked).
 func (a *analysis) assigned(name, text string) {
 	if i := strings.IndexByte(name, '['); i > 0 {
 		name = name[:i] // an element of an array: X[0]= sets, unset 'X[0]' unsets X
@@ -56,8 +57,8 @@ func (a *analysis) assigned(name, text string) {
 	switch {
 	case name == dynamicName:
 		a.find(ruleDynamic, Escalate, "changes a variable whose name is not statically known", truncate(text))
-	case name == sessionVar:
-		a.find(ruleSession, Block, "changing "+sessionVar+" would make the lighthouse CLI use the admin token", truncate(text))
+	case name == SessionVar:
+		a.find(ruleSession, Block, "changing "+SessionVar+" would make the lighthouse CLI use the admin token", truncate(text))
 	case name == "CDPATH":
 		a.find(ruleEnv, Escalate, "setting CDPATH changes which directory cd enters", truncate(text))
 	case riskyVars[name]:

@@ -471,7 +471,7 @@ loop:
 		}
 	}
 	if cmd.program == "env" && cmd.hasFlag("i") || cmd.program == "exec" && cmd.hasFlag("c") {
-		w.a.find(ruleSession, Escalate, cmd.program+" runs a command with an empty environment, without "+sessionVar+", so the lighthouse CLI would use the admin token", truncate(cmd.text))
+		w.a.find(ruleSession, Escalate, cmd.program+" runs a command with an empty environment, without "+SessionVar+", so the lighthouse CLI would use the admin token", truncate(cmd.text))
 	}
 	cmd.wrapper = true
 	w.record(cmd)

@@ -16,10 +16,6 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
-// sessionVar is what Claude Code sets in the environment of the commands
-// it runs for an agent.
-const sessionVar = "CLAUDECODE"
-
 // UsageError is bad command-line input (exit status 2).
 type UsageError struct{ Msg string }
 

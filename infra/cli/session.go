@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
 	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 )
 
@@ -18,7 +19,7 @@ const maxAncestors = 64
 // its parent shell was started with, which /proc keeps as it was. Where
 // there is no /proc, only the variable itself counts.
 func InAgentSession() bool {
-	if os.Getenv(sessionVar) != "" {
+	if os.Getenv(policy.SessionVar) != "" {
 		return true
 	}
 	pid := os.Getppid()
@@ -38,11 +39,11 @@ func InAgentSession() bool {
 	return false
 }
 
-// sessionIn reports whether a NUL-separated environment sets sessionVar
+// sessionIn reports whether a NUL-separated environment sets policy.SessionVar
 // to a non-empty value.
 func sessionIn(env []byte) bool {
 	for _, kv := range bytes.Split(env, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte(sessionVar+"=")); ok && len(v) > 0 {
+		if v, ok := bytes.CutPrefix(kv, []byte(policy.SessionVar+"=")); ok && len(v) > 0 {
 			return true
 		}
 	}

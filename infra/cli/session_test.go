@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/lighthouse-ai/lighthouse/domain/policy"
 )
 
 func TestSessionIn(t *testing.T) {
@@ -34,9 +36,9 @@ func TestAgentSessionSurvivesAClearedVariable(t *testing.T) {
 	if os.Getenv("LH_SESSION_CHILD") == "1" {
 		println := func(s string) { os.Stdout.WriteString(s + "\n") }
 		if InAgentSession() {
-			println("in session; own CLAUDECODE=" + os.Getenv(sessionVar))
+			println("in session; own CLAUDECODE=" + os.Getenv(policy.SessionVar))
 		} else {
-			println("outside; own CLAUDECODE=" + os.Getenv(sessionVar))
+			println("outside; own CLAUDECODE=" + os.Getenv(policy.SessionVar))
 		}
 		return
 	}
@@ -46,7 +48,7 @@ func TestAgentSessionSurvivesAClearedVariable(t *testing.T) {
 		// Not the shell's last command, so the shell stays the child's parent.
 		cmd := exec.Command("/bin/sh", "-c", `CLAUDECODE= "$0" -test.run='^TestAgentSessionSurvivesAClearedVariable$'; exit $?`, os.Args[0])
 		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, sessionVar+"=") {
+			if !strings.HasPrefix(kv, policy.SessionVar+"=") {
 				cmd.Env = append(cmd.Env, kv)
 			}
 		}
