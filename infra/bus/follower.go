@@ -112,7 +112,13 @@ func (f *Follower) Run(ctx context.Context) error {
 		f.Metrics.SetPosition(pos)
 	}
 	var unsubscribe context.CancelFunc
-	defer func() { unsubscribe() }()
+	var msgs <-chan *message.Message
+	defer func() {
+		unsubscribe()
+		if msgs != nil {
+			go drain(msgs)
+		}
+	}()
 	newSubscription := func() context.Context {
 		if unsubscribe != nil {
 			unsubscribe()
@@ -151,6 +157,9 @@ func (f *Follower) Run(ctx context.Context) error {
 	resubscribe := func() {
 		if resubscribing || ctx.Err() != nil {
 			return
+		}
+		if msgs != nil {
+			go drain(msgs)
 		}
 		msgs, resubscribing = nil, true
 		subCtx := newSubscription()
@@ -239,6 +248,18 @@ func (f *Follower) Run(ctx context.Context) error {
 		} else {
 			timer.Reset(idle)
 		}
+	}
+}
+
+// drain reads an abandoned subscription's messages until its subscriber
+// closes the channel, nacking each: the writer's log has them. Unread,
+// a message still being delivered when the subscription ends would be
+// sent on a channel watermill-nats closes: its processMessage chooses
+// between the ended context and that send at random, and the send on a
+// closed channel panicked a reader (bench, 2026-12-03).
+func drain(msgs <-chan *message.Message) {
+	for m := range msgs {
+		m.Nack()
 	}
 }
 

@@ -605,3 +605,63 @@ func TestFollowerReportsARefusedBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// abandonedSubscriber's first subscription is one whose message is still
+// being delivered after the follower has given it up.
+type abandonedSubscriber struct {
+	message.Subscriber
+	mu     sync.Mutex
+	n      int
+	first  chan *message.Message
+	second chan struct{} // closed when the follower subscribes again
+}
+
+func (a *abandonedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	a.mu.Lock()
+	a.n++
+	n := a.n
+	if n == 1 {
+		a.first = make(chan *message.Message)
+	}
+	a.mu.Unlock()
+	switch n {
+	case 1:
+		return a.first, nil
+	case 2:
+		close(a.second)
+	}
+	return a.Subscriber.Subscribe(ctx, topic)
+}
+
+// TestFollowerDrainsAnAbandonedSubscription: a message the old
+// subscription is still delivering when the follower subscribes again is
+// read and nacked, not left blocked. watermill-nats closes that channel
+// once the subscription's context ends, and its sender then chose at
+// random between the ended context and the send: a send on the closed
+// channel panicked a reader.
+func TestFollowerDrainsAnAbandonedSubscription(t *testing.T) {
+	t.Parallel()
+	ps := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 16}, watermill.NopLogger{})
+	defer ps.Close()
+	sub := &abandonedSubscriber{Subscriber: ps, second: make(chan struct{})}
+	lost := make(chan struct{}, 1)
+	_, _, _, stop := startFollower(t, sub, lost, time.Hour)
+	defer stop()
+	lost <- struct{}{}
+	select {
+	case <-sub.second:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower did not subscribe again")
+	}
+	msg := message.NewMessage("late", nil)
+	select {
+	case sub.first <- msg:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message the abandoned subscription was delivering was never read")
+	}
+	select {
+	case <-msg.Nacked():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the abandoned subscription's message was not nacked")
+	}
+}
