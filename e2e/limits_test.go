@@ -97,3 +97,45 @@ func peakRSS(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM")
 	return 0
 }
+
+// TestBodyMemory: the writer reads at most --body-memory-mib of large
+// request bodies into memory at once; concurrent change sets past it wait
+// their turn and are all accepted, and the writer's peak RSS stays near
+// one change set's worth instead of all of theirs (without the bound,
+// eight change sets of 12 MiB each grew it by ~335 MiB; with a bound of
+// 16 MiB, by 78-88 MiB). A bound out of range,
+// or a variable that is no number, is refused at start.
+func TestBodyMemory(t *testing.T) {
+	t.Parallel()
+	const env = "LIGHTHOUSE_WRITER_BODY_MEMORY_MIB"
+	refusedAtStart(t, "writer", []string{"--body-memory-mib", "0"}, nil, "--body-memory-mib (env "+env+"): 0 MiB is not within 1 to 1048576")
+	refusedAtStart(t, "writer", nil, []string{env + "=lots"}, env+`="lots": parse error`)
+
+	e := start(t, false, "--body-memory-mib", "16")
+	ctx := context.Background()
+	const sets, files, size = 8, 3, 4 << 20
+	content := func(set, file int) string { return strings.Repeat(fmt.Sprintf("%d.%d ", set, file), size/4)[:size] }
+	before := peakRSS(t, e.sys.Writer.Pid())
+	errs := make(chan error, sets)
+	for set := range sets {
+		go func() {
+			ops := make([]map[string]any, files)
+			for f := range files {
+				ops[f] = map[string]any{"op": "write", "path": fmt.Sprintf("sets/%d/%d.txt", set, f), "content": content(set, f)}
+			}
+			errs <- e.admin.PostJSON(ctx, "/v1/changes", map[string]any{"ops": ops}, nil)
+		}()
+	}
+	for range sets {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	grew := peakRSS(t, e.sys.Writer.Pid()) - before
+	if grew > 200<<20 {
+		t.Fatalf("the writer's peak RSS grew by %d MiB for eight change sets of 12 MiB with a bound of 16 MiB", grew>>20)
+	}
+	if got, err := e.readFile("sets/7/2.txt", e.writerHead()); err != nil || got != content(7, 2) {
+		t.Fatalf("sets/7/2.txt: %d bytes, %v; want its %d", len(got), err, size)
+	}
+}

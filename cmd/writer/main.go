@@ -47,6 +47,8 @@ type settings struct {
 	maxConns     int
 	minFree      uint64
 	bodyIdle     time.Duration
+	bodyMemory   int64  // MiB
+	bodyMemEnv   error  // a LIGHTHOUSE_WRITER_BODY_MEMORY_MIB that is no number
 	notifyURL    string // webhook for review notifications
 	consoleURL   string // the console, linked from notifications
 	cache        *pebbledb.CacheFlag
@@ -69,6 +71,8 @@ func main() {
 	fs.DurationVar(&s.reviewTTL, "review-timeout", 10*time.Minute, "how long an escalated call waits for reviewers before it is denied")
 	fs.Uint64Var(&s.minFree, "min-free", 64<<20, "bytes the data disk keeps free: appends past it answer 507 insufficient_storage; 0 disables")
 	fs.IntVar(&s.maxConns, "max-conns", httpapi.DefaultMaxConns, "concurrent HTTP connections accepted; more wait")
+	fs.Int64Var(&s.bodyMemory, "body-memory-mib", httpapi.DefaultBodyMemory>>20, "MiB of request bodies read into memory at once (bodies over 64 KiB); a request past it waits (1 to 1048576) (env LIGHTHOUSE_WRITER_BODY_MEMORY_MIB)")
+	s.bodyMemEnv = config.SetFromEnv(fs, "body-memory-mib", "LIGHTHOUSE_WRITER_BODY_MEMORY_MIB")
 	fs.DurationVar(&s.bodyIdle, "body-timeout", httpapi.DefaultBodyIdle, "how long a request body may stop arriving before the request fails (408)")
 	fs.StringVar(&s.notifyURL, "notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message (with a text field) to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	fs.StringVar(&s.consoleURL, "console-url", config.Env("LIGHTHOUSE_CONSOLE_URL", ""), "the web console's URL, linked from notifications (env LIGHTHOUSE_CONSOLE_URL; default: the reader's in DATA/reader)")
@@ -85,6 +89,12 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	sizes, err := s.cache.Sizes()
 	if err != nil {
 		return err
+	}
+	if s.bodyMemEnv != nil {
+		return fmt.Errorf("--body-memory-mib: %w", s.bodyMemEnv)
+	}
+	if s.bodyMemory < 1 || s.bodyMemory > 1<<20 {
+		return fmt.Errorf("--body-memory-mib (env LIGHTHOUSE_WRITER_BODY_MEMORY_MIB): %d MiB is not within 1 to 1048576", s.bodyMemory)
 	}
 	config.ServeDebug(s.debugAddr, log)
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
@@ -283,7 +293,7 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		},
 	}
 	err = httpapi.Serve(ctx, log, api.Handler(), httpapi.ServeOptions{Addr: s.addr, AddrFile: filepath.Join(s.data, "writer.addr"),
-		MaxConns: s.maxConns, BodyIdle: s.bodyIdle})
+		MaxConns: s.maxConns, BodyIdle: s.bodyIdle, BodyMemory: s.bodyMemory << 20})
 	cancel(nil)
 	<-relayDone
 	if err == nil && parent.Err() == nil {

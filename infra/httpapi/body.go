@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/semaphore"
 )
 
 // BodyError is a failure to read a request's body that is the client's:
@@ -60,8 +62,9 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 func (b *clientBody) Close() error { return b.body.Close() }
 
-// withBodyLimits wraps every request body in a clientBody.
-func withBodyLimits(h http.Handler, idle, max time.Duration) http.Handler {
+// withBodyLimits wraps every request body in a clientBody, and gives a
+// request whose body may be large its share of mem (nil: no bound).
+func withBodyLimits(h http.Handler, idle, max time.Duration, mem *bodyMemory) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			b := &clientBody{body: r.Body, rc: http.NewResponseController(w), idle: idle}
@@ -69,9 +72,75 @@ func withBodyLimits(h http.Handler, idle, max time.Duration) http.Handler {
 				b.deadline = time.Now().Add(max)
 			}
 			r.Body = b
+			// Small bodies, the gate's tool calls among them, never wait
+			// for memory: they are read without a hold.
+			if mem != nil && (r.ContentLength < 0 || r.ContentLength > smallBody) {
+				hold := &bodyHold{mem: mem}
+				defer hold.release()
+				r = r.WithContext(context.WithValue(r.Context(), bodyHoldKey{}, hold))
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// smallBody is the size up to which a body read whole takes no share of
+// the server's body memory.
+const smallBody = 64 << 10
+
+// bodyMemory bounds the bytes of request bodies a server reads whole into
+// memory at once. A JSON body is held several times over while its request
+// runs (the body, the decoder's copy, the decoded strings, the batch it
+// becomes): without a bound, twelve concurrent change sets of 60 MiB took
+// the writer to 2.6 GB of RSS, and enough of them would have it killed for
+// memory, the gate with it. A request whose body is larger than the whole
+// bound takes all of it and runs alone. Waiting is first come, first served.
+type bodyMemory struct {
+	sem  *semaphore.Weighted
+	size int64
+}
+
+func newBodyMemory(size int64) *bodyMemory {
+	return &bodyMemory{sem: semaphore.NewWeighted(size), size: size}
+}
+
+type bodyHoldKey struct{}
+
+// bodyHold is one request's share of a bodyMemory, taken when its body is
+// read and given back when the request ends (or by releaseBody). Only the
+// request's own goroutine uses it.
+type bodyHold struct {
+	mem *bodyMemory
+	n   int64
+}
+
+// acquire waits until n bytes (at most the whole bound) are free, or ctx
+// ends (the client went away: a *BodyError). A request takes one share.
+func (h *bodyHold) acquire(ctx context.Context, n int64) error {
+	if h == nil || h.n > 0 {
+		return nil
+	}
+	n = min(n, h.mem.size)
+	if err := h.mem.sem.Acquire(ctx, n); err != nil {
+		return &BodyError{Err: fmt.Errorf("wait for body memory: %w", err)}
+	}
+	h.n = n
+	return nil
+}
+
+func (h *bodyHold) release() {
+	if h != nil && h.n > 0 {
+		h.mem.sem.Release(h.n)
+		h.n = 0
+	}
+}
+
+// releaseBody gives back the request's share of body memory before the
+// request ends, for a handler that may wait on others after decoding (an
+// escalated tool call waits for its review).
+func releaseBody(ctx context.Context) {
+	h, _ := ctx.Value(bodyHoldKey{}).(*bodyHold)
+	h.release()
 }
 
 // decodeBody decodes a JSON request body of at most limit bytes into v.
@@ -120,17 +189,39 @@ func decodeBody(c echo.Context, v any, limit int64, strict bool) error {
 	return nil
 }
 
-// readBody reads r's body, at most limit bytes. A body that declares its
-// length (Content-Length) ends in a buffer of exactly that size: read by
-// io.ReadAll, a change set of megabytes was kept with up to a quarter more
-// than its size. The buffer still grows only as bytes arrive (doubling from
-// 64 KiB), so a client that declares a large body and sends none does not
-// make the server hold it.
+// readBody reads r's body, at most limit bytes (a body declaring more is
+// refused before it is read). A body larger than smallBody first takes its
+// share of the server's body memory (bodyMemory), which may wait. A body
+// that declares its length (Content-Length) ends in a buffer of exactly that
+// size: read by io.ReadAll, a change set of megabytes was kept with up to a
+// quarter more than its size. The buffer still grows only as bytes arrive
+// (doubling from 64 KiB), so a client that declares a large body and sends
+// none does not make the server hold it.
 func readBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
+	hold, _ := r.Context().Value(bodyHoldKey{}).(*bodyHold)
 	n := r.ContentLength
-	if n <= 0 || n > limit {
-		return io.ReadAll(body)
+	if n > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if n < 0 {
+		// Length unknown: a body that turns out larger than smallBody
+		// takes a share as large as it may grow.
+		head, err := io.ReadAll(io.LimitReader(body, smallBody+1))
+		if err != nil || len(head) <= smallBody {
+			return head, err
+		}
+		if err := hold.acquire(r.Context(), limit); err != nil {
+			return nil, err
+		}
+		buf := bytes.NewBuffer(head)
+		_, err = buf.ReadFrom(body)
+		return buf.Bytes(), err
+	}
+	if n > smallBody {
+		if err := hold.acquire(r.Context(), n); err != nil {
+			return nil, err
+		}
 	}
 	raw := make([]byte, 0, min(n, 64<<10))
 	for int64(len(raw)) < n {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -172,4 +174,95 @@ func TestReadBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBodyMemory: bodies over 64 KiB read whole share the server's body
+// memory. One that would pass it waits (until a share is given back, when
+// its request ends or by releaseBody, or until its client goes away: the
+// client's error), small bodies never wait, a body larger than the whole
+// bound runs alone, and a body declared over the limit is refused before
+// it is read.
+func TestBodyMemory(t *testing.T) {
+	t.Parallel()
+	const size = 1 << 20
+	type result struct {
+		err error
+		n   int
+	}
+	// serve runs one request through withBodyLimits; its handler reads the
+	// body, reports, and returns once hold is closed (or at once when hold
+	// is nil). early gives the share back right after the read.
+	serve := func(mem *bodyMemory, ctx context.Context, body string, length, limit int64, hold chan struct{}, early bool) <-chan result {
+		out := make(chan result, 1)
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(body))
+		req.ContentLength = length
+		h := withBodyLimits(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			raw, err := readBody(r, w, limit)
+			if early {
+				releaseBody(r.Context())
+			}
+			out <- result{err, len(raw)}
+			if hold != nil {
+				<-hold
+			}
+		}), 0, 0, mem)
+		go h.ServeHTTP(httptest.NewRecorder(), req)
+		return out
+	}
+	waiting := func(t *testing.T, mem *bodyMemory, body string, length int64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		var be *BodyError
+		if r := <-serve(mem, ctx, body, length, 1<<30, nil, false); !errors.As(r.err, &be) || !errors.Is(r.err, context.DeadlineExceeded) {
+			t.Fatalf("a body of %d bytes (length %d) read %d bytes, err %v, while the memory was held; want it to wait", len(body), length, r.n, r.err)
+		}
+	}
+	passes := func(t *testing.T, ch <-chan result, want int) {
+		t.Helper()
+		if r := <-ch; r.err != nil || r.n != want {
+			t.Fatalf("read %d bytes, err %v; want %d", r.n, r.err, want)
+		}
+	}
+	big, small := strings.Repeat("b", 600<<10), strings.Repeat("s", smallBody)
+
+	t.Run("a share past the bound waits until the first request ends", func(t *testing.T) {
+		t.Parallel()
+		mem := newBodyMemory(size)
+		first := make(chan struct{})
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, first, false), len(big))
+		waiting(t, mem, big, int64(len(big)))
+		waiting(t, mem, big, -1) // a chunked body, once past smallBody
+		passes(t, serve(mem, t.Context(), small, int64(len(small)), 1<<30, nil, false), len(small))
+		passes(t, serve(mem, t.Context(), small, -1, 1<<30, nil, false), len(small))
+		close(first)
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, nil, false), len(big))
+	})
+	t.Run("releaseBody gives the share back before the request ends", func(t *testing.T) {
+		t.Parallel()
+		mem := newBodyMemory(size)
+		first := make(chan struct{})
+		defer close(first)
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, first, true), len(big))
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, nil, false), len(big))
+	})
+	t.Run("a body larger than the bound runs alone", func(t *testing.T) {
+		t.Parallel()
+		mem := newBodyMemory(size)
+		huge := strings.Repeat("h", 3*size)
+		first := make(chan struct{})
+		passes(t, serve(mem, t.Context(), huge, int64(len(huge)), 1<<30, first, false), len(huge))
+		waiting(t, mem, strings.Repeat("b", smallBody+1), smallBody+1)
+		close(first)
+		passes(t, serve(mem, t.Context(), huge, -1, 1<<30, nil, false), len(huge))
+	})
+	t.Run("a body declared over the limit is not read", func(t *testing.T) {
+		t.Parallel()
+		req := httptest.NewRequest(http.MethodPost, "/", iotest.ErrReader(errors.New("read")))
+		req.ContentLength = 1 << 20
+		var mbe *http.MaxBytesError
+		if _, err := readBody(req, httptest.NewRecorder(), 1<<10); !errors.As(err, &mbe) {
+			t.Fatalf("err %v, want %T before reading", err, mbe)
+		}
+	})
 }

@@ -95,6 +95,9 @@ func (g *Gate) validate(c echo.Context) error {
 	if err := decodeBody(c, &req, maxValidateBody, false); err != nil {
 		return err
 	}
+	// An escalated call waits for its review, which must not keep others'
+	// bodies waiting for memory.
+	releaseBody(c.Request().Context())
 	switch {
 	case req.ToolName == "" || len(req.ToolName) > 256:
 		return badRequest("tool_name", "tool_name_invalid", "tool_name is required (at most 256 bytes)")

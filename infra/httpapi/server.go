@@ -89,6 +89,10 @@ type ServeOptions struct {
 	// DefaultBodyIdle); BodyMax bounds the whole body's arrival (0:
 	// DefaultBodyMax).
 	BodyIdle, BodyMax time.Duration
+	// BodyMemory bounds the bytes of request bodies read whole into memory
+	// at once, in bytes (0: DefaultBodyMemory); bodies of at most 64 KiB
+	// are not counted. A request whose body would pass it waits.
+	BodyMemory int64
 }
 
 // Defaults of ServeOptions.
@@ -96,6 +100,7 @@ const (
 	DefaultMaxConns   = 4096
 	DefaultBodyIdle   = 30 * time.Second
 	DefaultBodyMax    = 15 * time.Minute
+	DefaultBodyMemory = 64 << 20
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
 )
@@ -113,6 +118,9 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 	if o.BodyMax <= 0 {
 		o.BodyMax = DefaultBodyMax
 	}
+	if o.BodyMemory <= 0 {
+		o.BodyMemory = DefaultBodyMemory
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
@@ -124,7 +132,7 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 		}
 	}
 	srv := &http.Server{
-		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax),
+		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax, newBodyMemory(o.BodyMemory)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    1 << 20,
