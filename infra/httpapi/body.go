@@ -107,8 +107,8 @@ func newBodyMemory(size int64) *bodyMemory {
 type bodyHoldKey struct{}
 
 // bodyHold is one request's share of a bodyMemory, taken when its body is
-// read and given back when the request ends (or by releaseBody). Only the
-// request's own goroutine uses it.
+// read and given back when the request ends. Only the request's own
+// goroutine uses it.
 type bodyHold struct {
 	mem *bodyMemory
 	n   int64
@@ -133,14 +133,6 @@ func (h *bodyHold) release() {
 		h.mem.sem.Release(h.n)
 		h.n = 0
 	}
-}
-
-// releaseBody gives back the request's share of body memory before the
-// request ends, for a handler that may wait on others after decoding (an
-// escalated tool call waits for its review).
-func releaseBody(ctx context.Context) {
-	h, _ := ctx.Value(bodyHoldKey{}).(*bodyHold)
-	h.release()
 }
 
 // decodeBody decodes a JSON request body of at most limit bytes into v.

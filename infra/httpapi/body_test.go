@@ -178,8 +178,7 @@ func TestReadBody(t *testing.T) {
 
 // TestBodyMemory: bodies over 64 KiB read whole share the server's body
 // memory. One that would pass it waits (until a share is given back, when
-// its request ends or by releaseBody, or until its client goes away: the
-// client's error), small bodies never wait, a body larger than the whole
+// its request ends, or until its client goes away: the client's error), small bodies never wait, a body larger than the whole
 // bound runs alone, and a body declared over the limit is refused before
 // it is read.
 func TestBodyMemory(t *testing.T) {
@@ -191,16 +190,13 @@ func TestBodyMemory(t *testing.T) {
 	}
 	// serve runs one request through withBodyLimits; its handler reads the
 	// body, reports, and returns once hold is closed (or at once when hold
-	// is nil). early gives the share back right after the read.
-	serve := func(mem *bodyMemory, ctx context.Context, body string, length, limit int64, hold chan struct{}, early bool) <-chan result {
+	// is nil).
+	serve := func(mem *bodyMemory, ctx context.Context, body string, length, limit int64, hold chan struct{}) <-chan result {
 		out := make(chan result, 1)
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(body))
 		req.ContentLength = length
 		h := withBodyLimits(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			raw, err := readBody(r, w, limit)
-			if early {
-				releaseBody(r.Context())
-			}
 			out <- result{err, len(raw)}
 			if hold != nil {
 				<-hold
@@ -214,7 +210,7 @@ func TestBodyMemory(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		var be *BodyError
-		if r := <-serve(mem, ctx, body, length, 1<<30, nil, false); !errors.As(r.err, &be) || !errors.Is(r.err, context.DeadlineExceeded) {
+		if r := <-serve(mem, ctx, body, length, 1<<30, nil); !errors.As(r.err, &be) || !errors.Is(r.err, context.DeadlineExceeded) {
 			t.Fatalf("a body of %d bytes (length %d) read %d bytes, err %v, while the memory was held; want it to wait", len(body), length, r.n, r.err)
 		}
 	}
@@ -230,31 +226,23 @@ func TestBodyMemory(t *testing.T) {
 		t.Parallel()
 		mem := newBodyMemory(size)
 		first := make(chan struct{})
-		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, first, false), len(big))
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, first), len(big))
 		waiting(t, mem, big, int64(len(big)))
 		waiting(t, mem, big, -1) // a chunked body, once past smallBody
-		passes(t, serve(mem, t.Context(), small, int64(len(small)), 1<<30, nil, false), len(small))
-		passes(t, serve(mem, t.Context(), small, -1, 1<<30, nil, false), len(small))
+		passes(t, serve(mem, t.Context(), small, int64(len(small)), 1<<30, nil), len(small))
+		passes(t, serve(mem, t.Context(), small, -1, 1<<30, nil), len(small))
 		close(first)
-		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, nil, false), len(big))
-	})
-	t.Run("releaseBody gives the share back before the request ends", func(t *testing.T) {
-		t.Parallel()
-		mem := newBodyMemory(size)
-		first := make(chan struct{})
-		defer close(first)
-		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, first, true), len(big))
-		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, nil, false), len(big))
+		passes(t, serve(mem, t.Context(), big, int64(len(big)), 1<<30, nil), len(big))
 	})
 	t.Run("a body larger than the bound runs alone", func(t *testing.T) {
 		t.Parallel()
 		mem := newBodyMemory(size)
 		huge := strings.Repeat("h", 3*size)
 		first := make(chan struct{})
-		passes(t, serve(mem, t.Context(), huge, int64(len(huge)), 1<<30, first, false), len(huge))
+		passes(t, serve(mem, t.Context(), huge, int64(len(huge)), 1<<30, first), len(huge))
 		waiting(t, mem, strings.Repeat("b", smallBody+1), smallBody+1)
 		close(first)
-		passes(t, serve(mem, t.Context(), huge, -1, 1<<30, nil, false), len(huge))
+		passes(t, serve(mem, t.Context(), huge, -1, 1<<30, nil), len(huge))
 	})
 	t.Run("a body declared over the limit is not read", func(t *testing.T) {
 		t.Parallel()

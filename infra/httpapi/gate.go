@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -95,9 +94,6 @@ func (g *Gate) validate(c echo.Context) error {
 	if err := decodeBody(c, &req, maxValidateBody, false); err != nil {
 		return err
 	}
-	// An escalated call waits for its review, which must not keep others'
-	// bodies waiting for memory.
-	releaseBody(c.Request().Context())
 	switch {
 	case req.ToolName == "" || len(req.ToolName) > 256:
 		return badRequest("tool_name", "tool_name_invalid", "tool_name is required (at most 256 bytes)")
@@ -157,7 +153,7 @@ func (g *Gate) get(c echo.Context) error {
 		if err != nil || wait < 0 {
 			return badRequest("wait", "wait_invalid", "wait must be a duration such as 30s")
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), min(wait, maxReviewWait))
+		ctx, cancel := longPoll(c.Request(), min(wait, maxReviewWait))
 		defer cancel()
 		if v, err = g.View.Wait(ctx, id); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -144,7 +143,7 @@ func (r *Reader) inbox(c echo.Context) error {
 		wait = min(d, maxInboxWait)
 	}
 	agent := agentOf(c)
-	ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
+	ctx, cancel := longPoll(c.Request(), wait)
 	defer cancel()
 	for {
 		head := r.Progress.Head()

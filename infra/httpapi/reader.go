@@ -100,7 +100,7 @@ func (r *Reader) minSeq(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			wait = min(d, r.MaxWait)
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
+		ctx, cancel := longPoll(c.Request(), wait)
 		defer cancel()
 		if err := r.Progress.WaitFor(ctx, seq); err != nil {
 			c.Response().Header().Set("Retry-After", "1")
@@ -194,7 +194,7 @@ func (r *Reader) reach(c echo.Context, name string, p domain.Point) error {
 			wait = min(d, r.MaxWait)
 		}
 	}
-	wctx, wcancel := context.WithTimeout(c.Request().Context(), wait)
+	wctx, wcancel := longPoll(c.Request(), wait)
 	defer wcancel()
 	if err := r.Progress.WaitFor(wctx, target); err != nil {
 		c.Response().Header().Set("Retry-After", "1")

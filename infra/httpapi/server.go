@@ -105,6 +105,22 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
+type shutdownKey struct{}
+
+// longPoll returns the context a long poll of r waits under for at most d:
+// it also ends when the request does, or when the server begins shutting
+// down, so that the poll answers (its state as it is) and the shutdown
+// does not wait out the poll.
+func longPoll(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	shutdown, ok := r.Context().Value(shutdownKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(shutdown, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
 // Serve serves h on o.Addr until ctx ends, then shuts down gracefully. When
 // o.AddrFile is set, the bound address (useful with port 0) is written there
 // once the listener is up.
@@ -131,13 +147,21 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
+	// Long polls end when shutdown begins (longPoll): a minute's poll
+	// would otherwise hold the shutdown past its grace.
+	shutdown, shut := context.WithCancel(context.Background())
+	defer shut()
 	srv := &http.Server{
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), shutdownKey{}, shutdown)
+		},
 		Handler:           withBodyLimits(h, o.BodyIdle, o.BodyMax, newBodyMemory(o.BodyMemory)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	srv.RegisterOnShutdown(shut)
 	// The server's own plain-text errors go out as our JSON error.
 	ln = withJSONServerErrors(srv, netutil.LimitListener(ln, o.MaxConns))
 	log.Info("listening", "addr", ln.Addr().String())

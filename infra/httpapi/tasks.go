@@ -163,7 +163,7 @@ func (r *Reader) task(c echo.Context) error {
 		return fmt.Errorf("task %s: %w", id, domain.ErrNotFound)
 	}
 	if wait > 0 {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
+		ctx, cancel := longPoll(c.Request(), wait)
 		defer cancel()
 		var err error
 		if v, err = r.Tasks.Wait(ctx, id, v.Status); err != nil {
