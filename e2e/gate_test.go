@@ -431,3 +431,59 @@ func TestPolicyCLI(t *testing.T) {
 		t.Fatalf("policy explain: %v\n%s", err, out)
 	}
 }
+
+// TestLearnedPatternsKeepTheirMeaning: approving a call "for this pattern"
+// allows the calls a reviewer would approve alike, and no call that does
+// something else: a feature push's pattern does not cover a push naming no
+// branch (the current one, perhaps main) or deleting one, and an
+// interpreter's inline code or script is the code approved, not any other.
+func TestLearnedPatternsKeepTheirMeaning(t *testing.T) {
+	t.Parallel()
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(policyFile, []byte(`rules:
+  - id: push-review
+    reason: every push is reviewed
+    decision: escalate
+    command: {program: git, subcommand: push}
+  - id: python-review
+    reason: python runs are reviewed
+    decision: escalate
+    command: {program: python3}
+`), 0o644)
+	e := startGate(t, "--policy", policyFile)
+	ctx := context.Background()
+	builder, _ := e.addAgent("builder", "builder")
+	reviewer, _ := e.addAgent("rita", "reviewer")
+	learn := func(command string) {
+		t.Helper()
+		d := validate(t, builder, bashPayload(t, command))
+		if d.Decision != "escalate" {
+			t.Fatalf("%s → %+v, want an escalation to learn from", command, d)
+		}
+		if err := reviewer.PostJSON(ctx, "/v1/reviews/"+d.ReviewID+"/approve", map[string]any{"reason": "ok", "for_pattern": true}, nil); err != nil {
+			t.Fatalf("approve %s: %v", command, err)
+		}
+	}
+	learn("git push origin feature-y")
+	learn(`python3 -c "print(sum([1,2]))"`)
+	learn("python3 scripts/build.py --fast")
+	for _, c := range []struct {
+		command string
+		allowed bool
+	}{
+		{"git push origin feature-z", true},
+		{"git push origin", false},
+		{"git push upstream", false},
+		{"git push origin :feature-y", false},
+		{"git push origin HEAD", false},
+		{`python3 -c "print(sum([1,2]))"`, true},
+		{`python3 -c "import shutil; shutil.rmtree(chr(46)+chr(46))"`, false},
+		{"python3 scripts/build.py --slow", true},
+		{"python3 scripts/other.py --fast", false},
+	} {
+		d := validate(t, builder, bashPayload(t, c.command))
+		if got := d.Decision == "allow"; got != c.allowed {
+			t.Errorf("%s → %s (rule %s, learned %q), want allowed %v", c.command, d.Decision, d.Rule, d.LearnedID, c.allowed)
+		}
+	}
+}

@@ -127,7 +127,9 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 			v := o.value
 			if o.dynamic {
 				v = "<var>"
-			} else if !literalOptions[c.program+" "+f] {
+			} else if !literalOptions[c.program+" "+f] && !interpreters[c.program] {
+				// An interpreter's options name the code it runs (python
+				// -c CODE, node -r MODULE) and are kept verbatim.
 				v = a.shapeArg(c, arg{text: o.value, tilde: o.tilde})
 			}
 			flags = append(flags, dash+f+"="+v)
@@ -144,8 +146,16 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 	if c.wrapper && c.program != "" && len(c.args) == 0 {
 		return
 	}
-	args := make([]string, 0, len(c.args))
-	for _, x := range c.args {
+	xs := c.args
+	if len(xs) > 0 && !xs[0].dynamic && runsScript(c) {
+		// The script an interpreter or shell runs is the code approved:
+		// running build.py is not running any other file.
+		b.WriteByte(' ')
+		b.WriteString(xs[0].text)
+		xs = xs[1:]
+	}
+	args := make([]string, 0, len(xs))
+	for _, x := range xs {
 		args = append(args, a.shapeArg(c, x))
 	}
 	if spec != nil || c.wrapper {
@@ -159,6 +169,33 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 		b.WriteByte(' ')
 		b.WriteString(s)
 	}
+	// What the arguments make the command do, as the rules see it: a push
+	// naming a feature branch and one naming none (the current branch,
+	// perhaps main) differ only there.
+	if len(c.effects) > 0 {
+		effects := slices.Clone(c.effects)
+		slices.Sort(effects)
+		b.WriteString(" [" + strings.Join(slices.Compact(effects), " ") + "]")
+	}
+}
+
+// runsScript reports a shell or interpreter whose first operand is the
+// script it runs: no inline code (sh -c, python -c, node -e) and no module
+// (python -m) given instead.
+func runsScript(c *command) bool {
+	switch {
+	case shells[c.program]:
+		return !c.hasFlag("c") && !c.hasFlag("s")
+	case interpreters[c.program]:
+		spec := programs[c.program]
+		for _, o := range c.options {
+			if spec.stopAfter[o.name] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // shapeArg generalises one operand of c.
