@@ -3,9 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +35,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600), // room for every card a test points at
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancel := chromedp.NewContext(actx)
@@ -81,25 +85,10 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	// The agent's hook asks for a call the gate escalates and waits.
-	hookDone := make(chan hookResult, 1)
-	go func() {
-		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s")
-		cmd.Env = append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+builder.Token)
-		cmd.Stdin = bytes.NewReader(bashPayload(t, "git push origin main"))
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := hookResult{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			r.code, r.stderr = -1, err.Error()
-		}
-		hookDone <- r
-	}()
+	hookDone := waitingHook(t, e, builder.Token, "git push origin main")
 
 	item := `article.review[data-command="Bash: git push origin main"]`
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(item))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(item)), chromedp.WaitEnabled(chromedp.CSS(item+` button.approve`))); err != nil {
 		t.Fatalf("the escalation did not appear: %v", err)
 	}
 	marker, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.lighthouseMarker || "reloaded"`))
@@ -149,5 +138,215 @@ func TestConsoleInChromium(t *testing.T) {
 		if !strings.Contains(body, c.want) {
 			t.Fatalf("%s lacks %q:\n%s", c.path, c.want, body)
 		}
+	}
+}
+
+// waitingHook runs the agent's `lighthouse hook pre` for a Bash command the
+// gate escalates, in the background; its result arrives once it is decided.
+func waitingHook(t *testing.T, e *env, token, command string) <-chan hookResult {
+	t.Helper()
+	payload := bashPayload(t, command)
+	done := make(chan hookResult, 1)
+	go func() {
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s")
+		cmd.Env = append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+token)
+		cmd.Stdin = bytes.NewReader(payload)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := hookResult{stdout: out.String(), stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			r.code, r.stderr = -1, err.Error()
+		}
+		done <- r
+	}()
+	return done
+}
+
+// TestConsoleVoteLandsOnTheCardRead: a click in the console decides the
+// call the reviewer was reading, never another one the live list moved
+// under the pointer, and a vote being written survives the refresh.
+//   - A review that arrives while the pointer rests on a card's Approve
+//     goes below it (oldest first), and the click approves the card read.
+//   - A review decided elsewhere above the card does not shift the list
+//     while the pointer is over it.
+//   - A card that appears or moves has its buttons disarmed for a moment.
+//   - A typed reason and a ticked pattern box outlive the pointer leaving.
+//   - The card names the pattern "for this pattern" would learn.
+func TestConsoleVoteLandsOnTheCardRead(t *testing.T) {
+	t.Parallel()
+	e := startGate(t)
+	builder, _ := e.addAgent("builder", "builder")
+	reviewer, _ := e.addAgent("dana", "reviewer")
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.sys.ReaderURL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), reviewer.Token),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("pending")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	// watch records every card the page disarms, in order, in
+	// window.disarmed, until the page is left.
+	watch := func() {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.disarmed = [];
+new MutationObserver(function (ms) { ms.forEach(function (m) {
+  if (m.target.classList && m.target.classList.contains("arming")) window.disarmed.push(m.target.id);
+}); }).observe(document.getElementById("pending"), {subtree: true, attributes: true, attributeFilter: ["class"]}); true`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	away := func() {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	card := func(command string) string { return `article.review[data-command="Bash: ` + command + `"]` }
+	appear := func(command string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(card(command))), chromedp.WaitEnabled(chromedp.CSS(card(command)+` button.approve`))); err != nil {
+			t.Fatalf("%s did not appear: %v", command, err)
+		}
+	}
+	// point rests the pointer on a card's Approve and returns where.
+	point := func(command string) (x, y float64) {
+		t.Helper()
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(function(){var b=document.querySelector('`+card(command)+` button.approve').getBoundingClientRect();return [b.x+b.width/2,b.y+b.height/2];})()`))
+		if err != nil || len(r) != 2 {
+			t.Fatalf("where is %s: %v %v", command, r, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, r[0], r[1])); err != nil {
+			t.Fatal(err)
+		}
+		return r[0], r[1]
+	}
+	// clickAt clicks where the pointer rests and returns the flash.
+	clickAt := func(x, y float64) string {
+		t.Helper()
+		// The last vote's flash is renamed (removing it would move the
+		// cards), so the one waited for is this vote's.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`var f = document.getElementById("flash"); if (f) f.id = "last-flash"; true`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.MouseClickXY(x, y), chromedp.WaitVisible(chromedp.ID("flash"))); err != nil {
+			t.Fatalf("click: %v", err)
+		}
+		flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return flash
+	}
+	pending := func() []string {
+		t.Helper()
+		var out struct {
+			Reviews []struct {
+				Input struct {
+					Command string `json:"command"`
+				} `json:"input"`
+			} `json:"reviews"`
+		}
+		if _, err := e.admin.Do(context.Background(), http.MethodGet, "/v1/reviews?status=pending", nil, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		var cmds []string
+		for _, r := range out.Reviews {
+			cmds = append(cmds, r.Input.Command)
+		}
+		return cmds
+	}
+	pendingCount := func(n int, what string) {
+		t.Helper()
+		eventually(t, what, func() error {
+			if got := pending(); len(got) != n {
+				return fmt.Errorf("pending %q", got)
+			}
+			return nil
+		})
+	}
+	const a, b, c = "git push origin main", "git push origin master", "git push origin release/1.0"
+
+	// A new review while the pointer rests on A's Approve.
+	hookA := waitingHook(t, e, builder.Token, a)
+	appear(a)
+	x, y := point(a)
+	waitingHook(t, e, builder.Token, b)
+	pendingCount(2, "B pending")
+	time.Sleep(2500 * time.Millisecond) // two refreshes
+	if flash := clickAt(x, y); !strings.Contains(flash, a) {
+		t.Fatalf("the click meant for %q: %q", a, flash)
+	}
+	if r := <-hookA; permission(t, r) != "allow" {
+		t.Fatalf("A's hook: %s", r.stdout)
+	}
+	if got := pending(); len(got) != 1 || got[0] != b {
+		t.Fatalf("pending after approving A: %q, want only B", got)
+	}
+
+	// A card above decided elsewhere: the list holds while the pointer is
+	// on B, so C does not slide under it.
+	// The page after the vote: C arrives while the pointer is elsewhere.
+	watch()
+	away()
+	appear(b)
+	waitingHook(t, e, builder.Token, c)
+	appear(c)
+	x, y = point(c)
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("article.review")).map(function(a){return a.id})`))
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("cards %v, %v", ids, err)
+	}
+	// C appeared under B: it was disarmed when it came.
+	if disarmed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.disarmed`)); err != nil || !slices.Contains(disarmed, ids[1]) {
+		t.Fatalf("disarmed %v (%v), want the new card %s among them", disarmed, err, ids[1])
+	}
+	waitingHook(t, e, builder.Token, "git push origin develop")
+	pendingCount(3, "D pending")
+	if err := e.admin.PostJSON(context.Background(), "/v1/reviews/"+strings.TrimPrefix(ids[0], "review-")+"/deny", map[string]any{"reason": "decided elsewhere"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if flash := clickAt(x, y); !strings.Contains(flash, c) {
+		t.Fatalf("the click meant for %q: %q", c, flash)
+	}
+
+	// A vote being written outlives the refresh once the pointer leaves.
+	const d = "git push origin develop"
+	away()
+	appear(d)
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(card(d)+` input[name=reason]`), "only for staging"),
+		chromedp.Click(chromedp.CSS(card(d)+` input[name=for_pattern]`)),
+		chromedp.MouseEvent(chromedp.MouseMoved, 1, 1),
+		chromedp.Click(chromedp.CSS("h2")), // focus leaves the input
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitingHook(t, e, builder.Token, "git push origin staging")
+	pendingCount(2, "E pending")
+	time.Sleep(2500 * time.Millisecond)
+	reason, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(card(d)+` input[name=reason]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+card(d)+` input[name=for_pattern]').checked`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(card(d)+` code.pattern`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason != "only for staging" || !ticked {
+		t.Fatalf("after a refresh: reason %q, pattern box %v", reason, ticked)
+	}
+	if shown != "Bash: git push <arg> develop [pushes-protected-branch]" {
+		t.Fatalf("the card names the pattern %q", shown)
 	}
 }

@@ -49,7 +49,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	tpl := template.Must(template.New("").Funcs(template.FuncMap{
 		"short":   func(id string) string { return id[:min(8, len(id))] },
-		"ago":     func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":    func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 		"summary": callSummary,
 	}).ParseFS(assets, "templates/*.html"))
@@ -220,8 +220,9 @@ func (v *views) pending(ctx context.Context, s session) ([]review, error) {
 		Reviews []review `json:"reviews"`
 	}
 	_, err := s.writer.Do(ctx, http.MethodGet, "/v1/reviews?status=pending", nil, nil, &out)
-	// Newest first.
-	sort.Slice(out.Reviews, func(i, j int) bool { return out.Reviews[i].RequestedAt.After(out.Reviews[j].RequestedAt) })
+	// Oldest first: a review that arrives goes below the ones a reviewer
+	// may be reading, so no card moves under the pointer.
+	sort.SliceStable(out.Reviews, func(i, j int) bool { return out.Reviews[i].RequestedAt.Before(out.Reviews[j].RequestedAt) })
 	return out.Reviews, err
 }
 
@@ -281,6 +282,9 @@ func (v *views) vote(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	flash := fmt.Sprintf("Review %s: %s (%s by %s)", id[:min(8, len(id))], rv.Status, callSummary(rv.Tool, rv.Input), rv.Requester)
+	if body["for_pattern"] == true && rv.Status != "pending" && rv.Shape != "" {
+		flash += "; learned for every later call of the pattern " + rv.Shape
+	}
 	http.Redirect(w, r, "/console/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
 }
 
