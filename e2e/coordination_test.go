@@ -145,7 +145,8 @@ func allowedWithin(t *testing.T, what string, d time.Duration, fn func() string)
 }
 
 // TestLeasesEnforcedByTheGate: agent A's exclusive lease blocks agent B's
-// Write and Bash sed -i under it (naming holder, reason and expiry), never
+// Write and Bash sed -i under it, and the formatters, find -delete and git
+// commands that rewrite a tree above it (naming holder, reason and expiry), never
 // B's reads nor A's own writes; an overlapping exclusive lease is a 409;
 // release, expiry and the end of A's session free the paths; SessionStart
 // tells each agent who it is, who else is active and their leases.
@@ -181,6 +182,13 @@ func TestLeasesEnforcedByTheGate(t *testing.T) {
 		{"B runs sed -i on a leased file", ta.envB, "Bash", map[string]any{"command": "sed -i 's/a/b/' src/cart/cart.go"}, true},
 		{"B redirects into a leased file", ta.envB, "Bash", map[string]any{"command": "echo x > src/cart/new.go"}, true},
 		{"B removes the leased directory", ta.envB, "Bash", map[string]any{"command": "rm -rf src"}, true},
+		// Whole-tree rewrites (walkthrough): formatters, find -delete, git.
+		{"B formats the tree above the lease", ta.envB, "Bash", map[string]any{"command": "gofmt -w src"}, true},
+		{"B runs go fmt on every package", ta.envB, "Bash", map[string]any{"command": "go fmt ./..."}, true},
+		{"B deletes by find", ta.envB, "Bash", map[string]any{"command": `find . -name "*.go" -delete`}, true},
+		{"B stashes the working tree", ta.envB, "Bash", map[string]any{"command": "git stash"}, true},
+		{"B runs black as a module", ta.envB, "Bash", map[string]any{"command": "python3 -m black src"}, true},
+		{"B lists unformatted files", ta.envB, "Bash", map[string]any{"command": "gofmt -l src"}, false},
 		{"B reads a leased file", ta.envB, "Read", map[string]any{"file_path": ta.cartFile}, false},
 		{"B cats a leased file", ta.envB, "Bash", map[string]any{"command": "cat src/cart/cart.go"}, false},
 		{"B writes elsewhere", ta.envB, "Write", map[string]any{"file_path": ta.other, "content": "package other\n"}, false},

@@ -1082,6 +1082,7 @@ func (w *walker) operands(cmd *command, ops []wordVal, ctx shellCtx) {
 			}
 		}
 	}
+	w.rewrites(cmd, ops, ctx)
 	if cmd.extraArgs && stdinAcc != 0 {
 		w.addOperand(cmd, wordVal{s: "<operands from stdin>"}, stdinAcc, ctx)
 	}

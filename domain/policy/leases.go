@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"path"
+	"strings"
 	"time"
 )
 
@@ -39,7 +41,15 @@ func (a *analysis) checkLeases(d Decision, add func(Match)) {
 		if p.access&accessWrite == 0 || p.dynamic || !p.inside {
 			continue
 		}
-		l, ok := a.call.Leases.HeldByOther(p.rel, a.call.AgentID)
+		rel := p.rel
+		if dir, base := path.Split(rel); base == foundMarker {
+			// what find yields below a start point: anything under it
+			rel = strings.TrimSuffix(dir, "/")
+			if rel == "" {
+				rel = "."
+			}
+		}
+		l, ok := a.call.Leases.HeldByOther(rel, a.call.AgentID)
 		if !ok {
 			continue
 		}
