@@ -100,7 +100,7 @@ const (
 	DefaultMaxConns   = 4096
 	DefaultBodyIdle   = 30 * time.Second
 	DefaultBodyMax    = 15 * time.Minute
-	DefaultBodyMemory = 64 << 20
+	DefaultBodyMemory = 8 << 20
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
 )
