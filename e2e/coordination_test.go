@@ -189,6 +189,8 @@ func TestLeasesEnforcedByTheGate(t *testing.T) {
 		{"B stashes the working tree", ta.envB, "Bash", map[string]any{"command": "git stash"}, true},
 		{"B runs black as a module", ta.envB, "Bash", map[string]any{"command": "python3 -m black src"}, true},
 		{"B lists unformatted files", ta.envB, "Bash", map[string]any{"command": "gofmt -l src"}, false},
+		// The MCP tools the SessionStart context points agents at.
+		{"B calls Lighthouse's own MCP tool", ta.envB, "mcp__lighthouse__lease_paths", map[string]any{"paths": []string{"docs/**"}}, false},
 		{"B reads a leased file", ta.envB, "Read", map[string]any{"file_path": ta.cartFile}, false},
 		{"B cats a leased file", ta.envB, "Bash", map[string]any{"command": "cat src/cart/cart.go"}, false},
 		{"B writes elsewhere", ta.envB, "Write", map[string]any{"file_path": ta.other, "content": "package other\n"}, false},
