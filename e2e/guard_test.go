@@ -332,6 +332,17 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		}
 	}
 
+	// Rotating the agent's token keeps its hooks working: the file they
+	// read gets the new token (walkthrough: every hook failed with 401).
+	before, _ := os.ReadFile(tokenFile)
+	rotateOut := g.run(project, 0, "agent", "rotate", "claude")
+	if now, _ := os.ReadFile(tokenFile); string(now) == string(before) || !strings.Contains(rotateOut, tokenFile) {
+		t.Fatalf("agent rotate left %s as it was:\n%s", tokenFile, rotateOut)
+	}
+	if reason := claudeHook(t, pre, agentEnv, event("Bash", map[string]any{"command": "go test ./..."}, "toolu_after_rotate")).denied(t); reason != "" {
+		t.Fatalf("after agent rotate the hook denies: %s", reason)
+	}
+
 	// Edits are shadowed, an 11 MiB PostToolUse payload included.
 	big := strings.Repeat("line of the original file\n", 11<<20/26+1)
 	writeProjectFile(t, g.project, "big.txt", big[:len(big)/2])
@@ -413,7 +424,12 @@ func TestGuardProjectWithClaudeCode(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	r := claudeHook(t, pre, agentEnv, event("Bash", map[string]any{"command": "ls"}, "toolu_after_rotate"))
+	// A hook holding a token rotated away (its file not updated) fails
+	// closed with one line naming the 401.
+	if err := config.WriteSecret(tokenFile, oldTok); err != nil {
+		t.Fatal(err)
+	}
+	r := claudeHook(t, pre, agentEnv, event("Bash", map[string]any{"command": "ls"}, "toolu_stale_token"))
 	if r.code != 2 || !strings.Contains(r.stderr, "401") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("hook with a rotated token: exit %d, stderr %q; want exit 2 naming the 401", r.code, r.stderr)
 	}

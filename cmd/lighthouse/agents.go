@@ -15,6 +15,7 @@ import (
 
 	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
+	"github.com/lighthouse-ai/lighthouse/integrations/claudecode"
 )
 
 func runAgent(ctx context.Context, args []string) error {
@@ -115,6 +116,17 @@ func runAgent(ctx context.Context, args []string) error {
 			}
 			if err != nil {
 				return fmt.Errorf("the admin token was rotated, but writing it to the data directory failed: %w (new token: %s)", err, out.Token)
+			}
+		}
+		// The hooks init claude wrote read the agent's token from the data
+		// directory: it follows the rotation, or every hook would fail.
+		if data, err := c.DataDir(); err == nil {
+			file := claudecode.AgentTokenFile(data, pos[0])
+			if _, err := os.Stat(file); err == nil {
+				if err := config.WriteSecret(file, out.Token); err != nil {
+					return fmt.Errorf("agent %s's token was rotated, but writing it to %s, which its hooks read, failed: %w (new token: %s)", pos[0], file, err, out.Token)
+				}
+				fmt.Fprintf(os.Stderr, "wrote the new token to %s, which the agent's hooks read\n", file)
 			}
 		}
 		fmt.Fprintf(os.Stderr, "agent %s has a new token (shown once); the old one no longer works:\n", pos[0])

@@ -150,8 +150,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// agentTokenFile is where init stores the token of a project's agent.
-func agentTokenFile(data, agent string) string {
+// AgentTokenFile is where init claude stores the token of a project's agent
+// (DATA/agents/NAME.token), which the hooks it writes read.
+func AgentTokenFile(data, agent string) string {
 	return filepath.Join(data, "agents", agent+".token")
 }
 
@@ -160,7 +161,7 @@ func agentTokenFile(data, agent string) string {
 // accepts is reused; otherwise the agent is created, or its token rotated,
 // with the admin's token.
 func ensureAgentToken(ctx context.Context, conn *cli.Connection, project, name string, role domain.Role) (string, error) {
-	file := agentTokenFile(conn.Data, name)
+	file := AgentTokenFile(conn.Data, name)
 	writerURL, _, _ := conn.URLs() // conn.Data is set: no error
 	if tok, err := config.Token("", file); err == nil {
 		var me domain.Agent
