@@ -196,9 +196,11 @@ func (s *Store) putFile(r io.Reader, limit int64) (domain.ContentRef, error) {
 		return domain.ContentRef{}, err
 	}
 	ref := domain.ContentRef{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
-	if _, err := os.Stat(s.path(ref.Hash)); err == nil {
+	if s.intact(ref.Hash) {
 		return ref, nil
 	}
+	// Not stored, or stored damaged: the good copy just read replaces it,
+	// so putting the same content again repairs it.
 	if err := tmp.Sync(); err != nil {
 		return domain.ContentRef{}, fmt.Errorf("sync blob: %w", err)
 	}
@@ -303,6 +305,18 @@ func (s *Store) Open(hash string) (Blob, error) {
 		return nil, err
 	}
 	return fileBlob{File: f, size: fi.Size()}, nil
+}
+
+// intact reports whether the blob file for hash exists and holds its
+// content (checked as Open checks it).
+func (s *Store) intact(hash string) bool {
+	f, err := os.Open(s.path(hash))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	return err == nil && s.checkFile(hash, f, fi) == nil
 }
 
 // checkFile hashes a blob file the first time this process opens it (and
@@ -413,9 +427,11 @@ type Mirror struct {
 // fetched content is checked against its hash before it is kept.
 func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 	f, err := m.Local.Open(hash)
-	if !errors.Is(err, domain.ErrNotFound) {
+	if !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, ErrCorrupt) {
 		return f, err
 	}
+	// Missing, or the replica's own copy damaged: the writer's copy is
+	// fetched, checked and kept in its place.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/v1/blobs/"+hash, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch blob: %w", err)
@@ -430,6 +446,14 @@ func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 		return nil, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
 	}
 	if resp.StatusCode != http.StatusOK {
+		var answer struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&answer) == nil && answer.Error.Code == "corrupt_content" {
+			return nil, fmt.Errorf("fetch blob %s: the writer's copy: %w", hash, ErrCorrupt)
+		}
 		return nil, fmt.Errorf("fetch blob %s: writer answered %s", hash, resp.Status)
 	}
 	ref, err := m.Local.Put(resp.Body, 1<<40)
@@ -437,7 +461,7 @@ func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 		return nil, err
 	}
 	if ref.Hash != hash {
-		return nil, fmt.Errorf("fetch blob %s: content hashes to %s", hash, ref.Hash)
+		return nil, fmt.Errorf("fetch blob %s: content hashes to %s: %w", hash, ref.Hash, ErrCorrupt)
 	}
 	return m.Local.Open(hash)
 }

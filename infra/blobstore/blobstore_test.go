@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -77,6 +79,22 @@ func TestDamagedBlobsAreFoundAndNeverServed(t *testing.T) {
 			b.Close()
 		}
 	}
+
+	// Putting the same content again repairs a damaged copy, small or
+	// a file (the walkthrough's put of the good bytes left it damaged).
+	put("small and damaged")
+	put(strings.Repeat("b", InlineLimit+1))
+	for _, c := range cases {
+		b, err := s.Open(c.hash)
+		if err != nil {
+			t.Errorf("Open(%.8s) after putting it again: %v", c.hash, err)
+			continue
+		}
+		b.Close()
+	}
+	if checked, damaged, err := s.VerifyAll(); err != nil || checked != 4 || len(damaged) != 0 {
+		t.Fatalf("VerifyAll after the repair = %d %v %v, want 4 checked, none damaged", checked, damaged, err)
+	}
 }
 
 // TestIngestKeepsInlineContentAtItsSize: inline content holds no more
@@ -140,5 +158,39 @@ func TestParseHash(t *testing.T) {
 		if ok != tc.ok || ValidHash(tc.h) != tc.ok || ok && hex.EncodeToString(sum[:]) != tc.h {
 			t.Errorf("ParseHash(%q) = %x, %t; want ok %t and the same digits", tc.h, sum, ok, tc.ok)
 		}
+	}
+}
+
+// TestMirrorNamesTheWritersDamage: a content the writer's copy of is
+// damaged is ErrCorrupt on the replica too (answered as corrupt_content),
+// not an unexplained failure; content that arrives altered is as well.
+func TestMirrorNamesTheWritersDamage(t *testing.T) {
+	t.Parallel()
+	good := strings.Repeat("x", InlineLimit+1)
+	hash := hashOf([]byte(good))
+	for _, c := range []struct {
+		name   string
+		answer func(w http.ResponseWriter)
+	}{
+		{"the writer's copy is damaged", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error":{"code":"corrupt_content","message":"blob: stored content does not match its hash"}}`)
+		}},
+		{"the content arrives altered", func(w http.ResponseWriter) { io.WriteString(w, strings.Repeat("y", InlineLimit+1)) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.answer(w) }))
+			defer srv.Close()
+			local, err := Open(t.TempDir(), mapSmall{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Mirror{Local: local, Client: srv.Client(), URL: srv.URL}
+			if _, err := m.Open(t.Context(), hash); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open = %v, want ErrCorrupt", err)
+			}
+		})
 	}
 }
