@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,5 +349,47 @@ new MutationObserver(function (ms) { ms.forEach(function (m) {
 	}
 	if shown != "Bash: git push <arg> develop [pushes-protected-branch]" {
 		t.Fatalf("the card names the pattern %q", shown)
+	}
+}
+
+// TestConsoleCookieIsPerPort: the console's cookie is named for the port
+// it listens on, so two projects' consoles on one machine (browsers share
+// cookies across ports) neither sign each other out nor read each other's
+// token.
+func TestConsoleCookieIsPerPort(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(e.sys.ReaderURL+"/console/login", url.Values{"token": {e.sys.AdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(e.sys.ReaderURL)
+	want := "lighthouse_console_" + u.Port()
+	var got *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Value != "" {
+			got = c
+		}
+	}
+	if got == nil || got.Name != want {
+		t.Fatalf("sign-in set %v, want a cookie named %s", resp.Cookies(), want)
+	}
+	open := func(name string) int {
+		req, _ := http.NewRequest(http.MethodGet, e.sys.ReaderURL+"/console/", nil)
+		req.AddCookie(&http.Cookie{Name: name, Value: e.sys.AdminToken})
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := open(want); status != http.StatusOK {
+		t.Fatalf("the console with its own cookie: %d", status)
+	}
+	if status := open("lighthouse_console_1"); status != http.StatusFound {
+		t.Fatalf("the console with another port's cookie: %d, want a redirect to sign in", status)
 	}
 }

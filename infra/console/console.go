@@ -18,6 +18,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,6 +35,20 @@ var assets embed.FS
 
 // cookieName holds the signed-in person's token.
 const cookieName = "lighthouse_console"
+
+// cookieFor names the cookie of the console r reached: cookieName and the
+// port it listens on. Browsers keep cookies per host, whatever the port, so
+// with one name two projects' consoles on one machine (up picks a free
+// port for the second) shared one cookie: signing in to the second signed
+// the first out, and the first then sent the second's token to its own
+// writer. (The browser still sends both cookies to both; each reads its
+// own.)
+func cookieFor(r *http.Request) string {
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "" {
+		return cookieName + "_" + port
+	}
+	return cookieName
+}
 
 // Server serves the console.
 type Server struct {
@@ -142,7 +157,7 @@ func (v *views) whoami(ctx context.Context, token string) (session, error) {
 // auth runs h for a signed-in person and sends anyone else to sign in.
 func (v *views) auth(h func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(cookieName)
+		c, err := r.Cookie(cookieFor(r))
 		if err != nil || c.Value == "" {
 			http.Redirect(w, r, "/console/login", http.StatusFound)
 			return
@@ -191,13 +206,13 @@ func (v *views) login(w http.ResponseWriter, r *http.Request) {
 		v.render(w, "login.html", map[string]any{"Error": "That token does not work: " + err.Error()})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: token, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil, MaxAge: 12 * 3600})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
 func (v *views) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
