@@ -362,6 +362,8 @@ func eventSubject(e domain.Event, names map[string]string) string {
 		return str("path")
 	case str("from") != "" && str("to") != "":
 		return str("from") + " -> " + str("to")
+	case str("shape") != "":
+		return str("decision") + " " + str("shape") // learned.added
 	case str("tool") != "":
 		in, _ := json.Marshal(p["input"])
 		s := callSummary(str("tool"), in)
