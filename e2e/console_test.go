@@ -128,6 +128,10 @@ func TestConsoleInChromium(t *testing.T) {
 		{"files", "The project at now"},
 		{"learned", "Learned decisions"},
 		{"diff?from=1", "What changed"},
+		// A point names its own sequence, not the reader's head, and a
+		// diff with nothing in it says so.
+		{"files?at=2", "The project at 2 (#2)"},
+		{fmt.Sprintf("diff?from=%d", e.writerHead()), "No changes between"},
 	} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(console+c.path)); err != nil {
 			t.Fatalf("%s: %v", c.path, err)

@@ -456,9 +456,15 @@ func (v *views) files(w http.ResponseWriter, r *http.Request, s session) {
 		Seq   uint64     `json:"seq"`
 		Files []fileInfo `json:"files"`
 	}
-	if _, err := s.reader.Do(r.Context(), http.MethodGet, "/v1/tree?"+q.Encode(), nil, nil, &tree); err != nil {
+	h, err := s.reader.Do(r.Context(), http.MethodGet, "/v1/tree?"+q.Encode(), nil, nil, &tree)
+	if err != nil {
 		v.fail(w, err)
 		return
+	}
+	// A point read names the sequence it stands for; tree.Seq is the
+	// reader's head.
+	if p, err := strconv.ParseUint(h.Get("X-Lighthouse-Point-At"), 10, 64); err == nil && at != "" {
+		tree.Seq = p
 	}
 	names := v.names(r.Context(), s)
 	for i := range tree.Files {
