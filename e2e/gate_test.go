@@ -454,6 +454,16 @@ func TestLearnedPatternsKeepTheirMeaning(t *testing.T) {
 	ctx := context.Background()
 	builder, _ := e.addAgent("builder", "builder")
 	reviewer, _ := e.addAgent("rita", "reviewer")
+
+	// policy explain without --policy explains the policy the writer runs
+	// (walkthrough: it explained the built-in one and said allow).
+	cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "policy", "explain", "--bash", "git push origin feature-z")
+	cmd.Env = append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+e.sys.AdminToken)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "decision: escalate") || !strings.Contains(string(out), "push-review") ||
+		!strings.Contains(string(out), "policy:   "+policyFile) {
+		t.Fatalf("policy explain of the policy in force: %v\n%s", err, out)
+	}
+
 	learn := func(command string) {
 		t.Helper()
 		d := validate(t, builder, bashPayload(t, command))

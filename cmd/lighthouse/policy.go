@@ -97,21 +97,36 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 		return err
 	}
 	call := policy.Call{Role: *role, Cwd: *cwd, ProjectRoot: *root, Home: *home}
-	rootFrom := "--root"
-	if call.ProjectRoot == "" {
-		// Explain what the writer would decide: its root, its protected paths.
-		var st struct {
-			ProjectRoot string   `json:"project_root"`
-			Protected   []string `json:"protected"`
-		}
+	rootFrom, policyFrom := "--root", "--policy"
+	// Explain what the writer would decide: its root, its protected paths
+	// and the policy in force, unless they are given.
+	var st struct {
+		Revision    string   `json:"revision"`
+		Source      string   `json:"source"`
+		ProjectRoot string   `json:"project_root"`
+		Protected   []string `json:"protected"`
+	}
+	if call.ProjectRoot == "" || *file == "" {
 		w, err := conn.Writer()
 		if err == nil {
 			_, err = w.Do(ctx, http.MethodGet, "/v1/policy", nil, nil, &st)
 		}
-		if err != nil {
+		switch {
+		case err != nil && call.ProjectRoot == "":
 			return fmt.Errorf("policy explain: no --root given and the writer cannot tell its project root: %w", err)
+		case err != nil:
+			policyFrom = "no --policy, and no writer answered"
+		default:
+			if call.ProjectRoot == "" {
+				call.ProjectRoot, call.Protected, rootFrom = st.ProjectRoot, st.Protected, "the writer at "+w.BaseURL
+			}
+			if *file == "" {
+				policyFrom = "the writer at " + w.BaseURL
+				if st.Source != policyfile.BuiltinSource {
+					*file = st.Source
+				}
+			}
 		}
-		call.ProjectRoot, call.Protected, rootFrom = st.ProjectRoot, st.Protected, "the writer at "+w.BaseURL
 	}
 	switch {
 	case *bash != "":
@@ -147,7 +162,15 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 		return err
 	}
 	v, matches := p.Explain(call)
-	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\nrevision: %s\nroot:     %s (from %s)\n", v.Decision, v.Rule, v.Reason, p.Revision(), call.ProjectRoot, rootFrom)
+	source := *file
+	if source == "" {
+		source = policyfile.BuiltinSource
+	}
+	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\npolicy:   %s, revision %s (from %s)\nroot:     %s (from %s)\n",
+		v.Decision, v.Rule, v.Reason, source, p.Revision(), policyFrom, call.ProjectRoot, rootFrom)
+	if st.Revision != "" && policyFrom != "--policy" && st.Revision != p.Revision() {
+		fmt.Fprintf(os.Stderr, "warning: the writer runs revision %s; %s reads as %s now (changed since it was loaded, or failing to load: see `lighthouse status`)\n", st.Revision, source, p.Revision())
+	}
 	if v.Decision == policy.Escalate {
 		fmt.Printf("approvals required: %d\n", v.Approvals)
 	}

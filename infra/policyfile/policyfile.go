@@ -105,9 +105,12 @@ func (w *Watcher) Reload() error {
 	return nil
 }
 
+// BuiltinSource is the Source of the built-in policy alone (no file).
+const BuiltinSource = "built-in default"
+
 func (w *Watcher) source() string {
 	if w.Path == "" {
-		return "built-in default"
+		return BuiltinSource
 	}
 	return w.Path
 }
