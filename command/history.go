@@ -65,6 +65,11 @@ func (h *HistoryHandler) Snapshot(ctx context.Context, cmd CreateSnapshot) (doma
 	if err := domain.ValidateSnapshotName("name", cmd.Name); err != nil {
 		return domain.AppendResult{}, err
 	}
+	// Words that read as the head in the CLI and the console ("diff now")
+	// are not names (a snapshot made with one before stays readable).
+	if n := strings.ToLower(cmd.Name); n == "now" || n == "head" {
+		return domain.AppendResult{}, domain.Invalid("name", "name_reserved", "snapshot name %q reads as the head; choose another", cmd.Name)
+	}
 	if len(cmd.Description) > 4096 {
 		return domain.AppendResult{}, domain.Invalid("description", "description_too_long", "description is at most 4096 bytes")
 	}

@@ -130,6 +130,11 @@ func TestPointErrors(t *testing.T) {
 	if err := e.admin.PostJSON(context.Background(), "/v1/snapshots", map[string]any{"name": "1abc"}, nil); !isField(err, 400, "name") {
 		t.Errorf("snapshot named like a number: %v", err)
 	}
+	for _, name := range []string{"now", "HEAD"} {
+		if err := e.admin.PostJSON(context.Background(), "/v1/snapshots", map[string]any{"name": name}, nil); !isCode(err, 400, "name_reserved") {
+			t.Errorf("snapshot named %s, which reads as the head: %v", name, err)
+		}
+	}
 	e.admin.PostJSON(context.Background(), "/v1/snapshots", map[string]any{"name": "s"}, nil)
 	if err := e.admin.PostJSON(context.Background(), "/v1/snapshots", map[string]any{"name": "s"}, nil); !isStatus(err, 409) {
 		t.Errorf("taken snapshot name: %v", err)
