@@ -230,7 +230,7 @@ func TestAnnotationsFollowTheCode(t *testing.T) {
 	want(gone, idTotal, 5, 7, true)
 
 	// Resolving through the CLI hides a note from then on, not before.
-	g.run(project, 0, "annotate", "--resolve", idDoc)
+	g.run(project, 0, "annotate", "--resolve", idDoc[:8]) // the prefix annotations prints
 	_, all := notes(url.Values{})
 	if _, ok := all.find(idDoc); ok {
 		t.Errorf("a resolved note still shows: %+v", all.Annotations)

@@ -238,7 +238,7 @@ func TestLeasesEnforcedByTheGate(t *testing.T) {
 	mustRun(t, ta, ta.tokenA, "lease", "add", "docs/**", "--shared")
 	mustRun(t, ta, ta.tokenB, "lease", "add", "docs/**", "--shared")
 	list := mustRun(t, ta, "", "lease", "list")
-	if !strings.Contains(list, id) || !strings.Contains(list, "claude") || !strings.Contains(list, "claude-2") {
+	if !strings.Contains(list, id[:8]+" ") || strings.Contains(list, id) || !strings.Contains(list, "claude") || !strings.Contains(list, "claude-2") {
 		t.Fatalf("lease list:\n%s", list)
 	}
 

@@ -168,7 +168,7 @@ func TestMessagesDeliveredOnceThroughHooks(t *testing.T) {
 	if out, err := ta.lighthouse(ta.tokenB, "msg", "ack", direct); err == nil {
 		t.Fatalf("claude-2 acked a message it did not receive:\n%s", out)
 	}
-	reply := send(ta.tokenA, "--to", "claude-2", "--reply-to", direct, "-m", "on it")
+	reply := send(ta.tokenA, "--to", "claude-2", "--reply-to", direct[:8], "-m", "on it") // the prefix the inbox prints
 	thread := mustRun(t, ta, ta.tokenB, "msg", "thread", direct, "--json")
 	var th struct {
 		Messages []struct {

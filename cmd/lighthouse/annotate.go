@@ -63,7 +63,16 @@ func runAnnotate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *resolve {
+		r, err := c.Reader()
+		if err != nil {
+			return err
+		}
+		head := c.WriterHead(ctx)
 		for _, id := range pos {
+			id, err := resolveID("annotation", id, "lighthouse annotations", func() ([]string, error) { return annotationIDs(ctx, r, head) })
+			if err != nil {
+				return err
+			}
 			var res struct {
 				Seq uint64 `json:"seq"`
 			}
@@ -162,7 +171,7 @@ func printAnnotations(out io.Writer, list []annotationView) error {
 		if a.Orphaned {
 			state = " [orphaned]"
 		}
-		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\n", lines, a.Kind, state, a.Author, a.ID)
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\n", lines, a.Kind, state, a.Author, shortID(a.ID))
 		fmt.Fprintf(tw, "  %s\n", strings.ReplaceAll(a.Body, "\n", "\n  "))
 	}
 	return tw.Flush()

@@ -80,3 +80,36 @@ func leaseIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, e
 	}
 	return ids, nil
 }
+
+// taskIDs lists the ids of the tasks the reader knows, whatever their status.
+func taskIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
+	var ans struct {
+		Tasks []taskView `json:"tasks"`
+	}
+	if _, err := r.Do(ctx, http.MethodGet, "/v1/tasks?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	ids := make([]string, 0, len(ans.Tasks))
+	for _, t := range ans.Tasks {
+		ids = append(ids, t.TaskID)
+	}
+	return ids, nil
+}
+
+// annotationIDs lists the ids of the annotations the reader shows.
+func annotationIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
+	var ans struct {
+		Annotations []annotationView `json:"annotations"`
+	}
+	if _, err := r.Do(ctx, http.MethodGet, "/v1/annotations?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
+		return nil, fmt.Errorf("list annotations: %w", err)
+	}
+	ids := make([]string, 0, len(ans.Annotations))
+	for _, a := range ans.Annotations {
+		ids = append(ids, a.ID)
+	}
+	return ids, nil
+}
+
+// shortID is the prefix lists print; resolveID takes it back.
+func shortID(id string) string { return id[:min(8, len(id))] }

@@ -136,7 +136,7 @@ func leaseList(ctx context.Context, r *client.Client, minSeq uint64, out io.Writ
 		if !l.Exclusive {
 			kind = "shared"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Holder, kind, l.ExpiresAt.Local().Format(time.RFC3339), strings.Join(l.Paths, " "), l.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(l.ID), l.Holder, kind, l.ExpiresAt.Local().Format(time.RFC3339), strings.Join(l.Paths, " "), l.Reason)
 	}
 	return tw.Flush()
 }

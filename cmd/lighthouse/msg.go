@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,6 +72,31 @@ func runMsg(ctx context.Context, args []string) error {
 			Thread     string   `json:"thread"`
 			Seq        uint64   `json:"seq"`
 			Recipients []string `json:"recipients"`
+		}
+		if *replyTo != "" || *thread != "" {
+			r, err := c.Reader()
+			if err != nil {
+				return err
+			}
+			head := c.WriterHead(ctx)
+			if *replyTo != "" {
+				if *replyTo, err = resolveID("message", *replyTo, "lighthouse msg inbox", func() ([]string, error) { return messageIDs(ctx, r, head, false) }); err != nil {
+					return err
+				}
+			}
+			if *thread != "" {
+				// A thread named by a prefix of one in the inbox is that
+				// thread; any other name starts a thread of that name.
+				threads, err := messageIDs(ctx, r, head, true)
+				if err != nil {
+					return err
+				}
+				if slices.ContainsFunc(threads, func(t string) bool { return strings.HasPrefix(t, *thread) }) {
+					if *thread, err = resolveID("thread", *thread, "lighthouse msg inbox --json", func() ([]string, error) { return threads, nil }); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		req := map[string]any{"to": splitList(*to), "subject": *subject, "body": text, "thread": *thread, "reply_to": *replyTo, "ack_required": *ack}
 		if err := w.PostJSON(ctx, "/v1/messages", req, &ans); err != nil {

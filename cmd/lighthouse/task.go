@@ -122,7 +122,7 @@ func runTask(ctx context.Context, args []string) error {
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATUS\tCAPABILITY\tCLAIMER\tREQUESTER\tTITLE")
 		for _, t := range ans.Tasks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Status, t.Capability, orDash(t.Claimer), t.Requester, t.Title)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(t.TaskID), t.Status, t.Capability, orDash(t.Claimer), t.Requester, t.Title)
 		}
 		return tw.Flush()
 	case "show":
@@ -131,7 +131,12 @@ func runTask(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		t, err := showTask(ctx, r, pos[0], c.WriterHead(ctx), *wait)
+		head := c.WriterHead(ctx)
+		id, err := resolveID("task", pos[0], "lighthouse task list", func() ([]string, error) { return taskIDs(ctx, r, head) })
+		if err != nil {
+			return err
+		}
+		t, err := showTask(ctx, r, id, head, *wait)
 		if err != nil {
 			return err
 		}
@@ -156,9 +161,18 @@ func runTask(ctx context.Context, args []string) error {
 		case "fail":
 			body["reason"] = *msg
 		}
+		r, err := c.Reader()
+		if err != nil {
+			return err
+		}
+		head := c.WriterHead(ctx)
+		id, err := resolveID("task", pos[0], "lighthouse task list", func() ([]string, error) { return taskIDs(ctx, r, head) })
+		if err != nil {
+			return err
+		}
 		var t taskView
-		if err := w.PostJSON(ctx, "/v1/tasks/"+url.PathEscape(pos[0])+"/"+args[0], body, &t); err != nil {
-			return fmt.Errorf("%s task %s: %w", args[0], pos[0], err)
+		if err := w.PostJSON(ctx, "/v1/tasks/"+url.PathEscape(id)+"/"+args[0], body, &t); err != nil {
+			return fmt.Errorf("%s task %s: %w", args[0], id, err)
 		}
 		if *asJSON {
 			return printJSON(t)
