@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -61,18 +60,8 @@ func TestConsoleInChromium(t *testing.T) {
 	e := startGate(t)
 	builder, _ := e.addAgent("builder", "builder")
 	reviewer, _ := e.addAgent("dana", "reviewer")
-	ctx := browser(t)
+	ctx := signIn(t, e, reviewer.Token)
 	console := e.sys.ReaderURL + "/console/"
-
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(console),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), reviewer.Token),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("pending")),
-	); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
 	me, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("me")))
 	if err != nil {
 		t.Fatal(err)
@@ -150,24 +139,24 @@ func TestConsoleInChromium(t *testing.T) {
 // gate escalates, in the background; its result arrives once it is decided.
 func waitingHook(t *testing.T, e *env, token, command string) <-chan hookResult {
 	t.Helper()
-	payload := bashPayload(t, command)
-	done := make(chan hookResult, 1)
-	go func() {
-		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s")
-		cmd.Env = append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+token)
-		cmd.Stdin = bytes.NewReader(payload)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := hookResult{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			r.code, r.stderr = -1, err.Error()
-		}
-		done <- r
-	}()
-	return done
+	return runAsync(exec.Command(filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s"),
+		append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+token), bashPayload(t, command))
+}
+
+// signIn opens the console in a new headless browser signed in with token.
+func signIn(t *testing.T, e *env, token string) context.Context {
+	t.Helper()
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.sys.ReaderURL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("pending")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	return ctx
 }
 
 // TestConsoleVoteLandsOnTheCardRead: a click in the console decides the
@@ -185,16 +174,7 @@ func TestConsoleVoteLandsOnTheCardRead(t *testing.T) {
 	e := startGate(t)
 	builder, _ := e.addAgent("builder", "builder")
 	reviewer, _ := e.addAgent("dana", "reviewer")
-	ctx := browser(t)
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.sys.ReaderURL+"/console/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), reviewer.Token),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("pending")),
-	); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	ctx := signIn(t, e, reviewer.Token)
 	// watch records every card the page disarms, in order, in
 	// window.disarmed, until the page is left.
 	watch := func() {

@@ -206,11 +206,16 @@ func claudeHookAsync(t *testing.T, command string, agentEnv []string, event map[
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runAsync(exec.Command("/bin/sh", "-c", command), agentEnv, in)
+}
+
+// runAsync runs cmd with env and stdin in the background; a failure to run
+// it is reported as exit -1.
+func runAsync(cmd *exec.Cmd, env []string, stdin []byte) <-chan hookResult {
 	done := make(chan hookResult, 1)
 	go func() {
-		cmd := exec.Command("/bin/sh", "-c", command)
-		cmd.Env = agentEnv
-		cmd.Stdin = strings.NewReader(string(in))
+		cmd.Env = env
+		cmd.Stdin = bytes.NewReader(stdin)
 		var out, errb strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()

@@ -96,6 +96,11 @@ func taskIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, er
 	return ids, nil
 }
 
+// resolveTask turns a task id or prefix into the full id.
+func resolveTask(ctx context.Context, r *client.Client, id string, minSeq uint64) (string, error) {
+	return resolveID("task", id, "lighthouse task list", func() ([]string, error) { return taskIDs(ctx, r, minSeq) })
+}
+
 // annotationIDs lists the ids of the annotations the reader shows.
 func annotationIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
 	var ans struct {

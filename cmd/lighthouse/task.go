@@ -132,7 +132,7 @@ func runTask(ctx context.Context, args []string) error {
 			return err
 		}
 		head := c.WriterHead(ctx)
-		id, err := resolveID("task", pos[0], "lighthouse task list", func() ([]string, error) { return taskIDs(ctx, r, head) })
+		id, err := resolveTask(ctx, r, pos[0], head)
 		if err != nil {
 			return err
 		}
@@ -165,8 +165,7 @@ func runTask(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		head := c.WriterHead(ctx)
-		id, err := resolveID("task", pos[0], "lighthouse task list", func() ([]string, error) { return taskIDs(ctx, r, head) })
+		id, err := resolveTask(ctx, r, pos[0], c.WriterHead(ctx))
 		if err != nil {
 			return err
 		}
