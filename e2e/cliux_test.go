@@ -119,6 +119,17 @@ func TestCLIPathsFromASubdirectory(t *testing.T) {
 		}
 	}
 
+	// log shows the newest events first page (walkthrough: it showed the
+	// oldest), then the page before with --until.
+	newest, older := g.runAs(cart, nil, 0, "log", "--type", "file.", "--limit", "1")
+	if !strings.Contains(newest, "marker.txt") || !strings.Contains(older, "(older: --until ") {
+		t.Fatalf("log --limit 1: want the marker, the newest file event, and a pointer to older ones:\n%s%s", newest, older)
+	}
+	until := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(older), "(older: --until "), ")")
+	if before, _ := g.runAs(cart, nil, 0, "log", "--type", "file.", "--limit", "1", "--until", until); strings.Contains(before, "marker.txt") || !strings.Contains(before, "file.") {
+		t.Fatalf("log --until %s: want the file event before the marker:\n%s", until, before)
+	}
+
 	// Empty answers say so; --json stays machine-readable.
 	_, errOut = g.runAs(cart, nil, 0, "msg", "inbox", "--unread")
 	wantIn(t, "empty inbox", errOut, "no unread messages")

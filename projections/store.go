@@ -876,11 +876,19 @@ type EventFilter struct {
 	Type       string // exact, or a prefix ending in "." such as "file."
 	PathPrefix string
 	Limit      int
+	// Newest selects the last Limit matches (up to UntilSeq) instead of
+	// the first: the page a person looking at the log wants first.
+	Newest bool
 }
 
 // Events returns up to f.Limit matching events in order, and the sequence to
-// pass as AfterSeq for the next page (0 when there is none).
+// pass as AfterSeq for the next page (0 when there is none). With f.Newest
+// they are the last matches, still in order, and the sequence is the
+// UntilSeq of the page before them.
 func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
+	if f.Newest {
+		return s.newestEvents(f)
+	}
 	var out []domain.Event
 	var last uint64
 	more := false
@@ -914,6 +922,47 @@ func (s *Store) Events(f EventFilter) ([]domain.Event, uint64, error) {
 		last = 0
 	}
 	return out, last, nil
+}
+
+// newestEvents is Events with f.Newest: the log walked backwards from
+// UntilSeq (or its end) down to AfterSeq.
+func (s *Store) newestEvents(f EventFilter) ([]domain.Event, uint64, error) {
+	upper := pebbledb.PrefixEnd([]byte(prefixEvent))
+	if f.UntilSeq != 0 {
+		upper = pebbledb.Key(prefixEvent, pebbledb.Uint64(f.UntilSeq+1))
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pebbledb.Key(prefixEvent, pebbledb.Uint64(f.AfterSeq+1)), UpperBound: upper})
+	if err != nil {
+		return nil, 0, fmt.Errorf("iterate: %w", err)
+	}
+	defer it.Close()
+	var out []domain.Event
+	var next uint64
+	for ok := it.Last(); ok; ok = it.Prev() {
+		seq := binary.BigEndian.Uint64(it.Key()[len(prefixEvent):])
+		if len(out) == f.Limit {
+			next = seq // an older event is left: the next page ends with it
+			break
+		}
+		e, err := domain.DecodeEvent(bytes.Clone(it.Value()))
+		if err != nil {
+			return nil, 0, err
+		}
+		if !f.Since.IsZero() && e.Time.Before(f.Since) {
+			break // times grow with sequence: nothing older matches
+		}
+		if !f.Until.IsZero() && e.Time.After(f.Until) {
+			continue
+		}
+		if f.matches(e) {
+			out = append(out, e)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, 0, err
+	}
+	slices.Reverse(out)
+	return out, next, nil
 }
 
 // errWalkDone ends a walk of the stored events early.

@@ -137,6 +137,15 @@ func TestPointInTime(t *testing.T) {
 	if len(got) != 1 || got[0].Seq != 5 || next != 0 {
 		t.Errorf("second page = %d events, next %d", len(got), next)
 	}
+	// The newest first: the last matches, in order, then the page before.
+	got, next, err = s.Events(EventFilter{PathPrefix: "b", Limit: 2, Newest: true})
+	if err != nil || len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 5 || next != 3 {
+		t.Errorf("Events(path b, limit 2, newest) = %d events, next until %d, %v", len(got), next, err)
+	}
+	got, next, _ = s.Events(EventFilter{PathPrefix: "b", UntilSeq: next, Limit: 2, Newest: true})
+	if len(got) != 1 || got[0].Seq != 2 || next != 0 {
+		t.Errorf("older page = %d events, next until %d", len(got), next)
+	}
 	// A gap is refused, and a restart resumes at the position.
 	if err := s.Apply(context.Background(), evs[5:]); err == nil {
 		t.Error("re-applying an old event succeeded")

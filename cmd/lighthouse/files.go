@@ -286,7 +286,8 @@ func runLog(ctx context.Context, args []string) error {
 	path := fs.String("path", "", "only events under this path")
 	agent := fs.String("agent", "", "only events by this agent (a name, or an id)")
 	typ := fs.String("type", "", "only events of this type (a prefix ending in '.' matches a family)")
-	after := fs.Uint64("after", 0, "only events after this sequence")
+	after := fs.Uint64("after", 0, "the events after this sequence, oldest first (default: the newest events)")
+	until := fs.Uint64("until", 0, "the newest events up to this sequence (the page before the last one shown)")
 	limit := fs.Int("limit", 100, "at most this many events")
 	asJSON := fs.Bool("json", false, "print the events as JSON")
 	_, r, err := c.ParseReader(fs, args, 0, 0)
@@ -311,7 +312,19 @@ func runLog(ctx context.Context, args []string) error {
 		}
 		*agent = id
 	}
-	q := url.Values{"path": {*path}, "agent": {*agent}, "type": {*typ}, "after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
+	q := url.Values{"path": {*path}, "agent": {*agent}, "type": {*typ}, "limit": {strconv.Itoa(*limit)}}
+	switch {
+	case *after != 0 && *until != 0:
+		return usagef("log: give --after (oldest first) or --until (newest first), not both")
+	case *after != 0:
+		q.Set("after", strconv.FormatUint(*after, 10))
+	default:
+		// The newest page, as a person reading the log wants first.
+		q.Set("newest", "true")
+		if *until != 0 {
+			q.Set("until_seq", strconv.FormatUint(*until, 10))
+		}
+	}
 	if head := c.WriterHead(ctx); head > 0 {
 		q.Set("min_seq", strconv.FormatUint(head, 10))
 	}
@@ -323,6 +336,7 @@ func runLog(ctx context.Context, args []string) error {
 	var out struct {
 		Events    []domain.Event `json:"events"`
 		NextAfter uint64         `json:"next_after,omitempty"`
+		NextUntil uint64         `json:"next_until,omitempty"`
 	}
 	if _, err := r.Do(ctx, "GET", "/v1/events?"+q.Encode(), nil, nil, &out); err != nil {
 		return err
@@ -336,7 +350,7 @@ func runLog(ctx context.Context, args []string) error {
 		for _, e := range out.Events {
 			evs = append(evs, named{e, nameOr(names, e.AgentID)})
 		}
-		return printJSON(map[string]any{"events": evs, "next_after": out.NextAfter})
+		return printJSON(map[string]any{"events": evs, "next_after": out.NextAfter, "next_until": out.NextUntil})
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ	TIME	AGENT	TYPE	SUBJECT")
@@ -348,6 +362,9 @@ func runLog(ctx context.Context, args []string) error {
 	}
 	if out.NextAfter != 0 {
 		fmt.Fprintf(os.Stderr, "(more: --after %d)\n", out.NextAfter)
+	}
+	if out.NextUntil != 0 {
+		fmt.Fprintf(os.Stderr, "(older: --until %d)\n", out.NextUntil)
 	}
 	return nil
 }

@@ -301,6 +301,13 @@ func (r *Reader) events(c echo.Context) error {
 		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", domain.MaxEventsPage))
 	}
 	f.Limit = int(limit)
+	switch c.QueryParam("newest") {
+	case "", "false":
+	case "true":
+		f.Newest = true
+	default:
+		return badRequest("newest", "newest_invalid", "newest must be true or false")
+	}
 	if p := c.QueryParam("path"); p != "" {
 		pp, err := domain.ParsePath("path", p)
 		if err != nil {
@@ -326,7 +333,10 @@ func (r *Reader) events(c echo.Context) error {
 		evs = []domain.Event{}
 	}
 	out := map[string]any{"events": evs}
-	if next != 0 {
+	switch {
+	case next != 0 && f.Newest:
+		out["next_until"] = next
+	case next != 0:
 		out["next_after"] = next
 	}
 	return c.JSON(http.StatusOK, out)
