@@ -511,3 +511,41 @@ func TestShadowRestoreToDisk(t *testing.T) {
 		t.Fatalf("--log-only changed main.go on disk: %q", b)
 	}
 }
+
+// TestShadowCallOwnsOnlyItsChanges: a person's edit made while an agent's
+// earlier call was left open (its PostToolUse never came: the person
+// declined the call in Claude Code) is not recorded as the agent's next
+// call, which began after it; that call's own change is (walkthrough: the
+// person's edit of go.mod was logged as the agent's `go vet`).
+func TestShadowCallOwnsOnlyItsChanges(t *testing.T) {
+	t.Parallel()
+	s := startShadow(t, map[string]string{"go.mod": "module shop\n"})
+	builder, builderID := s.addAgent("claude-1", "builder")
+	call := func(id, command string) []byte {
+		return payload(t, "pre-bash.json", func(m map[string]any) {
+			m["tool_input"].(map[string]any)["command"] = command
+			m["cwd"], m["tool_use_id"] = s.project, id
+		})
+	}
+	// The call left open.
+	if r := s.hook(builder.Token, call("toolu_ls", "ls"), "pre"); r.code != 0 || strings.Contains(r.stdout, "deny") {
+		t.Fatalf("hook pre ls: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	s.write("go.mod", "module shop\n// a person's line\n")
+	time.Sleep(300 * time.Millisecond) // the watcher sees it before the next call begins
+	const id = "toolu_gen"
+	command := "printf 'generated\\n' > gen.go"
+	if r := s.hook(builder.Token, call(id, command), "pre"); r.code != 0 || strings.Contains(r.stdout, "deny") {
+		t.Fatalf("hook pre: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	s.write("gen.go", "generated\n")
+	if r := s.hook(builder.Token, postPayload(t, "Bash", id, s.project, map[string]any{"command": command}), "post"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("hook post: %d %s", r.code, r.stderr)
+	}
+	if ws := s.writes("gen.go", "generated\n"); len(ws) != 1 || ws[0].AgentID != builderID || ws[0].CausationID != id {
+		t.Fatalf("gen.go: %+v, want one write by %s caused by %s", ws, builderID, id)
+	}
+	if ws := s.writes("go.mod", "module shop\n// a person's line\n"); len(ws) != 0 {
+		t.Fatalf("the person's edit was recorded (agent %s, caused by %s) while the open call holds it; want it left for that call or the watcher", ws[0].AgentID, ws[0].CausationID)
+	}
+}

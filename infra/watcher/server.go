@@ -113,7 +113,8 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		if req.Tool != "" && req.Tool != "Bash" && !req.Settle {
 			hold = min(hold, editHold)
 		}
-		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, until: time.Now().Add(hold), settle: req.Settle}
+		now := time.Now()
+		w.calls[req.ToolUseID] = call{token: req.Token, session: req.SessionID, begun: now, until: now.Add(hold), settle: req.Settle}
 		w.mu.Unlock()
 		reply(rw, http.StatusOK, map[string]string{"status": "open"})
 	})
@@ -191,7 +192,10 @@ func (w *Watcher) EndCall(ctx context.Context, req CallRequest) (CallResult, err
 	if err := w.lockSettled(ctx); err != nil {
 		return CallResult{}, err
 	}
-	res, spooled, err := w.flushLocked(ctx, identity{Token: req.Token, Agent: true, CommandID: req.ToolUseID, SessionID: req.SessionID, Causation: req.ToolUseID})
+	// Only what changed since the call began is its own: a person's edit
+	// made while another call was open (one whose PostToolUse never came)
+	// is not this call's (walkthrough: it was recorded as the next call's).
+	res, spooled, err := w.flushLocked(ctx, identity{Token: req.Token, Agent: true, CommandID: req.ToolUseID, SessionID: req.SessionID, Causation: req.ToolUseID}, c.begun)
 	w.opMu.Unlock()
 	switch {
 	case err != nil:

@@ -50,7 +50,7 @@ type Watcher struct {
 	rejected map[string]string // path → hash the writer refused (too large, bad path)
 
 	mu         sync.Mutex
-	dirty      map[string]bool
+	dirty      map[string]time.Time // path → when a change to it was last seen
 	full       bool
 	first      time.Time
 	last       time.Time
@@ -68,6 +68,7 @@ type Watcher struct {
 
 type call struct {
 	token, session string
+	begun          time.Time // the changes seen since are the call's (see EndCall)
 	until          time.Time // the call stops holding changes back then
 	settle         bool      // a CLI change of the log and then the disk (CallRequest.Settle)
 }
@@ -117,7 +118,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{cfg: cfg, dir: dir, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
-		rejected: map[string]string{}, dirty: map[string]bool{}, calls: map[string]call{}, watched: map[string]bool{},
+		rejected: map[string]string{}, dirty: map[string]time.Time{}, calls: map[string]call{}, watched: map[string]bool{},
 		barriers: map[string]chan struct{}{}, barrierDir: filepath.Join(cfg.Data, "watcher-barrier"),
 		ready: make(chan struct{})}
 	if cfg.Poll {
@@ -426,7 +427,7 @@ func (w *Watcher) markDirty(rel string) {
 	if len(w.dirty) == 0 && !w.full {
 		w.first = now
 	}
-	w.dirty[rel] = true
+	w.dirty[rel] = now
 	w.last = now
 }
 
@@ -479,7 +480,7 @@ func (w *Watcher) barrier(ctx context.Context) {
 func (w *Watcher) flush(ctx context.Context, id identity) (sendResult, bool, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	return w.flushLocked(ctx, id)
+	return w.flushLocked(ctx, id, time.Time{})
 }
 
 // flushIdle is flush for the watcher's own look, due while no call was
@@ -494,7 +495,7 @@ func (w *Watcher) flushIdle(ctx context.Context) (sendResult, bool, error) {
 	if held {
 		return sendResult{}, false, nil
 	}
-	return w.flushLocked(ctx, identity{})
+	return w.flushLocked(ctx, identity{}, time.Time{})
 }
 
 // lockSettled locks opMu once no settling call is open (polling every
@@ -521,12 +522,27 @@ func (w *Watcher) lockSettled(ctx context.Context) error {
 	}
 }
 
-// flushLocked is flush with opMu held.
-func (w *Watcher) flushLocked(ctx context.Context, id identity) (sendResult, bool, error) {
+// flushLocked is flush with opMu held. With since set it records only the
+// paths changed since then (after a full scan, every path): changes seen
+// before an agent's call began are not that call's, and stay for the call
+// open when they were made, or for the watcher's own look.
+func (w *Watcher) flushLocked(ctx context.Context, id identity, since time.Time) (sendResult, bool, error) {
 	w.mu.Lock()
 	dirty, full := w.dirty, w.full
-	w.dirty, w.full = map[string]bool{}, false
-	w.first, w.last = time.Time{}, time.Time{}
+	if since.IsZero() || full {
+		w.dirty, w.full = map[string]time.Time{}, false
+	} else {
+		dirty = map[string]time.Time{}
+		for p, t := range w.dirty {
+			if !t.Before(since) {
+				dirty[p] = t
+				delete(w.dirty, p)
+			}
+		}
+	}
+	if len(w.dirty) == 0 && !w.full {
+		w.first, w.last = time.Time{}, time.Time{}
+	}
 	w.mu.Unlock()
 	if len(dirty) == 0 && !full {
 		return sendResult{}, false, nil
@@ -587,11 +603,13 @@ func (w *Watcher) flushLocked(ctx context.Context, id identity) (sendResult, boo
 	}
 }
 
-func (w *Watcher) redirty(dirty map[string]bool, full bool) {
+func (w *Watcher) redirty(dirty map[string]time.Time, full bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for p := range dirty {
-		w.dirty[p] = true
+	for p, t := range dirty {
+		if cur, ok := w.dirty[p]; !ok || t.After(cur) {
+			w.dirty[p] = t
+		}
 	}
 	w.full = w.full || full
 	if w.first.IsZero() {
@@ -660,7 +678,7 @@ func (w *Watcher) statTree(ig *ignorer, keep func(rel string) bool, disk map[str
 	return found, err
 }
 
-func (w *Watcher) collect(dirty map[string]bool, full bool) ([]string, map[string]diskFile, error) {
+func (w *Watcher) collect(dirty map[string]time.Time, full bool) ([]string, map[string]diskFile, error) {
 	disk := map[string]diskFile{}
 	var cands []string
 	ig := w.ignorer()
