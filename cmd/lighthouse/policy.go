@@ -159,6 +159,9 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, file *string, args []s
 	}
 	p, err := policyfile.Parse(*file)
 	if err != nil {
+		if policyFrom != "--policy" && st.Revision != "" {
+			return fmt.Errorf("%w\n(the writer refused this change too and still runs revision %s, loaded before it: fix the file, or see `lighthouse status`)", err, st.Revision)
+		}
 		return err
 	}
 	v, matches := p.Explain(call)

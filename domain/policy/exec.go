@@ -109,6 +109,12 @@ func (w *walker) execArgs(words []wordVal, ctx shellCtx, text string, extraArgs 
 	if interpreters[prog] && (ctx.stdin.piped || ctx.stdin.known) && readsProgramFromStdin(&cmd, rest, pos) {
 		a.find(ruleDynamic, Escalate, prog+" runs a program read from its standard input", truncate(text))
 	}
+	// python3 < x.py, sh < x.sh: the redirected file is the script run, and
+	// is checked as one given by name is (outside the project, changed by
+	// an agent).
+	if ctx.stdin.file && (interpreters[prog] && readsProgramFromStdin(&cmd, rest, pos) || shells[prog] && !cmd.hasFlag("c") && len(pos) == 0) {
+		w.runsFile(&cmd, ctx.stdin.from, "", prog, ctx)
+	}
 	switch prog {
 	case "echo", "printf":
 		cmd.printed, cmd.printedOK = printedText(rest, pos)

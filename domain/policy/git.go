@@ -43,7 +43,8 @@ func (c *command) hasEffect(e string) bool {
 // release lines, where a push publishes and a force or delete loses history.
 func protectedBranch(ref string) bool {
 	ref = strings.TrimPrefix(ref, "refs/heads/")
-	if strings.HasPrefix(ref, "refs/tags/") || strings.HasPrefix(ref, "refs/") {
+	ref = strings.TrimPrefix(ref, "heads/") // git reads heads/main as refs/heads/main
+	if strings.HasPrefix(ref, "refs/") || strings.HasPrefix(ref, "tags/") {
 		return true
 	}
 	switch ref {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"path"
 	"slices"
 	"strings"
 )
@@ -55,6 +56,27 @@ func (w *walker) rewrites(cmd *command, ops []wordVal, ctx shellCtx) {
 	switch {
 	case prog == "go" && (sub == "fmt" || sub == "fix"):
 		w.rewriteAll(cmd, goPackageDirs(words), ctx)
+	case prog == "go" && sub == "tool" && len(words) > 0 && words[0].static:
+		// go tool gofumpt -w .: the tool's own words follow its name
+		// go's parser may already have taken the tool's flags as its own
+		tool := command{program: path.Base(words[0].s), text: cmd.text, flags: slices.Clone(cmd.flags)}
+		if _, ok := rewriters[tool.program]; ok {
+			var rest []wordVal
+			for _, v := range words[1:] {
+				if v.static && strings.HasPrefix(v.s, "-") {
+					tool.flags = append(tool.flags, strings.TrimLeft(v.s, "-"))
+				} else {
+					rest = append(rest, v)
+				}
+			}
+			w.rewrites(&tool, rest, ctx)
+			cmd.paths = append(cmd.paths, tool.paths...)
+		}
+	case prog == "patch" && !has("dry-run") && !has("C"):
+		// the files a patch changes are named inside it
+		w.rewriteAll(cmd, orCwd(nil), ctx)
+	case prog == "golangci-lint" && has("fix"):
+		w.rewriteAll(cmd, []wordVal{{s: ".", static: true}}, ctx)
 	case prog == "cargo" && sub == "fmt":
 		w.rewriteAll(cmd, []wordVal{{s: ".", static: true}}, ctx)
 	case prog == "ruff" && (sub == "format" && !has("check") && !has("diff") || sub == "check" && has("fix")):
@@ -148,12 +170,33 @@ func gitWorkTree(cmd *command, args []wordVal) (all bool, paths []wordVal) {
 			return true, nil
 		}
 	case "checkout", "switch":
+		if cmd.hasFlag("p") || cmd.hasFlag("patch") {
+			return true, nil // picks hunks into the working tree
+		}
 		// -b NAME (checkout) or -c NAME (switch) alone makes a branch at
 		// HEAD: no file changes; with a start point it switches to it.
-		if (cmd.hasFlag("b") || cmd.hasFlag("B") || cmd.hasFlag("c") || cmd.hasFlag("C")) && len(args) <= 1 {
-			return false, nil
+		// The name is an option's value or the first operand.
+		newBranch := false
+		for _, f := range [...]string{"b", "B", "c", "C"} {
+			if o, ok := cmd.option(f); ok {
+				newBranch = true
+				if o.value != "" {
+					return len(args) > 0, nil // the operands are the start point
+				}
+			}
+			newBranch = newBranch || cmd.hasFlag(f)
+		}
+		if newBranch {
+			return len(args) > 1, nil
 		}
 		return len(args) > 0, nil
+	case "bisect":
+		// start, good, bad, skip, reset and run check out other commits
+		switch first {
+		case "log", "visualize", "view", "terms", "help", "replay":
+			return false, nil
+		}
+		return true, nil
 	case "restore":
 		if (cmd.hasFlag("staged") || cmd.hasFlag("S")) && !(cmd.hasFlag("worktree") || cmd.hasFlag("W")) {
 			return false, nil

@@ -19,6 +19,7 @@ type scope struct {
 type stdinInfo struct {
 	piped bool      // from a pipe
 	file  bool      // from a file redirection
+	from  wordVal   // that file
 	known bool      // text holds exactly what stdin carries
 	text  string    // here-document, here-string or a static echo upstream
 	items []wordVal // the paths or words it carries, when known (find, echo upstream)
@@ -378,7 +379,7 @@ func (w *walker) stmt(s *syntax.Stmt, ctx shellCtx) {
 		switch r.Op {
 		case syntax.RdrIn:
 			acc = accessRead
-			ctx.stdin = stdinInfo{file: true}
+			ctx.stdin = stdinInfo{file: true, from: v}
 		case syntax.RdrInOut:
 			acc = accessAny
 		case syntax.DplIn, syntax.DplOut:
