@@ -223,6 +223,12 @@ func TestCLIShortIDsPatternsAndNames(t *testing.T) {
 	}
 	show, _ := g.runAs(project, nil, 0, "review", "show", r.ID[:8])
 	wantIn(t, "review show", show, "pattern", shape)
+	// A builder cannot list reviews, so cannot resolve a prefix: it is told
+	// so (walkthrough: it was told the roles that may list them).
+	builderOut, _ := g.runAs(project, nil, 0, "agent", "add", "bob", "--role", "builder")
+	builderTok := strings.TrimSpace(builderOut[strings.LastIndex(strings.TrimSpace(builderOut), "\n")+1:])
+	_, denied := g.runAs(project, []string{"LIGHTHOUSE_TOKEN=" + builderTok}, 1, "review", "approve", r.ID[:8], "-m", "ok")
+	wantIn(t, "review approve by a builder", denied, "may not list reviews", "give the full review id")
 	approve, _ := g.runAs(project, nil, 0, "review", "approve", r.ID[:8], "-m", "ok", "--for-pattern")
 	wantIn(t, "review approve --for-pattern", approve, "for the pattern "+shape, "allowed")
 	select {

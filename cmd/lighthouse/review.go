@@ -99,6 +99,12 @@ func listReviews(ctx context.Context, w *client.Client, status string) ([]review
 func resolveReview(ctx context.Context, w *client.Client, id string) (string, error) {
 	return resolveID("review", id, "lighthouse review list --status all", func() ([]string, error) {
 		all, err := listReviews(ctx, w, "")
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == http.StatusForbidden {
+			// An agent a review is routed to may decide it without the
+			// right to list reviews: it needs the full id.
+			return nil, fmt.Errorf("this token's role may not list reviews, so the id prefix %q cannot be resolved; give the full review id (deciding a review takes a reviewer, an expert, an admin or an agent the review is routed to)", id)
+		}
 		ids := make([]string, 0, len(all))
 		for _, r := range all {
 			ids = append(ids, r.ID)
