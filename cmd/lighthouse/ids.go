@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -66,34 +66,34 @@ func messageIDs(ctx context.Context, r *client.Client, minSeq uint64, threads bo
 	return ids, nil
 }
 
-// leaseIDs lists the ids of the active leases.
-func leaseIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
-	var ans struct {
-		Leases []leaseJSON `json:"leases"`
+// listIDs lists the ids of what GET path answers under key (a JSON array
+// of T), for resolveID.
+func listIDs[T any](ctx context.Context, r *client.Client, key, path string, minSeq uint64, id func(T) string) ([]string, error) {
+	var ans map[string]json.RawMessage
+	if _, err := r.Do(ctx, http.MethodGet, path+"?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
+		return nil, fmt.Errorf("list %s: %w", key, err)
 	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/leases?min_seq="+url.QueryEscape(strconv.FormatUint(minSeq, 10)), nil, nil, &ans); err != nil {
-		return nil, fmt.Errorf("list leases: %w", err)
+	var items []T
+	if raw, ok := ans[key]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, fmt.Errorf("list %s: %w", key, err)
+		}
 	}
-	ids := make([]string, 0, len(ans.Leases))
-	for _, l := range ans.Leases {
-		ids = append(ids, l.ID)
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, id(it))
 	}
 	return ids, nil
 }
 
+// leaseIDs lists the ids of the active leases.
+func leaseIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
+	return listIDs(ctx, r, "leases", "/v1/leases", minSeq, func(l leaseJSON) string { return l.ID })
+}
+
 // taskIDs lists the ids of the tasks the reader knows, whatever their status.
 func taskIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
-	var ans struct {
-		Tasks []taskView `json:"tasks"`
-	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/tasks?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	ids := make([]string, 0, len(ans.Tasks))
-	for _, t := range ans.Tasks {
-		ids = append(ids, t.TaskID)
-	}
-	return ids, nil
+	return listIDs(ctx, r, "tasks", "/v1/tasks", minSeq, func(t taskView) string { return t.TaskID })
 }
 
 // resolveTask turns a task id or prefix into the full id.
@@ -103,17 +103,7 @@ func resolveTask(ctx context.Context, r *client.Client, id string, minSeq uint64
 
 // annotationIDs lists the ids of the annotations the reader shows.
 func annotationIDs(ctx context.Context, r *client.Client, minSeq uint64) ([]string, error) {
-	var ans struct {
-		Annotations []annotationView `json:"annotations"`
-	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/annotations?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
-		return nil, fmt.Errorf("list annotations: %w", err)
-	}
-	ids := make([]string, 0, len(ans.Annotations))
-	for _, a := range ans.Annotations {
-		ids = append(ids, a.ID)
-	}
-	return ids, nil
+	return listIDs(ctx, r, "annotations", "/v1/annotations", minSeq, func(a annotationView) string { return a.ID })
 }
 
 // shortID is the prefix lists print; resolveID takes it back.
