@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/pebbledb"
 )
 
@@ -432,31 +433,19 @@ func (m *Mirror) Open(ctx context.Context, hash string) (Blob, error) {
 	}
 	// Missing, or the replica's own copy damaged: the writer's copy is
 	// fetched, checked and kept in its place.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/v1/blobs/"+hash, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch blob: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+m.Token)
-	resp, err := m.Client.Do(req)
-	if err != nil {
+	writer := client.Client{BaseURL: m.URL, Token: m.Token, HTTP: m.Client}
+	body, err := writer.Open(ctx, "/v1/blobs/"+hash)
+	var ce *client.Error
+	switch {
+	case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
+		return nil, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
+	case errors.As(err, &ce) && ce.Code == "corrupt_content":
+		return nil, fmt.Errorf("fetch blob %s: the writer's copy: %w", hash, ErrCorrupt)
+	case err != nil:
 		return nil, fmt.Errorf("fetch blob %s: %w", hash, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, fmt.Errorf("blob %s: %w", hash, domain.ErrNotFound)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var answer struct {
-			Error struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		}
-		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&answer) == nil && answer.Error.Code == "corrupt_content" {
-			return nil, fmt.Errorf("fetch blob %s: the writer's copy: %w", hash, ErrCorrupt)
-		}
-		return nil, fmt.Errorf("fetch blob %s: writer answered %s", hash, resp.Status)
-	}
-	ref, err := m.Local.Put(resp.Body, 1<<40)
+	defer body.Close()
+	ref, err := m.Local.Put(body, 1<<40)
 	if err != nil {
 		return nil, err
 	}
