@@ -40,14 +40,7 @@ func (w *walker) rewrites(cmd *command, ops []wordVal, ctx shellCtx) {
 			prog = o.value
 		}
 		var flags []string
-		words = nil
-		for _, v := range ops {
-			if v.static && strings.HasPrefix(v.s, "-") {
-				flags = append(flags, strings.TrimLeft(v.s, "-"))
-			} else {
-				words = append(words, v)
-			}
-		}
+		flags, words = splitFlags(nil, ops)
 		has = func(f string) bool { return slices.Contains(flags, f) || cmd.hasFlag(f) }
 		if prog == "ruff" && len(words) > 0 && words[0].static {
 			sub, words = words[0].s, words[1:]
@@ -59,16 +52,10 @@ func (w *walker) rewrites(cmd *command, ops []wordVal, ctx shellCtx) {
 	case prog == "go" && sub == "tool" && len(words) > 0 && words[0].static:
 		// go tool gofumpt -w .: the tool's own words follow its name
 		// go's parser may already have taken the tool's flags as its own
-		tool := command{program: path.Base(words[0].s), text: cmd.text, flags: slices.Clone(cmd.flags)}
+		tool := command{program: path.Base(words[0].s), text: cmd.text}
 		if _, ok := rewriters[tool.program]; ok {
 			var rest []wordVal
-			for _, v := range words[1:] {
-				if v.static && strings.HasPrefix(v.s, "-") {
-					tool.flags = append(tool.flags, strings.TrimLeft(v.s, "-"))
-				} else {
-					rest = append(rest, v)
-				}
-			}
+			tool.flags, rest = splitFlags(slices.Clone(cmd.flags), words[1:])
 			w.rewrites(&tool, rest, ctx)
 			cmd.paths = append(cmd.paths, tool.paths...)
 		}
@@ -105,6 +92,21 @@ func (w *walker) rewrites(cmd *command, ops []wordVal, ctx shellCtx) {
 func rewritesFiles(prog string) bool {
 	_, ok := rewriters[prog]
 	return ok || prog == "ruff"
+}
+
+// splitFlags appends the flag names among words (-w, --write: w, write)
+// to flags and returns the other words: a program run by another (python
+// -m black, go tool gofumpt) whose words its runner's parser left whole.
+func splitFlags(flags []string, words []wordVal) ([]string, []wordVal) {
+	var rest []wordVal
+	for _, v := range words {
+		if v.static && strings.HasPrefix(v.s, "-") {
+			flags = append(flags, strings.TrimLeft(v.s, "-"))
+		} else {
+			rest = append(rest, v)
+		}
+	}
+	return flags, rest
 }
 
 func (w *walker) rewriteAll(cmd *command, words []wordVal, ctx shellCtx) {
