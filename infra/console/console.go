@@ -290,14 +290,15 @@ func (v *views) vote(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	id := r.PathValue("id")
-	body := map[string]any{"reason": r.FormValue("reason"), "for_pattern": r.FormValue("for_pattern") != ""}
+	forPattern := r.FormValue("for_pattern") != ""
+	body := map[string]any{"reason": r.FormValue("reason"), "for_pattern": forPattern}
 	var rv review
 	if err := s.writer.PostJSON(r.Context(), "/v1/reviews/"+url.PathEscape(id)+"/"+verb, body, &rv); err != nil {
 		v.fail(w, err)
 		return
 	}
 	flash := fmt.Sprintf("Review %s: %s (%s by %s)", id[:min(8, len(id))], rv.Status, callSummary(rv.Tool, rv.Input), rv.Requester)
-	if body["for_pattern"] == true && rv.Status != "pending" && rv.Shape != "" {
+	if forPattern && rv.Status != "pending" && rv.Shape != "" {
 		flash += "; learned for every later call of the pattern " + rv.Shape
 	}
 	http.Redirect(w, r, "/console/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
