@@ -139,7 +139,8 @@ func TestConsoleInChromium(t *testing.T) {
 // gate escalates, in the background; its result arrives once it is decided.
 func waitingHook(t *testing.T, e *env, token, command string) <-chan hookResult {
 	t.Helper()
-	return runAsync(exec.Command(filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s"),
+	// Ended with the test: a hook still waiting would outlive it.
+	return runAsync(exec.CommandContext(t.Context(), filepath.Join(binDir, "lighthouse"), "hook", "pre", "--wait", "90s"),
 		append(os.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+token), bashPayload(t, command))
 }
 
