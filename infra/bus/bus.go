@@ -34,7 +34,11 @@ const retention = 24 * time.Hour
 // from it, so the stream only needs to cover the moments a subscriber is
 // behind; a stream on disk held ~60 MB of 8 MiB block buffers in the
 // writer's heap and wrote every message twice (message, consumer state).
-const embeddedStreamBytes = 16 << 20
+// 4 MiB is ~6,000 events: at 16 MiB the stream was ~13 MB of the writer's
+// live heap and ~22 MiB of its peak RSS in the time-travel build, whose
+// reader still took every event from the bus at 4 (docs/bench-perf.txt
+// item 40).
+const embeddedStreamBytes = 4 << 20
 
 // Embedded is a NATS JetStream server inside the writer process.
 type Embedded struct {
