@@ -56,6 +56,13 @@ type FileChange struct {
 	MovedTo Path // for a move's source, where the content went
 }
 
+// FileVersion is one version of a file in the log: its path and the
+// sequence of the event that wrote its content there.
+type FileVersion struct {
+	Path Path   `json:"path"`
+	Seq  uint64 `json:"seq"`
+}
+
 // AsFileChange decodes a file event. ok is false for events of other types.
 func AsFileChange(e Event) (c FileChange, ok bool, err error) {
 	switch e.Type {

@@ -172,7 +172,7 @@ func flipByte(t *testing.T, path string, at int64) {
 }
 
 // TestDamagedContent flips a byte of stored contents: verify names the
-// damaged blob, the writer and the reader answer corrupt_content for that
+// damaged blob and the file versions it is the content of, the writer and the reader answer corrupt_content for that
 // file only, and search skips it and says so; putting the content again
 // repairs both copies.
 func TestDamagedContent(t *testing.T) {
@@ -195,6 +195,10 @@ func TestDamagedContent(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "damaged content: "+hash) {
 		t.Fatalf("lighthouse verify with a damaged blob: %v\n%s", err, out)
+	}
+	// It names the file whose content it is, and how to repair it.
+	if held := fmt.Sprintf("damaged content: %s\n  the content of big.txt at event %d\n", hash, seq); !strings.Contains(string(out), held) || !strings.Contains(string(out), "lighthouse put PATH < FILE") {
+		t.Fatalf("lighthouse verify does not name the damaged file (want %q):\n%s", held, out)
 	}
 	if _, err := e.admin.Do(ctx, "GET", "/v1/blobs/"+hash, nil, nil, nil); !isCode(err, 500, "corrupt_content") {
 		t.Errorf("writer serves a damaged blob: %v", err)

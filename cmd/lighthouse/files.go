@@ -480,6 +480,9 @@ func runVerify(ctx context.Context, args []string) error {
 		Error        string   `json:"error"`
 		BlobsChecked int      `json:"blobs_checked"`
 		Damaged      []string `json:"damaged_blobs"`
+		// DamagedFiles names, for each damaged content, the file versions
+		// whose content it is.
+		DamagedFiles map[string][]domain.FileVersion `json:"damaged_files,omitempty"`
 	}
 	if _, err := w.Do(ctx, "GET", "/v1/verify", nil, nil, &out); err != nil {
 		return err
@@ -491,6 +494,16 @@ func runVerify(ctx context.Context, args []string) error {
 	} else {
 		for _, h := range out.Damaged {
 			fmt.Printf("damaged content: %s\n", h)
+			held := out.DamagedFiles[h]
+			for _, v := range held {
+				fmt.Printf("  the content of %s at event %d\n", v.Path, v.Seq)
+			}
+			if len(held) == 0 {
+				fmt.Printf("  no file in the log has this content\n")
+			}
+		}
+		if len(out.Damaged) > 0 {
+			fmt.Printf("to repair a damaged content, put its good bytes again: lighthouse put PATH < FILE\n")
 		}
 	}
 	if len(out.Damaged) > 0 {

@@ -348,3 +348,40 @@ func (s *Store) EachStream(prefix string, fn func(stream string) bool) error {
 	}
 	return nil
 }
+
+// Holders walks the whole log and returns, for each of hashes, the file
+// versions whose content it is (written, or moved there), oldest first and
+// at most max of them a hash. A hash no event refers to is absent (an
+// upload no change used). It reads every event, so it is for rare checks
+// such as verify's report of damaged contents.
+func (s *Store) Holders(hashes []string, max int) (map[string][]domain.FileVersion, error) {
+	want := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		want[h] = true
+	}
+	out := make(map[string][]domain.FileVersion)
+	if len(want) == 0 {
+		return out, nil
+	}
+	var n uint64
+	for {
+		evs, err := s.Read(n, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			return out, nil
+		}
+		for _, e := range evs {
+			n = e.Seq
+			c, ok, err := domain.AsFileChange(e)
+			if err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+			if !ok || c.Deleted || !want[c.Hash] || len(out[c.Hash]) >= max {
+				continue
+			}
+			out[c.Hash] = append(out[c.Hash], domain.FileVersion{Path: c.Path, Seq: e.Seq})
+		}
+	}
+}

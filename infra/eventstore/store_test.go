@@ -478,3 +478,48 @@ func TestGroupBatchSizeCoversTheBatch(t *testing.T) {
 		t.Errorf("a 64 MiB content estimated at %d bytes, want the bound %d", got, maxBatchEstimate)
 	}
 }
+
+// TestHolders: the file versions whose content a hash is, written or moved
+// there, oldest first and at most max a hash; a deletion holds nothing and
+// a hash no event refers to is absent.
+func TestHolders(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	wrote := func(p, h string) domain.Draft {
+		return domain.Draft{StreamID: "file:" + p, Type: domain.TypeFileWritten, SchemaVersion: 1, Payload: domain.FileWritten{Path: domain.Path(p), Hash: h, Size: 1}}
+	}
+	drafts := []domain.Draft{
+		wrote("a.txt", "h1"), // 1
+		wrote("b.txt", "h2"), // 2
+		wrote("c.txt", "h1"), // 3
+		{StreamID: "file:a.txt", Type: domain.TypeFileDeleted, SchemaVersion: 1, Payload: domain.FileDeleted{Path: "a.txt"}},                               // 4
+		{StreamID: "file:d.txt", Type: domain.TypeFileMoved, SchemaVersion: 1, Payload: domain.FileMoved{From: "b.txt", To: "d.txt", Hash: "h2", Size: 1}}, // 5
+		wrote("e.txt", "h1"), // 6
+	}
+	for _, d := range drafts {
+		if _, err := s.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: "a"}, Drafts: []domain.Draft{d}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := func(p string, seq uint64) domain.FileVersion { return domain.FileVersion{Path: domain.Path(p), Seq: seq} }
+	for _, c := range []struct {
+		hashes []string
+		max    int
+		want   map[string][]domain.FileVersion
+	}{
+		{nil, 10, map[string][]domain.FileVersion{}},
+		{[]string{"h1"}, 10, map[string][]domain.FileVersion{"h1": {v("a.txt", 1), v("c.txt", 3), v("e.txt", 6)}}},
+		{[]string{"h1"}, 2, map[string][]domain.FileVersion{"h1": {v("a.txt", 1), v("c.txt", 3)}}},
+		{[]string{"h2", "nowhere"}, 10, map[string][]domain.FileVersion{"h2": {v("b.txt", 2), v("d.txt", 5)}}},
+	} {
+		got, err := s.Holders(c.hashes, c.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("Holders(%v, %d) = %v, want %v", c.hashes, c.max, got, c.want)
+		}
+	}
+}

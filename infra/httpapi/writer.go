@@ -25,6 +25,7 @@ type EventSource interface {
 	Head() (uint64, string)
 	Published() (uint64, error)
 	Verify() (uint64, error)
+	Holders(hashes []string, max int) (map[string][]domain.FileVersion, error)
 }
 
 // AgentLister lists the known agents.
@@ -571,6 +572,11 @@ func (w *Writer) status(c echo.Context) error {
 	return c.JSON(http.StatusOK, WriterStatus{Head: head, HeadHash: hash, Published: pub, ProjectRoot: w.ProjectRoot})
 }
 
+// maxHoldersShown bounds the file versions verify names for one damaged
+// content (a content shared by thousands of versions would otherwise make
+// the answer as large as the log).
+const maxHoldersShown = 20
+
 func (w *Writer) verify(c echo.Context) error {
 	if _, err := require(c, domain.RoleAdmin); err != nil {
 		return err
@@ -586,6 +592,13 @@ func (w *Writer) verify(c echo.Context) error {
 	}
 	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
 	if len(damaged) > 0 {
+		// Name the files a damaged content is the content of, so that the
+		// person repairing it knows which bytes to put again.
+		holders, err := w.Events.Holders(damaged, maxHoldersShown)
+		if err != nil {
+			return err
+		}
+		out["damaged_files"] = holders
 		out["ok"] = false
 		if out["error"] == nil {
 			out["error"] = fmt.Sprintf("%d content blobs do not match their hash", len(damaged))
