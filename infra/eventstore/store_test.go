@@ -503,7 +503,9 @@ func TestHolders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v := func(p string, seq uint64) domain.FileVersion { return domain.FileVersion{Path: domain.Path(p), Seq: seq} }
+	v := func(p string, seq uint64) domain.FileVersion {
+		return domain.FileVersion{Path: domain.Path(p), Seq: seq}
+	}
 	for _, c := range []struct {
 		hashes []string
 		max    int
