@@ -224,22 +224,36 @@ func (s *Store) SetPublished(seq uint64) error {
 func (s *Store) Verify() (uint64, error) {
 	prev := ""
 	var n uint64
+	err := s.walk(func(e domain.Event) error {
+		if e.Seq != n+1 {
+			return fmt.Errorf("gap: event %d follows %d", e.Seq, n)
+		}
+		if err := e.Verify(prev); err != nil {
+			return err
+		}
+		prev, n = e.Hash, e.Seq
+		return nil
+	})
+	return n, err
+}
+
+// walk calls fn with every event of the log, oldest first, until fn
+// returns an error.
+func (s *Store) walk(fn func(domain.Event) error) error {
+	var n uint64
 	for {
 		evs, err := s.Read(n, 1000)
 		if err != nil {
-			return n, err
+			return err
 		}
 		if len(evs) == 0 {
-			return n, nil
+			return nil
 		}
 		for _, e := range evs {
-			if e.Seq != n+1 {
-				return n, fmt.Errorf("gap: event %d follows %d", e.Seq, n)
+			if err := fn(e); err != nil {
+				return err
 			}
-			if err := e.Verify(prev); err != nil {
-				return n, err
-			}
-			prev, n = e.Hash, e.Seq
+			n = e.Seq
 		}
 	}
 }
@@ -363,25 +377,18 @@ func (s *Store) Holders(hashes []string, max int) (map[string][]domain.FileVersi
 	if len(want) == 0 {
 		return out, nil
 	}
-	var n uint64
-	for {
-		evs, err := s.Read(n, 1000)
+	err := s.walk(func(e domain.Event) error {
+		c, ok, err := domain.AsFileChange(e)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
-		if len(evs) == 0 {
-			return out, nil
-		}
-		for _, e := range evs {
-			n = e.Seq
-			c, ok, err := domain.AsFileChange(e)
-			if err != nil {
-				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
-			}
-			if !ok || c.Deleted || !want[c.Hash] || len(out[c.Hash]) >= max {
-				continue
-			}
+		if ok && !c.Deleted && want[c.Hash] && len(out[c.Hash]) < max {
 			out[c.Hash] = append(out[c.Hash], domain.FileVersion{Path: c.Path, Seq: e.Seq})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
