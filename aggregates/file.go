@@ -11,6 +11,7 @@ import (
 type File struct {
 	Path    domain.Path
 	Version uint64 // events in the stream so far
+	Seq     uint64 // the log sequence of its latest event (0: never written)
 	Exists  bool
 	Content domain.ContentRef
 	Mode    uint32
@@ -27,7 +28,7 @@ func NewFile(path domain.Path, last *domain.Event) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.Version = last.StreamVersion
+	f.Version, f.Seq = last.StreamVersion, last.Seq
 	f.Exists = !c.Deleted
 	f.Content = domain.ContentRef{Hash: c.Hash, Size: c.Size}
 	f.Mode = c.Mode
@@ -39,6 +40,12 @@ func (f *File) stream() string { return domain.FileStreamID(f.Path) }
 func (f *File) record(d domain.Draft) domain.Draft {
 	f.Version++
 	return d
+}
+
+// Holds reports whether a write of ref with mode would leave the file as it
+// is: it exists with that content, and mode is nil or its mode.
+func (f *File) Holds(ref domain.ContentRef, mode *uint32) bool {
+	return f.Exists && f.Content.Hash == ref.Hash && (mode == nil || *mode == f.Mode)
 }
 
 // Write sets the file's content and, when mode is not nil, its mode exactly

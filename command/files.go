@@ -84,20 +84,31 @@ func (h ChangeFilesHandler) handle(ctx context.Context, cmd ChangeFiles, maxOps 
 		clientExpects = clientExpects || op.ExpectedVersion != nil
 	}
 	for attempt := 0; ; attempt++ {
-		req, err := h.decide(cmd)
+		req, current, err := h.decide(cmd)
 		if err != nil {
 			return domain.AppendResult{}, err
 		}
+		// A request of no events still goes to the log: a retried command
+		// id is answered as the duplicate it is, and the files it read
+		// must still be as it read them.
 		res, err := h.log.Append(ctx, req)
 		var conflict *domain.ConflictError
 		if errors.As(err, &conflict) && !clientExpects && attempt < conflictRetries {
 			continue // someone else changed a file we read; decide again on fresh state
 		}
+		if err == nil && res.Unchanged {
+			res.LastSeq = current
+		}
 		return res, err
 	}
 }
 
-func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error) {
+// decide returns the append a change set makes, and the newest sequence
+// of the files it read, which is what a reader must have applied to show
+// them when the append has no events (writes of what the files already
+// hold). A write that leaves its file as it is appends nothing: recorded,
+// it would count as its agent's change of the file.
+func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, uint64, error) {
 	files := map[domain.Path]*aggregates.File{}
 	var expect []domain.Expectation
 	var created []domain.Path
@@ -114,17 +125,22 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		return f, nil
 	}
 	var drafts []domain.Draft
+	var current uint64
 	blobs := map[string][]byte{}
 	for i, op := range cmd.Ops {
 		f, err := load(op.Path)
 		if err != nil {
-			return domain.AppendRequest{}, err
+			return domain.AppendRequest{}, 0, err
 		}
 		if op.ExpectedVersion != nil && *op.ExpectedVersion != loadedVersion(expect, f.Path) {
-			return domain.AppendRequest{}, &domain.ConflictError{StreamID: domain.FileStreamID(f.Path), Expected: *op.ExpectedVersion, Current: loadedVersion(expect, f.Path)}
+			return domain.AppendRequest{}, 0, &domain.ConflictError{StreamID: domain.FileStreamID(f.Path), Expected: *op.ExpectedVersion, Current: loadedVersion(expect, f.Path)}
 		}
 		switch op.Op {
 		case OpWrite:
+			if f.Holds(op.Content, op.Mode) {
+				current = max(current, f.Seq)
+				continue
+			}
 			if !f.Exists {
 				created = append(created, f.Path)
 			}
@@ -135,22 +151,22 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		case OpDelete:
 			d, err := f.Delete()
 			if err != nil {
-				return domain.AppendRequest{}, opError(len(cmd.Ops), i, err)
+				return domain.AppendRequest{}, 0, opError(len(cmd.Ops), i, err)
 			}
 			drafts = append(drafts, d)
 		case OpMove:
 			dst, err := load(op.To)
 			if err != nil {
-				return domain.AppendRequest{}, err
+				return domain.AppendRequest{}, 0, err
 			}
 			ds, err := f.MoveTo(dst)
 			if err != nil {
-				return domain.AppendRequest{}, opError(len(cmd.Ops), i, err)
+				return domain.AppendRequest{}, 0, opError(len(cmd.Ops), i, err)
 			}
 			created = append(created, dst.Path)
 			drafts = append(drafts, ds...)
 		default:
-			return domain.AppendRequest{}, domain.Invalid(fmt.Sprintf("ops[%d].op", i), "op_unknown", "unknown operation %q (want write, delete or move)", op.Op)
+			return domain.AppendRequest{}, 0, domain.Invalid(fmt.Sprintf("ops[%d].op", i), "op_unknown", "unknown operation %q (want write, delete or move)", op.Op)
 		}
 	}
 	fp := cmd.Fingerprint
@@ -158,7 +174,7 @@ func (h ChangeFilesHandler) decide(cmd ChangeFiles) (domain.AppendRequest, error
 		fp = fingerprint(cmd.Ops)
 	}
 	return domain.AppendRequest{CommandID: cmd.CommandID, Meta: cmd.Meta, Expect: expect, Drafts: drafts, Blobs: blobs,
-		Fingerprint: fp, Guard: pathGuard(files, created)}, nil
+		Fingerprint: fp, Guard: pathGuard(files, created)}, current, nil
 }
 
 // fingerprint digests what a change set asks for, so that a command id

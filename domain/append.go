@@ -42,4 +42,8 @@ type AppendResult struct {
 	LastSeq   uint64  `json:"last_seq"`
 	Events    []Event `json:"-"`
 	Duplicate bool    `json:"-"`
+	// Unchanged is set when the command changed nothing and appended no
+	// event (a write of the content a file already has); LastSeq is then
+	// the newest sequence of what it read.
+	Unchanged bool `json:"-"`
 }

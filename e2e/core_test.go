@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -437,5 +440,64 @@ func TestWriterKill9LosesNothing(t *testing.T) {
 	}
 	if _, err := e.reader.Do(ctx, "GET", "/v1/status", nil, nil, &st); err != nil || st.Applied != after {
 		t.Fatalf("reader applied %d, writer head %d (%v)", st.Applied, after, err)
+	}
+}
+
+// TestUnchangedWriteAppendsNothing: a write of the content (and mode) a file
+// already holds is no change, so it appends no event, which would count as
+// its agent's change of the file. `lighthouse put` says so and prints the
+// file's current sequence; a new mode or content is a change; a retried
+// command id is still a duplicate.
+func TestUnchangedWriteAppendsNothing(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	put := func(content string, args ...string) (seq string, stderr string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), append([]string{"put"}, args...)...)
+		cmd.Env = append(cmd.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+e.sys.AdminToken)
+		cmd.Stdin = strings.NewReader(content)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("lighthouse put %v: %v\n%s", args, err, errb.String())
+		}
+		return strings.TrimSpace(out.String()), errb.String()
+	}
+	first, _ := put("same\n", "a.txt")
+	head := e.writerHead()
+	again, note := put("same\n", "a.txt")
+	if again != first || !strings.Contains(note, "a.txt already holds this content") {
+		t.Fatalf("put of the same content: seq %s (first %s), stderr %q", again, first, note)
+	}
+	if h := e.writerHead(); h != head {
+		t.Fatalf("put of the same content appended: head %d -> %d", head, h)
+	}
+	for _, c := range []struct {
+		name, content string
+		args          []string
+	}{
+		{"a new mode", "same\n", []string{"--mode", "755", "a.txt"}},
+		{"new content", "other\n", []string{"a.txt"}},
+		{"the content again at another path", "same\n", []string{"b.txt"}},
+	} {
+		seq, note := put(c.content, c.args...)
+		if strings.Contains(note, "already holds") || seq == first || e.writerHead() == head {
+			t.Fatalf("%s: seq %s, stderr %q, head %d: want a new event", c.name, seq, note, e.writerHead())
+		}
+		head = e.writerHead()
+	}
+	// A retried command id is answered as the duplicate it is.
+	o := client.WriteOptions{CommandID: "same-again"}
+	w1, err := e.admin.WriteFile(ctx, "c.txt", strings.NewReader("c"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2, err := e.admin.WriteFile(ctx, "c.txt", strings.NewReader("c"), o); err != nil || !w2.Duplicate || w2.Unchanged || w2.Seq != w1.Seq {
+		t.Fatalf("retried command: %+v, %v (first %+v)", w2, err, w1)
+	}
+	// Without a command id, the unchanged answer carries the file's sequence.
+	if w3, err := e.admin.WriteFile(ctx, "c.txt", strings.NewReader("c"), client.WriteOptions{}); err != nil || !w3.Unchanged || w3.Seq != w1.Seq {
+		t.Fatalf("unchanged write: %+v, %v (first %+v)", w3, err, w1)
 	}
 }

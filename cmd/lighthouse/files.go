@@ -86,6 +86,9 @@ func runPut(ctx context.Context, args []string) error {
 			return fmt.Errorf("the log has the new %s (@%d), but: %w", paths[0], res.Seq, err)
 		}
 	}
+	if res.Unchanged {
+		fmt.Fprintf(os.Stderr, "%s already holds this content: nothing appended\n", paths[0])
+	}
 	fmt.Println(res.Seq)
 	return nil
 }

@@ -119,6 +119,9 @@ type CommandResult struct {
 	Seq       uint64 `json:"seq"`
 	FirstSeq  uint64 `json:"first_seq"`
 	Duplicate bool   `json:"duplicate"`
+	// Unchanged: the files already held what was written; nothing was
+	// appended and Seq is their newest sequence.
+	Unchanged bool `json:"unchanged"`
 }
 
 // WriteOptions are the optional parts of a file write.

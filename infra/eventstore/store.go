@@ -472,7 +472,9 @@ func (g *groupState) add(req domain.AppendRequest) (domain.AppendResult, error) 
 		}
 	}
 	if len(req.Drafts) == 0 {
-		return domain.AppendResult{}, errors.New("append of no events")
+		// A command that changes nothing (its writes are of what the files
+		// hold) once its expectations hold: no event, no command record.
+		return domain.AppendResult{Unchanged: true}, nil
 	}
 	if req.Guard != nil {
 		if err := req.Guard(g); err != nil {

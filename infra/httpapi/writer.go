@@ -103,9 +103,13 @@ func (w *Writer) Handler() http.Handler {
 // CommandResponse answers an accepted command. Seq is the consistency token:
 // pass it as min_seq to the reader to read your own write.
 type CommandResponse struct {
-	Seq       uint64       `json:"seq"`
-	FirstSeq  uint64       `json:"first_seq"`
-	Duplicate bool         `json:"duplicate"`
+	Seq       uint64 `json:"seq"`
+	FirstSeq  uint64 `json:"first_seq"`
+	Duplicate bool   `json:"duplicate"`
+	// Unchanged: the command changed nothing and appended no event (its
+	// writes were of the content and mode the files already had); Seq is
+	// then the newest sequence of those files.
+	Unchanged bool         `json:"unchanged,omitempty"`
 	Events    []EventBrief `json:"events,omitempty"`
 }
 
@@ -118,7 +122,7 @@ type EventBrief struct {
 }
 
 func accepted(c echo.Context, status int, res domain.AppendResult) error {
-	out := CommandResponse{Seq: res.LastSeq, FirstSeq: res.FirstSeq, Duplicate: res.Duplicate}
+	out := CommandResponse{Seq: res.LastSeq, FirstSeq: res.FirstSeq, Duplicate: res.Duplicate, Unchanged: res.Unchanged}
 	for _, e := range res.Events {
 		out.Events = append(out.Events, EventBrief{Seq: e.Seq, Type: e.Type, StreamID: e.StreamID, StreamVersion: e.StreamVersion})
 	}
