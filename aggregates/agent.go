@@ -26,9 +26,10 @@ func Rotate(agent domain.Agent, tokenHash string) domain.Draft {
 }
 
 // Remove decides the event that ends an agent. The writer's own identities
-// cannot be removed: the reader and the fuser, and the admin, need them.
+// cannot be removed: the admin, the reader and the fuser, and the watcher
+// need them, and the writer cannot start once one of its names is gone.
 func Remove(agent domain.Agent) (domain.Draft, error) {
-	if agent.Name == domain.AgentAdmin || agent.Name == domain.AgentService {
+	if domain.IsOwnIdentity(agent.Name) {
 		return domain.Draft{}, &domain.RuleError{Code: "agent_protected", Message: fmt.Sprintf("agent %q belongs to Lighthouse and cannot be removed (rotate its token instead)", agent.Name)}
 	}
 	return domain.Draft{StreamID: domain.AgentStreamID(agent.Name), Type: domain.TypeAgentRemoved, SchemaVersion: 1,

@@ -16,6 +16,12 @@ const (
 	AgentWatcher = "lighthouse-watcher"
 )
 
+// IsOwnIdentity reports whether name is one of the identities the writer
+// creates for itself (AgentAdmin, AgentService, AgentWatcher).
+func IsOwnIdentity(name string) bool {
+	return name == AgentAdmin || name == AgentService || name == AgentWatcher
+}
+
 // AgentStreamID is the stream of one agent's identity events, keyed by its
 // unique name so that registering a taken name is a version conflict.
 func AgentStreamID(name string) string { return "agent:" + name }

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -272,4 +276,74 @@ func TestCLIShortIDsPatternsAndNames(t *testing.T) {
 	wantIn(t, "re-adding a removed name", errOut, "agent_name_retired", "removed", "never given out again")
 	_, errOut = g.runAs(project, nil, 1, "agent", "add", "claude", "--role", "builder")
 	wantIn(t, "adding a present name", errOut, "agent_exists")
+}
+
+// TestCLINeverGuessesAnAddress: with a data directory that holds no
+// server address (its system is not running, or a start failed and removed
+// it), the CLI says so instead of sending the project's admin token to the
+// default ports, where another project's writer, or anything, may listen.
+func TestCLINeverGuessesAnAddress(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "admin.token"), []byte("lh_not_for_anyone_else\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever listens on the default ports must hear nothing (when this
+	// test can take them; another test's system may hold them).
+	var heard atomic.Int32
+	for _, addr := range []string{"127.0.0.1:8765", "127.0.0.1:8766"} {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { heard.Add(1) })}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agent", "list", "--data", data}, "no writer address in " + filepath.Join(data, "writer.addr")},
+		{[]string{"put", "--data", data, "--log-only", "x.txt"}, "no writer address in " + filepath.Join(data, "writer.addr")},
+		{[]string{"tree", "--data", data}, "address in " + data},
+	} {
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), c.args...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "LIGHTHOUSE_") && !strings.HasPrefix(kv, "CLAUDECODE=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Stdin = strings.NewReader("x")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "lighthouse up") {
+			t.Errorf("lighthouse %s: %v\n%s\nwant an error naming %q", strings.Join(c.args, " "), err, out, c.want)
+		}
+	}
+	if n := heard.Load(); n > 0 {
+		t.Errorf("the default ports got %d requests", n)
+	}
+}
+
+// TestOwnIdentities: the identities the writer made for itself cannot be
+// removed (removing the watcher's stopped every recording and then the
+// writer's start), and rotating one writes its new token where the
+// processes using it read it.
+func TestOwnIdentities(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	for _, name := range []string{"admin", "lighthouse-service", "lighthouse-watcher"} {
+		out := g.run(project, 1, "agent", "remove", name)
+		wantIn(t, "agent remove "+name, out, "agent_protected", "belongs to Lighthouse and cannot be removed")
+	}
+	for name, file := range map[string]string{"lighthouse-service": "service.token", "lighthouse-watcher": "watcher.token"} {
+		path := filepath.Join(g.data, file)
+		before, _ := os.ReadFile(path)
+		out := g.run(project, 0, "agent", "rotate", name)
+		after, _ := os.ReadFile(path)
+		if string(after) == string(before) || !strings.Contains(out, strings.TrimSpace(string(after))) || !strings.Contains(out, "restart `lighthouse up`") {
+			t.Errorf("agent rotate %s: %s unchanged or not the token printed:\n%s", name, path, out)
+		}
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -108,14 +107,20 @@ func runAgent(ctx context.Context, args []string) error {
 		if err := w.PostJSON(ctx, "/v1/agents/"+url.PathEscape(pos[0])+"/rotate", struct{}{}, &out); err != nil {
 			return err
 		}
-		if pos[0] == domain.AgentAdmin {
-			// The CLI reads the admin token from the data directory.
+		if domain.IsOwnIdentity(pos[0]) {
+			// The CLI, the reader, the fuser and the watcher read these
+			// tokens from the data directory.
 			data, err := c.DataDir()
+			file := ""
 			if err == nil {
-				err = config.WriteSecret(filepath.Join(data, "admin.token"), out.Token)
+				file, _ = config.OwnTokenFile(data, pos[0])
+				err = config.WriteSecret(file, out.Token)
 			}
 			if err != nil {
-				return fmt.Errorf("the admin token was rotated, but writing it to the data directory failed: %w (new token: %s)", err, out.Token)
+				return fmt.Errorf("agent %s's token was rotated, but writing it to the data directory failed: %w (new token: %s)", pos[0], err, out.Token)
+			}
+			if pos[0] != domain.AgentAdmin {
+				fmt.Fprintf(os.Stderr, "wrote the new token to %s; restart `lighthouse up` so that the processes using it read it again\n", file)
 			}
 		}
 		// The hooks init claude wrote read the agent's token from the data

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
@@ -97,8 +98,9 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	// The summary goes out in one write, so whoever reads "lighthouse is
 	// up" has the whole of it.
+	adminToken, _ := config.OwnTokenFile(cfg.Data, domain.AgentAdmin)
 	summary := fmt.Appendf(nil, "lighthouse is up\n  project %s\n  writer  %s\n  reader  %s\n  console %s/console/ (sign in with a token)\n  data    %s\n  admin token in %s\n",
-		root, sys.WriterURL, sys.ReaderURL, sys.ReaderURL, cfg.Data, filepath.Join(cfg.Data, "admin.token"))
+		root, sys.WriterURL, sys.ReaderURL, sys.ReaderURL, cfg.Data, adminToken)
 	switch {
 	case sys.Fuser != nil:
 		summary = fmt.Appendf(summary, "  mount   %s\n", cfg.Mount)

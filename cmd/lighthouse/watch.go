@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/metrics"
@@ -34,7 +35,7 @@ func runWatch(ctx context.Context, args []string) error {
 		dir = pos[0]
 	}
 	if *tokenFile == "" {
-		*tokenFile = filepath.Join(*data, "watcher.token")
+		*tokenFile, _ = config.OwnTokenFile(*data, domain.AgentWatcher)
 	}
 	token, err := config.Token("", *tokenFile)
 	if err != nil {

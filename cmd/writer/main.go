@@ -307,17 +307,17 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 // agents are registered, so a crash in between loses nothing.
 func bootstrap(ctx context.Context, data string, agents *projections.Agents, register command.RegisterAgentHandler, log *slog.Logger) error {
 	for _, a := range []struct {
-		name, file string
-		role       domain.Role
+		name string
+		role domain.Role
 	}{
-		{"admin", "admin.token", domain.RoleAdmin},
-		{"lighthouse-service", "service.token", domain.RoleObserver},
-		{domain.AgentWatcher, "watcher.token", domain.RoleBuilder}, // the working-tree watcher's own identity
+		{domain.AgentAdmin, domain.RoleAdmin},
+		{domain.AgentService, domain.RoleObserver},
+		{domain.AgentWatcher, domain.RoleBuilder}, // the working-tree watcher's own identity
 	} {
 		if _, ok := agents.ByName(a.name); ok {
 			continue
 		}
-		path := filepath.Join(data, a.file)
+		path, _ := config.OwnTokenFile(data, a.name)
 		token, err := config.Token("", path)
 		if err != nil {
 			if token, err = command.NewToken(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
@@ -112,7 +113,8 @@ func (c *Connection) ResolveToken() (string, error) {
 		}
 		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%w)", err)
 	}
-	t, err := config.Token("", filepath.Join(data, "admin.token"))
+	adminToken, _ := config.OwnTokenFile(data, domain.AgentAdmin)
+	t, err := config.Token("", adminToken)
 	if err != nil {
 		return "", fmt.Errorf("no token: set LIGHTHOUSE_TOKEN or --token (%w)", err)
 	}
@@ -120,10 +122,12 @@ func (c *Connection) ResolveToken() (string, error) {
 }
 
 // URLs returns the writer's and the reader's URLs: flags or environment,
-// else the addresses the running processes wrote into the data directory,
-// else (a data directory whose system never started) the default ports.
-// Without a URL and outside any project it is a *NotInProjectError: it
-// never guesses the default port, which may be another project's.
+// else the addresses the running processes wrote into the data directory.
+// Without a URL and outside any project it is a *NotInProjectError; with a
+// data directory that holds no address (its system is not running, or a
+// start failed) it is an error naming the file. It never guesses the
+// default ports: whatever listens there, maybe another project's writer,
+// would be sent this project's token.
 func (c *Connection) URLs() (writer, reader string, err error) {
 	writer, reader = c.writerURL, c.readerURL
 	if writer != "" && reader != "" {
@@ -138,17 +142,22 @@ func (c *Connection) URLs() (writer, reader string, err error) {
 		}
 		return writer, reader, err
 	}
-	if writer == "" {
-		if writer = config.AddrURL(filepath.Join(data, "writer.addr")); writer == "" {
-			writer = "http://127.0.0.1:8765"
-		}
+	notRunning := func(process, file, env string) error {
+		return fmt.Errorf("no %s address in %s: is `lighthouse up` running for this project? (or set %s)", process, file, env)
 	}
 	if reader == "" {
-		if reader = config.AddrURL(filepath.Join(data, "reader", "reader.addr")); reader == "" {
-			reader = "http://127.0.0.1:8766"
+		file := filepath.Join(data, "reader", "reader.addr")
+		if reader = config.AddrURL(file); reader == "" {
+			err = notRunning("reader", file, "LIGHTHOUSE_READER_URL")
 		}
 	}
-	return writer, reader, nil
+	if writer == "" {
+		file := filepath.Join(data, "writer.addr")
+		if writer = config.AddrURL(file); writer == "" {
+			err = notRunning("writer", file, "LIGHTHOUSE_URL")
+		}
+	}
+	return writer, reader, err
 }
 
 // Writer returns a client of the writer with the resolved token.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
 // ProjectDir returns dir as the project root Lighthouse guards: absolute,
@@ -165,4 +167,19 @@ func AddToGitignore(file, why string, patterns []string) error {
 		return fmt.Errorf("update %s: %w", file, err)
 	}
 	return nil
+}
+
+// OwnTokenFile is the file in the data directory that holds the token of
+// one of the writer's own identities (admin, lighthouse-service,
+// lighthouse-watcher); ok is false for any other agent.
+func OwnTokenFile(data, agent string) (file string, ok bool) {
+	switch agent {
+	case domain.AgentAdmin:
+		return filepath.Join(data, "admin.token"), true
+	case domain.AgentService:
+		return filepath.Join(data, "service.token"), true
+	case domain.AgentWatcher:
+		return filepath.Join(data, "watcher.token"), true
+	}
+	return "", false
 }

@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
 // Config says where and how to run a whole Lighthouse.
@@ -73,7 +76,8 @@ func StartSystem(ctx context.Context, cfg Config) (*System, error) {
 	if err := s.StartWriter(ctx); err != nil {
 		return nil, err
 	}
-	raw, err := os.ReadFile(filepath.Join(cfg.Data, "admin.token"))
+	adminToken, _ := config.OwnTokenFile(cfg.Data, domain.AgentAdmin)
+	raw, err := os.ReadFile(adminToken)
 	if err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("read admin token: %w", err)
@@ -195,8 +199,9 @@ func (s *System) StartReader(ctx context.Context) error {
 	if data == "" {
 		data = filepath.Join(s.cfg.Data, "reader")
 	}
+	serviceToken, _ := config.OwnTokenFile(s.cfg.Data, domain.AgentService)
 	args := append([]string{"--data", data, "--addr", s.cfg.ReaderAddr,
-		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.ReaderArgs...)
+		"--token-file", serviceToken}, s.cfg.ReaderArgs...)
 	addrFile := filepath.Join(data, "reader.addr")
 	os.Remove(addrFile)
 	p, err := Start("reader", bin, args, s.env(), s.cfg.Output)
@@ -225,8 +230,9 @@ func (s *System) StartFuser(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	serviceToken, _ := config.OwnTokenFile(s.cfg.Data, domain.AgentService)
 	args := append([]string{"--data", filepath.Join(s.cfg.Data, "fuser"), "--mount", s.cfg.Mount, "--addr", "127.0.0.1:0",
-		"--token-file", filepath.Join(s.cfg.Data, "service.token")}, s.cfg.FuserArgs...)
+		"--token-file", serviceToken}, s.cfg.FuserArgs...)
 	addrFile := filepath.Join(s.cfg.Data, "fuser", "fuser.addr")
 	os.Remove(addrFile)
 	p, err := Start("fuser", bin, args, s.env(), s.cfg.Output)
