@@ -347,3 +347,49 @@ func TestOwnIdentities(t *testing.T) {
 		}
 	}
 }
+
+// TestObserversOnlyRead: an observer's token reads, and everything that
+// appends is refused (403), whichever command it goes through (messages,
+// annotations, leases and sessions took it).
+func TestObserversOnlyRead(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	lines := strings.Split(strings.TrimSpace(g.run(project, 0, "agent", "add", "watcher-person", "--role", "observer")), "\n")
+	token := strings.TrimSpace(lines[len(lines)-1])
+	head := g.run(project, 0, "log", "--json")
+	as := func(want int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(g.bin, args...)
+		cmd.Dir, cmd.Env = project, g.env("LIGHTHOUSE_TOKEN="+token)
+		cmd.Stdin = strings.NewReader("x")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != want {
+			t.Errorf("lighthouse %s as an observer: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out)
+		}
+		return string(out)
+	}
+	if out := as(0, "cat", "main.go"); out != "package main\n" {
+		t.Errorf("an observer's cat main.go = %q", out)
+	}
+	for _, args := range [][]string{
+		{"msg", "send", "--to", "admin", "-s", "hi"},
+		{"annotate", "main.go:1", "a note"},
+		{"lease", "add", "main.go"},
+		{"snapshot", "mine"},
+		{"put", "--log-only", "x.txt"},
+	} {
+		if out := as(1, args...); !strings.Contains(out, "forbidden") {
+			t.Errorf("lighthouse %s as an observer: %s", strings.Join(args, " "), out)
+		}
+	}
+	if now := g.run(project, 0, "log", "--json"); now != head {
+		t.Errorf("an observer's commands appended:\nbefore %s\nafter %s", head, now)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +85,23 @@ func agentOf(c echo.Context) domain.Agent {
 func require(c echo.Context, roles ...domain.Role) (domain.Agent, error) {
 	a := agentOf(c)
 	if !a.Can(roles...) {
-		return a, fmt.Errorf("%w: role %s may not do this (needs %v)", domain.ErrForbidden, a.Role, roles)
+		return a, fmt.Errorf("%w: role %s may not do this (needs %v or admin)", domain.ErrForbidden, a.Role, roles)
 	}
 	return a, nil
+}
+
+// observersRead refuses every request of an observer that is not a read:
+// observers read (the reader and the fuser backfill with one), and
+// everything that appends is refused whatever handler it reaches. A POST
+// that only reads (the replicas' blob batch) is named in reads by its route.
+func observersRead(reads ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			m := c.Request().Method
+			if agentOf(c).Role == domain.RoleObserver && m != http.MethodGet && m != http.MethodHead && !slices.Contains(reads, c.Path()) {
+				return fmt.Errorf("%w: role observer may only read", domain.ErrForbidden)
+			}
+			return next(c)
+		}
+	}
 }

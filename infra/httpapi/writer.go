@@ -73,7 +73,7 @@ type DiskRestorer interface {
 // Handler returns the writer's routes.
 func (w *Writer) Handler() http.Handler {
 	e := newEcho(w.Log, w.Ready, w.Metrics)
-	v1 := e.Group("/v1", checkText, authenticate(w.Agents, w.Limits))
+	v1 := e.Group("/v1", checkText, authenticate(w.Agents, w.Limits), observersRead("/v1/blobs/batch"))
 	v1.PUT("/files/*", w.putFile)
 	v1.DELETE("/files/*", w.deleteFile)
 	v1.POST("/files/move", w.moveFile)
