@@ -393,3 +393,67 @@ func TestObserversOnlyRead(t *testing.T) {
 		t.Errorf("an observer's commands appended:\nbefore %s\nafter %s", head, now)
 	}
 }
+
+// TestRestoreLeavesIgnoredFilesAlone: a restore never touches a file on disk
+// that is ignored, even at a path the log once had (a walkthrough's restore
+// deleted the git-ignored .claude/settings.local.json, and with it the
+// gate's hooks): it is neither removed nor overwritten, and the restore
+// says it was left alone.
+func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	logged := func(p string) string { // the log's content now, "" if none
+		cmd := exec.Command(g.bin, "cat", p)
+		cmd.Dir, cmd.Env = project, g.env()
+		out, _ := cmd.Output()
+		return string(out)
+	}
+	g.run(project, 0, "snapshot", "empty")
+	// Recorded while not ignored, then ignored and changed on disk.
+	writeProjectFile(t, project, "local.cfg", "recorded\n")
+	writeProjectFile(t, project, "kept.cfg", "recorded\n")
+	eventually(t, "the watcher records local.cfg and kept.cfg", func() error {
+		for _, p := range []string{"local.cfg", "kept.cfg"} {
+			if logged(p) != "recorded\n" {
+				return fmt.Errorf("%s not yet", p)
+			}
+		}
+		return nil
+	})
+	g.run(project, 0, "snapshot", "recorded")
+	writeProjectFile(t, project, ".gitignore", "*.cfg\n")
+	writeProjectFile(t, project, "local.cfg", "a person's own settings\n")
+	eventually(t, "the watcher records .gitignore", func() error {
+		if logged(".gitignore") != "*.cfg\n" {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	for _, c := range []struct{ point, local, kept string }{
+		{"recorded", "a person's own settings\n", "recorded\n"}, // would be overwritten
+		{"empty", "a person's own settings\n", "recorded\n"},    // would be removed
+	} {
+		errOut := g.run(project, 0, "restore", c.point)
+		wantIn(t, "restore "+c.point, errOut, "left alone, ignored on disk: ", "local.cfg")
+		for p, want := range map[string]string{"local.cfg": c.local, "kept.cfg": c.kept} {
+			if b, err := os.ReadFile(filepath.Join(project, p)); err != nil || string(b) != want {
+				t.Fatalf("after restore %s, %s on disk = %q, %v; want %q", c.point, p, b, err, want)
+			}
+		}
+		// The restore's own .gitignore (none at either point) was still
+		// restored: ignoring is judged by the rules before the restore.
+		if _, err := os.Stat(filepath.Join(project, ".gitignore")); !os.IsNotExist(err) {
+			t.Fatalf("after restore %s, .gitignore: %v", c.point, err)
+		}
+		writeProjectFile(t, project, ".gitignore", "*.cfg\n")
+		eventually(t, "the watcher records .gitignore again", func() error {
+			if logged(".gitignore") != "*.cfg\n" {
+				return fmt.Errorf("not yet")
+			}
+			return nil
+		})
+	}
+}

@@ -160,6 +160,7 @@ func runRestore(ctx context.Context, args []string) error {
 		Written  []string `json:"written"`
 		Removed  []string `json:"removed"`
 		Recorded []string `json:"recorded"`
+		Kept     []string `json:"kept"`
 	}
 	req := map[string]any{"point": pos[0], "paths": paths, "force": *force, "log_only": *logOnly}
 	if err := w.PostJSON(ctx, "/v1/restore", req, &out); err != nil {
@@ -172,6 +173,9 @@ func runRestore(ctx context.Context, args []string) error {
 	switch {
 	case out.OnDisk:
 		fmt.Fprintf(os.Stderr, "on disk: wrote %s, removed %d\n", cli.Plural(len(out.Written), "file"), len(out.Removed))
+		if len(out.Kept) > 0 {
+			fmt.Fprintf(os.Stderr, "left alone, ignored on disk: %s\n", strings.Join(out.Kept, ", "))
+		}
 	case !*logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")
 	}

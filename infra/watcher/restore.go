@@ -31,7 +31,8 @@ func inScope(p string, paths []string) bool {
 // events are appended by the writer's POST /v1/restore as the caller (its
 // token, log_only); the watcher then writes each file in scope whose disk state
 // differs from the log, atomically (temporary file and rename), and removes
-// those the log no longer has.
+// those the log no longer has, leaving alone files on disk that are ignored
+// (Kept).
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	w.barrier(ctx)
 	var out RestoreResult
@@ -83,9 +84,17 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	if err != nil {
 		return out, err
 	}
+	ig := w.ignorer() // the rules on disk before this restore wrote anything
 	for _, p := range cands {
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
+		if onDisk && ig.ignored(p, false) && (!l.Exists || d.Hash != l.Hash || d.Mode != l.Mode) {
+			// An ignored file on disk is never touched, even at a path the
+			// log once had: it may be a person's local file, such as the
+			// settings that hold the gate's hooks.
+			out.Kept = append(out.Kept, p)
+			continue
+		}
 		switch {
 		case l.Exists && (!onDisk || d.Hash != l.Hash || d.Mode != l.Mode):
 			if err := w.writeFromLog(ctx, p, l); err != nil {

@@ -66,6 +66,7 @@ type RestoreResult struct {
 	Written  []string `json:"written,omitempty"`  // paths rewritten on disk
 	Removed  []string `json:"removed,omitempty"`  // paths removed from disk
 	Recorded []string `json:"recorded,omitempty"` // local changes recorded first (--force)
+	Kept     []string `json:"kept,omitempty"`     // ignored files on disk left as they were
 }
 
 // LocalChangesError is a restore refused because files on disk have
