@@ -457,3 +457,41 @@ func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestUpKilledStopsItsProcesses: a `lighthouse up` killed with SIGKILL
+// cannot stop its processes, so the kernel does (SIGTERM when their parent
+// dies): none is left holding the data directory's locks and ports, and
+// the next `up` on the same project starts and serves what was recorded.
+func TestUpKilledStopsItsProcesses(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	children := func() []string { // processes started with our data directory
+		var pids []string
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(cmdline), g.data) {
+				pids = append(pids, e.Name())
+			}
+		}
+		return pids
+	}
+	if len(children()) < 3 {
+		t.Fatalf("up runs %v with %s; want the writer, the reader and the watcher", children(), g.data)
+	}
+	if err := g.up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the processes of a killed up stop", func() error {
+		if left := children(); len(left) > 0 {
+			return fmt.Errorf("still running: %v", left)
+		}
+		return nil
+	})
+	again := startUp(t, bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
+	if out := again.run(project, 0, "cat", "main.go"); out != "package main\n" {
+		t.Fatalf("cat main.go after up was killed and started again = %q", out)
+	}
+}

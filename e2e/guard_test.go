@@ -29,6 +29,7 @@ type guarded struct {
 	data     string
 	out      *syncBuffer
 	userHome string
+	up       *exec.Cmd // the `lighthouse up` process
 }
 
 // upProject starts `lighthouse up --project project` with extra flags and
@@ -66,6 +67,7 @@ func startUpEnv(t *testing.T, bin, project, state string, environ []string, flag
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
 	}
+	g.up = up
 	exited := make(chan error, 1)
 	go func() { exited <- up.Wait() }()
 	t.Cleanup(func() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -130,6 +131,10 @@ func Open(dir string, sizes Sizes, durability Durability, log *slog.Logger) (*pe
 		opts.L0StopWritesThreshold = 3 * DerivedL0CompactionThreshold
 	}
 	db, err := pebble.Open(dir, opts)
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
+		// Pebble's LOCK file is held: by a process that is still running.
+		return nil, fmt.Errorf("open pebble at %s: another process is using it (a Lighthouse process of this data directory still running or stopping?): %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)
 	}

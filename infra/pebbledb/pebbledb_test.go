@@ -1,10 +1,15 @@
 package pebbledb
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +52,50 @@ func TestSizes(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused Open left %s behind: %v", dir, err)
+	}
+}
+
+// TestOpenInUse: a database another process holds is refused with a
+// message saying so (a killed `lighthouse up` left its writer running, and
+// the next start said only "resource temporarily unavailable").
+func TestOpenInUse(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if dir := os.Getenv("LIGHTHOUSE_TEST_HOLD_DB"); dir != "" {
+		// The other process: hold the database until stdin closes.
+		db, err := Open(dir, DefaultSizes(), Logged, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("open")
+		io.Copy(io.Discard, os.Stdin)
+		db.Close()
+		return
+	}
+	dir := t.TempDir()
+	holder := exec.Command(os.Args[0], "-test.run=^TestOpenInUse$")
+	holder.Env = append(os.Environ(), "LIGHTHOUSE_TEST_HOLD_DB="+dir)
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Wait()
+	defer stdin.Close()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "open\n" {
+		t.Fatalf("the holding process: %q, %v", line, err)
+	}
+	if db, err := Open(dir, DefaultSizes(), Logged, log); err == nil {
+		db.Close()
+		t.Fatal("Open of a database another process holds succeeded")
+	} else if !strings.Contains(err.Error(), "another process is using it") {
+		t.Fatalf("Open of a database another process holds: %v", err)
 	}
 }

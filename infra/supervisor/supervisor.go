@@ -53,9 +53,7 @@ func Start(name, path string, args, env []string, out io.Writer) (*Process, erro
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group: a terminal's Ctrl-C reaches us, and we stop the
-	// children in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
