@@ -258,3 +258,41 @@ func TestDiffAndSearchMatchTheMount(t *testing.T) {
 		t.Fatalf("lighthouse grep TODO @s2: %v\n%s", err, out)
 	}
 }
+
+// TestQueryParamsAreChecked: a search pattern or glob that does not parse,
+// and a boolean parameter that is neither true nor false, are 400s naming
+// the parameter (the search's came back as a bare "Bad Request", and a
+// misspelt boolean quietly meant false).
+func TestQueryParamsAreChecked(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	seq := e.put(e.admin, "a.txt", "needle\n")
+	for _, c := range []struct {
+		path, field, code string
+	}{
+		{"/v1/search?q=(", "q", "pattern_invalid"},
+		{"/v1/search?q=x&glob=[", "glob", ""},
+		{"/v1/search?q=x&literal=maybe", "literal", "literal_invalid"},
+		{"/v1/search?q=x&ignore_case=yes", "ignore_case", "ignore_case_invalid"},
+		{fmt.Sprintf("/v1/diff?from=%d&patches=maybe", seq), "patches", "patches_invalid"},
+		{"/v1/events?newest=maybe", "newest", "newest_invalid"},
+		{"/v1/inbox?unread=maybe", "unread", "unread_invalid"},
+	} {
+		_, err := e.reader.Do(ctx, "GET", c.path, nil, nil, nil)
+		var ce *client.Error
+		if !errorsAs(err, &ce) || ce.Status != 400 || ce.Field != c.field || (c.code != "" && ce.Code != c.code) {
+			t.Errorf("GET %s: %v; want 400 %s naming %s", c.path, err, c.code, c.field)
+		}
+	}
+	// What still works: the booleans' spellings, and a search's matches.
+	for _, p := range []string{"/v1/search?q=needle&literal=true&ignore_case=0", "/v1/inbox?unread=1", "/v1/events?newest=false"} {
+		if _, err := e.reader.Do(ctx, "GET", p, nil, nil, nil); err != nil {
+			t.Errorf("GET %s: %v", p, err)
+		}
+	}
+	// Through the CLI, as a user types it.
+	if out, err := cli(t, e, "grep", "("); err == nil || !strings.Contains(out, "pattern_invalid") || !strings.Contains(out, "q") {
+		t.Errorf("lighthouse grep '(': %v\n%s", err, out)
+	}
+}

@@ -133,7 +133,10 @@ func (r *Reader) messageRoutes(v1 *echo.Group) {
 // inbox answers the caller's messages; with wait it long-polls until one
 // is there.
 func (r *Reader) inbox(c echo.Context) error {
-	unread := c.QueryParam("unread") == "true" || c.QueryParam("unread") == "1"
+	unread, err := boolParam(c, "unread", false)
+	if err != nil {
+		return err
+	}
 	var wait time.Duration
 	if ws := c.QueryParam("wait"); ws != "" && c.QueryParam("min_seq") == "" {
 		d, err := time.ParseDuration(ws)

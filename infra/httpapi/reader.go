@@ -301,12 +301,8 @@ func (r *Reader) events(c echo.Context) error {
 		return badRequest("limit", "limit_invalid", fmt.Sprintf("limit must be 1 to %d", domain.MaxEventsPage))
 	}
 	f.Limit = int(limit)
-	switch c.QueryParam("newest") {
-	case "", "false":
-	case "true":
-		f.Newest = true
-	default:
-		return badRequest("newest", "newest_invalid", "newest must be true or false")
+	if f.Newest, err = boolParam(c, "newest", false); err != nil {
+		return err
 	}
 	if p := c.QueryParam("path"); p != "" {
 		pp, err := domain.ParsePath("path", p)
@@ -407,8 +403,12 @@ func (r *Reader) snapshot(c echo.Context) error {
 }
 
 func (r *Reader) diff(c echo.Context) error {
-	q := query.Diff{Patches: c.QueryParam("patches") != "false"}
-	var err error
+	var q query.Diff
+	patches, err := boolParam(c, "patches", true)
+	if err != nil {
+		return err
+	}
+	q.Patches = patches
 	if c.QueryParam("from") == "" {
 		return badRequest("from", "point_missing", "from is required: a sequence number, an RFC 3339 time or a snapshot name")
 	}
@@ -441,10 +441,16 @@ func (r *Reader) diff(c echo.Context) error {
 
 // search streams matches as JSON lines, then one summary line.
 func (r *Reader) search(c echo.Context) error {
-	q := query.Search{Pattern: c.QueryParam("q"), Literal: c.QueryParam("literal") == "true",
-		IgnoreCase: c.QueryParam("ignore_case") == "true", Globs: c.QueryParams()["glob"]}
+	q := query.Search{Pattern: c.QueryParam("q"), Globs: c.QueryParams()["glob"]}
 	if q.Pattern == "" {
 		return badRequest("q", "pattern_missing", "q (the pattern) is required")
+	}
+	var err error
+	if q.Literal, err = boolParam(c, "literal", false); err != nil {
+		return err
+	}
+	if q.IgnoreCase, err = boolParam(c, "ignore_case", false); err != nil {
+		return err
 	}
 	limit, err := uintParam(c, "limit", 1000)
 	if err != nil {
@@ -462,13 +468,19 @@ func (r *Reader) search(c echo.Context) error {
 	}
 	r.setSeq(c)
 	resp := c.Response()
-	resp.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(resp)
 	started := false
+	// The stream's type is set only once it starts: an error before then
+	// (an invalid pattern or glob) is our JSON error body, which the error
+	// handler writes only into a response whose type is not yet set.
+	start := func() {
+		resp.Header().Set("Content-Type", "application/x-ndjson")
+		resp.WriteHeader(http.StatusOK)
+		started = true
+	}
 	sum, err := r.Search.Handle(c.Request().Context(), q, func(m query.Match) error {
 		if !started {
-			resp.WriteHeader(http.StatusOK)
-			started = true
+			start()
 		}
 		if err := enc.Encode(m); err != nil {
 			return err
@@ -480,7 +492,7 @@ func (r *Reader) search(c echo.Context) error {
 		return err
 	}
 	if !started {
-		resp.WriteHeader(http.StatusOK)
+		start()
 	}
 	out := map[string]any{"done": true, "at": q.At, "matches": sum.Matches, "files_searched": sum.Files, "truncated": sum.Truncated}
 	if len(sum.Corrupt) > 0 {

@@ -466,6 +466,21 @@ func uintParam(c echo.Context, name string, def uint64) (uint64, error) {
 	return v, nil
 }
 
+// boolParam reads a boolean query parameter: true or 1, false or 0, def
+// when absent; anything else is a 400 naming it (a typo must not quietly
+// mean false).
+func boolParam(c echo.Context, name string, def bool) (bool, error) {
+	switch c.QueryParam(name) {
+	case "":
+		return def, nil
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, badRequest(name, name+"_invalid", name+" must be true or false")
+}
+
 type addAgentRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
