@@ -296,3 +296,26 @@ func TestQueryParamsAreChecked(t *testing.T) {
 		t.Errorf("lighthouse grep '(': %v\n%s", err, out)
 	}
 }
+
+// TestShowNamesWithAt: `show` takes the point after the last @, so a file
+// whose name has an @ can be shown, at head and at a point; an @ with no
+// point after it is a usage error, not the head.
+func TestShowNamesWithAt(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	first := e.put(e.admin, "user@host.txt", "one\n")
+	e.put(e.admin, "user@host.txt", "two\n")
+	e.put(e.admin, "@types/node/index.d.ts", "declare\n")
+	for _, c := range []struct{ arg, want string }{
+		{"user@host.txt", "two\n"},
+		{fmt.Sprintf("user@host.txt@%d", first), "one\n"},
+		{"@types/node/index.d.ts", "declare\n"},
+	} {
+		if out, err := cli(t, e, "show", c.arg); err != nil || out != c.want {
+			t.Errorf("lighthouse show %s = %q, %v; want %q", c.arg, out, err, c.want)
+		}
+	}
+	if out, err := cli(t, e, "show", "user@host.txt@"); err == nil || !strings.Contains(out, "ends in @ without a point") {
+		t.Errorf("lighthouse show user@host.txt@: %v\n%s", err, out)
+	}
+}

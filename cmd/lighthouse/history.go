@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/lighthouse-ai/lighthouse/infra/cli"
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
 )
 
@@ -23,21 +25,38 @@ func runShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	arg, point, _ := strings.Cut(pos[0], "@")
+	// The point follows the last @ (no point has an @ or a /, and no path
+	// is empty); a name with an @ and no point (user@host.txt) is the
+	// file, when the text after its last @ names no snapshot.
+	arg, point := pos[0], ""
+	if i := strings.LastIndexByte(arg, '@'); i > 0 && !strings.Contains(arg[i:], "/") {
+		if arg, point = arg[:i], arg[i+1:]; point == "" {
+			return usagef("%q ends in @ without a point (a sequence, an RFC 3339 time or a snapshot name)", pos[0])
+		}
+	}
 	r, err := c.Reader()
 	if err != nil {
 		return err
 	}
-	paths, err := resolvePaths(ctx, &c, []string{arg})
-	if err != nil {
-		return err
+	show := func(arg, point string) error {
+		paths, err := resolvePaths(ctx, &c, []string{arg})
+		if err != nil {
+			return err
+		}
+		q := url.Values{}
+		if point != "" {
+			q.Set("at", point)
+		}
+		return printFile(ctx, r, paths[0], q)
 	}
-	path := paths[0]
-	q := url.Values{}
-	if point != "" {
-		q.Set("at", point)
+	err = show(arg, point)
+	var ce *client.Error
+	if point != "" && errors.As(err, &ce) && ce.Code == "snapshot_unknown" {
+		if whole := show(pos[0], ""); whole == nil {
+			return nil
+		}
 	}
-	return printFile(ctx, r, path, q)
+	return err
 }
 
 // runDiff prints what changed between two points, as unified diffs.
