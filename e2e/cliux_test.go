@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -493,5 +494,34 @@ func TestUpKilledStopsItsProcesses(t *testing.T) {
 	again := startUp(t, bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
 	if out := again.run(project, 0, "cat", "main.go"); out != "package main\n" {
 		t.Fatalf("cat main.go after up was killed and started again = %q", out)
+	}
+}
+
+// TestListsPrintJSON: the lists whose usage offers --json take it and print
+// the reader's answer with every field (lease list and sessions refused the
+// flag; annotations --json dropped created_seq and content_hash).
+func TestListsPrintJSON(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	g := upProject(t, bin, project)
+	g.run(project, 0, "lease", "add", "main.go", "-m", "refactor")
+	g.run(project, 0, "annotate", "main.go:1", "a note")
+	for _, c := range []struct {
+		args []string
+		keys []string
+	}{
+		{[]string{"lease", "list", "--json"}, []string{"leases", "holder", "expires_at", "refactor"}},
+		{[]string{"sessions", "--json"}, []string{"sessions"}},
+		{[]string{"annotations", "--json"}, []string{"annotations", "created_seq", "content_hash", "a note"}},
+	} {
+		out := g.run(project, 0, c.args...)
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Errorf("lighthouse %s: not JSON (%v):\n%s", strings.Join(c.args, " "), err, out)
+			continue
+		}
+		wantIn(t, "lighthouse "+strings.Join(c.args, " "), out, c.keys...)
 	}
 }

@@ -145,16 +145,15 @@ func runAnnotations(ctx context.Context, args []string) error {
 	if head := c.WriterHead(ctx); head > 0 {
 		q.Set("min_seq", strconv.FormatUint(head, 10)) // read your own writes
 	}
+	path := "/v1/annotations?" + q.Encode()
+	if *asJSON {
+		return printReaderJSON(ctx, r, path)
+	}
 	var ans struct {
-		At          uint64           `json:"at"`
-		Path        string           `json:"path,omitempty"`
 		Annotations []annotationView `json:"annotations"`
 	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/annotations?"+q.Encode(), nil, nil, &ans); err != nil {
+	if _, err := r.Do(ctx, http.MethodGet, path, nil, nil, &ans); err != nil {
 		return fmt.Errorf("annotations: %w", err)
-	}
-	if *asJSON {
-		return printJSON(ans)
 	}
 	return printAnnotations(os.Stdout, ans.Annotations)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -315,6 +316,16 @@ func runVersion(_ context.Context, args []string) error {
 }
 
 // printJSON prints v as indented JSON on stdout.
+// printReaderJSON prints a JSON answer of the reader as it came, every field
+// of it, indented.
+func printReaderJSON(ctx context.Context, r *client.Client, path string) error {
+	var raw json.RawMessage
+	if _, err := r.Do(ctx, http.MethodGet, path, nil, nil, &raw); err != nil {
+		return err
+	}
+	return printJSON(raw)
+}
+
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

@@ -52,11 +52,16 @@ func runLease(ctx context.Context, args []string) error {
 		}
 		return leaseAdd(ctx, w, os.Stdout, pos, *ttl, *shared, *reason, *session)
 	case "list":
+		asJSON := fs.Bool("json", false, "print the reader's JSON")
 		_, r, err := c.ParseReader(fs, args[1:], 0, 0)
 		if err != nil {
 			return err
 		}
-		return leaseList(ctx, r, c.WriterHead(ctx), os.Stdout)
+		path := "/v1/leases?min_seq=" + strconv.FormatUint(c.WriterHead(ctx), 10)
+		if *asJSON {
+			return printReaderJSON(ctx, r, path)
+		}
+		return leaseList(ctx, r, path, os.Stdout)
 	case "release":
 		pos, w, err := c.ParseWriter(fs, args[1:], 1, -1)
 		if err != nil {
@@ -121,12 +126,12 @@ type leaseJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// leaseList prints the active leases the reader knows once it has applied minSeq.
-func leaseList(ctx context.Context, r *client.Client, minSeq uint64, out io.Writer) error {
+// leaseList prints the active leases of the reader's path (GET /v1/leases).
+func leaseList(ctx context.Context, r *client.Client, path string, out io.Writer) error {
 	var ans struct {
 		Leases []leaseJSON `json:"leases"`
 	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/leases?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
+	if _, err := r.Do(ctx, http.MethodGet, path, nil, nil, &ans); err != nil {
 		return fmt.Errorf("list leases: %w", err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -155,16 +160,21 @@ func runSessions(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
 	var c connection
 	c.Register(fs)
+	asJSON := fs.Bool("json", false, "print the reader's JSON")
 	_, r, err := c.ParseReader(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
-	return sessionsList(ctx, r, c.WriterHead(ctx), os.Stdout)
+	path := "/v1/sessions?min_seq=" + strconv.FormatUint(c.WriterHead(ctx), 10)
+	if *asJSON {
+		return printReaderJSON(ctx, r, path)
+	}
+	return sessionsList(ctx, r, path, os.Stdout)
 }
 
-// sessionsList prints the active sessions the reader knows once it has
-// applied minSeq.
-func sessionsList(ctx context.Context, r *client.Client, minSeq uint64, out io.Writer) error {
+// sessionsList prints the active sessions of the reader's path (GET
+// /v1/sessions).
+func sessionsList(ctx context.Context, r *client.Client, path string, out io.Writer) error {
 	var ans struct {
 		Sessions []struct {
 			SessionID string    `json:"session_id"`
@@ -175,7 +185,7 @@ func sessionsList(ctx context.Context, r *client.Client, minSeq uint64, out io.W
 			LastSeen  time.Time `json:"last_seen"`
 		} `json:"sessions"`
 	}
-	if _, err := r.Do(ctx, http.MethodGet, "/v1/sessions?min_seq="+strconv.FormatUint(minSeq, 10), nil, nil, &ans); err != nil {
+	if _, err := r.Do(ctx, http.MethodGet, path, nil, nil, &ans); err != nil {
 		return fmt.Errorf("list sessions: %w", err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
