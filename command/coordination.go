@@ -262,6 +262,7 @@ func (c *Coordination) EndSession(ctx context.Context, agent domain.Agent, sessi
 	if err := c.ownSession(agent, session); err != nil {
 		return domain.AppendResult{}, nil, err
 	}
+	_, active := c.Sessions.Get(session)
 	otherActive := false
 	for _, s := range c.Sessions.List(agent.ID) {
 		otherActive = otherActive || s.SessionID != session
@@ -270,11 +271,18 @@ func (c *Coordination) EndSession(ctx context.Context, agent domain.Agent, sessi
 		Payload: domain.SessionEnded{SessionID: session, Reason: reason}}}
 	var released []string
 	for _, l := range c.Leases.List(agent.ID) {
-		if l.SessionID == session || l.SessionID == "" && !otherActive {
+		// The agent's leases tied to no session end with its last active
+		// session, never with an id that names none.
+		if l.SessionID == session || l.SessionID == "" && active && !otherActive {
 			released = append(released, l.LeaseID)
 			drafts = append(drafts, domain.Draft{StreamID: domain.LeaseStreamID(l.LeaseID), Type: domain.TypeLeaseReleased, SchemaVersion: 1,
 				Payload: domain.LeaseEnded{LeaseID: l.LeaseID, By: agent.Name, Reason: "session ended"}})
 		}
+	}
+	if !active && len(released) == 0 {
+		// Nothing to end: a session never started or already ended, with
+		// no lease of its own left (those can outlive a restart).
+		return domain.AppendResult{}, nil, fmt.Errorf("%w: no active session %s", domain.ErrNotFound, session)
 	}
 	res, err := c.log.Append(ctx, domain.AppendRequest{Meta: domain.Metadata{AgentID: agent.ID, SessionID: session}, Drafts: drafts})
 	return res, released, err

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
@@ -328,4 +330,48 @@ func mustRun(t *testing.T, ta *twoAgents, token string, args ...string) string {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	return out
+}
+
+// TestEndingAnUnknownSession: ending a session id that is not active, and
+// holds no lease of its own, is a 404 that appends nothing and releases
+// nothing (it released the agent's leases tied to no session); the
+// SessionEnd hook takes the 404 as done.
+func TestEndingAnUnknownSession(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	builder, _ := e.addAgent("builder-1", "builder")
+	var lease struct {
+		ID string `json:"id"`
+	}
+	if err := builder.PostJSON(ctx, "/v1/leases", map[string]any{"paths": []string{"src/**"}}, &lease); err != nil {
+		t.Fatal(err)
+	}
+	head := e.writerHead()
+	err := builder.PostJSON(ctx, "/v1/sessions/bogus-session/end", map[string]string{}, nil)
+	var ce *client.Error
+	if !errorsAs(err, &ce) || ce.Status != 404 {
+		t.Fatalf("ending an unknown session: %v; want 404", err)
+	}
+	if h := e.writerHead(); h != head {
+		t.Fatalf("ending an unknown session appended: head %d -> %d", head, h)
+	}
+	var leases struct {
+		Leases []struct {
+			ID string `json:"id"`
+		} `json:"leases"`
+	}
+	if _, err := e.reader.Do(ctx, "GET", fmt.Sprintf("/v1/leases?min_seq=%d", head), nil, nil, &leases); err != nil || len(leases.Leases) != 1 || leases.Leases[0].ID != lease.ID {
+		t.Fatalf("leases after ending an unknown session: %+v, %v", leases, err)
+	}
+	// A session that was active still ends, and releases the lease.
+	if err := builder.PostJSON(ctx, "/v1/sessions", map[string]string{"session_id": "s-1", "cwd": "/"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ended struct {
+		Released []string `json:"released"`
+	}
+	if err := builder.PostJSON(ctx, "/v1/sessions/s-1/end", map[string]string{}, &ended); err != nil || len(ended.Released) != 1 || ended.Released[0] != lease.ID {
+		t.Fatalf("ending the active session: %+v, %v", ended, err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -112,7 +113,12 @@ func hookSession(ctx context.Context, w *client.Client, start bool, timeout time
 		var res struct {
 			Released []string `json:"released"`
 		}
-		if err := w.PostJSON(cctx, "/v1/sessions/"+url.PathEscape(ev.SessionID)+"/end", map[string]string{"reason": ev.Reason}, &res); err != nil {
+		err := w.PostJSON(cctx, "/v1/sessions/"+url.PathEscape(ev.SessionID)+"/end", map[string]string{"reason": ev.Reason}, &res)
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
+			return nil // already ended (or never started): nothing to release
+		}
+		if err != nil {
 			return fmt.Errorf("end session %s: %w", ev.SessionID, err)
 		}
 		return nil
