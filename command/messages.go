@@ -217,14 +217,19 @@ func (m *Messaging) Deliver(ctx context.Context, meta domain.Metadata, agent dom
 	var drafts []domain.Draft
 	var d Delivery
 	head := "Lighthouse messages for you (reply with the lighthouse MCP tool send_message and reply_to ID; mark them with its tool ack):\n"
+	more := func(n int) string { return fmt.Sprintf("%d more unread message(s): run `lighthouse msg inbox --unread`.\n", n) }
+	// The whole text stays within maxBytes: the head, the entries, and the
+	// line for the rest, whose room is kept from the start.
+	budget := maxBytes - len(head) - len(more(len(pending)))
 	for i, v := range pending {
 		entry := formatDelivery(v)
-		if b.Len()+len(head)+len(entry) > maxBytes && i > 0 {
+		if b.Len()+len(entry) > budget && i > 0 {
 			d.Remaining = len(pending) - i
 			break
 		}
-		if len(entry) > maxBytes-len(head) {
-			entry = domain.TruncateText(entry, maxBytes-len(head)-60) + "… (truncated; `lighthouse msg thread " + v.Thread + "`)\n"
+		if len(entry) > budget {
+			cut := "… (truncated; `lighthouse msg thread " + v.Thread + "`)\n"
+			entry = domain.TruncateText(entry, budget-len(cut)) + cut
 		}
 		b.WriteString(entry)
 		d.Delivered = append(d.Delivered, v.MessageID)
@@ -232,7 +237,7 @@ func (m *Messaging) Deliver(ctx context.Context, meta domain.Metadata, agent dom
 			Payload: domain.MessageMarked{MessageID: v.MessageID, AgentID: agent.ID, Agent: agent.Name, SessionID: meta.SessionID}})
 	}
 	if d.Remaining > 0 {
-		fmt.Fprintf(&b, "%d more unread message(s): run `lighthouse msg inbox --unread`.\n", d.Remaining)
+		b.WriteString(more(d.Remaining))
 	}
 	res, err := m.log.Append(ctx, domain.AppendRequest{Meta: meta, Drafts: drafts})
 	if err != nil {
