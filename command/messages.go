@@ -217,7 +217,9 @@ func (m *Messaging) Deliver(ctx context.Context, meta domain.Metadata, agent dom
 	var drafts []domain.Draft
 	var d Delivery
 	head := "Lighthouse messages for you (reply with the lighthouse MCP tool send_message and reply_to ID; mark them with its tool ack):\n"
-	more := func(n int) string { return fmt.Sprintf("%d more unread message(s): run `lighthouse msg inbox --unread`.\n", n) }
+	more := func(n int) string {
+		return fmt.Sprintf("%d more unread message(s): run `lighthouse msg inbox --unread`.\n", n)
+	}
 	// The whole text stays within maxBytes: the head, the entries, and the
 	// line for the rest, whose room is kept from the start.
 	budget := maxBytes - len(head) - len(more(len(pending)))
