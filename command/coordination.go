@@ -64,8 +64,8 @@ func (c *Coordination) Grant(ctx context.Context, cmd GrantLease) (projections.L
 		return none, domain.AppendResult{}, domain.Invalid("ttl", "ttl_invalid", "ttl must lie between %v and %v", domain.MinLeaseTTL, domain.MaxLeaseTTL)
 	}
 	globs := make([]string, 0, len(cmd.Paths))
-	for _, p := range cmd.Paths {
-		g, err := domain.CheckLeaseGlob(p)
+	for i, p := range cmd.Paths {
+		g, err := domain.CheckLeaseGlob(fmt.Sprintf("paths[%d]", i), p)
 		if err != nil {
 			return none, domain.AppendResult{}, err
 		}

@@ -70,21 +70,22 @@ func (e *LeaseConflictError) Error() string {
 
 // CheckLeaseGlob validates a lease path: a slash-separated glob relative to
 // the project root (* ? [...] within a component, ** for any depth) that
-// stays inside the root. It returns the cleaned glob.
-func CheckLeaseGlob(g string) (string, error) {
+// stays inside the root. It returns the cleaned glob; its errors name field
+// (paths[2]).
+func CheckLeaseGlob(field, g string) (string, error) {
 	if g == "" || len(g) > 1024 || strings.ContainsAny(g, "\x00\\") || path.IsAbs(g) {
-		return "", Invalid("paths", "path_invalid", "lease path %q must be a relative slash-separated glob", g)
+		return "", Invalid(field, "path_invalid", "lease path %q must be a relative slash-separated glob", g)
 	}
 	c := path.Clean(g)
 	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", Invalid("paths", "path_escapes_root", "lease path %q leaves the project root", g)
+		return "", Invalid(field, "path_escapes_root", "lease path %q leaves the project root", g)
 	}
 	for _, seg := range strings.Split(c, "/") {
 		if seg == "**" {
 			continue
 		}
 		if _, err := path.Match(seg, ""); err != nil {
-			return "", Invalid("paths", "path_invalid", "lease path %q: bad pattern %q", g, seg)
+			return "", Invalid(field, "path_invalid", "lease path %q: bad pattern %q", g, seg)
 		}
 	}
 	if c == "." {

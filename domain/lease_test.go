@@ -56,7 +56,7 @@ func TestLeaseGlobs(t *testing.T) {
 		{"src/[", "", false},
 		{"", "", false},
 	} {
-		got, err := CheckLeaseGlob(tc.in)
+		got, err := CheckLeaseGlob("paths[0]", tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("CheckLeaseGlob(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}

@@ -375,3 +375,42 @@ func TestEndingAnUnknownSession(t *testing.T) {
 		t.Fatalf("ending the active session: %+v, %v", ended, err)
 	}
 }
+
+// TestLeaseInputChecked: a lease's ttl of zero is refused (it quietly meant
+// ten minutes), a renewal with fields is refused (they were ignored), and
+// a bad path names its index in paths.
+func TestLeaseInputChecked(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	builder, _ := e.addAgent("builder-1", "builder")
+	var lease struct {
+		ID string `json:"id"`
+	}
+	if err := builder.PostJSON(ctx, "/v1/leases", map[string]any{"paths": []string{"src/**"}}, &lease); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path        string
+		body        any
+		field, code string
+	}{
+		{"/v1/leases", map[string]any{"paths": []string{"a/**"}, "ttl": "0s"}, "ttl", "ttl_invalid"},
+		{"/v1/leases", map[string]any{"paths": []string{"a/**"}, "ttl": "-5m"}, "ttl", "ttl_invalid"},
+		{"/v1/leases", map[string]any{"paths": []string{"a/**", "../b"}}, "paths[1]", "path_escapes_root"},
+		{"/v1/leases/" + lease.ID + "/renew", map[string]any{"ttl": "1h"}, "ttl", "json_unknown_field"},
+	} {
+		err := builder.PostJSON(ctx, c.path, c.body, nil)
+		var ce *client.Error
+		if !errorsAs(err, &ce) || ce.Status != 400 || ce.Field != c.field || ce.Code != c.code {
+			t.Errorf("POST %s %v: %v; want 400 %s naming %s", c.path, c.body, err, c.code, c.field)
+		}
+	}
+	if err := builder.PostJSON(ctx, "/v1/leases/"+lease.ID+"/renew", nil, nil); err != nil {
+		t.Errorf("a renewal without a body: %v", err)
+	}
+	out, err := cli(t, e, "lease", "add", "--ttl", "0", "docs/**")
+	if err == nil || !strings.Contains(out, "ttl") {
+		t.Errorf("lighthouse lease add --ttl 0: %v\n%s", err, out)
+	}
+}

@@ -56,8 +56,8 @@ func (co *Coordination) grant(c echo.Context) error {
 	var ttl time.Duration
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
-		if err != nil {
-			return badRequest("ttl", "ttl_invalid", "ttl must be a Go duration such as 10m")
+		if err != nil || d <= 0 {
+			return badRequest("ttl", "ttl_invalid", "ttl must be a positive Go duration such as 10m (leave it out for the default)")
 		}
 		ttl = d
 	}
@@ -84,6 +84,14 @@ func (co *Coordination) release(c echo.Context) error {
 }
 
 func (co *Coordination) renew(c echo.Context) error {
+	// A renewal takes no fields: a body with any is refused, not ignored
+	// (a ttl sent there would not be what the lease gets).
+	if c.Request().ContentLength != 0 {
+		var req struct{}
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
 	v, res, err := co.Handler.Renew(c.Request().Context(), agentOf(c), c.Param("id"))
 	if err != nil {
 		return err
