@@ -152,6 +152,13 @@ func TestMCPServerOverStdio(t *testing.T) {
 	if out := callTool(t, ctx, a, "file_history", map[string]any{"path": "src/cart/cart.go"}, false); !strings.Contains(out, `"revisions"`) {
 		t.Errorf("file_history: %s", out)
 	}
+	// A path that leaves the project is refused naming the field, not a
+	// bare 404 of another route the client's URL resolved to.
+	for _, p := range []string{"../../etc/passwd", "src/../../x"} {
+		if out := callTool(t, ctx, a, "file_history", map[string]any{"path": p}, true); !strings.Contains(out, "path") || strings.Contains(out, "Not Found") {
+			t.Errorf("file_history of %s: %s", p, out)
+		}
+	}
 	if out := callTool(t, ctx, a, "search", map[string]any{"pattern": "package cart"}, false); !strings.Contains(out, "src/cart/cart.go") {
 		t.Errorf("search: %s", out)
 	}

@@ -131,11 +131,18 @@ type WriteOptions struct {
 	Mode            string // octal, for example "755"
 }
 
-// FilePath escapes a project path for a URL.
+// FilePath escapes a project path for a URL. Dot segments are escaped too
+// (%2E): left as they are, the client's URL would resolve them away, and
+// the server would answer for another route instead of refusing the path.
 func FilePath(p string) string {
 	parts := strings.Split(p, "/")
 	for i, s := range parts {
-		parts[i] = url.PathEscape(s)
+		switch s {
+		case ".", "..":
+			parts[i] = strings.Repeat("%2E", len(s))
+		default:
+			parts[i] = url.PathEscape(s)
+		}
 	}
 	return "/v1/files/" + strings.Join(parts, "/")
 }
