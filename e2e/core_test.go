@@ -447,7 +447,8 @@ func TestWriterKill9LosesNothing(t *testing.T) {
 // already holds is no change, so it appends no event, which would count as
 // its agent's change of the file. `lighthouse put` says so and prints the
 // file's current sequence; a new mode or content is a change; a retried
-// command id is still a duplicate.
+// command id is still a duplicate. (And `put dir/`, which wrote a file
+// named dir, is refused.)
 func TestUnchangedWriteAppendsNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t, false)
@@ -486,6 +487,13 @@ func TestUnchangedWriteAppendsNothing(t *testing.T) {
 			t.Fatalf("%s: seq %s, stderr %q, head %d: want a new event", c.name, seq, note, e.writerHead())
 		}
 		head = e.writerHead()
+	}
+	// A directory's path is no file to write.
+	cmd := exec.Command(filepath.Join(binDir, "lighthouse"), "put", "dir/")
+	cmd.Env = append(cmd.Environ(), "LIGHTHOUSE_URL="+e.sys.WriterURL, "LIGHTHOUSE_TOKEN="+e.sys.AdminToken)
+	cmd.Stdin = strings.NewReader("x")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), `"dir/" names a directory`) || e.writerHead() != head {
+		t.Errorf("lighthouse put dir/: %v\n%s", err, out)
 	}
 	// A retried command id is answered as the duplicate it is.
 	o := client.WriteOptions{CommandID: "same-again"}

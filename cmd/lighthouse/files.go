@@ -34,6 +34,10 @@ func runPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if strings.HasSuffix(pos[0], "/") {
+		// Cleaned, dir/ would quietly become a file named dir.
+		return usagef("%q names a directory; put writes a file (give its path)", pos[0])
+	}
 	if *expected >= 0 {
 		v := uint64(*expected)
 		o.ExpectedVersion = &v
