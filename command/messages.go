@@ -54,8 +54,8 @@ type SentMessage struct {
 
 // Resolve turns addresses into the agents they name: an agent by name,
 // every agent of a role (role:R) or with a capability (capability:C). The
-// sender and Lighthouse's service identity are left out of roles and
-// capabilities; an unknown name, or an address reaching nobody, is a
+// sender and Lighthouse's process identities (domain.IsProcessIdentity)
+// are left out of roles and capabilities; an unknown name, or an address reaching nobody, is a
 // *domain.ValidationError.
 func Resolve(agents []domain.Agent, from domain.Agent, to []string) ([]domain.Recipient, error) {
 	byName := map[string]domain.Agent{}
@@ -83,7 +83,7 @@ func Resolve(agents []domain.Agent, from domain.Agent, to []string) ([]domain.Re
 		}
 		n := len(out)
 		for _, a := range agents {
-			if a.ID == from.ID || a.Name == domain.AgentService {
+			if a.ID == from.ID || domain.IsProcessIdentity(a.Name) {
 				continue
 			}
 			switch kind {
@@ -100,7 +100,7 @@ func Resolve(agents []domain.Agent, from domain.Agent, to []string) ([]domain.Re
 			}
 		}
 		if len(out) == n && !containsAny(seen, agents, kind, val) {
-			return nil, domain.Invalid("to", "no_recipients", "no agent has %s", addr)
+			return nil, domain.Invalid("to", "no_recipients", "no agent has %s (the sender and Lighthouse's own processes are left out)", addr)
 		}
 	}
 	if len(out) == 0 {
@@ -280,11 +280,11 @@ func Notice(from domain.Agent, to string, recips []domain.Recipient, subject, bo
 }
 
 // Capable returns the agents with capability c, leaving out except (the
-// one asking) and Lighthouse's service identity.
+// one asking) and Lighthouse's process identities.
 func Capable(agents []domain.Agent, c string, except string) []domain.Recipient {
 	var out []domain.Recipient
 	for _, a := range agents {
-		if a.ID != except && a.Name != domain.AgentService && a.HasCapability(c) {
+		if a.ID != except && !domain.IsProcessIdentity(a.Name) && a.HasCapability(c) {
 			out = append(out, domain.Recipient{AgentID: a.ID, Name: a.Name})
 		}
 	}

@@ -21,6 +21,7 @@ func TestResolveRecipients(t *testing.T) {
 		{ID: "3", Name: "sec-1", Role: domain.RoleExpert, Capabilities: []string{"security"}},
 		{ID: "4", Name: "carol", Role: domain.RoleBuilder, Capabilities: []string{"security", "perf"}},
 		{ID: "5", Name: domain.AgentService, Role: domain.RoleAdmin},
+		{ID: "6", Name: domain.AgentWatcher, Role: domain.RoleBuilder, Capabilities: []string{"security"}},
 	}
 	from := agents[1] // bob
 	for _, c := range []struct {
@@ -38,6 +39,8 @@ func TestResolveRecipients(t *testing.T) {
 		{"unknown kind", []string{"team:x"}, nil, "recipient_invalid"},
 		{"capability nobody has", []string{"capability:cobol"}, nil, "no_recipients"},
 		{"service identity is no admin recipient", []string{"role:admin"}, nil, "no_recipients"},
+		{"the watcher is no builder recipient", []string{"role:builder", "capability:security"}, []string{"carol", "sec-1"}, ""},
+		{"the watcher by name", []string{domain.AgentWatcher}, []string{domain.AgentWatcher}, ""},
 	} {
 		got, err := Resolve(agents, from, c.to)
 		var names []string

@@ -22,6 +22,13 @@ func IsOwnIdentity(name string) bool {
 	return name == AgentAdmin || name == AgentService || name == AgentWatcher
 }
 
+// IsProcessIdentity reports whether name is the identity of one of
+// Lighthouse's own processes (AgentService, AgentWatcher): no person or
+// agent reads what is sent to it, so roles and capabilities leave it out.
+func IsProcessIdentity(name string) bool {
+	return name == AgentService || name == AgentWatcher
+}
+
 // AgentStreamID is the stream of one agent's identity events, keyed by its
 // unique name so that registering a taken name is a version conflict.
 func AgentStreamID(name string) string { return "agent:" + name }
