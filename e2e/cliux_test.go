@@ -525,3 +525,27 @@ func TestListsPrintJSON(t *testing.T) {
 		wantIn(t, "lighthouse "+strings.Join(c.args, " "), out, c.keys...)
 	}
 }
+
+// TestCLISaysWhatItDid: mv and annotate --resolve say what they did (they
+// printed a bare sequence, or nothing), and tree's paths align left.
+func TestCLISaysWhatItDid(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	writeProjectFile(t, project, "internal/cart/cart.go", "package cart\n")
+	g := upProject(t, bin, project)
+	if _, errOut := g.runAs(project, nil, 0, "mv", "main.go", "app.go"); !strings.Contains(errOut, "moved main.go to app.go") {
+		t.Errorf("mv said %q", errOut)
+	}
+	id, _ := g.runAs(project, nil, 0, "annotate", "app.go:1", "a note")
+	if _, errOut := g.runAs(project, nil, 0, "annotate", "--resolve", strings.TrimSpace(id)); !strings.Contains(errOut, "resolved annotation "+strings.TrimSpace(id)[:8]) {
+		t.Errorf("annotate --resolve said %q", errOut)
+	}
+	out, _ := g.runAs(project, nil, 0, "tree")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], " app.go") || !strings.HasSuffix(lines[1], " internal/cart/cart.go") ||
+		strings.Index(lines[0], "app.go") != strings.Index(lines[1], "internal/") {
+		t.Errorf("tree's paths do not align left:\n%s", out)
+	}
+}

@@ -79,6 +79,7 @@ func runAnnotate(ctx context.Context, args []string) error {
 			if err := w.PostJSON(ctx, "/v1/annotations/"+url.PathEscape(id)+"/resolve", nil, &res); err != nil {
 				return fmt.Errorf("resolve annotation %s: %w", id, err)
 			}
+			fmt.Fprintf(os.Stderr, "resolved annotation %s (@%d)\n", shortID(id), res.Seq)
 		}
 		return nil
 	}

@@ -242,6 +242,7 @@ func runMv(ctx context.Context, args []string) error {
 			return fmt.Errorf("the log has %s moved to %s (@%d), but: %w", paths[0], paths[1], res.Seq, err)
 		}
 	}
+	fmt.Fprintf(os.Stderr, "moved %s to %s\n", paths[0], paths[1])
 	fmt.Println(res.Seq)
 	return nil
 }
@@ -281,7 +282,9 @@ func runTree(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	for _, f := range out.Files {
-		fmt.Fprintf(tw, "%d\tv%d\t@%d\t%s\t\n", f.Size, f.Version, f.Seq, f.Path)
+		// The path is the last cell, unterminated: the numbers align right,
+		// the paths left.
+		fmt.Fprintf(tw, "%d\tv%d\t@%d\t  %s\n", f.Size, f.Version, f.Seq, f.Path)
 	}
 	return tw.Flush()
 }

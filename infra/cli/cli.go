@@ -100,7 +100,7 @@ func (c *Connection) ResolveToken() (string, error) {
 		return t, nil
 	}
 	if c.NoAdmin {
-		return "", errors.New("no token for this agent: set LIGHTHOUSE_TOKEN, or run `lighthouse init claude` to store one for the project (the admin token is never used by hooks)")
+		return "", errors.New("no token for this agent: set LIGHTHOUSE_TOKEN, or run `lighthouse init claude` to store one for the project (the admin token is never used by an agent's hooks or MCP server)")
 	}
 	if InAgentSession() {
 		return "", errors.New("no token: inside a Claude Code session the admin token is not used; set LIGHTHOUSE_TOKEN")
