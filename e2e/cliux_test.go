@@ -257,7 +257,7 @@ func TestCLIShortIDsPatternsAndNames(t *testing.T) {
 	out, _ = g.runAs(project, nil, 0, "msg", "thread", id[:8])
 	wantIn(t, "msg thread", out, "hello")
 	_, errOut := g.runAs(project, nil, 1, "msg", "ack", "ffffffff")
-	wantIn(t, "msg ack unknown", errOut, `no message with an id starting "ffffffff"`)
+	wantIn(t, "msg ack unknown", errOut, `no message sent to you with an id starting "ffffffff"`)
 
 	// Leases: released by prefix; globs relative to the working directory.
 	sub := filepath.Join(g.project, "src")

@@ -152,7 +152,7 @@ func runMsg(ctx context.Context, args []string) error {
 		}
 		head := c.WriterHead(ctx)
 		for _, id := range pos {
-			id, err := resolveID("message", id, "lighthouse msg inbox", func() ([]string, error) { return messageIDs(ctx, r, head, false) })
+			id, err := resolveID("message sent to you", id, "lighthouse msg inbox; a prefix finds only those", func() ([]string, error) { return messageIDs(ctx, r, head, false) })
 			if err != nil {
 				return err
 			}
