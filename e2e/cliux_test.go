@@ -330,10 +330,7 @@ func TestCLINeverGuessesAnAddress(t *testing.T) {
 // processes using it read it.
 func TestOwnIdentities(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t)
 	for _, name := range []string{"admin", "lighthouse-service", "lighthouse-watcher"} {
 		out := g.run(project, 1, "agent", "remove", name)
 		wantIn(t, "agent remove "+name, out, "agent_protected", "belongs to Lighthouse and cannot be removed")
@@ -354,10 +351,7 @@ func TestOwnIdentities(t *testing.T) {
 // annotations, leases and sessions took it).
 func TestObserversOnlyRead(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t)
 	lines := strings.Split(strings.TrimSpace(g.run(project, 0, "agent", "add", "watcher-person", "--role", "observer")), "\n")
 	token := strings.TrimSpace(lines[len(lines)-1])
 	head := g.run(project, 0, "log", "--json")
@@ -402,10 +396,7 @@ func TestObserversOnlyRead(t *testing.T) {
 // says it was left alone.
 func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t)
 	logged := func(p string) string { // the log's content now, "" if none
 		cmd := exec.Command(g.bin, "cat", p)
 		cmd.Dir, cmd.Env = project, g.env()
@@ -433,6 +424,7 @@ func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
 		}
 		return nil
 	})
+	g.run(project, 0, "snapshot", "ignoring")
 	for _, c := range []struct{ point, local, kept string }{
 		{"recorded", "a person's own settings\n", "recorded\n"}, // would be overwritten
 		{"empty", "a person's own settings\n", "recorded\n"},    // would be removed
@@ -449,13 +441,23 @@ func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(project, ".gitignore")); !os.IsNotExist(err) {
 			t.Fatalf("after restore %s, .gitignore: %v", c.point, err)
 		}
-		writeProjectFile(t, project, ".gitignore", "*.cfg\n")
-		eventually(t, "the watcher records .gitignore again", func() error {
-			if logged(".gitignore") != "*.cfg\n" {
+		// Without the .gitignore the watcher records local.cfg as it is;
+		// undoing the restore brings the .gitignore back and must not
+		// remove local.cfg, which the log did not have at that point.
+		eventually(t, "the watcher records local.cfg once it is not ignored", func() error {
+			if logged("local.cfg") != "a person's own settings\n" {
 				return fmt.Errorf("not yet")
 			}
 			return nil
 		})
+		errOut = g.run(project, 0, "restore", "ignoring")
+		wantIn(t, "restore ignoring after restore "+c.point, errOut, "left alone, ignored on disk: ", "local.cfg")
+		if b, err := os.ReadFile(filepath.Join(project, "local.cfg")); err != nil || string(b) != c.local {
+			t.Fatalf("after undoing restore %s, local.cfg on disk = %q, %v", c.point, b, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(project, ".gitignore")); err != nil || string(b) != "*.cfg\n" {
+			t.Fatalf("after undoing restore %s, .gitignore on disk = %q, %v", c.point, b, err)
+		}
 	}
 }
 
@@ -465,10 +467,7 @@ func TestRestoreLeavesIgnoredFilesAlone(t *testing.T) {
 // the next `up` on the same project starts and serves what was recorded.
 func TestUpKilledStopsItsProcesses(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t)
 	children := func() []string { // processes started with our data directory
 		var pids []string
 		entries, _ := os.ReadDir("/proc")
@@ -491,7 +490,10 @@ func TestUpKilledStopsItsProcesses(t *testing.T) {
 		}
 		return nil
 	})
-	again := startUp(t, bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
+	// Their addresses went with them: the CLI sends the token nowhere.
+	out := g.run(project, 1, "agent", "list")
+	wantIn(t, "agent list after up was killed", out, "no writer address in "+filepath.Join(g.data, "writer.addr"))
+	again := startUp(t, g.bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
 	if out := again.run(project, 0, "cat", "main.go"); out != "package main\n" {
 		t.Fatalf("cat main.go after up was killed and started again = %q", out)
 	}
@@ -502,10 +504,7 @@ func TestUpKilledStopsItsProcesses(t *testing.T) {
 // flag; annotations --json dropped created_seq and content_hash).
 func TestListsPrintJSON(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t)
 	g.run(project, 0, "lease", "add", "main.go", "-m", "refactor")
 	g.run(project, 0, "annotate", "main.go:1", "a note")
 	for _, c := range []struct {
@@ -530,11 +529,7 @@ func TestListsPrintJSON(t *testing.T) {
 // printed a bare sequence, or nothing), and tree's paths align left.
 func TestCLISaysWhatItDid(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
-	project := filepath.Join(t.TempDir(), "shop")
-	writeProjectFile(t, project, "main.go", "package main\n")
-	writeProjectFile(t, project, "internal/cart/cart.go", "package cart\n")
-	g := upProject(t, bin, project)
+	g, project := upShop(t, "internal/cart/cart.go", "package cart\n")
 	if _, errOut := g.runAs(project, nil, 0, "mv", "main.go", "app.go"); !strings.Contains(errOut, "moved main.go to app.go") {
 		t.Errorf("mv said %q", errOut)
 	}
@@ -548,4 +543,17 @@ func TestCLISaysWhatItDid(t *testing.T) {
 		strings.Index(lines[0], "app.go") != strings.Index(lines[1], "internal/") {
 		t.Errorf("tree's paths do not align left:\n%s", out)
 	}
+}
+
+// upShop starts `lighthouse up` (upProject) on a new project holding
+// main.go and the files given as path and content pairs, and returns it
+// with the project's directory.
+func upShop(t *testing.T, files ...string) (*guarded, string) {
+	t.Helper()
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "main.go", "package main\n")
+	for i := 0; i+1 < len(files); i += 2 {
+		writeProjectFile(t, project, files[i], files[i+1])
+	}
+	return upProject(t, copyBinary(t), project), project
 }

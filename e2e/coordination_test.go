@@ -338,15 +338,8 @@ func mustRun(t *testing.T, ta *twoAgents, token string, args ...string) string {
 // SessionEnd hook takes the 404 as done.
 func TestEndingAnUnknownSession(t *testing.T) {
 	t.Parallel()
-	e := start(t, false)
+	e, builder, lease := startWithLease(t)
 	ctx := context.Background()
-	builder, _ := e.addAgent("builder-1", "builder")
-	var lease struct {
-		ID string `json:"id"`
-	}
-	if err := builder.PostJSON(ctx, "/v1/leases", map[string]any{"paths": []string{"src/**"}}, &lease); err != nil {
-		t.Fatal(err)
-	}
 	head := e.writerHead()
 	err := builder.PostJSON(ctx, "/v1/sessions/bogus-session/end", map[string]string{}, nil)
 	var ce *client.Error
@@ -361,7 +354,7 @@ func TestEndingAnUnknownSession(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"leases"`
 	}
-	if _, err := e.reader.Do(ctx, "GET", fmt.Sprintf("/v1/leases?min_seq=%d", head), nil, nil, &leases); err != nil || len(leases.Leases) != 1 || leases.Leases[0].ID != lease.ID {
+	if _, err := e.reader.Do(ctx, "GET", fmt.Sprintf("/v1/leases?min_seq=%d", head), nil, nil, &leases); err != nil || len(leases.Leases) != 1 || leases.Leases[0].ID != lease {
 		t.Fatalf("leases after ending an unknown session: %+v, %v", leases, err)
 	}
 	// A session that was active still ends, and releases the lease.
@@ -371,7 +364,7 @@ func TestEndingAnUnknownSession(t *testing.T) {
 	var ended struct {
 		Released []string `json:"released"`
 	}
-	if err := builder.PostJSON(ctx, "/v1/sessions/s-1/end", map[string]string{}, &ended); err != nil || len(ended.Released) != 1 || ended.Released[0] != lease.ID {
+	if err := builder.PostJSON(ctx, "/v1/sessions/s-1/end", map[string]string{}, &ended); err != nil || len(ended.Released) != 1 || ended.Released[0] != lease {
 		t.Fatalf("ending the active session: %+v, %v", ended, err)
 	}
 }
@@ -381,15 +374,8 @@ func TestEndingAnUnknownSession(t *testing.T) {
 // a bad path names its index in paths.
 func TestLeaseInputChecked(t *testing.T) {
 	t.Parallel()
-	e := start(t, false)
+	e, builder, lease := startWithLease(t)
 	ctx := context.Background()
-	builder, _ := e.addAgent("builder-1", "builder")
-	var lease struct {
-		ID string `json:"id"`
-	}
-	if err := builder.PostJSON(ctx, "/v1/leases", map[string]any{"paths": []string{"src/**"}}, &lease); err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		path        string
 		body        any
@@ -398,7 +384,7 @@ func TestLeaseInputChecked(t *testing.T) {
 		{"/v1/leases", map[string]any{"paths": []string{"a/**"}, "ttl": "0s"}, "ttl", "ttl_invalid"},
 		{"/v1/leases", map[string]any{"paths": []string{"a/**"}, "ttl": "-5m"}, "ttl", "ttl_invalid"},
 		{"/v1/leases", map[string]any{"paths": []string{"a/**", "../b"}}, "paths[1]", "path_escapes_root"},
-		{"/v1/leases/" + lease.ID + "/renew", map[string]any{"ttl": "1h"}, "ttl", "json_unknown_field"},
+		{"/v1/leases/" + lease + "/renew", map[string]any{"ttl": "1h"}, "ttl", "json_unknown_field"},
 	} {
 		err := builder.PostJSON(ctx, c.path, c.body, nil)
 		var ce *client.Error
@@ -406,11 +392,26 @@ func TestLeaseInputChecked(t *testing.T) {
 			t.Errorf("POST %s %v: %v; want 400 %s naming %s", c.path, c.body, err, c.code, c.field)
 		}
 	}
-	if err := builder.PostJSON(ctx, "/v1/leases/"+lease.ID+"/renew", nil, nil); err != nil {
+	if err := builder.PostJSON(ctx, "/v1/leases/"+lease+"/renew", nil, nil); err != nil {
 		t.Errorf("a renewal without a body: %v", err)
 	}
 	out, err := cli(t, e, "lease", "add", "--ttl", "0", "docs/**")
 	if err == nil || !strings.Contains(out, "ttl") {
 		t.Errorf("lighthouse lease add --ttl 0: %v\n%s", err, out)
 	}
+}
+
+// startWithLease starts a system with a builder holding a lease on src/**
+// tied to no session, and returns the builder's client and the lease's id.
+func startWithLease(t *testing.T) (*env, *client.Client, string) {
+	t.Helper()
+	e := start(t, false)
+	builder, _ := e.addAgent("builder-1", "builder")
+	var lease struct {
+		ID string `json:"id"`
+	}
+	if err := builder.PostJSON(context.Background(), "/v1/leases", map[string]any{"paths": []string{"src/**"}}, &lease); err != nil {
+		t.Fatal(err)
+	}
+	return e, builder, lease.ID
 }

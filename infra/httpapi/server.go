@@ -123,7 +123,7 @@ func longPoll(r *http.Request, d time.Duration) (context.Context, context.Cancel
 
 // Serve serves h on o.Addr until ctx ends, then shuts down gracefully. When
 // o.AddrFile is set, the bound address (useful with port 0) is written there
-// once the listener is up.
+// once the listener is up, and removed when Serve returns.
 func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions) error {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
@@ -142,10 +142,19 @@ func Serve(ctx context.Context, log *slog.Logger, h http.Handler, o ServeOptions
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	if o.AddrFile != "" {
-		if err := os.WriteFile(o.AddrFile, []byte(ln.Addr().String()), 0o644); err != nil {
+		addr := ln.Addr().String()
+		if err := os.WriteFile(o.AddrFile, []byte(addr), 0o644); err != nil {
 			ln.Close()
 			return fmt.Errorf("write address file: %w", err)
 		}
+		// The address must not outlive the server: the CLI finds the
+		// server there and would send its token to whatever listens on
+		// that port next. A newer server's address is left alone.
+		defer func() {
+			if b, err := os.ReadFile(o.AddrFile); err == nil && string(b) == addr {
+				os.Remove(o.AddrFile)
+			}
+		}()
 	}
 	// Long polls end when shutdown begins (longPoll): a minute's poll
 	// would otherwise hold the shutdown past its grace.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -84,28 +85,57 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	if err != nil {
 		return out, err
 	}
-	ig := w.ignorer() // the rules on disk before this restore wrote anything
-	for _, p := range cands {
+	// An ignored file on disk is never touched, even at a path the log
+	// once had: it may be a person's local file, such as the settings that
+	// hold the gate's hooks. Ignored means by the rules on disk before the
+	// restore or by those it brings back: the ignore files are restored
+	// first, so that undoing a restore that removed a .gitignore does not
+	// remove what that .gitignore ignores.
+	ignorers := []*ignorer{w.ignorer()}
+	apply := func(p string) error {
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
-		if onDisk && ig.ignored(p, false) && (!l.Exists || d.Hash != l.Hash || d.Mode != l.Mode) {
-			// An ignored file on disk is never touched, even at a path the
-			// log once had: it may be a person's local file, such as the
-			// settings that hold the gate's hooks.
-			out.Kept = append(out.Kept, p)
-			continue
+		differs := !onDisk || !l.Exists || d.Hash != l.Hash || d.Mode != l.Mode
+		if !differs || !l.Exists && !onDisk {
+			return nil
 		}
-		switch {
-		case l.Exists && (!onDisk || d.Hash != l.Hash || d.Mode != l.Mode):
+		for _, ig := range ignorers {
+			if onDisk && ig.ignored(p, false) {
+				out.Kept = append(out.Kept, p)
+				return nil
+			}
+		}
+		if l.Exists {
 			if err := w.writeFromLog(ctx, p, l); err != nil {
-				return out, err
+				return err
 			}
 			out.Written = append(out.Written, p)
-		case !l.Exists && onDisk:
-			if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
-				return out, fmt.Errorf("remove %s: %w", p, err)
+			return nil
+		}
+		if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+		out.Removed = append(out.Removed, p)
+		return nil
+	}
+	isIgnoreFile := func(p string) bool { return path.Base(p) == ".gitignore" }
+	for _, p := range cands {
+		if isIgnoreFile(p) {
+			if err := apply(p); err != nil {
+				return out, err
 			}
-			out.Removed = append(out.Removed, p)
+		}
+	}
+	restored, err := newIgnorer(w.dir, append([]string{w.cfg.Data}, w.cfg.Skip...))
+	if err != nil {
+		return out, fmt.Errorf("read the restored ignore files: %w", err)
+	}
+	ignorers = append(ignorers, restored)
+	for _, p := range cands {
+		if !isIgnoreFile(p) {
+			if err := apply(p); err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil
