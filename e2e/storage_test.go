@@ -171,8 +171,9 @@ func flipByte(t *testing.T, path string, at int64) {
 	}
 }
 
-// TestDamagedContent flips a byte of stored contents: verify names the
-// damaged blob and the file versions it is the content of, the writer and the reader answer corrupt_content for that
+// TestDamagedContent flips a byte of stored contents (and removes one):
+// verify names the damaged or missing blob and the file versions it is the
+// content of, the writer and the reader answer corrupt_content for that
 // file only, and search skips it and says so; putting the content again
 // repairs both copies.
 func TestDamagedContent(t *testing.T) {
@@ -247,6 +248,27 @@ func TestDamagedContent(t *testing.T) {
 	}
 	if got, err := e.readFile("big.txt", e.writerHead()); err != nil || got != big {
 		t.Fatalf("big.txt after the repair: %d bytes, %v", len(got), err)
+	}
+
+	// A content that is gone (its blob file removed) is missing, not
+	// intact: verify names it and its files. An empty file is no missing
+	// content.
+	e.put(e.admin, "empty.txt", "")
+	other := strings.Repeat("another big file\n", 10000)
+	otherSeq := e.put(e.admin, "other.txt", other)
+	otherHash := hashOf(other)
+	if err := os.Remove(filepath.Join(e.data, "blobs", otherHash[:2], otherHash[2:])); err != nil {
+		t.Fatal(err)
+	}
+	out2, err := lighthouse("", "verify")
+	if held := fmt.Sprintf("missing content: %s\n  the content of other.txt at event %d\n", otherHash, otherSeq); err == nil || !strings.Contains(out2, held) || strings.Contains(out2, "empty.txt") {
+		t.Fatalf("lighthouse verify with a missing blob (want %q):\n%s", held, out2)
+	}
+	if out, err := lighthouse(other, "put", "other.txt"); err != nil {
+		t.Fatalf("lighthouse put other.txt: %v\n%s", err, out)
+	}
+	if out, err := lighthouse("", "verify"); err != nil {
+		t.Fatalf("lighthouse verify after putting the missing content again: %v\n%s", err, out)
 	}
 }
 

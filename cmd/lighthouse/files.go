@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -493,6 +495,9 @@ func runVerify(ctx context.Context, args []string) error {
 		// DamagedFiles names, for each damaged content, the file versions
 		// whose content it is.
 		DamagedFiles map[string][]domain.FileVersion `json:"damaged_files,omitempty"`
+		// MissingFiles names, for each content the log refers to and the
+		// store does not have, the file versions whose content it is.
+		MissingFiles map[string][]domain.FileVersion `json:"missing_files,omitempty"`
 	}
 	if _, err := w.Do(ctx, "GET", "/v1/verify", nil, nil, &out); err != nil {
 		return err
@@ -502,9 +507,8 @@ func runVerify(ctx context.Context, args []string) error {
 			return err
 		}
 	} else {
-		for _, h := range out.Damaged {
-			fmt.Printf("damaged content: %s\n", h)
-			held := out.DamagedFiles[h]
+		report := func(what, hash string, held []domain.FileVersion) {
+			fmt.Printf("%s content: %s\n", what, hash)
 			for _, v := range held {
 				fmt.Printf("  the content of %s at event %d\n", v.Path, v.Seq)
 			}
@@ -512,12 +516,22 @@ func runVerify(ctx context.Context, args []string) error {
 				fmt.Printf("  no file in the log has this content\n")
 			}
 		}
-		if len(out.Damaged) > 0 {
-			fmt.Printf("to repair a damaged content, put its good bytes again: lighthouse put PATH < FILE\n")
+		for _, h := range out.Damaged {
+			report("damaged", h, out.DamagedFiles[h])
+		}
+		missing := slices.Sorted(maps.Keys(out.MissingFiles))
+		for _, h := range missing {
+			report("missing", h, out.MissingFiles[h])
+		}
+		if len(out.Damaged)+len(missing) > 0 {
+			fmt.Printf("to repair a damaged or missing content, put its good bytes again: lighthouse put PATH < FILE\n")
 		}
 	}
 	if len(out.Damaged) > 0 {
 		return fmt.Errorf("%d of %d content blobs do not match their hash", len(out.Damaged), out.BlobsChecked)
+	}
+	if len(out.MissingFiles) > 0 {
+		return fmt.Errorf("%d contents the log refers to are missing", len(out.MissingFiles))
 	}
 	if !out.OK {
 		return fmt.Errorf("hash chain broken after event %d: %s", out.Verified, out.Error)

@@ -377,13 +377,9 @@ func (s *Store) Holders(hashes []string, max int) (map[string][]domain.FileVersi
 	if len(want) == 0 {
 		return out, nil
 	}
-	err := s.walk(func(e domain.Event) error {
-		c, ok, err := domain.AsFileChange(e)
-		if err != nil {
-			return fmt.Errorf("event %d: %w", e.Seq, err)
-		}
-		if ok && !c.Deleted && want[c.Hash] && len(out[c.Hash]) < max {
-			out[c.Hash] = append(out[c.Hash], domain.FileVersion{Path: c.Path, Seq: e.Seq})
+	err := s.EachFileVersion(func(hash string, v domain.FileVersion) error {
+		if want[hash] && len(out[hash]) < max {
+			out[hash] = append(out[hash], v)
 		}
 		return nil
 	})
@@ -391,4 +387,20 @@ func (s *Store) Holders(hashes []string, max int) (map[string][]domain.FileVersi
 		return nil, err
 	}
 	return out, nil
+}
+
+// EachFileVersion calls fn, oldest first, with every file version of the
+// log that has content (written, or moved there) and that content's hash,
+// until fn returns an error. It reads every event.
+func (s *Store) EachFileVersion(fn func(hash string, v domain.FileVersion) error) error {
+	return s.walk(func(e domain.Event) error {
+		c, ok, err := domain.AsFileChange(e)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		if !ok || c.Deleted {
+			return nil
+		}
+		return fn(c.Hash, domain.FileVersion{Path: c.Path, Seq: e.Seq})
+	})
 }

@@ -26,6 +26,7 @@ type EventSource interface {
 	Published() (uint64, error)
 	Verify() (uint64, error)
 	Holders(hashes []string, max int) (map[string][]domain.FileVersion, error)
+	EachFileVersion(fn func(hash string, v domain.FileVersion) error) error
 }
 
 // AgentLister lists the known agents.
@@ -608,6 +609,33 @@ func (w *Writer) verify(c echo.Context) error {
 	checked, damaged, err := w.Blobs.VerifyAll()
 	if err != nil {
 		return err
+	}
+	// A content the log refers to and the store no longer has is damage
+	// too: its files cannot be read.
+	missing := map[string][]domain.FileVersion{}
+	err = w.Events.EachFileVersion(func(hash string, v domain.FileVersion) error {
+		if held, ok := missing[hash]; ok {
+			if len(held) < maxHoldersShown {
+				missing[hash] = append(held, v)
+			}
+			return nil
+		}
+		if _, err := w.Blobs.Stat(hash); errors.Is(err, domain.ErrNotFound) {
+			missing[hash] = []domain.FileVersion{v}
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		out["ok"] = false
+		out["missing_files"] = missing
+		if out["error"] == nil {
+			out["error"] = fmt.Sprintf("%d contents the log refers to are missing", len(missing))
+		}
 	}
 	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
 	if len(damaged) > 0 {
