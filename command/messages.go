@@ -55,8 +55,8 @@ type SentMessage struct {
 // Resolve turns addresses into the agents they name: an agent by name,
 // every agent of a role (role:R) or with a capability (capability:C). The
 // sender and Lighthouse's process identities (domain.IsProcessIdentity)
-// are left out of roles and capabilities; an unknown name, or an address reaching nobody, is a
-// *domain.ValidationError.
+// are left out of roles and capabilities; an unknown name, or an address
+// reaching nobody, is a *domain.ValidationError.
 func Resolve(agents []domain.Agent, from domain.Agent, to []string) ([]domain.Recipient, error) {
 	byName := map[string]domain.Agent{}
 	for _, a := range agents {

@@ -315,7 +315,6 @@ func runVersion(_ context.Context, args []string) error {
 	return nil
 }
 
-// printJSON prints v as indented JSON on stdout.
 // printReaderJSON prints a JSON answer of the reader as it came, every field
 // of it, indented.
 func printReaderJSON(ctx context.Context, r *client.Client, path string) error {
@@ -326,6 +325,7 @@ func printReaderJSON(ctx context.Context, r *client.Client, path string) error {
 	return printJSON(raw)
 }
 
+// printJSON prints v as indented JSON on stdout.
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
