@@ -363,32 +363,6 @@ func (s *Store) EachStream(prefix string, fn func(stream string) bool) error {
 	return nil
 }
 
-// Holders walks the whole log and returns, for each of hashes, the file
-// versions whose content it is (written, or moved there), oldest first and
-// at most max of them a hash. A hash no event refers to is absent (an
-// upload no change used). It reads every event, so it is for rare checks
-// such as verify's report of damaged contents.
-func (s *Store) Holders(hashes []string, max int) (map[string][]domain.FileVersion, error) {
-	want := make(map[string]bool, len(hashes))
-	for _, h := range hashes {
-		want[h] = true
-	}
-	out := make(map[string][]domain.FileVersion)
-	if len(want) == 0 {
-		return out, nil
-	}
-	err := s.EachFileVersion(func(hash string, v domain.FileVersion) error {
-		if want[hash] && len(out[hash]) < max {
-			out[hash] = append(out[hash], v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // EachFileVersion calls fn, oldest first, with every file version of the
 // log that has content (written, or moved there) and that content's hash,
 // until fn returns an error. It reads every event.

@@ -479,10 +479,9 @@ func TestGroupBatchSizeCoversTheBatch(t *testing.T) {
 	}
 }
 
-// TestHolders: the file versions whose content a hash is, written or moved
-// there, oldest first and at most max a hash; a deletion holds nothing and
-// a hash no event refers to is absent.
-func TestHolders(t *testing.T) {
+// TestEachFileVersion: every file version with content, written or moved
+// there, oldest first with its content's hash; a deletion holds nothing.
+func TestEachFileVersion(t *testing.T) {
 	t.Parallel()
 	s := open(t, t.TempDir())
 	defer s.Close()
@@ -503,25 +502,20 @@ func TestHolders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v := func(p string, seq uint64) domain.FileVersion {
-		return domain.FileVersion{Path: domain.Path(p), Seq: seq}
+	var got []string
+	if err := s.EachFileVersion(func(hash string, v domain.FileVersion) error {
+		got = append(got, fmt.Sprintf("%s %s@%d", hash, v.Path, v.Seq))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		hashes []string
-		max    int
-		want   map[string][]domain.FileVersion
-	}{
-		{nil, 10, map[string][]domain.FileVersion{}},
-		{[]string{"h1"}, 10, map[string][]domain.FileVersion{"h1": {v("a.txt", 1), v("c.txt", 3), v("e.txt", 6)}}},
-		{[]string{"h1"}, 2, map[string][]domain.FileVersion{"h1": {v("a.txt", 1), v("c.txt", 3)}}},
-		{[]string{"h2", "nowhere"}, 10, map[string][]domain.FileVersion{"h2": {v("b.txt", 2), v("d.txt", 5)}}},
-	} {
-		got, err := s.Holders(c.hashes, c.max)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("Holders(%v, %d) = %v, want %v", c.hashes, c.max, got, c.want)
-		}
+	if want := []string{"h1 a.txt@1", "h2 b.txt@2", "h1 c.txt@3", "h2 d.txt@5", "h1 e.txt@6"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("file versions = %v, want %v", got, want)
+	}
+	// fn's error ends the walk.
+	stop := errors.New("stop")
+	n := 0
+	if err := s.EachFileVersion(func(string, domain.FileVersion) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("a walk fn stopped: %v after %d", err, n)
 	}
 }

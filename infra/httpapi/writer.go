@@ -25,7 +25,6 @@ type EventSource interface {
 	Head() (uint64, string)
 	Published() (uint64, error)
 	Verify() (uint64, error)
-	Holders(hashes []string, max int) (map[string][]domain.FileVersion, error)
 	EachFileVersion(fn func(hash string, v domain.FileVersion) error) error
 }
 
@@ -597,6 +596,39 @@ func (w *Writer) status(c echo.Context) error {
 // the answer as large as the log).
 const maxHoldersShown = 20
 
+// contentReport walks the log's file versions once (each) and names, for
+// each of the damaged contents and for each content the store does not
+// have, the file versions whose content it is, oldest first and at most max
+// a content; the person repairing a content then knows which bytes to put
+// again. A damaged content no file version holds is absent.
+func contentReport(each func(func(hash string, v domain.FileVersion) error) error, has func(hash string) (bool, error), damaged []string, max int) (damagedFiles, missing map[string][]domain.FileVersion, err error) {
+	isDamaged := make(map[string]bool, len(damaged))
+	for _, h := range damaged {
+		isDamaged[h] = true
+	}
+	damagedFiles, missing = map[string][]domain.FileVersion{}, map[string][]domain.FileVersion{}
+	err = each(func(hash string, v domain.FileVersion) error {
+		held := damagedFiles
+		if !isDamaged[hash] {
+			if _, known := missing[hash]; !known {
+				ok, err := has(hash)
+				if err != nil || ok {
+					return err
+				}
+			}
+			held = missing
+		}
+		if len(held[hash]) < max {
+			held[hash] = append(held[hash], v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return damagedFiles, missing, nil
+}
+
 func (w *Writer) verify(c echo.Context) error {
 	if _, err := require(c, domain.RoleAdmin); err != nil {
 		return err
@@ -610,42 +642,27 @@ func (w *Writer) verify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A content the log refers to and the store no longer has is damage
-	// too: its files cannot be read.
-	missing := map[string][]domain.FileVersion{}
-	err = w.Events.EachFileVersion(func(hash string, v domain.FileVersion) error {
-		if held, ok := missing[hash]; ok {
-			if len(held) < maxHoldersShown {
-				missing[hash] = append(held, v)
-			}
-			return nil
+	has := func(hash string) (bool, error) {
+		_, err := w.Blobs.Stat(hash)
+		if errors.Is(err, domain.ErrNotFound) {
+			return false, nil
 		}
-		if _, err := w.Blobs.Stat(hash); errors.Is(err, domain.ErrNotFound) {
-			missing[hash] = []domain.FileVersion{v}
-		} else if err != nil {
-			return err
-		}
-		return nil
-	})
+		return err == nil, err
+	}
+	damagedFiles, missing, err := contentReport(w.Events.EachFileVersion, has, damaged, maxHoldersShown)
 	if err != nil {
 		return err
 	}
+	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
 	if len(missing) > 0 {
-		out["ok"] = false
 		out["missing_files"] = missing
+		out["ok"] = false
 		if out["error"] == nil {
 			out["error"] = fmt.Sprintf("%d contents the log refers to are missing", len(missing))
 		}
 	}
-	out["blobs_checked"], out["damaged_blobs"] = checked, append([]string{}, damaged...)
 	if len(damaged) > 0 {
-		// Name the files a damaged content is the content of, so that the
-		// person repairing it knows which bytes to put again.
-		holders, err := w.Events.Holders(damaged, maxHoldersShown)
-		if err != nil {
-			return err
-		}
-		out["damaged_files"] = holders
+		out["damaged_files"] = damagedFiles
 		out["ok"] = false
 		if out["error"] == nil {
 			out["error"] = fmt.Sprintf("%d content blobs do not match their hash", len(damaged))
