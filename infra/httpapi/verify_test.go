@@ -14,7 +14,9 @@ import (
 // the store's error ends the report.
 func TestContentReport(t *testing.T) {
 	t.Parallel()
-	v := func(p string, seq uint64) domain.FileVersion { return domain.FileVersion{Path: domain.Path(p), Seq: seq} }
+	v := func(p string, seq uint64) domain.FileVersion {
+		return domain.FileVersion{Path: domain.Path(p), Seq: seq}
+	}
 	log := []struct {
 		hash string
 		v    domain.FileVersion

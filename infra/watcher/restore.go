@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -95,27 +96,22 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	apply := func(p string) error {
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
-		differs := !onDisk || !l.Exists || d.Hash != l.Hash || d.Mode != l.Mode
-		if !differs || !l.Exists && !onDisk {
-			return nil
-		}
-		for _, ig := range ignorers {
-			if onDisk && ig.ignored(p, false) {
-				out.Kept = append(out.Kept, p)
-				return nil
-			}
-		}
-		if l.Exists {
+		switch {
+		case !l.Exists && !onDisk, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
+			return nil // as the log has it
+		case onDisk && slices.ContainsFunc(ignorers, func(ig *ignorer) bool { return ig.ignored(p, false) }):
+			out.Kept = append(out.Kept, p)
+		case l.Exists:
 			if err := w.writeFromLog(ctx, p, l); err != nil {
 				return err
 			}
 			out.Written = append(out.Written, p)
-			return nil
+		default:
+			if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("remove %s: %w", p, err)
+			}
+			out.Removed = append(out.Removed, p)
 		}
-		if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("remove %s: %w", p, err)
-		}
-		out.Removed = append(out.Removed, p)
 		return nil
 	}
 	isIgnoreFile := func(p string) bool { return path.Base(p) == ".gitignore" }
