@@ -306,6 +306,7 @@ func TestCLINeverGuessesAnAddress(t *testing.T) {
 		{[]string{"agent", "list", "--data", data}, "no writer address in " + filepath.Join(data, "writer.addr")},
 		{[]string{"put", "--data", data, "--log-only", "x.txt"}, "no writer address in " + filepath.Join(data, "writer.addr")},
 		{[]string{"tree", "--data", data}, "address in " + data},
+		{[]string{"watch", t.TempDir(), "--data", data}, "no writer address in " + filepath.Join(data, "writer.addr")},
 	} {
 		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), c.args...)
 		for _, kv := range os.Environ() {
@@ -315,7 +316,7 @@ func TestCLINeverGuessesAnAddress(t *testing.T) {
 		}
 		cmd.Stdin = strings.NewReader("x")
 		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "lighthouse up") {
+		if err == nil || !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "running") {
 			t.Errorf("lighthouse %s: %v\n%s\nwant an error naming %q", strings.Join(c.args, " "), err, out, c.want)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 // foreground (`up` runs the same as its own process).
 func runWatch(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	writerURL := fs.String("url", config.Env("LIGHTHOUSE_URL", "http://127.0.0.1:8765"), "writer URL (env LIGHTHOUSE_URL)")
+	writerURL := fs.String("url", config.Env("LIGHTHOUSE_URL", ""), "writer URL (env LIGHTHOUSE_URL; default: the address in DATA/writer.addr)")
 	data := fs.String("data", config.Env("LIGHTHOUSE_DATA", ".lighthouse"), "data directory: the watcher's token, spool and socket (env LIGHTHOUSE_DATA)")
 	tokenFile := fs.String("token-file", "", "the watcher identity's token (default DATA/watcher.token)")
 	mount := fs.String("skip", "", "another directory never shadowed (the mount)")
@@ -33,6 +33,14 @@ func runWatch(ctx context.Context, args []string) error {
 	dir := "."
 	if len(pos) == 1 {
 		dir = pos[0]
+	}
+	if *writerURL == "" {
+		// Never a default port: the watcher's token would go to whatever
+		// listens there (cli.Connection.URLs says the same).
+		file := filepath.Join(*data, "writer.addr")
+		if *writerURL = config.AddrURL(file); *writerURL == "" {
+			return fmt.Errorf("watch: no writer address in %s: is the project's writer running? (or set --url)", file)
+		}
 	}
 	if *tokenFile == "" {
 		*tokenFile, _ = config.OwnTokenFile(*data, domain.AgentWatcher)
