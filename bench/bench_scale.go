@@ -16,7 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
 
@@ -83,10 +85,11 @@ func (b *benchRun) startScaleSystem(ctx context.Context, dir, busURL string, rea
 		s.stop()
 		return nil, err
 	}
+	serviceToken, _ := config.OwnTokenFile(dir, domain.AgentService)
 	for i := 2; i <= readers; i++ {
 		data := filepath.Join(dir, fmt.Sprintf("reader-%d", i))
 		p, err := supervisor.Start(fmt.Sprintf("reader-%d", i), bin, append([]string{"--data", data,
-			"--addr", "127.0.0.1:0", "--name", fmt.Sprintf("lighthouse-reader-%d", i), "--token-file", filepath.Join(dir, "service.token")}, benchReaderArgs...),
+			"--addr", "127.0.0.1:0", "--name", fmt.Sprintf("lighthouse-reader-%d", i), "--token-file", serviceToken}, benchReaderArgs...),
 			[]string{"LIGHTHOUSE_BUS_URL=" + sys.BusURL, "LIGHTHOUSE_URL=" + sys.WriterURL}, b.logOut)
 		if err != nil {
 			s.stop()

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lighthouse-ai/lighthouse/domain"
+	"github.com/lighthouse-ai/lighthouse/infra/config"
 	"github.com/lighthouse-ai/lighthouse/infra/procstat"
 	"github.com/lighthouse-ai/lighthouse/infra/supervisor"
 )
@@ -434,8 +436,9 @@ func (b *benchRun) benchCatchUp(ctx context.Context) error {
 	}
 	data := filepath.Join(b.dir, "data")
 	readerData := filepath.Join(b.dir, "catchup-reader")
+	serviceToken, _ := config.OwnTokenFile(data, domain.AgentService)
 	args := append([]string{"--data", readerData, "--addr", "127.0.0.1:0",
-		"--token-file", filepath.Join(data, "service.token"), "--name", "lighthouse-bench-catchup"}, benchReaderArgs...)
+		"--token-file", serviceToken, "--name", "lighthouse-bench-catchup"}, benchReaderArgs...)
 	env := []string{"LIGHTHOUSE_BUS_URL=" + b.sys.BusURL, "LIGHTHOUSE_URL=" + b.sys.WriterURL}
 	start := time.Now()
 	p, err := supervisor.Start("catch-up reader", bin, args, env, b.logOut)
