@@ -362,11 +362,7 @@ func TestObserversOnlyRead(t *testing.T) {
 		cmd.Dir, cmd.Env = project, g.env("LIGHTHOUSE_TOKEN="+token)
 		cmd.Stdin = strings.NewReader("x")
 		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		if code != want {
+		if code := exitCode(err); code != want {
 			t.Errorf("lighthouse %s as an observer: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out)
 		}
 		return string(out)

@@ -292,8 +292,22 @@ func TestQueryParamsAreChecked(t *testing.T) {
 		}
 	}
 	// Through the CLI, as a user types it.
-	if out, err := cli(t, e, "grep", "("); err == nil || !strings.Contains(out, "pattern_invalid") || !strings.Contains(out, "q") {
-		t.Errorf("lighthouse grep '(': %v\n%s", err, out)
+	// Like grep(1): 2 for an error, 1 for no match, so a script can tell them apart.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"grep", "("}, 2, "pattern_invalid"},
+		{[]string{"grep", "x", "--glob", "["}, 2, "glob"},
+		{[]string{"grep", "needle", "@no-such-snapshot"}, 2, "no-such-snapshot"},
+		{[]string{"grep", "no such text anywhere"}, 1, ""},
+		{[]string{"grep", "-F", "needle"}, 0, "needle"},
+	} {
+		out, err := cli(t, e, c.args...)
+		if code := exitCode(err); code != c.code || !strings.Contains(out, c.want) || (c.code == 1 && out != "") {
+			t.Errorf("lighthouse %s: exit %d (%v), want %d with %q\n%s", strings.Join(c.args, " "), code, err, c.code, c.want, out)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -109,4 +110,17 @@ func foldLog(ctx context.Context, t *testing.T, admin *client.Client) (files map
 			}
 		}
 	}
+}
+
+// exitCode is the exit status of a command that ran: 0 for a nil error, the
+// process's status for an *exec.ExitError, -1 for a command that did not run.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
 }

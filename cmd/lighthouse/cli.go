@@ -52,6 +52,10 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	var se statusError
+	if errors.As(err, &se) && se.err == nil {
+		return se.code
+	}
 	var re runError
 	if !errors.As(err, &re) {
 		// cobra's own errors: an unknown command or a bad argument count.
@@ -74,6 +78,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if errors.As(re.err, &se) {
+		return se.code
+	}
 	return exitFailure
 }
 
@@ -86,6 +93,22 @@ type runError struct {
 
 func (e runError) Error() string { return e.err.Error() }
 func (e runError) Unwrap() error { return e.err }
+
+// statusError is a command's own exit status, for commands whose statuses
+// follow a convention other than the CLI's (grep: 1 for no match, 2 for an
+// error). A nil err exits silently.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e statusError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e statusError) Unwrap() error { return e.err }
 
 // unreachableHint explains a failed connection to the writer or reader,
 // naming the URL tried.

@@ -202,8 +202,22 @@ func runRestore(ctx context.Context, args []string) error {
 	return nil
 }
 
-// runGrep searches file contents at a point: `grep PATTERN [@POINT]`.
+// runGrep searches file contents at a point: `grep PATTERN [@POINT]`. Like
+// grep(1) it exits 1 when nothing matched and 2 when the search failed, so a
+// script can tell the two apart.
 func runGrep(ctx context.Context, args []string) error {
+	found, err := grep(ctx, args)
+	switch {
+	case err != nil:
+		return statusError{code: exitUsage, err: err}
+	case found == 0:
+		return statusError{code: exitFailure}
+	}
+	return nil
+}
+
+// grep runs the search and prints its matches, returning how many it printed.
+func grep(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("grep", flag.ContinueOnError)
 	var c connection
 	c.Register(fs)
@@ -214,7 +228,7 @@ func runGrep(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per match")
 	pos, r, err := c.ParseReader(fs, args, 1, 2)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	q := url.Values{"q": {pos[0]}, "limit": {fmt.Sprint(*limit)}}
 	if len(pos) == 2 {
@@ -233,7 +247,7 @@ func runGrep(ctx context.Context, args []string) error {
 			// inside the project. A bare name glob (*.go) matches anywhere.
 			paths, err := resolvePaths(ctx, &c, []string{g})
 			if err != nil {
-				return err
+				return 0, err
 			}
 			g = paths[0]
 		}
@@ -241,7 +255,7 @@ func runGrep(ctx context.Context, args []string) error {
 	}
 	body, err := r.Open(ctx, "/v1/search?"+q.Encode())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer body.Close()
 	sc := bufio.NewScanner(body)
@@ -257,18 +271,18 @@ func runGrep(ctx context.Context, args []string) error {
 			Error     string `json:"error"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return fmt.Errorf("bad search answer: %w", err)
+			return found, fmt.Errorf("bad search answer: %w", err)
 		}
 		switch {
 		case m.Done && m.Error != "":
-			return fmt.Errorf("search failed: %s", m.Error)
+			return found, fmt.Errorf("search failed: %s", m.Error)
 		case m.Done && m.Truncated:
 			fmt.Fprintf(os.Stderr, "(stopped after %d matches)\n", found)
 		case !m.Done:
 			found++
 			if *asJSON {
 				if err := json.NewEncoder(os.Stdout).Encode(map[string]any{"path": m.Path, "line": m.Line, "text": m.Text}); err != nil {
-					return err
+					return found, err
 				}
 				continue
 			}
@@ -276,10 +290,7 @@ func runGrep(ctx context.Context, args []string) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		return found, fmt.Errorf("reading the search's answer: %w", err)
 	}
-	if found == 0 {
-		os.Exit(1) // like grep: no match
-	}
-	return nil
+	return found, nil
 }
