@@ -431,7 +431,17 @@ func TestShadowRestoreToDisk(t *testing.T) {
 	}
 	s.write("main.go", "v2\n")
 	s.write("new.go", "new\n")
+	// New directories, and a file replaced by a directory of the same name:
+	// the restore removes the directories it empties, and the one in the
+	// way of a file it writes.
+	s.write("gen/deep/out.txt", "generated\n")
+	if err := os.Remove(filepath.Join(s.project, "lib", "x.go")); err != nil {
+		t.Fatal(err)
+	}
+	s.write("lib/x.go/inner.go", "inner\n")
 	s.waitEvent("new.go", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "new.go" })
+	s.waitEvent("gen/deep/out.txt", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "gen/deep/out.txt" })
+	s.waitEvent("lib/x.go/inner.go", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "lib/x.go/inner.go" })
 	s.waitEvent("main.go v2", 10*time.Second, func(e domain.Event, c domain.FileChange) bool {
 		return c.Path == "main.go" && c.Hash == hashOf("v2\n")
 	})
@@ -449,8 +459,13 @@ func TestShadowRestoreToDisk(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.project, "main.go")); string(b) != "v1\n" {
 		t.Fatalf("main.go on disk after the restore: %q", b)
 	}
-	if _, err := os.Stat(filepath.Join(s.project, "new.go")); !os.IsNotExist(err) {
-		t.Fatalf("new.go still on disk: %v", err)
+	for _, p := range []string{"new.go", "gen"} {
+		if _, err := os.Stat(filepath.Join(s.project, p)); !os.IsNotExist(err) {
+			t.Fatalf("%s still on disk after the restore: %v", p, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(s.project, "lib", "x.go")); string(b) != "x1\n" {
+		t.Fatalf("lib/x.go on disk after the restore: %q, %v", b, err)
 	}
 	// A change the log does not have yet (an agent's call is open, so the
 	// watcher holds it): the restore refuses, naming it, and touches nothing.

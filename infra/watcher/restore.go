@@ -33,8 +33,8 @@ func inScope(p string, paths []string) bool {
 // events are appended by the writer's POST /v1/restore as the caller (its
 // token, log_only); the watcher then writes each file in scope whose disk state
 // differs from the log, atomically (temporary file and rename), and removes
-// those the log no longer has, leaving alone files on disk that are ignored
-// (Kept).
+// those the log no longer has, with the directories that leaves empty,
+// leaving alone files on disk that are ignored (Kept).
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	w.barrier(ctx)
 	var out RestoreResult
@@ -111,30 +111,48 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
 			out.Removed = append(out.Removed, p)
+			w.removeEmptiedDirs(p)
 		}
 		return nil
 	}
+	// The ignore files first (see above); then removals, so that a
+	// directory a file replaced is gone before the file is written back.
 	isIgnoreFile := func(p string) bool { return path.Base(p) == ".gitignore" }
-	for _, p := range cands {
-		if isIgnoreFile(p) {
-			if err := apply(p); err != nil {
-				return out, err
+	each := func(pick func(p string) bool) error {
+		for _, p := range cands {
+			if pick(p) {
+				if err := apply(p); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	}
+	if err := each(isIgnoreFile); err != nil {
+		return out, err
 	}
 	restored, err := newIgnorer(w.dir, append([]string{w.cfg.Data}, w.cfg.Skip...))
 	if err != nil {
 		return out, fmt.Errorf("read the restored ignore files: %w", err)
 	}
 	ignorers = append(ignorers, restored)
-	for _, p := range cands {
-		if !isIgnoreFile(p) {
-			if err := apply(p); err != nil {
-				return out, err
-			}
+	for _, logged := range []bool{false, true} {
+		if err := each(func(p string) bool { return !isIgnoreFile(p) && w.st.logged(p).Exists == logged }); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
+}
+
+// removeEmptiedDirs removes the directories above p, a file just removed,
+// that are left empty, up to the project's root (not included). It stops at
+// the first that is not empty: anything in it, an ignored file too, keeps it.
+func (w *Watcher) removeEmptiedDirs(p string) {
+	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if os.Remove(filepath.Join(w.dir, filepath.FromSlash(dir))) != nil {
+			return
+		}
+	}
 }
 
 // scope returns the candidate paths under paths: shadowed files on disk
