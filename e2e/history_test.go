@@ -311,6 +311,40 @@ func TestQueryParamsAreChecked(t *testing.T) {
 	}
 }
 
+// TestEscapedPathParams: a name or id escaped in the request's path is
+// decoded before it is used, on the writer and the reader alike
+// (DELETE /v1/agents/lighthouse%2Dwatcher was refused as an invalid name,
+// where the unescaped one is refused as the writer's own identity).
+func TestEscapedPathParams(t *testing.T) {
+	t.Parallel()
+	e := start(t, false)
+	ctx := context.Background()
+	e.put(e.admin, "a.txt", "a\n")
+	if err := e.admin.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": "s-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		c                  *client.Client
+		method, path, code string
+		status             int
+	}{
+		{e.admin, "DELETE", "/v1/agents/lighthouse%2Dwatcher", "agent_protected", 422},
+		{e.admin, "DELETE", "/v1/agents/lighthouse-watcher", "agent_protected", 422},
+		{e.admin, "POST", "/v1/agents/n%6F-such-agent/rotate", "not_found", 404},
+		{e.reader, "GET", "/v1/snapshots/s%2D1", "", 200},
+		{e.reader, "GET", "/v1/snapshots/s%2D2", "snapshot_unknown", 404},
+	} {
+		_, err := c.c.Do(ctx, c.method, c.path, nil, nil, nil)
+		var ce *client.Error
+		switch {
+		case c.status == 200 && err != nil:
+			t.Errorf("%s %s: %v", c.method, c.path, err)
+		case c.status != 200 && (!errorsAs(err, &ce) || ce.Status != c.status || ce.Code != c.code):
+			t.Errorf("%s %s: %v; want %d %s", c.method, c.path, err, c.status, c.code)
+		}
+	}
+}
+
 // TestShowNamesWithAt: `show` takes the point after the last @, so a file
 // whose name has an @ can be shown, at head and at a point; an @ with no
 // point after it is a usage error, not the head.

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +40,7 @@ func newEcho(log *slog.Logger, ready func() error, m Metrics) *echo.Echo {
 	e.Use(jsonErrors)
 	e.Use(middleware.Recover())
 	e.Use(requestLog(log, m.HTTP))
+	e.Use(unescapeParams)
 	if m.Handler != nil {
 		e.GET("/metrics", echo.WrapHandler(m.Handler))
 	}
@@ -48,6 +52,33 @@ func newEcho(log *slog.Logger, ready func() error, m Metrics) *echo.Echo {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	return e
+}
+
+// unescapeParams decodes the route's path parameters. Echo matches routes on
+// the request's escaped path, so without it a client that escapes a name
+// (lighthouse%2Dwatcher) would be answered about the literal escape.
+func unescapeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		vals := c.ParamValues()
+		if len(vals) == 0 || !slices.ContainsFunc(vals, func(v string) bool { return strings.Contains(v, "%") }) {
+			return next(c)
+		}
+		names := c.ParamNames()
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			u, err := url.PathUnescape(v)
+			if err != nil {
+				field := "path"
+				if i < len(names) && names[i] != "*" {
+					field = names[i]
+				}
+				return badRequest(field, field+"_invalid", fmt.Sprintf("%s: %q is not a valid escape in a path", field, v))
+			}
+			out[i] = u
+		}
+		c.SetParamValues(out...)
+		return next(c)
+	}
 }
 
 func requestLog(log *slog.Logger, hm *metrics.HTTP) echo.MiddlewareFunc {
