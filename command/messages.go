@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -135,9 +136,18 @@ func (m *Messaging) Send(ctx context.Context, cmd SendMessage) (SentMessage, err
 	case !utf8.ValidString(cmd.Subject + cmd.Body):
 		return SentMessage{}, domain.Invalid("body", "invalid_utf8", "the message is not valid UTF-8")
 	}
-	recips, err := Resolve(m.agents.List(), cmd.From, cmd.To)
+	agents := m.agents.List()
+	recips, err := Resolve(agents, cmd.From, cmd.To)
 	if err != nil {
 		return SentMessage{}, err
+	}
+	if cmd.AckRequired {
+		// An observer only reads: it could never acknowledge.
+		for _, a := range agents {
+			if a.Role == domain.RoleObserver && slices.ContainsFunc(recips, func(r domain.Recipient) bool { return r.AgentID == a.ID }) {
+				return SentMessage{}, domain.Invalid("ack_required", "ack_impossible", "%s is an observer, which only reads and cannot acknowledge a message; send it without an ack", a.Name)
+			}
+		}
 	}
 	thread := cmd.Thread
 	if cmd.ReplyTo != "" {

@@ -384,6 +384,13 @@ func TestObserversOnlyRead(t *testing.T) {
 	if now := g.run(project, 0, "log", "--json"); now != head {
 		t.Errorf("an observer's commands appended:\nbefore %s\nafter %s", head, now)
 	}
+	// So an observer cannot be asked for an ack it could never give;
+	// a message to it without one is sent.
+	for _, to := range []string{"watcher-person", "role:observer"} {
+		wantIn(t, "msg send --ack to "+to, g.run(project, 1, "msg", "send", "--to", to, "--ack", "-s", "sign this"),
+			"ack_impossible", "watcher-person is an observer")
+	}
+	g.run(project, 0, "msg", "send", "--to", "watcher-person", "-s", "for your information")
 }
 
 // TestRestoreLeavesIgnoredFilesAlone: a restore never touches a file on disk
