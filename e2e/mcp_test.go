@@ -113,7 +113,11 @@ func TestMCPServerOverStdio(t *testing.T) {
 	if out := callTool(t, ctx, b, "read_inbox", map[string]any{"unread": true, "wait": "10s"}, false); !strings.Contains(out, msg.ID) {
 		t.Fatalf("claude-2's inbox lacks %s: %s", msg.ID, out)
 	}
-	callTool(t, ctx, b, "ack", map[string]any{"id": msg.ID}, false)
+	// Ids as lists print them: the first 8 characters, as the CLI takes them.
+	if out := callTool(t, ctx, b, "ack", map[string]any{"id": "zzzzzzzz"}, true); !strings.Contains(out, `no message sent to you with an id starting "zzzzzzzz"`) {
+		t.Fatalf("ack of an unknown prefix: %s", out)
+	}
+	callTool(t, ctx, b, "ack", map[string]any{"id": msg.ID[:8]}, false)
 	callTool(t, ctx, a, "ack", map[string]any{"id": msg.ID}, true) // not a recipient
 	if out := callTool(t, ctx, b, "read_inbox", map[string]any{"unread": true}, false); strings.Contains(out, msg.ID) {
 		t.Fatalf("acked message still unread: %s", out)
@@ -130,11 +134,11 @@ func TestMCPServerOverStdio(t *testing.T) {
 		t.Fatalf("create_task: %v %s", err, created)
 	}
 	callTool(t, ctx, a, "claim_task", map[string]any{"id": task.ID}, true) // claude lacks the capability
-	if out := callTool(t, ctx, b, "claim_task", map[string]any{"id": task.ID}, false); !strings.Contains(out, `"status":"claimed"`) {
+	if out := callTool(t, ctx, b, "claim_task", map[string]any{"id": task.ID[:8]}, false); !strings.Contains(out, `"status":"claimed"`) {
 		t.Fatalf("claim_task: %s", out)
 	}
 	callTool(t, ctx, a, "complete_task", map[string]any{"id": task.ID, "result": "mine"}, true) // not the claimer
-	if out := callTool(t, ctx, b, "complete_task", map[string]any{"id": task.ID, "result": "looks fine"}, false); !strings.Contains(out, `"status":"completed"`) || !strings.Contains(out, "looks fine") {
+	if out := callTool(t, ctx, b, "complete_task", map[string]any{"id": task.ID[:8], "result": "looks fine"}, false); !strings.Contains(out, `"status":"completed"`) || !strings.Contains(out, "looks fine") {
 		t.Fatalf("complete_task: %s", out)
 	}
 
@@ -147,7 +151,7 @@ func TestMCPServerOverStdio(t *testing.T) {
 	}
 	callTool(t, ctx, b, "lease_paths", map[string]any{"paths": []string{"src/cart/cart.go"}}, true) // conflicts
 	callTool(t, ctx, b, "release_lease", map[string]any{"id": lease.ID}, true)                      // not b's
-	callTool(t, ctx, a, "release_lease", map[string]any{"id": lease.ID}, false)
+	callTool(t, ctx, a, "release_lease", map[string]any{"id": lease.ID[:8]}, false)
 
 	if out := callTool(t, ctx, a, "file_history", map[string]any{"path": "src/cart/cart.go"}, false); !strings.Contains(out, `"revisions"`) {
 		t.Errorf("file_history: %s", out)

@@ -69,7 +69,7 @@ type (
 		Wait   string `json:"wait,omitempty" jsonschema:"wait this long for a message, e.g. 30s"`
 	}
 	ackInput struct {
-		ID       string `json:"id" jsonschema:"message id"`
+		ID       string `json:"id" jsonschema:"message id, or its first characters (8 are usually enough)"`
 		ReadOnly bool   `json:"read_only,omitempty" jsonschema:"mark read instead of acknowledging"`
 	}
 	taskInput struct {
@@ -80,7 +80,7 @@ type (
 		Deadline   string   `json:"deadline,omitempty" jsonschema:"e.g. 30m"`
 	}
 	completeInput struct {
-		ID     string `json:"id" jsonschema:"task id"`
+		ID     string `json:"id" jsonschema:"task id, or its first characters (8 are usually enough)"`
 		Result string `json:"result,omitempty"`
 	}
 	leaseInput struct {
@@ -90,7 +90,7 @@ type (
 		Shared bool     `json:"shared,omitempty"`
 	}
 	idInput struct {
-		ID string `json:"id"`
+		ID string `json:"id" jsonschema:"id, or its first characters (8 are usually enough)"`
 	}
 	pathInput struct {
 		Path string `json:"path" jsonschema:"project-relative path"`
@@ -137,7 +137,11 @@ func NewServer(w, r *client.Client) *mcp.Server {
 			if in.ReadOnly {
 				mark = "read"
 			}
-			return t.json(ctx, t.w, http.MethodPost, "/v1/messages/"+url.PathEscape(in.ID)+"/"+mark, nil)
+			id, err := t.resolve(ctx, "message sent to you", in.ID, "/v1/inbox", "messages", "message_id", "the read_inbox tool")
+			if err != nil {
+				return toolError(err), nil, nil
+			}
+			return t.json(ctx, t.w, http.MethodPost, "/v1/messages/"+url.PathEscape(id)+"/"+mark, nil)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "create_task", Description: "Ask the agents with a capability for a piece of work."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in taskInput) (*mcp.CallToolResult, any, error) {
@@ -145,11 +149,19 @@ func NewServer(w, r *client.Client) *mcp.Server {
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "claim_task", Description: "Take a task offered to your capability."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in idInput) (*mcp.CallToolResult, any, error) {
-			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(in.ID)+"/claim", struct{}{})
+			id, err := t.resolveTask(ctx, in.ID)
+			if err != nil {
+				return toolError(err), nil, nil
+			}
+			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/claim", struct{}{})
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "complete_task", Description: "Finish a task you claimed, with its result."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in completeInput) (*mcp.CallToolResult, any, error) {
-			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(in.ID)+"/complete", map[string]any{"result": in.Result})
+			id, err := t.resolveTask(ctx, in.ID)
+			if err != nil {
+				return toolError(err), nil, nil
+			}
+			return t.json(ctx, t.w, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/complete", map[string]any{"result": in.Result})
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "lease_paths", Description: "Lease paths so other agents cannot write them."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in leaseInput) (*mcp.CallToolResult, any, error) {
@@ -157,7 +169,11 @@ func NewServer(w, r *client.Client) *mcp.Server {
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "release_lease", Description: "Release a lease."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in idInput) (*mcp.CallToolResult, any, error) {
-			return t.json(ctx, t.w, http.MethodDelete, "/v1/leases/"+url.PathEscape(in.ID), nil)
+			id, err := t.resolve(ctx, "active lease", in.ID, "/v1/leases", "leases", "id", "GET /v1/leases on the reader")
+			if err != nil {
+				return toolError(err), nil, nil
+			}
+			return t.json(ctx, t.w, http.MethodDelete, "/v1/leases/"+url.PathEscape(id), nil)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "file_history", Description: "A file's revisions: who changed it, when."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in pathInput) (*mcp.CallToolResult, any, error) {
@@ -187,6 +203,25 @@ func NewServer(w, r *client.Client) *mcp.Server {
 		})
 	t.addAnnotationTools(s)
 	return s
+}
+
+// resolve turns id, a full id or a prefix of one, into the full id among
+// the field of what the reader lists at path under key, once it has applied
+// the writer's head (so the agent's own new messages, tasks and leases are
+// there). see says where the agent finds the ids.
+func (t tools) resolve(ctx context.Context, kind, id, path, key, field, see string) (string, error) {
+	return client.ResolveID(kind, id, see, func() ([]string, error) {
+		head, err := t.w.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return t.r.IDs(ctx, path, key, field, head)
+	})
+}
+
+// resolveTask resolves a task id or prefix among every task.
+func (t tools) resolveTask(ctx context.Context, id string) (string, error) {
+	return t.resolve(ctx, "task", id, "/v1/tasks", "tasks", "task_id", "GET /v1/tasks on the reader")
 }
 
 // json calls the API and answers its JSON as text; an API error is a
