@@ -501,6 +501,15 @@ func TestUpKilledStopsItsProcesses(t *testing.T) {
 	if out := again.run(project, 0, "cat", "main.go"); out != "package main\n" {
 		t.Fatalf("cat main.go after up was killed and started again = %q", out)
 	}
+	// Started again at once, while the killed one's processes are still
+	// stopping: it waits for them to let go of the data directory.
+	if err := again.up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	third := startUp(t, g.bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
+	if out := third.run(project, 0, "cat", "main.go"); out != "package main\n" {
+		t.Fatalf("cat main.go after up was killed and started again at once = %q", out)
+	}
 }
 
 // TestListsPrintJSON: the lists whose usage offers --json take it and print

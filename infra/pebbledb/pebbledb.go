@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 )
+
+// InUseWait is how long Open waits for another process to close a
+// database before it gives up.
+const InUseWait = 10 * time.Second
 
 // DefaultCacheMiB is the block cache of a database unless its process is
 // told otherwise (the writer's log and the fuser keep less). Pebble's own
@@ -130,10 +135,20 @@ func Open(dir string, sizes Sizes, durability Durability, log *slog.Logger) (*pe
 		opts.L0CompactionThreshold = DerivedL0CompactionThreshold
 		opts.L0StopWritesThreshold = 3 * DerivedL0CompactionThreshold
 	}
+	// Pebble's LOCK file held means a process that is still running: often
+	// one of a stopped `lighthouse up` that is still closing its database,
+	// so Open waits for it a while before giving up.
+	inUse := func(err error) bool { return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) }
 	db, err := pebble.Open(dir, opts)
-	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
-		// Pebble's LOCK file is held: by a process that is still running.
-		return nil, fmt.Errorf("open pebble at %s: another process is using it (a Lighthouse process of this data directory still running or stopping?): %w", dir, err)
+	if inUse(err) {
+		plog.Info("waiting for another process to close the database", "dir", dir, "up_to", InUseWait)
+		for deadline := time.Now().Add(InUseWait); inUse(err) && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			db, err = pebble.Open(dir, opts)
+		}
+	}
+	if inUse(err) {
+		return nil, fmt.Errorf("open pebble at %s: another process is using it (a Lighthouse process of this data directory still running?), and it did not close it within %s: %w", dir, InUseWait, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", dir, err)

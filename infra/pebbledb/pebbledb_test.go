@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSizes: the memtable is half the cache, at most 32 MiB, and a cache
@@ -55,9 +56,11 @@ func TestSizes(t *testing.T) {
 	}
 }
 
-// TestOpenInUse: a database another process holds is refused with a
-// message saying so (a killed `lighthouse up` left its writer running, and
-// the next start said only "resource temporarily unavailable").
+// TestOpenInUse: a database another process holds is waited for (an `up`
+// started at once after a killed one failed while the old processes were
+// still stopping), then refused with a message saying so (a killed `up`
+// left its writer running, and the next start said only "resource
+// temporarily unavailable").
 func TestOpenInUse(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -92,10 +95,20 @@ func TestOpenInUse(t *testing.T) {
 	if err != nil || line != "open\n" {
 		t.Fatalf("the holding process: %q, %v", line, err)
 	}
+	// Held past InUseWait: refused, saying why.
+	start := time.Now()
 	if db, err := Open(dir, DefaultSizes(), Logged, log); err == nil {
 		db.Close()
 		t.Fatal("Open of a database another process holds succeeded")
-	} else if !strings.Contains(err.Error(), "another process is using it") {
-		t.Fatalf("Open of a database another process holds: %v", err)
+	} else if !strings.Contains(err.Error(), "another process is using it") || time.Since(start) < InUseWait {
+		t.Fatalf("Open of a database another process holds: %v after %s", err, time.Since(start))
 	}
+	// Closed within InUseWait (a stopped `up`'s process still closing it):
+	// Open waits for it and succeeds.
+	time.AfterFunc(time.Second, func() { stdin.Close() })
+	db, err := Open(dir, DefaultSizes(), Logged, log)
+	if err != nil {
+		t.Fatalf("Open of a database closed a second later: %v", err)
+	}
+	db.Close()
 }
