@@ -525,6 +525,31 @@ func TestShadowRestoreToDisk(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.project, "main.go")); string(b) != "v4\n" {
 		t.Fatalf("--log-only changed main.go on disk: %q", b)
 	}
+	// A restore says how to undo it, and that command, run as printed,
+	// brings back what the restore replaced.
+	s.write("main.go", "v5\n")
+	s.write("late/file.txt", "late\n")
+	s.waitEvent("late/file.txt", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "late/file.txt" })
+	out, err = lighthouse("restore", "before")
+	_, undo, found := strings.Cut(out, "to undo it: ")
+	undo, _, _ = strings.Cut(undo, "\n")
+	if err != nil || !found || !strings.HasPrefix(undo, "lighthouse restore ") {
+		t.Fatalf("restore before: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(s.project, "late")); !os.IsNotExist(err) {
+		t.Fatalf("late/ after restore before: %v", err)
+	}
+	sh := exec.Command("sh", "-c", undo)
+	sh.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "LIGHTHOUSE_URL="+s.sys.WriterURL, "LIGHTHOUSE_TOKEN="+s.sys.AdminToken, "LIGHTHOUSE_DATA="+s.data)
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", undo, err, out)
+	}
+	for p, want := range map[string]string{"main.go": "v5\n", "late/file.txt": "late\n", "new.go": ""} {
+		b, err := os.ReadFile(filepath.Join(s.project, p))
+		if want == "" && !os.IsNotExist(err) || want != "" && string(b) != want {
+			t.Errorf("%s on disk after %s: %q, %v; want %q", p, undo, b, err, want)
+		}
+	}
 }
 
 // TestShadowCallOwnsOnlyItsChanges: a person's edit made while an agent's

@@ -173,6 +173,7 @@ func runRestore(ctx context.Context, args []string) error {
 	var out struct {
 		Seq      uint64   `json:"seq"`
 		Point    uint64   `json:"point"`
+		Before   uint64   `json:"before"`
 		Restored int      `json:"restored"`
 		Deleted  int      `json:"deleted"`
 		OnDisk   bool     `json:"on_disk"`
@@ -197,6 +198,13 @@ func runRestore(ctx context.Context, args []string) error {
 		}
 	case !*logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")
+	}
+	if out.Before > 0 {
+		undo := fmt.Sprintf("lighthouse restore %d", out.Before)
+		for _, p := range pos[1:] {
+			undo += " " + cli.ShellQuote(p)
+		}
+		fmt.Fprintf(os.Stderr, "to undo it: %s\n", undo)
 	}
 	fmt.Println(out.Seq)
 	return nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,5 +57,23 @@ func TestPathsResolve(t *testing.T) {
 				t.Fatalf("Resolve(%q) = %q, %v; want %q", tt.arg, got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"internal/cart.go": "internal/cart.go",
+		"":                 "''",
+		"a b":              "'a b'",
+		"it's":             `'it'\''s'`,
+		"$HOME;rm":         "'$HOME;rm'",
+	} {
+		if got := ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
+		}
+		if out, err := exec.Command("sh", "-c", "printf %s "+ShellQuote(in)).Output(); err != nil || string(out) != in {
+			t.Errorf("sh -c printf %%s %s = %q, %v; want %q", ShellQuote(in), out, err, in)
+		}
 	}
 }

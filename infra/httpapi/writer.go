@@ -766,5 +766,10 @@ func (w *Writer) restore(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("X-Lighthouse-Seq", strconv.FormatUint(res.LastSeq, 10))
-	return c.JSON(http.StatusOK, map[string]any{"seq": res.LastSeq, "point": res.Point, "restored": res.Restored, "deleted": res.Deleted, "on_disk": false})
+	ans := map[string]any{"seq": res.LastSeq, "point": res.Point, "restored": res.Restored, "deleted": res.Deleted, "on_disk": false}
+	if res.FirstSeq > 0 {
+		// The point just before the restore: restoring it undoes this one.
+		ans["before"] = res.FirstSeq - 1
+	}
+	return c.JSON(http.StatusOK, ans)
 }

@@ -72,13 +72,14 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	var ans struct {
 		Seq      uint64 `json:"seq"`
 		Point    uint64 `json:"point"`
+		Before   uint64 `json:"before"`
 		Restored int    `json:"restored"`
 		Deleted  int    `json:"deleted"`
 	}
 	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "command_id": req.CommandID, "log_only": true}, &ans); err != nil {
 		return out, err
 	}
-	out.OnDisk, out.Seq, out.Point, out.Restored, out.Deleted = true, ans.Seq, ans.Point, ans.Restored, ans.Deleted
+	out.OnDisk, out.Seq, out.Point, out.Before, out.Restored, out.Deleted = true, ans.Seq, ans.Point, ans.Before, ans.Restored, ans.Deleted
 	if err := w.sync(ctx); err != nil {
 		return out, err
 	}

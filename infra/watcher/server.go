@@ -61,6 +61,7 @@ type RestoreResult struct {
 	OnDisk   bool     `json:"on_disk"` // always true: the watcher restored the files on disk
 	Seq      uint64   `json:"seq"`
 	Point    uint64   `json:"point"`
+	Before   uint64   `json:"before,omitempty"` // the point just before the restore's events; 0 when it appended none
 	Restored int      `json:"restored"`
 	Deleted  int      `json:"deleted"`
 	Written  []string `json:"written,omitempty"`  // paths rewritten on disk

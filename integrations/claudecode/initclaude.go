@@ -134,20 +134,10 @@ func selfPath() (string, error) {
 // "|| exit 2": should the binary be missing (exit 127) or fail in any
 // other way, Claude Code still sees a block, never a "go ahead".
 func hookCommands(bin, data, tokenFile, project string) (pre, post string) {
-	common := " --data " + shellQuote(data) + " --token-file " + shellQuote(tokenFile)
-	pre = shellQuote(bin) + " hook pre" + common + " || exit 2"
-	post = shellQuote(bin) + " hook post" + common + " --root " + shellQuote(project)
+	common := " --data " + cli.ShellQuote(data) + " --token-file " + cli.ShellQuote(tokenFile)
+	pre = cli.ShellQuote(bin) + " hook pre" + common + " || exit 2"
+	post = cli.ShellQuote(bin) + " hook post" + common + " --root " + cli.ShellQuote(project)
 	return pre, post
-}
-
-// shellQuote quotes s for a POSIX shell: single quotes, each ' as '\”.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // AgentTokenFile is where init claude stores the token of a project's agent
