@@ -120,7 +120,7 @@ func runAgent(ctx context.Context, args []string) error {
 				return fmt.Errorf("agent %s's token was rotated, but writing it to the data directory failed: %w (new token: %s)", pos[0], err, out.Token)
 			}
 			if pos[0] != domain.AgentAdmin {
-				fmt.Fprintf(os.Stderr, "wrote the new token to %s; restart `lighthouse up` so that the processes using it read it again\n", file)
+				fmt.Fprintf(os.Stderr, "wrote the new token to %s, where the processes using it read it again when the old one is refused\n", file)
 			}
 		}
 		// The hooks init claude wrote read the agent's token from the data

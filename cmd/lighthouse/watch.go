@@ -57,7 +57,9 @@ func runWatch(ctx context.Context, args []string) error {
 	if *mount != "" {
 		skip = append(skip, *mount)
 	}
-	w, err := watcher.New(watcher.Config{Metrics: metrics.Handler(metrics.NewRegistry("watcher")), Dir: dir, Data: *data, Skip: skip, Writer: client.New(*writerURL, token),
+	writer := client.New(*writerURL, token)
+	client.FollowTokenFile(writer, *tokenFile) // so `agent rotate lighthouse-watcher` needs no restart
+	w, err := watcher.New(watcher.Config{Metrics: metrics.Handler(metrics.NewRegistry("watcher")), Dir: dir, Data: *data, Skip: skip, Writer: writer,
 		Log: log, Poll: *poll, ScanInterval: *interval})
 	if err != nil {
 		return err

@@ -183,6 +183,11 @@ func Open(s Settings, log *slog.Logger, reg prometheus.Registerer) (*Replica, er
 		return nil, err
 	}
 	writer := client.New(s.WriterURL, token)
+	if s.Token == "" {
+		// The token from its file (`up` passes lighthouse-service's):
+		// followed there when `agent rotate` writes a new one.
+		client.FollowTokenFile(writer, s.TokenFile)
+	}
 	sub, err := bus.NewSubscriber(s.BusURL, s.Name, log.With("component", "bus"))
 	if err != nil {
 		model.Close()
