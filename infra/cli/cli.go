@@ -277,7 +277,7 @@ func Parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, err
 }
 
 // ShellQuote quotes s for a POSIX shell: as is when it is only letters,
-// digits and /._- ; otherwise in single quotes, each ' as '\''.
+// digits and /._- ; otherwise in single quotes, each ' as '\”.
 func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
