@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -586,4 +587,44 @@ func upShop(t *testing.T, files ...string) (*guarded, string) {
 		writeProjectFile(t, project, files[i], files[i+1])
 	}
 	return upProject(t, copyBinary(t), project), project
+}
+
+// TestHookPostSpoolsWhileUpIsStopped: an agent's edit while `lighthouse up`
+// is stopped (its address files gone with it) is spooled by the PostToolUse
+// hook, which exits 0, and recorded as the agent's once up starts again
+// (walkthrough: the hook failed with "no writer address", and the edit
+// became the watcher's baseline, which the provenance rules trust).
+func TestHookPostSpoolsWhileUpIsStopped(t *testing.T) {
+	t.Parallel()
+	g, project, _ := claudeShop(t)
+	_, post := settingsCommands(t, project)
+	if err := g.up.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "up stops and its writer's address file goes", func() error {
+		if _, err := os.Stat(filepath.Join(g.data, "writer.addr")); !os.IsNotExist(err) {
+			return fmt.Errorf("writer.addr: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(g.data, "watcher.sock")); !os.IsNotExist(err) {
+			return fmt.Errorf("watcher.sock: %v", err)
+		}
+		return nil
+	})
+	file := writeProjectFile(t, project, "build.sh", "echo built\n")
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
+	r := claudeHook(t, post, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PostToolUse", "cwd": g.project,
+		"tool_name": "Write", "tool_use_id": "toolu_offline", "tool_input": map[string]any{"file_path": file, "content": "echo built\n"}})
+	if r.code != 0 || !strings.Contains(r.stderr, "spooled") {
+		t.Fatalf("hook post while up is stopped: exit %d\n%s", r.code, r.stderr)
+	}
+	again := startUp(t, g.bin, project, g.state, "--no-mount", "--writer-addr", "127.0.0.1:0", "--reader-addr", "127.0.0.1:0", "--bus-addr", "127.0.0.1:0")
+	eventually(t, "the spooled edit is recorded as the agent's", func() error {
+		cmd := exec.Command(again.bin, "log", "--path", "build.sh")
+		cmd.Dir, cmd.Env = project, again.env()
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "claude") || strings.Contains(string(out), "lighthouse-watcher") {
+			return fmt.Errorf("log --path build.sh: %v\n%s", err, out)
+		}
+		return nil
+	})
 }

@@ -18,6 +18,18 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/config"
 )
 
+// NotRunningError is a server whose address file is missing: it is not
+// running (a server removes its file when it stops).
+type NotRunningError struct {
+	Process string // "writer" or "reader"
+	File    string // the address file looked for
+	Env     string // the variable that names its URL instead
+}
+
+func (e *NotRunningError) Error() string {
+	return fmt.Sprintf("no %s address in %s: is `lighthouse up` running for this project? (or set %s)", e.Process, e.File, e.Env)
+}
+
 // UsageError is bad command-line input (exit status 2).
 type UsageError struct{ Msg string }
 
@@ -143,9 +155,7 @@ func (c *Connection) URLs() (writer, reader string, err error) {
 		}
 		return writer, reader, err
 	}
-	notRunning := func(process, file, env string) error {
-		return fmt.Errorf("no %s address in %s: is `lighthouse up` running for this project? (or set %s)", process, file, env)
-	}
+	notRunning := func(process, file, env string) error { return &NotRunningError{Process: process, File: file, Env: env} }
 	if reader == "" {
 		file := filepath.Join(data, "reader", "reader.addr")
 		if reader = config.AddrURL(file); reader == "" {

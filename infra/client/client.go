@@ -32,6 +32,24 @@ func New(baseURL, token string) *Client {
 	return &Client{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: token, HTTP: &http.Client{Transport: t, Timeout: 5 * time.Minute}}
 }
 
+// Down returns a client of a server known not to run (no address to reach
+// it at): each of its requests fails with cause, as a refused connection
+// does, so callers that keep work for later when the server is unreachable
+// (the hooks' spool) do so.
+func Down(token string, cause error) *Client {
+	return &Client{BaseURL: "http://server-not-running.invalid", Token: token, HTTP: &http.Client{Transport: downTransport{cause}}}
+}
+
+// downTransport fails every request with its cause.
+type downTransport struct{ cause error }
+
+func (d downTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	return nil, d.cause
+}
+
 // Error is a non-2xx answer, carrying the server's JSON error.
 type Error struct {
 	Status         int

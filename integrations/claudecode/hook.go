@@ -721,7 +721,21 @@ func hookPostMain(ctx context.Context, args []string, getenv func(string) string
 	if stdin != nil {
 		stdin = io.TeeReader(stdin, &raw)
 	}
-	code = hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, conn.Writer)
+	writer := func() (*client.Client, error) {
+		c, err := conn.Writer()
+		var down *cli.NotRunningError
+		if errors.As(err, &down) {
+			// A stopped writer is unreachable like one that does not
+			// answer: the edit is spooled for when it is back, as the agent.
+			token, terr := conn.ResolveToken()
+			if terr != nil {
+				return nil, terr
+			}
+			return client.Down(token, err), nil
+		}
+		return c, err
+	}
+	code = hookPost(ctx, stdin, stderr, hookOptions{Timeout: timeout.d, Root: *root, Home: getenv("HOME"), Data: data, ClaudeProjectDir: getenv("CLAUDE_PROJECT_DIR")}, writer)
 	if code != hookExitOK {
 		return code
 	}
