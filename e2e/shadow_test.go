@@ -552,6 +552,67 @@ func TestShadowRestoreToDisk(t *testing.T) {
 	}
 }
 
+// TestRestoreNeverWritesThroughSymlinks: a restore does not follow a
+// symlink a person put where the log has a directory or a file (a
+// walkthrough's restore wrote into, and with --force deleted from, the
+// directory a symlink pointed to outside the project, and replaced a
+// symlinked file): a requested path through one is refused before anything
+// is appended; elsewhere such paths are left alone and listed.
+func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
+	t.Parallel()
+	s := startShadow(t, map[string]string{"main.go": "v1\n", "lib/x.go": "x1\n"})
+	ctx := context.Background()
+	if err := s.admin.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": "before"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.Rename(filepath.Join(s.project, "lib"), filepath.Join(t.TempDir(), "lib")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(s.project, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	s.write("main.real.go", "real\n")
+	if err := os.Remove(filepath.Join(s.project, "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("main.real.go", filepath.Join(s.project, "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"lib/x.go", "main.go"} {
+		s.waitEvent(p+" deleted", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return string(c.Path) == p && c.Deleted })
+	}
+	lighthouse := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(binDir, "lighthouse"), args...)
+		cmd.Env = append(os.Environ(), "LIGHTHOUSE_URL="+s.sys.WriterURL, "LIGHTHOUSE_TOKEN="+s.sys.AdminToken, "LIGHTHOUSE_DATA="+s.data)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	head, err := s.admin.Head(ctx)
+	if err != nil || head == 0 {
+		t.Fatalf("head %d: %v", head, err)
+	}
+	for _, args := range [][]string{{"restore", "before", "lib/"}, {"restore", "--force", "before", "lib/x.go"}} {
+		out, err := lighthouse(args...)
+		if err == nil || !strings.Contains(out, "symlink_in_the_way") || !strings.Contains(out, "a symlink on disk") {
+			t.Fatalf("lighthouse %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if after, err := s.admin.Head(ctx); err != nil || after != head {
+		t.Fatalf("a refused restore appended: head %d -> %d, %v", head, after, err)
+	}
+	out, err := lighthouse("restore", "before")
+	if err != nil || !strings.Contains(out, "left alone, a symlink on disk at or above them: lib/x.go, main.go") {
+		t.Fatalf("restore before: %v\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("the restore wrote outside the project: %v", entries)
+	}
+	if link, err := os.Readlink(filepath.Join(s.project, "main.go")); err != nil || link != "main.real.go" {
+		t.Errorf("main.go after the restore: %q, %v; want the symlink left as it was", link, err)
+	}
+}
+
 // TestShadowCallOwnsOnlyItsChanges: a person's edit made while an agent's
 // earlier call was left open (its PostToolUse never came: the person
 // declined the call in Claude Code) is not recorded as the agent's next

@@ -181,6 +181,7 @@ func runRestore(ctx context.Context, args []string) error {
 		Removed  []string `json:"removed"`
 		Recorded []string `json:"recorded"`
 		Kept     []string `json:"kept"`
+		Linked   []string `json:"linked"`
 	}
 	req := map[string]any{"point": pos[0], "paths": paths, "force": *force, "log_only": *logOnly}
 	if err := w.PostJSON(ctx, "/v1/restore", req, &out); err != nil {
@@ -195,6 +196,9 @@ func runRestore(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "on disk: wrote %s, removed %d\n", cli.Plural(len(out.Written), "file"), len(out.Removed))
 		if len(out.Kept) > 0 {
 			fmt.Fprintf(os.Stderr, "left alone, ignored on disk: %s\n", strings.Join(out.Kept, ", "))
+		}
+		if len(out.Linked) > 0 {
+			fmt.Fprintf(os.Stderr, "left alone, a symlink on disk at or above them: %s\n", strings.Join(out.Linked, ", "))
 		}
 	case !*logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")

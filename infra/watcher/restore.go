@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,7 +35,9 @@ func inScope(p string, paths []string) bool {
 // token, log_only); the watcher then writes each file in scope whose disk state
 // differs from the log, atomically (temporary file and rename), and removes
 // those the log no longer has, with the directories that leaves empty,
-// leaving alone files on disk that are ignored (Kept).
+// leaving alone files on disk that are ignored (Kept) and paths with a
+// symlink on disk at or above them (Linked). A requested path through a
+// symlink is refused (*SymlinkError) before anything is appended.
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	w.barrier(ctx)
 	var out RestoreResult
@@ -44,6 +47,11 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	defer w.opMu.Unlock()
 	if err := w.sync(ctx); err != nil {
 		return out, err
+	}
+	for _, p := range req.Paths {
+		if link := w.symlinkOn(strings.Trim(p, "/")); link != "" {
+			return out, &SymlinkError{Path: p, Link: link}
+		}
 	}
 	cands, disk, err := w.scope(req.Paths, true)
 	if err != nil {
@@ -98,8 +106,12 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
 		switch {
-		case !l.Exists && !onDisk, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
+		case !l.Exists && !onDisk && w.symlinkOn(p) != p, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
 			return nil // as the log has it
+		case w.symlinkOn(p) != "":
+			// The log has no symlinks: one at the path or above it is
+			// a person's, and writing through it could leave the project.
+			out.Linked = append(out.Linked, p)
 		case onDisk && slices.ContainsFunc(ignorers, func(ig *ignorer) bool { return ig.ignored(p, false) }):
 			out.Kept = append(out.Kept, p)
 		case l.Exists:
@@ -108,7 +120,7 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 			}
 			out.Written = append(out.Written, p)
 		default:
-			if err := os.Remove(filepath.Join(w.dir, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
+			if err := w.root.Remove(filepath.FromSlash(p)); err != nil && !os.IsNotExist(err) {
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
 			out.Removed = append(out.Removed, p)
@@ -150,10 +162,30 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 // the first that is not empty: anything in it, an ignored file too, keeps it.
 func (w *Watcher) removeEmptiedDirs(p string) {
 	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
-		if os.Remove(filepath.Join(w.dir, filepath.FromSlash(dir))) != nil {
+		if w.root.Remove(filepath.FromSlash(dir)) != nil {
 			return
 		}
 	}
+}
+
+// symlinkOn returns the first of p's leading paths (a, a/b, ..., p itself)
+// that is a symlink on disk, "" if none is.
+func (w *Watcher) symlinkOn(p string) string {
+	if p == "" || p == "." {
+		return ""
+	}
+	at := ""
+	for _, name := range strings.Split(p, "/") {
+		at = path.Join(at, name)
+		fi, err := w.root.Lstat(filepath.FromSlash(at))
+		if err != nil {
+			return "" // nothing further down exists
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return at
+		}
+	}
+	return ""
 }
 
 // scope returns the candidate paths under paths: shadowed files on disk
@@ -182,37 +214,39 @@ func (w *Watcher) scope(paths []string, shadowedOnly bool) ([]string, map[string
 	return cands, disk, nil
 }
 
-// writeFromLog writes a file's content from the writer's blobs atomically.
+// writeFromLog writes a file's content from the writer's blobs atomically,
+// through the project's os.Root, so that no symlink takes it outside.
 func (w *Watcher) writeFromLog(ctx context.Context, p string, l logFile) error {
 	body, err := w.cfg.Writer.Open(ctx, "/v1/blobs/"+l.Hash)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", p, err)
 	}
 	defer body.Close()
-	abs := filepath.Join(w.dir, filepath.FromSlash(p))
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	rel := filepath.FromSlash(p)
+	if err := w.root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return fmt.Errorf("restore %s: %w", p, err)
 	}
-	if fi, err := os.Lstat(abs); err == nil && fi.IsDir() {
+	if fi, err := w.root.Lstat(rel); err == nil && fi.IsDir() {
 		return fmt.Errorf("restore %s: a directory is in the way", p)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".lighthouse-restore-*")
+	tmp := filepath.Join(filepath.Dir(rel), fmt.Sprintf(".lighthouse-restore-%d", rand.Uint64()))
+	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(l.Mode&0o777))
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", p, err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, body)
+	defer w.root.Remove(tmp)
+	_, err = io.Copy(f, body)
 	if err == nil {
-		err = tmp.Chmod(os.FileMode(l.Mode & 0o777))
+		err = f.Chmod(os.FileMode(l.Mode & 0o777)) // the umask may have cut the mode
 	}
 	if err == nil {
-		err = tmp.Sync()
+		err = f.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), abs)
+		err = w.root.Rename(tmp, rel)
 	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", p, err)

@@ -68,6 +68,18 @@ type RestoreResult struct {
 	Removed  []string `json:"removed,omitempty"`  // paths removed from disk
 	Recorded []string `json:"recorded,omitempty"` // local changes recorded first (--force)
 	Kept     []string `json:"kept,omitempty"`     // ignored files on disk left as they were
+	Linked   []string `json:"linked,omitempty"`   // paths with a symlink on disk at or above them, left as they were
+}
+
+// SymlinkError is a restore refused because a path it was asked for leads
+// through a symlink on disk (Link), which could take its writes outside
+// the project.
+type SymlinkError struct {
+	Path, Link string
+}
+
+func (e *SymlinkError) Error() string {
+	return fmt.Sprintf("%s leads through %s, a symlink on disk; a restore does not write through symlinks (replace it with a directory, or restore another path)", e.Path, e.Link)
 }
 
 // LocalChangesError is a restore refused because files on disk have
@@ -139,9 +151,12 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 		}
 		res, err := w.Restore(r.Context(), req)
 		var lc *LocalChangesError
+		var se *SymlinkError
 		switch {
 		case errors.As(err, &lc):
 			reply(rw, http.StatusConflict, map[string]any{"error": map[string]any{"code": "local_changes", "message": lc.Error(), "paths": lc.Paths}})
+		case errors.As(err, &se):
+			reply(rw, http.StatusConflict, map[string]any{"error": map[string]any{"code": "symlink_in_the_way", "message": se.Error(), "field": "paths"}})
 		case err != nil:
 			var ce *client.Error
 			if errors.As(err, &ce) && ce.Status >= 400 && ce.Status < 500 {

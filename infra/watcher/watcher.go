@@ -40,6 +40,7 @@ type Config struct {
 type Watcher struct {
 	cfg        Config
 	dir        string
+	root       *os.Root // dir, for a restore's writes: nothing through it leaves the project
 	spool      *Spool
 	barrierDir string
 	ig         *ignorer
@@ -117,7 +118,11 @@ func New(cfg Config) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{cfg: cfg, dir: dir, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: project dir: %w", err)
+	}
+	w := &Watcher{cfg: cfg, dir: dir, root: root, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
 		rejected: map[string]string{}, dirty: map[string]time.Time{}, calls: map[string]call{}, watched: map[string]bool{},
 		barriers: map[string]chan struct{}{}, barrierDir: filepath.Join(cfg.Data, "watcher-barrier"),
 		ready: make(chan struct{})}
