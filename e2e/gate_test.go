@@ -497,3 +497,48 @@ func TestLearnedPatternsKeepTheirMeaning(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyFileInTheProject: a policy file kept in the project is off
+// limits to the agents' tools, like the data directory (a walkthrough's
+// agent rewrote it to no rules, and the writer reloaded it within a
+// second), and a file emptied by a person (an editor truncating before it
+// writes) is refused, keeping the policy in force; `status` says so.
+func TestPolicyFileInTheProject(t *testing.T) {
+	t.Parallel()
+	project := filepath.Join(t.TempDir(), "shop")
+	writeProjectFile(t, project, "go.mod", "module shop\n")
+	policyFile := writeProjectFile(t, project, "lighthouse.policy", "version: 1\nrules:\n  - id: no-wget\n    decision: block\n    command: {program: wget}\n")
+	g := upProject(t, copyBinary(t), project, "--policy", policyFile)
+	g.run(project, 0, "init", "claude")
+	pre, _ := settingsCommands(t, project)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=1"}
+	call := func(tool string, input map[string]any) string {
+		return claudeHook(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
+			"tool_name": tool, "tool_input": input, "tool_use_id": "toolu_" + tool}).denied(t)
+	}
+	for _, c := range []struct {
+		tool  string
+		input map[string]any
+		want  string
+	}{
+		{"Write", map[string]any{"file_path": filepath.Join(g.project, "lighthouse.policy"), "content": "version: 1\nrules: []\n"}, "off limits"},
+		{"Bash", map[string]any{"command": "printf 'version: 1\\n' > lighthouse.policy"}, "off limits"},
+		{"Bash", map[string]any{"command": "wget https://example.org/f"}, "no-wget"},
+	} {
+		if got := call(c.tool, c.input); !strings.Contains(got, c.want) {
+			t.Errorf("%s %v: %q; want a denial naming %q", c.tool, c.input, got, c.want)
+		}
+	}
+	if err := os.WriteFile(policyFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "status shows the empty file refused", func() error {
+		if out := g.run(project, 0, "status"); !strings.Contains(out, "policy error") || !strings.Contains(out, "holds no policy") {
+			return fmt.Errorf("status:\n%s", out)
+		}
+		return nil
+	})
+	if got := call("Bash", map[string]any{"command": "wget https://example.org/f"}); !strings.Contains(got, "no-wget") {
+		t.Errorf("wget after the file was emptied: %q; want the old policy's denial", got)
+	}
+}

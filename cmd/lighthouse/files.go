@@ -455,12 +455,24 @@ func runStatus(ctx context.Context, args []string) error {
 		return err
 	}
 	w, rd, _ := c.URLs() // resolved above by ParseReader
+	// The policy in force, and why a change to its file was refused.
+	var pol *httpapi.PolicyStatus
+	polErr := ""
+	if wc, err := c.Writer(); err == nil {
+		var st httpapi.PolicyStatus
+		if _, err := wc.Do(ctx, "GET", "/v1/policy", nil, nil, &st); err == nil {
+			pol = &st
+		} else {
+			polErr = err.Error()
+		}
+	}
 	if *asJSON {
 		return printJSON(struct {
 			httpapi.ReaderStatus
-			WriterURL string `json:"writer_url"`
-			ReaderURL string `json:"reader_url"`
-		}{out, w, rd})
+			WriterURL string                `json:"writer_url"`
+			ReaderURL string                `json:"reader_url"`
+			Policy    *httpapi.PolicyStatus `json:"policy,omitempty"`
+		}{out, w, rd, pol})
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "writer\t%s\n", w)
@@ -473,6 +485,15 @@ func runStatus(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "reader applied\t%d\n", out.Applied)
 	if out.Lag != nil {
 		fmt.Fprintf(tw, "lag\t%d\n", *out.Lag)
+	}
+	switch {
+	case pol != nil:
+		fmt.Fprintf(tw, "policy\t%s, revision %s\n", pol.Source, pol.Revision)
+		if pol.LastError != "" {
+			fmt.Fprintf(tw, "policy error\t%s (the revision above stays in force)\n", pol.LastError)
+		}
+	case polErr != "":
+		fmt.Fprintf(tw, "policy\tunknown (%s)\n", polErr)
 	}
 	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,7 +115,10 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	protected, err := protectedPaths(root, s.data, s.protect)
+	// The policy files too: an agent that rewrote the policy the writer
+	// reloads would choose its own rules.
+	extra := slices.DeleteFunc([]string{s.policy, s.shadowPolicy}, func(p string) bool { return p == "" })
+	protected, err := protectedPaths(root, s.data, append(extra, s.protect...))
 	if err != nil {
 		return err
 	}
@@ -395,7 +399,7 @@ func projectRoot(flagValue string, log *slog.Logger) (string, error) {
 // away from: Lighthouse's state directory (every guarded project's data
 // directory: one project's agent must not read another project's tokens),
 // this writer's data directory (the tokens and the store) and those given
-// with --protect. The state directory is left out if the project lies
+// in extra (the policy files, --protect). The state directory is left out if the project lies
 // inside it. Symlinks are resolved where the path exists, and both
 // spellings are kept.
 func protectedPaths(root, data string, extra []string) ([]string, error) {

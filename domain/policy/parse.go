@@ -76,7 +76,8 @@ func yamlError(err error) *ParseError {
 // Parse reads a project policy file and returns base with the file's rules
 // added; a rule whose id is already in base replaces it, and `disabled: true`
 // removes it. base may be nil for a file that stands alone. Errors are
-// *ParseError naming the line at fault.
+// *ParseError naming the line at fault; a file with no YAML document in it
+// (empty, or only comments) is one.
 func Parse(data []byte, base *Policy) (*Policy, error) {
 	def, leaseDec := Escalate, Block
 	var rules []*rule
@@ -89,7 +90,9 @@ func Parse(data []byte, base *Policy) (*Policy, error) {
 		return nil, yamlError(err)
 	}
 	if len(doc.Content) == 0 {
-		return build(def, leaseDec, rules)
+		// An editor that truncates before it writes leaves an empty file
+		// for a moment: taken as a policy, it would drop every rule.
+		return nil, &ParseError{Line: 1, Msg: "the file holds no policy (empty, or only comments); a policy file has at least `version: 1`"}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {

@@ -97,9 +97,13 @@ func TestParseStandalone(t *testing.T) {
 		{"builtin still applies", bash(`$X`), Escalate, ruleDynamic},
 		{"glob tool", Call{Tool: "mcp__x__y"}, Block, "default"},
 	})
-	empty, err := Parse(nil, defaultPolicy)
-	if err != nil || empty.Revision() != defaultPolicy.Revision() {
-		t.Errorf("empty file: %v, revision %s vs %s", err, empty.Revision(), defaultPolicy.Revision())
+	// A file with no policy in it is refused, not taken as the base alone:
+	// an editor truncating before it writes would drop every rule.
+	for _, raw := range []string{"", "\n  \n", "# rules to come\n"} {
+		var pe *ParseError
+		if _, err := Parse([]byte(raw), defaultPolicy); !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, "holds no policy") {
+			t.Errorf("Parse(%q): %v; want a ParseError at line 1", raw, err)
+		}
 	}
 }
 

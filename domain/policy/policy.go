@@ -49,7 +49,7 @@ type Call struct {
 	Home string
 	// Protected are absolute paths no agent may read, write or run
 	// anything from, whatever the rules say: Lighthouse's data directory
-	// (the tokens and the store) and its mount.
+	// (the tokens and the store), its mount and the writer's policy files.
 	Protected []string
 	// Provenance, when set, says who last changed project files: running a
 	// project file an agent changed since the baseline escalates, running

@@ -6,7 +6,8 @@ import (
 )
 
 // ruleProtected is the builtin check that keeps agents away from
-// Lighthouse's own data: its store, its tokens and its mount.
+// Lighthouse's own files: its store, its tokens, its mount and the policy
+// files the writer loads.
 const ruleProtected = "builtin.protected-path"
 
 // checkProtected blocks every read, write or execution of a path at or
@@ -49,7 +50,7 @@ func (a *analysis) protectedHit(abs, subject string, add func(Match)) {
 		dir = path.Clean(dir)
 		into, above := reaches(abs, dir)
 		if into || above && (a.res.root == "" || !within(abs, a.res.root)) {
-			add(Match{Rule: ruleProtected, Decision: Block, Reason: "Lighthouse's own data (tokens, event store, mount) at " + dir + " is off limits to agents", Subject: truncate(subject)})
+			add(Match{Rule: ruleProtected, Decision: Block, Reason: "Lighthouse's own files (tokens, event store, mount, policy) at " + dir + " are off limits to agents", Subject: truncate(subject)})
 			return
 		}
 	}
