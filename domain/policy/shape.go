@@ -158,10 +158,11 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 	for _, x := range xs {
 		args = append(args, a.shapeArg(c, x))
 	}
-	if spec != nil || c.wrapper {
+	if (spec != nil || c.wrapper) && !remotePrograms[c.program] {
 		// A described program's operands are generalised, so their order
 		// and count say nothing; the words of a program the gate does not
-		// describe keep both (lighthouse agent list is not list agent).
+		// describe keep both (lighthouse agent list is not list agent),
+		// and so do a remote copy's (which way it copies) and ssh's.
 		slices.Sort(args)
 		args = slices.Compact(args)
 	}
@@ -178,6 +179,11 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 		b.WriteString(" [" + strings.Join(slices.Compact(effects), " ") + "]")
 	}
 }
+
+// remotePrograms reach other machines: a shape keeps the host of each
+// remote operand and the operands' order (scp a host:b copies out, scp
+// host:b a in), and ssh's operands verbatim.
+var remotePrograms = map[string]bool{"scp": true, "rsync": true, "ssh": true}
 
 // runsScript reports a shell or interpreter whose first operand is the
 // script it runs: no inline code (sh -c, python -c, node -e) and no module
@@ -203,6 +209,13 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 	switch {
 	case x.dynamic:
 		return "<var>"
+	case c.program == "ssh":
+		// The host, and the command run there, which is code.
+		return x.text
+	case remotePrograms[c.program] && isRemote(x.text):
+		// [user@]host:path: the host is where the copy goes or comes from.
+		host, _, _ := strings.Cut(x.text, ":")
+		return "<remote:" + strings.ToLower(host) + ">"
 	case strings.Contains(x.text, "://"):
 		return shapeURL(x.text)
 	case c.program == "git" && !isPathOperand(c, x.text) && !x.tilde && !strings.HasPrefix(x.text, "/") &&

