@@ -340,7 +340,10 @@ new MutationObserver(function (ms) { ms.forEach(function (m) {
 // TestConsoleCookieIsPerPort: the console's cookie is named for the port
 // it listens on, so two projects' consoles on one machine (browsers share
 // cookies across ports) neither sign each other out nor read each other's
-// token.
+// sign-in; and it holds a session id, never the token, since the browser
+// sends it to whatever listens on any port of the host (a walkthrough's
+// listener on another port received a reviewer's token). Signing out ends
+// the session.
 func TestConsoleCookieIsPerPort(t *testing.T) {
 	t.Parallel()
 	e := start(t, false)
@@ -361,9 +364,12 @@ func TestConsoleCookieIsPerPort(t *testing.T) {
 	if got == nil || got.Name != want {
 		t.Fatalf("sign-in set %v, want a cookie named %s", resp.Cookies(), want)
 	}
-	open := func(name string) int {
+	if strings.Contains(got.Value, e.sys.AdminToken) {
+		t.Fatalf("the console's cookie holds the token: %s", got)
+	}
+	open := func(name, value string) int {
 		req, _ := http.NewRequest(http.MethodGet, e.sys.ReaderURL+"/console/", nil)
-		req.AddCookie(&http.Cookie{Name: name, Value: e.sys.AdminToken})
+		req.AddCookie(&http.Cookie{Name: name, Value: value})
 		resp, err := noRedirect.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -371,10 +377,26 @@ func TestConsoleCookieIsPerPort(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if status := open(want); status != http.StatusOK {
-		t.Fatalf("the console with its own cookie: %d", status)
+	for _, c := range []struct {
+		name, value string
+		status      int
+	}{
+		{want, got.Value, http.StatusOK},
+		{"lighthouse_console_1", got.Value, http.StatusFound}, // another port's
+		{want, e.sys.AdminToken, http.StatusFound},            // a token is no session
+	} {
+		if status := open(c.name, c.value); status != c.status {
+			t.Errorf("the console with cookie %s=%.12s…: %d, want %d", c.name, c.value, status, c.status)
+		}
 	}
-	if status := open("lighthouse_console_1"); status != http.StatusFound {
-		t.Fatalf("the console with another port's cookie: %d, want a redirect to sign in", status)
+	req, _ := http.NewRequest(http.MethodPost, e.sys.ReaderURL+"/console/logout", nil)
+	req.AddCookie(got)
+	if resp, err := noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if status := open(want, got.Value); status != http.StatusFound {
+		t.Errorf("the console after signing out: %d, want a redirect to sign in", status)
 	}
 }

@@ -11,7 +11,9 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
@@ -33,8 +36,61 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// cookieName holds the signed-in person's token.
+// cookieName holds the signed-in person's session id: a random name for a
+// token the console keeps in memory. The token itself never goes to the
+// browser, since a browser sends a host's cookies to every port of it,
+// whatever listens there.
 const cookieName = "lighthouse_console"
+
+// sessionTTL is how long a sign-in lasts.
+const sessionTTL = 12 * time.Hour
+
+// sessions are the console's sign-ins: session id → token and expiry. A
+// restart of the reader signs everyone out.
+type sessions struct {
+	mu   sync.Mutex
+	byID map[string]signIn
+}
+
+type signIn struct {
+	token   string
+	expires time.Time
+}
+
+// start records a sign-in and returns its id (32 random bytes, hex).
+func (ss *sessions) start(token string, now time.Time) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session id: %w", err)
+	}
+	id := hex.EncodeToString(b)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, s := range ss.byID { // expired sign-ins go as new ones come
+		if now.After(s.expires) {
+			delete(ss.byID, k)
+		}
+	}
+	ss.byID[id] = signIn{token: token, expires: now.Add(sessionTTL)}
+	return id, nil
+}
+
+// token returns the token of a live session id.
+func (ss *sessions) token(id string, now time.Time) (string, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byID[id]
+	if !ok || now.After(s.expires) {
+		return "", false
+	}
+	return s.token, true
+}
+
+func (ss *sessions) end(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.byID, id)
+}
 
 // cookieFor names the cookie of the console r reached: cookieName and the
 // port it listens on. Browsers keep cookies per host, whatever the port, so
@@ -68,7 +124,7 @@ func (s *Server) Handler() http.Handler {
 		"when":    func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 		"summary": callSummary,
 	}).ParseFS(assets, "templates/*.html"))
-	v := &views{s: s, tpl: tpl}
+	v := &views{s: s, tpl: tpl, signIns: &sessions{byID: map[string]signIn{}}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /console/login", v.loginPage)
@@ -110,8 +166,9 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // views renders the pages.
 type views struct {
-	s   *Server
-	tpl *template.Template
+	s       *Server
+	tpl     *template.Template
+	signIns *sessions
 }
 
 // session is the signed-in person.
@@ -162,7 +219,12 @@ func (v *views) auth(h func(http.ResponseWriter, *http.Request, session)) http.H
 			http.Redirect(w, r, "/console/login", http.StatusFound)
 			return
 		}
-		s, err := v.whoami(r.Context(), c.Value)
+		token, ok := v.signIns.token(c.Value, time.Now())
+		if !ok {
+			http.Redirect(w, r, "/console/login?expired=1", http.StatusFound)
+			return
+		}
+		s, err := v.whoami(r.Context(), token)
 		if err != nil {
 			var ce *client.Error
 			if errors.As(err, &ce) && ce.Status == http.StatusUnauthorized {
@@ -206,12 +268,20 @@ func (v *views) login(w http.ResponseWriter, r *http.Request) {
 		v.render(w, "login.html", map[string]any{"Error": "That token does not work: " + err.Error()})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: token, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	id, err := v.signIns.start(token, time.Now())
+	if err != nil {
+		v.fail(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: id, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionTTL / time.Second)})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
 func (v *views) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(cookieFor(r)); err == nil {
+		v.signIns.end(c.Value)
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieFor(r), Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
