@@ -529,6 +529,12 @@ func TestPolicyFileInTheProject(t *testing.T) {
 			t.Errorf("%s %v: %q; want a denial naming %q", c.tool, c.input, got, c.want)
 		}
 	}
+	// The policy commands, run in the project, work on the file the
+	// writer enforces (they used the built-in policy and said nothing).
+	wantIn(t, "policy check", g.run(project, 0, "policy", "check"), "policy ok: "+policyFile+" (from the writer at ")
+	cases := writeProjectFile(t, t.TempDir(), "cases.yaml", "- name: wget\n  call:\n    tool: Bash\n    input: {command: \"wget https://example.org/f\"}\n    project_root: /home/dev/shop\n  want: block\n  rule: no-wget\n")
+	wantIn(t, "policy test", g.run(project, 0, "policy", "test", cases), "1 passed, 0 failed")
+	wantIn(t, "policy explain", g.run(project, 0, "policy", "explain", "--bash", "wget https://example.org/f"), "rule:     no-wget", "policy:   "+policyFile)
 	if err := os.WriteFile(policyFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestGateCorpus(t *testing.T) {
 				runErr = cmd.Run()
 				out = buf.String()
 			} else {
-				out, runErr = captureStdout(t, func() error { return policyTest("", f) })
+				out, runErr = captureStdout(t, func() error { return policyTest(policySource{from: "the test"}, f) })
 			}
 			for _, line := range strings.Split(out, "\n") {
 				if strings.HasPrefix(line, "FAIL") {
