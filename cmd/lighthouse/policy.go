@@ -208,15 +208,31 @@ func policyExplain(ctx context.Context, fs *flag.FlagSet, conn *connection, flag
 		return err
 	}
 	v, matches := p.Explain(call)
+	shape, shaped := policy.Shape(call)
+	decision, rule, reason := string(v.Decision), v.Rule, v.Reason
+	if v.Decision == policy.Escalate && shaped {
+		// The gate decides an escalation by a decision learned from a
+		// review of the same shape, when there is one.
+		if w, err := conn.Writer(); err == nil {
+			if learned, err := listLearned(ctx, w); err == nil {
+				for _, l := range learned {
+					if l.Shape == shape {
+						decision = fmt.Sprintf("%s (learned; the rules alone: escalate)", l.Decision)
+						rule, reason = "learned:"+l.LearnedID, fmt.Sprintf("learned from review %s: %s", l.ReviewID, l.Reason)
+					}
+				}
+			}
+		}
+	}
 	fmt.Printf("decision: %s\nrule:     %s\nreason:   %s\npolicy:   %s, revision %s\nroot:     %s (from %s)\n",
-		v.Decision, v.Rule, v.Reason, src, p.Revision(), call.ProjectRoot, rootFrom)
+		decision, rule, reason, src, p.Revision(), call.ProjectRoot, rootFrom)
 	if src.writer != nil && src.from != "--policy" && src.writer.Revision != p.Revision() {
 		fmt.Fprintf(os.Stderr, "warning: the writer runs revision %s; %s reads as %s now (changed since it was loaded, or failing to load: see `lighthouse status`)\n", src.writer.Revision, src, p.Revision())
 	}
 	if v.Decision == policy.Escalate {
 		fmt.Printf("approvals required: %d\n", v.Approvals)
 	}
-	if shape, ok := policy.Shape(call); ok {
+	if shaped {
 		fmt.Printf("shape:    %s\n", shape)
 	}
 	fmt.Println("matched rules:")
