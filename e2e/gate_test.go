@@ -5,6 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,6 +251,14 @@ func TestReviewsLearnAndExpire(t *testing.T) {
 	}
 	if s, err := approve(r1, false); err != nil || s != "pending" {
 		t.Fatalf("first approval: %s %v", s, err)
+	}
+	// How far it is shows where reviewers look: review show and the
+	// console's review page (both showed neither count nor approvers).
+	if out, err := cli(t, e, "review", "show", d.ReviewID[:8]); err != nil || !strings.Contains(out, "1 of 2 so far (r1)") {
+		t.Errorf("review show after one approval: %v\n%s", err, out)
+	}
+	if page := consolePage(t, e, "/console/reviews/"+d.ReviewID); !strings.Contains(page, "1 of 2 so far (r1)") {
+		t.Errorf("the console's review page after one approval:\n%s", page)
 	}
 	if _, err := approve(r1, false); !isStatus(err, 422) {
 		t.Fatalf("same reviewer twice: %v", err)
@@ -547,4 +559,27 @@ func TestPolicyFileInTheProject(t *testing.T) {
 	if got := call("Bash", map[string]any{"command": "wget https://example.org/f"}); !strings.Contains(got, "no-wget") {
 		t.Errorf("wget after the file was emptied: %q; want the old policy's denial", got)
 	}
+}
+
+// consolePage signs in to the console as the admin and returns the page at
+// path.
+func consolePage(t *testing.T, e *env, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(e.sys.ReaderURL+"/console/login", url.Values{"token": {e.sys.AdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(e.sys.ReaderURL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }

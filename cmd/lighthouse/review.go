@@ -186,6 +186,8 @@ func runReviewShow(ctx context.Context, args []string) error {
 	if rv.Status != domain.ReviewPending {
 		fmt.Fprintf(tw, "decided by\t%s\n", orDash(strings.Join(rv.DecidedByNames, ", ")))
 		fmt.Fprintf(tw, "decision\t%s\n", orDash(rv.Reason))
+	} else if p := rv.ApprovalProgress(); p != "" {
+		fmt.Fprintf(tw, "approvals\t%s\n", p)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -299,8 +301,8 @@ func runReviewVote(ctx context.Context, args []string) error {
 		fmt.Printf("for the pattern %s: every later call matching it is %s without a review (`lighthouse learned list` shows it, `lighthouse learned revoke` withdraws it)\n",
 			rv.Shape, map[string]string{"approve": "allowed", "deny": "denied"}[verb])
 	}
-	if rv.Status == domain.ReviewPending {
-		fmt.Printf("%d of %d approvals so far\n", len(rv.ApproverNames), rv.ApprovalsRequired)
+	if p := rv.ApprovalProgress(); rv.Status == domain.ReviewPending && p != "" {
+		fmt.Printf("approvals: %s\n", p)
 	}
 	return nil
 }

@@ -254,6 +254,19 @@ type Review struct {
 	Deciders          []string        `json:"deciders,omitempty"`
 }
 
+// ApprovalProgress says how far a pending review that needs several
+// approvals is, "1 of 2 so far (bob)"; "" for one that needs a single one.
+func (r Review) ApprovalProgress() string {
+	if r.ApprovalsRequired < 2 {
+		return ""
+	}
+	line := fmt.Sprintf("%d of %d so far", len(r.ApproverNames), r.ApprovalsRequired)
+	if len(r.ApproverNames) > 0 {
+		line += " (" + strings.Join(r.ApproverNames, ", ") + ")"
+	}
+	return line
+}
+
 // Head asks a writer (or a reader) for its head: the last sequence of its
 // log (or applied). Pass it as min_seq to a reader to read one's own writes.
 func (c *Client) Head(ctx context.Context) (uint64, error) {
