@@ -257,8 +257,12 @@ func TestReviewsLearnAndExpire(t *testing.T) {
 	if out, err := cli(t, e, "review", "show", d.ReviewID[:8]); err != nil || !strings.Contains(out, "1 of 2 so far (r1)") {
 		t.Errorf("review show after one approval: %v\n%s", err, out)
 	}
-	if page := consolePage(t, e, "/console/reviews/"+d.ReviewID); !strings.Contains(page, "1 of 2 so far (r1)") {
+	if page := consolePage(t, e, e.sys.AdminToken, "/console/reviews/"+d.ReviewID); !strings.Contains(page, "1 of 2 so far (r1)") {
 		t.Errorf("the console's review page after one approval:\n%s", page)
+	}
+	// A builder signed in is told it does not review, not that nothing waits.
+	if page := consolePage(t, e, builder.Token, "/console/"); !strings.Contains(page, "does not review calls") || strings.Contains(page, "No call is waiting") {
+		t.Errorf("the console's dashboard for a builder:\n%s", page)
 	}
 	if _, err := approve(r1, false); !isStatus(err, 422) {
 		t.Fatalf("same reviewer twice: %v", err)
@@ -561,16 +565,16 @@ func TestPolicyFileInTheProject(t *testing.T) {
 	}
 }
 
-// consolePage signs in to the console as the admin and returns the page at
+// consolePage signs in to the console with token and returns the page at
 // path.
-func consolePage(t *testing.T, e *env, path string) string {
+func consolePage(t *testing.T, e *env, token, path string) string {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{Jar: jar}
-	resp, err := c.PostForm(e.sys.ReaderURL+"/console/login", url.Values{"token": {e.sys.AdminToken}})
+	resp, err := c.PostForm(e.sys.ReaderURL+"/console/login", url.Values{"token": {token}})
 	if err != nil {
 		t.Fatal(err)
 	}

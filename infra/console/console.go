@@ -305,6 +305,10 @@ func (v *views) pending(ctx context.Context, s session) ([]review, error) {
 		Reviews []review `json:"reviews"`
 	}
 	_, err := s.writer.Do(ctx, http.MethodGet, "/v1/reviews?status=pending", nil, nil, &out)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusForbidden {
+		return nil, fmt.Errorf("you are signed in as %s, whose role (%s) does not review calls: sign in with a reviewer's, an expert's or the admin's token to see and decide them", s.Name, s.Role)
+	}
 	// Oldest first: a review that arrives goes below the ones a reviewer
 	// may be reading, so no card moves under the pointer.
 	sort.SliceStable(out.Reviews, func(i, j int) bool { return out.Reviews[i].RequestedAt.Before(out.Reviews[j].RequestedAt) })

@@ -91,9 +91,9 @@ func statusOf(err error) (int, ErrorDetail) {
 	case errors.Is(err, domain.ErrUnauthenticated):
 		return http.StatusUnauthorized, ErrorDetail{Code: "unauthenticated", Message: "a valid bearer token is required (Authorization: Bearer <token>)"}
 	case errors.Is(err, domain.ErrForbidden):
-		return http.StatusForbidden, ErrorDetail{Code: "forbidden", Message: err.Error()}
+		return http.StatusForbidden, ErrorDetail{Code: "forbidden", Message: withoutSentinel(err, domain.ErrForbidden)}
 	case errors.Is(err, domain.ErrNotFound):
-		return http.StatusNotFound, ErrorDetail{Code: "not_found", Message: err.Error()}
+		return http.StatusNotFound, ErrorDetail{Code: "not_found", Message: withoutSentinel(err, domain.ErrNotFound)}
 	case errors.Is(err, blobstore.ErrTooLarge), errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, ErrorDetail{Code: "too_large", Message: err.Error(), Field: "body"}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -106,6 +106,17 @@ func statusOf(err error) (int, ErrorDetail) {
 		return he.Code, ErrorDetail{Code: errorCode(he.Code), Message: msg}
 	}
 	return http.StatusInternalServerError, ErrorDetail{Code: "internal", Message: "internal error"}
+}
+
+// withoutSentinel is err's message without the words of the sentinel it
+// wraps ("forbidden: role builder may not…" → "role builder may not…"):
+// the error code already says them, and clients print both.
+func withoutSentinel(err, sentinel error) string {
+	msg, word := err.Error(), sentinel.Error()
+	if trimmed := strings.TrimSuffix(strings.TrimPrefix(msg, word+": "), ": "+word); trimmed != "" {
+		return trimmed
+	}
+	return msg
 }
 
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {

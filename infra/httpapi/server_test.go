@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lighthouse-ai/lighthouse/domain"
 )
 
 // TestShutdownEndsLongPolls: a long poll answers as soon as the server
@@ -55,5 +58,25 @@ func TestShutdownEndsLongPolls(t *testing.T) {
 	}
 	if got := <-answered; got != "as it stands" {
 		t.Fatalf("the poll answered %q", got)
+	}
+}
+
+// TestErrorMessagesSayTheirCodeOnce: a forbidden or not-found error's
+// message leaves out the word its code already says (clients print "403
+// forbidden: forbidden: role builder…").
+func TestErrorMessagesSayTheirCodeOnce(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err        error
+		code, want string
+	}{
+		{fmt.Errorf("%w: role builder may not do this", domain.ErrForbidden), "forbidden", "role builder may not do this"},
+		{fmt.Errorf("message x: %w", domain.ErrNotFound), "not_found", "message x"},
+		{fmt.Errorf("thread t: %w", fmt.Errorf("lookup: %w", domain.ErrNotFound)), "not_found", "thread t: lookup"},
+		{domain.ErrForbidden, "forbidden", "forbidden"},
+	} {
+		if _, d := statusOf(c.err); d.Code != c.code || d.Message != c.want {
+			t.Errorf("statusOf(%v) = %s %q; want %s %q", c.err, d.Code, d.Message, c.code, c.want)
+		}
 	}
 }
