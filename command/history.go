@@ -133,7 +133,13 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 		for i, p := range cmd.Paths {
 			names[i] = string(p)
 		}
-		return out, &domain.RuleError{Code: "restore_no_match", Message: fmt.Sprintf("no file under %s existed at @%d or exists now; nothing to restore", strings.Join(names, ", "), at)}
+		point := fmt.Sprintf("@%d", at)
+		if cmd.Point.Seq != 0 && cmd.Point.Seq != at {
+			// A seq inside a change set goes back to the edge before it:
+			// say so, or @5 answered about @4 reads as a mistake.
+			point += fmt.Sprintf(" (@%d is inside a change set; a restore goes back to the edge before it)", cmd.Point.Seq)
+		}
+		return out, &domain.RuleError{Code: "restore_no_match", Message: fmt.Sprintf("no file under %s existed at %s or exists now; nothing to restore", strings.Join(names, ", "), point)}
 	}
 	if len(ops) == 0 {
 		out.LastSeq = head

@@ -94,17 +94,23 @@ func TestCLIPathsFromASubdirectory(t *testing.T) {
 	// A restore matching nothing is an error, not "restored 0 files".
 	_, errOut = g.runAs(cart, nil, 1, "restore", "before-refactor", "nosuch/")
 	wantIn(t, "restore nosuch/", errOut, "restore_no_match", "internal/cart/nosuch", "/v1/restore")
-
 	// put, rm and mv: the log and the disk, and the watcher keeps them.
 	cmdOut, _ := g.runAs(cart, nil, 0, "put", "new.txt", writeProjectFile(t, t.TempDir(), "src.txt", "fresh\n"))
 	seq := strings.TrimSpace(cmdOut)
 	if b, err := os.ReadFile(filepath.Join(cart, "new.txt")); err != nil || string(b) != "fresh\n" {
 		t.Fatalf("put did not write the disk: %q %v", b, err)
 	}
-	g.runAs(cart, nil, 0, "mv", "new.txt", "../moved.txt")
+	mvOut, _ := g.runAs(cart, nil, 0, "mv", "new.txt", "../moved.txt")
 	if _, err := os.Stat(filepath.Join(g.project, "internal", "moved.txt")); err != nil {
 		t.Fatalf("mv did not move on disk: %v", err)
 	}
+	// A move is one change set of two events; a restore to the first (a
+	// seq inside it) goes back to the edge before it, and says so.
+	var mvSeq uint64
+	fmt.Sscan(mvOut, &mvSeq)
+	_, errOut = g.runAs(cart, nil, 1, "restore", fmt.Sprint(mvSeq-1), "nosuch/")
+	wantIn(t, "restore inside the move's change set", errOut, "restore_no_match",
+		fmt.Sprintf("at @%d (@%d is inside a change set; a restore goes back to the edge before it)", mvSeq-2, mvSeq-1))
 	g.runAs(cart, nil, 0, "rm", "../moved.txt")
 	if _, err := os.Stat(filepath.Join(g.project, "internal", "moved.txt")); !os.IsNotExist(err) {
 		t.Fatalf("rm left the file on disk: %v", err)
