@@ -275,6 +275,16 @@ func TestReviewsLearnAndExpire(t *testing.T) {
 	if d.Decision != "allow" || d.LearnedID == "" || d.ReviewID != "" {
 		t.Fatalf("after learning: %+v", d)
 	}
+	// Counted under one series for all learned decisions, not one each.
+	if resp, err := http.Get(e.sys.WriterURL + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `lighthouse_gate_decisions_total{decision="allow",rule="learned"} 1`) || strings.Contains(string(body), `rule="learned:`) {
+			t.Errorf("the writer's gate metrics after a learned decision:\n%s", grepLines(string(body), "gate_decisions_total"))
+		}
+	}
 	var learned struct {
 		Learned []struct {
 			LearnedID string `json:"learned_id"`
@@ -586,4 +596,15 @@ func consolePage(t *testing.T, e *env, token, path string) string {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -10,6 +10,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,10 +118,15 @@ func NewGate(reg prometheus.Registerer) *Gate {
 	return g
 }
 
-// Observe records one decision.
+// Observe records one decision. A learned decision's rule
+// ("learned:ID") is counted as "learned": one series per learned decision
+// would grow without bound.
 func (g *Gate) Observe(decision, rule string, d time.Duration) {
 	if g == nil {
 		return
+	}
+	if strings.HasPrefix(rule, "learned:") {
+		rule = "learned"
 	}
 	g.latency.Observe(d.Seconds())
 	g.mu.RLock()

@@ -63,6 +63,11 @@ func TestInstruments(t *testing.T) {
 			g.Observe("block", "builtin.rm-home", time.Millisecond)
 			g.Observe("allow", "default", time.Millisecond)
 		}, "lighthouse_gate_decisions_total", map[string]string{"decision": "block", "rule": "builtin.rm-home"}, 2},
+		{"learned decisions share one series", func(reg *prometheus.Registry) {
+			g := NewGate(reg)
+			g.Observe("allow", "learned:7445aa58-0000-4000-8000-000000000001", time.Millisecond)
+			g.Observe("allow", "learned:1b2c3d4e-0000-4000-8000-000000000002", time.Millisecond)
+		}, "lighthouse_gate_decisions_total", map[string]string{"decision": "allow", "rule": "learned"}, 2},
 		{"gate latency", func(reg *prometheus.Registry) {
 			g := NewGate(reg)
 			g.Observe("block", "x", time.Millisecond)
