@@ -534,10 +534,28 @@ func TestPolicyFileInTheProject(t *testing.T) {
 	project := filepath.Join(t.TempDir(), "shop")
 	writeProjectFile(t, project, "go.mod", "module shop\n")
 	policyFile := writeProjectFile(t, project, "lighthouse.policy", "version: 1\nrules:\n  - id: no-wget\n    decision: block\n    command: {program: wget}\n")
-	g := upProject(t, copyBinary(t), project, "--policy", policyFile)
+	shadowFile := writeProjectFile(t, t.TempDir(), "shadow.policy", "version: 1\nrules:\n  - id: no-curl\n    decision: block\n    command: {program: curl}\n")
+	// up passes the writer's policy flags on (--shadow-policy and
+	// --review-timeout were the writer's alone).
+	g := upProject(t, copyBinary(t), project, "--policy", policyFile, "--shadow-policy", shadowFile, "--review-timeout", "2s")
 	g.run(project, 0, "init", "claude")
 	pre, _ := settingsCommands(t, project)
-	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=1"}
+	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=30"}
+	var st struct {
+		Policy struct {
+			ShadowRevision string `json:"shadow_revision"`
+		} `json:"policy"`
+	}
+	g.jsonOf(project, nil, &st, "status", "--json")
+	if st.Policy.ShadowRevision == "" {
+		t.Errorf("status --json: no shadow policy revision under up --shadow-policy")
+	}
+	// The hook waits 30 s; with the writer's default of 10 minutes it
+	// would give up first, with another answer than the review's expiry.
+	if got := claudeHook(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
+		"tool_name": "Bash", "tool_input": map[string]any{"command": "npx cowsay hi"}, "tool_use_id": "toolu_npx"}).denied(t); !strings.Contains(got, "review expired") {
+		t.Errorf("an escalation under up --review-timeout 2s: %q", got)
+	}
 	call := func(tool string, input map[string]any) string {
 		return claudeHook(t, pre, agentEnv, map[string]any{"session_id": "s1", "hook_event_name": "PreToolUse", "cwd": g.project,
 			"tool_name": tool, "tool_input": input, "tool_use_id": "toolu_" + tool}).denied(t)

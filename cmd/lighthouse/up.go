@@ -32,6 +32,8 @@ func runUp(ctx context.Context, args []string) error {
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	notifyURL := fs.String("notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
 	policyFile := fs.String("policy", "", "project policy file (YAML) on top of the built-in policy, reloaded on change (the writer's --policy; env LIGHTHOUSE_POLICY)")
+	shadowFile := fs.String("shadow-policy", "", "policy file evaluated in shadow mode: recorded in the audit, not enforced (the writer's --shadow-policy; env LIGHTHOUSE_SHADOW_POLICY)")
+	reviewTimeout := fs.Duration("review-timeout", 0, "how long an escalated call waits for reviewers before it is denied (the writer's --review-timeout; default 10m)")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -85,12 +87,21 @@ func runUp(ctx context.Context, args []string) error {
 	if *notifyURL != "" {
 		cfg.WriterArgs = append(cfg.WriterArgs, "--notify-url", *notifyURL)
 	}
-	if *policyFile != "" {
-		abs, err := filepath.Abs(*policyFile)
-		if err != nil {
-			return fmt.Errorf("policy file: %w", err)
+	for flagName, file := range map[string]string{"--policy": *policyFile, "--shadow-policy": *shadowFile} {
+		if file == "" {
+			continue
 		}
-		cfg.WriterArgs = append(cfg.WriterArgs, "--policy", abs)
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return fmt.Errorf("%s: %w", flagName, err)
+		}
+		cfg.WriterArgs = append(cfg.WriterArgs, flagName, abs)
+	}
+	if *reviewTimeout < 0 {
+		return usagef("up: --review-timeout must be positive")
+	}
+	if *reviewTimeout > 0 {
+		cfg.WriterArgs = append(cfg.WriterArgs, "--review-timeout", reviewTimeout.String())
 	}
 	sys, err := supervisor.StartSystem(ctx, cfg)
 	if err != nil {
