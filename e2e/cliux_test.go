@@ -686,3 +686,19 @@ func TestDoctorPointsToTheFix(t *testing.T) {
 		t.Errorf("doctor after init claude:\n%s", out)
 	}
 }
+
+// TestStatusNamesWhatIsNotRecorded: a file on disk the writer refuses to
+// record (a name with a control character) is named by `status`, not only
+// in up's log (a walkthrough's agent could keep such a file out of history
+// with nothing showing it).
+func TestStatusNamesWhatIsNotRecorded(t *testing.T) {
+	t.Parallel()
+	g, project := upShop(t)
+	writeProjectFile(t, project, "we\nird.txt", "hidden\n")
+	eventually(t, "status names the refused file", func() error {
+		if out := g.run(project, 0, "status"); !strings.Contains(out, "not recorded") || !strings.Contains(out, `"we\nird.txt": 400 path_control_char`) {
+			return fmt.Errorf("status:\n%s", out)
+		}
+		return nil
+	})
+}

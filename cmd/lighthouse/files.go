@@ -20,6 +20,7 @@ import (
 	"github.com/lighthouse-ai/lighthouse/infra/cli"
 	"github.com/lighthouse-ai/lighthouse/infra/client"
 	"github.com/lighthouse-ai/lighthouse/infra/httpapi"
+	"github.com/lighthouse-ai/lighthouse/infra/watcher"
 	"github.com/lighthouse-ai/lighthouse/projections"
 )
 
@@ -466,13 +467,24 @@ func runStatus(ctx context.Context, args []string) error {
 			polErr = err.Error()
 		}
 	}
+	// The watcher, when one runs for the data directory: what it could
+	// not record is otherwise only in up's log.
+	var ws *watcher.Status
+	if data, err := c.DataDir(); err == nil {
+		if l, err := watcher.Dial(data); err == nil {
+			if st, err := l.Status(ctx); err == nil {
+				ws = &st
+			}
+		}
+	}
 	if *asJSON {
 		return printJSON(struct {
 			httpapi.ReaderStatus
 			WriterURL string                `json:"writer_url"`
 			ReaderURL string                `json:"reader_url"`
 			Policy    *httpapi.PolicyStatus `json:"policy,omitempty"`
-		}{out, w, rd, pol})
+			Watcher   *watcher.Status       `json:"watcher,omitempty"`
+		}{out, w, rd, pol, ws})
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "writer\t%s\n", w)
@@ -494,6 +506,15 @@ func runStatus(ctx context.Context, args []string) error {
 		}
 	case polErr != "":
 		fmt.Fprintf(tw, "policy\tunknown (%s)\n", polErr)
+	}
+	if ws != nil {
+		fmt.Fprintf(tw, "watcher\t%s (%d changes waiting, %d spooled)\n", ws.Dir, ws.Dirty, ws.Spooled)
+		for _, r := range ws.Refused {
+			fmt.Fprintf(tw, "not recorded\t%q: %s\n", r.Path, r.Reason)
+		}
+		if more := ws.RefusedCount - len(ws.Refused); more > 0 {
+			fmt.Fprintf(tw, "not recorded\t… and %d more (see the watcher's log)\n", more)
+		}
 	}
 	return tw.Flush()
 }

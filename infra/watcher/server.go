@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lighthouse-ai/lighthouse/infra/client"
@@ -80,6 +82,51 @@ type SymlinkError struct {
 
 func (e *SymlinkError) Error() string {
 	return fmt.Sprintf("%s leads through %s, a symlink on disk; a restore does not write through symlinks (replace it with a directory, or restore another path)", e.Path, e.Link)
+}
+
+// Status is the watcher's GET /v1/status.
+type Status struct {
+	Dir       string `json:"dir"`        // the working tree it watches
+	Polling   bool   `json:"polling"`    // scanning instead of file notifications
+	Dirty     int    `json:"dirty"`      // paths changed and not yet recorded
+	OpenCalls int    `json:"open_calls"` // agents' Bash calls in progress
+	Spooled   int    `json:"spooled"`    // entries waiting for the writer
+	// Refused are files on disk the writer refused to record (a name it
+	// does not take, such as one with a control character, or a file too
+	// large), left out of the log until they change: the first
+	// maxListedRefusals by path, and how many there are.
+	Refused      []Refusal `json:"refused,omitempty"`
+	RefusedCount int       `json:"refused_count"`
+}
+
+// Refusal is one file the writer refused, and its answer.
+type Refusal struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// maxListedRefusals bounds Status.Refused.
+const maxListedRefusals = 20
+
+// Status asks the watcher how it is doing.
+func (l *Local) Status(ctx context.Context) (Status, error) {
+	var st Status
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://watcher/v1/status", nil)
+	if err != nil {
+		return st, fmt.Errorf("watcher request: %w", err)
+	}
+	resp, err := l.http.Do(hr)
+	if err != nil {
+		return st, fmt.Errorf("watcher status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("watcher status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("watcher status answer: %w", err)
+	}
+	return st, nil
 }
 
 // LocalChangesError is a restore refused because files on disk have
@@ -170,9 +217,14 @@ func (w *Watcher) serve(ctx context.Context) (*http.Server, error) {
 	})
 	mux.HandleFunc("GET /v1/status", func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
-		st := map[string]any{"dir": w.dir, "polling": w.polling, "dirty": len(w.dirty), "open_calls": len(w.calls)}
+		st := Status{Dir: w.dir, Polling: w.polling, Dirty: len(w.dirty), OpenCalls: len(w.calls), RefusedCount: len(w.rejected)}
+		for p, r := range w.rejected {
+			st.Refused = append(st.Refused, Refusal{Path: p, Reason: r.reason})
+		}
 		w.mu.Unlock()
-		st["spooled"] = w.spool.Len()
+		slices.SortFunc(st.Refused, func(a, b Refusal) int { return strings.Compare(a.Path, b.Path) })
+		st.Refused = st.Refused[:min(len(st.Refused), maxListedRefusals)]
+		st.Spooled = w.spool.Len()
 		reply(rw, http.StatusOK, st)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

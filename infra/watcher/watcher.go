@@ -48,7 +48,7 @@ type Watcher struct {
 	opMu     sync.Mutex // serialises recording: flushes, replays, restores
 	st       *logState
 	h        *hasher
-	rejected map[string]string // path → hash the writer refused (too large, bad path)
+	rejected map[string]refusal // path → what the writer refused there (too large, bad path); under mu
 
 	mu         sync.Mutex
 	dirty      map[string]time.Time // path → when a change to it was last seen
@@ -123,7 +123,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, fmt.Errorf("watcher: project dir: %w", err)
 	}
 	w := &Watcher{cfg: cfg, dir: dir, root: root, spool: sp, ig: ig, st: newLogState(), h: newHasher(dir),
-		rejected: map[string]string{}, dirty: map[string]time.Time{}, calls: map[string]call{}, watched: map[string]bool{},
+		rejected: map[string]refusal{}, dirty: map[string]time.Time{}, calls: map[string]call{}, watched: map[string]bool{},
 		barriers: map[string]chan struct{}{}, barrierDir: filepath.Join(cfg.Data, "watcher-barrier"),
 		ready: make(chan struct{})}
 	if cfg.Poll {
@@ -642,16 +642,23 @@ func (w *Watcher) oneByOne(ctx context.Context, c writerAPI, id identity, cands 
 			return total, true, nil
 		default:
 			w.cfg.Log.Warn("writer refused a change; skipped until the file changes", "path", op.Path, "err", err)
-			w.rejected[op.Path] = op.Hash
+			w.mu.Lock()
+			w.rejected[op.Path] = refusal{hash: op.Hash, reason: err.Error()}
+			w.mu.Unlock()
 		}
 	}
 	return total, false, w.sync(ctx)
 }
 
+// refusal is a change the writer refused, skipped until the file changes.
+type refusal struct{ hash, reason string }
+
 func (w *Watcher) dropRejected(ops []Op) []Op {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	out := ops[:0]
 	for _, op := range ops {
-		if h, ok := w.rejected[op.Path]; ok && op.Op == opWrite && h == op.Hash {
+		if r, ok := w.rejected[op.Path]; ok && op.Op == opWrite && r.hash == op.Hash {
 			continue
 		}
 		delete(w.rejected, op.Path)
