@@ -41,7 +41,7 @@ type natsNode struct {
 }
 
 // natsCluster is a JetStream cluster of real nats-server processes on
-// loopback, with a client token.
+// loopback, with a client token; one of one node is a standalone server.
 type natsCluster struct {
 	t     *testing.T
 	bin   string
@@ -101,8 +101,10 @@ func (c *natsCluster) start(nd *natsNode) {
 	}
 	host, port, _ := strings.Cut(nd.addr, ":")
 	_, cport, _ := strings.Cut(nd.clusterAddr, ":")
-	args := []string{"-n", nd.name, "-a", host, "-p", port, "-js", "-sd", nd.dir, "--auth", c.token,
-		"--cluster_name", "lighthouse-test", "--cluster", "nats://127.0.0.1:" + cport, "--routes", strings.Join(routes, ",")}
+	args := []string{"-n", nd.name, "-a", host, "-p", port, "-js", "-sd", nd.dir, "--auth", c.token}
+	if len(c.nodes) > 1 { // a cluster of one is a server of its own
+		args = append(args, "--cluster_name", "lighthouse-test", "--cluster", "nats://127.0.0.1:"+cport, "--routes", strings.Join(routes, ","))
+	}
 	p, err := supervisor.Start("nats-"+nd.name, c.bin, args, nil, c.out)
 	if err != nil {
 		c.t.Fatal(err)
@@ -502,4 +504,26 @@ func e2eHead(t *testing.T, c *client.Client) uint64 {
 		t.Fatalf("writer status: %v", err)
 	}
 	return st.Head
+}
+
+// TestSecondWriterOnABusIsWarned: two writers on one NATS account share the
+// fixed stream; the one that starts second says so at once (a walkthrough
+// saw only a reader's repeated hash-chain warnings, which read like
+// tampering).
+func TestSecondWriterOnABusIsWarned(t *testing.T) {
+	t.Parallel()
+	cl := startNATSCluster(t, 1)
+	first := startConfig(t, supervisor.Config{BusURL: cl.URLs(), WriterArgs: []string{"--rate", "0"}})
+	first.put(first.admin, "a.txt", "first project\n")
+	const warning = "is another writer publishing on this NATS account?"
+	if strings.Contains(first.out.String(), warning) {
+		t.Fatalf("the first writer on the bus was warned:\n%s", first.out.String())
+	}
+	second := startConfig(t, supervisor.Config{BusURL: cl.URLs(), WriterArgs: []string{"--rate", "0"}})
+	eventually(t, "the second writer warns", func() error {
+		if !strings.Contains(second.out.String(), warning) {
+			return fmt.Errorf("no warning yet")
+		}
+		return nil
+	})
 }

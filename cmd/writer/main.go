@@ -247,6 +247,9 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	log.Info("bus stream ready", "stream", bus.Topic, "replicas", replicas, "servers", redact(busURL))
+	if !embedded {
+		warnForeignStream(ctx, busURL, store, log)
+	}
 	pub, err := bus.NewPublisher(busURL, log.With("component", "bus"))
 	if err != nil {
 		return err
@@ -337,6 +340,26 @@ func bootstrap(ctx context.Context, data string, agents *projections.Agents, reg
 		log.Info("created agent", "name", a.name, "role", a.role, "token_file", path)
 	}
 	return nil
+}
+
+// warnForeignStream warns when the newest event on an external bus stream
+// is not this writer's: another writer publishes on the same NATS account
+// (the stream name is fixed, so two writers share it), and every replica
+// would find the bus failing the hash chain. Its own log is durable before
+// it publishes, so an event of its own is always in it.
+func warnForeignStream(ctx context.Context, url string, store *eventstore.Store, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	last, ok, err := bus.LastEvent(cctx, url)
+	if err != nil || !ok {
+		return
+	}
+	mine, err := store.Event(last.Seq)
+	if err == nil && mine.Hash == last.Hash {
+		return
+	}
+	log.Warn("the bus stream holds an event that is not in this writer's log: is another writer publishing on this NATS account? Run one writer per account (docs/scale.md); replicas will keep finding the bus out of the hash chain",
+		"stream", bus.Topic, "seq", last.Seq, "hash", last.Hash)
 }
 
 func startEmbeddedBus(s settings) (*bus.Embedded, error) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lighthouse-ai/lighthouse/domain"
 	"log/slog"
 	"net"
 	"net/url"
@@ -185,6 +186,33 @@ func ensureStream(js nats.JetStreamContext, embedded, clustered, patient bool, l
 	}
 	log.Info("bus stream created", "stream", Topic, "replicas", cfg.Replicas)
 	return cfg.Replicas, nil
+}
+
+// LastEvent returns the newest event on the stream, ok=false when the
+// stream holds none. A writer compares it with its own log at start: one
+// that is not there is another writer's, publishing on the same account.
+func LastEvent(ctx context.Context, url string) (e domain.Event, ok bool, err error) {
+	nc, err := nats.Connect(url, nats.Name("lighthouse-provision"))
+	if err != nil {
+		return e, false, fmt.Errorf("connect to bus: %w", err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.Context(ctx))
+	if err != nil {
+		return e, false, fmt.Errorf("jetstream: %w", err)
+	}
+	msg, err := js.GetLastMsg(Topic, Topic, nats.Context(ctx))
+	if errors.Is(err, nats.ErrMsgNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("last message of %s: %w", Topic, err)
+	}
+	events, err := decodeBatch(msg.Data)
+	if err != nil || len(events) == 0 {
+		return e, false, err
+	}
+	return events[len(events)-1], true, nil
 }
 
 func isInsufficientResources(err error) bool {
