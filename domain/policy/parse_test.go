@@ -271,3 +271,27 @@ func TestDefaultYAMLParses(t *testing.T) {
 		t.Errorf("default policy: revision %s, %d rules", p.Revision(), len(p.RuleIDs()))
 	}
 }
+
+// TestApprovalsOfAnotherRuleAreNamed: when the rule asking for more
+// approvals is not the deciding one (a builtin escalates first), the
+// reason reviewers see names it (a walkthrough saw "rule
+// remote-shell-and-copy" and could not tell why two approvals were needed).
+func TestApprovalsOfAnotherRuleAreNamed(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte("version: 1\nrules:\n  - id: two-eyes\n    decision: escalate\n    approvals: 2\n    command: {program: scp}\n"), defaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Evaluate(bash(`scp main.go host:/tmp/`))
+	if v.Decision != Escalate || v.Approvals != 2 || v.Rule != "remote-shell-and-copy" || !strings.HasSuffix(v.Reason, "(2 approvals, as rule two-eyes asks)") {
+		t.Fatalf("scp: %+v", v)
+	}
+	// A deciding rule that asks for the count itself is not named again.
+	own, err := Parse([]byte("version: 1\nrules:\n  - id: deploy\n    decision: escalate\n    approvals: 3\n    command: {program: make, subcommand: deploy}\n"), defaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := own.Evaluate(bash(`make deploy`)); v.Rule != "deploy" || v.Approvals != 3 || strings.Contains(v.Reason, "as rule") {
+		t.Errorf("make deploy: %+v", v)
+	}
+}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -164,6 +165,9 @@ type verdictBuilder struct {
 	found     bool
 	bestOrder int // rule position of the deciding match
 	approvals int
+	// approvalsRule is the escalating rule that asks for the most
+	// approvals, which need not be the deciding one.
+	approvalsRule string
 }
 
 func (b *verdictBuilder) add(m Match, order, approvals int) {
@@ -175,7 +179,7 @@ func (b *verdictBuilder) add(m Match, order, approvals int) {
 		b.best, b.bestOrder, b.found = m, order, true
 	}
 	if m.Decision == Escalate && approvals > b.approvals {
-		b.approvals = approvals
+		b.approvals, b.approvalsRule = approvals, m.Rule
 	}
 }
 
@@ -249,6 +253,10 @@ func (p *Policy) evaluateWith(a *analysis, c Call, explain bool) (Verdict, []Mat
 	if v.Decision == Escalate {
 		v.Approvals = max(b.approvals, 1)
 		v.Route = best.Route
+		if v.Approvals > 1 && b.approvalsRule != best.Rule {
+			// Reviewers see the deciding rule; say whose count they meet.
+			v.Reason += fmt.Sprintf(" (%d approvals, as rule %s asks)", v.Approvals, b.approvalsRule)
+		}
 	}
 	return v, b.matches
 }
