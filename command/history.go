@@ -32,6 +32,7 @@ type Restore struct {
 	Meta      domain.Metadata
 	Point     domain.Point
 	Paths     []domain.Path // files or directories; none means the whole project
+	Exclude   []domain.Path // files or directories left out
 }
 
 // RestoreResult says what a restore changed.
@@ -103,7 +104,7 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 	matched := false
 	for _, stream := range streams {
 		path := domain.Path(strings.TrimPrefix(stream, "file:"))
-		if !under(path, cmd.Paths) {
+		if !under(path, cmd.Paths) || len(cmd.Exclude) > 0 && under(path, cmd.Exclude) {
 			continue
 		}
 		then, err := stateOf(h.hist.StreamAt(stream, at))
@@ -151,6 +152,9 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 	fp := fmt.Sprintf("restore@%d", at)
 	for _, p := range cmd.Paths {
 		fp += fmt.Sprintf(" %d:%s", len(p), p)
+	}
+	for _, p := range cmd.Exclude {
+		fp += fmt.Sprintf(" -%d:%s", len(p), p)
 	}
 	out.AppendResult, err = h.files.handle(ctx, ChangeFiles{CommandID: cmd.CommandID, Meta: cmd.Meta, Ops: ops, Fingerprint: fp}, maxRestoreOps)
 	return out, err

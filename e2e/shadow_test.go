@@ -565,7 +565,13 @@ func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 	if err := s.admin.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": "before"}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The symlink leads to a directory with a file of the same name: the
+	// watcher must not record it as the project's (it recorded its content
+	// as lib/x.go), nor the restore write there.
 	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "x.go"), []byte("OUTSIDE\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(filepath.Join(s.project, "lib"), filepath.Join(t.TempDir(), "lib")); err != nil {
 		t.Fatal(err)
 	}
@@ -601,15 +607,37 @@ func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 	if after, err := s.admin.Head(ctx); err != nil || after != head {
 		t.Fatalf("a refused restore appended: head %d -> %d, %v", head, after, err)
 	}
+	// A whole-project restore leaves them out, in the log as on disk (the
+	// log said main.go was restored while the disk kept the symlink, and
+	// the undo it printed then failed).
+	s.write("other.go", "other\n")
+	s.waitEvent("other.go", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "other.go" })
 	out, err := lighthouse("restore", "before")
-	if err != nil || !strings.Contains(out, "left alone, a symlink on disk at or above them: lib/x.go, main.go") {
+	if err != nil || !strings.Contains(out, "left out, symlinks on disk (nothing at or below them restored, in the log or on disk): lib, main.go") {
 		t.Fatalf("restore before: %v\n%s", err, out)
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
 		t.Errorf("the restore wrote outside the project: %v", entries)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "x.go")); string(b) != "OUTSIDE\n" {
+		t.Errorf("the file outside the project after the restore: %q", b)
 	}
 	if link, err := os.Readlink(filepath.Join(s.project, "main.go")); err != nil || link != "main.real.go" {
 		t.Errorf("main.go after the restore: %q, %v; want the symlink left as it was", link, err)
+	}
+	for _, p := range []string{"main.go", "lib/x.go"} {
+		if show, err := lighthouse("cat", p); err == nil {
+			t.Errorf("the log has %s after the restore, which left it out: %s", p, show)
+		}
+	}
+	_, undo, _ := strings.Cut(out, "to undo it: ")
+	undo, _, _ = strings.Cut(undo, "\n")
+	undoOut, err := lighthouse(strings.Fields(undo)[1:]...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", undo, err, undoOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.project, "other.go")); err != nil || string(b) != "other\n" {
+		t.Errorf("other.go after %s: %q, %v", undo, b, err)
 	}
 }
 

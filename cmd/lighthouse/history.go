@@ -198,7 +198,7 @@ func runRestore(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "left alone, ignored on disk: %s\n", strings.Join(out.Kept, ", "))
 		}
 		if len(out.Linked) > 0 {
-			fmt.Fprintf(os.Stderr, "left alone, a symlink on disk at or above them: %s\n", strings.Join(out.Linked, ", "))
+			fmt.Fprintf(os.Stderr, "left out, symlinks on disk (nothing at or below them restored, in the log or on disk): %s\n", strings.Join(out.Linked, ", "))
 		}
 	case !*logOnly:
 		fmt.Fprintln(os.Stderr, "warning: no watcher runs for the project, so the files on disk were left alone (start `lighthouse up --project DIR`)")

@@ -719,6 +719,9 @@ type RestoreRequest struct {
 	CommandID string   `json:"command_id"`
 	Force     bool     `json:"force,omitempty"`    // overwrite files on disk the log has not seen yet
 	LogOnly   bool     `json:"log_only,omitempty"` // leave the working tree alone
+	// Exclude are paths (files or directories) left out of the restore:
+	// the watcher's symlinks on disk, which the log cannot say.
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 func (w *Writer) restore(c echo.Context) error {
@@ -760,6 +763,13 @@ func (w *Writer) restore(c echo.Context) error {
 			return err
 		}
 		cmd.Paths = append(cmd.Paths, pp)
+	}
+	for i, p := range req.Exclude {
+		pp, err := domain.ParsePath(fmt.Sprintf("exclude[%d]", i), p)
+		if err != nil {
+			return err
+		}
+		cmd.Exclude = append(cmd.Exclude, pp)
 	}
 	res, err := w.History.Restore(c.Request().Context(), cmd)
 	if err != nil {

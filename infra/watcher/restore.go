@@ -35,8 +35,9 @@ func inScope(p string, paths []string) bool {
 // token, log_only); the watcher then writes each file in scope whose disk state
 // differs from the log, atomically (temporary file and rename), and removes
 // those the log no longer has, with the directories that leaves empty,
-// leaving alone files on disk that are ignored (Kept) and paths with a
-// symlink on disk at or above them (Linked). A requested path through a
+// leaving alone files on disk that are ignored (Kept). Paths with a
+// symlink on disk at or above them are left out, of the log's events as of
+// the disk, and their symlinks listed (Linked); a requested path through a
 // symlink is refused (*SymlinkError) before anything is appended.
 func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	w.barrier(ctx)
@@ -49,7 +50,7 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		return out, err
 	}
 	for _, p := range req.Paths {
-		if link := w.symlinkOn(strings.Trim(p, "/")); link != "" {
+		if link := w.h.symlinkOn(strings.Trim(p, "/")); link != "" {
 			return out, &SymlinkError{Path: p, Link: link}
 		}
 	}
@@ -75,6 +76,11 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		}
 		out.Recorded = res.Paths
 	}
+	// Paths at or below a symlink on disk are left out of the restore, in
+	// the log as on disk: the log has no symlinks, and writing through one
+	// could leave the project. The writer is told to leave them out too,
+	// so that the log keeps saying what the disk holds.
+	out.Linked = w.linksIn(req.Paths)
 	c := *w.cfg.Writer
 	c.Token = req.Token
 	var ans struct {
@@ -84,7 +90,7 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		Restored int    `json:"restored"`
 		Deleted  int    `json:"deleted"`
 	}
-	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "command_id": req.CommandID, "log_only": true}, &ans); err != nil {
+	if err := c.PostJSON(ctx, "/v1/restore", map[string]any{"point": req.Point, "paths": req.Paths, "exclude": out.Linked, "command_id": req.CommandID, "log_only": true}, &ans); err != nil {
 		return out, err
 	}
 	out.OnDisk, out.Seq, out.Point, out.Before, out.Restored, out.Deleted = true, ans.Seq, ans.Point, ans.Before, ans.Restored, ans.Deleted
@@ -106,12 +112,11 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
 		switch {
-		case !l.Exists && !onDisk && w.symlinkOn(p) != p, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
+		case !l.Exists && !onDisk && w.h.symlinkOn(p) != p, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
 			return nil // as the log has it
-		case w.symlinkOn(p) != "":
-			// The log has no symlinks: one at the path or above it is
-			// a person's, and writing through it could leave the project.
-			out.Linked = append(out.Linked, p)
+		case w.h.symlinkOn(p) != "":
+			// Left out (out.Linked); a symlink made since is left
+			// alone as well.
 		case onDisk && slices.ContainsFunc(ignorers, func(ig *ignorer) bool { return ig.ignored(p, false) }):
 			out.Kept = append(out.Kept, p)
 		case l.Exists:
@@ -157,6 +162,24 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	return out, nil
 }
 
+// linksIn returns the symlinks on disk, in scope, at or above a path the
+// log has had: what a restore must leave out.
+func (w *Watcher) linksIn(scope []string) []string {
+	seen := map[string]bool{}
+	var links []string
+	for _, p := range w.st.known() {
+		if !inScope(p, scope) {
+			continue
+		}
+		if l := w.h.symlinkOn(p); l != "" && !seen[l] {
+			seen[l] = true
+			links = append(links, l)
+		}
+	}
+	sort.Strings(links)
+	return links
+}
+
 // removeEmptiedDirs removes the directories above p, a file just removed,
 // that are left empty, up to the project's root (not included). It stops at
 // the first that is not empty: anything in it, an ignored file too, keeps it.
@@ -166,26 +189,6 @@ func (w *Watcher) removeEmptiedDirs(p string) {
 			return
 		}
 	}
-}
-
-// symlinkOn returns the first of p's leading paths (a, a/b, ..., p itself)
-// that is a symlink on disk, "" if none is.
-func (w *Watcher) symlinkOn(p string) string {
-	if p == "" || p == "." {
-		return ""
-	}
-	at := ""
-	for _, name := range strings.Split(p, "/") {
-		at = path.Join(at, name)
-		fi, err := w.root.Lstat(filepath.FromSlash(at))
-		if err != nil {
-			return "" // nothing further down exists
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			return at
-		}
-	}
-	return ""
 }
 
 // scope returns the candidate paths under paths: shadowed files on disk

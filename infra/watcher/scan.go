@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -54,6 +56,12 @@ func keyOf(fi os.FileInfo) statKey {
 // file (missing, a directory, a symlink, a device).
 func (h *hasher) stat(rel string) (diskFile, bool, error) {
 	abs := filepath.Join(h.root, filepath.FromSlash(rel))
+	if h.symlinkOn(path.Dir(rel)) != "" {
+		// Below a symlinked directory: not the project's file (the link
+		// may lead anywhere, outside the project too).
+		delete(h.cache, rel)
+		return diskFile{}, false, nil
+	}
 	fi, err := os.Lstat(abs)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		delete(h.cache, rel)
@@ -79,6 +87,27 @@ func (h *hasher) stat(rel string) (diskFile, bool, error) {
 	}
 	h.cache[rel] = cachedHash{key: k, hash: sum}
 	return diskFile{Size: fi.Size(), Mode: uint32(fi.Mode().Perm()), Hash: sum}, true, nil
+}
+
+// symlinkOn returns the first of rel's leading paths (a, a/b, ..., rel
+// itself) that is a symlink on disk, "" if none is. Each is looked at with
+// Lstat from the top down, so none is followed.
+func (h *hasher) symlinkOn(rel string) string {
+	if rel == "" || rel == "." {
+		return ""
+	}
+	at := ""
+	for _, name := range strings.Split(rel, "/") {
+		at = path.Join(at, name)
+		fi, err := os.Lstat(filepath.Join(h.root, filepath.FromSlash(at)))
+		if err != nil {
+			return "" // nothing further down exists
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return at
+		}
+	}
+	return ""
 }
 
 func hashFile(abs string) (string, error) {

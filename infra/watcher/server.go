@@ -70,7 +70,7 @@ type RestoreResult struct {
 	Removed  []string `json:"removed,omitempty"`  // paths removed from disk
 	Recorded []string `json:"recorded,omitempty"` // local changes recorded first (--force)
 	Kept     []string `json:"kept,omitempty"`     // ignored files on disk left as they were
-	Linked   []string `json:"linked,omitempty"`   // paths with a symlink on disk at or above them, left as they were
+	Linked   []string `json:"linked,omitempty"`   // symlinks on disk in scope: the paths at or below them are left out
 }
 
 // SymlinkError is a restore refused because a path it was asked for leads

@@ -101,3 +101,12 @@ func (s *logState) paths() []string {
 	}
 	return out
 }
+
+// known returns every path the log has ever had, deleted ones too.
+func (s *logState) known() []string {
+	out := make([]string, 0, len(s.files))
+	for p := range s.files {
+		out = append(out, p)
+	}
+	return out
+}
