@@ -11,6 +11,9 @@ import (
 var literalOptions = map[string]bool{
 	"curl X": true, "wget method": true, "python m": true, "python3 m": true,
 	"sudo u": true, "kubectl n": true, "docker H": true, "env u": true,
+	// The programs a remote copy runs (rsync -e 'ssh -p 22', scp -S prog)
+	// and its ssh options (-o ProxyCommand=...) are code.
+	"rsync e": true, "rsync rsync-path": true, "scp S": true, "scp o": true, "sftp S": true, "sftp o": true,
 }
 
 // Shape returns the generalised "shape" of a call, for learned approvals:
@@ -182,8 +185,8 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 
 // remotePrograms reach other machines: a shape keeps the host of each
 // remote operand and the operands' order (scp a host:b copies out, scp
-// host:b a in), and ssh's operands verbatim.
-var remotePrograms = map[string]bool{"scp": true, "rsync": true, "ssh": true}
+// host:b a in), and ssh's and sftp's operands verbatim.
+var remotePrograms = map[string]bool{"scp": true, "rsync": true, "ssh": true, "sftp": true}
 
 // runsScript reports a shell or interpreter whose first operand is the
 // script it runs: no inline code (sh -c, python -c, node -e) and no module
@@ -209,15 +212,15 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 	switch {
 	case x.dynamic:
 		return "<var>"
-	case c.program == "ssh":
+	case c.program == "ssh" || c.program == "sftp":
 		// The host, and the command run there, which is code.
 		return x.text
+	case strings.Contains(x.text, "://"):
+		return shapeURL(x.text) // rsync://host/module keeps its host
 	case remotePrograms[c.program] && isRemote(x.text):
 		// [user@]host:path: the host is where the copy goes or comes from.
 		host, _, _ := strings.Cut(x.text, ":")
 		return "<remote:" + strings.ToLower(host) + ">"
-	case strings.Contains(x.text, "://"):
-		return shapeURL(x.text)
 	case c.program == "git" && !isPathOperand(c, x.text) && !x.tilde && !strings.HasPrefix(x.text, "/") &&
 		!strings.HasPrefix(x.text, ".") && !strings.Contains(x.text, ".."):
 		// git operands are refs (feature/cart), not paths. A push keeps the

@@ -115,6 +115,14 @@ func TestShapeEquivalence(t *testing.T) {
 		{"rsync users differ", bash(`rsync -a src/ backup@nas:/b/`), bash(`rsync -a src/ root@nas:/b/`), false},
 		{"ssh hosts differ", bash(`ssh prod uptime`), bash(`ssh evil uptime`), false},
 		{"ssh commands differ", bash(`ssh prod uptime`), bash(`ssh prod rm -rf /srv`), false},
+		// What a remote copy runs is code; an rsync:// URL keeps its host;
+		// sftp its host (a second walkthrough).
+		{"rsync -e programs differ", bash(`rsync -e 'ssh -p 22' src/ deploy:/srv`), bash(`rsync -e 'rm -rf ~' src/ deploy:/srv`), false},
+		{"rsync --rsh is -e", bash(`rsync -e 'ssh -p 22' src/ deploy:/srv`), bash(`rsync --rsh='ssh -p 22' src/ deploy:/srv`), true},
+		{"rsync --rsync-path differs", bash(`rsync src/ deploy:/srv`), bash(`rsync --rsync-path='sudo rsync' src/ deploy:/srv`), false},
+		{"scp -S programs differ", bash(`scp -S ssh main.go deploy:/srv`), bash(`scp -S ./evil main.go deploy:/srv`), false},
+		{"rsync:// hosts differ", bash(`rsync -av src/ rsync://deploy.example/mod`), bash(`rsync -av src/ rsync://other.example/mod`), false},
+		{"sftp hosts differ", bash(`sftp deploy.example`), bash(`sftp other.example`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
