@@ -538,6 +538,7 @@ func TestPolicyFileInTheProject(t *testing.T) {
 	// up passes the writer's policy flags on (--shadow-policy and
 	// --review-timeout were the writer's alone).
 	g := upProject(t, copyBinary(t), project, "--policy", policyFile, "--shadow-policy", shadowFile, "--review-timeout", "2s")
+	wantIn(t, "up with a policy file in the project", g.out.String(), "warning: the policy file "+policyFile+" is inside the project", "keep it outside the project")
 	g.run(project, 0, "init", "claude")
 	pre, _ := settingsCommands(t, project)
 	agentEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LIGHTHOUSE_HOOK_WAIT=30"}

@@ -95,6 +95,10 @@ func runUp(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", flagName, err)
 		}
+		if config.Within(abs, root) {
+			fmt.Fprintf(os.Stderr, "warning: the policy file %s is inside the project %s; the gate blocks an agent's tool that names it, "+
+				"but not one that reaches it by walking a directory (find -exec, globs, grep -r) or through a symlink: keep it outside the project\n", abs, root)
+		}
 		cfg.WriterArgs = append(cfg.WriterArgs, flagName, abs)
 	}
 	if *reviewTimeout < 0 {
