@@ -85,7 +85,13 @@ func agentOf(c echo.Context) domain.Agent {
 func require(c echo.Context, roles ...domain.Role) (domain.Agent, error) {
 	a := agentOf(c)
 	if !a.Can(roles...) {
-		return a, fmt.Errorf("%w: role %s may not do this (needs %v or admin)", domain.ErrForbidden, a.Role, roles)
+		var names []string
+		for _, r := range roles {
+			if r != domain.RoleAdmin {
+				names = append(names, string(r))
+			}
+		}
+		return a, fmt.Errorf("%w: role %s may not do this (it takes %s)", domain.ErrForbidden, a.Role, strings.Join(append(names, "admin"), ", "))
 	}
 	return a, nil
 }

@@ -61,7 +61,8 @@ func statusOf(err error) (int, ErrorDetail) {
 	case errors.As(err, &ae):
 		return ae.status, ae.detail
 	case errors.As(err, &ve):
-		return http.StatusBadRequest, ErrorDetail{Code: ve.Code, Message: ve.Error(), Field: ve.Field}
+		// The field is the body's own key: the message does not say it again.
+		return http.StatusBadRequest, ErrorDetail{Code: ve.Code, Message: ve.Message, Field: ve.Field}
 	case errors.As(err, &ce):
 		cur := ce.Current
 		return http.StatusConflict, ErrorDetail{Code: "version_conflict", Message: ce.Error(), Field: "expected_version", CurrentVersion: &cur}
