@@ -81,7 +81,11 @@ type SymlinkError struct {
 }
 
 func (e *SymlinkError) Error() string {
-	return fmt.Sprintf("%s leads through %s, a symlink on disk; a restore does not write through symlinks (replace it with a directory, or restore another path)", e.Path, e.Link)
+	what := "leads through"
+	if strings.Trim(e.Path, "/") == e.Link {
+		what = "is"
+	}
+	return fmt.Sprintf("%s %s %s, a symlink on disk; a restore does not write through symlinks (remove the symlink first, or restore another path)", e.Path, what, e.Link)
 }
 
 // Status is the watcher's GET /v1/status.
