@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// FullIDLen is the length of a UUID, the ids Lighthouse gives messages,
+// fullIDLen is the length of a UUID, the ids Lighthouse gives messages,
 // tasks, leases, reviews and annotations; shorter ids are prefixes.
-const FullIDLen = 36
+const fullIDLen = 36
 
 // IDError is an id that names no single item: it is empty, nothing's id
 // starts with it, or several ids do (Ambiguous). Its message says which.
@@ -28,7 +28,7 @@ func (e *IDError) Error() string { return e.Msg }
 // thing ("task") and see where to look for ids, for the error. A full-length
 // id is returned as is, without listing; the server judges it.
 func ResolveID(kind, id, see string, list func() ([]string, error)) (string, error) {
-	if len(id) == FullIDLen {
+	if len(id) == fullIDLen {
 		return id, nil
 	}
 	if id == "" {
