@@ -702,3 +702,39 @@ func TestStatusNamesWhatIsNotRecorded(t *testing.T) {
 		return nil
 	})
 }
+
+// TestGitPointerFilesAreNotRecorded: the .git file git puts in a worktree
+// (or a submodule) is git's own, like the .git directory, at any depth: the
+// watcher records the worktree's files and not it.
+func TestGitPointerFilesAreNotRecorded(t *testing.T) {
+	t.Parallel()
+	g, project := upShop(t)
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-c", "user.email=dev@example.com", "-c", "user.name=dev"}, args...)...)
+		cmd.Dir = project
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", "main.go")
+	git("commit", "-qm", "first")
+	git("worktree", "add", "-q", "wt")
+	if _, err := os.Stat(filepath.Join(project, "wt", ".git")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the watcher records the worktree's files", func() error {
+		cmd := exec.Command(g.bin, "cat", "wt/main.go")
+		cmd.Dir, cmd.Env = project, g.env()
+		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "package main\n" {
+			return fmt.Errorf("cat wt/main.go: %v %s", err, out)
+		}
+		return nil
+	})
+	out := g.run(project, 0, "tree")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[len(f)-1] == "wt/.git" || strings.HasPrefix(f[len(f)-1], ".git/")) {
+			t.Errorf("the log has git's own file %s:\n%s", f[len(f)-1], out)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -105,7 +106,10 @@ func (ig *ignorer) ignored(rel string, isDir bool) bool {
 	ig.mu.Lock()
 	defer ig.mu.Unlock()
 	parts := strings.Split(rel, "/")
-	if parts[0] == ".git" {
+	if slices.Contains(parts, ".git") {
+		// Git's own, at any depth: a nested repository's directory, or the
+		// .git file that points a worktree or submodule at its repository
+		// (git never tracks a path through .git either).
 		return true
 	}
 	abs := filepath.Join(ig.root, filepath.FromSlash(rel))

@@ -161,6 +161,11 @@ func TestIgnorer(t *testing.T) {
 		{"local.txt", false, false},
 		{".git/config", false, true},
 		{".git", true, true},
+		{"wt/.git", false, true},         // a worktree's pointer file
+		{"vendor/lib/.git", false, true}, // a submodule's
+		{"nested/.git/HEAD", false, true},
+		{"wt/.gitignore", false, false},
+		{"docs/.github/x.yml", false, false},
 		{".gitignore", false, false},
 		{"secret", false, true},
 		{".lighthouse/events/000001.log", false, true},
