@@ -227,7 +227,7 @@ var programs = map[string]*progSpec{
 	"pacman":    mkSpec("", "", withSubcommand),
 	"ssh":       mkSpec("", "i p l o F J L R D b c E e m O S W w B Q I"),
 	"scp":       mkSpec("", "i P o F l c J S"),
-	"rsync":     mkSpec("rsh=e", "e exclude include exclude-from include-from files-from filter log-file password-file T temp-dir backup-dir suffix chmod chown"),
+	"rsync":     mkSpec("rsh=e remote-option=M", "e M rsync-path exclude include exclude-from include-from files-from filter log-file password-file T temp-dir backup-dir suffix chmod chown port address"),
 	"tar":       tarSpec,
 	"gtar":      tarSpec,
 	"bsdtar":    tarSpec,

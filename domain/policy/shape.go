@@ -13,7 +13,10 @@ var literalOptions = map[string]bool{
 	"sudo u": true, "kubectl n": true, "docker H": true, "env u": true,
 	// The programs a remote copy runs (rsync -e 'ssh -p 22', scp -S prog)
 	// and its ssh options (-o ProxyCommand=...) are code.
-	"rsync e": true, "rsync rsync-path": true, "scp S": true, "scp o": true, "sftp S": true, "sftp o": true,
+	// A config file (-F) or jump host (-J) says where and how it connects.
+	"rsync e": true, "rsync M": true, "rsync rsync-path": true,
+	"scp S": true, "scp o": true, "scp F": true, "scp J": true,
+	"sftp S": true, "sftp o": true, "sftp F": true, "sftp J": true,
 }
 
 // Shape returns the generalised "shape" of a call, for learned approvals:
@@ -218,8 +221,14 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 	case strings.Contains(x.text, "://"):
 		return shapeURL(x.text) // rsync://host/module keeps its host
 	case remotePrograms[c.program] && isRemote(x.text):
-		// [user@]host:path: the host is where the copy goes or comes from.
+		// [user@]host:path: the host is where the copy goes or comes from
+		// (an IPv6 host in brackets whole).
 		host, _, _ := strings.Cut(x.text, ":")
+		if at := strings.LastIndexByte(host, '@'); strings.HasPrefix(host[at+1:], "[") {
+			if end := strings.IndexByte(x.text, ']'); end > 0 {
+				host = x.text[:end+1]
+			}
+		}
 		return "<remote:" + strings.ToLower(host) + ">"
 	case c.program == "git" && !isPathOperand(c, x.text) && !x.tilde && !strings.HasPrefix(x.text, "/") &&
 		!strings.HasPrefix(x.text, ".") && !strings.Contains(x.text, ".."):

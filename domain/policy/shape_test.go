@@ -123,6 +123,11 @@ func TestShapeEquivalence(t *testing.T) {
 		{"scp -S programs differ", bash(`scp -S ssh main.go deploy:/srv`), bash(`scp -S ./evil main.go deploy:/srv`), false},
 		{"rsync:// hosts differ", bash(`rsync -av src/ rsync://deploy.example/mod`), bash(`rsync -av src/ rsync://other.example/mod`), false},
 		{"sftp hosts differ", bash(`sftp deploy.example`), bash(`sftp other.example`), false},
+		{"rsync --rsync-path VALUE differs", bash(`rsync --rsync-path rsync a/ h:/x`), bash(`rsync --rsync-path ./evil a/ h:/x`), false},
+		{"rsync --remote-option differs", bash(`rsync --remote-option=--rsync-path=rsync a/ h:/x`), bash(`rsync -M--rsync-path=sudo a/ h:/x`), false},
+		{"scp IPv6 hosts differ", bash(`scp a [::1]:/x`), bash(`scp a [::2]:/x`), false},
+		{"scp -F config files differ", bash(`scp -F config a h:/x`), bash(`scp -F evil a h:/x`), false},
+		{"scp -J jump hosts differ", bash(`scp -J jump1 a h:/x`), bash(`scp -J jump2 a h:/x`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
