@@ -205,6 +205,9 @@ func runRestore(ctx context.Context, args []string) error {
 	}
 	if out.Before > 0 {
 		undo := fmt.Sprintf("lighthouse restore %d", out.Before)
+		if *logOnly {
+			undo += " --log-only"
+		}
 		for _, p := range pos[1:] {
 			undo += " " + cli.ShellQuote(p)
 		}

@@ -31,8 +31,8 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Mount, "mount", config.Env("LIGHTHOUSE_MOUNT", ""), "FUSE mount point (default: DATA/mnt)")
 	fs.BoolVar(&noMount, "no-mount", false, "do not start the fuser")
 	notifyURL := fs.String("notify-url", config.Env("LIGHTHOUSE_NOTIFY_URL", ""), "post a JSON message to this webhook when an escalation opens and when it is decided (env LIGHTHOUSE_NOTIFY_URL)")
-	policyFile := fs.String("policy", "", "project policy file (YAML) on top of the built-in policy, reloaded on change (the writer's --policy; env LIGHTHOUSE_POLICY)")
-	shadowFile := fs.String("shadow-policy", "", "policy file evaluated in shadow mode: recorded in the audit, not enforced (the writer's --shadow-policy; env LIGHTHOUSE_SHADOW_POLICY)")
+	policyFile := fs.String("policy", config.Env("LIGHTHOUSE_POLICY", ""), "project policy file (YAML) on top of the built-in policy, reloaded on change (the writer's --policy; env LIGHTHOUSE_POLICY)")
+	shadowFile := fs.String("shadow-policy", config.Env("LIGHTHOUSE_SHADOW_POLICY", ""), "policy file evaluated in shadow mode: recorded in the audit, not enforced (the writer's --shadow-policy; env LIGHTHOUSE_SHADOW_POLICY)")
 	reviewTimeout := fs.Duration("review-timeout", 0, "how long an escalated call waits for reviewers before it is denied (the writer's --review-timeout; default 10m)")
 	fs.StringVar(&cfg.BinDir, "bin", "", "directory holding the writer, reader and fuser binaries")
 	if _, err := parse(fs, args, 0, 0); err != nil {
@@ -95,9 +95,13 @@ func runUp(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", flagName, err)
 		}
-		if config.Within(abs, root) {
-			fmt.Fprintf(os.Stderr, "warning: the policy file %s is inside the project %s; the gate blocks an agent's tool that names it, "+
-				"but not one that reaches it by walking a directory (find -exec, globs, grep -r) or through a symlink: keep it outside the project\n", abs, root)
+		real := abs
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			real = r // a link outside the project to a file inside it
+		}
+		if config.Within(real, root) {
+			fmt.Fprintf(os.Stderr, "warning: the policy file %s is inside the project %s; the gate blocks an agent's tool that names it or moves a directory above it, "+
+				"but not one that reaches it by walking a directory (find -exec, globs, grep -r) or through a symlink: keep it outside the project\n", real, root)
 		}
 		cfg.WriterArgs = append(cfg.WriterArgs, flagName, abs)
 	}

@@ -22,7 +22,7 @@ func (a *analysis) checkProtected(add func(Match)) {
 	for i := range a.paths {
 		p := &a.paths[i]
 		if p.abs != "" {
-			a.protectedHit(p.abs, p.display(), add)
+			a.protectedHit(p.abs, p.display(), p.access&accessWrite != 0, add)
 		}
 	}
 	for i := range a.commands {
@@ -32,7 +32,7 @@ func (a *analysis) checkProtected(add func(Match)) {
 		}
 		p := a.res.resolve(c.invoked, false, a.cwd(), a.cwd() != "", accessRead)
 		if p.abs != "" {
-			a.protectedHit(p.abs, c.text, add)
+			a.protectedHit(p.abs, c.text, false, add)
 		}
 	}
 }
@@ -40,16 +40,18 @@ func (a *analysis) checkProtected(add func(Match)) {
 // protectedHit records a finding when abs (maybe a glob) reaches into a
 // protected path, or names a directory above one outside the project: a
 // recursive read or copy of ~/.local or of / would take the tokens along.
-// Directories above a protected path inside the project stay usable (ls,
-// grep -r .); that is why the data directory belongs outside.
-func (a *analysis) protectedHit(abs, subject string, add func(Match)) {
+// Directories above a protected path inside the project stay readable (ls,
+// grep -r .), but not writable: moving or removing one (mv conf conf2, rm
+// -rf conf) takes the protected path with it. That is why the data
+// directory and policy files belong outside.
+func (a *analysis) protectedHit(abs, subject string, write bool, add func(Match)) {
 	for _, dir := range a.call.Protected {
 		if !path.IsAbs(dir) {
 			continue
 		}
 		dir = path.Clean(dir)
 		into, above := reaches(abs, dir)
-		if into || above && (a.res.root == "" || !within(abs, a.res.root)) {
+		if into || above && (write || a.res.root == "" || !within(abs, a.res.root)) {
 			add(Match{Rule: ruleProtected, Decision: Block, Reason: "Lighthouse's own files (tokens, event store, mount, policy) at " + dir + " are off limits to agents", Subject: truncate(subject)})
 			return
 		}

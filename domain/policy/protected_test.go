@@ -37,6 +37,12 @@ func TestProtectedPathsAndProjectRoot(t *testing.T) {
 		{name: "a glob elsewhere in the home", tool: "Bash", input: map[string]any{"command": "cat ~/.local/share/*/x.txt"}, wantNoRule: ruleProtected},
 		{name: "a sibling in the home", tool: "Read", input: map[string]any{"file_path": "/home/dev/notes.txt"}, wantNoRule: ruleProtected},
 		{name: "the project root above an in-project mount stays usable", tool: "Bash", input: map[string]any{"command": "grep -r TODO ."}, want: Allow},
+		// Moving or removing a directory above an in-project protected path
+		// takes it along (a walkthrough replaced the policy file with
+		// mv conf conf2; sed -i conf2/...; mv conf2 conf).
+		{name: "mv of a directory above an in-project mount", tool: "Bash", input: map[string]any{"command": "mv .lighthouse .old"}, want: Block, rule: ruleProtected},
+		{name: "rm -rf of a directory above an in-project mount", tool: "Bash", input: map[string]any{"command": "rm -rf .lighthouse"}, want: Block, rule: ruleProtected},
+		{name: "ls of a directory above an in-project mount", tool: "Bash", input: map[string]any{"command": "ls .lighthouse"}, wantNoRule: ruleProtected},
 		{name: "rm -rf ~ with a home in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf ~"}, home: "/tmp/agent-home", want: Block, rule: "rm-home"},
 		{name: "rm -rf the home by path in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf /tmp/agent-home/"}, home: "/tmp/agent-home", want: Block, rule: "rm-home"},
 		{name: "rm -rf elsewhere in /tmp", tool: "Bash", input: map[string]any{"command": "rm -rf /tmp/build-cache"}, home: "/tmp/agent-home", want: Allow},
