@@ -357,14 +357,7 @@ func TestOwnIdentities(t *testing.T) {
 	// from the writer, and a restore goes through the watcher.
 	g.run(project, 0, "snapshot", "rotated")
 	writeProjectFile(t, project, "after-rotation.txt", "recorded\n")
-	eventually(t, "the change after the rotation is recorded and served", func() error {
-		cmd := exec.Command(g.bin, "cat", "after-rotation.txt")
-		cmd.Dir, cmd.Env = project, g.env()
-		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "recorded\n" {
-			return fmt.Errorf("cat after-rotation.txt: %v %s", err, out)
-		}
-		return nil
-	})
+	g.waitCat(project, "after-rotation.txt", "recorded\n")
 	g.run(project, 0, "restore", "rotated")
 	if _, err := os.Stat(filepath.Join(project, "after-rotation.txt")); !os.IsNotExist(err) {
 		t.Errorf("after-rotation.txt after the restore: %v", err)
@@ -723,18 +716,25 @@ func TestGitPointerFilesAreNotRecorded(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(project, "wt", ".git")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the watcher records the worktree's files", func() error {
-		cmd := exec.Command(g.bin, "cat", "wt/main.go")
-		cmd.Dir, cmd.Env = project, g.env()
-		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "package main\n" {
-			return fmt.Errorf("cat wt/main.go: %v %s", err, out)
-		}
-		return nil
-	})
+	g.waitCat(project, "wt/main.go", "package main\n")
 	out := g.run(project, 0, "tree")
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 0 && (f[len(f)-1] == "wt/.git" || strings.HasPrefix(f[len(f)-1], ".git/")) {
 			t.Errorf("the log has git's own file %s:\n%s", f[len(f)-1], out)
 		}
 	}
+}
+
+// waitCat waits until `lighthouse cat PATH`, run in dir, prints want: the
+// watcher has recorded the file and the reader serves it.
+func (g *guarded) waitCat(dir, path, want string) {
+	g.t.Helper()
+	eventually(g.t, "lighthouse cat "+path, func() error {
+		cmd := exec.Command(g.bin, "cat", path)
+		cmd.Dir, cmd.Env = dir, g.env()
+		if out, err := cmd.CombinedOutput(); err != nil || string(out) != want {
+			return fmt.Errorf("cat %s: %v %s", path, err, out)
+		}
+		return nil
+	})
 }
