@@ -286,8 +286,9 @@ func Parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, err
 	return pos, nil
 }
 
-// ShellQuote quotes s for a POSIX shell: as is when it is only letters,
-// digits and /._- ; otherwise in single quotes, each ' as '\”.
+// ShellQuote quotes s for a POSIX shell: as is when it holds only letters,
+// digits and /._- ; otherwise in single quotes, with each single quote in s
+// closed, escaped and opened again.
 func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')

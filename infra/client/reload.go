@@ -29,18 +29,18 @@ type fileToken struct {
 	base http.RoundTripper
 	file string
 
-	mu  sync.Mutex
-	own string            // the token the file held when last read
-	old map[string]string // tokens the file held before, to the newest
+	mu    sync.Mutex
+	own   string          // the token the file held when last read
+	stale map[string]bool // tokens the file held before: sent as own
 }
 
 func (t *fileToken) RoundTrip(req *http.Request) (*http.Response, error) {
 	sent := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
 	t.mu.Lock()
-	own, newer := t.own, t.old[sent]
+	own, stale := t.own, t.stale[sent]
 	t.mu.Unlock()
-	if newer != "" {
-		req, sent = withToken(req, newer), newer
+	if stale {
+		req, sent = withToken(req, own), own
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || sent != own || (req.Body != nil && req.GetBody == nil) {
@@ -51,13 +51,10 @@ func (t *fileToken) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	t.mu.Lock()
-	if t.old == nil {
-		t.old = map[string]string{}
+	if t.stale == nil {
+		t.stale = map[string]bool{}
 	}
-	for k := range t.old {
-		t.old[k] = fresh
-	}
-	t.old[own], t.own = fresh, fresh
+	t.stale[own], t.own = true, fresh
 	t.mu.Unlock()
 	retry := withToken(req, fresh)
 	if req.GetBody != nil {

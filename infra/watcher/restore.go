@@ -111,10 +111,11 @@ func (w *Watcher) Restore(ctx context.Context, req RestoreRequest) (RestoreResul
 	apply := func(p string) error {
 		l, d := w.st.logged(p), disk[p]
 		_, onDisk := disk[p]
+		link := w.h.symlinkOn(p)
 		switch {
-		case !l.Exists && !onDisk && w.h.symlinkOn(p) != p, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
+		case !l.Exists && !onDisk && link != p, l.Exists && onDisk && d.Hash == l.Hash && d.Mode == l.Mode:
 			return nil // as the log has it
-		case w.h.symlinkOn(p) != "":
+		case link != "":
 			// Left out (out.Linked); a symlink made since is left
 			// alone as well.
 		case onDisk && slices.ContainsFunc(ignorers, func(ig *ignorer) bool { return ig.ignored(p, false) }):
