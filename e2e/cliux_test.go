@@ -33,7 +33,7 @@ func wantIn(t *testing.T, what, s string, wants ...string) {
 // empty answers say so; outside any project the error says what to do.
 func TestCLIPathsFromASubdirectory(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
+	bin := quotedBin
 	project := filepath.Join(t.TempDir(), "shop")
 	writeProjectFile(t, project, "internal/cart/cart.go", "package cart\n")
 	writeProjectFile(t, project, "main.go", "package main\n")
@@ -585,7 +585,7 @@ func upShop(t *testing.T, files ...string) (*guarded, string) {
 	for i := 0; i+1 < len(files); i += 2 {
 		writeProjectFile(t, project, files[i], files[i+1])
 	}
-	return upProject(t, copyBinary(t), project), project
+	return upProject(t, quotedBin, project), project
 }
 
 // TestHookPostSpoolsWhileUpIsStopped: an agent's edit while `lighthouse up`

@@ -537,7 +537,7 @@ func TestPolicyFileInTheProject(t *testing.T) {
 	shadowFile := writeProjectFile(t, t.TempDir(), "shadow.policy", "version: 1\nrules:\n  - id: no-curl\n    decision: block\n    command: {program: curl}\n")
 	// up passes the writer's policy flags on (--shadow-policy and
 	// --review-timeout were the writer's alone).
-	g := upProject(t, copyBinary(t), project, "--policy", policyFile, "--shadow-policy", shadowFile, "--review-timeout", "2s")
+	g := upProject(t, quotedBin, project, "--policy", policyFile, "--shadow-policy", shadowFile, "--review-timeout", "2s")
 	wantIn(t, "up with a policy file in the project", g.out.String(), "warning: the policy file "+policyFile+" is inside the project", "keep it outside the project")
 	g.run(project, 0, "init", "claude")
 	pre, _ := settingsCommands(t, project)

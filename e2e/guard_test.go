@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -221,33 +220,6 @@ func settingsCommands(t *testing.T, project string) (pre, post string) {
 	return settingsHook(t, project, "PreToolUse"), settingsHook(t, project, "PostToolUse")
 }
 
-// copyBinary copies the lighthouse binary into a directory whose name has
-// two spaces and a quote, as a user's install path may.
-func copyBinary(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "my  tools", "it's")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(filepath.Join(binDir, "lighthouse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(dir, "lighthouse")
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 func writeProjectFile(t *testing.T, project, rel, content string) string {
 	t.Helper()
 	p := filepath.Join(project, filepath.FromSlash(rel))
@@ -265,7 +237,7 @@ func writeProjectFile(t *testing.T, project, rel, content string) string {
 // settings.local.json with the agent's own environment.
 func TestGuardProjectWithClaudeCode(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
+	bin := quotedBin
 	project := filepath.Join(t.TempDir(), "my shop")
 	writeProjectFile(t, project, "go.mod", "module shop\n")
 	writeProjectFile(t, project, "Makefile", "test:\n\tgo test ./...\n")

@@ -33,33 +33,80 @@ func TestMain(m *testing.M) {
 	if lhcli.InAgentSession() && os.Getenv(detachedEnv) == "" {
 		os.Exit(runDetached())
 	}
+	os.Exit(runTests(m))
+}
+
+// runTests prepares what the tests share (the binaries, the quoted install path
+// and the gate's project), runs them and removes what it made.
+func runTests(m *testing.M) int {
 	binDir = os.Getenv("LIGHTHOUSE_BIN")
 	if binDir == "" {
 		dir, err := os.MkdirTemp("", "lighthouse-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return 1
 		}
 		defer os.RemoveAll(dir)
 		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/lighthouse-ai/lighthouse/cmd/...")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build binaries:", err)
-			os.Exit(1)
+			return 1
 		}
 		binDir = dir
 	}
-	dir, err := os.MkdirTemp("", "lighthouse-project-")
-	if err == nil {
-		gateProject, err = filepath.EvalSymlinks(dir)
+	quoted, err := os.MkdirTemp("", "lighthouse-quoted-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
+	defer os.RemoveAll(quoted)
+	if quotedBin, err = installQuoted(quoted); err != nil {
+		fmt.Fprintln(os.Stderr, "install the quoted binary:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "lighthouse-project-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "project dir:", err)
-		os.Exit(1)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	defer os.RemoveAll(dir)
+	if gateProject, err = filepath.EvalSymlinks(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "project dir:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// quotedBin is the lighthouse binary installed in a directory whose name has
+// two spaces and a quote, as a user's install path may. It is copied once,
+// before any test runs: a copy made while parallel tests fork would leave
+// its write descriptor in a forked child until that child execs, and running
+// the copy then fails with "text file busy".
+var quotedBin string
+
+// installQuoted copies the lighthouse binary into "my  tools/it's" under
+// dir and returns its path.
+func installQuoted(dir string) (string, error) {
+	dir = filepath.Join(dir, "my  tools", "it's")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	src, err := os.Open(filepath.Join(binDir, "lighthouse"))
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst := filepath.Join(dir, "lighthouse")
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return "", err
+	}
+	return dst, f.Close()
 }
 
 // detachedEnv marks the test binary runDetached started.

@@ -189,7 +189,7 @@ func TestReviewCLIWithWaitingHook(t *testing.T) {
 // running system, the project directory and the pre hook's command.
 func claudeShop(t *testing.T) (g *guarded, project, pre string) {
 	t.Helper()
-	bin := copyBinary(t)
+	bin := quotedBin
 	project = filepath.Join(t.TempDir(), "shop")
 	writeProjectFile(t, project, "go.mod", "module shop\n")
 	g = upProject(t, bin, project)
@@ -234,7 +234,7 @@ func runAsync(cmd *exec.Cmd, env []string, stdin []byte) <-chan hookResult {
 // exit 2; an unreachable writer gets a hint naming the URL.
 func TestCLIConventions(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
+	bin := quotedBin
 	project := filepath.Join(t.TempDir(), "shop")
 	writeProjectFile(t, project, "main.go", "package main\n// TODO: more\n")
 	g := upProject(t, bin, project)

@@ -497,7 +497,7 @@ func pebbleSizes(t *testing.T, dir string) (cache, memTable int64) {
 // README's Memory section says.
 func TestUpPassesCacheSizes(t *testing.T) {
 	t.Parallel()
-	bin := copyBinary(t)
+	bin := quotedBin
 	project := filepath.Join(t.TempDir(), "shop")
 	writeProjectFile(t, project, "go.mod", "module shop\n")
 	g := startUpEnv(t, bin, project, "", []string{"LIGHTHOUSE_WRITER_CACHE_MIB=16", "LIGHTHOUSE_READER_CACHE_MIB=24"},
