@@ -656,6 +656,23 @@ func TestLearnedRemoteCopyKeepsItsHost(t *testing.T) {
 			t.Errorf("%s was allowed by the learned pattern", c)
 		}
 	}
+	// A URL's user and every option of a copy are part of its pattern (a
+	// third check found rsync://root@ and --port generalised away).
+	done = claudeHookAsync(t, pre, agentEnv, event("rsync --port 873 go.mod rsync://backup@deploy.example/m", "toolu_rsync1"))
+	r = g.waitPending(project, "rsync --port 873 go.mod rsync://backup@deploy.example/m")
+	wantIn(t, "review approve --for-pattern of rsync", g.run(project, 0, "review", "approve", r.ID[:8], "-m", "backups", "--for-pattern"),
+		"--port=873", "<url:rsync://backup@deploy.example>")
+	if res := <-done; res.code != 0 || res.denied(t) != "" {
+		t.Fatalf("the approved rsync: exit %d %s %s", res.code, res.stdout, res.stderr)
+	}
+	if res := claudeHook(t, pre, quick, event("rsync --port 873 main.go rsync://backup@deploy.example/m", "toolu_rsync2")); res.denied(t) != "" {
+		t.Errorf("the same rsync of another file: %s", res.denied(t))
+	}
+	for i, c := range []string{"rsync --port 873 go.mod rsync://root@deploy.example/m", "rsync --port 8873 go.mod rsync://backup@deploy.example/m"} {
+		if res := claudeHook(t, pre, quick, event(c, fmt.Sprintf("toolu_rsync_other%d", i))); res.denied(t) == "" {
+			t.Errorf("%s was allowed by the learned pattern", c)
+		}
+	}
 	// policy explain says what the gate does, learned decisions included
 	// (it showed the rules' escalate for a call the gate allowed).
 	wantIn(t, "policy explain of the learned copy", g.run(project, 0, "policy", "explain", "--bash", "scp go.mod deploy.example:/srv/other/"),

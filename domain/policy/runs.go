@@ -11,7 +11,8 @@ var programVars = map[string]bool{
 	"EDITOR": true, "VISUAL": true, "GIT_SEQUENCE_EDITOR": true, "GIT_EXTERNAL_DIFF": true,
 	"GIT_ASKPASS": true, "SSH_ASKPASS": true, "GIT_PROXY_COMMAND": true, "MANPAGER": true,
 	"LESSOPEN": true, "LESSCLOSE": true, "BROWSER": true, "SUDO_ASKPASS": true, "RSYNC_RSH": true,
-	"CVS_RSH": true, "FCEDIT": true,
+	"CVS_RSH": true, "FCEDIT": true, "RSYNC_CONNECT_PROG": true, "SVN_SSH": true, "PSQL_PAGER": true,
+	"SYSTEMD_PAGER": true,
 }
 
 // opaqueVars make a program load code or configuration from elsewhere.

@@ -11,12 +11,6 @@ import (
 var literalOptions = map[string]bool{
 	"curl X": true, "wget method": true, "python m": true, "python3 m": true,
 	"sudo u": true, "kubectl n": true, "docker H": true, "env u": true,
-	// The programs a remote copy runs (rsync -e 'ssh -p 22', scp -S prog)
-	// and its ssh options (-o ProxyCommand=...) are code.
-	// A config file (-F) or jump host (-J) says where and how it connects.
-	"rsync e": true, "rsync M": true, "rsync rsync-path": true,
-	"scp S": true, "scp o": true, "scp F": true, "scp J": true,
-	"sftp S": true, "sftp o": true, "sftp F": true, "sftp J": true,
 }
 
 // Shape returns the generalised "shape" of a call, for learned approvals:
@@ -89,7 +83,7 @@ func Shape(c Call) (string, bool) {
 	default:
 		if u, ok := c.Input["url"].(string); ok {
 			b.WriteByte(' ')
-			b.WriteString(shapeURL(u))
+			b.WriteString(shapeURL(u, false))
 		} else if strings.HasPrefix(c.Tool, "mcp__") || len(c.Input) > 0 {
 			keys := make([]string, 0, len(c.Input))
 			for k := range c.Input {
@@ -133,9 +127,12 @@ func (a *analysis) shapeCommand(b *strings.Builder, c *command) {
 			v := o.value
 			if o.dynamic {
 				v = "<var>"
-			} else if !literalOptions[c.program+" "+f] && !interpreters[c.program] {
+			} else if !literalOptions[c.program+" "+f] && !interpreters[c.program] && !remotePrograms[c.program] {
 				// An interpreter's options name the code it runs (python
-				// -c CODE, node -r MODULE) and are kept verbatim.
+				// -c CODE, node -r MODULE), and a remote program's where and
+				// how it connects, as whom and what it sends (rsync -e PROG,
+				// scp -P PORT -i KEY, --password-file, --files-from): both
+				// are kept verbatim.
 				v = a.shapeArg(c, arg{text: o.value, tilde: o.tilde})
 			}
 			flags = append(flags, dash+f+"="+v)
@@ -219,7 +216,8 @@ func (a *analysis) shapeArg(c *command, x arg) string {
 		// The host, and the command run there, which is code.
 		return x.text
 	case strings.Contains(x.text, "://"):
-		return shapeURL(x.text) // rsync://host/module keeps its host
+		// rsync://user@host/module keeps its user and host
+		return shapeURL(x.text, remotePrograms[c.program])
 	case remotePrograms[c.program] && isRemote(x.text):
 		// [user@]host:path: the host is where the copy goes or comes from
 		// (an IPv6 host in brackets whole).
@@ -289,8 +287,9 @@ func shapePathArg(p *pathRef) string {
 	return p.display()
 }
 
-// shapeURL keeps a URL's scheme and host.
-func shapeURL(u string) string {
+// shapeURL keeps a URL's scheme and host, and its user when keepUser (the
+// account a remote copy logs in as).
+func shapeURL(u string, keepUser bool) string {
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
 		return "<url>"
@@ -298,10 +297,14 @@ func shapeURL(u string) string {
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		rest = rest[:i]
 	}
+	user := ""
 	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		if keepUser {
+			user = rest[:i+1] // user names are case-sensitive, host names not
+		}
 		rest = rest[i+1:]
 	}
-	return "<url:" + strings.ToLower(scheme) + "://" + strings.ToLower(rest) + ">"
+	return "<url:" + strings.ToLower(scheme) + "://" + user + strings.ToLower(rest) + ">"
 }
 
 // shapeFile generalises a file path to its directory and extension.

@@ -128,6 +128,20 @@ func TestShapeEquivalence(t *testing.T) {
 		{"scp IPv6 hosts differ", bash(`scp a [::1]:/x`), bash(`scp a [::2]:/x`), false},
 		{"scp -F config files differ", bash(`scp -F config a h:/x`), bash(`scp -F evil a h:/x`), false},
 		{"scp -J jump hosts differ", bash(`scp -J jump1 a h:/x`), bash(`scp -J jump2 a h:/x`), false},
+		// Every option of a remote copy says where, how, as whom or what it
+		// sends, and a URL's user is the account (a third check).
+		{"scp ports differ", bash(`scp -P 22 a h:/x`), bash(`scp -P 2222 a h:/x`), false},
+		{"scp keys differ", bash(`scp -i ~/.ssh/deploy a h:/x`), bash(`scp -i ~/.ssh/root a h:/x`), false},
+		{"sftp ports differ", bash(`sftp -P 22 h`), bash(`sftp -P 2222 h`), false},
+		{"rsync password files differ", bash(`rsync --password-file=pw a/ rsync://h/m`), bash(`rsync --password-file=/etc/shadow a/ rsync://h/m`), false},
+		{"rsync file lists differ", bash(`rsync --files-from=list.txt . h:/x`), bash(`rsync --files-from=all.txt . h:/x`), false},
+		{"rsync ports differ", bash(`rsync --port 873 a/ rsync://h/m`), bash(`rsync --port 8873 a/ rsync://h/m`), false},
+		{"rsync:// users differ", bash(`rsync a/ rsync://backup@h/m`), bash(`rsync a/ rsync://root@h/m`), false},
+		{"rsync:// user case kept", bash(`rsync a/ rsync://Backup@h/m`), bash(`rsync a/ rsync://backup@h/m`), false},
+		{"rsync:// host case ignored", bash(`rsync a/ rsync://backup@H/m`), bash(`rsync a/ rsync://backup@h/m`), true},
+		{"curl URL users dropped", bash(`curl https://a@api.github.com/x`), bash(`curl https://b@api.github.com/x`), true},
+		{"RSYNC_CONNECT_PROG values differ", bash(`RSYNC_CONNECT_PROG='nc %H 873' rsync a/ rsync://h/m`), bash(`RSYNC_CONNECT_PROG='sh -c evil' rsync a/ rsync://h/m`), false},
+		{"GIT_SSH_COMMAND values differ", bash(`GIT_SSH_COMMAND='ssh -i k' git push origin f`), bash(`GIT_SSH_COMMAND='ssh -o ProxyCommand=x' git push origin f`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
