@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,9 +103,18 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 	out := RestoreResult{Point: at}
 	var ops []FileOp
 	matched := false
+	var linked []string // the excluded paths (symlinks) the requested paths' files are below
 	for _, stream := range streams {
 		path := domain.Path(strings.TrimPrefix(stream, "file:"))
-		if !under(path, cmd.Paths) || len(cmd.Exclude) > 0 && under(path, cmd.Exclude) {
+		if !under(path, cmd.Paths) {
+			continue
+		}
+		if len(cmd.Exclude) > 0 && under(path, cmd.Exclude) {
+			for _, link := range cmd.Exclude {
+				if path.HasPrefix(string(link)) && !slices.Contains(linked, string(link)) {
+					linked = append(linked, string(link))
+				}
+			}
 			continue
 		}
 		then, err := stateOf(h.hist.StreamAt(stream, at))
@@ -139,6 +149,12 @@ func (h *HistoryHandler) Restore(ctx context.Context, cmd Restore) (RestoreResul
 			// A seq inside a change set goes back to the edge before it:
 			// say so, or @5 answered about @4 reads as a mistake.
 			point += fmt.Sprintf(" (@%d is inside a change set; a restore goes back to the edge before it)", cmd.Point.Seq)
+		}
+		if len(linked) > 0 {
+			// The paths were all left out (below a symlink on disk):
+			// say so, not that they never existed.
+			return out, &domain.RuleError{Code: "symlink_in_the_way", Message: fmt.Sprintf("every file under %s is at or below a symlink on disk (%s), and a restore never writes through one; nothing to restore",
+				strings.Join(names, ", "), strings.Join(linked, ", "))}
 		}
 		return out, &domain.RuleError{Code: "restore_no_match", Message: fmt.Sprintf("no file under %s existed at %s or exists now; nothing to restore", strings.Join(names, ", "), point)}
 	}

@@ -560,7 +560,7 @@ func TestShadowRestoreToDisk(t *testing.T) {
 // is appended; elsewhere such paths are left alone and listed.
 func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 	t.Parallel()
-	s := startShadow(t, map[string]string{"main.go": "v1\n", "lib/x.go": "x1\n"})
+	s := startShadow(t, map[string]string{"main.go": "v1\n", "lib/x.go": "x1\n", "pkg/inner/y.go": "y1\n"})
 	ctx := context.Background()
 	if err := s.admin.PostJSON(ctx, "/v1/snapshots", map[string]string{"name": "before"}, nil); err != nil {
 		t.Fatal(err)
@@ -585,7 +585,13 @@ func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 	if err := os.Symlink("main.real.go", filepath.Join(s.project, "main.go")); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"lib/x.go", "main.go"} {
+	if err := os.RemoveAll(filepath.Join(s.project, "pkg", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(s.project, "pkg", "inner")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"lib/x.go", "main.go", "pkg/inner/y.go"} {
 		s.waitEvent(p+" deleted", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return string(c.Path) == p && c.Deleted })
 	}
 	lighthouse := func(args ...string) (string, error) {
@@ -604,6 +610,11 @@ func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 			t.Fatalf("lighthouse %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	// A directory whose files are all below a symlink in it names the
+	// symlink (it answered restore_no_match, "no file existed").
+	if out, err := lighthouse("restore", "before", "pkg/"); err == nil || !strings.Contains(out, "symlink_in_the_way") || !strings.Contains(out, "below a symlink on disk (pkg/inner)") {
+		t.Fatalf("lighthouse restore before pkg/: %v\n%s", err, out)
+	}
 	if after, err := s.admin.Head(ctx); err != nil || after != head {
 		t.Fatalf("a refused restore appended: head %d -> %d, %v", head, after, err)
 	}
@@ -613,7 +624,7 @@ func TestRestoreNeverWritesThroughSymlinks(t *testing.T) {
 	s.write("other.go", "other\n")
 	s.waitEvent("other.go", 10*time.Second, func(e domain.Event, c domain.FileChange) bool { return c.Path == "other.go" })
 	out, err := lighthouse("restore", "before")
-	if err != nil || !strings.Contains(out, "left out, symlinks on disk (nothing at or below them restored, in the log or on disk): lib, main.go") {
+	if err != nil || !strings.Contains(out, "left out, symlinks on disk (nothing at or below them restored, in the log or on disk): lib, main.go, pkg/inner") {
 		t.Fatalf("restore before: %v\n%s", err, out)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 1 {

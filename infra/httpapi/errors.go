@@ -74,7 +74,7 @@ func statusOf(err error) (int, ErrorDetail) {
 		switch re.Code {
 		case "file_not_found", "restore_no_match":
 			status = http.StatusNotFound
-		case "file_exists", "agent_exists", "agent_name_retired", "snapshot_exists", "path_conflict", "command_id_reused", "task_claimed", "task_closed", "task_not_claimed":
+		case "file_exists", "agent_exists", "agent_name_retired", "snapshot_exists", "path_conflict", "command_id_reused", "task_claimed", "task_closed", "task_not_claimed", "symlink_in_the_way":
 			status = http.StatusConflict
 		}
 		return status, ErrorDetail{Code: re.Code, Message: re.Message}
