@@ -506,24 +506,32 @@ func e2eHead(t *testing.T, c *client.Client) uint64 {
 	return st.Head
 }
 
-// TestSecondWriterOnABusIsWarned: two writers on one NATS account share the
-// fixed stream; the one that starts second says so at once (a walkthrough
-// saw only a reader's repeated hash-chain warnings, which read like
-// tampering).
-func TestSecondWriterOnABusIsWarned(t *testing.T) {
+// TestSecondWriterOnABusIsRefused: two writers on one NATS account would
+// share the fixed stream; the one that starts second refuses to, naming
+// why, and the first goes on (a walkthrough saw only a reader's repeated
+// hash-chain warnings, which read like tampering; a warning alone still
+// let the second publish).
+func TestSecondWriterOnABusIsRefused(t *testing.T) {
 	t.Parallel()
 	cl := startNATSCluster(t, 1)
 	first := startConfig(t, supervisor.Config{BusURL: cl.URLs(), WriterArgs: []string{"--rate", "0"}})
 	first.put(first.admin, "a.txt", "first project\n")
-	const warning = "is another writer publishing on this NATS account?"
-	if strings.Contains(first.out.String(), warning) {
-		t.Fatalf("the first writer on the bus was warned:\n%s", first.out.String())
+	const refusal = "another writer publishes on this NATS account, or the stream holds an older log"
+	if strings.Contains(first.out.String(), refusal) {
+		t.Fatalf("the first writer on the bus was refused:\n%s", first.out.String())
 	}
-	second := startConfig(t, supervisor.Config{BusURL: cl.URLs(), WriterArgs: []string{"--rate", "0"}})
-	eventually(t, "the second writer warns", func() error {
-		if !strings.Contains(second.out.String(), warning) {
-			return fmt.Errorf("no warning yet")
-		}
-		return nil
-	})
+	out := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	second, err := supervisor.StartSystem(ctx, supervisor.Config{BusURL: cl.URLs(), WriterArgs: []string{"--rate", "0"}, Data: t.TempDir(), BinDir: binDir, Output: out})
+	if err == nil {
+		second.Stop()
+		t.Fatalf("a second writer on the bus started:\n%s", out.String())
+	}
+	wantIn(t, "the second writer", out.String(), refusal, "nats stream rm")
+	// The first writer's log and bus go on.
+	seq := first.put(first.admin, "b.txt", "still the first\n")
+	if got, err := first.readFile("b.txt", seq); err != nil || got != "still the first\n" {
+		t.Fatalf("b.txt on the first writer's reader: %q, %v", got, err)
+	}
 }

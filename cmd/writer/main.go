@@ -248,7 +248,9 @@ func run(parent context.Context, s settings, log *slog.Logger) error {
 	}
 	log.Info("bus stream ready", "stream", bus.Topic, "replicas", replicas, "servers", redact(busURL))
 	if !embedded {
-		warnForeignStream(ctx, busURL, store, log)
+		if err := checkForeignStream(ctx, busURL, store); err != nil {
+			return err
+		}
 	}
 	pub, err := bus.NewPublisher(busURL, log.With("component", "bus"))
 	if err != nil {
@@ -342,24 +344,30 @@ func bootstrap(ctx context.Context, data string, agents *projections.Agents, reg
 	return nil
 }
 
-// warnForeignStream warns when the newest event on an external bus stream
-// is not this writer's: another writer publishes on the same NATS account
-// (the stream name is fixed, so two writers share it), and every replica
-// would find the bus failing the hash chain. Its own log is durable before
-// it publishes, so an event of its own is always in it.
-func warnForeignStream(ctx context.Context, url string, store *eventstore.Store, log *slog.Logger) {
+// checkForeignStream refuses to start when the newest event on an
+// external bus stream is not this writer's: another writer publishes on the
+// same NATS account (the stream name is fixed, so two writers share it), or
+// the stream holds a log this writer's data directory no longer has (an
+// older backup, a new data directory). Publishing on would give the
+// replicas two histories under one sequence. Its own log is durable before
+// it publishes, so an event of its own is always in it. A bus it cannot
+// read is left to the publisher, which fails on it as well.
+func checkForeignStream(ctx context.Context, url string, store *eventstore.Store) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	last, ok, err := bus.LastEvent(cctx, url)
 	if err != nil || !ok {
-		return
+		return nil
 	}
 	mine, err := store.Event(last.Seq)
 	if err == nil && mine.Hash == last.Hash {
-		return
+		return nil
 	}
-	log.Warn("the bus stream holds an event that is not in this writer's log: is another writer publishing on this NATS account? Run one writer per account (docs/scale.md); replicas will keep finding the bus out of the hash chain",
-		"stream", bus.Topic, "seq", last.Seq, "hash", last.Hash)
+	head, _ := store.Head()
+	return fmt.Errorf("the bus stream %s holds event %d (hash %.12s) that is not in this writer's log (head %d): "+
+		"another writer publishes on this NATS account, or the stream holds an older log. Run one writer per account "+
+		"(docs/scale.md): stop the other writer, or delete the stream if its log is no longer wanted (nats stream rm %s)",
+		bus.Topic, last.Seq, last.Hash, head, bus.Topic)
 }
 
 func startEmbeddedBus(s settings) (*bus.Embedded, error) {
